@@ -1,0 +1,360 @@
+"""S3 checks: versioning, encryption, public access, lifecycle and delete protection."""
+
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from policycheck.registry import RESOURCE, CheckParams, Facts, NoParams, Verdict, check, judge
+from policycheck.wildcards import covers_every_suffix, wildcard_match
+
+SseAlgorithm = Literal["AES256", "aws:kms", "aws:kms:dsse"]
+StorageClass = Literal[
+    "GLACIER", "DEEP_ARCHIVE", "GLACIER_IR", "STANDARD_IA", "ONEZONE_IA", "INTELLIGENT_TIERING"
+]
+PUBLIC_ACCESS_FLAGS = (
+    "BlockPublicAcls",
+    "IgnorePublicAcls",
+    "BlockPublicPolicy",
+    "RestrictPublicBuckets",
+)
+DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+
+
+@check(
+    id="s3-versioning-enabled",
+    title="S3 bucket versioning is enabled",
+    resource_type="s3_bucket",
+    severity="high",
+    facts=("s3_bucket.versioning",),
+    remediation=(
+        "aws s3api put-bucket-versioning --bucket {name} "
+        "--versioning-configuration Status=Enabled"
+    ),
+)
+def versioning_enabled(facts: Facts, params: NoParams) -> Verdict:
+    """Versioning Status is ``Enabled``; Suspended or never enabled fails."""
+    versioning = facts["s3_bucket.versioning"] or {}
+    status = versioning.get("Status")
+    return judge(
+        status == "Enabled",
+        f"versioning is {status or 'not enabled (never configured)'}",
+        "Enabled",
+        expected={"Status": "Enabled"},
+        observed=versioning,
+    )
+
+
+class EncryptionParams(CheckParams):
+    allowed_algorithms: list[SseAlgorithm] = Field(
+        default=["AES256", "aws:kms", "aws:kms:dsse"],
+        min_length=1,
+        description="Default-encryption algorithms that pass (SSE-S3 is AES256).",
+    )
+
+
+@check(
+    id="s3-encryption-at-rest",
+    title="S3 bucket has default encryption with an allowed algorithm",
+    resource_type="s3_bucket",
+    severity="high",
+    facts=("s3_bucket.encryption",),
+    remediation=(
+        "aws s3api put-bucket-encryption --bucket {name} --server-side-encryption-configuration "
+        "'{{\"Rules\":[{{\"ApplyServerSideEncryptionByDefault\":{{\"SSEAlgorithm\":\"AES256\"}}}}]}}'"
+    ),
+    params=EncryptionParams,
+)
+def encryption_at_rest(facts: Facts, params: EncryptionParams) -> Verdict:
+    """Default encryption is configured and every rule uses an allowed algorithm."""
+    configuration = facts["s3_bucket.encryption"]
+    allowed = " or ".join(params.allowed_algorithms)
+    expected = {"SSEAlgorithm": params.allowed_algorithms}
+    algorithms = [
+        rule["ApplyServerSideEncryptionByDefault"]["SSEAlgorithm"]
+        for rule in (configuration or {}).get("Rules", [])
+        if "ApplyServerSideEncryptionByDefault" in rule
+    ]
+    if not algorithms:
+        return judge(
+            False, "no default encryption is configured", allowed,
+            expected=expected, observed=configuration,
+        )
+    disallowed = sorted(set(algorithms) - set(params.allowed_algorithms))
+    return judge(
+        not disallowed,
+        f"default encryption is {', '.join(algorithms)}",
+        allowed,
+        expected=expected,
+        observed=configuration,
+    )
+
+
+@check(
+    id="s3-public-access-blocked",
+    title="S3 Block Public Access is fully in effect (bucket and account combined)",
+    resource_type="s3_bucket",
+    severity="critical",
+    facts=("s3_bucket.public_access_block", "s3_account.public_access_block"),
+    remediation=(
+        "aws s3api put-public-access-block --bucket {name} --public-access-block-configuration "
+        "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,"
+        "RestrictPublicBuckets=true"
+    ),
+)
+def public_access_blocked(facts: Facts, params: NoParams) -> Verdict:
+    """All four Block Public Access settings are in effect; for each, AWS applies the more
+    restrictive of the bucket-level and account-level setting."""
+    bucket = facts["s3_bucket.public_access_block"] or {}
+    account = facts["s3_account.public_access_block"] or {}
+    effective = {
+        flag: bool(bucket.get(flag)) or bool(account.get(flag)) for flag in PUBLIC_ACCESS_FLAGS
+    }
+    missing = [flag for flag in PUBLIC_ACCESS_FLAGS if not effective[flag]]
+    observed = {"bucket": bucket or None, "account": account or None, "effective": effective}
+    text = (
+        f"{', '.join(missing)} not in effect at bucket or account level"
+        if missing
+        else "all four Block Public Access settings are in effect"
+    )
+    return judge(
+        not missing,
+        text,
+        "all four in effect",
+        expected={flag: True for flag in PUBLIC_ACCESS_FLAGS},
+        observed=observed,
+    )
+
+
+def _rule_name(rule: dict[str, Any]) -> str:
+    return f"rule {rule['ID']!r}" if rule.get("ID") else "an unnamed rule"
+
+
+def _enabled_rules(rules: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    return [rule for rule in rules or [] if rule.get("Status") == "Enabled"]
+
+
+def _covers_whole_bucket(rule: dict[str, Any]) -> bool:
+    """A rule without a prefix, tag or size filter applies to every object."""
+    if rule.get("Prefix"):
+        return False
+    rule_filter = rule.get("Filter") or {}
+    return set(rule_filter) <= {"Prefix"} and not rule_filter.get("Prefix")
+
+
+class ArchiveAndExpireParams(CheckParams):
+    storage_class: StorageClass = Field(
+        "GLACIER", description="Storage class the objects must move to."
+    )
+    transition_days: int = Field(
+        90, ge=0, description="Objects must transition no later than this many days."
+    )
+    expiration_days: int = Field(
+        365, ge=1, description="Current objects must expire after exactly this many days."
+    )
+
+    @model_validator(mode="after")
+    def _transition_before_expiration(self) -> "ArchiveAndExpireParams":
+        if self.transition_days >= self.expiration_days:
+            raise ValueError("transition_days must be smaller than expiration_days")
+        return self
+
+
+@check(
+    id="s3-lifecycle-archive-and-expire",
+    title="S3 lifecycle archives objects and expires them after the retention period",
+    resource_type="s3_bucket",
+    severity="medium",
+    facts=("s3_bucket.lifecycle",),
+    remediation=(
+        "Add an enabled lifecycle rule with an empty filter that transitions objects to the "
+        "required storage class and expires current objects after the retention period "
+        "(aws s3api put-bucket-lifecycle-configuration --bucket {name} ...)"
+    ),
+    params=ArchiveAndExpireParams,
+)
+def lifecycle_archive_and_expire(facts: Facts, params: ArchiveAndExpireParams) -> Verdict:
+    """Enabled rules covering the whole bucket transition objects to the storage class no
+    later than ``transition_days`` and expire current objects after exactly
+    ``expiration_days``; no enabled rule (of any scope) expires objects earlier."""
+    rules = facts["s3_bucket.lifecycle"]
+    expected = {
+        "Status": "Enabled",
+        "Filter": "whole bucket",
+        "Transition": {"StorageClass": params.storage_class, "Days": f"<= {params.transition_days}"},
+        "Expiration": {"Days": params.expiration_days},
+    }
+    expected_text = (
+        f"an enabled whole-bucket rule moving objects to {params.storage_class} within "
+        f"{params.transition_days} days and expiring them after {params.expiration_days} days"
+    )
+    if rules is None:
+        return judge(
+            False, "no lifecycle configuration", expected_text, expected=expected, observed=None
+        )
+    enabled = _enabled_rules(rules)
+    whole_bucket = [rule for rule in enabled if _covers_whole_bucket(rule)]
+    transition_days = [
+        transition["Days"]
+        for rule in whole_bucket
+        for transition in rule.get("Transitions", [])
+        if transition.get("StorageClass") == params.storage_class and "Days" in transition
+    ]
+    expiration_days = [
+        rule["Expiration"]["Days"] for rule in whole_bucket if "Days" in rule.get("Expiration", {})
+    ]
+    problems = []
+    if not transition_days:
+        problems.append(f"no enabled whole-bucket rule transitions to {params.storage_class}")
+    elif min(transition_days) > params.transition_days:
+        problems.append(
+            f"objects move to {params.storage_class} after {min(transition_days)} days"
+        )
+    if not expiration_days:
+        problems.append("no enabled whole-bucket rule expires current objects")
+    elif min(expiration_days) != params.expiration_days:
+        problems.append(f"current objects expire after {min(expiration_days)} days")
+    for rule in enabled:
+        expiration = rule.get("Expiration", {})
+        if "Date" in expiration:
+            problems.append(f"{_rule_name(rule)} expires objects on a fixed date")
+        elif expiration.get("Days", params.expiration_days) < params.expiration_days:
+            problems.append(
+                f"{_rule_name(rule)} expires objects after {expiration['Days']} days"
+            )
+    text = (
+        "; ".join(dict.fromkeys(problems))
+        if problems
+        else f"objects move to {params.storage_class} after {min(transition_days)} days "
+        f"and expire after {params.expiration_days} days"
+    )
+    return judge(not problems, text, expected_text, expected=expected, observed=rules)
+
+
+@check(
+    id="s3-retains-all-versions",
+    title="No S3 lifecycle rule deletes data",
+    resource_type="s3_bucket",
+    severity="high",
+    facts=("s3_bucket.lifecycle",),
+    remediation=(
+        "Remove Expiration (Days/Date) and NoncurrentVersionExpiration from the lifecycle "
+        "rules of {name}, or disable those rules"
+    ),
+)
+def retains_all_versions(facts: Facts, params: NoParams) -> Verdict:
+    """No enabled lifecycle rule has an ``Expiration`` by Days or Date or a
+    ``NoncurrentVersionExpiration``. Removing expired delete markers and aborting
+    incomplete multipart uploads delete no data and pass."""
+    rules = facts["s3_bucket.lifecycle"]
+    expected = {"Expiration": None, "NoncurrentVersionExpiration": None}
+    deleting = []
+    for rule in _enabled_rules(rules):
+        expiration = rule.get("Expiration", {})
+        if "Days" in expiration:
+            deleting.append(f"{_rule_name(rule)} expires objects after {expiration['Days']} days")
+        if "Date" in expiration:
+            deleting.append(f"{_rule_name(rule)} expires objects on {expiration['Date']}")
+        if "NoncurrentVersionExpiration" in rule:
+            deleting.append(f"{_rule_name(rule)} deletes noncurrent versions")
+    if rules is None:
+        text = "no lifecycle configuration; every version is kept"
+    elif deleting:
+        text = "; ".join(deleting)
+    else:
+        text = "no enabled lifecycle rule deletes data"
+    return judge(
+        not deleting, text, "no rule that deletes data", expected=expected, observed=rules
+    )
+
+
+def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    statements = policy.get("Statement", [])
+    return [statements] if isinstance(statements, dict) else list(statements)
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _applies_to_everyone(principal: Any) -> bool:
+    if principal == "*":
+        return True
+    return isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))
+
+
+def _covers_action(statement: dict[str, Any], action: str) -> bool:
+    if "NotAction" in statement:
+        return not any(
+            wildcard_match(p, action, case_sensitive=False)
+            for p in _as_list(statement["NotAction"])
+        )
+    return any(
+        wildcard_match(p, action, case_sensitive=False) for p in _as_list(statement.get("Action"))
+    )
+
+
+def _covers_all_objects(statement: dict[str, Any], bucket: str) -> bool:
+    # NotResource is not interpreted: such a statement is never credited (fail closed).
+    return any(
+        covers_every_suffix(pattern, f"arn:aws:s3:::{bucket}/")
+        for pattern in _as_list(statement.get("Resource"))
+    )
+
+
+def _unconditional_deny_gap(statement: dict[str, Any]) -> str | None:
+    """Why a Deny statement that names the action does not protect every object."""
+    if "NotPrincipal" in statement or not _applies_to_everyone(statement.get("Principal")):
+        return "applies to some principals only"
+    if statement.get("Condition"):
+        return "applies only under a Condition"
+    return None
+
+
+@check(
+    id="s3-policy-denies-delete",
+    title="S3 bucket policy denies object deletion to everyone",
+    resource_type="s3_bucket",
+    severity="high",
+    facts=("s3_bucket.policy",),
+    remediation=(
+        "Add to the policy of {name} a statement {{\"Effect\": \"Deny\", \"Principal\": \"*\", "
+        "\"Action\": [\"s3:DeleteObject\", \"s3:DeleteObjectVersion\"], "
+        "\"Resource\": \"arn:aws:s3:::{name}/*\"}}"
+    ),
+)
+def policy_denies_delete(facts: Facts, params: NoParams) -> Verdict:
+    """The bucket policy has, for each of ``s3:DeleteObject`` and ``s3:DeleteObjectVersion``,
+    a ``Deny`` statement for every principal, without Condition, on every object of the
+    bucket. IAM wildcards in actions and resources count."""
+    bucket = facts[RESOURCE]["name"]
+    policy = facts["s3_bucket.policy"]
+    expected = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": list(DELETE_ACTIONS),
+        "Resource": f"arn:aws:s3:::{bucket}/*",
+        "Condition": None,
+    }
+    expected_text = "an unconditional Deny of s3:DeleteObject and s3:DeleteObjectVersion to *"
+    if policy is None:
+        return judge(False, "no bucket policy", expected_text, expected=expected, observed=None)
+    denies = [
+        statement
+        for statement in _statements(policy)
+        if statement.get("Effect") == "Deny" and _covers_all_objects(statement, bucket)
+    ]
+    problems = []
+    for action in DELETE_ACTIONS:
+        naming = [statement for statement in denies if _covers_action(statement, action)]
+        gaps = [_unconditional_deny_gap(statement) for statement in naming]
+        if None in gaps:
+            continue
+        if naming:
+            reasons = sorted({gap for gap in gaps if gap})
+            problems.append(f"the Deny of {action} {' and '.join(reasons)}")
+        else:
+            problems.append(f"nothing denies {action} on every object")
+    text = "; ".join(problems) if problems else "deletion of objects and versions is denied to *"
+    return judge(not problems, text, expected_text, expected=expected, observed=policy)

@@ -1,0 +1,249 @@
+"""Command line: a thin layer over the library. Heavy imports (boto3, pydantic) happen
+inside the commands so that ``--help`` stays fast."""
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from policycheck import __version__
+
+if TYPE_CHECKING:
+    from policycheck.controls import Catalog
+    from policycheck.policy import Policy
+    from policycheck.report import Report
+
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+EXIT_CODES_HELP = """\
+exit codes:
+  0  every result passed
+  1  at least one result failed
+  3  no failure, but at least one result is an error (a fact could not be read)
+  2  usage or policy error: nothing was checked and no report was written
+"""
+
+
+def _csv(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _formats(value: str) -> list[str]:
+    known = ("json", "markdown")
+    chosen = _csv(value)
+    unknown = [name for name in chosen if name not in known]
+    if unknown or not chosen:
+        raise argparse.ArgumentTypeError(
+            f"unknown format {unknown[0] if unknown else '(none)'!r}; choose from {', '.join(known)}"
+        )
+    return chosen
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policycheck",
+        description=(
+            "Verify the backup and disaster-recovery policy (controls SC.10.*) against live "
+            "AWS resources, read-only, and report control by control what holds."
+        ),
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"policycheck {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    policy_option = argparse.ArgumentParser(add_help=False)
+    policy_option.add_argument(
+        "--policy", type=Path, default=None, metavar="FILE",
+        help="policy file (default: ./policy.yaml, else the policy shipped with policycheck); "
+        "controls are read from the controls/ directory beside it",
+    )
+    audit_options = argparse.ArgumentParser(add_help=False)
+    audit_options.add_argument(
+        "--output-dir", type=Path, default=Path("reports"), metavar="DIR",
+        help="where report.json / report.md are written (default: reports)",
+    )
+    audit_options.add_argument(
+        "--format", type=_formats, default=["json", "markdown"], metavar="LIST",
+        help="comma-separated report formats: json, markdown (default: json,markdown)",
+    )
+    audit_options.add_argument(
+        "--max-workers", type=_positive, default=16, metavar="N",
+        help="API calls in flight at once (default: 16)",
+    )
+    audit_options.add_argument(
+        "--verbose", "-v", action="store_true", help="log every AWS API call to stderr"
+    )
+
+    run = commands.add_parser(
+        "run", parents=[policy_option, audit_options],
+        help="audit live AWS resources against the policy",
+        description="Audit live AWS resources against the policy, read-only; write reports and "
+        "print a summary table.",
+        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    run.add_argument("--env", type=_csv, default=[], metavar="LIST",
+                     help="comma-separated environments (default: all in the policy)")
+    run.add_argument("--checks", type=_csv, default=[], metavar="LIST",
+                     help="only these check ids (default: every check bound in the policy)")
+    run.add_argument("--controls", type=_csv, default=[], metavar="LIST",
+                     help="only the checks of these control ids; the report lists only them")
+    run.add_argument(
+        "--endpoint-url", default=None, metavar="URL",
+        help="send every API call to this endpoint, e.g. a moto server or LocalStack "
+        "(default: $AWS_ENDPOINT_URL, else AWS)",
+    )
+
+    commands.add_parser(
+        "demo", parents=[policy_option, audit_options],
+        help="run the full audit against a simulated account (moto) and write the reports",
+        description="Start moto on loopback, seed it from the policy (mostly compliant, with "
+        "a few deliberate violations), run the full audit, write the reports and print the "
+        "summary. Exits 0 when the demo ran. Never calls AWS.",
+    )
+    commands.add_parser(
+        "validate", parents=[policy_option],
+        help="validate the policy and the controls (schemas and cross-references)",
+        description="Validate the policy and the control files: types, unknown keys, unknown "
+        "check ids and resources, check parameters. Exits 0 when valid, 2 otherwise.",
+    )
+    commands.add_parser(
+        "controls", parents=[policy_option],
+        help="list the control catalog and the checks that evidence each control",
+    )
+    schema = commands.add_parser(
+        "schema", help="print a JSON Schema: report, policy or control",
+    )
+    schema.add_argument("kind", choices=("report", "policy", "control"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from policycheck.errors import InputError
+
+    try:
+        return COMMANDS[args.command](args)
+    except InputError as exc:
+        print(f"policycheck: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("policycheck: interrupted; no report written", file=sys.stderr)
+        return 130
+
+
+def _load(args: argparse.Namespace) -> "tuple[Policy, Catalog]":
+    from policycheck.controls import load_catalog
+    from policycheck.paths import controls_dir_for, default_policy_path
+    from policycheck.policy import load_policy
+
+    path = args.policy or default_policy_path()
+    policy = load_policy(path)
+    return policy, load_catalog(controls_dir_for(path))
+
+
+def _progress() -> "object | None":
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\n" if done == total else ""
+        print(f"\rcollecting facts {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def _configure_logging(verbose: bool) -> None:
+    if verbose:
+        logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(message)s")
+        logging.getLogger("policycheck").setLevel(logging.INFO)
+
+
+def _finish(report: "Report", args: argparse.Namespace) -> int:
+    from policycheck.render import write_reports
+    from policycheck.summary import summary_table
+
+    written = write_reports(report, args.output_dir, args.format)
+    print(summary_table(report))
+    print("reports: " + ", ".join(str(path) for path in written))
+    return {"pass": EXIT_PASS, "fail": EXIT_FAIL, "error": EXIT_ERROR}[report.summary.status]
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from policycheck.runner import RunOptions, run_audit, select
+
+    _configure_logging(args.verbose)
+    policy, catalog = _load(args)
+    selection = select(policy, catalog, args.env, args.checks, args.controls)
+    options = RunOptions(
+        endpoint_url=args.endpoint_url, max_workers=args.max_workers, progress=_progress()
+    )
+    return _finish(run_audit(policy, catalog, selection, options), args)
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from policycheck.demo import run_demo
+
+    _configure_logging(args.verbose)
+    policy, catalog = _load(args)
+    print(f"demo: policy {policy.path}", file=sys.stderr)
+    report, deviations = run_demo(
+        policy, catalog, max_workers=args.max_workers, progress=_progress()
+    )
+    print("demo: simulated account (moto on loopback); deliberate violations:", file=sys.stderr)
+    for deviation in deviations:
+        print(f"  - {deviation.environment}: {deviation.check_id} on {deviation.resource_name}",
+              file=sys.stderr)
+    _finish(report, args)
+    return EXIT_PASS
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from policycheck.runner import plan, select
+
+    policy, catalog = _load(args)
+    targets = plan(policy, catalog, select(policy, catalog))
+    print(
+        f"{policy.path}: valid — {len(policy.environments)} environment(s), "
+        f"{len(policy.document.resources)} resource group(s), {len(policy.bindings)} check "
+        f"binding(s), {len(targets)} result(s) per run"
+    )
+    print(f"{catalog.directory}: valid — {len(catalog.controls)} control(s)")
+    return EXIT_PASS
+
+
+def cmd_controls(args: argparse.Namespace) -> int:
+    from tabulate import tabulate
+
+    _, catalog = _load(args)
+    rows = [
+        [control.id, control.title, "\n".join(control.check_ids) or "(none: not assessed)"]
+        for control in catalog.controls
+    ]
+    print(tabulate(rows, headers=["Control", "Title", "Checks"], tablefmt="simple"))
+    return EXIT_PASS
+
+
+def cmd_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from policycheck.schemas import build_schema
+
+    print(json.dumps(build_schema(args.kind), indent=2))
+    return EXIT_PASS
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "demo": cmd_demo,
+    "validate": cmd_validate,
+    "controls": cmd_controls,
+    "schema": cmd_schema,
+}

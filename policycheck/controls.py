@@ -1,0 +1,77 @@
+"""The control catalog: one YAML file per control, mapping what is promised to the
+checks that evidence it."""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field, ValidationError
+
+from policycheck.errors import InputError
+from policycheck.registry import all_checks
+from policycheck.validation import StrictModel, describe_errors, raise_if_errors, read_yaml
+
+
+class ControlCheck(StrictModel):
+    """A check that evidences the control, and the policy sentence it verifies."""
+
+    id: str = Field(description="Check id.")
+    verifies: str = Field(min_length=1, description="The policy statement, in its words.")
+
+
+class Control(StrictModel):
+    """One control of the policy."""
+
+    id: str = Field(pattern=r"^[A-Z]+(\.\d+)+$")
+    title: str = Field(min_length=1)
+    objective: str = Field(min_length=1, description="The objective in the policy's words.")
+    source: str = Field(min_length=1, description="Document and section it comes from.")
+    checks: list[ControlCheck] = Field(default_factory=list)
+
+    @property
+    def check_ids(self) -> list[str]:
+        return [ref.id for ref in self.checks]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every control, in id order."""
+
+    directory: Path
+    controls: tuple[Control, ...]
+
+    def control_ids_for(self, check_id: str) -> list[str]:
+        """Ids of the controls a check evidences."""
+        return [control.id for control in self.controls if check_id in control.check_ids]
+
+    def get(self, control_id: str) -> Control | None:
+        return next((c for c in self.controls if c.id == control_id), None)
+
+
+def load_catalog(directory: Path) -> Catalog:
+    """Read and validate every ``*.yaml`` in the controls directory."""
+    if not directory.is_dir():
+        raise InputError(f"{directory}: controls directory not found (expected beside the policy)")
+    files = sorted(directory.glob("*.yaml"))
+    if not files:
+        raise InputError(f"{directory}: no control files (*.yaml)")
+    known_checks = all_checks()
+    problems: list[str] = []
+    controls: list[Control] = []
+    for path in files:
+        raw = read_yaml(path)
+        if not isinstance(raw, dict):
+            problems.append(f"{path}: expected a mapping at the top level")
+            continue
+        try:
+            control = Control.model_validate(raw)
+        except ValidationError as exc:
+            problems.extend(describe_errors(path, exc))
+            continue
+        if control.id != path.stem:
+            problems.append(f"{path}: id: {control.id!r} does not match the file name")
+        for position, ref in enumerate(control.checks):
+            if ref.id not in known_checks:
+                problems.append(f"{path}: checks[{position}].id: unknown check {ref.id!r}")
+        controls.append(control)
+    raise_if_errors(problems)
+    return Catalog(directory=directory, controls=tuple(sorted(controls, key=lambda c: c.id)))

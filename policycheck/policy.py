@@ -1,0 +1,174 @@
+"""The policy file: environments, named resources, and which checks apply to them."""
+
+import hashlib
+import string
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, ValidationError, field_validator
+
+from policycheck.errors import InputError
+from policycheck.registry import CheckParams, CheckSpec, all_checks
+from policycheck.resources import RESOURCE_TYPES
+from policycheck.validation import StrictModel, describe_errors, raise_if_errors, read_yaml
+
+#: Placeholders a resource name may use.
+NAME_PLACEHOLDERS = ("env", "mcp", "region")
+
+ResourceTypeName = Literal["s3_bucket", "dynamodb_table", "ecr_repository"]
+
+
+class EnvironmentConfig(StrictModel):
+    """One environment: where its resources live and, optionally, how to reach them."""
+
+    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$", description="AWS region.")
+    account_id: str | None = Field(
+        None,
+        pattern=r"^\d{12}$",
+        description="Expected account id (quoted); a run against another account stops.",
+    )
+    role_arn: str | None = Field(
+        None,
+        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
+        description="Role to assume for this environment.",
+    )
+
+
+class ResourceGroup(StrictModel):
+    """Resources of one type named by a pattern; ``{mcp}`` expands to one per MCP."""
+
+    type: ResourceTypeName
+    name: str = Field(min_length=1, description="Name pattern: {env}, {mcp}, {region}.")
+    description: str | None = None
+
+    @field_validator("name")
+    @classmethod
+    def _known_placeholders(cls, value: str) -> str:
+        try:
+            fields = [field for _, field, _, _ in string.Formatter().parse(value) if field]
+        except ValueError as exc:
+            raise ValueError(f"malformed name pattern: {exc}") from None
+        unknown = sorted(set(fields) - set(NAME_PLACEHOLDERS))
+        if unknown:
+            raise ValueError(
+                f"unknown placeholder {{{unknown[0]}}}; use "
+                + ", ".join(f"{{{p}}}" for p in NAME_PLACEHOLDERS)
+            )
+        return value
+
+    def uses_mcp(self) -> bool:
+        return "{mcp}" in self.name
+
+
+class CheckBinding(StrictModel):
+    """Apply one check, with parameters, to named resources."""
+
+    check: str = Field(description="Check id.")
+    resources: list[str] = Field(min_length=1, description="Keys of `resources`.")
+    params: dict[str, Any] = Field(default_factory=dict, description="The check's parameters.")
+
+
+class PolicyDocument(StrictModel):
+    """The policy file as written."""
+
+    version: Literal[1]
+    mcps: list[str] = Field(default_factory=list, description="MCP service names ({mcp}).")
+    environments: dict[str, EnvironmentConfig] = Field(min_length=1)
+    resources: dict[str, ResourceGroup] = Field(min_length=1)
+    checks: list[CheckBinding] = Field(min_length=1)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """A validated binding: the check, its parsed parameters, the resource groups."""
+
+    index: int
+    check: CheckSpec
+    params: CheckParams
+    resource_groups: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A loaded, validated policy file."""
+
+    path: Path
+    sha256: str
+    document: PolicyDocument
+    bindings: tuple[Binding, ...]
+
+    @property
+    def environments(self) -> dict[str, EnvironmentConfig]:
+        return self.document.environments
+
+    def resource_names(self, group: str, environment: str) -> list[str]:
+        """The concrete names of a resource group in one environment."""
+        resource = self.document.resources[group]
+        region = self.environments[environment].region
+        mcps = self.document.mcps if resource.uses_mcp() else [""]
+        return [resource.name.format(env=environment, mcp=mcp, region=region) for mcp in mcps]
+
+
+def load_policy(path: Path) -> Policy:
+    """Read and validate a policy file; raise InputError naming file and key on any problem."""
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise InputError(f"{path}: expected a mapping at the top level")
+    try:
+        document = PolicyDocument.model_validate(raw)
+    except ValidationError as exc:
+        raise InputError("\n".join(describe_errors(path, exc))) from None
+    bindings = _bind_checks(path, document)
+    return Policy(
+        path=path,
+        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        document=document,
+        bindings=bindings,
+    )
+
+
+def _bind_checks(path: Path, document: PolicyDocument) -> tuple[Binding, ...]:
+    checks = all_checks()
+    problems: list[str] = []
+    for key, resource in document.resources.items():
+        if resource.uses_mcp() and not document.mcps:
+            problems.append(f"{path}: resources.{key}.name: uses {{mcp}} but `mcps` is empty")
+    bindings = []
+    seen: dict[tuple[str, str], int] = {}
+    for index, binding in enumerate(document.checks):
+        where = f"{path}: checks[{index}]"
+        spec = checks.get(binding.check)
+        if spec is None:
+            problems.append(
+                f"{where}.check: unknown check {binding.check!r}; known: {', '.join(sorted(checks))}"
+            )
+            continue
+        for position, group in enumerate(binding.resources):
+            resource = document.resources.get(group)
+            if resource is None:
+                problems.append(
+                    f"{where}.resources[{position}]: unknown resource {group!r}; "
+                    f"defined: {', '.join(document.resources)}"
+                )
+            elif resource.type != spec.resource_type:
+                problems.append(
+                    f"{where}.resources[{position}]: {spec.id} applies to "
+                    f"{RESOURCE_TYPES[spec.resource_type].label}s, but {group!r} is a "
+                    f"{RESOURCE_TYPES[resource.type].label}"
+                )
+            elif (spec.id, group) in seen:
+                problems.append(
+                    f"{where}.resources[{position}]: {spec.id} is bound to {group!r} already "
+                    f"in checks[{seen[spec.id, group]}]"
+                )
+            else:
+                seen[spec.id, group] = index
+        try:
+            params = spec.params_model.model_validate(binding.params)
+        except ValidationError as exc:
+            problems.extend(describe_errors(path, exc, ("checks", index, "params")))
+            continue
+        bindings.append(Binding(index, spec, params, tuple(binding.resources)))
+    raise_if_errors(problems)
+    return tuple(bindings)

@@ -1,0 +1,102 @@
+"""The check registry: each check declares its id, the facts it needs and a pydantic
+model of its parameters, so a policy file is validated before anything runs."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict
+
+Severity = Literal["critical", "high", "medium", "low"]
+Facts = Mapping[str, Any]
+
+
+class CheckParams(BaseModel):
+    """Base of every check's parameter model: unknown keys are rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NoParams(CheckParams):
+    """The check takes no parameters."""
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """A check's judgement of one resource."""
+
+    passed: bool
+    message: str
+    expected: Any
+    observed: Any
+
+
+def judge(passed: bool, observed_text: str, expected_text: str, *, expected: Any, observed: Any) -> Verdict:
+    """A verdict whose message says what was observed and, on failure, what was expected."""
+    message = observed_text if passed else f"{observed_text}; expected {expected_text}"
+    return Verdict(passed=passed, message=message, expected=expected, observed=observed)
+
+
+#: Facts passed to every check under this key: the resource's name, arn, region, account_id.
+RESOURCE = "resource"
+
+P = TypeVar("P", bound=CheckParams)
+Evaluator = Callable[[Facts, Any], Verdict]
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """A registered check."""
+
+    id: str
+    title: str
+    resource_type: str
+    severity: Severity
+    facts: tuple[str, ...]
+    remediation: str
+    params_model: type[CheckParams]
+    evaluate: Evaluator
+
+    @property
+    def description(self) -> str:
+        return (self.evaluate.__doc__ or self.title).strip()
+
+
+CHECKS: dict[str, CheckSpec] = {}
+
+
+def check(
+    *,
+    id: str,
+    title: str,
+    resource_type: str,
+    severity: Severity,
+    facts: tuple[str, ...],
+    remediation: str,
+    params: type[P] = NoParams,
+) -> Callable[[Callable[[Facts, P], Verdict]], Callable[[Facts, P], Verdict]]:
+    """Register a check: a pure function of collected facts and its parameters."""
+
+    def register(fn: Callable[[Facts, P], Verdict]) -> Callable[[Facts, P], Verdict]:
+        if id in CHECKS:
+            raise ValueError(f"check {id!r} registered twice")
+        CHECKS[id] = CheckSpec(
+            id=id,
+            title=title,
+            resource_type=resource_type,
+            severity=severity,
+            facts=facts,
+            remediation=remediation,
+            params_model=params,
+            evaluate=fn,
+        )
+        return fn
+
+    return register
+
+
+def all_checks() -> dict[str, CheckSpec]:
+    """Every registered check, by id."""
+    import policycheck.checks  # noqa: F401  (registers the checks)
+
+    return CHECKS

@@ -1,0 +1,111 @@
+"""The auditor's Markdown report: run metadata, control matrix, findings, passes."""
+
+import json
+from typing import Any
+
+from tabulate import tabulate
+
+from policycheck.report import Report, Result
+
+STATUS_LABEL = {
+    "pass": "PASS",
+    "fail": "FAIL",
+    "error": "ERROR",
+    "not_assessed": "NOT ASSESSED",
+}
+
+
+def _table(rows: list[list[Any]], headers: list[str]) -> str:
+    return tabulate(rows, headers=headers, tablefmt="github")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _json_block(value: Any) -> str:
+    return "```json\n" + json.dumps(value, indent=2, sort_keys=True) + "\n```"
+
+
+def _finding(result: Result) -> str:
+    lines = [
+        f"### {STATUS_LABEL[result.status]}: `{result.check_id}` on `{result.resource.name}` "
+        f"({result.environment})",
+        "",
+        f"- **Check:** {result.title}",
+        f"- **Controls:** {', '.join(result.control_ids) or '(none)'}",
+        f"- **Severity:** {result.severity}",
+        f"- **Resource:** `{result.resource.arn}`",
+        f"- **Finding:** {result.message}",
+    ]
+    if result.error:
+        lines.append(f"- **AWS error:** `{result.error.code}`: {result.error.message}")
+    else:
+        lines += ["", "Observed:", "", _json_block(result.observed), "",
+                  "Expected:", "", _json_block(result.expected)]
+    lines += ["", f"**Remediation:** {result.remediation}", ""]
+    return "\n".join(lines)
+
+
+def render_markdown(report: Report) -> str:
+    """Render the report for auditors; failures and errors first."""
+    run = report.run
+    summary = report.summary
+    counts = summary.results
+    parts = [
+        "# policycheck report",
+        "",
+        f"**Overall: {STATUS_LABEL[summary.status]}** — {counts.pass_} passed, {counts.fail} "
+        f"failed, {counts.error} errors across {counts.total} results.",
+        "",
+        "## Run",
+        "",
+        _table(
+            [
+                ["Tool version", run.tool_version],
+                ["Started", run.started_at],
+                ["Finished", run.finished_at],
+                ["Policy file", f"`{run.policy_file}`"],
+                ["Policy SHA-256", f"`{run.policy_sha256}`"],
+                *(
+                    [f"Environment {env.name}",
+                     f"account {env.account_id}, {env.region}, as `{env.caller_arn}`"]
+                    for env in run.environments
+                ),
+                *([["Selected checks", ", ".join(run.selected_checks)]]
+                  if run.selected_checks else []),
+                *([["Selected controls", ", ".join(run.selected_controls)]]
+                  if run.selected_controls else []),
+            ],
+            ["", ""],
+        ),
+        "",
+        "## Control matrix",
+        "",
+        _table(
+            [
+                [c.id, _cell(c.title), STATUS_LABEL[c.status], c.counts.pass_, c.counts.fail,
+                 c.counts.error, ", ".join(c.checks_not_run) or "—"]
+                for c in report.controls
+            ],
+            ["Control", "Title", "Status", "Pass", "Fail", "Error", "Checks not run"],
+        ),
+        "",
+    ]
+    findings = [r for r in report.results if r.status != "pass"]
+    findings.sort(key=lambda r: (r.status != "fail", r.environment, r.check_id, r.resource.name))
+    parts += ["## Failures and errors", ""]
+    parts += [_finding(r) for r in findings] if findings else ["None.", ""]
+    passes = [r for r in report.results if r.status == "pass"]
+    parts += ["## Passed", ""]
+    parts += [
+        _table(
+            [[r.environment, f"`{r.check_id}`", f"`{r.resource.name}`",
+              ", ".join(r.control_ids), _cell(r.message)] for r in passes],
+            ["Environment", "Check", "Resource", "Controls", "Observed"],
+        )
+        if passes
+        else "None.",
+        "",
+    ]
+    return "\n".join(parts)

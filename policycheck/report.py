@@ -1,0 +1,136 @@
+"""The report model: what was checked, where, and what held. Rendered to JSON and Markdown."""
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from policycheck.registry import Severity
+
+SCHEMA_VERSION = "1.0"
+
+ResultStatus = Literal["pass", "fail", "error"]
+ControlStatus = Literal["pass", "fail", "error", "not_assessed"]
+RESULT_STATUSES: tuple[ResultStatus, ...] = ("pass", "fail", "error")
+
+
+class ReportModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ResourceInfo(ReportModel):
+    type: str
+    name: str
+    arn: str
+    region: str
+    account_id: str
+
+
+class ErrorInfo(ReportModel):
+    code: str = Field(description="AWS error code, e.g. AccessDenied.")
+    message: str
+
+
+class Result(ReportModel):
+    """One check applied to one resource in one environment."""
+
+    check_id: str
+    title: str
+    control_ids: list[str]
+    environment: str
+    resource: ResourceInfo
+    status: ResultStatus
+    severity: Severity
+    message: str = Field(description="What was observed against what was expected.")
+    expected: Any
+    observed: Any = Field(description="The configuration excerpt the verdict rests on.")
+    remediation: str
+    error: ErrorInfo | None = None
+
+
+class Counts(ReportModel):
+    pass_: int = Field(0, alias="pass")
+    fail: int = 0
+    error: int = 0
+    total: int = 0
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class ControlResult(ReportModel):
+    id: str
+    title: str
+    status: ControlStatus
+    counts: Counts
+    checks: list[str] = Field(description="Check ids the catalog maps to this control.")
+    checks_not_run: list[str] = Field(
+        description="Mapped checks with no result in this run (not bound, or filtered out)."
+    )
+
+
+class EnvironmentInfo(ReportModel):
+    name: str
+    account_id: str
+    caller_arn: str
+    region: str
+
+
+class RunInfo(ReportModel):
+    tool_version: str
+    started_at: str
+    finished_at: str
+    policy_file: str
+    policy_sha256: str
+    environments: list[EnvironmentInfo]
+    selected_checks: list[str] | None = None
+    selected_controls: list[str] | None = None
+
+
+class Summary(ReportModel):
+    status: ResultStatus
+    results: Counts
+    controls: dict[ControlStatus, int]
+
+
+class Report(ReportModel):
+    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    run: RunInfo
+    summary: Summary
+    controls: list[ControlResult]
+    results: list[Result]
+
+
+def count(results: list[Result]) -> Counts:
+    """Results counted by status."""
+    by_status = {status: sum(r.status == status for r in results) for status in RESULT_STATUSES}
+    return Counts.model_validate({**by_status, "total": len(results)})
+
+
+def worst_status(results: list[Result]) -> ResultStatus:
+    """fail if any result failed, else error if any errored, else pass."""
+    statuses = {result.status for result in results}
+    return "fail" if "fail" in statuses else "error" if "error" in statuses else "pass"
+
+
+def assess_control(
+    control_id: str, title: str, check_ids: list[str], results: list[Result]
+) -> ControlResult:
+    """A control's status from its checks' results; no result at all is not_assessed."""
+    own = [result for result in results if result.check_id in check_ids]
+    ran = {result.check_id for result in own}
+    return ControlResult(
+        id=control_id,
+        title=title,
+        status=worst_status(own) if own else "not_assessed",
+        counts=count(own),
+        checks=check_ids,
+        checks_not_run=[check_id for check_id in check_ids if check_id not in ran],
+    )
+
+
+def summarize(controls: list[ControlResult], results: list[Result]) -> Summary:
+    """Overall counts by status, of results and of controls."""
+    control_counts: dict[ControlStatus, int] = {
+        status: sum(c.status == status for c in controls)
+        for status in ("pass", "fail", "error", "not_assessed")
+    }
+    return Summary(status=worst_status(results), results=count(results), controls=control_counts)

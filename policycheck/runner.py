@@ -1,0 +1,237 @@
+"""Run an audit: plan which checks apply where, collect the facts they need, evaluate,
+and assemble the report. Usable as a library; the CLI is a thin layer over it."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from policycheck import __version__
+from policycheck.aws import Connection, SessionFactory, connect, default_session
+from policycheck.collect import FactKey, ProgressCallback, collect, fact_key
+from policycheck.controls import Catalog
+from policycheck.errors import InputError
+from policycheck.facts import FactOutcome, FactSpec, all_facts
+from policycheck.policy import Binding, Policy
+from policycheck.registry import RESOURCE
+from policycheck.report import (
+    EnvironmentInfo,
+    ErrorInfo,
+    Report,
+    ResourceInfo,
+    Result,
+    RunInfo,
+    assess_control,
+    summarize,
+)
+from policycheck.resources import ResourceRef
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to run: None means everything."""
+
+    environments: tuple[str, ...]
+    checks: tuple[str, ...] | None = None
+    controls: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    endpoint_url: str | None = None
+    max_workers: int = 16
+    session_factory: SessionFactory = default_session
+    progress: ProgressCallback | None = None
+
+
+@dataclass(frozen=True)
+class Target:
+    """One result to produce: a bound check on one resource in one environment."""
+
+    binding: Binding
+    environment: str
+    resource_name: str
+
+
+def select(
+    policy: Policy,
+    catalog: Catalog,
+    environments: Sequence[str] = (),
+    checks: Sequence[str] = (),
+    controls: Sequence[str] = (),
+) -> Selection:
+    """Validate the user's filters against the policy and catalog."""
+    known_envs = list(policy.environments)
+    _reject_unknown("--env", environments, known_envs, "environments")
+    bound = list(dict.fromkeys(binding.check.id for binding in policy.bindings))
+    _reject_unknown("--checks", checks, bound, "checks bound in the policy")
+    _reject_unknown("--controls", controls, [c.id for c in catalog.controls], "controls")
+    return Selection(
+        environments=tuple(environments) or tuple(known_envs),
+        checks=tuple(checks) or None,
+        controls=tuple(controls) or None,
+    )
+
+
+def _reject_unknown(option: str, given: Sequence[str], known: list[str], what: str) -> None:
+    unknown = [item for item in given if item not in known]
+    if unknown:
+        raise InputError(f"{option}: unknown {unknown[0]!r}; {what}: {', '.join(known)}")
+
+
+def plan(policy: Policy, catalog: Catalog, selection: Selection) -> list[Target]:
+    """Every (check, resource, environment) the selection asks for, in a stable order."""
+    wanted_by_control: set[str] | None = None
+    if selection.controls is not None:
+        wanted_by_control = {
+            check_id
+            for control in catalog.controls
+            if control.id in selection.controls
+            for check_id in control.check_ids
+        }
+    targets = []
+    for environment in selection.environments:
+        for binding in policy.bindings:
+            check_id = binding.check.id
+            if selection.checks is not None and check_id not in selection.checks:
+                continue
+            if wanted_by_control is not None and check_id not in wanted_by_control:
+                continue
+            for group in binding.resource_groups:
+                for name in policy.resource_names(group, environment):
+                    targets.append(Target(binding, environment, name))
+    return targets
+
+
+def fact_requests(targets: list[Target]) -> dict[FactKey, FactSpec]:
+    """The distinct facts the targets need: each once, however many checks share it."""
+    facts = all_facts()
+    requests: dict[FactKey, FactSpec] = {}
+    for target in targets:
+        for name in target.binding.check.facts:
+            spec = facts[name]
+            requests[fact_key(target.environment, spec, target.resource_name)] = spec
+    return requests
+
+
+def evaluate(
+    target: Target,
+    connection: Connection,
+    outcomes: dict[FactKey, FactOutcome],
+    catalog: Catalog,
+) -> Result:
+    """Judge one target from collected facts. Missing resource: fail; unreadable fact: error."""
+    spec = target.binding.check
+    facts = all_facts()
+    ref = ResourceRef(spec.resource_type, target.resource_name, connection.region,
+                      connection.account_id)
+    resource = ResourceInfo(type=ref.type, name=ref.name, arn=ref.arn, region=ref.region,
+                            account_id=ref.account_id)
+    common: dict[str, Any] = {
+        "check_id": spec.id,
+        "title": spec.title,
+        "control_ids": catalog.control_ids_for(spec.id),
+        "environment": target.environment,
+        "resource": resource,
+        "severity": spec.severity,
+        "remediation": spec.remediation.format(name=ref.name),
+    }
+    needed = [
+        outcomes[fact_key(target.environment, facts[name], target.resource_name)]
+        for name in spec.facts
+    ]
+    if any(outcome.resource_missing for outcome in needed):
+        return Result(
+            **common,
+            status="fail",
+            message=f"{ref.label} does not exist; expected it to exist",
+            expected={"exists": True},
+            observed={"exists": False},
+        )
+    failed = [(outcome.spec.action, outcome.error) for outcome in needed if outcome.error]
+    if failed:
+        return Result(
+            **common,
+            status="error",
+            message="; ".join(
+                f"could not read {action}: {error.code}: {error.message}" for action, error in failed
+            ),
+            expected=None,
+            observed=None,
+            error=ErrorInfo(code=failed[0][1].code, message=failed[0][1].message),
+        )
+    values = {outcome.spec.name: outcome.value for outcome in needed}
+    values[RESOURCE] = {"name": ref.name, "arn": ref.arn, "region": ref.region,
+                        "account_id": ref.account_id}
+    try:
+        verdict = spec.evaluate(values, target.binding.params)
+    except Exception as exc:  # fail closed: a check that cannot judge is an error, never a pass
+        return Result(
+            **common, status="error", message=f"check could not evaluate: {exc!r}",
+            expected=None, observed=None,
+            error=ErrorInfo(code=type(exc).__name__, message=str(exc)),
+        )
+    return Result(
+        **common,
+        status="pass" if verdict.passed else "fail",
+        message=verdict.message,
+        expected=verdict.expected,
+        observed=verdict.observed,
+    )
+
+
+def run_audit(
+    policy: Policy, catalog: Catalog, selection: Selection, options: RunOptions | None = None
+) -> Report:
+    """Connect to each selected environment, collect facts once, evaluate every target."""
+    options = options or RunOptions()
+    started_at = _now()
+    targets = plan(policy, catalog, selection)
+    connections = {
+        name: connect(
+            name,
+            policy.environments[name],
+            endpoint_url=options.endpoint_url,
+            max_workers=options.max_workers,
+            session_factory=options.session_factory,
+        )
+        for name in selection.environments
+    }
+    outcomes = collect(
+        fact_requests(targets).items(),
+        connections,
+        max_workers=options.max_workers,
+        progress=options.progress,
+    )
+    results = sorted(
+        (evaluate(t, connections[t.environment], outcomes, catalog) for t in targets),
+        key=lambda r: (r.environment, r.check_id, r.resource.name),
+    )
+    shown = [
+        c for c in catalog.controls if selection.controls is None or c.id in selection.controls
+    ]
+    controls = [assess_control(c.id, c.title, c.check_ids, results) for c in shown]
+    return Report(
+        run=RunInfo(
+            tool_version=__version__,
+            started_at=started_at,
+            finished_at=_now(),
+            policy_file=str(policy.path),
+            policy_sha256=policy.sha256,
+            environments=[
+                EnvironmentInfo(name=c.environment, account_id=c.account_id,
+                                caller_arn=c.caller_arn, region=c.region)
+                for c in connections.values()
+            ],
+            selected_checks=list(selection.checks) if selection.checks else None,
+            selected_controls=list(selection.controls) if selection.controls else None,
+        ),
+        summary=summarize(controls, results),
+        controls=controls,
+        results=results,
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+

@@ -1,0 +1,26 @@
+"""The summary table printed on the terminal after a run."""
+
+from tabulate import tabulate
+
+from policycheck.render.markdown import STATUS_LABEL
+from policycheck.report import Report
+
+
+def summary_table(report: Report) -> str:
+    """Controls with their status and counts, then the overall line."""
+    rows = [
+        [c.id, c.title, STATUS_LABEL[c.status], c.counts.pass_, c.counts.fail, c.counts.error]
+        for c in report.controls
+    ]
+    table = tabulate(
+        rows, headers=["Control", "Title", "Status", "Pass", "Fail", "Error"], tablefmt="simple"
+    )
+    counts = report.summary.results
+    environments = ", ".join(
+        f"{env.name} ({env.account_id}, {env.region})" for env in report.run.environments
+    )
+    return (
+        f"{table}\n\n{STATUS_LABEL[report.summary.status]}: {counts.pass_} passed, "
+        f"{counts.fail} failed, {counts.error} errors in {counts.total} results "
+        f"[{environments}]"
+    )
