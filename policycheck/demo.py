@@ -7,7 +7,7 @@ The seeding is also what the tests use: :func:`seed` makes every bound check pas
 
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import boto3
@@ -42,14 +42,19 @@ def demo_session(region: str) -> boto3.Session:
 
 @dataclass
 class Account:
-    """Writers for one simulated account and region."""
+    """Writers for one simulated account and region; one session, one client per service."""
 
     endpoint_url: str
     region: str
+    _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
-        return make_client(demo_session(self.region), service, self.region, self.endpoint_url,
-                           client_config(4))
+        if service not in self._clients:
+            self._clients[service] = make_client(
+                demo_session(self.region), service, self.region, self.endpoint_url,
+                client_config(4),
+            )
+        return self._clients[service]
 
 
 Seeder = Callable[[Account, str, Any], None]
@@ -309,8 +314,14 @@ def seed(
 ) -> None:
     """Create every resource the policy names and make every bound check pass, then apply
     the deviations."""
+    accounts: dict[str, Account] = {}
+
+    def account_in(environment: str) -> Account:
+        region = policy.environments[environment].region
+        return accounts.setdefault(region, Account(endpoint_url, region))
+
     for environment in environments or list(policy.environments):
-        account = Account(endpoint_url, policy.environments[environment].region)
+        account = account_in(environment)
         for group, resource in policy.document.resources.items():
             for name in policy.resource_names(group, environment):
                 create_resource(account, resource.type, group, name)
@@ -318,9 +329,10 @@ def seed(
             for name in _bound_names(policy, binding.resource_groups, environment):
                 COMPLIANT[binding.check.id](account, name, binding.params)
     for deviation in deviations:
-        account = Account(endpoint_url, policy.environments[deviation.environment].region)
         VIOLATIONS[deviation.check_id](
-            account, deviation.resource_name, _params_for(policy, deviation)
+            account_in(deviation.environment),
+            deviation.resource_name,
+            _params_for(policy, deviation),
         )
 
 

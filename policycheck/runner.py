@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from policycheck import __version__
-from policycheck.aws import Connection, SessionFactory, connect, default_session
+from policycheck.aws import SessionFactory, connect, default_session
 from policycheck.collect import FactKey, ProgressCallback, collect, fact_key
 from policycheck.controls import Catalog
 from policycheck.errors import InputError
@@ -116,15 +116,15 @@ def fact_requests(targets: list[Target]) -> dict[FactKey, FactSpec]:
 
 def evaluate(
     target: Target,
-    connection: Connection,
+    region: str,
+    account_id: str,
     outcomes: dict[FactKey, FactOutcome],
     catalog: Catalog,
 ) -> Result:
     """Judge one target from collected facts. Missing resource: fail; unreadable fact: error."""
     spec = target.binding.check
     facts = all_facts()
-    ref = ResourceRef(spec.resource_type, target.resource_name, connection.region,
-                      connection.account_id)
+    ref = ResourceRef(spec.resource_type, target.resource_name, region, account_id)
     resource = ResourceInfo(type=ref.type, name=ref.name, arn=ref.arn, region=ref.region,
                             account_id=ref.account_id)
     common: dict[str, Any] = {
@@ -204,7 +204,11 @@ def run_audit(
         progress=options.progress,
     )
     results = sorted(
-        (evaluate(t, connections[t.environment], outcomes, catalog) for t in targets),
+        (
+            evaluate(t, connections[t.environment].region, connections[t.environment].account_id,
+                     outcomes, catalog)
+            for t in targets
+        ),
         key=lambda r: (r.environment, r.check_id, r.resource.name),
     )
     shown = [

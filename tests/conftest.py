@@ -1,0 +1,82 @@
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from policycheck.controls import Catalog, load_catalog
+from policycheck.mockaws import moto_server, reset
+from policycheck.paths import controls_dir_for
+from policycheck.policy import Policy, load_policy
+
+from faults import FaultInjector
+
+REPO = Path(__file__).resolve().parent.parent
+POLICY_PATH = REPO / "policy.yaml"
+
+
+@pytest.fixture(autouse=True)
+def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing in the tests can reach AWS: dummy credentials, no profile."""
+    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-central-1")
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@pytest.fixture(scope="session")
+def policy() -> Policy:
+    return load_policy(POLICY_PATH)
+
+
+@pytest.fixture(scope="session")
+def catalog() -> Catalog:
+    return load_catalog(controls_dir_for(POLICY_PATH))
+
+
+@dataclass
+class MotoServer:
+    url: str
+    faults: FaultInjector
+
+
+@pytest.fixture(scope="session")
+def _moto_server() -> Iterator[MotoServer]:
+    faults = FaultInjector()
+    with moto_server(faults.middleware) as url:
+        yield MotoServer(url, faults)
+
+
+@pytest.fixture
+def moto(_moto_server: MotoServer) -> MotoServer:
+    """A moto server on loopback, empty and without faults at the start of each test."""
+    _moto_server.faults.clear()
+    reset(_moto_server.url)
+    return _moto_server
+
+
+@dataclass
+class CliResult:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 120) -> CliResult:
+    """Run the real ``policycheck`` CLI in a subprocess."""
+    completed = subprocess.run(
+        [sys.executable, "-m", "policycheck", *map(str, args)],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    return CliResult(completed.returncode, completed.stdout, completed.stderr)

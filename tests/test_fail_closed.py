@@ -1,0 +1,67 @@
+"""For every check: a missing resource is a fail, an unreadable fact is an error carrying
+the AWS error code, and a check that crashes is an error — never a pass."""
+
+import pytest
+
+from policycheck.collect import fact_key
+from policycheck.controls import Catalog
+from policycheck.facts import AwsError, FactOutcome, all_facts
+from policycheck.policy import Binding
+from policycheck.registry import CheckSpec, all_checks
+from policycheck.runner import Target, evaluate
+
+CHECK_IDS = sorted(all_checks())
+
+
+def _target(spec: CheckSpec) -> Target:
+    return Target(Binding(0, spec, spec.params_model(), ("group",)), "dev", "res-name")
+
+
+def _outcomes(spec: CheckSpec, **overrides: object) -> dict:
+    facts = all_facts()
+    return {
+        fact_key("dev", facts[name], "res-name"): FactOutcome(facts[name], **overrides)
+        for name in spec.facts
+    }
+
+
+@pytest.mark.parametrize("check_id", CHECK_IDS)
+def test_missing_resource_fails(check_id: str, catalog: Catalog) -> None:
+    spec = all_checks()[check_id]
+    result = evaluate(_target(spec), "eu-central-1", "123456789012",
+                      _outcomes(spec, resource_missing=True), catalog)
+    assert result.status == "fail"
+    assert result.message.endswith("does not exist; expected it to exist")
+    assert result.control_ids == catalog.control_ids_for(check_id)
+
+
+@pytest.mark.parametrize("check_id", CHECK_IDS)
+def test_api_error_is_an_error_with_the_code(check_id: str, catalog: Catalog) -> None:
+    spec = all_checks()[check_id]
+    denied = AwsError("AccessDenied", "User is not authorized")
+    result = evaluate(_target(spec), "eu-central-1", "123456789012",
+                      _outcomes(spec, error=denied), catalog)
+    assert result.status == "error"
+    assert result.error is not None and result.error.code == "AccessDenied"
+    assert "AccessDenied" in result.message
+    assert all_facts()[spec.facts[0]].action in result.message
+
+
+def test_one_unreadable_fact_of_two_is_an_error(catalog: Catalog) -> None:
+    spec = all_checks()["s3-public-access-blocked"]
+    facts = all_facts()
+    outcomes = _outcomes(spec, value={"BlockPublicAcls": True})
+    account_fact = facts["s3_account.public_access_block"]
+    outcomes[fact_key("dev", account_fact, "res-name")] = FactOutcome(
+        account_fact, error=AwsError("AccessDenied", "denied"))
+    result = evaluate(_target(spec), "eu-central-1", "123456789012", outcomes, catalog)
+    assert result.status == "error"
+    assert "s3:GetAccountPublicAccessBlock" in result.message
+
+
+def test_crashing_check_is_an_error(catalog: Catalog) -> None:
+    spec = all_checks()["s3-versioning-enabled"]
+    outcomes = _outcomes(spec, value="not a mapping")
+    result = evaluate(_target(spec), "eu-central-1", "123456789012", outcomes, catalog)
+    assert result.status == "error"
+    assert result.error is not None and result.error.code == "AttributeError"
