@@ -42,8 +42,11 @@ def pitr_enabled(facts: Facts, params: PitrParams) -> Verdict:
     observed = {"PointInTimeRecoveryStatus": status, "RecoveryPeriodInDays": period}
     if status != "ENABLED":
         return judge(
-            False, f"point-in-time recovery is {status}", expected_text,
-            expected=expected, observed=observed,
+            False,
+            f"point-in-time recovery is {status}",
+            expected_text,
+            expected=expected,
+            observed=observed,
         )
     return judge(
         period >= params.min_recovery_days,
@@ -55,9 +58,7 @@ def pitr_enabled(facts: Facts, params: PitrParams) -> Verdict:
 
 
 class TtlParams(CheckParams):
-    attribute_name: str | None = Field(
-        None, description="If set, TTL must use this attribute."
-    )
+    attribute_name: str | None = Field(None, description="If set, TTL must use this attribute.")
 
 
 @check(

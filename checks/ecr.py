@@ -29,9 +29,9 @@ def _describe(rule: dict[str, Any]) -> str:
     facts=("ecr_repository.lifecycle_policy",),
     remediation=(
         "aws ecr put-lifecycle-policy --repository-name {name} --lifecycle-policy-text "
-        "'{{\"rules\":[{{\"rulePriority\":1,\"selection\":{{\"tagStatus\":\"tagged\","
-        "\"tagPatternList\":[\"*\"],\"countType\":\"imageCountMoreThan\",\"countNumber\":10}},"
-        "\"action\":{{\"type\":\"expire\"}}}}]}}'"
+        '\'{{"rules":[{{"rulePriority":1,"selection":{{"tagStatus":"tagged",'
+        '"tagPatternList":["*"],"countType":"imageCountMoreThan","countNumber":10}},'
+        '"action":{{"type":"expire"}}}}]}}\''
     ),
     params=RetainTaggedParams,
 )
@@ -42,8 +42,11 @@ def lifecycle_retains_tagged(facts: Facts, params: RetainTaggedParams) -> Verdic
     policy = facts["ecr_repository.lifecycle_policy"]
     n = params.min_tagged_images
     expected = {
-        "selection": {"tagStatus": "tagged", "countType": "imageCountMoreThan",
-                      "countNumber": f">= {n}"},
+        "selection": {
+            "tagStatus": "tagged",
+            "countType": "imageCountMoreThan",
+            "countNumber": f">= {n}",
+        },
         "earlier_rules": "none expiring tagged images by age or below the count",
     }
     expected_text = f"a rule keeping the {n} most recent tagged images"
@@ -63,8 +66,11 @@ def lifecycle_retains_tagged(facts: Facts, params: RetainTaggedParams) -> Verdic
             if earlier_threats:
                 break
             return judge(
-                True, f"{_describe(rule)} keeps the {count} most recent tagged images",
-                expected_text, expected=expected, observed=policy,
+                True,
+                f"{_describe(rule)} keeps the {count} most recent tagged images",
+                expected_text,
+                expected=expected,
+                observed=policy,
             )
         if count_type == "sinceImagePushed":
             earlier_threats.append(f"{_describe(rule)} expires tagged images by age")
@@ -80,7 +86,9 @@ def lifecycle_retains_tagged(facts: Facts, params: RetainTaggedParams) -> Verdic
     resource_type="ecr_repository",
     severity="high",
     facts=("ecr_repository.tagged_images",),
-    remediation="Build and push an image: docker push <account>.dkr.ecr.<region>.amazonaws.com/{name}:<tag>",
+    remediation=(
+        "Build and push an image: docker push <account>.dkr.ecr.<region>.amazonaws.com/{name}:<tag>"
+    ),
 )
 def image_available(facts: Facts, params: NoParams) -> Verdict:
     """The repository holds at least one tagged image (recovery plan §4.1 step 1)."""
@@ -93,5 +101,10 @@ def image_available(facts: Facts, params: NoParams) -> Verdict:
         if latest
         else "no tagged image"
     )
-    return judge(bool(images), text, "at least one tagged image",
-                 expected={"tagged_images": ">= 1"}, observed=observed)
+    return judge(
+        bool(images),
+        text,
+        "at least one tagged image",
+        expected={"tagged_images": ">= 1"},
+        observed=observed,
+    )

@@ -27,8 +27,7 @@ DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
     severity="high",
     facts=("s3_bucket.versioning",),
     remediation=(
-        "aws s3api put-bucket-versioning --bucket {name} "
-        "--versioning-configuration Status=Enabled"
+        "aws s3api put-bucket-versioning --bucket {name} --versioning-configuration Status=Enabled"
     ),
 )
 def versioning_enabled(facts: Facts, params: NoParams) -> Verdict:
@@ -60,7 +59,7 @@ class EncryptionParams(CheckParams):
     facts=("s3_bucket.encryption",),
     remediation=(
         "aws s3api put-bucket-encryption --bucket {name} --server-side-encryption-configuration "
-        "'{{\"Rules\":[{{\"ApplyServerSideEncryptionByDefault\":{{\"SSEAlgorithm\":\"AES256\"}}}}]}}'"
+        '\'{{"Rules":[{{"ApplyServerSideEncryptionByDefault":{{"SSEAlgorithm":"AES256"}}}}]}}\''
     ),
     params=EncryptionParams,
 )
@@ -76,8 +75,11 @@ def encryption_at_rest(facts: Facts, params: EncryptionParams) -> Verdict:
     ]
     if not algorithms:
         return judge(
-            False, "no default encryption is configured", allowed,
-            expected=expected, observed=configuration,
+            False,
+            "no default encryption is configured",
+            allowed,
+            expected=expected,
+            observed=configuration,
         )
     disallowed = sorted(set(algorithms) - set(params.allowed_algorithms))
     return judge(
@@ -180,7 +182,10 @@ def lifecycle_archive_and_expire(facts: Facts, params: ArchiveAndExpireParams) -
     expected = {
         "Status": "Enabled",
         "Filter": "whole bucket",
-        "Transition": {"StorageClass": params.storage_class, "Days": f"<= {params.transition_days}"},
+        "Transition": {
+            "StorageClass": params.storage_class,
+            "Days": f"<= {params.transition_days}",
+        },
         "Expiration": {"Days": params.expiration_days},
     }
     expected_text = (
@@ -206,9 +211,7 @@ def lifecycle_archive_and_expire(facts: Facts, params: ArchiveAndExpireParams) -
     if not transition_days:
         problems.append(f"no enabled whole-bucket rule transitions to {params.storage_class}")
     elif min(transition_days) > params.transition_days:
-        problems.append(
-            f"objects move to {params.storage_class} after {min(transition_days)} days"
-        )
+        problems.append(f"objects move to {params.storage_class} after {min(transition_days)} days")
     if not expiration_days:
         problems.append("no enabled whole-bucket rule expires current objects")
     elif min(expiration_days) != params.expiration_days:
@@ -218,9 +221,7 @@ def lifecycle_archive_and_expire(facts: Facts, params: ArchiveAndExpireParams) -
         if "Date" in expiration:
             problems.append(f"{_rule_name(rule)} expires objects on a fixed date")
         elif expiration.get("Days", params.expiration_days) < params.expiration_days:
-            problems.append(
-                f"{_rule_name(rule)} expires objects after {expiration['Days']} days"
-            )
+            problems.append(f"{_rule_name(rule)} expires objects after {expiration['Days']} days")
     text = (
         "; ".join(dict.fromkeys(problems))
         if problems
@@ -262,9 +263,7 @@ def retains_all_versions(facts: Facts, params: NoParams) -> Verdict:
         text = "; ".join(deleting)
     else:
         text = "no enabled lifecycle rule deletes data"
-    return judge(
-        not deleting, text, "no rule that deletes data", expected=expected, observed=rules
-    )
+    return judge(not deleting, text, "no rule that deletes data", expected=expected, observed=rules)
 
 
 def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
@@ -319,9 +318,9 @@ def _unconditional_deny_gap(statement: dict[str, Any]) -> str | None:
     severity="high",
     facts=("s3_bucket.policy",),
     remediation=(
-        "Add to the policy of {name} a statement {{\"Effect\": \"Deny\", \"Principal\": \"*\", "
-        "\"Action\": [\"s3:DeleteObject\", \"s3:DeleteObjectVersion\"], "
-        "\"Resource\": \"arn:aws:s3:::{name}/*\"}}"
+        'Add to the policy of {name} a statement {{"Effect": "Deny", "Principal": "*", '
+        '"Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"], '
+        '"Resource": "arn:aws:s3:::{name}/*"}}'
     ),
 )
 def policy_denies_delete(facts: Facts, params: NoParams) -> Verdict:

@@ -18,7 +18,11 @@ from policycheck.policy import EnvironmentConfig
 
 log = logging.getLogger("policycheck.aws")
 
+#: Retries after the first attempt of every API call.
 RETRY_ATTEMPTS = 8
+#: The first call of a run (who am I?) fails fast when the endpoint is unreachable or the
+#: credentials are wrong, instead of backing off 8 times.
+PROBE_RETRIES = 2
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 30
 
@@ -30,10 +34,21 @@ def default_session(region: str) -> boto3.Session:
     return boto3.Session(region_name=region)
 
 
-def client_config(max_workers: int) -> Config:
-    """Retries in adaptive mode, bounded timeouts, a connection pool as wide as the workers."""
+def client_config(max_workers: int, retries: int = RETRY_ATTEMPTS) -> Config:
+    """Retries in adaptive mode, bounded timeouts, a connection pool as wide as the workers.
+
+    ``retries`` come after the first attempt; ``AWS_MAX_ATTEMPTS`` (the SDKs' standard
+    setting, counting every attempt) and ``AWS_RETRY_MODE`` override the defaults.
+    """
+    configured = os.environ.get("AWS_MAX_ATTEMPTS", "").strip()
+    if configured and not (configured.isdigit() and int(configured) >= 1):
+        raise InputError(f"AWS_MAX_ATTEMPTS: expected a whole number >= 1, got {configured!r}")
+    total_attempts = int(configured) if configured else 1 + retries
     return Config(
-        retries={"max_attempts": RETRY_ATTEMPTS, "mode": "adaptive"},
+        retries={
+            "total_max_attempts": total_attempts,
+            "mode": os.environ.get("AWS_RETRY_MODE") or "adaptive",
+        },
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         max_pool_connections=max(10, max_workers),
@@ -113,11 +128,12 @@ def connect(
     account id. Raises InputError when the environment cannot be reached as configured."""
     endpoint_url = configured_endpoint(endpoint_url)
     config = client_config(max_workers)
+    probe_config = client_config(1, retries=PROBE_RETRIES)
     session = session_factory(environment.region)
     where = f"environment {name!r}"
     try:
         if environment.role_arn:
-            sts = make_client(session, "sts", environment.region, endpoint_url, config)
+            sts = make_client(session, "sts", environment.region, endpoint_url, probe_config)
             credentials = sts.assume_role(
                 RoleArn=environment.role_arn, RoleSessionName="policycheck"
             )["Credentials"]
@@ -127,7 +143,7 @@ def connect(
                 aws_session_token=credentials["SessionToken"],
                 region_name=environment.region,
             )
-        sts = make_client(session, "sts", environment.region, endpoint_url, config)
+        sts = make_client(session, "sts", environment.region, endpoint_url, probe_config)
         identity = sts.get_caller_identity()
     except NoCredentialsError:
         raise InputError(

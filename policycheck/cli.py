@@ -40,8 +40,9 @@ def _formats(value: str) -> list[str]:
     chosen = _csv(value)
     unknown = [name for name in chosen if name not in known]
     if unknown or not chosen:
+        given = unknown[0] if unknown else "(none)"
         raise argparse.ArgumentTypeError(
-            f"unknown format {unknown[0] if unknown else '(none)'!r}; choose from {', '.join(known)}"
+            f"unknown format {given!r}; choose from {', '.join(known)}"
         )
     return chosen
 
@@ -61,21 +62,33 @@ def build_parser() -> argparse.ArgumentParser:
 
     policy_option = argparse.ArgumentParser(add_help=False)
     policy_option.add_argument(
-        "--policy", type=Path, default=None, metavar="FILE",
+        "--policy",
+        type=Path,
+        default=None,
+        metavar="FILE",
         help="policy file (default: ./policy.yaml, else the policy shipped with policycheck); "
         "controls are read from the controls/ directory beside it",
     )
     audit_options = argparse.ArgumentParser(add_help=False)
     audit_options.add_argument(
-        "--output-dir", type=Path, default=Path("reports"), metavar="DIR",
+        "--output-dir",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
         help="where report.json / report.md are written (default: reports)",
     )
     audit_options.add_argument(
-        "--format", type=_formats, default=["json", "markdown"], metavar="LIST",
+        "--format",
+        type=_formats,
+        default=["json", "markdown"],
+        metavar="LIST",
         help="comma-separated report formats: json, markdown (default: json,markdown)",
     )
     audit_options.add_argument(
-        "--max-workers", type=_positive, default=16, metavar="N",
+        "--max-workers",
+        type=_positive,
+        default=16,
+        metavar="N",
         help="API calls in flight at once (default: 16)",
     )
     audit_options.add_argument(
@@ -83,43 +96,66 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     run = commands.add_parser(
-        "run", parents=[policy_option, audit_options],
+        "run",
+        parents=[policy_option, audit_options],
         help="audit live AWS resources against the policy",
         description="Audit live AWS resources against the policy, read-only; write reports and "
         "print a summary table.",
-        epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    run.add_argument("--env", type=_csv, default=[], metavar="LIST",
-                     help="comma-separated environments (default: all in the policy)")
-    run.add_argument("--checks", type=_csv, default=[], metavar="LIST",
-                     help="only these check ids (default: every check bound in the policy)")
-    run.add_argument("--controls", type=_csv, default=[], metavar="LIST",
-                     help="only the checks of these control ids; the report lists only them")
     run.add_argument(
-        "--endpoint-url", default=None, metavar="URL",
+        "--env",
+        type=_csv,
+        default=[],
+        metavar="LIST",
+        help="comma-separated environments (default: all in the policy)",
+    )
+    run.add_argument(
+        "--checks",
+        type=_csv,
+        default=[],
+        metavar="LIST",
+        help="only these check ids (default: every check bound in the policy)",
+    )
+    run.add_argument(
+        "--controls",
+        type=_csv,
+        default=[],
+        metavar="LIST",
+        help="only the checks of these control ids; the report lists only them",
+    )
+    run.add_argument(
+        "--endpoint-url",
+        default=None,
+        metavar="URL",
         help="send every API call to this endpoint, e.g. a moto server or LocalStack "
         "(default: $AWS_ENDPOINT_URL, else AWS)",
     )
 
     commands.add_parser(
-        "demo", parents=[policy_option, audit_options],
+        "demo",
+        parents=[policy_option, audit_options],
         help="run the full audit against a simulated account (moto) and write the reports",
         description="Start moto on loopback, seed it from the policy (mostly compliant, with "
         "a few deliberate violations), run the full audit, write the reports and print the "
         "summary. Exits 0 when the demo ran. Never calls AWS.",
     )
     commands.add_parser(
-        "validate", parents=[policy_option],
+        "validate",
+        parents=[policy_option],
         help="validate the policy and the controls (schemas and cross-references)",
         description="Validate the policy and the control files: types, unknown keys, unknown "
         "check ids and resources, check parameters. Exits 0 when valid, 2 otherwise.",
     )
     commands.add_parser(
-        "controls", parents=[policy_option],
+        "controls",
+        parents=[policy_option],
         help="list the control catalog and the checks that evidence each control",
     )
     schema = commands.add_parser(
-        "schema", help="print a JSON Schema: report, policy or control",
+        "schema",
+        help="print a JSON Schema: report, policy or control",
     )
     schema.add_argument("kind", choices=("report", "policy", "control"))
     return parser
@@ -199,8 +235,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     )
     print("demo: simulated account (moto on loopback); deliberate violations:", file=sys.stderr)
     for deviation in deviations:
-        print(f"  - {deviation.environment}: {deviation.check_id} on {deviation.resource_name}",
-              file=sys.stderr)
+        print(
+            f"  - {deviation.environment}: {deviation.check_id} on {deviation.resource_name}",
+            file=sys.stderr,
+        )
     _finish(report, args)
     return EXIT_PASS
 

@@ -54,8 +54,10 @@ def read_fact(spec: FactSpec, client: Any, resource_name: str, account_id: str) 
         value = spec.fetch(client, resource_name, account_id)
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        code = str(error.get("Code") or exc.response.get("ResponseMetadata", {}).get(
-            "HTTPStatusCode", "Unknown"))
+        code = str(
+            error.get("Code")
+            or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown")
+        )
         if code in spec.absent_codes:
             return FactOutcome(spec, value=None, fetched_at=fetched_at)
         if spec.scope == "resource" and code in RESOURCE_TYPES[spec.resource_type].missing_codes:
@@ -63,9 +65,13 @@ def read_fact(spec: FactSpec, client: Any, resource_name: str, account_id: str) 
         message = str(error.get("Message") or exc)
         return FactOutcome(spec, error=AwsError(code, message), fetched_at=fetched_at)
     except BotoCoreError as exc:
-        return FactOutcome(spec, error=AwsError(type(exc).__name__, str(exc)), fetched_at=fetched_at)
+        return FactOutcome(
+            spec, error=AwsError(type(exc).__name__, str(exc)), fetched_at=fetched_at
+        )
     except Exception as exc:  # fail closed: an unreadable answer is an error, never a pass
-        return FactOutcome(spec, error=AwsError(type(exc).__name__, str(exc)), fetched_at=fetched_at)
+        return FactOutcome(
+            spec, error=AwsError(type(exc).__name__, str(exc)), fetched_at=fetched_at
+        )
     return FactOutcome(spec, value=jsonable(value), fetched_at=fetched_at)
 
 
@@ -79,7 +85,9 @@ def collect(
     """Fetch every distinct requested fact once, ``max_workers`` at a time."""
     unique = dict(requests)
     # Clients are created here, on one thread, before the workers share them.
-    clients = {key: connections[key.environment].client(spec.service) for key, spec in unique.items()}
+    clients = {
+        key: connections[key.environment].client(spec.service) for key, spec in unique.items()
+    }
     outcomes: dict[FactKey, FactOutcome] = {}
     with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fact") as pool:
         futures = {

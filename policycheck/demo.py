@@ -7,6 +7,7 @@ The seeding is also what the tests use: :func:`seed` makes every bound check pas
 
 import json
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -51,7 +52,10 @@ class Account:
     def client(self, service: str) -> Any:
         if service not in self._clients:
             self._clients[service] = make_client(
-                demo_session(self.region), service, self.region, self.endpoint_url,
+                demo_session(self.region),
+                service,
+                self.region,
+                self.endpoint_url,
                 client_config(4),
             )
         return self._clients[service]
@@ -80,21 +84,21 @@ def create_resource(account: Account, resource_type: str, group: str, name: str)
             )
     elif resource_type == "ecr_repository":
         ecr = account.client("ecr")
-        try:
+        with suppress(ecr.exceptions.RepositoryAlreadyExistsException):
             ecr.create_repository(repositoryName=name)
-        except ecr.exceptions.RepositoryAlreadyExistsException:
-            pass
     else:
         raise ValueError(f"cannot create {resource_type}")
 
 
 # --- compliant settings, per check ------------------------------------------------------
 
+
 def _versioning(status: str) -> Seeder:
     def apply(account: Account, name: str, _params: Any) -> None:
         account.client("s3").put_bucket_versioning(
             Bucket=name, VersioningConfiguration={"Status": status}
         )
+
     return apply
 
 
@@ -123,12 +127,17 @@ def _encrypt_wrongly(account: Account, name: str, params: Any) -> None:
 
 def _block_public_access(*off: str) -> Seeder:
     def apply(account: Account, name: str, _params: Any) -> None:
-        flags = ("BlockPublicAcls", "IgnorePublicAcls", "BlockPublicPolicy",
-                 "RestrictPublicBuckets")
+        flags = (
+            "BlockPublicAcls",
+            "IgnorePublicAcls",
+            "BlockPublicPolicy",
+            "RestrictPublicBuckets",
+        )
         account.client("s3").put_public_access_block(
             Bucket=name,
             PublicAccessBlockConfiguration={flag: flag not in off for flag in flags},
         )
+
     return apply
 
 
@@ -137,6 +146,7 @@ def _lifecycle(*rules: Callable[[Any], dict[str, Any]]) -> Seeder:
         account.client("s3").put_bucket_lifecycle_configuration(
             Bucket=name, LifecycleConfiguration={"Rules": [rule(params) for rule in rules]}
         )
+
     return apply
 
 
@@ -185,6 +195,7 @@ def _deny_delete(*actions: str) -> Seeder:
             ],
         }
         account.client("s3").put_bucket_policy(Bucket=name, Policy=json.dumps(policy))
+
     return apply
 
 
@@ -197,19 +208,20 @@ def _pitr(days: Callable[[Any], int]) -> Seeder:
                 "RecoveryPeriodInDays": days(params),
             },
         )
+
     return apply
 
 
 def _ttl(enabled: bool) -> Seeder:
     def apply(account: Account, name: str, params: Any) -> None:
-        if enabled:
-            account.client("dynamodb").update_time_to_live(
-                TableName=name,
-                TimeToLiveSpecification={
-                    "Enabled": True,
-                    "AttributeName": params.attribute_name or "expires_at",
-                },
-            )
+        account.client("dynamodb").update_time_to_live(
+            TableName=name,
+            TimeToLiveSpecification={
+                "Enabled": enabled,
+                "AttributeName": params.attribute_name or "expires_at",
+            },
+        )
+
     return apply
 
 
@@ -220,16 +232,23 @@ def _ecr_lifecycle(keep: Callable[[Any], int]) -> Seeder:
                 {
                     "rulePriority": 1,
                     "description": "expire untagged images after 7 days",
-                    "selection": {"tagStatus": "untagged", "countType": "sinceImagePushed",
-                                  "countUnit": "days", "countNumber": 7},
+                    "selection": {
+                        "tagStatus": "untagged",
+                        "countType": "sinceImagePushed",
+                        "countUnit": "days",
+                        "countNumber": 7,
+                    },
                     "action": {"type": "expire"},
                 },
                 {
                     "rulePriority": 2,
                     "description": "keep the most recent tagged images",
-                    "selection": {"tagStatus": "tagged", "tagPatternList": ["*"],
-                                  "countType": "imageCountMoreThan",
-                                  "countNumber": keep(params)},
+                    "selection": {
+                        "tagStatus": "tagged",
+                        "tagPatternList": ["*"],
+                        "countType": "imageCountMoreThan",
+                        "countNumber": keep(params),
+                    },
                     "action": {"type": "expire"},
                 },
             ]
@@ -237,6 +256,7 @@ def _ecr_lifecycle(keep: Callable[[Any], int]) -> Seeder:
         account.client("ecr").put_lifecycle_policy(
             repositoryName=name, lifecyclePolicyText=json.dumps(policy)
         )
+
     return apply
 
 
@@ -275,9 +295,7 @@ VIOLATIONS: dict[str, Seeder] = {
     "s3-encryption-at-rest": _encrypt_wrongly,
     # Prowler passes this: only IgnorePublicAcls and BlockPublicAcls are set.
     "s3-public-access-blocked": _block_public_access("BlockPublicPolicy", "RestrictPublicBuckets"),
-    "s3-lifecycle-archive-and-expire": _lifecycle(
-        _archive_rule(lambda p: p.expiration_days // 2)
-    ),
+    "s3-lifecycle-archive-and-expire": _lifecycle(_archive_rule(lambda p: p.expiration_days // 2)),
     "s3-retains-all-versions": _lifecycle(_housekeeping_rule, _noncurrent_expiry_rule),
     "s3-policy-denies-delete": _deny_delete("s3:DeleteObject"),
     "dynamodb-pitr-enabled": _pitr(lambda p: max(1, p.min_recovery_days - 28)),

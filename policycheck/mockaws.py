@@ -26,9 +26,7 @@ def moto_server(middleware: Middleware | None = None) -> Iterator[str]:
         from moto.server import DomainDispatcherApplication, create_backend_app
         from werkzeug.serving import make_server
     except ImportError as exc:
-        raise MotoNotInstalled(
-            "the demo needs moto: pip install 'policycheck[demo]'"
-        ) from exc
+        raise MotoNotInstalled("the demo needs moto: pip install 'policycheck[demo]'") from exc
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     app: WsgiApp = DomainDispatcherApplication(create_backend_app)
     if middleware is not None:

@@ -140,9 +140,8 @@ def _bind_checks(path: Path, document: PolicyDocument) -> tuple[Binding, ...]:
         where = f"{path}: checks[{index}]"
         spec = checks.get(binding.check)
         if spec is None:
-            problems.append(
-                f"{where}.check: unknown check {binding.check!r}; known: {', '.join(sorted(checks))}"
-            )
+            known = ", ".join(sorted(checks))
+            problems.append(f"{where}.check: unknown check {binding.check!r}; known: {known}")
             continue
         for position, group in enumerate(binding.resources):
             resource = document.resources.get(group)

@@ -31,7 +31,9 @@ class Verdict:
     observed: Any
 
 
-def judge(passed: bool, observed_text: str, expected_text: str, *, expected: Any, observed: Any) -> Verdict:
+def judge(
+    passed: bool, observed_text: str, expected_text: str, *, expected: Any, observed: Any
+) -> Verdict:
     """A verdict whose message says what was observed and, on failure, what was expected."""
     message = observed_text if passed else f"{observed_text}; expected {expected_text}"
     return Verdict(passed=passed, message=message, expected=expected, observed=observed)

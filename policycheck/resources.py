@@ -63,4 +63,3 @@ class ResourceRef:
     @property
     def label(self) -> str:
         return f"{RESOURCE_TYPES[self.type].label} {self.name}"
-

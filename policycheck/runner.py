@@ -125,8 +125,9 @@ def evaluate(
     spec = target.binding.check
     facts = all_facts()
     ref = ResourceRef(spec.resource_type, target.resource_name, region, account_id)
-    resource = ResourceInfo(type=ref.type, name=ref.name, arn=ref.arn, region=ref.region,
-                            account_id=ref.account_id)
+    resource = ResourceInfo(
+        type=ref.type, name=ref.name, arn=ref.arn, region=ref.region, account_id=ref.account_id
+    )
     common: dict[str, Any] = {
         "check_id": spec.id,
         "title": spec.title,
@@ -154,21 +155,29 @@ def evaluate(
             **common,
             status="error",
             message="; ".join(
-                f"could not read {action}: {error.code}: {error.message}" for action, error in failed
+                f"could not read {action}: {error.code}: {error.message}"
+                for action, error in failed
             ),
             expected=None,
             observed=None,
             error=ErrorInfo(code=failed[0][1].code, message=failed[0][1].message),
         )
     values = {outcome.spec.name: outcome.value for outcome in needed}
-    values[RESOURCE] = {"name": ref.name, "arn": ref.arn, "region": ref.region,
-                        "account_id": ref.account_id}
+    values[RESOURCE] = {
+        "name": ref.name,
+        "arn": ref.arn,
+        "region": ref.region,
+        "account_id": ref.account_id,
+    }
     try:
         verdict = spec.evaluate(values, target.binding.params)
     except Exception as exc:  # fail closed: a check that cannot judge is an error, never a pass
         return Result(
-            **common, status="error", message=f"check could not evaluate: {exc!r}",
-            expected=None, observed=None,
+            **common,
+            status="error",
+            message=f"check could not evaluate: {exc!r}",
+            expected=None,
+            observed=None,
             error=ErrorInfo(code=type(exc).__name__, message=str(exc)),
         )
     return Result(
@@ -205,8 +214,13 @@ def run_audit(
     )
     results = sorted(
         (
-            evaluate(t, connections[t.environment].region, connections[t.environment].account_id,
-                     outcomes, catalog)
+            evaluate(
+                t,
+                connections[t.environment].region,
+                connections[t.environment].account_id,
+                outcomes,
+                catalog,
+            )
             for t in targets
         ),
         key=lambda r: (r.environment, r.check_id, r.resource.name),
@@ -223,8 +237,12 @@ def run_audit(
             policy_file=str(policy.path),
             policy_sha256=policy.sha256,
             environments=[
-                EnvironmentInfo(name=c.environment, account_id=c.account_id,
-                                caller_arn=c.caller_arn, region=c.region)
+                EnvironmentInfo(
+                    name=c.environment,
+                    account_id=c.account_id,
+                    caller_arn=c.caller_arn,
+                    region=c.region,
+                )
                 for c in connections.values()
             ],
             selected_checks=list(selection.checks) if selection.checks else None,
@@ -238,4 +256,3 @@ def run_audit(
 
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
-

@@ -9,9 +9,7 @@ from functools import lru_cache
 
 @lru_cache(maxsize=1024)
 def _compile(pattern: str, case_sensitive: bool) -> re.Pattern[str]:
-    body = "".join(
-        ".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern
-    )
+    body = "".join(".*" if ch == "*" else "." if ch == "?" else re.escape(ch) for ch in pattern)
     return re.compile(body, 0 if case_sensitive else re.IGNORECASE | re.DOTALL)
 
 

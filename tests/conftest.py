@@ -7,12 +7,11 @@ from pathlib import Path
 
 import pytest
 
+from faults import FaultInjector
 from policycheck.controls import Catalog, load_catalog
 from policycheck.mockaws import moto_server, reset
 from policycheck.paths import controls_dir_for
 from policycheck.policy import Policy, load_policy
-
-from faults import FaultInjector
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY_PATH = REPO / "policy.yaml"
@@ -68,8 +67,12 @@ class CliResult:
     stderr: str
 
 
-def run_cli(*args: str | Path, cwd: Path | None = None, env: dict[str, str] | None = None,
-            timeout: float = 120) -> CliResult:
+def run_cli(
+    *args: str | Path,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+) -> CliResult:
     """Run the real ``policycheck`` CLI in a subprocess."""
     completed = subprocess.run(
         [sys.executable, "-m", "policycheck", *map(str, args)],

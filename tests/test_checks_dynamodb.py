@@ -7,8 +7,12 @@ def _pitr(status: str = "ENABLED", days: int | None = 35) -> dict:
     description = {"PointInTimeRecoveryStatus": status}
     if days is not None:
         description["RecoveryPeriodInDays"] = days
-    return {"dynamodb_table.continuous_backups": {
-        "ContinuousBackupsStatus": "ENABLED", "PointInTimeRecoveryDescription": description}}
+    return {
+        "dynamodb_table.continuous_backups": {
+            "ContinuousBackupsStatus": "ENABLED",
+            "PointInTimeRecoveryDescription": description,
+        }
+    }
 
 
 def test_pitr_enabled_35_days_passes() -> None:
@@ -20,7 +24,10 @@ def test_pitr_enabled_35_days_passes() -> None:
 def test_pitr_disabled_fails() -> None:
     verdict = judge("dynamodb-pitr-enabled", _pitr(status="DISABLED"))
     assert not verdict.passed
-    assert verdict.message == "point-in-time recovery is DISABLED; expected ENABLED with at least 35 days"
+    assert (
+        verdict.message
+        == "point-in-time recovery is DISABLED; expected ENABLED with at least 35 days"
+    )
 
 
 @pytest.mark.parametrize(("days", "passed"), [(34, False), (35, True)])

@@ -6,9 +6,13 @@ from checkhelpers import judge
 def _rule(priority: int, tag_status: str, count_type: str, count: int, **selection: object) -> dict:
     return {
         "rulePriority": priority,
-        "selection": {"tagStatus": tag_status, "countType": count_type, "countNumber": count,
-                      **({"countUnit": "days"} if count_type == "sinceImagePushed" else {}),
-                      **selection},
+        "selection": {
+            "tagStatus": tag_status,
+            "countType": count_type,
+            "countNumber": count,
+            **({"countUnit": "days"} if count_type == "sinceImagePushed" else {}),
+            **selection,
+        },
         "action": {"type": "expire"},
     }
 
@@ -21,11 +25,14 @@ KEEP_TAGGED = _rule(2, "tagged", "imageCountMoreThan", 10, tagPatternList=["*"])
 
 
 def test_retains_tagged_passes() -> None:
-    verdict = judge("ecr-lifecycle-retains-tagged", _policy(
-        _rule(1, "untagged", "sinceImagePushed", 7), KEEP_TAGGED))
+    verdict = judge(
+        "ecr-lifecycle-retains-tagged",
+        _policy(_rule(1, "untagged", "sinceImagePushed", 7), KEEP_TAGGED),
+    )
     assert verdict.passed
     assert verdict.message == (
-        "rule 2 (tagged, imageCountMoreThan 10) keeps the 10 most recent tagged images")
+        "rule 2 (tagged, imageCountMoreThan 10) keeps the 10 most recent tagged images"
+    )
 
 
 @pytest.mark.parametrize(("count", "passed"), [(9, False), (10, True), (11, True)])
@@ -35,33 +42,48 @@ def test_retains_tagged_count_boundary(count: int, passed: bool) -> None:
 
 
 def test_earlier_age_rule_on_tagged_images_fails() -> None:
-    verdict = judge("ecr-lifecycle-retains-tagged", _policy(
-        _rule(1, "tagged", "sinceImagePushed", 30, tagPatternList=["*"]), KEEP_TAGGED))
+    verdict = judge(
+        "ecr-lifecycle-retains-tagged",
+        _policy(_rule(1, "tagged", "sinceImagePushed", 30, tagPatternList=["*"]), KEEP_TAGGED),
+    )
     assert not verdict.passed
-    assert verdict.message.startswith("rule 1 (tagged, sinceImagePushed 30) expires tagged images by age")
+    assert verdict.message.startswith(
+        "rule 1 (tagged, sinceImagePushed 30) expires tagged images by age"
+    )
 
 
 def test_later_age_rule_does_not_matter() -> None:
-    assert judge("ecr-lifecycle-retains-tagged", _policy(
-        _rule(1, "tagged", "imageCountMoreThan", 10, tagPatternList=["*"]),
-        _rule(5, "any", "sinceImagePushed", 90))).passed
+    assert judge(
+        "ecr-lifecycle-retains-tagged",
+        _policy(
+            _rule(1, "tagged", "imageCountMoreThan", 10, tagPatternList=["*"]),
+            _rule(5, "any", "sinceImagePushed", 90),
+        ),
+    ).passed
 
 
 def test_earlier_smaller_count_on_tagged_fails() -> None:
-    verdict = judge("ecr-lifecycle-retains-tagged", _policy(
-        _rule(1, "tagged", "imageCountMoreThan", 3, tagPrefixList=["release"]), KEEP_TAGGED))
+    verdict = judge(
+        "ecr-lifecycle-retains-tagged",
+        _policy(
+            _rule(1, "tagged", "imageCountMoreThan", 3, tagPrefixList=["release"]), KEEP_TAGGED
+        ),
+    )
     assert not verdict.passed
     assert "keeps only 3 images" in verdict.message
 
 
 def test_any_status_count_does_not_retain_tagged() -> None:
-    verdict = judge("ecr-lifecycle-retains-tagged", _policy(
-        _rule(1, "any", "imageCountMoreThan", 20)))
+    verdict = judge(
+        "ecr-lifecycle-retains-tagged", _policy(_rule(1, "any", "imageCountMoreThan", 20))
+    )
     assert not verdict.passed
 
 
 def test_untagged_only_policy_fails() -> None:
-    verdict = judge("ecr-lifecycle-retains-tagged", _policy(_rule(1, "untagged", "sinceImagePushed", 1)))
+    verdict = judge(
+        "ecr-lifecycle-retains-tagged", _policy(_rule(1, "untagged", "sinceImagePushed", 1))
+    )
     assert not verdict.passed
     assert verdict.message.startswith("no rule keeps a count of tagged images")
 

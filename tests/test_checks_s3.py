@@ -12,6 +12,7 @@ ALL_FLAGS = {
 
 # --- s3-versioning-enabled ---------------------------------------------------------------
 
+
 def test_versioning_enabled_passes() -> None:
     verdict = judge("s3-versioning-enabled", {"s3_bucket.versioning": {"Status": "Enabled"}})
     assert verdict.passed
@@ -20,8 +21,10 @@ def test_versioning_enabled_passes() -> None:
 
 @pytest.mark.parametrize(
     ("versioning", "said"),
-    [({"Status": "Suspended"}, "versioning is Suspended; expected Enabled"),
-     ({}, "versioning is not enabled (never configured); expected Enabled")],
+    [
+        ({"Status": "Suspended"}, "versioning is Suspended; expected Enabled"),
+        ({}, "versioning is not enabled (never configured); expected Enabled"),
+    ],
 )
 def test_versioning_suspended_or_never_enabled_fails(versioning: dict, said: str) -> None:
     verdict = judge("s3-versioning-enabled", {"s3_bucket.versioning": versioning})
@@ -32,8 +35,11 @@ def test_versioning_suspended_or_never_enabled_fails(versioning: dict, said: str
 
 # --- s3-encryption-at-rest ---------------------------------------------------------------
 
+
 def _sse(*algorithms: str) -> dict:
-    return {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms]}
+    return {
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": a}} for a in algorithms]
+    }
 
 
 def test_encryption_default_params_accept_kms() -> None:
@@ -43,15 +49,21 @@ def test_encryption_default_params_accept_kms() -> None:
 def test_encryption_restricted_to_sse_s3() -> None:
     facts = {"s3_bucket.encryption": _sse("AES256")}
     assert judge("s3-encryption-at-rest", facts, allowed_algorithms=["AES256"]).passed
-    verdict = judge("s3-encryption-at-rest", {"s3_bucket.encryption": _sse("aws:kms")},
-                    allowed_algorithms=["AES256"])
+    verdict = judge(
+        "s3-encryption-at-rest",
+        {"s3_bucket.encryption": _sse("aws:kms")},
+        allowed_algorithms=["AES256"],
+    )
     assert not verdict.passed
     assert verdict.message == "default encryption is aws:kms; expected AES256"
 
 
 def test_encryption_one_disallowed_rule_fails() -> None:
-    verdict = judge("s3-encryption-at-rest", {"s3_bucket.encryption": _sse("AES256", "aws:kms")},
-                    allowed_algorithms=["AES256"])
+    verdict = judge(
+        "s3-encryption-at-rest",
+        {"s3_bucket.encryption": _sse("AES256", "aws:kms")},
+        allowed_algorithms=["AES256"],
+    )
     assert not verdict.passed
 
 
@@ -63,52 +75,79 @@ def test_encryption_not_configured_fails() -> None:
 
 # --- s3-public-access-blocked ------------------------------------------------------------
 
+
 def test_public_access_all_four_at_bucket_level_passes() -> None:
-    verdict = judge("s3-public-access-blocked", {
-        "s3_bucket.public_access_block": ALL_FLAGS, "s3_account.public_access_block": None})
+    verdict = judge(
+        "s3-public-access-blocked",
+        {"s3_bucket.public_access_block": ALL_FLAGS, "s3_account.public_access_block": None},
+    )
     assert verdict.passed
 
 
 def test_public_access_combines_bucket_and_account() -> None:
     bucket = {**ALL_FLAGS, "BlockPublicPolicy": False, "RestrictPublicBuckets": False}
-    account = {**{k: False for k in ALL_FLAGS}, "BlockPublicPolicy": True,
-               "RestrictPublicBuckets": True}
-    verdict = judge("s3-public-access-blocked", {
-        "s3_bucket.public_access_block": bucket, "s3_account.public_access_block": account})
+    account = {
+        **{k: False for k in ALL_FLAGS},
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    verdict = judge(
+        "s3-public-access-blocked",
+        {"s3_bucket.public_access_block": bucket, "s3_account.public_access_block": account},
+    )
     assert verdict.passed
     assert verdict.observed["effective"] == ALL_FLAGS
 
 
 def test_public_access_two_of_four_fails_unlike_prowler() -> None:
-    bucket = {"BlockPublicAcls": False, "IgnorePublicAcls": True, "BlockPublicPolicy": False,
-              "RestrictPublicBuckets": True}
-    verdict = judge("s3-public-access-blocked", {
-        "s3_bucket.public_access_block": bucket, "s3_account.public_access_block": None})
+    bucket = {
+        "BlockPublicAcls": False,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": False,
+        "RestrictPublicBuckets": True,
+    }
+    verdict = judge(
+        "s3-public-access-blocked",
+        {"s3_bucket.public_access_block": bucket, "s3_account.public_access_block": None},
+    )
     assert not verdict.passed
     assert verdict.message.startswith("BlockPublicAcls, BlockPublicPolicy not in effect")
 
 
 def test_public_access_three_of_four_is_still_a_failure() -> None:
     bucket = {**ALL_FLAGS, "RestrictPublicBuckets": False}
-    verdict = judge("s3-public-access-blocked", {
-        "s3_bucket.public_access_block": bucket, "s3_account.public_access_block": {}})
+    verdict = judge(
+        "s3-public-access-blocked",
+        {"s3_bucket.public_access_block": bucket, "s3_account.public_access_block": {}},
+    )
     assert not verdict.passed
     assert "RestrictPublicBuckets" in verdict.message
 
 
 def test_public_access_none_configured_fails() -> None:
-    verdict = judge("s3-public-access-blocked", {
-        "s3_bucket.public_access_block": None, "s3_account.public_access_block": None})
+    verdict = judge(
+        "s3-public-access-blocked",
+        {"s3_bucket.public_access_block": None, "s3_account.public_access_block": None},
+    )
     assert not verdict.passed
 
 
 # --- s3-lifecycle-archive-and-expire -----------------------------------------------------
 
-def _archive(days: int = 90, expire: int | None = 365, storage: str = "GLACIER",
-             status: str = "Enabled", rule_filter: dict | None = None) -> dict:
-    rule = {"ID": "archive", "Status": status,
-            "Filter": {"Prefix": ""} if rule_filter is None else rule_filter,
-            "Transitions": [{"Days": days, "StorageClass": storage}]}
+
+def _archive(
+    days: int = 90,
+    expire: int | None = 365,
+    storage: str = "GLACIER",
+    status: str = "Enabled",
+    rule_filter: dict | None = None,
+) -> dict:
+    rule = {
+        "ID": "archive",
+        "Status": status,
+        "Filter": {"Prefix": ""} if rule_filter is None else rule_filter,
+        "Transitions": [{"Days": days, "StorageClass": storage}],
+    }
     if expire is not None:
         rule["Expiration"] = {"Days": expire}
     return rule
@@ -145,8 +184,9 @@ def test_archive_disabled_rule_does_not_count() -> None:
 
 
 def test_archive_prefix_rule_does_not_cover_the_bucket() -> None:
-    verdict = judge("s3-lifecycle-archive-and-expire",
-                    _lifecycle(_archive(rule_filter={"Prefix": "logs/"})))
+    verdict = judge(
+        "s3-lifecycle-archive-and-expire", _lifecycle(_archive(rule_filter={"Prefix": "logs/"}))
+    )
     assert not verdict.passed
 
 
@@ -167,8 +207,12 @@ def test_archive_split_across_whole_bucket_rules_passes() -> None:
 
 
 def test_archive_earlier_expiry_on_a_prefix_fails() -> None:
-    early = {"ID": "tmp", "Status": "Enabled", "Filter": {"Prefix": "x/"},
-             "Expiration": {"Days": 30}}
+    early = {
+        "ID": "tmp",
+        "Status": "Enabled",
+        "Filter": {"Prefix": "x/"},
+        "Expiration": {"Days": 30},
+    }
     verdict = judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive(), early))
     assert not verdict.passed
     assert "rule 'tmp' expires objects after 30 days" in verdict.message
@@ -182,20 +226,30 @@ def test_archive_no_lifecycle_fails() -> None:
 
 def test_archive_custom_parameters() -> None:
     rule = _archive(days=30, expire=400, storage="DEEP_ARCHIVE")
-    assert judge("s3-lifecycle-archive-and-expire", _lifecycle(rule), storage_class="DEEP_ARCHIVE",
-                 transition_days=30, expiration_days=400).passed
+    assert judge(
+        "s3-lifecycle-archive-and-expire",
+        _lifecycle(rule),
+        storage_class="DEEP_ARCHIVE",
+        transition_days=30,
+        expiration_days=400,
+    ).passed
 
 
 # --- s3-retains-all-versions -------------------------------------------------------------
+
 
 def test_retains_without_lifecycle_passes() -> None:
     assert judge("s3-retains-all-versions", {"s3_bucket.lifecycle": None}).passed
 
 
 def test_retains_housekeeping_rules_pass() -> None:
-    rule = {"ID": "h", "Status": "Enabled", "Filter": {},
-            "Expiration": {"ExpiredObjectDeleteMarker": True},
-            "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7}}
+    rule = {
+        "ID": "h",
+        "Status": "Enabled",
+        "Filter": {},
+        "Expiration": {"ExpiredObjectDeleteMarker": True},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+    }
     verdict = judge("s3-retains-all-versions", _lifecycle(rule))
     assert verdict.passed
     assert verdict.message == "no enabled lifecycle rule deletes data"
@@ -204,12 +258,18 @@ def test_retains_housekeeping_rules_pass() -> None:
 @pytest.mark.parametrize(
     ("rule", "said"),
     [
-        ({"ID": "e", "Status": "Enabled", "Expiration": {"Days": 1}},
-         "rule 'e' expires objects after 1 days"),
-        ({"ID": "d", "Status": "Enabled", "Expiration": {"Date": "2030-01-01T00:00:00Z"}},
-         "rule 'd' expires objects on 2030-01-01T00:00:00Z"),
-        ({"ID": "n", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 90}},
-         "rule 'n' deletes noncurrent versions"),
+        (
+            {"ID": "e", "Status": "Enabled", "Expiration": {"Days": 1}},
+            "rule 'e' expires objects after 1 days",
+        ),
+        (
+            {"ID": "d", "Status": "Enabled", "Expiration": {"Date": "2030-01-01T00:00:00Z"}},
+            "rule 'd' expires objects on 2030-01-01T00:00:00Z",
+        ),
+        (
+            {"ID": "n", "Status": "Enabled", "NoncurrentVersionExpiration": {"NoncurrentDays": 90}},
+            "rule 'n' deletes noncurrent versions",
+        ),
     ],
 )
 def test_retains_deleting_rules_fail(rule: dict, said: str) -> None:
@@ -225,12 +285,20 @@ def test_retains_disabled_deleting_rule_passes() -> None:
 
 # --- s3-policy-denies-delete -------------------------------------------------------------
 
-def _deny(actions: object = ("s3:DeleteObject", "s3:DeleteObjectVersion"),
-          resource: object = "arn:aws:s3:::bucket/*", principal: object = "*",
-          **extra: object) -> dict:
-    statement = {"Effect": "Deny", "Principal": principal,
-                 "Action": list(actions) if isinstance(actions, tuple) else actions,
-                 "Resource": resource, **extra}
+
+def _deny(
+    actions: object = ("s3:DeleteObject", "s3:DeleteObjectVersion"),
+    resource: object = "arn:aws:s3:::bucket/*",
+    principal: object = "*",
+    **extra: object,
+) -> dict:
+    statement = {
+        "Effect": "Deny",
+        "Principal": principal,
+        "Action": list(actions) if isinstance(actions, tuple) else actions,
+        "Resource": resource,
+        **extra,
+    }
     return {"s3_bucket.policy": {"Version": "2012-10-17", "Statement": [statement]}}
 
 
@@ -245,8 +313,15 @@ def test_policy_action_wildcards_count(actions: object) -> None:
     assert judge("s3-policy-denies-delete", _deny(actions=actions)).passed
 
 
-@pytest.mark.parametrize("resource", ["*", "arn:aws:s3:::bucket*", "arn:aws:s3:::*/*",
-                                      ["arn:aws:s3:::bucket", "arn:aws:s3:::bucket/*"]])
+@pytest.mark.parametrize(
+    "resource",
+    [
+        "*",
+        "arn:aws:s3:::bucket*",
+        "arn:aws:s3:::*/*",
+        ["arn:aws:s3:::bucket", "arn:aws:s3:::bucket/*"],
+    ],
+)
 def test_policy_resource_wildcards_count(resource: object) -> None:
     assert judge("s3-policy-denies-delete", _deny(resource=resource)).passed
 
@@ -263,15 +338,18 @@ def test_policy_only_delete_object_fails() -> None:
 
 
 def test_policy_deny_with_condition_fails() -> None:
-    verdict = judge("s3-policy-denies-delete",
-                    _deny(Condition={"StringNotEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/x"}}))
+    verdict = judge(
+        "s3-policy-denies-delete",
+        _deny(Condition={"StringNotEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/x"}}),
+    )
     assert not verdict.passed
     assert "applies only under a Condition" in verdict.message
 
 
 def test_policy_deny_for_one_principal_fails() -> None:
-    verdict = judge("s3-policy-denies-delete",
-                    _deny(principal={"AWS": "arn:aws:iam::111111111111:root"}))
+    verdict = judge(
+        "s3-policy-denies-delete", _deny(principal={"AWS": "arn:aws:iam::111111111111:root"})
+    )
     assert not verdict.passed
     assert "applies to some principals only" in verdict.message
 
@@ -292,11 +370,17 @@ def test_policy_allow_is_not_a_deny() -> None:
 
 
 def test_policy_not_action_excluding_delete_fails_and_other_passes() -> None:
-    statement = {"Effect": "Deny", "Principal": "*", "NotAction": "s3:Get*",
-                 "Resource": "arn:aws:s3:::bucket/*"}
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "NotAction": "s3:Get*",
+        "Resource": "arn:aws:s3:::bucket/*",
+    }
     assert judge("s3-policy-denies-delete", {"s3_bucket.policy": {"Statement": statement}}).passed
     statement["NotAction"] = "s3:DeleteObjectVersion"
-    assert not judge("s3-policy-denies-delete", {"s3_bucket.policy": {"Statement": statement}}).passed
+    assert not judge(
+        "s3-policy-denies-delete", {"s3_bucket.policy": {"Statement": statement}}
+    ).passed
 
 
 def test_policy_split_across_statements_passes() -> None:

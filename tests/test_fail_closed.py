@@ -28,8 +28,13 @@ def _outcomes(spec: CheckSpec, **overrides: object) -> dict:
 @pytest.mark.parametrize("check_id", CHECK_IDS)
 def test_missing_resource_fails(check_id: str, catalog: Catalog) -> None:
     spec = all_checks()[check_id]
-    result = evaluate(_target(spec), "eu-central-1", "123456789012",
-                      _outcomes(spec, resource_missing=True), catalog)
+    result = evaluate(
+        _target(spec),
+        "eu-central-1",
+        "123456789012",
+        _outcomes(spec, resource_missing=True),
+        catalog,
+    )
     assert result.status == "fail"
     assert result.message.endswith("does not exist; expected it to exist")
     assert result.control_ids == catalog.control_ids_for(check_id)
@@ -39,8 +44,9 @@ def test_missing_resource_fails(check_id: str, catalog: Catalog) -> None:
 def test_api_error_is_an_error_with_the_code(check_id: str, catalog: Catalog) -> None:
     spec = all_checks()[check_id]
     denied = AwsError("AccessDenied", "User is not authorized")
-    result = evaluate(_target(spec), "eu-central-1", "123456789012",
-                      _outcomes(spec, error=denied), catalog)
+    result = evaluate(
+        _target(spec), "eu-central-1", "123456789012", _outcomes(spec, error=denied), catalog
+    )
     assert result.status == "error"
     assert result.error is not None and result.error.code == "AccessDenied"
     assert "AccessDenied" in result.message
@@ -53,7 +59,8 @@ def test_one_unreadable_fact_of_two_is_an_error(catalog: Catalog) -> None:
     outcomes = _outcomes(spec, value={"BlockPublicAcls": True})
     account_fact = facts["s3_account.public_access_block"]
     outcomes[fact_key("dev", account_fact, "res-name")] = FactOutcome(
-        account_fact, error=AwsError("AccessDenied", "denied"))
+        account_fact, error=AwsError("AccessDenied", "denied")
+    )
     result = evaluate(_target(spec), "eu-central-1", "123456789012", outcomes, catalog)
     assert result.status == "error"
     assert "s3:GetAccountPublicAccessBlock" in result.message

@@ -11,25 +11,35 @@ from policycheck.policy import Policy, load_policy
 def test_shipped_policy_binds_every_promise(policy: Policy) -> None:
     bound = {(b.check.id, group) for b in policy.bindings for group in b.resource_groups}
     assert bound == {
-        ("s3-versioning-enabled", "state_bucket"), ("s3-versioning-enabled", "audit_bucket"),
-        ("s3-encryption-at-rest", "state_bucket"), ("s3-encryption-at-rest", "audit_bucket"),
-        ("s3-public-access-blocked", "state_bucket"), ("s3-public-access-blocked", "audit_bucket"),
+        ("s3-versioning-enabled", "state_bucket"),
+        ("s3-versioning-enabled", "audit_bucket"),
+        ("s3-encryption-at-rest", "state_bucket"),
+        ("s3-encryption-at-rest", "audit_bucket"),
+        ("s3-public-access-blocked", "state_bucket"),
+        ("s3-public-access-blocked", "audit_bucket"),
         ("s3-lifecycle-archive-and-expire", "audit_bucket"),
         ("s3-policy-denies-delete", "audit_bucket"),
         ("s3-retains-all-versions", "state_bucket"),
-        ("dynamodb-pitr-enabled", "token_tables"), ("dynamodb-ttl-enabled", "token_tables"),
+        ("dynamodb-pitr-enabled", "token_tables"),
+        ("dynamodb-ttl-enabled", "token_tables"),
         ("ecr-lifecycle-retains-tagged", "ecr_repositories"),
         ("ecr-image-available", "ecr_repositories"),
     }
-    state_encryption = next(b for b in policy.bindings if b.check.id == "s3-encryption-at-rest"
-                            and b.resource_groups == ("state_bucket",))
+    state_encryption = next(
+        b
+        for b in policy.bindings
+        if b.check.id == "s3-encryption-at-rest" and b.resource_groups == ("state_bucket",)
+    )
     assert state_encryption.params.allowed_algorithms == ["AES256"]
 
 
 def test_resource_names_follow_the_seed(policy: Policy) -> None:
     assert policy.resource_names("token_tables", "prod") == [
-        "mcp-oauth-storage-sharepoint-prod", "mcp-oauth-storage-outlook-mcp-prod",
-        "mcp-oauth-storage-teams-prod", "mcp-oauth-storage-databricks-prod"]
+        "mcp-oauth-storage-sharepoint-prod",
+        "mcp-oauth-storage-outlook-mcp-prod",
+        "mcp-oauth-storage-teams-prod",
+        "mcp-oauth-storage-databricks-prod",
+    ]
     assert policy.resource_names("state_bucket", "dev") == ["aiconnectors-terraform-state-dev"]
     assert policy.resource_names("ecr_repositories", "dev")[0] == "mcp-sharepoint"
 
@@ -49,35 +59,68 @@ def _edit(path: Path, old: str, new: str) -> None:
 
 
 BROKEN = [
-    ("params: {min_recovery_days: 35}", "params: {min_recovery_days: thirty}",
-     "checks[2].params.min_recovery_days: Input should be a valid integer"),
-    ("params: {min_recovery_days: 35}", "params: {min_recovery_days: 36}",
-     "checks[2].params.min_recovery_days: Input should be less than or equal to 35"),
-    ("params: {min_recovery_days: 35}", "params: {min_recovery_dayz: 35}",
-     "checks[2].params.min_recovery_dayz: unknown key"),
-    ("- check: s3-retains-all-versions", "- check: s3-retains-everything",
-     "checks[1].check: unknown check 's3-retains-everything'"),
-    ("resources: [state_bucket]\n  - check: dynamodb-pitr-enabled",
-     "resources: [state_buckit]\n  - check: dynamodb-pitr-enabled",
-     "checks[1].resources[0]: unknown resource 'state_buckit'"),
-    ("resources: [token_tables]\n    params: {min_recovery_days: 35}",
-     "resources: [audit_bucket]\n    params: {min_recovery_days: 35}",
-     "checks[2].resources[0]: dynamodb-pitr-enabled applies to DynamoDB tables, but "
-     "'audit_bucket' is a S3 bucket"),
-    ("region: eu-central-1\n    # account_id", "region: 42\n    # account_id",
-     "environments.dev.region: Input should be a valid string"),
-    ("name: mcp-{mcp}", "name: mcp-{service}", "resources.ecr_repositories.name: Value error, "
-     "unknown placeholder {service}"),
+    (
+        "params: {min_recovery_days: 35}",
+        "params: {min_recovery_days: thirty}",
+        "checks[2].params.min_recovery_days: Input should be a valid integer",
+    ),
+    (
+        "params: {min_recovery_days: 35}",
+        "params: {min_recovery_days: 36}",
+        "checks[2].params.min_recovery_days: Input should be less than or equal to 35",
+    ),
+    (
+        "params: {min_recovery_days: 35}",
+        "params: {min_recovery_dayz: 35}",
+        "checks[2].params.min_recovery_dayz: unknown key",
+    ),
+    (
+        "- check: s3-retains-all-versions",
+        "- check: s3-retains-everything",
+        "checks[1].check: unknown check 's3-retains-everything'",
+    ),
+    (
+        "resources: [state_bucket]\n  - check: dynamodb-pitr-enabled",
+        "resources: [state_buckit]\n  - check: dynamodb-pitr-enabled",
+        "checks[1].resources[0]: unknown resource 'state_buckit'",
+    ),
+    (
+        "resources: [token_tables]\n    params: {min_recovery_days: 35}",
+        "resources: [audit_bucket]\n    params: {min_recovery_days: 35}",
+        "checks[2].resources[0]: dynamodb-pitr-enabled applies to DynamoDB tables, but "
+        "'audit_bucket' is a S3 bucket",
+    ),
+    (
+        "region: eu-central-1\n    # account_id",
+        "region: 42\n    # account_id",
+        "environments.dev.region: Input should be a valid string",
+    ),
+    (
+        "name: mcp-{mcp}",
+        "name: mcp-{service}",
+        "resources.ecr_repositories.name: Value error, unknown placeholder {service}",
+    ),
     ("version: 1", "version: 2", "version: Input should be 1"),
-    ("type: s3_bucket\n    name: aiconnectors", "type: s3_bukket\n    name: aiconnectors",
-     "resources.state_bucket.type: Input should be"),
-    ("transition_days: 90, expiration_days: 365", "transition_days: 400, expiration_days: 365",
-     "checks[3].params: Value error, transition_days must be smaller than expiration_days"),
-    ("  - check: s3-policy-denies-delete\n    resources: [audit_bucket]",
-     "  - check: s3-policy-denies-delete\n    resources: [audit_bucket, audit_bucket]",
-     "checks[9].resources[1]: s3-policy-denies-delete is bound to 'audit_bucket' already"),
-    ("mcps: [sharepoint, outlook-mcp, teams, databricks]", "mcps: []",
-     "resources.token_tables.name: uses {mcp} but `mcps` is empty"),
+    (
+        "type: s3_bucket\n    name: aiconnectors",
+        "type: s3_bukket\n    name: aiconnectors",
+        "resources.state_bucket.type: Input should be",
+    ),
+    (
+        "transition_days: 90, expiration_days: 365",
+        "transition_days: 400, expiration_days: 365",
+        "checks[3].params: Value error, transition_days must be smaller than expiration_days",
+    ),
+    (
+        "  - check: s3-policy-denies-delete\n    resources: [audit_bucket]",
+        "  - check: s3-policy-denies-delete\n    resources: [audit_bucket, audit_bucket]",
+        "checks[9].resources[1]: s3-policy-denies-delete is bound to 'audit_bucket' already",
+    ),
+    (
+        "mcps: [sharepoint, outlook-mcp, teams, databricks]",
+        "mcps: []",
+        "resources.token_tables.name: uses {mcp} but `mcps` is empty",
+    ),
 ]
 
 
@@ -116,11 +159,13 @@ def test_sha256_is_of_the_file_bytes(policy: Policy) -> None:
 
 # --- the CLI contract: exit 2, one message naming file and key, no traceback ------------
 
+
 def test_cli_validate_ok() -> None:
     result = run_cli("validate", "--policy", POLICY_PATH)
     assert result.returncode == 0, result.stderr
     assert "valid — 2 environment(s), 5 resource group(s), 11 check binding(s), 50 result(s)" in (
-        result.stdout)
+        result.stdout
+    )
 
 
 def test_cli_validate_bad_param_exits_2(workdir: Path) -> None:
@@ -149,10 +194,13 @@ def test_cli_unknown_environment_exits_2(workdir: Path) -> None:
     assert not (workdir / "reports").exists()
 
 
-@pytest.mark.parametrize(("option", "value", "said"), [
-    ("--checks", "s3-nope", "--checks: unknown 's3-nope'"),
-    ("--controls", "SC.99", "--controls: unknown 'SC.99'"),
-])
+@pytest.mark.parametrize(
+    ("option", "value", "said"),
+    [
+        ("--checks", "s3-nope", "--checks: unknown 's3-nope'"),
+        ("--controls", "SC.99", "--controls: unknown 'SC.99'"),
+    ],
+)
 def test_cli_unknown_ids_exit_2(workdir: Path, option: str, value: str, said: str) -> None:
     result = run_cli("run", "--policy", workdir / "policy.yaml", option, value, cwd=workdir)
     assert result.returncode == 2
@@ -168,7 +216,16 @@ def test_cli_bad_option_value_exits_2() -> None:
 def test_help_explains_every_option() -> None:
     result = run_cli("run", "--help")
     assert result.returncode == 0
-    for option in ("--policy", "--env", "--checks", "--controls", "--output-dir", "--format",
-                   "--max-workers", "--endpoint-url", "--verbose"):
+    for option in (
+        "--policy",
+        "--env",
+        "--checks",
+        "--controls",
+        "--output-dir",
+        "--format",
+        "--max-workers",
+        "--endpoint-url",
+        "--verbose",
+    ):
         assert option in result.stdout
     assert "exit codes:" in result.stdout

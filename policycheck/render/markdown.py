@@ -41,8 +41,16 @@ def _finding(result: Result) -> str:
     if result.error:
         lines.append(f"- **AWS error:** `{result.error.code}`: {result.error.message}")
     else:
-        lines += ["", "Observed:", "", _json_block(result.observed), "",
-                  "Expected:", "", _json_block(result.expected)]
+        lines += [
+            "",
+            "Observed:",
+            "",
+            _json_block(result.observed),
+            "",
+            "Expected:",
+            "",
+            _json_block(result.expected),
+        ]
     lines += ["", f"**Remediation:** {result.remediation}", ""]
     return "\n".join(lines)
 
@@ -68,14 +76,22 @@ def render_markdown(report: Report) -> str:
                 ["Policy file", f"`{run.policy_file}`"],
                 ["Policy SHA-256", f"`{run.policy_sha256}`"],
                 *(
-                    [f"Environment {env.name}",
-                     f"account {env.account_id}, {env.region}, as `{env.caller_arn}`"]
+                    [
+                        f"Environment {env.name}",
+                        f"account {env.account_id}, {env.region}, as `{env.caller_arn}`",
+                    ]
                     for env in run.environments
                 ),
-                *([["Selected checks", ", ".join(run.selected_checks)]]
-                  if run.selected_checks else []),
-                *([["Selected controls", ", ".join(run.selected_controls)]]
-                  if run.selected_controls else []),
+                *(
+                    [["Selected checks", ", ".join(run.selected_checks)]]
+                    if run.selected_checks
+                    else []
+                ),
+                *(
+                    [["Selected controls", ", ".join(run.selected_controls)]]
+                    if run.selected_controls
+                    else []
+                ),
             ],
             ["", ""],
         ),
@@ -84,8 +100,15 @@ def render_markdown(report: Report) -> str:
         "",
         _table(
             [
-                [c.id, _cell(c.title), STATUS_LABEL[c.status], c.counts.pass_, c.counts.fail,
-                 c.counts.error, ", ".join(c.checks_not_run) or "—"]
+                [
+                    c.id,
+                    _cell(c.title),
+                    STATUS_LABEL[c.status],
+                    c.counts.pass_,
+                    c.counts.fail,
+                    c.counts.error,
+                    ", ".join(c.checks_not_run) or "—",
+                ]
                 for c in report.controls
             ],
             ["Control", "Title", "Status", "Pass", "Fail", "Error", "Checks not run"],
@@ -100,8 +123,16 @@ def render_markdown(report: Report) -> str:
     parts += ["## Passed", ""]
     parts += [
         _table(
-            [[r.environment, f"`{r.check_id}`", f"`{r.resource.name}`",
-              ", ".join(r.control_ids), _cell(r.message)] for r in passes],
+            [
+                [
+                    r.environment,
+                    f"`{r.check_id}`",
+                    f"`{r.resource.name}`",
+                    ", ".join(r.control_ids),
+                    _cell(r.message),
+                ]
+                for r in passes
+            ],
             ["Environment", "Check", "Resource", "Controls", "Observed"],
         )
         if passes

@@ -1,0 +1,110 @@
+import json
+
+import jsonschema
+import pytest
+import yaml
+
+from conftest import POLICY_PATH, REPO
+from policycheck.render import render_json
+from policycheck.render.markdown import render_markdown
+from policycheck.report import Report, ResourceInfo, Result, assess_control, summarize
+from policycheck.schemas import build_schema, schema_path
+
+
+@pytest.mark.parametrize("kind", ["report", "policy", "control"])
+def test_committed_schema_is_current(kind: str) -> None:
+    """`make schemas` regenerates these; a model change without it fails here."""
+    assert json.loads(schema_path(kind).read_text()) == build_schema(kind)
+
+
+def test_shipped_policy_and_controls_validate_against_schemas() -> None:
+    jsonschema.validate(yaml.safe_load(POLICY_PATH.read_text()), build_schema("policy"))
+    for path in (REPO / "controls").glob("*.yaml"):
+        jsonschema.validate(yaml.safe_load(path.read_text()), build_schema("control"))
+
+
+def test_policy_schema_checks_parameters_per_check() -> None:
+    document = yaml.safe_load(POLICY_PATH.read_text())
+    document["checks"][2]["params"] = {"min_recovery_days": 99}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(document, build_schema("policy"))
+
+
+def _result(check_id: str, status: str, environment: str = "dev", name: str = "r") -> Result:
+    return Result(
+        check_id=check_id,
+        title="t",
+        control_ids=["C.1"],
+        environment=environment,
+        resource=ResourceInfo(
+            type="s3_bucket",
+            name=name,
+            arn=f"arn:aws:s3:::{name}",
+            region="eu-central-1",
+            account_id="123456789012",
+        ),
+        status=status,
+        severity="high",
+        message=f"{status} message",
+        expected={"a": 1},
+        observed={"a": 2},
+        remediation="fix it",
+        error={"code": "AccessDenied", "message": "no"} if status == "error" else None,
+    )
+
+
+@pytest.mark.parametrize(
+    ("statuses", "expected"),
+    [
+        (["pass", "pass"], "pass"),
+        (["pass", "error"], "error"),
+        (["error", "fail", "pass"], "fail"),
+        ([], "not_assessed"),
+    ],
+)
+def test_control_status(statuses: list[str], expected: str) -> None:
+    results = [_result("a", status, name=f"r{i}") for i, status in enumerate(statuses)]
+    control = assess_control("C.1", "t", ["a", "b"], results)
+    assert control.status == expected
+    assert control.counts.total == len(statuses)
+    assert control.checks_not_run == (["a", "b"] if not statuses else ["b"])
+
+
+def test_results_of_other_checks_do_not_count() -> None:
+    control = assess_control("C.1", "t", ["a"], [_result("z", "fail")])
+    assert control.status == "not_assessed"
+
+
+def test_summary_and_rendering_validate() -> None:
+    results = [_result("a", "pass"), _result("a", "fail", name="x"), _result("b", "error")]
+    controls = [
+        assess_control("C.1", "t", ["a", "b"], results),
+        assess_control("C.2", "u", [], results),
+    ]
+    summary = summarize(controls, results)
+    assert summary.status == "fail"
+    assert summary.controls == {"pass": 0, "fail": 1, "error": 0, "not_assessed": 1}
+    report = Report.model_validate(
+        {
+            "run": {
+                "tool_version": "0",
+                "started_at": "s",
+                "finished_at": "f",
+                "policy_file": "p",
+                "policy_sha256": "0" * 64,
+                "environments": [],
+            },
+            "summary": summary,
+            "controls": controls,
+            "results": results,
+        }
+    )
+    data = json.loads(render_json(report))
+    jsonschema.validate(data, json.loads(schema_path("report").read_text()))
+    assert data["summary"]["results"] == {"pass": 1, "fail": 1, "error": 1, "total": 3}
+    assert Report.model_validate(data) == report  # the JSON round-trips
+
+    markdown = render_markdown(report)
+    assert markdown.index("### FAIL: `a` on `x`") < markdown.index("### ERROR: `b` on `r`")
+    assert "**AWS error:** `AccessDenied`: no" in markdown
+    assert "| C.2       | u       | NOT ASSESSED |" in markdown
