@@ -1,7 +1,7 @@
 """Fetch facts concurrently, each at most once per resource per run."""
 
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,17 +18,24 @@ ProgressCallback = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class FactKey:
-    """Identifies one fetch: a fact of a resource (or of an account) in an environment."""
+    """Identifies one fetch: a fact of a resource (or of an account) in an account and
+    region. Environments that share an account share its facts."""
 
-    environment: str
+    account_id: str
+    region: str
     fact: str
     #: The resource's name; empty for account-scoped facts.
     resource: str
 
+    @property
+    def location(self) -> tuple[str, str]:
+        return self.account_id, self.region
 
-def fact_key(environment: str, spec: FactSpec, resource_name: str) -> FactKey:
+
+def fact_key(account_id: str, region: str, spec: FactSpec, resource_name: str) -> FactKey:
     """The key under which a check finds a fact about a resource."""
-    return FactKey(environment, spec.name, "" if spec.scope == "account" else resource_name)
+    resource = "" if spec.scope == "account" else resource_name
+    return FactKey(account_id, region, spec.name, resource)
 
 
 def jsonable(value: Any) -> Any:
@@ -76,28 +83,31 @@ def read_fact(spec: FactSpec, client: Any, resource_name: str, account_id: str) 
 
 
 def collect(
-    requests: Iterable[tuple[FactKey, FactSpec]],
-    connections: dict[str, Connection],
+    requests: dict[FactKey, FactSpec],
+    connections: dict[tuple[str, str], Connection],
     *,
     max_workers: int,
     progress: ProgressCallback | None = None,
 ) -> dict[FactKey, FactOutcome]:
-    """Fetch every distinct requested fact once, ``max_workers`` at a time."""
-    unique = dict(requests)
+    """Fetch every requested fact once, ``max_workers`` at a time, each through the
+    connection of its (account, region). Interrupted, it cancels what has not started."""
     # Clients are created here, on one thread, before the workers share them.
     clients = {
-        key: connections[key.environment].client(spec.service) for key, spec in unique.items()
+        key: connections[key.location].client(spec.service) for key, spec in requests.items()
     }
     outcomes: dict[FactKey, FactOutcome] = {}
-    with ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fact") as pool:
+    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fact")
+    try:
         futures = {
-            pool.submit(
-                read_fact, spec, clients[key], key.resource, connections[key.environment].account_id
-            ): key
-            for key, spec in unique.items()
+            pool.submit(read_fact, spec, clients[key], key.resource, key.account_id): key
+            for key, spec in requests.items()
         }
         for done, future in enumerate(as_completed(futures), start=1):
             outcomes[futures[future]] = future.result()
             if progress:
                 progress(done, len(futures))
+    except BaseException:
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     return outcomes

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from policycheck import __version__
-from policycheck.aws import SessionFactory, connect, default_session
+from policycheck.aws import Connection, SessionFactory, connect, default_session
 from policycheck.collect import FactKey, ProgressCallback, collect, fact_key
 from policycheck.controls import Catalog
 from policycheck.errors import InputError
@@ -103,14 +103,19 @@ def plan(policy: Policy, catalog: Catalog, selection: Selection) -> list[Target]
     return targets
 
 
-def fact_requests(targets: list[Target]) -> dict[FactKey, FactSpec]:
-    """The distinct facts the targets need: each once, however many checks share it."""
+def fact_requests(
+    targets: list[Target], connections: dict[str, Connection]
+) -> dict[FactKey, FactSpec]:
+    """The distinct facts the targets need: each once per resource, however many checks
+    and environments share it."""
     facts = all_facts()
     requests: dict[FactKey, FactSpec] = {}
     for target in targets:
+        connection = connections[target.environment]
         for name in target.binding.check.facts:
             spec = facts[name]
-            requests[fact_key(target.environment, spec, target.resource_name)] = spec
+            key = fact_key(connection.account_id, connection.region, spec, target.resource_name)
+            requests[key] = spec
     return requests
 
 
@@ -138,7 +143,7 @@ def evaluate(
         "remediation": spec.remediation.format(name=ref.name),
     }
     needed = [
-        outcomes[fact_key(target.environment, facts[name], target.resource_name)]
+        outcomes[fact_key(account_id, region, facts[name], target.resource_name)]
         for name in spec.facts
     ]
     if any(outcome.resource_missing for outcome in needed):
@@ -206,9 +211,12 @@ def run_audit(
         )
         for name in selection.environments
     }
+    by_location: dict[tuple[str, str], Connection] = {}
+    for connection in connections.values():
+        by_location.setdefault((connection.account_id, connection.region), connection)
     outcomes = collect(
-        fact_requests(targets).items(),
-        connections,
+        fact_requests(targets, connections),
+        by_location,
         max_workers=options.max_workers,
         progress=options.progress,
     )

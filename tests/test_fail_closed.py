@@ -20,7 +20,9 @@ def _target(spec: CheckSpec) -> Target:
 def _outcomes(spec: CheckSpec, **overrides: object) -> dict:
     facts = all_facts()
     return {
-        fact_key("dev", facts[name], "res-name"): FactOutcome(facts[name], **overrides)
+        fact_key("123456789012", "eu-central-1", facts[name], "res-name"): FactOutcome(
+            facts[name], **overrides
+        )
         for name in spec.facts
     }
 
@@ -58,7 +60,7 @@ def test_one_unreadable_fact_of_two_is_an_error(catalog: Catalog) -> None:
     facts = all_facts()
     outcomes = _outcomes(spec, value={"BlockPublicAcls": True})
     account_fact = facts["s3_account.public_access_block"]
-    outcomes[fact_key("dev", account_fact, "res-name")] = FactOutcome(
+    outcomes[fact_key("123456789012", "eu-central-1", account_fact, "res-name")] = FactOutcome(
         account_fact, error=AwsError("AccessDenied", "denied")
     )
     result = evaluate(_target(spec), "eu-central-1", "123456789012", outcomes, catalog)
