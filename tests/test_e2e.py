@@ -16,9 +16,17 @@ from policycheck.policy import Policy
 from policycheck.schemas import schema_path
 
 
-def _audit(moto: MotoServer, out: Path, *args: str | Path, policy: Path = POLICY_PATH):
+def _audit(
+    endpoint: MotoServer | str,
+    out: Path,
+    *args: str | Path,
+    policy: Path = POLICY_PATH,
+    env: dict[str, str] | None = None,
+):
+    """Run the CLI against an endpoint; return its result and report (None on exit 2)."""
+    url = endpoint if isinstance(endpoint, str) else endpoint.url
     result = run_cli(
-        "run", "--policy", policy, "--endpoint-url", moto.url, "--output-dir", out, *args
+        "run", "--policy", policy, "--endpoint-url", url, "--output-dir", out, *args, env=env
     )
     report = json.loads((out / "report.json").read_text()) if result.returncode != 2 else None
     return result, report
@@ -120,13 +128,8 @@ def test_exhausted_throttling_is_an_error(moto: MotoServer, policy: Policy, tmp_
         )
     )
     # AWS_MAX_ATTEMPTS (the SDKs' standard setting) shortens the default 1 + 8 attempts.
-    result = run_cli(
-        "run",
-        "--policy",
-        POLICY_PATH,
-        "--endpoint-url",
-        moto.url,
-        "--output-dir",
+    result, report = _audit(
+        moto,
         tmp_path,
         "--env",
         "prod",
@@ -135,7 +138,6 @@ def test_exhausted_throttling_is_an_error(moto: MotoServer, policy: Policy, tmp_
         env={"AWS_MAX_ATTEMPTS": "3"},
     )
     assert result.returncode == 3
-    report = json.loads((tmp_path / "report.json").read_text())
     by_resource = {r["resource"]["name"]: r for r in report["results"]}
     throttled = by_resource["aiconnectors-terraform-state-prod"]
     assert throttled["status"] == "error"
@@ -260,15 +262,7 @@ def test_role_is_assumed_per_environment(moto: MotoServer, tmp_path: Path) -> No
 
 def test_unreachable_endpoint_exits_2_quickly(tmp_path: Path) -> None:
     started = time.monotonic()
-    result = run_cli(
-        "run",
-        "--policy",
-        POLICY_PATH,
-        "--endpoint-url",
-        "http://127.0.0.1:9",
-        "--output-dir",
-        tmp_path,
-    )
+    result, _ = _audit("http://127.0.0.1:9", tmp_path)
     assert result.returncode == 2
     assert "environment 'dev': cannot reach AWS" in result.stderr
     assert "Traceback" not in result.stderr
@@ -278,16 +272,7 @@ def test_unreachable_endpoint_exits_2_quickly(tmp_path: Path) -> None:
 def test_missing_credentials_exit_2(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    result = run_cli(
-        "run",
-        "--policy",
-        POLICY_PATH,
-        "--endpoint-url",
-        "http://127.0.0.1:9",
-        "--output-dir",
-        tmp_path,
-        env={"AWS_EC2_METADATA_DISABLED": "true"},
-    )
+    result, _ = _audit("http://127.0.0.1:9", tmp_path, env={"AWS_EC2_METADATA_DISABLED": "true"})
     assert result.returncode == 2
     assert "no AWS credentials found" in result.stderr
 
