@@ -1,4 +1,4 @@
-"""Fetch facts concurrently, each at most once per resource per run."""
+"""Fetch facts concurrently, each at most once per subject per run, dependencies first."""
 
 import json
 from collections.abc import Callable
@@ -9,37 +9,55 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from policycheck.aws import Connection
-from policycheck.facts import AwsError, FactOutcome, FactSpec
+from policycheck.facts import (
+    FACTS,
+    AwsError,
+    FactOutcome,
+    FactSpec,
+    FetchContext,
+    ResourceMissing,
+    fact_order,
+)
 from policycheck.resources import RESOURCE_TYPES
 
 ProgressCallback = Callable[[int, int], None]
+#: (account_id, region) -> client(service) for that location.
+ClientsFor = Callable[[tuple[str, str]], Callable[[str], Any]]
 
 
 @dataclass(frozen=True)
 class FactKey:
-    """Identifies one fetch: a fact of a resource (or of an account) in an account and
-    region. Environments that share an account share its facts."""
+    """Identifies one fetch: a fact of a subject (resource, parent or account) in an
+    account and region. Environments that share an account share its facts."""
 
     account_id: str
     region: str
     fact: str
-    #: The resource's name; empty for account-scoped facts.
-    resource: str
+    #: The resource's name, its parent's name, or empty for account-scoped facts.
+    subject: str
 
     @property
     def location(self) -> tuple[str, str]:
         return self.account_id, self.region
 
 
-def fact_key(account_id: str, region: str, spec: FactSpec, resource_name: str) -> FactKey:
+@dataclass(frozen=True)
+class FactRequest:
+    """A fact to read about one resource."""
+
+    spec: FactSpec
+    name: str
+    parent: str = ""
+
+
+def fact_key(account_id: str, region: str, spec: FactSpec, name: str, parent: str = "") -> FactKey:
     """The key under which a check finds a fact about a resource."""
-    resource = "" if spec.scope == "account" else resource_name
-    return FactKey(account_id, region, spec.name, resource)
+    subject = {"resource": name, "parent": parent, "account": ""}[spec.scope]
+    return FactKey(account_id, region, spec.name, subject)
 
 
 def jsonable(value: Any) -> Any:
-    """AWS responses with datetimes and bytes turned into JSON-ready values."""
+    """API answers with datetimes and bytes turned into JSON-ready values."""
     return json.loads(json.dumps(value, default=_encode))
 
 
@@ -53,12 +71,16 @@ def _encode(value: Any) -> Any:
     raise TypeError(f"cannot encode {type(value).__name__}")
 
 
-def read_fact(spec: FactSpec, client: Any, resource_name: str, account_id: str) -> FactOutcome:
-    """Call the fact's API once and classify the answer: value, not configured (None),
-    resource missing, or error with the AWS error code. Never raises."""
+def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
+    """Fetch once and classify the answer: value, not configured (None), resource
+    missing, or error with its code. Never raises."""
     fetched_at = datetime.now(UTC).isoformat()
+
+    def failed(code: str, message: str) -> FactOutcome:
+        return FactOutcome(spec, error=AwsError(code, message), fetched_at=fetched_at)
+
     try:
-        value = spec.fetch(client, resource_name, account_id)
+        value = spec.fetch(context)
     except ClientError as exc:
         error = exc.response.get("Error", {})
         code = str(
@@ -67,45 +89,86 @@ def read_fact(spec: FactSpec, client: Any, resource_name: str, account_id: str) 
         )
         if code in spec.absent_codes:
             return FactOutcome(spec, value=None, fetched_at=fetched_at)
-        if spec.scope == "resource" and code in RESOURCE_TYPES[spec.resource_type].missing_codes:
+        if spec.scope != "account" and code in RESOURCE_TYPES[spec.resource_type].missing_codes:
             return FactOutcome(spec, resource_missing=True, fetched_at=fetched_at)
-        message = str(error.get("Message") or exc)
-        return FactOutcome(spec, error=AwsError(code, message), fetched_at=fetched_at)
+        return failed(code, str(error.get("Message") or exc))
+    except ResourceMissing:
+        return FactOutcome(spec, resource_missing=True, fetched_at=fetched_at)
     except BotoCoreError as exc:
-        return FactOutcome(
-            spec, error=AwsError(type(exc).__name__, str(exc)), fetched_at=fetched_at
-        )
+        return failed(type(exc).__name__, str(exc))
     except Exception as exc:  # fail closed: an unreadable answer is an error, never a pass
-        return FactOutcome(
-            spec, error=AwsError(type(exc).__name__, str(exc)), fetched_at=fetched_at
-        )
+        return failed(getattr(exc, "code", type(exc).__name__), str(exc))
     return FactOutcome(spec, value=jsonable(value), fetched_at=fetched_at)
 
 
+def _with_dependencies(requests: dict[FactKey, FactRequest]) -> dict[FactKey, FactRequest]:
+    complete = dict(requests)
+    pending = list(requests.items())
+    while pending:
+        key, request = pending.pop()
+        for name in request.spec.depends_on:
+            spec = FACTS[name]
+            dependency = fact_key(key.account_id, key.region, spec, request.name, request.parent)
+            if dependency not in complete:
+                complete[dependency] = FactRequest(spec, request.name, request.parent)
+                pending.append((dependency, complete[dependency]))
+    return complete
+
+
+def _inherited(spec: FactSpec, dependencies: list[FactOutcome]) -> FactOutcome | None:
+    """A dependent fact is missing or unreadable when what it depends on is."""
+    for outcome in dependencies:
+        if outcome.resource_missing:
+            return FactOutcome(spec, resource_missing=True, fetched_at=outcome.fetched_at)
+        if outcome.error:
+            return FactOutcome(spec, error=outcome.error, fetched_at=outcome.fetched_at)
+    return None
+
+
 def collect(
-    requests: dict[FactKey, FactSpec],
-    connections: dict[tuple[str, str], Connection],
+    requests: dict[FactKey, FactRequest],
+    clients_for: ClientsFor,
     *,
     max_workers: int,
     progress: ProgressCallback | None = None,
 ) -> dict[FactKey, FactOutcome]:
-    """Fetch every requested fact once, ``max_workers`` at a time, each through the
-    connection of its (account, region). Interrupted, it cancels what has not started."""
-    # Clients are created here, on one thread, before the workers share them.
-    clients = {
-        key: connections[key.location].client(spec.service) for key, spec in requests.items()
-    }
+    """Fetch every requested fact (and what it depends on) once, ``max_workers`` at a
+    time, in dependency waves. Interrupted, it cancels what has not started."""
+    everything = _with_dependencies(requests)
+    waves = fact_order({key.fact: FACTS[key.fact] for key in everything})
     outcomes: dict[FactKey, FactOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fact")
     try:
-        futures = {
-            pool.submit(read_fact, spec, clients[key], key.resource, key.account_id): key
-            for key, spec in requests.items()
-        }
-        for done, future in enumerate(as_completed(futures), start=1):
-            outcomes[futures[future]] = future.result()
-            if progress:
-                progress(done, len(futures))
+        for wave in waves:
+            futures = {}
+            for key, request in everything.items():
+                if key.fact not in wave:
+                    continue
+                dependencies = {
+                    name: outcomes[
+                        fact_key(
+                            key.account_id, key.region, FACTS[name], request.name, request.parent
+                        )
+                    ]
+                    for name in request.spec.depends_on
+                }
+                inherited = _inherited(request.spec, list(dependencies.values()))
+                if inherited:
+                    outcomes[key] = inherited
+                    continue
+                context = FetchContext(
+                    name=request.name,
+                    account_id=key.account_id,
+                    region=key.region,
+                    parent=request.parent,
+                    client=clients_for(key.location),
+                    deps={name: outcome.value for name, outcome in dependencies.items()},
+                )
+                futures[pool.submit(read_fact, request.spec, context)] = key
+            for future in as_completed(futures):
+                outcomes[futures[future]] = future.result()
+                if progress:
+                    progress(len(outcomes), len(everything))
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise

@@ -1,17 +1,34 @@
-"""Facts: named pieces of AWS configuration, each read by exactly one API action.
+"""Facts: named pieces of configuration, each read by one fetch with declared API actions.
 
 Collectors (``policycheck.collectors``) declare facts; checks name the facts they need.
 A fact is fetched at most once per resource per run, however many checks need it.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-FactScope = Literal["resource", "account"]
+#: resource: one fetch per resource; parent: one per parent (an ECS service's cluster);
+#: account: one per account and region.
+FactScope = Literal["resource", "parent", "account"]
 
-#: fetch(client, resource_name, account_id) -> value. May raise botocore errors.
-Fetcher = Callable[[Any, str, str], Any]
+
+class ResourceMissing(Exception):
+    """Raised by a fetch whose API answers "no such resource" without an error code."""
+
+
+@dataclass(frozen=True)
+class FetchContext:
+    """What a fetch may use: the subject's names, the clients, dependency values."""
+
+    name: str
+    account_id: str
+    region: str
+    parent: str
+    #: client(service) -> the shared boto3 client (or local source) for this location.
+    client: Callable[[str], Any]
+    #: Values of the facts this one depends on, by fact name.
+    deps: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -19,21 +36,26 @@ class FactSpec:
     """How to read one fact."""
 
     name: str
-    #: The resource type the fact describes; account-scoped facts describe the account
-    #: but are needed by checks of this resource type.
+    #: The resource type the fact describes (account-scoped facts are needed by checks of
+    #: this resource type but describe the account).
     resource_type: str
-    service: str
-    #: The IAM action the API call needs, e.g. ``s3:GetBucketVersioning``.
-    action: str
-    fetch: Fetcher
+    #: The IAM actions the fetch needs; the first is the one named in error messages.
+    actions: tuple[str, ...]
+    fetch: Callable[[FetchContext], Any]
     scope: FactScope = "resource"
-    #: AWS error codes meaning "this configuration is not set": the fact's value is None.
-    absent_codes: frozenset[str] = field(default_factory=frozenset)
+    #: Error codes meaning "this configuration is not set": the fact's value is None.
+    absent_codes: frozenset[str] = frozenset()
+    #: Facts of the same subject whose values the fetch needs (fetched first, once).
+    depends_on: tuple[str, ...] = ()
+
+    @property
+    def action(self) -> str:
+        return self.actions[0]
 
 
 @dataclass(frozen=True)
 class AwsError:
-    """An API failure that leaves a fact unknown."""
+    """A failure that leaves a fact unknown."""
 
     code: str
     message: str
@@ -55,9 +77,13 @@ FACTS: dict[str, FactSpec] = {}
 
 
 def register_fact(spec: FactSpec) -> FactSpec:
-    """Add a fact to the registry; names are unique."""
+    """Add a fact to the registry; names are unique, dependencies registered first and of
+    the same scope."""
     if spec.name in FACTS:
         raise ValueError(f"fact {spec.name!r} registered twice")
+    for dependency in spec.depends_on:
+        if dependency not in FACTS or FACTS[dependency].scope != spec.scope:
+            raise ValueError(f"{spec.name}: dependency {dependency!r} unknown or of another scope")
     FACTS[spec.name] = spec
     return spec
 
@@ -67,3 +93,19 @@ def all_facts() -> dict[str, FactSpec]:
     import policycheck.collectors  # noqa: F401  (registers the facts)
 
     return FACTS
+
+
+def fact_order(names: Mapping[str, FactSpec]) -> list[list[str]]:
+    """Fact names grouped in waves: every fact comes after the facts it depends on."""
+    depth: dict[str, int] = {}
+
+    def depth_of(name: str) -> int:
+        if name not in depth:
+            deps = FACTS[name].depends_on
+            depth[name] = 1 + max(map(depth_of, deps)) if deps else 0
+        return depth[name]
+
+    waves: dict[int, list[str]] = {}
+    for name in names:
+        waves.setdefault(depth_of(name), []).append(name)
+    return [waves[level] for level in sorted(waves)]

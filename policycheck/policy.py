@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from policycheck.errors import InputError
 from policycheck.registry import CheckParams, CheckSpec, all_checks
@@ -16,7 +16,9 @@ from policycheck.validation import StrictModel, describe_errors, raise_if_errors
 #: Placeholders a resource name may use.
 NAME_PLACEHOLDERS = ("env", "mcp", "region")
 
-ResourceTypeName = Literal["s3_bucket", "dynamodb_table", "ecr_repository"]
+ResourceTypeName = Literal[
+    "s3_bucket", "dynamodb_table", "ecr_repository", "ecs_service", "ssm_parameter", "dr_drill"
+]
 
 
 class EnvironmentConfig(StrictModel):
@@ -40,11 +42,16 @@ class ResourceGroup(StrictModel):
 
     type: ResourceTypeName
     name: str = Field(min_length=1, description="Name pattern: {env}, {mcp}, {region}.")
+    cluster: str | None = Field(
+        None, min_length=1, description="ECS services only: the cluster's name pattern."
+    )
     description: str | None = None
 
-    @field_validator("name")
+    @field_validator("name", "cluster")
     @classmethod
-    def _known_placeholders(cls, value: str) -> str:
+    def _known_placeholders(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
         try:
             fields = [field for _, field, _, _ in string.Formatter().parse(value) if field]
         except ValueError as exc:
@@ -57,8 +64,14 @@ class ResourceGroup(StrictModel):
             )
         return value
 
+    @model_validator(mode="after")
+    def _cluster_for_services(self) -> "ResourceGroup":
+        if (self.type == "ecs_service") != (self.cluster is not None):
+            raise ValueError("`cluster` is required for ecs_service and only allowed there")
+        return self
+
     def uses_mcp(self) -> bool:
-        return "{mcp}" in self.name
+        return "{mcp}" in self.name or "{mcp}" in (self.cluster or "")
 
 
 class CheckBinding(StrictModel):
@@ -67,6 +80,9 @@ class CheckBinding(StrictModel):
     check: str = Field(description="Check id.")
     resources: list[str] = Field(min_length=1, description="Keys of `resources`.")
     params: dict[str, Any] = Field(default_factory=dict, description="The check's parameters.")
+    environments: list[str] | None = Field(
+        None, min_length=1, description="Only in these environments (default: all)."
+    )
 
 
 class PolicyDocument(StrictModel):
@@ -77,6 +93,10 @@ class PolicyDocument(StrictModel):
     environments: dict[str, EnvironmentConfig] = Field(min_length=1)
     resources: dict[str, ResourceGroup] = Field(min_length=1)
     checks: list[CheckBinding] = Field(min_length=1)
+    evidence_dir: str = Field(
+        "docs/compliance/dr-test-evidence",
+        description="DR drill evidence records, relative to the policy file's directory.",
+    )
 
 
 @dataclass(frozen=True)
@@ -87,6 +107,20 @@ class Binding:
     check: CheckSpec
     params: CheckParams
     resource_groups: tuple[str, ...]
+    #: None: every environment.
+    environments: tuple[str, ...] | None = None
+
+    def applies_in(self, environment: str) -> bool:
+        return self.environments is None or environment in self.environments
+
+
+@dataclass(frozen=True)
+class ResourceInstance:
+    """One concrete resource a group names in an environment."""
+
+    name: str
+    parent: str
+    variables: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -102,12 +136,32 @@ class Policy:
     def environments(self) -> dict[str, EnvironmentConfig]:
         return self.document.environments
 
-    def resource_names(self, group: str, environment: str) -> list[str]:
-        """The concrete names of a resource group in one environment."""
+    @property
+    def evidence_dir(self) -> Path:
+        return (self.path.parent / self.document.evidence_dir).resolve()
+
+    def resources_in(self, group: str, environment: str) -> list[ResourceInstance]:
+        """The concrete resources of a group in one environment."""
         resource = self.document.resources[group]
         region = self.environments[environment].region
-        mcps = self.document.mcps if resource.uses_mcp() else [""]
-        return [resource.name.format(env=environment, mcp=mcp, region=region) for mcp in mcps]
+        instances = []
+        for mcp in self.document.mcps if resource.uses_mcp() else [None]:
+            variables = {"env": environment, "region": region}
+            if mcp is not None:
+                variables["mcp"] = mcp
+            values = {"mcp": "", **variables}
+            instances.append(
+                ResourceInstance(
+                    name=resource.name.format(**values),
+                    parent=(resource.cluster or "").format(**values),
+                    variables=variables,
+                )
+            )
+        return instances
+
+    def resource_names(self, group: str, environment: str) -> list[str]:
+        """The concrete names of a resource group in one environment."""
+        return [instance.name for instance in self.resources_in(group, environment)]
 
 
 def load_policy(path: Path) -> Policy:
@@ -135,9 +189,10 @@ def _bind_checks(path: Path, document: PolicyDocument) -> tuple[Binding, ...]:
         if resource.uses_mcp() and not document.mcps:
             problems.append(f"{path}: resources.{key}.name: uses {{mcp}} but `mcps` is empty")
     bindings = []
-    seen: dict[tuple[str, str], int] = {}
+    seen: dict[tuple[str, str], list[tuple[int, set[str]]]] = {}
     for index, binding in enumerate(document.checks):
         where = f"{path}: checks[{index}]"
+        environments = set(binding.environments or document.environments)
         spec = checks.get(binding.check)
         if spec is None:
             known = ", ".join(sorted(checks))
@@ -156,18 +211,26 @@ def _bind_checks(path: Path, document: PolicyDocument) -> tuple[Binding, ...]:
                     f"{RESOURCE_TYPES[spec.resource_type].label}s, but {group!r} is a "
                     f"{RESOURCE_TYPES[resource.type].label}"
                 )
-            elif (spec.id, group) in seen:
-                problems.append(
-                    f"{where}.resources[{position}]: {spec.id} is bound to {group!r} already "
-                    f"in checks[{seen[spec.id, group]}]"
-                )
             else:
-                seen[spec.id, group] = index
+                earlier = [i for i, envs in seen.get((spec.id, group), []) if envs & environments]
+                if earlier:
+                    problems.append(
+                        f"{where}.resources[{position}]: {spec.id} is bound to {group!r} "
+                        f"already in checks[{earlier[0]}]"
+                    )
+                seen.setdefault((spec.id, group), []).append((index, environments))
+        for position, environment in enumerate(binding.environments or []):
+            if environment not in document.environments:
+                problems.append(
+                    f"{where}.environments[{position}]: unknown environment {environment!r}; "
+                    f"defined: {', '.join(document.environments)}"
+                )
         try:
             params = spec.params_model.model_validate(binding.params)
         except ValidationError as exc:
             problems.extend(describe_errors(path, exc, ("checks", index, "params")))
             continue
-        bindings.append(Binding(index, spec, params, tuple(binding.resources)))
+        environments = tuple(binding.environments) if binding.environments else None
+        bindings.append(Binding(index, spec, params, tuple(binding.resources), environments))
     raise_if_errors(problems)
     return tuple(bindings)

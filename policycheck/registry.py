@@ -39,8 +39,11 @@ def judge(
     return Verdict(passed=passed, message=message, expected=expected, observed=observed)
 
 
-#: Facts passed to every check under this key: the resource's name, arn, region, account_id.
+#: Facts passed to every check under this key: the resource's name, arn, region,
+#: account_id, parent, environment and name variables (env, mcp, region).
 RESOURCE = "resource"
+#: The run's start time (ISO 8601), for checks that judge ages.
+NOW = "now"
 
 P = TypeVar("P", bound=CheckParams)
 Evaluator = Callable[[Facts, Any], Verdict]

@@ -1,18 +1,20 @@
 """Run an audit: plan which checks apply where, collect the facts they need, evaluate,
 and assemble the report. Usable as a library; the CLI is a thin layer over it."""
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from policycheck import __version__
 from policycheck.aws import Connection, SessionFactory, connect, default_session
-from policycheck.collect import FactKey, ProgressCallback, collect, fact_key
+from policycheck.collect import FactKey, FactRequest, ProgressCallback, collect, fact_key
+from policycheck.collectors.drills import EVIDENCE
 from policycheck.controls import Catalog
 from policycheck.errors import InputError
-from policycheck.facts import FactOutcome, FactSpec, all_facts
-from policycheck.policy import Binding, Policy
+from policycheck.evidence import EvidenceStore
+from policycheck.facts import FactOutcome, all_facts
+from policycheck.policy import Binding, Policy, ResourceInstance
 from policycheck.registry import RESOURCE
 from policycheck.report import (
     EnvironmentInfo,
@@ -50,7 +52,11 @@ class Target:
 
     binding: Binding
     environment: str
-    resource_name: str
+    resource: ResourceInstance
+
+    @property
+    def resource_name(self) -> str:
+        return self.resource.name
 
 
 def select(
@@ -97,25 +103,30 @@ def plan(policy: Policy, catalog: Catalog, selection: Selection) -> list[Target]
                 continue
             if wanted_by_control is not None and check_id not in wanted_by_control:
                 continue
+            if not binding.applies_in(environment):
+                continue
             for group in binding.resource_groups:
-                for name in policy.resource_names(group, environment):
-                    targets.append(Target(binding, environment, name))
+                for instance in policy.resources_in(group, environment):
+                    targets.append(Target(binding, environment, instance))
     return targets
 
 
 def fact_requests(
     targets: list[Target], connections: dict[str, Connection]
-) -> dict[FactKey, FactSpec]:
-    """The distinct facts the targets need: each once per resource, however many checks
+) -> dict[FactKey, FactRequest]:
+    """The distinct facts the targets need: each once per subject, however many checks
     and environments share it."""
     facts = all_facts()
-    requests: dict[FactKey, FactSpec] = {}
+    requests: dict[FactKey, FactRequest] = {}
     for target in targets:
         connection = connections[target.environment]
+        resource = target.resource
         for name in target.binding.check.facts:
             spec = facts[name]
-            key = fact_key(connection.account_id, connection.region, spec, target.resource_name)
-            requests[key] = spec
+            key = fact_key(
+                connection.account_id, connection.region, spec, resource.name, resource.parent
+            )
+            requests[key] = FactRequest(spec, resource.name, resource.parent)
     return requests
 
 
@@ -125,11 +136,19 @@ def evaluate(
     account_id: str,
     outcomes: dict[FactKey, FactOutcome],
     catalog: Catalog,
+    now: datetime,
 ) -> Result:
     """Judge one target from collected facts. Missing resource: fail; unreadable fact: error."""
     spec = target.binding.check
     facts = all_facts()
-    ref = ResourceRef(spec.resource_type, target.resource_name, region, account_id)
+    ref = ResourceRef(
+        spec.resource_type,
+        target.resource.name,
+        region,
+        account_id,
+        target.resource.parent,
+        target.resource.variables,
+    )
     resource = ResourceInfo(
         type=ref.type, name=ref.name, arn=ref.arn, region=ref.region, account_id=ref.account_id
     )
@@ -143,7 +162,7 @@ def evaluate(
         "remediation": spec.remediation.format(name=ref.name),
     }
     needed = [
-        outcomes[fact_key(account_id, region, facts[name], target.resource_name)]
+        outcomes[fact_key(account_id, region, facts[name], ref.name, ref.parent)]
         for name in spec.facts
     ]
     if any(outcome.resource_missing for outcome in needed):
@@ -199,7 +218,7 @@ def run_audit(
 ) -> Report:
     """Connect to each selected environment, collect facts once, evaluate every target."""
     options = options or RunOptions()
-    started_at = _now()
+    started = datetime.now(UTC)
     targets = plan(policy, catalog, selection)
     connections = {
         name: connect(
@@ -214,9 +233,17 @@ def run_audit(
     by_location: dict[tuple[str, str], Connection] = {}
     for connection in connections.values():
         by_location.setdefault((connection.account_id, connection.region), connection)
+    evidence = EvidenceStore(policy.evidence_dir)
+
+    def clients_for(location: tuple[str, str]) -> Callable[[str], Any]:
+        def client(service: str) -> Any:
+            return evidence if service == EVIDENCE else by_location[location].client(service)
+
+        return client
+
     outcomes = collect(
         fact_requests(targets, connections),
-        by_location,
+        clients_for,
         max_workers=options.max_workers,
         progress=options.progress,
     )
@@ -228,6 +255,7 @@ def run_audit(
                 connections[t.environment].account_id,
                 outcomes,
                 catalog,
+                started,
             )
             for t in targets
         ),
@@ -240,7 +268,7 @@ def run_audit(
     return Report(
         run=RunInfo(
             tool_version=__version__,
-            started_at=started_at,
+            started_at=started.isoformat(timespec="seconds"),
             finished_at=_now(),
             policy_file=str(policy.path),
             policy_sha256=policy.sha256,

@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from policycheck.collect import read_fact
-from policycheck.facts import FactSpec, all_facts
+from policycheck.facts import FactSpec, FetchContext, all_facts
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
@@ -27,9 +27,12 @@ def _client(service: str):
     return boto3.client(service, region_name=REGION)
 
 
-def _read(fact: str, name: str):
-    spec = all_facts()[fact]
-    return read_fact(spec, _client(spec.service), name, ACCOUNT)
+def _context(name: str, client: object = None, parent: str = "", **deps: object) -> FetchContext:
+    return FetchContext(name, ACCOUNT, REGION, parent, client or _client, deps)
+
+
+def _read(fact: str, name: str, parent: str = ""):
+    return read_fact(all_facts()[fact], _context(name, parent=parent))
 
 
 def _bucket(name: str = "the-bucket") -> str:
@@ -232,7 +235,8 @@ def test_tagged_images_paginate() -> None:
             assert name == "describe_images"
             return Paginator()
 
-    outcome = read_fact(all_facts()["ecr_repository.tagged_images"], Client(), "r", ACCOUNT)
+    context = _context("r", client=lambda service: Client())
+    outcome = read_fact(all_facts()["ecr_repository.tagged_images"], context)
     assert len(outcome.value) == 9
 
 
@@ -248,17 +252,20 @@ def _failing(code: str) -> object:
 
 @pytest.mark.parametrize("code", ["AccessDenied", "SlowDown", "InternalError"])
 def test_other_errors_are_recorded_with_code(code: str) -> None:
-    outcome = read_fact(all_facts()["s3_bucket.policy"], _failing(code), "b", ACCOUNT)
+    context = _context("b", client=lambda service: _failing(code))
+    outcome = read_fact(all_facts()["s3_bucket.policy"], context)
     assert outcome.error is not None
     assert (outcome.error.code, outcome.error.message) == (code, f"{code} happened")
     assert outcome.value is None and not outcome.resource_missing
 
 
-def test_every_fact_declares_an_iam_action() -> None:
+def test_every_fact_declares_its_actions() -> None:
+    aws_services = {"s3", "dynamodb", "ecr", "ecs", "iam", "kms", "ssm", "firehose"}
     for spec in all_facts().values():
         assert isinstance(spec, FactSpec)
-        service, _, action = spec.action.partition(":")
-        assert service in {"s3", "dynamodb", "ecr"} and action[0].isupper(), spec
+        for action in spec.actions:
+            service, _, operation = action.partition(":")
+            assert service in aws_services | {"local"} and operation[0].isupper(), spec
 
 
 def test_each_fact_fetched_once_per_resource(aws: None, policy, catalog) -> None:

@@ -1,26 +1,37 @@
 """For every check: a missing resource is a fail, an unreadable fact is an error carrying
 the AWS error code, and a check that crashes is an error — never a pass."""
 
+from datetime import UTC, datetime
+
 import pytest
 
 from policycheck.collect import fact_key
 from policycheck.controls import Catalog
 from policycheck.facts import AwsError, FactOutcome, all_facts
-from policycheck.policy import Binding
+from policycheck.policy import Binding, ResourceInstance
 from policycheck.registry import CheckSpec, all_checks
 from policycheck.runner import Target, evaluate
 
 CHECK_IDS = sorted(all_checks())
 
 
+NOW = datetime(2026, 11, 24, tzinfo=UTC)
+
+
 def _target(spec: CheckSpec) -> Target:
-    return Target(Binding(0, spec, spec.params_model(), ("group",)), "dev", "res-name")
+    params = spec.params_model.model_validate(REQUIRED_PARAMS.get(spec.id, {}))
+    resource = ResourceInstance("res-name", "parent", {"env": "dev", "mcp": "x"})
+    return Target(Binding(0, spec, params, ("group",)), "dev", resource)
+
+
+#: Parameters of checks that have required ones.
+REQUIRED_PARAMS = {"dr-drill-evidence-fresh": {"frequency": "annually"}}
 
 
 def _outcomes(spec: CheckSpec, **overrides: object) -> dict:
     facts = all_facts()
     return {
-        fact_key("123456789012", "eu-central-1", facts[name], "res-name"): FactOutcome(
+        fact_key("123456789012", "eu-central-1", facts[name], "res-name", "parent"): FactOutcome(
             facts[name], **overrides
         )
         for name in spec.facts
@@ -36,6 +47,7 @@ def test_missing_resource_fails(check_id: str, catalog: Catalog) -> None:
         "123456789012",
         _outcomes(spec, resource_missing=True),
         catalog,
+        NOW,
     )
     assert result.status == "fail"
     assert result.message.endswith("does not exist; expected it to exist")
@@ -47,7 +59,7 @@ def test_api_error_is_an_error_with_the_code(check_id: str, catalog: Catalog) ->
     spec = all_checks()[check_id]
     denied = AwsError("AccessDenied", "User is not authorized")
     result = evaluate(
-        _target(spec), "eu-central-1", "123456789012", _outcomes(spec, error=denied), catalog
+        _target(spec), "eu-central-1", "123456789012", _outcomes(spec, error=denied), catalog, NOW
     )
     assert result.status == "error"
     assert result.error is not None and result.error.code == "AccessDenied"
@@ -63,7 +75,7 @@ def test_one_unreadable_fact_of_two_is_an_error(catalog: Catalog) -> None:
     outcomes[fact_key("123456789012", "eu-central-1", account_fact, "res-name")] = FactOutcome(
         account_fact, error=AwsError("AccessDenied", "denied")
     )
-    result = evaluate(_target(spec), "eu-central-1", "123456789012", outcomes, catalog)
+    result = evaluate(_target(spec), "eu-central-1", "123456789012", outcomes, catalog, NOW)
     assert result.status == "error"
     assert "s3:GetAccountPublicAccessBlock" in result.message
 
@@ -71,6 +83,6 @@ def test_one_unreadable_fact_of_two_is_an_error(catalog: Catalog) -> None:
 def test_crashing_check_is_an_error(catalog: Catalog) -> None:
     spec = all_checks()["s3-versioning-enabled"]
     outcomes = _outcomes(spec, value="not a mapping")
-    result = evaluate(_target(spec), "eu-central-1", "123456789012", outcomes, catalog)
+    result = evaluate(_target(spec), "eu-central-1", "123456789012", outcomes, catalog, NOW)
     assert result.status == "error"
     assert result.error is not None and result.error.code == "AttributeError"

@@ -3,20 +3,23 @@
 import json
 from typing import Any
 
-from policycheck.facts import FactSpec, register_fact
+from policycheck.facts import FactSpec, FetchContext, register_fact
 
 
-def _lifecycle_policy(client: Any, repository: str, _account_id: str) -> dict[str, Any]:
-    response = client.get_lifecycle_policy(repositoryName=repository)
+def _lifecycle_policy(ctx: FetchContext) -> dict[str, Any]:
+    response = ctx.client("ecr").get_lifecycle_policy(repositoryName=ctx.name)
     return json.loads(response["lifecyclePolicyText"])
 
 
-def _tagged_images(client: Any, repository: str, _account_id: str) -> list[dict[str, Any]]:
-    paginator = client.get_paginator("describe_images")
-    pages = paginator.paginate(
-        repositoryName=repository,
-        filter={"tagStatus": "TAGGED"},
-        PaginationConfig={"PageSize": 1000},
+def _tagged_images(ctx: FetchContext) -> list[dict[str, Any]]:
+    pages = (
+        ctx.client("ecr")
+        .get_paginator("describe_images")
+        .paginate(
+            repositoryName=ctx.name,
+            filter={"tagStatus": "TAGGED"},
+            PaginationConfig={"PageSize": 1000},
+        )
     )
     return [
         {
@@ -33,18 +36,13 @@ LIFECYCLE_POLICY = register_fact(
     FactSpec(
         "ecr_repository.lifecycle_policy",
         "ecr_repository",
-        "ecr",
-        "ecr:GetLifecyclePolicy",
+        ("ecr:GetLifecyclePolicy",),
         _lifecycle_policy,
         absent_codes=frozenset({"LifecyclePolicyNotFoundException"}),
     )
 )
 TAGGED_IMAGES = register_fact(
     FactSpec(
-        "ecr_repository.tagged_images",
-        "ecr_repository",
-        "ecr",
-        "ecr:DescribeImages",
-        _tagged_images,
+        "ecr_repository.tagged_images", "ecr_repository", ("ecr:DescribeImages",), _tagged_images
     )
 )
