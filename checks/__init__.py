@@ -1,9 +1,9 @@
-"""Check plugins, one module per AWS service. Importing this package registers them.
+"""Check plugins, one module per service. Importing this package registers them.
 
 Installed as ``policycheck.checks``. Each check is a pure function of collected facts and
 its parameters; see :func:`policycheck.registry.check`.
 """
 
-from policycheck.checks import dynamodb, ecr, s3
+from policycheck.checks import drills, dynamodb, ecr, ecs, firehose, iam, s3, ssm
 
-__all__ = ["dynamodb", "ecr", "s3"]
+__all__ = ["drills", "dynamodb", "ecr", "ecs", "firehose", "iam", "s3", "ssm"]

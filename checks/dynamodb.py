@@ -1,5 +1,7 @@
 """DynamoDB checks: point-in-time recovery and Time to Live."""
 
+from typing import Annotated, Any, Literal
+
 from pydantic import Field
 
 from policycheck.registry import CheckParams, Facts, Verdict, check, judge
@@ -85,3 +87,106 @@ def ttl_enabled(facts: Facts, params: TtlParams) -> Verdict:
     passed = status == "ENABLED" and params.attribute_name in (None, attribute)
     text = f"Time to Live is {status}" + (f" on attribute {attribute!r}" if attribute else "")
     return judge(passed, text, expected_text, expected=expected, observed=description)
+
+
+class LockTableParams(CheckParams):
+    hash_key: str = Field("LockID", description="Partition key Terraform locks on.")
+
+
+@check(
+    id="terraform-lock-table-ready",
+    title="Terraform state lock table is active with the LockID key",
+    resource_type="dynamodb_table",
+    severity="medium",
+    facts=("dynamodb_table.description",),
+    remediation=(
+        "Re-create {name} with partition key LockID (type S), as the Terraform S3 backend expects"
+    ),
+    params=LockTableParams,
+)
+def lock_table_ready(facts: Facts, params: LockTableParams) -> Verdict:
+    """The table is ``ACTIVE`` and its partition (HASH) key is ``hash_key`` of type S."""
+    table = facts["dynamodb_table.description"]
+    hash_keys = [k["AttributeName"] for k in table.get("KeySchema", []) if k["KeyType"] == "HASH"]
+    types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
+    key = hash_keys[0] if hash_keys else None
+    problems = []
+    if table.get("TableStatus") != "ACTIVE":
+        problems.append(f"table is {table.get('TableStatus')}")
+    if key != params.hash_key or types.get(key) != "S":
+        problems.append(f"partition key is {key} of type {types.get(key) if key else None}")
+    text = "; ".join(problems) or f"ACTIVE with partition key {key} (S)"
+    return judge(
+        not problems,
+        text,
+        f"ACTIVE with partition key {params.hash_key} (S)",
+        expected={"TableStatus": "ACTIVE", "HashKey": params.hash_key, "AttributeType": "S"},
+        observed={
+            key: table.get(key) for key in ("TableStatus", "KeySchema", "AttributeDefinitions")
+        },
+    )
+
+
+KeyOwner = Literal["aws_owned", "aws_managed", "customer_managed"]
+AWS_MANAGED_ALIAS_PREFIX = "alias/aws/"
+KEY_LABELS = {
+    "aws_owned": "an AWS owned key",
+    "aws_managed": "an AWS managed KMS key",
+    "customer_managed": "a customer managed KMS key",
+}
+
+
+class TableEncryptionParams(CheckParams):
+    allowed: KeyOwner | Annotated[list[KeyOwner], Field(min_length=1)] = Field(
+        default="aws_managed",
+        description="Acceptable key kinds: aws_owned (DynamoDB default), aws_managed "
+        "(aws/dynamodb), customer_managed. A single value or a list.",
+    )
+
+    @property
+    def kinds(self) -> list[str]:
+        return [self.allowed] if isinstance(self.allowed, str) else list(self.allowed)
+
+
+def key_owner(sse: dict[str, Any] | None, key: dict[str, Any] | None) -> str:
+    """aws_owned, aws_managed or customer_managed, from the table's SSE description and
+    its KMS key; a key in transition is named by its status."""
+    status = (sse or {}).get("Status")
+    if status in (None, "DISABLED"):
+        return "aws_owned"
+    if status != "ENABLED":
+        return f"changing ({status})"
+    key = key or {}
+    aliases = key.get("Aliases", [])
+    if key.get("KeyManager") == "AWS" or any(
+        a.startswith(AWS_MANAGED_ALIAS_PREFIX) for a in aliases
+    ):
+        return "aws_managed"
+    return "customer_managed"
+
+
+@check(
+    id="dynamodb-encryption-at-rest",
+    title="DynamoDB table is encrypted with the required kind of KMS key",
+    resource_type="dynamodb_table",
+    severity="medium",
+    facts=("dynamodb_table.description", "dynamodb_table.kms_key"),
+    remediation=(
+        "aws dynamodb update-table --table-name {name} --sse-specification "
+        "Enabled=true,SSEType=KMS  (AWS managed key aws/dynamodb)"
+    ),
+    params=TableEncryptionParams,
+)
+def table_encryption(facts: Facts, params: TableEncryptionParams) -> Verdict:
+    """The table's encryption key is of an allowed kind. The AWS managed key is told
+    apart from customer managed keys by KeyManager or its reserved ``alias/aws/`` alias."""
+    sse = facts["dynamodb_table.description"].get("SSEDescription")
+    key = facts["dynamodb_table.kms_key"]
+    owner = key_owner(sse, key)
+    return judge(
+        owner in params.kinds,
+        f"encrypted with {KEY_LABELS[owner]}" if owner in KEY_LABELS else f"encryption is {owner}",
+        " or ".join(KEY_LABELS[kind] for kind in params.kinds),
+        expected={"key": params.kinds},
+        observed={"SSEDescription": sse, "key": key, "kind": owner},
+    )

@@ -357,3 +357,48 @@ def policy_denies_delete(facts: Facts, params: NoParams) -> Verdict:
             problems.append(f"nothing denies {action} on every object")
     text = "; ".join(problems) if problems else "deletion of objects and versions is denied to *"
     return judge(not problems, text, expected_text, expected=expected, observed=policy)
+
+
+@check(
+    id="s3-cross-region-replication",
+    title="S3 bucket replicates to a versioned bucket in another region",
+    resource_type="s3_bucket",
+    severity="medium",
+    facts=("s3_bucket.replication", "s3_bucket.replication_destinations"),
+    remediation=(
+        "Create a versioned bucket in another region and add an enabled replication rule to "
+        "{name} (aws s3api put-bucket-replication)"
+    ),
+)
+def cross_region_replication(facts: Facts, params: NoParams) -> Verdict:
+    """An enabled replication rule writes to an existing, versioned bucket in a region
+    other than the source bucket's."""
+    region = facts[RESOURCE]["region"]
+    destinations = facts["s3_bucket.replication_destinations"] or []
+    good = [
+        d
+        for d in destinations
+        if d.get("exists") and d.get("versioning") == "Enabled" and d.get("region") != region
+    ]
+    observed = {"replication": facts["s3_bucket.replication"], "destinations": destinations}
+    expected_text = "an enabled rule replicating to a versioned bucket in another region"
+    if good:
+        text = f"replicates to {good[0]['bucket']} in {good[0]['region']}"
+    elif not destinations:
+        text = "no enabled replication rule"
+    else:
+        text = "; ".join(
+            f"{d['bucket']} does not exist"
+            if not d.get("exists")
+            else f"{d['bucket']} is in the same region"
+            if d.get("region") == region
+            else f"{d['bucket']} is not versioned"
+            for d in destinations
+        )
+    return judge(
+        bool(good),
+        text,
+        expected_text,
+        expected={"Status": "Enabled", "destination": "versioned, other region"},
+        observed=observed,
+    )

@@ -153,11 +153,19 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[policy_option],
         help="list the control catalog and the checks that evidence each control",
     )
+    commands.add_parser(
+        "drills",
+        parents=[policy_option],
+        help="print the recovery-testing table (§5) filled in from the drill evidence",
+        description="Print, as Markdown, the policy's recovery-testing table filled in from "
+        "the evidence records: last tested, outcome, evidence location, next due. Reads the "
+        "evidence directory only; no AWS call.",
+    )
     schema = commands.add_parser(
         "schema",
-        help="print a JSON Schema: report, policy or control",
+        help="print a JSON Schema: report, policy, control or evidence (a drill record)",
     )
-    schema.add_argument("kind", choices=("report", "policy", "control"))
+    schema.add_argument("kind", choices=("report", "policy", "control", "evidence"))
     return parser
 
 
@@ -269,6 +277,16 @@ def cmd_controls(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def cmd_drills(args: argparse.Namespace) -> int:
+    from datetime import UTC, datetime
+
+    from policycheck.drills import drills_table
+
+    policy, _ = _load(args)
+    print(drills_table(policy, datetime.now(UTC).date()))
+    return EXIT_PASS
+
+
 def cmd_schema(args: argparse.Namespace) -> int:
     import json
 
@@ -283,5 +301,6 @@ COMMANDS = {
     "demo": cmd_demo,
     "validate": cmd_validate,
     "controls": cmd_controls,
+    "drills": cmd_drills,
     "schema": cmd_schema,
 }

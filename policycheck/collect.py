@@ -15,6 +15,7 @@ from policycheck.facts import (
     FactOutcome,
     FactSpec,
     FetchContext,
+    Memo,
     ResourceMissing,
     fact_order,
 )
@@ -52,7 +53,10 @@ class FactRequest:
 
 def fact_key(account_id: str, region: str, spec: FactSpec, name: str, parent: str = "") -> FactKey:
     """The key under which a check finds a fact about a resource."""
-    subject = {"resource": name, "parent": parent, "account": ""}[spec.scope]
+    # A resource is known by its parent too: services of the same name in two clusters
+    # are two services.
+    resource = f"{parent}/{name}" if parent else name
+    subject = {"resource": resource, "parent": parent, "account": ""}[spec.scope]
     return FactKey(account_id, region, spec.name, subject)
 
 
@@ -135,6 +139,7 @@ def collect(
     """Fetch every requested fact (and what it depends on) once, ``max_workers`` at a
     time, in dependency waves. Interrupted, it cancels what has not started."""
     everything = _with_dependencies(requests)
+    memo = Memo()
     waves = fact_order({key.fact: FACTS[key.fact] for key in everything})
     outcomes: dict[FactKey, FactOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fact")
@@ -163,6 +168,7 @@ def collect(
                     parent=request.parent,
                     client=clients_for(key.location),
                     deps={name: outcome.value for name, outcome in dependencies.items()},
+                    memo=memo.get,
                 )
                 futures[pool.submit(read_fact, request.spec, context)] = key
             for future in as_completed(futures):

@@ -18,6 +18,13 @@ class ControlCheck(StrictModel):
     verifies: str = Field(min_length=1, description="The policy statement, in its words.")
 
 
+class ManualStatement(StrictModel):
+    """A promise that cannot be verified from AWS or the repository: shown as manual."""
+
+    statement: str = Field(min_length=1, description="The policy's words.")
+    why: str = Field(min_length=1, description="Why it is not checked automatically.")
+
+
 class Control(StrictModel):
     """One control of the policy."""
 
@@ -26,6 +33,9 @@ class Control(StrictModel):
     objective: str = Field(min_length=1, description="The objective in the policy's words.")
     source: str = Field(min_length=1, description="Document and section it comes from.")
     checks: list[ControlCheck] = Field(default_factory=list)
+    manual: list[ManualStatement] = Field(
+        default_factory=list, description="Statements an auditor must verify by hand."
+    )
 
     @property
     def check_ids(self) -> list[str]:

@@ -4,9 +4,13 @@ Collectors (``policycheck.collectors``) declare facts; checks name the facts the
 A fact is fetched at most once per resource per run, however many checks need it.
 """
 
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Callable, Hashable, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
+
+T = TypeVar("T")
 
 #: resource: one fetch per resource; parent: one per parent (an ECS service's cluster);
 #: account: one per account and region.
@@ -15,6 +19,28 @@ FactScope = Literal["resource", "parent", "account"]
 
 class ResourceMissing(Exception):
     """Raised by a fetch whose API answers "no such resource" without an error code."""
+
+
+class Memo:
+    """Run-wide answers to sub-requests that several facts share (a KMS key used by many
+    tables, a role used by many services): each is computed once, even concurrently."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._entries: dict[Hashable, Future[Any]] = {}
+
+    def get(self, key: Hashable, compute: Callable[[], T]) -> T:
+        with self._lock:
+            entry = self._entries.get(key)
+            owner = entry is None
+            if entry is None:
+                entry = self._entries[key] = Future()
+        if owner:
+            try:
+                entry.set_result(compute())
+            except BaseException as exc:
+                entry.set_exception(exc)
+        return entry.result()
 
 
 @dataclass(frozen=True)
@@ -29,6 +55,8 @@ class FetchContext:
     client: Callable[[str], Any]
     #: Values of the facts this one depends on, by fact name.
     deps: Mapping[str, Any] = field(default_factory=dict)
+    #: memo(key, compute): shared, once-per-run answers (see Memo).
+    memo: Callable[[Hashable, Callable[[], Any]], Any] = field(default_factory=lambda: Memo().get)
 
 
 @dataclass(frozen=True)

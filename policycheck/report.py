@@ -9,7 +9,8 @@ from policycheck.registry import Severity
 SCHEMA_VERSION = "1.0"
 
 ResultStatus = Literal["pass", "fail", "error"]
-ControlStatus = Literal["pass", "fail", "error", "not_assessed"]
+ControlStatus = Literal["pass", "fail", "error", "manual", "not_assessed"]
+CONTROL_STATUSES: tuple[ControlStatus, ...] = ("pass", "fail", "error", "manual", "not_assessed")
 RESULT_STATUSES: tuple[ResultStatus, ...] = ("pass", "fail", "error")
 
 
@@ -65,6 +66,10 @@ class ControlResult(ReportModel):
     checks_not_run: list[str] = Field(
         description="Mapped checks with no result in this run (not bound, or filtered out)."
     )
+    manual: list[str] = Field(
+        default_factory=list,
+        description="Statements not verified automatically: an auditor checks them by hand.",
+    )
 
 
 class EnvironmentInfo(ReportModel):
@@ -112,25 +117,31 @@ def worst_status(results: list[Result]) -> ResultStatus:
 
 
 def assess_control(
-    control_id: str, title: str, check_ids: list[str], results: list[Result]
+    control_id: str,
+    title: str,
+    check_ids: list[str],
+    results: list[Result],
+    manual: list[str] | None = None,
 ) -> ControlResult:
-    """A control's status from its checks' results; no result at all is not_assessed."""
+    """A control's status from its checks' results. Without any result it is manual when
+    it has manual statements, else not_assessed; manual statements never count as pass."""
     own = [result for result in results if result.check_id in check_ids]
     ran = {result.check_id for result in own}
+    status: ControlStatus = worst_status(own) if own else "manual" if manual else "not_assessed"
     return ControlResult(
         id=control_id,
         title=title,
-        status=worst_status(own) if own else "not_assessed",
+        status=status,
         counts=count(own),
         checks=check_ids,
         checks_not_run=[check_id for check_id in check_ids if check_id not in ran],
+        manual=manual or [],
     )
 
 
 def summarize(controls: list[ControlResult], results: list[Result]) -> Summary:
     """Overall counts by status, of results and of controls."""
     control_counts: dict[ControlStatus, int] = {
-        status: sum(c.status == status for c in controls)
-        for status in ("pass", "fail", "error", "not_assessed")
+        status: sum(c.status == status for c in controls) for status in CONTROL_STATUSES
     }
     return Summary(status=worst_status(results), results=count(results), controls=control_counts)

@@ -15,7 +15,7 @@ from policycheck.errors import InputError
 from policycheck.evidence import EvidenceStore
 from policycheck.facts import FactOutcome, all_facts
 from policycheck.policy import Binding, Policy, ResourceInstance
-from policycheck.registry import RESOURCE
+from policycheck.registry import NOW, RESOURCE
 from policycheck.report import (
     EnvironmentInfo,
     ErrorInfo,
@@ -192,7 +192,11 @@ def evaluate(
         "arn": ref.arn,
         "region": ref.region,
         "account_id": ref.account_id,
+        "parent": ref.parent,
+        "environment": target.environment,
+        "variables": ref.variables,
     }
+    values[NOW] = now.isoformat()
     try:
         verdict = spec.evaluate(values, target.binding.params)
     except Exception as exc:  # fail closed: a check that cannot judge is an error, never a pass
@@ -264,7 +268,10 @@ def run_audit(
     shown = [
         c for c in catalog.controls if selection.controls is None or c.id in selection.controls
     ]
-    controls = [assess_control(c.id, c.title, c.check_ids, results) for c in shown]
+    controls = [
+        assess_control(c.id, c.title, c.check_ids, results, [m.statement for m in c.manual])
+        for c in shown
+    ]
     return Report(
         run=RunInfo(
             tool_version=__version__,

@@ -6,11 +6,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from policycheck.controls import Control
+from policycheck.evidence import EvidenceRecord
 from policycheck.policy import PolicyDocument
 from policycheck.registry import all_checks
 from policycheck.report import Report
 
-SchemaKind = Literal["report", "policy", "control"]
+SchemaKind = Literal["report", "policy", "control", "evidence"]
+KINDS: tuple[SchemaKind, ...] = ("report", "policy", "control", "evidence")
 SCHEMA_DIR = Path(__file__).parent / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -43,6 +45,8 @@ def build_schema(kind: SchemaKind) -> dict[str, Any]:
         schema = Report.model_json_schema(by_alias=True)
     elif kind == "policy":
         schema = _policy_schema()
+    elif kind == "evidence":
+        schema = EvidenceRecord.model_json_schema()
     else:
         schema = Control.model_json_schema()
     return {"$schema": DIALECT, "$id": f"policycheck/{kind}.schema.json", **schema}
@@ -54,7 +58,7 @@ def schema_path(kind: SchemaKind) -> Path:
 
 def write_schemas() -> None:
     """Regenerate the committed schema files (``make schemas``)."""
-    for kind in ("report", "policy", "control"):
+    for kind in KINDS:
         schema_path(kind).write_text(json.dumps(build_schema(kind), indent=2) + "\n")
 
 

@@ -2,10 +2,32 @@
 
 from typing import Any
 
-from policycheck.registry import RESOURCE, Verdict, all_checks
+from policycheck.registry import NOW, RESOURCE, Verdict, all_checks
+
+TODAY = "2026-11-24T06:00:00+00:00"
 
 
-def judge(check_id: str, facts: dict[str, Any], resource: str = "bucket", **params: Any) -> Verdict:
+def judge(
+    check_id: str,
+    facts: dict[str, Any],
+    resource: str = "bucket",
+    context: dict[str, Any] | None = None,
+    now: str = TODAY,
+    **params: Any,
+) -> Verdict:
     spec = all_checks()[check_id]
-    full = {RESOURCE: {"name": resource, "arn": f"arn:aws:s3:::{resource}"}, **facts}
+    full = {
+        RESOURCE: {
+            "name": resource,
+            "arn": f"arn:aws:s3:::{resource}",
+            "region": "eu-central-1",
+            "account_id": "123456789012",
+            "parent": "",
+            "environment": "dev",
+            "variables": {"env": "dev", "region": "eu-central-1"},
+            **(context or {}),
+        },
+        NOW: now,
+        **facts,
+    }
     return spec.evaluate(full, spec.params_model.model_validate(params))

@@ -1,11 +1,12 @@
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 
 from faults import FaultInjector
 from policycheck.controls import Catalog, load_catalog
@@ -83,3 +84,34 @@ def run_cli(
         timeout=timeout,
     )
     return CliResult(completed.returncode, completed.stdout, completed.stderr)
+
+
+@dataclass
+class Workspace:
+    """A copy of the shipped policy (controls beside it) whose drill evidence lives in a
+    scratch directory, so seeding never writes into this repository."""
+
+    directory: Path
+    policy_path: Path
+    evidence_dir: Path
+
+    @property
+    def policy(self) -> Policy:
+        return load_policy(self.policy_path)
+
+    def edit(self, change: Callable[[dict], None]) -> None:
+        """Change the policy document (parsed YAML) in place."""
+        document = yaml.safe_load(self.policy_path.read_text())
+        change(document)
+        self.policy_path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
+@pytest.fixture
+def workspace(tmp_path: Path) -> Workspace:
+    directory = tmp_path / "workspace"
+    directory.mkdir()
+    (directory / "controls").symlink_to(REPO / "controls")
+    space = Workspace(directory, directory / "policy.yaml", tmp_path / "evidence")
+    space.policy_path.write_text(POLICY_PATH.read_text())
+    space.edit(lambda document: document.update(evidence_dir=str(space.evidence_dir)))
+    return space

@@ -1,5 +1,6 @@
 """WSGI middleware that makes chosen API operations fail, as AWS would answer them."""
 
+import io
 import json
 import threading
 from collections import Counter
@@ -29,6 +30,13 @@ def operation_of(environ: dict[str, Any]) -> str:
                 return operation
     if "Action" in query:
         return query["Action"][0]
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        # Query protocol (IAM, STS): the action is in the form body; put the body back.
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        form = parse_qs(body.decode(), keep_blank_values=True)
+        if "Action" in form:
+            return form["Action"][0]
     return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
 
 

@@ -186,7 +186,7 @@ def test_ecr_missing_repository(aws: None, fact: str) -> None:
 
 
 def test_ecr_values(aws: None) -> None:
-    from policycheck.demo import ECR_MANIFEST
+    from policycheck.seeding import ECR_MANIFEST
 
     ecr = _client("ecr")
     ecr.create_repository(repositoryName="mcp-x")
@@ -268,36 +268,33 @@ def test_every_fact_declares_its_actions() -> None:
             assert service in aws_services | {"local"} and operation[0].isupper(), spec
 
 
-def test_each_fact_fetched_once_per_resource(aws: None, policy, catalog) -> None:
-    """A full run asks each API once per resource. dev and prod share one (moto) account
-    here, so they share the ECR repositories and the account-level fact."""
+def test_no_request_is_made_twice(moto, workspace, catalog) -> None:
+    """A full run over a seeded account asks every question once: facts shared by checks,
+    environments sharing an account, the one KMS key of all tables, the task roles."""
     from policycheck.runner import RunOptions, run_audit, select
+    from policycheck.seeding import demo_session, seed
 
+    policy = workspace.policy
+    seed(policy, moto.url)
     calls: Counter[str] = Counter()
 
     def count(model, params, **_: object) -> None:
-        if model.service_model.service_name == "sts":
-            return
-        key = (
-            params.get("Bucket")
-            or params.get("TableName")
-            or params.get("repositoryName")
-            or params.get("AccountId")
-        )
-        calls[f"{model.name} {key}"] += 1
+        if model.service_model.service_name != "sts":
+            calls[f"{model.name} {json.dumps(params, sort_keys=True, default=str)}"] += 1
 
-    session = boto3.Session(region_name=REGION)
+    session = demo_session(REGION)
     session.events.register("before-parameter-build", count)
     report = run_audit(
         policy,
         catalog,
         select(policy, catalog),
-        RunOptions(session_factory=lambda region: session),
+        RunOptions(endpoint_url=moto.url, session_factory=lambda region: session),
     )
-    assert report.summary.results.total == 50
+    assert report.summary.status == "pass"
     assert {call: n for call, n in calls.items() if n > 1} == {}
-    # Per environment: state bucket 4 facts, audit bucket 5, 4 tables x 2; shared: the
-    # account's public-access block, 4 repositories x 2.
-    assert sum(calls.values()) == 2 * (4 + 5 + 4 * 2) + 1 + 4 * 2
-    assert calls["GetPublicAccessBlock 123456789012"] == 1
-    assert calls["GetLifecyclePolicy mcp-teams"] == 1
+    by_operation = Counter(call.split(" ", 1)[0] for call in calls)
+    assert by_operation["DescribeKey"] == 1  # 8 tables, one AWS managed key
+    assert by_operation["GetPublicAccessBlock"] == 4 + 1  # 4 buckets, 1 account
+    assert by_operation["ListDeliveryStreams"] == 1
+    assert by_operation["ListServices"] == 2  # one per cluster
+    assert by_operation["GetLifecyclePolicy"] == 4  # repositories shared by dev and prod

@@ -19,9 +19,11 @@ def test_catalog_maps_the_seed_controls(catalog: Catalog) -> None:
         "s3-versioning-enabled",
         "s3-retains-all-versions",
         "dynamodb-pitr-enabled",
+        "s3-cross-region-replication",
     ]
     assert catalog.get("SC.10.01.02").check_ids == [
         "s3-lifecycle-archive-and-expire",
+        "firehose-delivers-to-audit-bucket",
         "ecr-lifecycle-retains-tagged",
         "dynamodb-ttl-enabled",
     ]
@@ -29,10 +31,27 @@ def test_catalog_maps_the_seed_controls(catalog: Catalog) -> None:
         "s3-encryption-at-rest",
         "s3-public-access-blocked",
         "s3-policy-denies-delete",
+        "dynamodb-encryption-at-rest",
+        "dynamodb-access-isolated",
     ]
-    assert catalog.get("SC.10.03.01").check_ids == ["ecr-image-available"]
-    assert catalog.get("SC.10.03.02").check_ids == []
+    assert catalog.get("SC.10.03.01").check_ids == [
+        "ecr-image-available",
+        "ecs-service-stable",
+        "ssm-parameter-secure",
+        "terraform-lock-table-ready",
+    ]
+    assert catalog.get("SC.10.03.02").check_ids == ["dr-drill-evidence-fresh"]
     assert catalog.control_ids_for("dynamodb-pitr-enabled") == ["SC.10.01.01"]
+
+
+def test_every_check_is_mapped_and_every_control_states_its_manual_part(
+    catalog: Catalog,
+) -> None:
+    from policycheck.registry import all_checks
+
+    mapped = {check_id for c in catalog.controls for check_id in c.check_ids}
+    assert mapped == set(all_checks())
+    assert all(control.manual for control in catalog.controls)
 
 
 def _copy_controls(tmp_path: Path) -> Path:
@@ -75,4 +94,4 @@ def test_cli_controls_lists_the_catalog() -> None:
     assert result.returncode == 0
     for control_id in ("SC.10.01.01", "SC.10.01.02", "SC.10.02", "SC.10.03.01", "SC.10.03.02"):
         assert control_id in result.stdout
-    assert "(none: not assessed)" in result.stdout
+    assert "dr-drill-evidence-fresh" in result.stdout

@@ -24,7 +24,27 @@ def test_shipped_policy_binds_every_promise(policy: Policy) -> None:
         ("dynamodb-ttl-enabled", "token_tables"),
         ("ecr-lifecycle-retains-tagged", "ecr_repositories"),
         ("ecr-image-available", "ecr_repositories"),
+        ("firehose-delivers-to-audit-bucket", "audit_bucket"),
+        ("dynamodb-encryption-at-rest", "token_tables"),
+        ("dynamodb-access-isolated", "ecs_services"),
+        ("ecs-service-stable", "ecs_services"),
+        ("ssm-parameter-secure", "client_secrets"),
+        ("terraform-lock-table-ready", "lock_table"),
+        ("dr-drill-evidence-fresh", "ecs_redeploy_drill"),
+        ("dr-drill-evidence-fresh", "dynamodb_recovery_test"),
+        ("dr-drill-evidence-fresh", "environment_rebuild_drill"),
+        ("dr-drill-evidence-fresh", "secret_rotation_drill"),
     }
+    drills = {
+        b.resource_groups[0]: b for b in policy.bindings if b.check.id == "dr-drill-evidence-fresh"
+    }
+    assert {g: (b.params.frequency, b.params.rto_minutes) for g, b in drills.items()} == {
+        "ecs_redeploy_drill": ("quarterly", 15),
+        "dynamodb_recovery_test": ("annually", None),
+        "environment_rebuild_drill": ("annually", None),
+        "secret_rotation_drill": ("annually", 30),
+    }
+    assert all(b.environments == ("dev",) for b in drills.values())
     state_encryption = next(
         b
         for b in policy.bindings
@@ -114,7 +134,7 @@ BROKEN = [
     (
         "  - check: s3-policy-denies-delete\n    resources: [audit_bucket]",
         "  - check: s3-policy-denies-delete\n    resources: [audit_bucket, audit_bucket]",
-        "checks[9].resources[1]: s3-policy-denies-delete is bound to 'audit_bucket' already",
+        "checks[10].resources[1]: s3-policy-denies-delete is bound to 'audit_bucket' already",
     ),
     (
         "mcps: [sharepoint, outlook-mcp, teams, databricks]",
@@ -163,7 +183,7 @@ def test_sha256_is_of_the_file_bytes(policy: Policy) -> None:
 def test_cli_validate_ok() -> None:
     result = run_cli("validate", "--policy", POLICY_PATH)
     assert result.returncode == 0, result.stderr
-    assert "valid — 2 environment(s), 5 resource group(s), 11 check binding(s), 50 result(s)" in (
+    assert "valid — 2 environment(s), 11 resource group(s), 21 check binding(s), 90 result(s)" in (
         result.stdout
     )
 

@@ -5,13 +5,11 @@ import re
 import shlex
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from conftest import REPO, MotoServer, run_cli
-from policycheck.demo import seed
-from policycheck.policy import Policy
+from conftest import REPO, MotoServer, Workspace, run_cli
+from policycheck.seeding import seed
 
 README = (REPO / "README.md").read_text()
 COMMANDS = [
@@ -28,17 +26,20 @@ def test_examples_found() -> None:
 
 
 @pytest.mark.parametrize("command", COMMANDS)
-def test_readme_command(command: str, moto: MotoServer, policy: Policy, tmp_path: Path) -> None:
-    seed(policy, moto.url)
-    result = run_cli(*shlex.split(command), cwd=tmp_path, env={"AWS_ENDPOINT_URL": moto.url})
+def test_readme_command(command: str, moto: MotoServer, workspace: Workspace) -> None:
+    """Run where a user's policy.yaml and controls/ are, against a compliant account."""
+    seed(workspace.policy, moto.url)
+    result = run_cli(
+        *shlex.split(command), cwd=workspace.directory, env={"AWS_ENDPOINT_URL": moto.url}
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_readme_library_example(moto: MotoServer, policy: Policy) -> None:
-    seed(policy, moto.url, environments=["dev"])
+def test_readme_library_example(moto: MotoServer, workspace: Workspace) -> None:
+    seed(workspace.policy, moto.url, environments=["dev"])
     result = subprocess.run(
         [sys.executable, "-c", LIBRARY_EXAMPLE],
-        cwd=REPO,
+        cwd=workspace.directory,
         capture_output=True,
         text=True,
         env={**os.environ, "AWS_ENDPOINT_URL": moto.url},

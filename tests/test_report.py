@@ -83,7 +83,7 @@ def test_summary_and_rendering_validate() -> None:
     ]
     summary = summarize(controls, results)
     assert summary.status == "fail"
-    assert summary.controls == {"pass": 0, "fail": 1, "error": 0, "not_assessed": 1}
+    assert summary.controls == {"pass": 0, "fail": 1, "error": 0, "manual": 0, "not_assessed": 1}
     report = Report.model_validate(
         {
             "run": {
@@ -108,3 +108,14 @@ def test_summary_and_rendering_validate() -> None:
     assert markdown.index("### FAIL: `a` on `x`") < markdown.index("### ERROR: `b` on `r`")
     assert "**AWS error:** `AccessDenied`: no" in markdown
     assert "| C.2       | u       | NOT ASSESSED |" in markdown
+    assert "## Manual statements" not in markdown
+
+
+def test_manual_statements_are_never_a_pass() -> None:
+    only_manual = assess_control("C.3", "t", [], [], ["A human verifies this."])
+    assert only_manual.status == "manual"
+    with_checks = assess_control("C.3", "t", ["a"], [_result("a", "fail")], ["Verify by hand."])
+    assert with_checks.status == "fail"
+    assert with_checks.manual == ["Verify by hand."]
+    passing = assess_control("C.3", "t", ["a"], [_result("a", "pass")], ["Verify by hand."])
+    assert passing.status == "pass" and passing.manual == ["Verify by hand."]

@@ -5,9 +5,6 @@ from typing import Any
 
 from policycheck.facts import FactSpec, FetchContext, register_fact
 
-#: Aliases under alias/aws/ are reserved for AWS managed keys.
-AWS_MANAGED_ALIAS_PREFIX = "alias/aws/"
-
 
 def _continuous_backups(ctx: FetchContext) -> dict[str, Any]:
     response = ctx.client("dynamodb").describe_continuous_backups(TableName=ctx.name)
@@ -30,7 +27,10 @@ def _kms_key(ctx: FetchContext) -> dict[str, Any] | None:
     key_arn = sse.get("KMSMasterKeyArn")
     if not key_arn:
         return None
-    kms = ctx.client("kms")
+    return ctx.memo(("kms-key", key_arn), lambda: _describe_key(ctx.client("kms"), key_arn))
+
+
+def _describe_key(kms: Any, key_arn: str) -> dict[str, Any]:
     metadata = kms.describe_key(KeyId=key_arn)["KeyMetadata"]
     key = {"Arn": metadata["Arn"], "KeyManager": metadata.get("KeyManager")}
     if key["KeyManager"] != "AWS":

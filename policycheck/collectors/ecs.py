@@ -62,7 +62,6 @@ def _cluster_task_roles(ctx: FetchContext) -> dict[str, Any]:
         for arn in page["serviceArns"]
     ]
     services: dict[str, Any] = {}
-    statements_by_role: dict[str, list[dict[str, Any]]] = {}
     for start in range(0, len(arns), DESCRIBE_BATCH):
         batch = arns[start : start + DESCRIBE_BATCH]
         for service in ecs.describe_services(cluster=ctx.parent, services=batch)["services"]:
@@ -70,12 +69,15 @@ def _cluster_task_roles(ctx: FetchContext) -> dict[str, Any]:
                 taskDefinition=service["taskDefinition"]
             )["taskDefinition"]
             role_arn = task_definition.get("taskRoleArn")
-            if role_arn and role_arn not in statements_by_role:
-                statements_by_role[role_arn] = _role_statements(iam, role_arn)
+            statements = (
+                ctx.memo(("role-statements", role_arn), lambda a=role_arn: _role_statements(iam, a))
+                if role_arn
+                else []
+            )
             services[service["serviceName"]] = {
                 "task_definition": service["taskDefinition"],
                 "task_role_arn": role_arn,
-                "statements": statements_by_role.get(role_arn, []) if role_arn else [],
+                "statements": statements,
             }
     return services
 

@@ -11,6 +11,7 @@ STATUS_LABEL = {
     "pass": "PASS",
     "fail": "FAIL",
     "error": "ERROR",
+    "manual": "MANUAL",
     "not_assessed": "NOT ASSESSED",
 }
 
@@ -107,14 +108,27 @@ def render_markdown(report: Report) -> str:
                     c.counts.pass_,
                     c.counts.fail,
                     c.counts.error,
+                    len(c.manual),
                     ", ".join(c.checks_not_run) or "—",
                 ]
                 for c in report.controls
             ],
-            ["Control", "Title", "Status", "Pass", "Fail", "Error", "Checks not run"],
+            ["Control", "Title", "Status", "Pass", "Fail", "Error", "Manual", "Checks not run"],
         ),
         "",
     ]
+    manual = [(c.id, statement) for c in report.controls for statement in c.manual]
+    if manual:
+        parts += [
+            "## Manual statements",
+            "",
+            "Not verified automatically: an auditor verifies these by hand.",
+            "",
+            _table(
+                [[control_id, _cell(text)] for control_id, text in manual], ["Control", "Statement"]
+            ),
+            "",
+        ]
     findings = [r for r in report.results if r.status != "pass"]
     findings.sort(key=lambda r: (r.status != "fail", r.environment, r.check_id, r.resource.name))
     parts += ["## Failures and errors", ""]

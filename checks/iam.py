@@ -1,0 +1,109 @@
+"""IAM checks: each MCP's token table is reachable by its own ECS task role only."""
+
+from typing import Any
+
+from pydantic import Field
+
+from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
+from policycheck.wildcards import wildcard_match
+
+
+class IsolationParams(CheckParams):
+    table: str = Field(
+        "mcp-oauth-storage-{mcp}-{env}",
+        description="The service's own token table; {mcp} {env} {region} as in names.",
+    )
+
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _grants_dynamodb(statement: dict[str, Any]) -> bool:
+    if statement.get("Effect") != "Allow":
+        return False
+    if "NotAction" in statement:
+        return not any(
+            wildcard_match(p, "dynamodb:*", case_sensitive=False)
+            for p in _as_list(statement["NotAction"])
+        )
+    return any(
+        p == "*" or p.lower().startswith("dynamodb:") for p in _as_list(statement.get("Action"))
+    )
+
+
+def _reaches(statement: dict[str, Any], table_arn: str) -> bool:
+    if "NotResource" in statement:
+        return not any(wildcard_match(p, table_arn) for p in _as_list(statement["NotResource"]))
+    return any(wildcard_match(p, table_arn) for p in _as_list(statement.get("Resource")))
+
+
+def _beyond(statement: dict[str, Any], table_arn: str) -> list[str]:
+    """Resources a statement names beyond the table and its indexes and streams."""
+    if "NotResource" in statement:
+        return [f"NotResource {statement['NotResource']}"]
+    return [
+        p
+        for p in _as_list(statement.get("Resource"))
+        if p != table_arn and not p.startswith(table_arn + "/")
+    ]
+
+
+@check(
+    id="dynamodb-access-isolated",
+    title="Only the MCP's own ECS task role can reach its token table",
+    resource_type="ecs_service",
+    severity="high",
+    facts=("ecs_cluster.task_roles",),
+    remediation=(
+        "Scope the DynamoDB statements of {name}'s task role to its own table ARN and remove "
+        "that table from every other task role"
+    ),
+    params=IsolationParams,
+)
+def access_isolated(facts: Facts, params: IsolationParams) -> Verdict:
+    """The service's task role grants DynamoDB actions only on its own token table (no
+    ``*`` and no other table), and no other service's task role in the cluster grants any
+    DynamoDB action on that table. IAM wildcards in actions and resources count."""
+    resource = facts[RESOURCE]
+    table = params.table.format(**{"mcp": "", **resource["variables"]})
+    table_arn = f"arn:aws:dynamodb:{resource['region']}:{resource['account_id']}:table/{table}"
+    services = facts["ecs_cluster.task_roles"] or {}
+    own = services.get(resource["name"])
+    expected = {"own_role": f"DynamoDB on {table_arn} only", "other_roles": "no access"}
+    expected_text = f"DynamoDB access to {table} from this service's task role only"
+    if own is None:
+        return judge(
+            False,
+            f"service is not in cluster {resource['parent']}",
+            expected_text,
+            expected=expected,
+            observed=sorted(services),
+        )
+    problems = []
+    own_statements = [s for s in own["statements"] if _grants_dynamodb(s)]
+    for statement in own_statements:
+        for extra in _beyond(statement, table_arn):
+            problems.append(f"own task role grants DynamoDB on {extra} ({statement['Source']})")
+    reaching = []
+    for name, other in sorted(services.items()):
+        if name == resource["name"]:
+            continue
+        for statement in other["statements"]:
+            if _grants_dynamodb(statement) and _reaches(statement, table_arn):
+                reaching.append(
+                    {"service": name, "task_role_arn": other["task_role_arn"], **statement}
+                )
+                problems.append(f"task role of {name} can reach the table ({statement['Source']})")
+    text = "; ".join(dict.fromkeys(problems)) or (
+        f"only {own['task_role_arn'] or 'no task role'} reaches {table}"
+    )
+    observed = {
+        "table": table_arn,
+        "task_role_arn": own["task_role_arn"],
+        "own_dynamodb_statements": own_statements,
+        "other_roles_reaching": reaching,
+    }
+    return judge(not problems, text, expected_text, expected=expected, observed=observed)
