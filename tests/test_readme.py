@@ -47,3 +47,16 @@ def test_readme_library_example(moto: MotoServer, workspace: Workspace) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "pass"
+
+
+def test_readme_lists_every_check_and_every_aws_action() -> None:
+    from policycheck.facts import all_facts
+    from policycheck.registry import all_checks
+
+    table = README[README.index("## Controls and checks") : README.index("### Recovery testing")]
+    for check_id in all_checks():
+        assert f"| `{check_id}` |" in table, check_id
+    permissions = README[README.index("## Permissions") : README.index("## How it works")]
+    for spec in all_facts().values():
+        for action in spec.actions:
+            assert action.startswith("local:") or f"`{action}`" in permissions, action
