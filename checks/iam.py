@@ -4,6 +4,7 @@ from typing import Any
 
 from pydantic import Field
 
+from policycheck.policydocs import as_list
 from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
 from policycheck.wildcards import wildcard_match
 
@@ -15,29 +16,23 @@ class IsolationParams(CheckParams):
     )
 
 
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
 def _grants_dynamodb(statement: dict[str, Any]) -> bool:
     if statement.get("Effect") != "Allow":
         return False
     if "NotAction" in statement:
         return not any(
             wildcard_match(p, "dynamodb:*", case_sensitive=False)
-            for p in _as_list(statement["NotAction"])
+            for p in as_list(statement["NotAction"])
         )
     return any(
-        p == "*" or p.lower().startswith("dynamodb:") for p in _as_list(statement.get("Action"))
+        p == "*" or p.lower().startswith("dynamodb:") for p in as_list(statement.get("Action"))
     )
 
 
 def _reaches(statement: dict[str, Any], table_arn: str) -> bool:
     if "NotResource" in statement:
-        return not any(wildcard_match(p, table_arn) for p in _as_list(statement["NotResource"]))
-    return any(wildcard_match(p, table_arn) for p in _as_list(statement.get("Resource")))
+        return not any(wildcard_match(p, table_arn) for p in as_list(statement["NotResource"]))
+    return any(wildcard_match(p, table_arn) for p in as_list(statement.get("Resource")))
 
 
 def _beyond(statement: dict[str, Any], table_arn: str) -> list[str]:
@@ -46,7 +41,7 @@ def _beyond(statement: dict[str, Any], table_arn: str) -> list[str]:
         return [f"NotResource {statement['NotResource']}"]
     return [
         p
-        for p in _as_list(statement.get("Resource"))
+        for p in as_list(statement.get("Resource"))
         if p != table_arn and not p.startswith(table_arn + "/")
     ]
 

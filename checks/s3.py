@@ -4,8 +4,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from policycheck.policydocs import as_list, covers_action, statements
 from policycheck.registry import RESOURCE, CheckParams, Facts, NoParams, Verdict, check, judge
-from policycheck.wildcards import covers_every_suffix, wildcard_match
+from policycheck.wildcards import covers_every_suffix
 
 SseAlgorithm = Literal["AES256", "aws:kms", "aws:kms:dsse"]
 StorageClass = Literal[
@@ -266,39 +267,17 @@ def retains_all_versions(facts: Facts, params: NoParams) -> Verdict:
     return judge(not deleting, text, "no rule that deletes data", expected=expected, observed=rules)
 
 
-def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
-    statements = policy.get("Statement", [])
-    return [statements] if isinstance(statements, dict) else list(statements)
-
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return value if isinstance(value, list) else [value]
-
-
 def _applies_to_everyone(principal: Any) -> bool:
     if principal == "*":
         return True
-    return isinstance(principal, dict) and "*" in _as_list(principal.get("AWS"))
-
-
-def _covers_action(statement: dict[str, Any], action: str) -> bool:
-    if "NotAction" in statement:
-        return not any(
-            wildcard_match(p, action, case_sensitive=False)
-            for p in _as_list(statement["NotAction"])
-        )
-    return any(
-        wildcard_match(p, action, case_sensitive=False) for p in _as_list(statement.get("Action"))
-    )
+    return isinstance(principal, dict) and "*" in as_list(principal.get("AWS"))
 
 
 def _covers_all_objects(statement: dict[str, Any], bucket: str) -> bool:
     # NotResource is not interpreted: such a statement is never credited (fail closed).
     return any(
         covers_every_suffix(pattern, f"arn:aws:s3:::{bucket}/")
-        for pattern in _as_list(statement.get("Resource"))
+        for pattern in as_list(statement.get("Resource"))
     )
 
 
@@ -341,12 +320,12 @@ def policy_denies_delete(facts: Facts, params: NoParams) -> Verdict:
         return judge(False, "no bucket policy", expected_text, expected=expected, observed=None)
     denies = [
         statement
-        for statement in _statements(policy)
+        for statement in statements(policy)
         if statement.get("Effect") == "Deny" and _covers_all_objects(statement, bucket)
     ]
     problems = []
     for action in DELETE_ACTIONS:
-        naming = [statement for statement in denies if _covers_action(statement, action)]
+        naming = [statement for statement in denies if covers_action(statement, action)]
         gaps = [_unconditional_deny_gap(statement) for statement in naming]
         if None in gaps:
             continue

@@ -4,6 +4,7 @@ cluster may do (read from IAM)."""
 from typing import Any
 
 from policycheck.facts import FactSpec, FetchContext, ResourceMissing, register_fact
+from policycheck.policydocs import statements as policy_statements
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services per call
 
@@ -29,9 +30,7 @@ def _role_statements(iam: Any, role_arn: str) -> list[dict[str, Any]]:
     statements: list[dict[str, Any]] = []
 
     def add(source: str, document: dict[str, Any]) -> None:
-        found = document.get("Statement", [])
-        for statement in [found] if isinstance(found, dict) else found:
-            statements.append({"Source": source, **statement})
+        statements.extend({"Source": source, **s} for s in policy_statements(document))
 
     for page in iam.get_paginator("list_role_policies").paginate(RoleName=role):
         for name in page["PolicyNames"]:
