@@ -14,13 +14,15 @@ if TYPE_CHECKING:
     from policycheck.policy import Policy
     from policycheck.report import Report
 
-EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR = 0, 1, 2, 3
+EXIT_PASS, EXIT_USAGE = 0, 2
 EXIT_CODES_HELP = """\
-exit codes:
-  0  every result passed
-  1  at least one result failed
-  3  no failure, but at least one result is an error (a fact could not be read)
-  2  usage or policy error: nothing was checked and no report was written
+exit codes (of the results that gate: --min-severity and above, not waived):
+  0  every gating result passed (or --fail-on none)
+  1  at least one gating result failed
+  3  no failure, but at least one gating result is an error (a fact could not be
+     read); with --fail-on fail errors are reported but exit 0
+  2  usage or policy error, unreachable endpoint, missing credentials: nothing was
+     checked and no report was written
 """
 
 
@@ -126,6 +128,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the checks of these control ids; the report lists only them",
     )
     run.add_argument(
+        "--fail-on",
+        choices=("error", "fail", "none"),
+        default="error",
+        help="what makes the exit code non-zero: error (default: failures exit 1, errors "
+        "exit 3), fail (only failures), none (always 0 once the run completed)",
+    )
+    run.add_argument(
+        "--min-severity",
+        choices=("critical", "high", "medium", "low"),
+        default="low",
+        help="only results of this severity or above decide the exit code (default: low)",
+    )
+    run.add_argument(
         "--endpoint-url",
         default=None,
         metavar="URL",
@@ -211,13 +226,16 @@ def _configure_logging(verbose: bool) -> None:
 
 
 def _finish(report: "Report", args: argparse.Namespace) -> int:
+    from policycheck.gating import exit_code
     from policycheck.render import write_reports
     from policycheck.summary import summary_table
 
     written = write_reports(report, args.output_dir, args.format)
     print(summary_table(report))
     print("reports: " + ", ".join(str(path) for path in written))
-    return {"pass": EXIT_PASS, "fail": EXIT_FAIL, "error": EXIT_ERROR}[report.summary.status]
+    return exit_code(
+        report, getattr(args, "fail_on", "error"), getattr(args, "min_severity", "low")
+    )
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -252,7 +270,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    from datetime import date
+
     from policycheck.runner import plan, select
+    from policycheck.waivers import lint_waivers
 
     policy, catalog = _load(args)
     targets = plan(policy, catalog, select(policy, catalog))
@@ -262,6 +283,11 @@ def cmd_validate(args: argparse.Namespace) -> int:
         f"binding(s), {len(targets)} result(s) per run"
     )
     print(f"{catalog.directory}: valid — {len(catalog.controls)} control(s)")
+    waivers = policy.document.waivers
+    if waivers:
+        print(f"{policy.path}: {len(waivers)} waiver(s)")
+    for warning in lint_waivers(waivers, date.today()):
+        print(f"warning: {policy.path}: {warning}", file=sys.stderr)
     return EXIT_PASS
 
 

@@ -3,6 +3,7 @@
 import hashlib
 import string
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -12,6 +13,7 @@ from policycheck.errors import InputError
 from policycheck.registry import CheckParams, CheckSpec, all_checks
 from policycheck.resources import RESOURCE_TYPES
 from policycheck.validation import StrictModel, describe_errors, raise_if_errors, read_yaml
+from policycheck.waivers import MAX_WAIVER_DAYS, Waiver
 
 #: Placeholders a resource name may use.
 NAME_PLACEHOLDERS = ("env", "mcp", "region")
@@ -97,6 +99,7 @@ class PolicyDocument(StrictModel):
         "docs/compliance/dr-test-evidence",
         description="DR drill evidence records, relative to the policy file's directory.",
     )
+    waivers: list[Waiver] = Field(default_factory=list, description="Accepted failures.")
 
 
 @dataclass(frozen=True)
@@ -232,5 +235,44 @@ def _bind_checks(path: Path, document: PolicyDocument) -> tuple[Binding, ...]:
             continue
         environments = tuple(binding.environments) if binding.environments else None
         bindings.append(Binding(index, spec, params, tuple(binding.resources), environments))
+    problems += _waiver_problems(path, document, bindings)
     raise_if_errors(problems)
     return tuple(bindings)
+
+
+def _waiver_problems(path: Path, document: PolicyDocument, bindings: list[Binding]) -> list[str]:
+    latest = date.today() + timedelta(days=MAX_WAIVER_DAYS)
+    problems = []
+    for index, waiver in enumerate(document.waivers):
+        where = f"{path}: waivers[{index}]"
+        if waiver.environment not in document.environments:
+            problems.append(f"{where}.environment: unknown environment {waiver.environment!r}")
+            continue
+        if waiver.expires > latest:
+            problems.append(f"{where}.expires: {waiver.expires} is more than a year ahead")
+        names = {
+            name
+            for binding in bindings
+            if binding.check.id == waiver.check and binding.applies_in(waiver.environment)
+            for group in binding.resource_groups
+            for name in _names(document, group, waiver.environment)
+        }
+        if not names:
+            problems.append(f"{where}.check: {waiver.check!r} is not bound in {waiver.environment}")
+        elif (
+            waiver.resource
+            and not waiver.resource.startswith("arn:")
+            and (waiver.resource not in names)
+        ):
+            problems.append(
+                f"{where}.resource: {waiver.resource!r} is not a resource {waiver.check} "
+                f"checks in {waiver.environment}"
+            )
+    return problems
+
+
+def _names(document: PolicyDocument, group: str, environment: str) -> list[str]:
+    resource = document.resources[group]
+    region = document.environments[environment].region
+    mcps = document.mcps if resource.uses_mcp() else [""]
+    return [resource.name.format(env=environment, mcp=m, region=region) for m in mcps]

@@ -8,10 +8,18 @@ from policycheck.registry import Severity
 
 SCHEMA_VERSION = "1.0"
 
-ResultStatus = Literal["pass", "fail", "error"]
-ControlStatus = Literal["pass", "fail", "error", "manual", "not_assessed"]
-CONTROL_STATUSES: tuple[ControlStatus, ...] = ("pass", "fail", "error", "manual", "not_assessed")
-RESULT_STATUSES: tuple[ResultStatus, ...] = ("pass", "fail", "error")
+ResultStatus = Literal["pass", "fail", "error", "waived"]
+ControlStatus = Literal["pass", "fail", "error", "waived", "manual", "not_assessed"]
+CONTROL_STATUSES: tuple[ControlStatus, ...] = (
+    "pass",
+    "fail",
+    "error",
+    "waived",
+    "manual",
+    "not_assessed",
+)
+RESULT_STATUSES: tuple[ResultStatus, ...] = ("pass", "fail", "error", "waived")
+SEVERITIES = ("critical", "high", "medium", "low")
 
 
 class ReportModel(BaseModel):
@@ -31,6 +39,26 @@ class ErrorInfo(ReportModel):
     message: str
 
 
+class WaiverInfo(ReportModel):
+    """The waiver applied to (or expired on) a result."""
+
+    check: str
+    environment: str
+    resource: str
+    justification: str
+    owner: str
+    ticket: str
+    expires: str
+    expired: bool
+
+
+class WaiverReport(WaiverInfo):
+    """A waiver of the policy and what it amounted to in this run."""
+
+    state: Literal["active", "expiring", "expired", "stale"]
+    matched: int = Field(description="Failing results it matched.")
+
+
 class Result(ReportModel):
     """One check applied to one resource in one environment."""
 
@@ -46,12 +74,14 @@ class Result(ReportModel):
     observed: Any = Field(description="The configuration excerpt the verdict rests on.")
     remediation: str
     error: ErrorInfo | None = None
+    waiver: WaiverInfo | None = None
 
 
 class Counts(ReportModel):
     pass_: int = Field(0, alias="pass")
     fail: int = 0
     error: int = 0
+    waived: int = 0
     total: int = 0
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -102,6 +132,7 @@ class Report(ReportModel):
     summary: Summary
     controls: list[ControlResult]
     results: list[Result]
+    waivers: list[WaiverReport] = Field(default_factory=list)
 
 
 def count(results: list[Result]) -> Counts:
@@ -111,9 +142,10 @@ def count(results: list[Result]) -> Counts:
 
 
 def worst_status(results: list[Result]) -> ResultStatus:
-    """fail if any result failed, else error if any errored, else pass."""
+    """fail if any result failed, else error if any errored, else waived if any failure
+    was waived, else pass."""
     statuses = {result.status for result in results}
-    return "fail" if "fail" in statuses else "error" if "error" in statuses else "pass"
+    return next((s for s in ("fail", "error", "waived") if s in statuses), "pass")
 
 
 def assess_control(

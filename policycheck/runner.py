@@ -27,6 +27,7 @@ from policycheck.report import (
     summarize,
 )
 from policycheck.resources import ResourceRef
+from policycheck.waivers import apply_waivers
 
 
 @dataclass(frozen=True)
@@ -265,6 +266,8 @@ def run_audit(
         ),
         key=lambda r: (r.environment, r.check_id, r.resource.name),
     )
+    in_run = [w for w in policy.document.waivers if w.environment in selection.environments]
+    results, waivers = apply_waivers(results, in_run, started.date())
     shown = [
         c for c in catalog.controls if selection.controls is None or c.id in selection.controls
     ]
@@ -294,6 +297,7 @@ def run_audit(
         summary=summarize(controls, results),
         controls=controls,
         results=results,
+        waivers=waivers,
     )
 
 

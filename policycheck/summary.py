@@ -21,6 +21,13 @@ def summary_table(report: Report) -> str:
     )
     return (
         f"{table}\n\n{STATUS_LABEL[report.summary.status]}: {counts.pass_} passed, "
-        f"{counts.fail} failed, {counts.error} errors in {counts.total} results "
-        f"[{environments}]"
+        f"{counts.fail} failed, {counts.error} errors"
+        + (f", {counts.waived} waived" if counts.waived else "")
+        + f" in {counts.total} results [{environments}]"
+        + "".join(
+            f"\nwaiver {w.ticket} ({w.check} on {w.resource}, {w.environment}): {w.state}"
+            f" (expires {w.expires})"
+            for w in report.waivers
+            if w.state != "active"
+        )
     )

@@ -248,4 +248,6 @@ def test_help_explains_every_option() -> None:
         "--verbose",
     ):
         assert option in result.stdout
-    assert "exit codes:" in result.stdout
+    assert "exit codes (" in result.stdout
+    for option in ("--fail-on", "--min-severity"):
+        assert option in result.stdout

@@ -83,7 +83,14 @@ def test_summary_and_rendering_validate() -> None:
     ]
     summary = summarize(controls, results)
     assert summary.status == "fail"
-    assert summary.controls == {"pass": 0, "fail": 1, "error": 0, "manual": 0, "not_assessed": 1}
+    assert summary.controls == {
+        "pass": 0,
+        "fail": 1,
+        "error": 0,
+        "waived": 0,
+        "manual": 0,
+        "not_assessed": 1,
+    }
     report = Report.model_validate(
         {
             "run": {
@@ -101,7 +108,7 @@ def test_summary_and_rendering_validate() -> None:
     )
     data = json.loads(render_json(report))
     jsonschema.validate(data, json.loads(schema_path("report").read_text()))
-    assert data["summary"]["results"] == {"pass": 1, "fail": 1, "error": 1, "total": 3}
+    assert data["summary"]["results"] == {"pass": 1, "fail": 1, "error": 1, "waived": 0, "total": 3}
     assert Report.model_validate(data) == report  # the JSON round-trips
 
     markdown = render_markdown(report)

@@ -11,6 +11,7 @@ STATUS_LABEL = {
     "pass": "PASS",
     "fail": "FAIL",
     "error": "ERROR",
+    "waived": "WAIVED",
     "manual": "MANUAL",
     "not_assessed": "NOT ASSESSED",
 }
@@ -39,6 +40,13 @@ def _finding(result: Result) -> str:
         f"- **Resource:** `{result.resource.arn}`",
         f"- **Finding:** {result.message}",
     ]
+    if result.waiver:
+        w = result.waiver
+        state = "expired on" if w.expired else "waived until"
+        lines.append(
+            f"- **Waiver:** {state} {w.expires} — {w.justification} "
+            f"(owner {w.owner}, ticket {w.ticket})"
+        )
     if result.error:
         lines.append(f"- **AWS error:** `{result.error.code}`: {result.error.message}")
     else:
@@ -65,7 +73,7 @@ def render_markdown(report: Report) -> str:
         "# policycheck report",
         "",
         f"**Overall: {STATUS_LABEL[summary.status]}** — {counts.pass_} passed, {counts.fail} "
-        f"failed, {counts.error} errors across {counts.total} results.",
+        f"failed, {counts.error} errors, {counts.waived} waived across {counts.total} results.",
         "",
         "## Run",
         "",
@@ -129,10 +137,44 @@ def render_markdown(report: Report) -> str:
             ),
             "",
         ]
+    order = {"fail": 0, "error": 1, "waived": 2}
     findings = [r for r in report.results if r.status != "pass"]
-    findings.sort(key=lambda r: (r.status != "fail", r.environment, r.check_id, r.resource.name))
-    parts += ["## Failures and errors", ""]
+    findings.sort(key=lambda r: (order[r.status], r.environment, r.check_id, r.resource.name))
+    parts += ["## Failures, errors and waived failures", ""]
     parts += [_finding(r) for r in findings] if findings else ["None.", ""]
+    if report.waivers:
+        parts += [
+            "## Waivers",
+            "",
+            _table(
+                [
+                    [
+                        w.state.upper(),
+                        f"`{w.check}`",
+                        w.environment,
+                        _cell(w.resource),
+                        w.expires,
+                        w.owner,
+                        w.ticket,
+                        w.matched,
+                        _cell(w.justification),
+                    ]
+                    for w in report.waivers
+                ],
+                [
+                    "State",
+                    "Check",
+                    "Environment",
+                    "Resource",
+                    "Expires",
+                    "Owner",
+                    "Ticket",
+                    "Matched",
+                    "Justification",
+                ],
+            ),
+            "",
+        ]
     passes = [r for r in report.results if r.status == "pass"]
     parts += ["## Passed", ""]
     parts += [

@@ -1,0 +1,131 @@
+"""Waivers: accepted exceptions with an owner, a ticket and an expiry date.
+
+A waiver names one check, one environment and either an exact resource (name or ARN) or,
+written explicitly, a resource glob. A failing result it matches becomes ``waived`` until
+the waiver expires; then the result fails again and says so. A waiver that matches no
+failure is stale; one that expires within 14 days is flagged.
+"""
+
+from datetime import date, timedelta
+from fnmatch import fnmatchcase
+from typing import Literal
+
+from pydantic import Field, model_validator
+
+from policycheck.report import Result, WaiverInfo, WaiverReport
+from policycheck.validation import StrictModel
+
+EXPIRY_WARNING_DAYS = 14
+MAX_WAIVER_DAYS = 366
+
+
+class Waiver(StrictModel):
+    """An accepted failure, as written in the policy file."""
+
+    check: str = Field(description="Check id.")
+    environment: str
+    resource: str | None = Field(None, description="Exact resource name or ARN.")
+    resource_glob: str | None = Field(
+        None, description="A glob over resource names, only when written explicitly."
+    )
+    justification: str = Field(min_length=10)
+    owner: str = Field(min_length=1)
+    ticket: str = Field(min_length=1)
+    expires: date = Field(description="Last day the waiver applies (at most a year ahead).")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> "Waiver":
+        if (self.resource is None) == (self.resource_glob is None):
+            raise ValueError("give exactly one of `resource` and `resource_glob`")
+        return self
+
+    def matches(self, result: Result) -> bool:
+        if result.check_id != self.check or result.environment != self.environment:
+            return False
+        if self.resource is not None:
+            return self.resource in (result.resource.name, result.resource.arn)
+        return fnmatchcase(result.resource.name, self.resource_glob or "")
+
+    @property
+    def target(self) -> str:
+        return self.resource or f"glob {self.resource_glob}"
+
+    def info(self, expired: bool) -> WaiverInfo:
+        return WaiverInfo(
+            check=self.check,
+            environment=self.environment,
+            resource=self.target,
+            justification=self.justification,
+            owner=self.owner,
+            ticket=self.ticket,
+            expires=self.expires.isoformat(),
+            expired=expired,
+        )
+
+
+def waiver_state(
+    waiver: Waiver, today: date, matched: int
+) -> Literal["active", "expiring", "expired", "stale"]:
+    """What a waiver amounts to on ``today`` given how many failures it matched."""
+    if waiver.expires < today:
+        return "expired"
+    if matched == 0:
+        return "stale"
+    if waiver.expires <= today + timedelta(days=EXPIRY_WARNING_DAYS):
+        return "expiring"
+    return "active"
+
+
+def apply_waivers(
+    results: list[Result], waivers: list[Waiver], today: date
+) -> tuple[list[Result], list[WaiverReport]]:
+    """Results with waived failures marked, and the state of every waiver."""
+    matched = [0] * len(waivers)
+    updated = []
+    for result in results:
+        index = next(
+            (i for i, w in enumerate(waivers) if result.status == "fail" and w.matches(result)),
+            None,
+        )
+        if index is None:
+            updated.append(result)
+            continue
+        matched[index] += 1
+        waiver = waivers[index]
+        if waiver.expires < today:
+            updated.append(
+                result.model_copy(
+                    update={
+                        "waiver": waiver.info(expired=True),
+                        "message": f"{result.message} (waiver {waiver.ticket} expired on "
+                        f"{waiver.expires})",
+                    }
+                )
+            )
+        else:
+            updated.append(
+                result.model_copy(update={"status": "waived", "waiver": waiver.info(expired=False)})
+            )
+    reports = [
+        WaiverReport(
+            **w.info(expired=w.expires < today).model_dump(),
+            state=waiver_state(w, today, matched[i]),
+            matched=matched[i],
+        )
+        for i, w in enumerate(waivers)
+    ]
+    return updated, reports
+
+
+def lint_waivers(waivers: list[Waiver], today: date) -> list[str]:
+    """Warnings for waivers that are expired or about to expire (validate prints them)."""
+    warnings = []
+    for index, waiver in enumerate(waivers):
+        where = f"waivers[{index}] ({waiver.check} on {waiver.target}, {waiver.ticket})"
+        if waiver.expires < today:
+            warnings.append(f"{where}: expired on {waiver.expires}; it no longer applies")
+        elif waiver.expires <= today + timedelta(days=EXPIRY_WARNING_DAYS):
+            warnings.append(
+                f"{where}: expires on {waiver.expires}, within {EXPIRY_WARNING_DAYS} days"
+            )
+    return warnings

@@ -1,0 +1,299 @@
+"""Waivers, severity gating and the exit-code contract."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from conftest import MotoServer, Workspace, run_cli
+from policycheck.errors import InputError
+from policycheck.gating import exit_code
+from policycheck.policy import load_policy
+from policycheck.report import Report, ResourceInfo, Result, summarize
+from policycheck.seeding import Deviation, seed
+from policycheck.waivers import Waiver, apply_waivers, lint_waivers
+
+TODAY = date(2026, 11, 24)
+
+
+def _result(
+    status: str = "fail",
+    name: str = "b",
+    check: str = "c",
+    severity: str = "high",
+    environment: str = "dev",
+) -> Result:
+    return Result(
+        check_id=check,
+        title="t",
+        control_ids=[],
+        environment=environment,
+        resource=ResourceInfo(
+            type="s3_bucket",
+            name=name,
+            arn=f"arn:aws:s3:::{name}",
+            region="eu-central-1",
+            account_id="123456789012",
+        ),
+        status=status,
+        severity=severity,
+        message="m",
+        expected=None,
+        observed=None,
+        remediation="r",
+        error={"code": "AccessDenied", "message": "x"} if status == "error" else None,
+    )
+
+
+def _waiver(
+    expires: date, resource: str | None = "b", glob: str | None = None, check: str = "c"
+) -> Waiver:
+    return Waiver(
+        check=check,
+        environment="dev",
+        resource=resource,
+        resource_glob=glob,
+        justification="accepted until the migration",
+        owner="platform",
+        ticket="SEC-1",
+        expires=expires,
+    )
+
+
+def test_active_waiver_waives_only_the_matching_failure() -> None:
+    results, [report] = apply_waivers(
+        [_result(), _result(name="other"), _result(status="pass", name="b", check="d")],
+        [_waiver(TODAY + timedelta(days=60))],
+        TODAY,
+    )
+    assert [r.status for r in results] == ["waived", "fail", "pass"]
+    assert results[0].waiver.ticket == "SEC-1" and not results[0].waiver.expired
+    assert (report.state, report.matched) == ("active", 1)
+
+
+def test_waiver_by_arn_and_explicit_glob() -> None:
+    by_arn = _waiver(TODAY, resource="arn:aws:s3:::b")
+    assert apply_waivers([_result()], [by_arn], TODAY)[0][0].status == "waived"
+    glob = _waiver(TODAY, resource=None, glob="b*")
+    results, _ = apply_waivers([_result(name="bucket-1"), _result(name="x")], [glob], TODAY)
+    assert [r.status for r in results] == ["waived", "fail"]
+
+
+def test_substring_is_not_a_match() -> None:
+    results, [report] = apply_waivers([_result(name="bb")], [_waiver(TODAY)], TODAY)
+    assert results[0].status == "fail" and report.state == "stale"
+
+
+def test_expired_waiver_no_longer_applies() -> None:
+    results, [report] = apply_waivers([_result()], [_waiver(TODAY - timedelta(days=1))], TODAY)
+    assert results[0].status == "fail"
+    assert results[0].waiver.expired
+    assert results[0].message.endswith("(waiver SEC-1 expired on 2026-11-23)")
+    assert report.state == "expired"
+
+
+@pytest.mark.parametrize(("days", "state"), [(0, "expiring"), (14, "expiring"), (15, "active")])
+def test_expiry_warning_boundary(days: int, state: str) -> None:
+    _, [report] = apply_waivers([_result()], [_waiver(TODAY + timedelta(days=days))], TODAY)
+    assert report.state == state
+
+
+def test_stale_waiver_and_errors_are_not_waivable() -> None:
+    results, [report] = apply_waivers([_result(status="error")], [_waiver(TODAY)], TODAY)
+    assert results[0].status == "error" and report.state == "stale"
+
+
+def test_lint_flags_expired_and_expiring() -> None:
+    warnings = lint_waivers(
+        [
+            _waiver(TODAY - timedelta(days=3)),
+            _waiver(TODAY + timedelta(days=5)),
+            _waiver(TODAY + timedelta(days=90)),
+        ],
+        TODAY,
+    )
+    assert len(warnings) == 2
+    assert "expired on 2026-11-21" in warnings[0] and "within 14 days" in warnings[1]
+
+
+def test_exactly_one_target() -> None:
+    with pytest.raises(ValueError, match="exactly one of `resource` and `resource_glob`"):
+        _waiver(TODAY, resource="b", glob="b*")
+
+
+def _report(*results: Result) -> Report:
+    return Report.model_validate(
+        {
+            "run": {
+                "tool_version": "0",
+                "started_at": "s",
+                "finished_at": "f",
+                "policy_file": "p",
+                "policy_sha256": "0" * 64,
+                "environments": [],
+            },
+            "summary": summarize([], list(results)),
+            "controls": [],
+            "results": list(results),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("results", "fail_on", "min_severity", "code"),
+    [
+        ([_result("pass")], "error", "low", 0),
+        ([_result("fail")], "error", "low", 1),
+        ([_result("error")], "error", "low", 3),
+        ([_result("error"), _result("fail")], "error", "low", 1),
+        ([_result("error")], "fail", "low", 0),
+        ([_result("fail")], "none", "low", 0),
+        ([_result("waived")], "error", "low", 0),
+        ([_result("fail", severity="medium")], "error", "high", 0),
+        ([_result("fail", severity="high")], "error", "high", 1),
+        ([_result("fail", severity="critical")], "error", "critical", 1),
+    ],
+)
+def test_exit_code_contract(results: list, fail_on: str, min_severity: str, code: int) -> None:
+    assert exit_code(_report(*results), fail_on, min_severity) == code
+
+
+# --- policy validation and the CLI ---------------------------------------------------------
+
+
+def _with_waivers(workspace: Workspace, *waivers: dict) -> None:
+    workspace.edit(lambda d: d.update(waivers=list(waivers)))
+
+
+def _entry(**overrides: object) -> dict:
+    return {
+        "check": "s3-policy-denies-delete",
+        "environment": "dev",
+        "resource": "nn-aiconnectors-audit-dev",
+        "justification": "legacy log shipper",
+        "owner": "platform-team",
+        "ticket": "SEC-42",
+        "expires": (date.today() + timedelta(days=30)).isoformat(),
+        **overrides,
+    }
+
+
+@pytest.mark.parametrize(
+    ("overrides", "said"),
+    [
+        (
+            {"expires": (date.today() + timedelta(days=400)).isoformat()},
+            "is more than a year ahead",
+        ),
+        ({"environment": "staging"}, "unknown environment 'staging'"),
+        (
+            {"check": "s3-versioning-enabled", "resource": "mcp-teams"},
+            "'mcp-teams' is not a resource s3-versioning-enabled checks in dev",
+        ),
+        (
+            {
+                "check": "ecs-service-stable",
+                "resource": None,
+                "resource_glob": "x",
+                "environment": "dev",
+                "justification": "short",
+            },
+            "String should have at least 10 characters",
+        ),
+    ],
+)
+def test_invalid_waivers_exit_2(workspace: Workspace, overrides: dict, said: str) -> None:
+    _with_waivers(workspace, _entry(**overrides))
+    with pytest.raises(InputError, match=said):
+        load_policy(workspace.policy_path)
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 2 and said in result.stderr
+
+
+def test_validate_warns_about_expiring_waivers(workspace: Workspace) -> None:
+    _with_waivers(workspace, _entry(expires=(date.today() + timedelta(days=3)).isoformat()))
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 0
+    assert "1 waiver(s)" in result.stdout
+    assert "within 14 days" in result.stderr
+
+
+def test_report_with_active_expired_and_stale_waivers(
+    moto: MotoServer, workspace: Workspace
+) -> None:
+    past = (date.today() - timedelta(days=1)).isoformat()
+    _with_waivers(
+        workspace,
+        _entry(),  # waives dev's delete-deny failure
+        _entry(
+            environment="prod", resource="nn-aiconnectors-audit-prod", ticket="SEC-7", expires=past
+        ),  # expired: prod's failure stands
+        _entry(
+            check="s3-versioning-enabled",
+            resource="aiconnectors-terraform-state-dev",
+            ticket="SEC-9",
+        ),  # stale: versioning passes
+    )
+    policy = workspace.policy
+    seed(
+        policy,
+        moto.url,
+        deviations=tuple(
+            Deviation(env, "s3-policy-denies-delete", f"nn-aiconnectors-audit-{env}")
+            for env in ("dev", "prod")
+        ),
+    )
+    out = workspace.directory / "out"
+    result = run_cli(
+        "run", "--policy", workspace.policy_path, "--endpoint-url", moto.url, "--output-dir", out
+    )
+    assert result.returncode == 1  # the expired waiver no longer covers prod
+    import json
+
+    report = json.loads((out / "report.json").read_text())
+    statuses = {
+        (r["environment"], r["check_id"]): r["status"]
+        for r in report["results"]
+        if r["check_id"] == "s3-policy-denies-delete"
+    }
+    assert statuses == {
+        ("dev", "s3-policy-denies-delete"): "waived",
+        ("prod", "s3-policy-denies-delete"): "fail",
+    }
+    assert [(w["ticket"], w["state"]) for w in report["waivers"]] == [
+        ("SEC-42", "active"),
+        ("SEC-7", "expired"),
+        ("SEC-9", "stale"),
+    ]
+    assert report["summary"]["results"]["waived"] == 1
+    markdown = (out / "report.md").read_text()
+    assert "### WAIVED: `s3-policy-denies-delete` on `nn-aiconnectors-audit-dev`" in markdown
+    assert "legacy log shipper" in markdown and "## Waivers" in markdown
+    assert (
+        "waiver SEC-9 (s3-versioning-enabled on aiconnectors-terraform-state-dev, dev): stale"
+        in result.stdout
+    )
+
+    only_dev = run_cli(
+        "run",
+        "--policy",
+        workspace.policy_path,
+        "--endpoint-url",
+        moto.url,
+        "--output-dir",
+        out,
+        "--env",
+        "dev",
+    )
+    assert only_dev.returncode == 0  # the waived failure does not fail the gate
+    gated = run_cli(
+        "run",
+        "--policy",
+        workspace.policy_path,
+        "--endpoint-url",
+        moto.url,
+        "--output-dir",
+        out,
+        "--min-severity",
+        "critical",
+    )
+    assert gated.returncode == 0  # s3-policy-denies-delete is high, below critical
