@@ -1,14 +1,21 @@
 """The control catalog: one YAML file per control, mapping what is promised to the
 checks that evidence it."""
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import Field, ValidationError
 
 from policycheck.errors import InputError
 from policycheck.registry import all_checks
-from policycheck.validation import StrictModel, describe_errors, raise_if_errors, read_yaml
+from policycheck.validation import (
+    StrictModel,
+    describe_errors,
+    raise_if_errors,
+    read_yaml,
+    sha256_file,
+)
 
 
 class ControlCheck(StrictModel):
@@ -44,10 +51,20 @@ class Control(StrictModel):
 
 @dataclass(frozen=True)
 class Catalog:
-    """Every control, in id order."""
+    """Every control, in id order, with where each is written."""
 
     directory: Path
     controls: tuple[Control, ...]
+    #: Per control id: its file, and per check id the line listing it.
+    files: dict[str, Path] = field(default_factory=dict)
+    lines: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def file_hashes(self) -> dict[str, str]:
+        """SHA-256 of every control file, by path relative to the catalog's parent."""
+        return {
+            str(path.relative_to(self.directory.parent)): sha256_file(path)
+            for path in sorted(self.files.values())
+        }
 
     def control_ids_for(self, check_id: str) -> list[str]:
         """Ids of the controls a check evidences."""
@@ -84,4 +101,22 @@ def load_catalog(directory: Path) -> Catalog:
                 problems.append(f"{path}: checks[{position}].id: unknown check {ref.id!r}")
         controls.append(control)
     raise_if_errors(problems)
-    return Catalog(directory=directory, controls=tuple(sorted(controls, key=lambda c: c.id)))
+    files = {path.stem: path for path in files}
+    return Catalog(
+        directory=directory,
+        controls=tuple(sorted(controls, key=lambda c: c.id)),
+        files=files,
+        lines={c.id: _check_lines(files[c.id], c.check_ids) for c in controls},
+    )
+
+
+def _check_lines(path: Path, check_ids: list[str]) -> dict[str, int]:
+    """The line on which the control file lists each check (for SARIF locations)."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    found = {}
+    for check_id in check_ids:
+        pattern = re.compile(rf"^\s*-?\s*id:\s*['\"]?{re.escape(check_id)}['\"]?\s*$")
+        found[check_id] = next(
+            (number for number, line in enumerate(lines, start=1) if pattern.match(line)), 1
+        )
+    return found

@@ -1,6 +1,5 @@
 """The policy file: environments, named resources, and which checks apply to them."""
 
-import hashlib
 import string
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -12,7 +11,13 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from policycheck.errors import InputError
 from policycheck.registry import CheckParams, CheckSpec, all_checks
 from policycheck.resources import RESOURCE_TYPES
-from policycheck.validation import StrictModel, describe_errors, raise_if_errors, read_yaml
+from policycheck.validation import (
+    StrictModel,
+    describe_errors,
+    raise_if_errors,
+    read_yaml,
+    sha256_file,
+)
 from policycheck.waivers import MAX_WAIVER_DAYS, Waiver
 
 #: Placeholders a resource name may use.
@@ -179,7 +184,7 @@ def load_policy(path: Path) -> Policy:
     bindings = _bind_checks(path, document)
     return Policy(
         path=path,
-        sha256=hashlib.sha256(path.read_bytes()).hexdigest(),
+        sha256=sha256_file(path),
         document=document,
         bindings=bindings,
     )

@@ -59,6 +59,20 @@ class WaiverReport(WaiverInfo):
     matched: int = Field(description="Failing results it matched.")
 
 
+class FactEvidence(ReportModel):
+    """One fact a verdict rests on: what was called, when, and what it answered."""
+
+    name: str
+    actions: list[str]
+    fetched_at: str
+    value: Any = Field(description="The raw answer (excerpt) as collected.")
+
+
+class Evidence(ReportModel):
+    facts: list[FactEvidence]
+    sha256: str = Field(description="SHA-256 of the canonical JSON of the facts.")
+
+
 class Result(ReportModel):
     """One check applied to one resource in one environment."""
 
@@ -75,6 +89,7 @@ class Result(ReportModel):
     remediation: str
     error: ErrorInfo | None = None
     waiver: WaiverInfo | None = None
+    evidence: Evidence | None = None
 
 
 class Counts(ReportModel):
@@ -93,6 +108,13 @@ class ControlResult(ReportModel):
     status: ControlStatus
     counts: Counts
     checks: list[str] = Field(description="Check ids the catalog maps to this control.")
+    requirements: dict[str, str] = Field(
+        default_factory=dict, description="Per check id, the policy sentence it verifies."
+    )
+    source_file: str = Field("", description="The control file, relative to the policy.")
+    check_lines: dict[str, int] = Field(
+        default_factory=dict, description="Per check id, the control file line listing it."
+    )
     checks_not_run: list[str] = Field(
         description="Mapped checks with no result in this run (not bound, or filtered out)."
     )
@@ -115,6 +137,10 @@ class RunInfo(ReportModel):
     finished_at: str
     policy_file: str
     policy_sha256: str
+    git_commit: str | None = Field(None, description="GITHUB_SHA or git rev-parse HEAD.")
+    input_sha256: dict[str, str] = Field(
+        default_factory=dict, description="SHA-256 of the policy and every control file."
+    )
     environments: list[EnvironmentInfo]
     selected_checks: list[str] | None = None
     selected_controls: list[str] | None = None
@@ -154,6 +180,7 @@ def assess_control(
     check_ids: list[str],
     results: list[Result],
     manual: list[str] | None = None,
+    **source: Any,
 ) -> ControlResult:
     """A control's status from its checks' results. Without any result it is manual when
     it has manual statements, else not_assessed; manual statements never count as pass."""
@@ -168,6 +195,7 @@ def assess_control(
         checks=check_ids,
         checks_not_run=[check_id for check_id in check_ids if check_id not in ran],
         manual=manual or [],
+        **source,
     )
 
 

@@ -1,9 +1,14 @@
 """Run an audit: plan which checks apply where, collect the facts they need, evaluate,
 and assemble the report. Usable as a library; the CLI is a thin layer over it."""
 
+import hashlib
+import json
+import os
+import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from policycheck import __version__
@@ -19,6 +24,8 @@ from policycheck.registry import NOW, RESOURCE
 from policycheck.report import (
     EnvironmentInfo,
     ErrorInfo,
+    Evidence,
+    FactEvidence,
     Report,
     ResourceInfo,
     Result,
@@ -166,6 +173,7 @@ def evaluate(
         outcomes[fact_key(account_id, region, facts[name], ref.name, ref.parent)]
         for name in spec.facts
     ]
+    common["evidence"] = evidence_of(needed)
     if any(outcome.resource_missing for outcome in needed):
         return Result(
             **common,
@@ -216,6 +224,37 @@ def evaluate(
         expected=verdict.expected,
         observed=verdict.observed,
     )
+
+
+def evidence_of(outcomes: list[FactOutcome]) -> Evidence:
+    """The facts a verdict rests on, with their API actions, times and a hash."""
+    facts = [
+        FactEvidence(
+            name=o.spec.name, actions=list(o.spec.actions), fetched_at=o.fetched_at, value=o.value
+        )
+        for o in outcomes
+    ]
+    # The hash identifies the configuration judged, not when it was read.
+    canonical = json.dumps([[f.name, f.value] for f in facts], sort_keys=True, default=str)
+    return Evidence(facts=facts, sha256=hashlib.sha256(canonical.encode()).hexdigest())
+
+
+def git_commit(directory: Path) -> str | None:
+    """The commit being audited: GITHUB_SHA in GitHub Actions, else the policy's checkout."""
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return completed.stdout.strip() or None if completed.returncode == 0 else None
 
 
 def run_audit(
@@ -272,7 +311,18 @@ def run_audit(
         c for c in catalog.controls if selection.controls is None or c.id in selection.controls
     ]
     controls = [
-        assess_control(c.id, c.title, c.check_ids, results, [m.statement for m in c.manual])
+        assess_control(
+            c.id,
+            c.title,
+            c.check_ids,
+            results,
+            [m.statement for m in c.manual],
+            requirements={ref.id: ref.verifies for ref in c.checks},
+            source_file=str(catalog.files[c.id].relative_to(catalog.directory.parent))
+            if c.id in catalog.files
+            else "",
+            check_lines=catalog.lines.get(c.id, {}),
+        )
         for c in shown
     ]
     return Report(
@@ -282,6 +332,8 @@ def run_audit(
             finished_at=_now(),
             policy_file=str(policy.path),
             policy_sha256=policy.sha256,
+            git_commit=git_commit(policy.path.resolve().parent),
+            input_sha256={policy.path.name: policy.sha256, **catalog.file_hashes()},
             environments=[
                 EnvironmentInfo(
                     name=c.environment,

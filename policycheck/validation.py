@@ -1,5 +1,6 @@
 """Reading YAML input and turning validation failures into one clear message."""
 
+import hashlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -62,3 +63,8 @@ def raise_if_errors(problems: list[str]) -> None:
     """Raise one InputError listing every problem, if there are any."""
     if problems:
         raise InputError("\n".join(problems))
+
+
+def sha256_file(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()

@@ -17,11 +17,11 @@ STATUS_LABEL = {
 }
 
 
-def _table(rows: list[list[Any]], headers: list[str]) -> str:
+def table(rows: list[list[Any]], headers: list[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github")
 
 
-def _cell(text: str) -> str:
+def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
@@ -77,7 +77,7 @@ def render_markdown(report: Report) -> str:
         "",
         "## Run",
         "",
-        _table(
+        table(
             [
                 ["Tool version", run.tool_version],
                 ["Started", run.started_at],
@@ -107,11 +107,11 @@ def render_markdown(report: Report) -> str:
         "",
         "## Control matrix",
         "",
-        _table(
+        table(
             [
                 [
                     c.id,
-                    _cell(c.title),
+                    cell(c.title),
                     STATUS_LABEL[c.status],
                     c.counts.pass_,
                     c.counts.fail,
@@ -132,8 +132,8 @@ def render_markdown(report: Report) -> str:
             "",
             "Not verified automatically: an auditor verifies these by hand.",
             "",
-            _table(
-                [[control_id, _cell(text)] for control_id, text in manual], ["Control", "Statement"]
+            table(
+                [[control_id, cell(text)] for control_id, text in manual], ["Control", "Statement"]
             ),
             "",
         ]
@@ -146,18 +146,18 @@ def render_markdown(report: Report) -> str:
         parts += [
             "## Waivers",
             "",
-            _table(
+            table(
                 [
                     [
                         w.state.upper(),
                         f"`{w.check}`",
                         w.environment,
-                        _cell(w.resource),
+                        cell(w.resource),
                         w.expires,
                         w.owner,
                         w.ticket,
                         w.matched,
-                        _cell(w.justification),
+                        cell(w.justification),
                     ]
                     for w in report.waivers
                 ],
@@ -178,14 +178,14 @@ def render_markdown(report: Report) -> str:
     passes = [r for r in report.results if r.status == "pass"]
     parts += ["## Passed", ""]
     parts += [
-        _table(
+        table(
             [
                 [
                     r.environment,
                     f"`{r.check_id}`",
                     f"`{r.resource.name}`",
                     ", ".join(r.control_ids),
-                    _cell(r.message),
+                    cell(r.message),
                 ]
                 for r in passes
             ],

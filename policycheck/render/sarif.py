@@ -1,0 +1,85 @@
+"""SARIF 2.1.0 for GitHub code scanning: rules are checks, results are located at the
+control file line that lists the check, fingerprints are stable across runs."""
+
+import hashlib
+import json
+
+from policycheck import __version__
+from policycheck.report import Report, Result
+
+SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
+LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+
+
+def _location(report: Report, result: Result) -> dict:
+    controls = {c.id: c for c in report.controls}
+    for control_id in result.control_ids:
+        control = controls.get(control_id)
+        if control and control.source_file:
+            return {"uri": control.source_file, "line": control.check_lines.get(result.check_id, 1)}
+    return {"uri": report.run.policy_file.rsplit("/", 1)[-1] or "policy.yaml", "line": 1}
+
+
+def fingerprint(result: Result) -> str:
+    """Stable identity of a finding: the check, the resource ARN and the environment (one
+    account may host several environments, which then share ARNs)."""
+    identity = f"{result.check_id}|{result.resource.arn}|{result.environment}"
+    return hashlib.sha256(identity.encode()).hexdigest()
+
+
+def render_sarif(report: Report) -> str:
+    """Failures and errors as results; waived failures as suppressed results."""
+    findings = [r for r in report.results if r.status in ("fail", "error", "waived")]
+    by_check = {r.check_id: r for r in report.results}
+    rules = [
+        {
+            "id": check_id,
+            "name": check_id,
+            "shortDescription": {"text": result.title},
+            "fullDescription": {"text": result.title},
+            "help": {"text": result.remediation},
+            "properties": {"severity": result.severity, "tags": result.control_ids},
+        }
+        for check_id, result in sorted(by_check.items())
+    ]
+    results = []
+    for result in findings:
+        where = _location(report, result)
+        entry = {
+            "ruleId": result.check_id,
+            "level": "error" if result.status == "error" else LEVELS[result.severity],
+            "message": {"text": f"{result.resource.arn} ({result.environment}): {result.message}"},
+            "locations": [
+                {
+                    "physicalLocation": {
+                        "artifactLocation": {"uri": where["uri"]},
+                        "region": {"startLine": where["line"]},
+                    }
+                }
+            ],
+            "partialFingerprints": {"policycheck/v1": fingerprint(result)},
+            "properties": {"environment": result.environment, "status": result.status},
+        }
+        if result.waiver and result.status == "waived":
+            entry["suppressions"] = [
+                {"kind": "external", "justification": result.waiver.justification}
+            ]
+        results.append(entry)
+    sarif = {
+        "$schema": SARIF_SCHEMA,
+        "version": "2.1.0",
+        "runs": [
+            {
+                "tool": {
+                    "driver": {
+                        "name": "policycheck",
+                        "version": __version__,
+                        "informationUri": "https://github.com/",
+                        "rules": rules,
+                    }
+                },
+                "results": results,
+            }
+        ],
+    }
+    return json.dumps(sarif, indent=2) + "\n"

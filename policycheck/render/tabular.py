@@ -1,0 +1,50 @@
+"""The auditor's control matrix as CSV: one row per result and control."""
+
+import csv
+import io
+
+from policycheck.report import Report
+
+COLUMNS = [
+    "control",
+    "requirement",
+    "environment",
+    "account",
+    "region",
+    "resource_arn",
+    "check",
+    "status",
+    "reason",
+    "timestamp",
+    "tool_version",
+    "evidence_sha256",
+]
+
+
+def render_csv(report: Report) -> str:
+    """Rows sorted as the results are; a result evidencing no control has an empty one."""
+    requirements = {c.id: c.requirements for c in report.controls}
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(COLUMNS)
+    for result in report.results:
+        for control_id in result.control_ids or [""]:
+            writer.writerow(
+                [
+                    control_id,
+                    requirements.get(control_id, {}).get(result.check_id, ""),
+                    result.environment,
+                    result.resource.account_id,
+                    result.resource.region,
+                    result.resource.arn,
+                    result.check_id,
+                    result.status,
+                    result.message,
+                    result.evidence.facts[0].fetched_at
+                    if result.evidence and result.evidence.facts
+                    else report.run.finished_at,
+                    report.run.tool_version,
+                    result.evidence.sha256 if result.evidence else "",
+                ]
+            )
+    return buffer.getvalue()

@@ -1,0 +1,124 @@
+"""Every view renders from a saved report.json: CSV, JUnit, SARIF, step summary."""
+
+import csv
+import io
+import json
+from pathlib import Path
+from xml.etree import ElementTree as ET
+
+import pytest
+
+from conftest import run_cli
+from policycheck.render import FORMATS
+from policycheck.render.sarif import fingerprint
+from policycheck.render.summary import render_summary
+from policycheck.report import Report
+
+
+@pytest.fixture(scope="module")
+def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real report: the demo, with its deliberate failures."""
+    out = tmp_path_factory.mktemp("demo")
+    result = run_cli("demo", "--output-dir", out, "--format", "json", cwd=out)
+    assert result.returncode == 0, result.stderr
+    return out / "report.json"
+
+
+@pytest.fixture(scope="module")
+def report(demo_report: Path) -> Report:
+    return Report.model_validate_json(demo_report.read_text())
+
+
+def test_render_every_format_with_checksums(demo_report: Path, tmp_path: Path) -> None:
+    result = run_cli("render", demo_report, "--format", ",".join(FORMATS), "-o", tmp_path)
+    assert result.returncode == 0, result.stderr
+    sums = (tmp_path / "SHA256SUMS").read_text().splitlines()
+    assert sorted(line.split("  ")[1] for line in sums) == sorted(
+        f.filename for f in FORMATS.values()
+    )
+    import hashlib
+
+    for line in sums:
+        digest, name = line.split("  ")
+        assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest
+    # JSON re-rendered from JSON is the same report.
+    assert json.loads((tmp_path / "report.json").read_text()) == json.loads(demo_report.read_text())
+
+
+def test_render_rejects_a_broken_report(tmp_path: Path) -> None:
+    broken = tmp_path / "report.json"
+    broken.write_text('{"schema_version": "1.0", "run": {}}')
+    result = run_cli("render", broken, "-o", tmp_path / "out")
+    assert result.returncode == 2
+    assert f"{broken}: run.tool_version: Field required" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_csv_control_matrix(report: Report) -> None:
+    rows = list(csv.DictReader(io.StringIO(FORMATS["csv"].render(report))))
+    assert list(rows[0]) == [
+        "control",
+        "requirement",
+        "environment",
+        "account",
+        "region",
+        "resource_arn",
+        "check",
+        "status",
+        "reason",
+        "timestamp",
+        "tool_version",
+        "evidence_sha256",
+    ]
+    assert len(rows) == sum(len(r.control_ids) or 1 for r in report.results)
+    failing = [r for r in rows if r["status"] == "fail"]
+    assert {r["check"] for r in failing} >= {"s3-versioning-enabled", "ssm-parameter-secure"}
+    versioning = next(r for r in failing if r["check"] == "s3-versioning-enabled")
+    assert versioning["control"] == "SC.10.01.01"
+    assert versioning["requirement"].startswith("S3 versioning protects")
+    assert versioning["resource_arn"] == "arn:aws:s3:::aiconnectors-terraform-state-dev"
+    assert len(versioning["evidence_sha256"]) == 64
+
+
+def test_junit(report: Report) -> None:
+    root = ET.fromstring(FORMATS["junit"].render(report))
+    suites = root.findall("testsuite")
+    assert [s.get("name") for s in suites] == ["dev", "prod"]
+    total = sum(int(s.get("tests")) for s in suites)
+    assert total == len(report.results) == len(root.findall(".//testcase"))
+    failures = root.findall(".//failure")
+    assert len(failures) == sum(r.status == "fail" for r in report.results)
+    assert all(f.get("message") for f in failures)
+
+
+def test_sarif(report: Report) -> None:
+    sarif = json.loads(FORMATS["sarif"].render(report))
+    assert sarif["version"] == "2.1.0"
+    [run] = sarif["runs"]
+    assert run["tool"]["driver"]["name"] == "policycheck"
+    rule_ids = {rule["id"] for rule in run["tool"]["driver"]["rules"]}
+    assert rule_ids == {r.check_id for r in report.results}
+    failing = [r for r in report.results if r.status == "fail"]
+    assert len(run["results"]) == len(failing)
+    for entry in run["results"]:
+        assert entry["ruleId"] in rule_ids
+        location = entry["locations"][0]["physicalLocation"]
+        uri = location["artifactLocation"]["uri"]
+        assert uri.startswith("controls/") and uri.endswith(".yaml")
+        line = (
+            (Path(__file__).parent.parent / uri)
+            .read_text()
+            .splitlines()[location["region"]["startLine"] - 1]
+        )
+        assert entry["ruleId"] in line  # located at the line listing the check
+    fingerprints = [e["partialFingerprints"]["policycheck/v1"] for e in run["results"]]
+    assert fingerprints == [fingerprint(r) for r in failing]  # stable: check id + ARN
+    assert len(set(fingerprints)) == len(fingerprints)
+
+
+def test_summary_is_cut_under_the_limit(report: Report) -> None:
+    full = render_summary(report)
+    assert full.startswith("## policycheck: FAIL") and "Truncated" not in full
+    cut = render_summary(report, limit=2500)
+    assert len(cut.encode()) <= 2500
+    assert "_Truncated:" in cut and "more findings are in the full report" in cut
