@@ -170,6 +170,67 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[policy_option],
         help="list the control catalog and the checks that evidence each control",
     )
+    merge = commands.add_parser(
+        "merge",
+        help="merge reports made separately (per CI job or account) into one",
+        description="Merge report.json files into one report and control matrix, written "
+        "like run's. Refuses reports made from different policy or control files unless "
+        "--allow-mixed.",
+    )
+    merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
+    merge.add_argument(
+        "--output-dir",
+        "-o",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="where to write (default: reports)",
+    )
+    merge.add_argument(
+        "--format",
+        type=_formats,
+        default=["json", "markdown"],
+        metavar="LIST",
+        help="comma-separated formats, as for run (default: json,markdown)",
+    )
+    merge.add_argument(
+        "--allow-mixed",
+        action="store_true",
+        help="merge reports made from different policy or control files",
+    )
+    diff = commands.add_parser(
+        "diff",
+        help="what changed between two reports (new and resolved failures, new errors, waivers)",
+        description="Compare two report.json files. Exit 0, or with --fail-on-new exit 1 "
+        "when there are new failures or new errors.",
+    )
+    diff.add_argument("old", type=Path, help="the earlier report.json")
+    diff.add_argument("new", type=Path, help="the later report.json")
+    diff.add_argument(
+        "--format",
+        choices=("markdown", "json"),
+        default="markdown",
+        help="output on stdout (default: markdown)",
+    )
+    diff.add_argument(
+        "--fail-on-new",
+        action="store_true",
+        help="exit 1 on regressions: new failures or new errors",
+    )
+    iam_policy = commands.add_parser(
+        "iam-policy",
+        parents=[policy_option],
+        help="print the read-only IAM policy the checks need",
+        description="Print the IAM policy (JSON) granting exactly the read-only actions the "
+        "selected checks call: by default the checks bound in the policy.",
+    )
+    iam_policy.add_argument(
+        "--checks",
+        type=_csv,
+        default=[],
+        metavar="LIST",
+        help="these check ids instead of the policy's bound checks",
+    )
     render = commands.add_parser(
         "render",
         help="regenerate report views from a saved report.json (no AWS call)",
@@ -345,11 +406,50 @@ def load_report(path: Path) -> "Report":
         raise InputError("\n".join(describe_errors(path, exc)[:5])) from None
 
 
+def cmd_merge(args: argparse.Namespace) -> int:
+    from policycheck.merge import merge_reports
+    from policycheck.render import write_reports
+
+    reports = [load_report(path) for path in args.reports]
+    merged = merge_reports(reports, [str(p) for p in args.reports], args.allow_mixed)
+    written = write_reports(merged, args.output_dir, args.format)
+    print("wrote: " + ", ".join(str(path) for path in written))
+    return EXIT_PASS
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from policycheck.diff import diff_reports, is_regression, render_diff_json, render_diff_markdown
+
+    changes = diff_reports(load_report(args.old), load_report(args.new))
+    render = render_diff_json if args.format == "json" else render_diff_markdown
+    print(render(changes), end="")
+    return 1 if args.fail_on_new and is_regression(changes) else EXIT_PASS
+
+
 def cmd_render(args: argparse.Namespace) -> int:
     from policycheck.render import write_reports
 
     written = write_reports(load_report(args.report), args.output_dir, args.format)
     print("wrote: " + ", ".join(str(path) for path in written))
+    return EXIT_PASS
+
+
+def cmd_iam_policy(args: argparse.Namespace) -> int:
+    import json
+
+    from policycheck.errors import InputError
+    from policycheck.iampolicy import readonly_policy
+    from policycheck.registry import all_checks
+
+    if args.checks:
+        unknown = [c for c in args.checks if c not in all_checks()]
+        if unknown:
+            raise InputError(f"--checks: unknown check {unknown[0]!r}")
+        check_ids = args.checks
+    else:
+        policy, _ = _load(args)
+        check_ids = [binding.check.id for binding in policy.bindings]
+    print(json.dumps(readonly_policy(check_ids), indent=2))
     return EXIT_PASS
 
 
@@ -378,6 +478,9 @@ COMMANDS = {
     "validate": cmd_validate,
     "controls": cmd_controls,
     "render": cmd_render,
+    "merge": cmd_merge,
+    "diff": cmd_diff,
+    "iam-policy": cmd_iam_policy,
     "drills": cmd_drills,
     "schema": cmd_schema,
 }

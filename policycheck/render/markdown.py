@@ -5,7 +5,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from policycheck.report import Report, Result
+from policycheck.report import Report, Result, assess_control
 
 STATUS_LABEL = {
     "pass": "PASS",
@@ -62,6 +62,22 @@ def _finding(result: Result) -> str:
         ]
     lines += ["", f"**Remediation:** {result.remediation}", ""]
     return "\n".join(lines)
+
+
+def environment_matrix(report: Report) -> str:
+    """Each control's status per environment, from that environment's results only."""
+    environments = list(dict.fromkeys(e.name for e in report.run.environments))
+    rows = []
+    for control in report.controls:
+        row = [control.id]
+        for environment in environments:
+            own = [r for r in report.results if r.environment == environment]
+            status = assess_control(
+                control.id, control.title, control.checks, own, control.manual
+            ).status
+            row.append(STATUS_LABEL[status])
+        rows.append(row)
+    return table(rows, ["Control", *environments])
 
 
 def render_markdown(report: Report) -> str:
@@ -125,6 +141,9 @@ def render_markdown(report: Report) -> str:
         ),
         "",
     ]
+    environments = [e.name for e in report.run.environments]
+    if len(set(environments)) > 1:
+        parts += ["## Controls by environment", "", environment_matrix(report), ""]
     manual = [(c.id, statement) for c in report.controls for statement in c.manual]
     if manual:
         parts += [

@@ -1,0 +1,35 @@
+"""The read-only IAM policy a selection of checks needs, from the facts' declared actions."""
+
+from collections.abc import Iterable
+from typing import Any
+
+from policycheck.facts import FACTS, all_facts
+from policycheck.registry import all_checks
+
+
+def required_actions(check_ids: Iterable[str]) -> list[str]:
+    """Every AWS action the checks' facts (and what those depend on) call, sorted."""
+    all_facts()
+    checks = all_checks()
+    names = [name for check_id in check_ids for name in checks[check_id].facts]
+    actions: set[str] = set()
+    while names:
+        spec = FACTS[names.pop()]
+        names.extend(spec.depends_on)
+        actions.update(a for a in spec.actions if not a.startswith("local:"))
+    return sorted(actions)
+
+
+def readonly_policy(check_ids: Iterable[str]) -> dict[str, Any]:
+    """An IAM policy document granting exactly those actions."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PolicycheckReadOnly",
+                "Effect": "Allow",
+                "Action": required_actions(check_ids),
+                "Resource": "*",
+            }
+        ],
+    }

@@ -1,0 +1,129 @@
+"""merge (reports made per environment) and diff (drift between nights)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import MotoServer, Workspace, run_cli
+from policycheck.seeding import Deviation, seed
+
+
+def _run(moto: MotoServer, workspace: Workspace, out: Path, *args: str) -> dict:
+    result = run_cli(
+        "run",
+        "--policy",
+        workspace.policy_path,
+        "--endpoint-url",
+        moto.url,
+        "--output-dir",
+        out,
+        *args,
+    )
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads((out / "report.json").read_text())
+
+
+@pytest.fixture
+def broken(moto: MotoServer, workspace: Workspace) -> Workspace:
+    seed(
+        workspace.policy,
+        moto.url,
+        deviations=(Deviation("prod", "s3-versioning-enabled", "nn-aiconnectors-audit-prod"),),
+    )
+    return workspace
+
+
+def test_merge_equals_one_run_over_both(
+    moto: MotoServer, broken: Workspace, tmp_path: Path
+) -> None:
+    both = _run(moto, broken, tmp_path / "both")
+    _run(moto, broken, tmp_path / "dev", "--env", "dev")
+    _run(moto, broken, tmp_path / "prod", "--env", "prod")
+    result = run_cli(
+        "merge",
+        tmp_path / "prod" / "report.json",
+        tmp_path / "dev" / "report.json",
+        "-o",
+        tmp_path / "merged",
+    )
+    assert result.returncode == 0, result.stderr
+    merged = json.loads((tmp_path / "merged" / "report.json").read_text())
+
+    def verdicts(report: dict) -> list:
+        return [
+            (r["environment"], r["check_id"], r["resource"]["arn"], r["status"])
+            for r in report["results"]
+        ]
+
+    assert verdicts(merged) == verdicts(both)
+    assert merged["summary"] == both["summary"]
+    assert [(c["id"], c["status"]) for c in merged["controls"]] == [
+        (c["id"], c["status"]) for c in both["controls"]
+    ]
+    assert sorted(e["name"] for e in merged["run"]["environments"]) == ["dev", "prod"]
+    markdown = (tmp_path / "merged" / "report.md").read_text()
+    assert "## Controls by environment" in markdown
+    assert (tmp_path / "merged" / "SHA256SUMS").exists()
+
+
+def test_merge_refuses_other_policy_versions(
+    moto: MotoServer, broken: Workspace, tmp_path: Path
+) -> None:
+    _run(moto, broken, tmp_path / "dev", "--env", "dev")
+    broken.edit(lambda d: d["checks"][0].update(resources=["state_bucket"]))
+    _run(moto, broken, tmp_path / "prod", "--env", "prod")
+    args = [tmp_path / "dev" / "report.json", tmp_path / "prod" / "report.json"]
+    refused = run_cli("merge", *args, "-o", tmp_path / "merged")
+    assert refused.returncode == 2
+    assert "made from other policy or control files" in refused.stderr
+    assert "policy" in refused.stderr and "--allow-mixed" in refused.stderr
+    assert run_cli("merge", *args, "-o", tmp_path / "m", "--allow-mixed").returncode == 0
+
+
+def test_merge_refuses_the_same_environment_twice(
+    moto: MotoServer, broken: Workspace, tmp_path: Path
+) -> None:
+    _run(moto, broken, tmp_path / "dev", "--env", "dev")
+    report = tmp_path / "dev" / "report.json"
+    result = run_cli("merge", report, report, "-o", tmp_path / "m")
+    assert result.returncode == 2 and "environment dev (123456789012) is in" in result.stderr
+
+
+def test_diff_lists_drift_and_fails_on_regressions(
+    moto: MotoServer, workspace: Workspace, tmp_path: Path
+) -> None:
+    seed(
+        workspace.policy,
+        moto.url,
+        deviations=(Deviation("dev", "s3-versioning-enabled", "nn-aiconnectors-audit-dev"),),
+    )
+    old = _run(moto, workspace, tmp_path / "old", "--env", "dev")
+    assert old["summary"]["results"]["fail"] == 1
+    import boto3
+
+    s3 = boto3.client("s3", endpoint_url=moto.url, region_name="eu-central-1")
+    s3.put_bucket_versioning(
+        Bucket="nn-aiconnectors-audit-dev", VersioningConfiguration={"Status": "Enabled"}
+    )  # fixed
+    s3.put_bucket_versioning(
+        Bucket="aiconnectors-terraform-state-dev", VersioningConfiguration={"Status": "Suspended"}
+    )  # regressed
+    _run(moto, workspace, tmp_path / "new", "--env", "dev")
+    paths = [tmp_path / "old" / "report.json", tmp_path / "new" / "report.json"]
+
+    result = run_cli("diff", *paths, "--format", "json")
+    assert result.returncode == 0
+    changes = json.loads(result.stdout)
+    assert [(c["check_id"], c["resource"]) for c in changes["new_failures"]] == [
+        ("s3-versioning-enabled", "arn:aws:s3:::aiconnectors-terraform-state-dev")
+    ]
+    assert [(c["resource"], c["status"]) for c in changes["resolved_failures"]] == [
+        ("arn:aws:s3:::nn-aiconnectors-audit-dev", "pass")
+    ]
+    assert changes["still_failing"] == [] and changes["new_errors"] == []
+
+    gate = run_cli("diff", *paths, "--fail-on-new")
+    assert gate.returncode == 1
+    assert "## New failures (1)" in gate.stdout and "## Resolved failures (1)" in gate.stdout
+    assert run_cli("diff", paths[1], paths[1], "--fail-on-new").returncode == 0
