@@ -38,7 +38,7 @@ def _positive(value: str) -> int:
 
 
 def _formats(value: str) -> list[str]:
-    known = ("json", "markdown", "csv", "junit", "sarif", "summary")
+    known = ("json", "markdown", "csv", "junit", "sarif", "summary", "oscal")
     chosen = _csv(value)
     unknown = [name for name in chosen if name not in known]
     if unknown or not chosen:
@@ -85,7 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
         default=["json", "markdown"],
         metavar="LIST",
         help="comma-separated report formats: json, markdown, csv (control matrix), junit, "
-        "sarif (code scanning), summary (for $GITHUB_STEP_SUMMARY, cut under 1 MiB) "
+        "sarif (code scanning), summary (for $GITHUB_STEP_SUMMARY, cut under 1 MiB), oscal "
+        "(NIST OSCAL assessment-results) "
         "(default: json,markdown); SHA256SUMS lists the files written",
     )
     audit_options.add_argument(
@@ -243,7 +244,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=_formats,
         default=["markdown"],
         metavar="LIST",
-        help="comma-separated: json, markdown, csv, junit, sarif, summary (default: markdown)",
+        help="comma-separated: json, markdown, csv, junit, sarif, summary, oscal "
+        "(default: markdown)",
     )
     render.add_argument(
         "--output-dir",

@@ -122,3 +122,41 @@ def test_summary_is_cut_under_the_limit(report: Report) -> None:
     cut = render_summary(report, limit=2500)
     assert len(cut.encode()) <= 2500
     assert "_Truncated:" in cut and "more findings are in the full report" in cut
+
+
+def _oscal_schema() -> dict:
+    """NIST's schema with its \\p{L}/\\p{N} classes in a form Python's re understands."""
+    text = (Path(__file__).parent / "schemas" / "oscal_complete_schema-1.2.3.json").read_text()
+    return json.loads(text.replace("\\\\p{L}", "[^\\\\W\\\\d_]").replace("\\\\p{N}", "\\\\d"))
+
+
+def test_oscal_validates_against_the_official_schema(report: Report) -> None:
+    import jsonschema
+
+    document = json.loads(FORMATS["oscal"].render(report))
+    validator = jsonschema.Draft7Validator(
+        _oscal_schema(), format_checker=jsonschema.FormatChecker()
+    )
+    errors = sorted(validator.iter_errors(document), key=lambda e: list(e.path))
+    assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
+    results = document["assessment-results"]["results"][0]
+    states = {f["target"]["target-id"]: f["target"]["status"]["state"] for f in results["findings"]}
+    assert {f["target"]["type"] for f in results["findings"]} == {"objective-id"}
+    assert states == {
+        c.id: "satisfied" if c.status == "pass" else "not-satisfied"
+        for c in report.controls
+        if c.status in ("pass", "fail", "error", "waived")
+    }
+    assert len(results["observations"]) == len(report.results)
+    assert {m for o in results["observations"] for m in o["methods"]} == {"TEST"}
+    [resource] = document["assessment-results"]["back-matter"]["resources"]
+    assert resource["rlinks"][0]["hashes"][0]["algorithm"] == "SHA-256"
+
+
+def test_oscal_is_deterministic_and_the_schema_catches_mistakes(report: Report) -> None:
+    import jsonschema
+
+    assert FORMATS["oscal"].render(report) == FORMATS["oscal"].render(report)
+    document = json.loads(FORMATS["oscal"].render(report))
+    document["assessment-results"]["results"][0]["findings"][0]["target"]["type"] = "control"
+    assert list(jsonschema.Draft7Validator(_oscal_schema()).iter_errors(document))

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from policycheck.render.junit import render_junit
 from policycheck.render.markdown import render_markdown
+from policycheck.render.oscal import render_oscal
 from policycheck.render.sarif import render_sarif
 from policycheck.render.summary import render_summary
 from policycheck.render.tabular import render_csv
@@ -36,6 +37,7 @@ FORMATS: dict[str, Format] = {
         Format("junit", "report.junit.xml", render_junit),
         Format("sarif", "report.sarif", render_sarif),
         Format("summary", "summary.md", render_summary),
+        Format("oscal", "assessment-results.json", render_oscal),
     )
 }
 

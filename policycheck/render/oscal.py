@@ -1,0 +1,136 @@
+"""NIST OSCAL 1.x assessment-results: a finding per assessed control, an observation per
+result (method TEST, the resource as subject), the report's hash in back-matter."""
+
+import hashlib
+import json
+import uuid
+from typing import Any
+
+from policycheck.report import Report, Result
+
+OSCAL_VERSION = "1.2.3"
+NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:policycheck")
+SATISFIED = {
+    "pass": "satisfied",
+    "fail": "not-satisfied",
+    "error": "not-satisfied",
+    "waived": "not-satisfied",
+}
+
+
+def _uuid(report: Report, *parts: str) -> str:
+    """Deterministic: re-rendering a saved report gives the same document."""
+    return str(
+        uuid.uuid5(NAMESPACE, "|".join([report.run.started_at, report.run.policy_sha256, *parts]))
+    )
+
+
+def _observation(report: Report, result: Result) -> dict[str, Any]:
+    key = (result.environment, result.check_id, result.resource.arn)
+    observation: dict[str, Any] = {
+        "uuid": _uuid(report, "observation", *key),
+        "title": f"{result.check_id} on {result.resource.name} ({result.environment})",
+        "description": f"{result.status.upper()}: {result.message}",
+        "methods": ["TEST"],
+        "subjects": [
+            {
+                "subject-uuid": _uuid(report, "subject", result.resource.arn),
+                "type": "resource",
+                "title": result.resource.arn,
+            }
+        ],
+        "collected": (
+            result.evidence.facts[0].fetched_at
+            if result.evidence and result.evidence.facts
+            else report.run.finished_at
+        ),
+    }
+    if result.evidence:
+        observation["relevant-evidence"] = [
+            {
+                "description": f"Facts {', '.join(f.name for f in result.evidence.facts)}; "
+                f"SHA-256 {result.evidence.sha256}",
+            }
+        ]
+    return observation
+
+
+def render_oscal(report: Report) -> str:
+    observations = {id(r): _observation(report, r) for r in report.results}
+    findings = []
+    for control in report.controls:
+        if control.status not in SATISFIED:
+            continue  # manual or not assessed: listed as reviewed, no automated finding
+        own = [r for r in report.results if r.check_id in control.checks]
+        findings.append(
+            {
+                "uuid": _uuid(report, "finding", control.id),
+                "title": f"{control.id} {control.title}",
+                "description": f"{control.status.upper()}: {control.counts.pass_} passed, "
+                f"{control.counts.fail} failed, {control.counts.error} errors, "
+                f"{control.counts.waived} waived.",
+                "target": {
+                    "type": "objective-id",
+                    "target-id": control.id,
+                    "status": {"state": SATISFIED[control.status]},
+                },
+                "related-observations": [
+                    {"observation-uuid": observations[id(r)]["uuid"]} for r in own
+                ],
+            }
+        )
+    report_json = report.model_dump_json(indent=2, by_alias=True) + "\n"
+    document = {
+        "assessment-results": {
+            "uuid": _uuid(report, "assessment-results"),
+            "metadata": {
+                "title": "policycheck assessment of backup and disaster-recovery controls",
+                "last-modified": report.run.finished_at,
+                "version": report.run.tool_version,
+                "oscal-version": OSCAL_VERSION,
+            },
+            "import-ap": {"href": report.run.policy_file.rsplit("/", 1)[-1]},
+            "results": [
+                {
+                    "uuid": _uuid(report, "result"),
+                    "title": "Automated assessment",
+                    "description": "Live AWS configuration and DR drill evidence checked by "
+                    f"policycheck {report.run.tool_version} in "
+                    f"{', '.join(e.name for e in report.run.environments)}.",
+                    "start": report.run.started_at,
+                    "end": report.run.finished_at,
+                    "reviewed-controls": {
+                        "control-selections": [
+                            {
+                                "include-controls": [{"control-id": c.id} for c in report.controls],
+                            }
+                        ]
+                    },
+                    "observations": list(observations.values()),
+                    "findings": findings,
+                }
+            ],
+            "back-matter": {
+                "resources": [
+                    {
+                        "uuid": _uuid(report, "report.json"),
+                        "title": "policycheck report.json",
+                        "rlinks": [
+                            {
+                                "href": "report.json",
+                                "hashes": [
+                                    {
+                                        "algorithm": "SHA-256",
+                                        "value": hashlib.sha256(report_json.encode()).hexdigest(),
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                ]
+            },
+        }
+    }
+    if not document["assessment-results"]["results"][0]["observations"]:
+        del document["assessment-results"]["results"][0]["observations"]
+    return json.dumps(document, indent=2) + "\n"
