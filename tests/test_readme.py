@@ -6,8 +6,6 @@ import shlex
 import subprocess
 import sys
 
-import pytest
-
 from conftest import REPO, MotoServer, Workspace, run_cli
 from policycheck.seeding import seed
 
@@ -25,14 +23,15 @@ def test_examples_found() -> None:
     assert len(COMMANDS) >= 6
 
 
-@pytest.mark.parametrize("command", COMMANDS)
-def test_readme_command(command: str, moto: MotoServer, workspace: Workspace) -> None:
-    """Run where a user's policy.yaml and controls/ are, against a compliant account."""
+def test_readme_commands_in_order(moto: MotoServer, workspace: Workspace) -> None:
+    """Run where a user's policy.yaml and controls/ are, against a compliant account, one
+    after another (render, merge and diff read what earlier examples wrote)."""
     seed(workspace.policy, moto.url)
-    result = run_cli(
-        *shlex.split(command), cwd=workspace.directory, env={"AWS_ENDPOINT_URL": moto.url}
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    for command in COMMANDS:
+        result = run_cli(
+            *shlex.split(command), cwd=workspace.directory, env={"AWS_ENDPOINT_URL": moto.url}
+        )
+        assert result.returncode == 0, (command, result.stdout + result.stderr)
 
 
 def test_readme_library_example(moto: MotoServer, workspace: Workspace) -> None:

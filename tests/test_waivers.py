@@ -297,3 +297,72 @@ def test_report_with_active_expired_and_stale_waivers(
         "critical",
     )
     assert gated.returncode == 0  # s3-policy-denies-delete is high, below critical
+
+
+def test_waived_report_renders_in_every_format(moto: MotoServer, workspace: Workspace) -> None:
+    import csv
+    import json
+    from xml.etree import ElementTree as ET
+
+    from policycheck.render import FORMATS
+
+    past = (date.today() - timedelta(days=1)).isoformat()
+    _with_waivers(
+        workspace,
+        _entry(),
+        _entry(
+            environment="prod", resource="nn-aiconnectors-audit-prod", ticket="SEC-7", expires=past
+        ),
+        _entry(
+            check="s3-versioning-enabled",
+            resource="aiconnectors-terraform-state-dev",
+            ticket="SEC-9",
+        ),
+    )
+    seed(
+        workspace.policy,
+        moto.url,
+        deviations=tuple(
+            Deviation(env, "s3-policy-denies-delete", f"nn-aiconnectors-audit-{env}")
+            for env in ("dev", "prod")
+        ),
+    )
+    out = workspace.directory / "out"
+    result = run_cli(
+        "run",
+        "--policy",
+        workspace.policy_path,
+        "--endpoint-url",
+        moto.url,
+        "--output-dir",
+        out,
+        "--format",
+        ",".join(FORMATS),
+    )
+    assert result.returncode == 1
+    waived_arn = "arn:aws:s3:::nn-aiconnectors-audit-dev"
+
+    rows = list(csv.DictReader((out / "report.csv").open()))
+    assert {
+        (r["resource_arn"], r["status"]) for r in rows if r["check"] == "s3-policy-denies-delete"
+    } == {(waived_arn, "waived"), ("arn:aws:s3:::nn-aiconnectors-audit-prod", "fail")}
+    skipped = ET.parse(out / "report.junit.xml").getroot().findall(".//skipped")
+    assert len(skipped) == 1 and "SEC-42" in skipped[0].get("message")
+    sarif = json.loads((out / "report.sarif").read_text())["runs"][0]["results"]
+    suppressed = [r for r in sarif if "suppressions" in r]
+    assert [r["properties"]["environment"] for r in suppressed] == ["dev"]
+    assert suppressed[0]["suppressions"][0]["justification"] == "legacy log shipper"
+    summary = (out / "summary.md").read_text()
+    assert "**WAIVED** `s3-policy-denies-delete` on `nn-aiconnectors-audit-dev`" in summary
+    oscal = json.loads((out / "assessment-results.json").read_text())
+    findings = oscal["assessment-results"]["results"][0]["findings"]
+    assert (
+        next(f for f in findings if f["target"]["target-id"] == "SC.10.02")["target"]["status"][
+            "state"
+        ]
+        == "not-satisfied"
+    )
+    markdown = (out / "report.md").read_text()
+    for state in ("ACTIVE", "EXPIRED", "STALE"):
+        assert f"| {state} " in markdown
+    assert "(waiver SEC-7 expired on" in markdown
