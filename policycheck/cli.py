@@ -71,24 +71,25 @@ def build_parser() -> argparse.ArgumentParser:
         help="policy file (default: ./policy.yaml, else the policy shipped with policycheck); "
         "controls are read from the controls/ directory beside it",
     )
-    audit_options = argparse.ArgumentParser(add_help=False)
-    audit_options.add_argument(
+    output_options = argparse.ArgumentParser(add_help=False)
+    output_options.add_argument(
         "--output-dir",
+        "-o",
         type=Path,
         default=Path("reports"),
         metavar="DIR",
-        help="where report.json / report.md are written (default: reports)",
+        help="where the report files and SHA256SUMS are written (default: reports)",
     )
-    audit_options.add_argument(
+    output_options.add_argument(
         "--format",
         type=_formats,
         default=["json", "markdown"],
         metavar="LIST",
         help="comma-separated report formats: json, markdown, csv (control matrix), junit, "
         "sarif (code scanning), summary (for $GITHUB_STEP_SUMMARY, cut under 1 MiB), oscal "
-        "(NIST OSCAL assessment-results) "
-        "(default: json,markdown); SHA256SUMS lists the files written",
+        "(NIST OSCAL assessment-results) (default: json,markdown)",
     )
+    audit_options = argparse.ArgumentParser(add_help=False, parents=[output_options])
     audit_options.add_argument(
         "--max-workers",
         type=_positive,
@@ -173,27 +174,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     merge = commands.add_parser(
         "merge",
+        parents=[output_options],
         help="merge reports made separately (per CI job or account) into one",
         description="Merge report.json files into one report and control matrix, written "
         "like run's. Refuses reports made from different policy or control files unless "
         "--allow-mixed.",
     )
     merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
-    merge.add_argument(
-        "--output-dir",
-        "-o",
-        type=Path,
-        default=Path("reports"),
-        metavar="DIR",
-        help="where to write (default: reports)",
-    )
-    merge.add_argument(
-        "--format",
-        type=_formats,
-        default=["json", "markdown"],
-        metavar="LIST",
-        help="comma-separated formats, as for run (default: json,markdown)",
-    )
     merge.add_argument(
         "--allow-mixed",
         action="store_true",
@@ -234,27 +221,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     render = commands.add_parser(
         "render",
+        parents=[output_options],
         help="regenerate report views from a saved report.json (no AWS call)",
         description="Re-render a saved report.json into any format, so that an auditor can "
         "re-derive the matrix from the evidence. Writes SHA256SUMS over the files.",
     )
     render.add_argument("report", type=Path, help="a report.json written by run or demo")
-    render.add_argument(
-        "--format",
-        type=_formats,
-        default=["markdown"],
-        metavar="LIST",
-        help="comma-separated: json, markdown, csv, junit, sarif, summary, oscal "
-        "(default: markdown)",
-    )
-    render.add_argument(
-        "--output-dir",
-        "-o",
-        type=Path,
-        default=Path("reports"),
-        metavar="DIR",
-        help="where to write (default: reports)",
-    )
     commands.add_parser(
         "drills",
         parents=[policy_option],

@@ -2,19 +2,13 @@
 
 from tabulate import tabulate
 
-from policycheck.render.markdown import STATUS_LABEL
+from policycheck.render.markdown import CONTROL_HEADERS, STATUS_LABEL, control_rows
 from policycheck.report import Report
 
 
 def summary_table(report: Report) -> str:
     """Controls with their status and counts, then the overall line."""
-    rows = [
-        [c.id, c.title, STATUS_LABEL[c.status], c.counts.pass_, c.counts.fail, c.counts.error]
-        for c in report.controls
-    ]
-    table = tabulate(
-        rows, headers=["Control", "Title", "Status", "Pass", "Fail", "Error"], tablefmt="simple"
-    )
+    table = tabulate(control_rows(report), headers=CONTROL_HEADERS, tablefmt="simple")
     counts = report.summary.results
     environments = ", ".join(
         f"{env.name} ({env.account_id}, {env.region})" for env in report.run.environments

@@ -64,6 +64,17 @@ def _finding(result: Result) -> str:
     return "\n".join(lines)
 
 
+CONTROL_HEADERS = ["Control", "Title", "Status", "Pass", "Fail", "Error"]
+
+
+def control_rows(report: Report) -> list[list[Any]]:
+    """The control matrix: one row per control with its status and counts."""
+    return [
+        [c.id, cell(c.title), STATUS_LABEL[c.status], c.counts.pass_, c.counts.fail, c.counts.error]
+        for c in report.controls
+    ]
+
+
 def environment_matrix(report: Report) -> str:
     """Each control's status per environment, from that environment's results only."""
     environments = list(dict.fromkeys(e.name for e in report.run.environments))
@@ -125,19 +136,10 @@ def render_markdown(report: Report) -> str:
         "",
         table(
             [
-                [
-                    c.id,
-                    cell(c.title),
-                    STATUS_LABEL[c.status],
-                    c.counts.pass_,
-                    c.counts.fail,
-                    c.counts.error,
-                    len(c.manual),
-                    ", ".join(c.checks_not_run) or "—",
-                ]
-                for c in report.controls
+                [*row, len(c.manual), ", ".join(c.checks_not_run) or "—"]
+                for row, c in zip(control_rows(report), report.controls, strict=True)
             ],
-            ["Control", "Title", "Status", "Pass", "Fail", "Error", "Manual", "Checks not run"],
+            [*CONTROL_HEADERS, "Manual", "Checks not run"],
         ),
         "",
     ]

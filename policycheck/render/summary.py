@@ -1,6 +1,6 @@
 """A compact Markdown summary for $GITHUB_STEP_SUMMARY, cut to fit GitHub's 1 MiB limit."""
 
-from policycheck.render.markdown import STATUS_LABEL, cell, table
+from policycheck.render.markdown import CONTROL_HEADERS, STATUS_LABEL, cell, control_rows, table
 from policycheck.report import Report
 
 #: GitHub drops a step summary over 1 MiB; stay well below it.
@@ -18,20 +18,7 @@ def render_summary(report: Report, limit: int = SUMMARY_LIMIT_BYTES) -> str:
             f"{counts.waived} waived in {counts.total} results "
             f"({', '.join(e.name for e in report.run.environments)}).",
             "",
-            table(
-                [
-                    [
-                        c.id,
-                        cell(c.title),
-                        STATUS_LABEL[c.status],
-                        c.counts.pass_,
-                        c.counts.fail,
-                        c.counts.error,
-                    ]
-                    for c in report.controls
-                ],
-                ["Control", "Title", "Status", "Pass", "Fail", "Error"],
-            ),
+            table(control_rows(report), CONTROL_HEADERS),
             "",
             "### Findings",
             "",
