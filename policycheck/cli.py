@@ -412,18 +412,18 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
     import json
 
     from policycheck.errors import InputError
-    from policycheck.iampolicy import readonly_policy
+    from policycheck.iampolicy import discovery_actions, readonly_policy
     from policycheck.registry import all_checks
 
     if args.checks:
         unknown = [c for c in args.checks if c not in all_checks()]
         if unknown:
             raise InputError(f"--checks: unknown check {unknown[0]!r}")
-        check_ids = args.checks
+        document = readonly_policy(args.checks)
     else:
         policy, _ = _load(args)
-        check_ids = [binding.check.id for binding in policy.bindings]
-    print(json.dumps(readonly_policy(check_ids), indent=2))
+        document = readonly_policy([b.check.id for b in policy.bindings], discovery_actions(policy))
+    print(json.dumps(document, indent=2))
     return EXIT_PASS
 
 

@@ -3,7 +3,9 @@
 from collections.abc import Iterable
 from typing import Any
 
+from policycheck.discovery import LIST_ACTIONS, is_pattern
 from policycheck.facts import FACTS, all_facts
+from policycheck.policy import Policy
 from policycheck.registry import all_checks
 
 
@@ -20,15 +22,28 @@ def required_actions(check_ids: Iterable[str]) -> list[str]:
     return sorted(actions)
 
 
-def readonly_policy(check_ids: Iterable[str]) -> dict[str, Any]:
-    """An IAM policy document granting exactly those actions."""
+def discovery_actions(policy: Policy) -> list[str]:
+    """List calls the policy's name patterns need."""
+    return sorted(
+        {
+            LIST_ACTIONS[policy.document.resources[group].type]
+            for binding in policy.bindings
+            for group in binding.resource_groups
+            for environment in policy.environments
+            if any(is_pattern(r.name) for r in policy.resources_in(group, environment))
+        }
+    )
+
+
+def readonly_policy(check_ids: Iterable[str], extra: Iterable[str] = ()) -> dict[str, Any]:
+    """An IAM policy document granting exactly those actions (and ``extra`` ones)."""
     return {
         "Version": "2012-10-17",
         "Statement": [
             {
                 "Sid": "PolicycheckReadOnly",
                 "Effect": "Allow",
-                "Action": required_actions(check_ids),
+                "Action": sorted({*required_actions(check_ids), *extra}),
                 "Resource": "*",
             }
         ],

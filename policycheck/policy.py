@@ -267,7 +267,8 @@ def _waiver_problems(path: Path, document: PolicyDocument, bindings: list[Bindin
         elif (
             waiver.resource
             and not waiver.resource.startswith("arn:")
-            and (waiver.resource not in names)
+            and not any("*" in name or "?" in name for name in names)  # discovered later
+            and waiver.resource not in names
         ):
             problems.append(
                 f"{where}.resource: {waiver.resource!r} is not a resource {waiver.check} "

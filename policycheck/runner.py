@@ -6,7 +6,7 @@ import json
 import os
 import subprocess
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from policycheck.aws import Connection, SessionFactory, connect, default_session
 from policycheck.collect import FactKey, FactRequest, ProgressCallback, collect, fact_key
 from policycheck.collectors.drills import EVIDENCE
 from policycheck.controls import Catalog
+from policycheck.discovery import Discovery, DiscoveryFailed, is_pattern
 from policycheck.errors import InputError
 from policycheck.evidence import EvidenceStore
 from policycheck.facts import FactOutcome, all_facts
@@ -61,6 +62,8 @@ class Target:
     binding: Binding
     environment: str
     resource: ResourceInstance
+    #: Set when the resource is a pattern whose list call failed.
+    discovery_error: DiscoveryFailed | None = None
 
     @property
     def resource_name(self) -> str:
@@ -93,8 +96,16 @@ def _reject_unknown(option: str, given: Sequence[str], known: list[str], what: s
         raise InputError(f"{option}: unknown {unknown[0]!r}; {what}: {', '.join(known)}")
 
 
-def plan(policy: Policy, catalog: Catalog, selection: Selection) -> list[Target]:
-    """Every (check, resource, environment) the selection asks for, in a stable order."""
+#: (group, environment) -> the group's resources; patterns may raise DiscoveryFailed.
+Resolver = Callable[[str, str], list[ResourceInstance]]
+
+
+def plan(
+    policy: Policy, catalog: Catalog, selection: Selection, resolve: Resolver | None = None
+) -> list[Target]:
+    """Every (check, resource, environment) the selection asks for, in a stable order.
+    ``resolve`` expands resource groups (default: the names as written)."""
+    resolve = resolve or policy.resources_in
     wanted_by_control: set[str] | None = None
     if selection.controls is not None:
         wanted_by_control = {
@@ -114,8 +125,13 @@ def plan(policy: Policy, catalog: Catalog, selection: Selection) -> list[Target]
             if not binding.applies_in(environment):
                 continue
             for group in binding.resource_groups:
-                for instance in policy.resources_in(group, environment):
-                    targets.append(Target(binding, environment, instance))
+                try:
+                    instances = resolve(group, environment)
+                except DiscoveryFailed as failure:
+                    written = policy.resources_in(group, environment)
+                    targets += [Target(binding, environment, i, failure) for i in written]
+                    continue
+                targets += [Target(binding, environment, i) for i in instances]
     return targets
 
 
@@ -169,6 +185,16 @@ def evaluate(
         "severity": spec.severity,
         "remediation": spec.remediation.format(name=ref.name),
     }
+    if target.discovery_error:
+        failure = target.discovery_error
+        return Result(
+            **common,
+            status="error",
+            message=f"could not discover resources matching {ref.name!r}: {failure}",
+            expected=None,
+            observed=None,
+            error=ErrorInfo(code=failure.code, message=failure.message),
+        )
     needed = [
         outcomes[fact_key(account_id, region, facts[name], ref.name, ref.parent)]
         for name in spec.facts
@@ -263,7 +289,6 @@ def run_audit(
     """Connect to each selected environment, collect facts once, evaluate every target."""
     options = options or RunOptions()
     started = datetime.now(UTC)
-    targets = plan(policy, catalog, selection)
     connections = {
         name: connect(
             name,
@@ -277,6 +302,28 @@ def run_audit(
     by_location: dict[tuple[str, str], Connection] = {}
     for connection in connections.values():
         by_location.setdefault((connection.account_id, connection.region), connection)
+    discovery = Discovery()
+
+    def resolve(group: str, environment: str) -> list[ResourceInstance]:
+        """Names as written; patterns listed in the environment's account."""
+        connection = connections[environment]
+        kind = policy.document.resources[group].type
+        instances = []
+        for written in policy.resources_in(group, environment):
+            if not is_pattern(written.name):
+                instances.append(written)
+                continue
+            names = discovery.names(
+                (connection.account_id, connection.region),
+                connection.client,
+                kind,
+                written.name,
+                written.parent,
+            )
+            instances += [replace(written, name=name) for name in names]
+        return instances
+
+    targets = plan(policy, catalog, selection, resolve)
     evidence = EvidenceStore(policy.evidence_dir)
 
     def clients_for(location: tuple[str, str]) -> Callable[[str], Any]:
