@@ -38,7 +38,9 @@ def _describe(rule: dict[str, Any]) -> str:
 def lifecycle_retains_tagged(facts: Facts, params: RetainTaggedParams) -> Verdict:
     """A lifecycle rule selecting tagged images keeps more than ``min_tagged_images``
     (``imageCountMoreThan`` >= N), and no rule evaluated before it (lower
-    ``rulePriority``) expires tagged images by age or keeps fewer than N."""
+    ``rulePriority``) expires tagged images by age or keeps fewer than N. ECR lets the
+    first rule whose tag status matches claim an image, so an ``any`` rule counts as
+    keeping tagged images when an earlier ``untagged`` rule has claimed the untagged ones."""
     policy = facts["ecr_repository.lifecycle_policy"]
     n = params.min_tagged_images
     expected = {
@@ -54,15 +56,20 @@ def lifecycle_retains_tagged(facts: Facts, params: RetainTaggedParams) -> Verdic
         return judge(False, "no lifecycle policy", expected_text, expected=expected, observed=None)
     rules = sorted(policy.get("rules", []), key=lambda rule: rule.get("rulePriority", 0))
     earlier_threats = []
+    untagged_claimed = False
     for rule in rules:
         selection = rule.get("selection", {})
         if rule.get("action", {}).get("type", "expire") != "expire":
             continue
-        if selection.get("tagStatus") not in ("tagged", "any"):
+        status = selection.get("tagStatus")
+        if status == "untagged":
+            untagged_claimed = True
+            continue
+        if status not in ("tagged", "any"):
             continue
         count_type, count = selection.get("countType"), selection.get("countNumber", 0)
-        retains = selection.get("tagStatus") == "tagged" and count_type == "imageCountMoreThan"
-        if retains and count >= n:
+        only_tagged = status == "tagged" or untagged_claimed
+        if count_type == "imageCountMoreThan" and count >= n and only_tagged:
             if earlier_threats:
                 break
             return judge(
@@ -76,6 +83,11 @@ def lifecycle_retains_tagged(facts: Facts, params: RetainTaggedParams) -> Verdic
             earlier_threats.append(f"{_describe(rule)} expires tagged images by age")
         elif count < n:
             earlier_threats.append(f"{_describe(rule)} keeps only {count} images")
+        else:
+            earlier_threats.append(
+                f"{_describe(rule)} keeps {count} images of any status, so newer untagged "
+                "images can displace tagged ones"
+            )
     text = "; ".join(earlier_threats) or "no rule keeps a count of tagged images"
     return judge(False, text, expected_text, expected=expected, observed=policy)
 
