@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from policycheck.errors import InputError
 from policycheck.policy import EnvironmentConfig
@@ -60,7 +60,7 @@ def configured_endpoint(endpoint_url: str | None) -> str | None:
     return endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
 
 
-def _keep_endpoint_host(endpoint_url: str) -> Callable[..., None]:
+def keep_endpoint_host(endpoint_url: str) -> Callable[..., None]:
     """s3control's endpoint rules put the account id in front of the host
     (``123456789012.127.0.0.1:5000``), which cannot resolve on a local endpoint. Move the
     request back to the endpoint's host before it is signed; the account id still travels
@@ -112,7 +112,7 @@ def make_client(
     )
     client.meta.events.register("before-call", _log_call)
     if service == "s3control" and endpoint_url:
-        client.meta.events.register("before-sign.s3-control", _keep_endpoint_host(endpoint_url))
+        client.meta.events.register("before-sign.s3-control", keep_endpoint_host(endpoint_url))
     return client
 
 
@@ -129,9 +129,9 @@ def connect(
     endpoint_url = configured_endpoint(endpoint_url)
     config = client_config(max_workers)
     probe_config = client_config(1, retries=PROBE_RETRIES)
-    session = session_factory(environment.region)
     where = f"environment {name!r}"
     try:
+        session = session_factory(environment.region)
         if environment.role_arn:
             sts = make_client(session, "sts", environment.region, endpoint_url, probe_config)
             credentials = sts.assume_role(
@@ -145,6 +145,8 @@ def connect(
             )
         sts = make_client(session, "sts", environment.region, endpoint_url, probe_config)
         identity = sts.get_caller_identity()
+    except ProfileNotFound as exc:
+        raise InputError(f"{where}: {exc} (check AWS_PROFILE)") from None
     except NoCredentialsError:
         raise InputError(
             f"{where}: no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID/"

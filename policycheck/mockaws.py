@@ -4,15 +4,49 @@ Like ``moto.server.ThreadedMotoServer``, but the WSGI app can be wrapped (to inj
 latency, throttling or AccessDenied) and it always binds 127.0.0.1 on a free port.
 """
 
+import io
 import logging
 import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import parse_qs
 
 WsgiApp = Callable[..., Any]
 Middleware = Callable[[WsgiApp], WsgiApp]
+
+
+#: S3 bucket sub-resources (query keys) and the GET operation each selects.
+S3_GET_OPERATIONS = {
+    "versioning": "GetBucketVersioning",
+    "encryption": "GetBucketEncryption",
+    "publicAccessBlock": "GetPublicAccessBlock",
+    "lifecycle": "GetBucketLifecycleConfiguration",
+    "policy": "GetBucketPolicy",
+}
+
+
+def operation_of(environ: dict[str, Any]) -> str:
+    """The API operation a request calls (enough of it for the services we read)."""
+    target = environ.get("HTTP_X_AMZ_TARGET", "")
+    if target:
+        return target.rsplit(".", 1)[-1]
+    query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+    if environ.get("REQUEST_METHOD") == "GET":
+        for key, operation in S3_GET_OPERATIONS.items():
+            if key in query:
+                return operation
+    if "Action" in query:
+        return query["Action"][0]
+    if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+        # Query protocol (IAM, STS): the action is in the form body; put the body back.
+        body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        environ["wsgi.input"] = io.BytesIO(body)
+        form = parse_qs(body.decode(), keep_blank_values=True)
+        if "Action" in form:
+            return form["Action"][0]
+    return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
 
 
 class MotoNotInstalled(RuntimeError):

@@ -1,6 +1,6 @@
 import pytest
 
-from policycheck.aws import _keep_endpoint_host, client_config
+from policycheck.aws import client_config, keep_endpoint_host
 from policycheck.errors import InputError
 
 
@@ -42,5 +42,5 @@ class _Request:
 )
 def test_s3control_request_moves_back_to_the_endpoint_host(before: str, after: str) -> None:
     request = _Request(before)
-    _keep_endpoint_host("http://127.0.0.1:5000")(request)
+    keep_endpoint_host("http://127.0.0.1:5000")(request)
     assert request.url == after

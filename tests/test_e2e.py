@@ -421,6 +421,13 @@ def test_missing_credentials_exit_2(workspace: Workspace, monkeypatch: pytest.Mo
     assert "no AWS credentials found" in result.stderr
 
 
+def test_unknown_profile_exits_2(workspace: Workspace) -> None:
+    result, _ = _audit("http://127.0.0.1:9", workspace, env={"AWS_PROFILE": "no-such-profile"})
+    assert result.returncode == 2
+    assert "The config profile (no-such-profile) could not be found" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_verbose_logs_api_calls(moto: MotoServer, workspace: Workspace) -> None:
     seed(workspace.policy, moto.url)
     result, _ = _audit(
