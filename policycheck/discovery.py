@@ -1,6 +1,7 @@
 """Resources named by pattern (``mcp-oauth-storage-*-{env}``) are discovered at run time
 with paginated list calls, each listing read once per account, region (and cluster)."""
 
+import threading
 from collections.abc import Callable
 from fnmatch import fnmatchcase
 from typing import Any
@@ -94,6 +95,8 @@ class Discovery:
 
     def __init__(self) -> None:
         self._listings: dict[tuple[str, ...], list[str] | DiscoveryFailed] = {}
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, ...], threading.Lock] = {}
 
     def names(
         self,
@@ -106,6 +109,23 @@ class Discovery:
         """Names matching ``pattern``; raises DiscoveryFailed if the listing failed."""
         scope = _literal_prefix(pattern) if resource_type == "ssm_parameter" else "*"
         key = (*location, resource_type, parent, scope)
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            self._list_once(key, client, resource_type, scope, parent)
+        listing = self._listings[key]
+        if isinstance(listing, DiscoveryFailed):
+            raise listing
+        return [name for name in listing if fnmatchcase(name, pattern)]
+
+    def _list_once(
+        self,
+        key: tuple[str, ...],
+        client: Callable[[str], Any],
+        resource_type: str,
+        scope: str,
+        parent: str,
+    ) -> None:
         if key not in self._listings:
             try:
                 self._listings[key] = list_names(client, resource_type, scope + "*", parent)
@@ -116,7 +136,3 @@ class Discovery:
                 )
             except BotoCoreError as exc:
                 self._listings[key] = DiscoveryFailed(type(exc).__name__, str(exc))
-        listing = self._listings[key]
-        if isinstance(listing, DiscoveryFailed):
-            raise listing
-        return [name for name in listing if fnmatchcase(name, pattern)]

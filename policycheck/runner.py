@@ -6,6 +6,8 @@ import json
 import os
 import subprocess
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -283,6 +285,23 @@ def git_commit(directory: Path) -> str | None:
     return completed.stdout.strip() or None if completed.returncode == 0 else None
 
 
+def _discover_concurrently(policy: Policy, selection: Selection, resolve: Resolver) -> None:
+    """Warm the discovery listings in parallel (each is then read from its cache)."""
+    work = {
+        (group, environment)
+        for environment in selection.environments
+        for binding in policy.bindings
+        if binding.applies_in(environment)
+        for group in binding.resource_groups
+        if any(is_pattern(r.name) for r in policy.resources_in(group, environment))
+    }
+    if len(work) > 1:
+        with ThreadPoolExecutor(max_workers=min(8, len(work))) as pool:
+            for future in [pool.submit(resolve, g, e) for g, e in sorted(work)]:
+                with suppress(DiscoveryFailed):
+                    future.result()
+
+
 def run_audit(
     policy: Policy, catalog: Catalog, selection: Selection, options: RunOptions | None = None
 ) -> Report:
@@ -323,6 +342,7 @@ def run_audit(
             instances += [replace(written, name=name) for name in names]
         return instances
 
+    _discover_concurrently(policy, selection, resolve)
     targets = plan(policy, catalog, selection, resolve)
     evidence = EvidenceStore(policy.evidence_dir)
 

@@ -25,6 +25,13 @@ def covers_every_suffix(pattern: str, prefix: str) -> bool:
     ``arn:aws:s3:::bucket*``) covers every object of a bucket, whose ARNs all start with
     ``arn:aws:s3:::bucket/`` followed by a non-empty key.
     """
+    if pattern in ("*", prefix + "*") or (
+        pattern.endswith("*")
+        and prefix.startswith(pattern[:-1])
+        and "*" not in pattern[:-1]
+        and "?" not in pattern[:-1]
+    ):
+        return True  # the usual forms: "*", "<prefix>*" or a literal head of the prefix + "*"
     states = _closure(pattern, {0})
     for ch in prefix:
         states = _closure(pattern, _step(pattern, states, ch))
