@@ -37,6 +37,13 @@ def _positive(value: str) -> int:
     return number
 
 
+def _shard(value: str) -> tuple[int, int]:
+    index, _, count = value.partition("/")
+    if not (index.isdigit() and count.isdigit() and 1 <= int(index) <= int(count)):
+        raise argparse.ArgumentTypeError("expected I/N with 1 <= I <= N, e.g. 2/4")
+    return int(index), int(count)
+
+
 def _formats(value: str) -> list[str]:
     known = ("json", "markdown", "csv", "junit", "sarif", "summary", "oscal")
     chosen = _csv(value)
@@ -130,6 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         metavar="LIST",
         help="only the checks of these control ids; the report lists only them",
+    )
+    run.add_argument(
+        "--shard",
+        type=_shard,
+        default=None,
+        metavar="I/N",
+        help="only the environments of shard I of N (a stable hash of the name), to spread a "
+        "large policy over N CI jobs whose reports `merge` combines",
     )
     run.add_argument(
         "--fail-on",
@@ -302,7 +317,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     _configure_logging(args.verbose)
     policy, catalog = _load(args)
-    selection = select(policy, catalog, args.env, args.checks, args.controls)
+    selection = select(policy, catalog, args.env, args.checks, args.controls, args.shard)
     options = RunOptions(
         endpoint_url=args.endpoint_url, max_workers=args.max_workers, progress=_progress()
     )

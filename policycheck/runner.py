@@ -72,16 +72,28 @@ class Target:
         return self.resource.name
 
 
+def shard_of(name: str, count: int) -> int:
+    """The shard (1..count) an environment belongs to: stable across runs and machines."""
+    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % count + 1
+
+
 def select(
     policy: Policy,
     catalog: Catalog,
     environments: Sequence[str] = (),
     checks: Sequence[str] = (),
     controls: Sequence[str] = (),
+    shard: tuple[int, int] | None = None,
 ) -> Selection:
-    """Validate the user's filters against the policy and catalog."""
+    """Validate the user's filters against the policy and catalog; with ``shard=(i, n)``
+    keep only the environments of shard i of n."""
     known_envs = list(policy.environments)
     _reject_unknown("--env", environments, known_envs, "environments")
+    if shard is not None:
+        index, count = shard
+        environments = [e for e in (environments or known_envs) if shard_of(e, count) == index]
+        if not environments:
+            raise InputError(f"--shard {index}/{count}: no environment falls in this shard")
     bound = list(dict.fromkeys(binding.check.id for binding in policy.bindings))
     _reject_unknown("--checks", checks, bound, "checks bound in the policy")
     _reject_unknown("--controls", controls, [c.id for c in catalog.controls], "controls")

@@ -2,6 +2,7 @@
 
 import json
 import threading
+import time
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,8 @@ class FaultInjector:
     """Holds the faults to inject and counts requests per operation."""
 
     faults: list[Fault] = field(default_factory=list)
+    #: Seconds every request waits (a slow endpoint).
+    delay: float = 0.0
     injected: Counter[str] = field(default_factory=Counter)
     requests: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -32,6 +35,7 @@ class FaultInjector:
     def clear(self) -> None:
         with self.lock:
             self.faults.clear()
+            self.delay = 0.0
             self.injected.clear()
             self.requests.clear()
 
@@ -56,6 +60,8 @@ class FaultInjector:
 
     def middleware(self, app: Any) -> Any:
         def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+            if self.delay:
+                time.sleep(self.delay)
             fault = self._match(environ)
             if fault is None:
                 return app(environ, start_response)

@@ -454,3 +454,42 @@ def test_demo_runs_from_any_directory(tmp_path: Path) -> None:
     assert ("dev", "s3-versioning-enabled", "aiconnectors-terraform-state-dev") in failed
     assert ("dev", "dr-drill-evidence-fresh", "secret-rotation") in failed
     assert "deliberate violations" in result.stderr
+
+
+def test_ctrl_c_leaves_no_partial_report(moto: MotoServer, workspace: Workspace) -> None:
+    """Interrupted mid-collection: exit 130, the previous report intact, no temp files."""
+    import os
+    import signal
+    import sys
+
+    seed(workspace.policy, moto.url)
+    out = workspace.directory / "out"
+    out.mkdir()
+    (out / "report.json").write_text("previous report")
+    moto.faults.delay = 0.3
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "policycheck",
+            "run",
+            "--policy",
+            str(workspace.policy_path),
+            "--endpoint-url",
+            moto.url,
+            "--output-dir",
+            str(out),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=os.environ,
+    )
+    time.sleep(2.5)  # connected, collecting
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted; no report written" in stderr
+    assert "Traceback" not in stderr
+    assert (out / "report.json").read_text() == "previous report"
+    assert sorted(p.name for p in out.iterdir()) == ["report.json"]

@@ -127,3 +127,53 @@ def test_diff_lists_drift_and_fails_on_regressions(
     assert gate.returncode == 1
     assert "## New failures (1)" in gate.stdout and "## Resolved failures (1)" in gate.stdout
     assert run_cli("diff", paths[1], paths[1], "--fail-on-new").returncode == 0
+
+
+def test_shards_cover_every_environment_once(workspace: Workspace) -> None:
+    from policycheck.controls import load_catalog
+    from policycheck.runner import select
+
+    workspace.edit(
+        lambda d: d["environments"].update(
+            {f"acct-{i:02d}": {"region": "eu-central-1"} for i in range(20)}
+        )
+    )
+    policy = workspace.policy
+    catalog = load_catalog(workspace.directory / "controls")
+    # 22 environment names over 4 shards: every shard gets some
+    shards = [select(policy, catalog, shard=(index, 4)).environments for index in range(1, 5)]
+    flat = [env for shard in shards for env in shard]
+    assert sorted(flat) == sorted(policy.environments)  # each exactly once
+    # Pinned: a shard assignment must not change between runs, machines or releases.
+    from policycheck.runner import shard_of
+
+    assert [shard_of(f"acct-{i:02d}", 4) for i in range(5)] == [1, 4, 4, 1, 3]
+    assert [shard_of(name, 2) for name in ("dev", "prod")] == [2, 2]
+
+
+def test_shard_option_and_merge(moto: MotoServer, workspace: Workspace, tmp_path: Path) -> None:
+    seed(workspace.policy, moto.url)
+    reports = []
+    for index in (1, 2):
+        out = tmp_path / f"shard-{index}"
+        result = run_cli(
+            "run",
+            "--policy",
+            workspace.policy_path,
+            "--endpoint-url",
+            moto.url,
+            "--output-dir",
+            out,
+            "--shard",
+            f"{index}/2",
+        )
+        if result.returncode == 2:
+            assert "no environment falls in this shard" in result.stderr
+            continue
+        assert result.returncode == 0, result.stderr
+        reports.append(out / "report.json")
+    merged = tmp_path / "merged"
+    assert run_cli("merge", *reports, "-o", merged).returncode == 0
+    environments = json.loads((merged / "report.json").read_text())["run"]["environments"]
+    assert sorted(e["name"] for e in environments) == ["dev", "prod"]
+    assert run_cli("run", "--shard", "3/2").returncode == 2
