@@ -3,6 +3,7 @@
 from typing import Any
 
 from policycheck.registry import NOW, RESOURCE, Verdict, all_checks
+from policycheck.report import ResourceInfo, Result
 
 TODAY = "2026-11-24T06:00:00+00:00"
 
@@ -31,3 +32,36 @@ def judge(
         **facts,
     }
     return spec.evaluate(full, spec.params_model.model_validate(params))
+
+
+def make_result(
+    check_id: str = "c",
+    status: str = "fail",
+    *,
+    name: str = "b",
+    environment: str = "dev",
+    severity: str = "high",
+) -> "Result":
+    """A result as the runner builds them, for tests of what happens after evaluation."""
+    from policycheck.report import Result
+
+    return Result(
+        check_id=check_id,
+        title="t",
+        control_ids=["C.1"],
+        environment=environment,
+        resource=ResourceInfo(
+            type="s3_bucket",
+            name=name,
+            arn=f"arn:aws:s3:::{name}",
+            region="eu-central-1",
+            account_id="123456789012",
+        ),
+        status=status,
+        severity=severity,
+        message=f"{status} message",
+        expected={"a": 1},
+        observed={"a": 2},
+        remediation="fix it",
+        error={"code": "AccessDenied", "message": "no"} if status == "error" else None,
+    )

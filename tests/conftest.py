@@ -115,3 +115,31 @@ def workspace(tmp_path: Path) -> Workspace:
     space.policy_path.write_text(POLICY_PATH.read_text())
     space.edit(lambda document: document.update(evidence_dir=str(space.evidence_dir)))
     return space
+
+
+def audit(
+    endpoint: "MotoServer | str",
+    workspace: Workspace,
+    *args: str | Path,
+    out: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> tuple[CliResult, dict | None]:
+    """`policycheck run` with the workspace's policy against an endpoint; the result and
+    the report it wrote (None when it exited 2)."""
+    import json
+
+    url = endpoint if isinstance(endpoint, str) else endpoint.url
+    out = out or workspace.directory / "out"
+    result = run_cli(
+        "run",
+        "--policy",
+        workspace.policy_path,
+        "--endpoint-url",
+        url,
+        "--output-dir",
+        out,
+        *args,
+        env=env,
+    )
+    report = json.loads((out / "report.json").read_text()) if result.returncode != 2 else None
+    return result, report

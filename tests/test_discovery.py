@@ -8,7 +8,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import MotoServer, Workspace, run_cli
+from conftest import MotoServer, Workspace, audit, run_cli
 from faults import Fault
 from policycheck.discovery import Discovery, DiscoveryFailed, is_pattern, list_names
 from policycheck.seeding import seed
@@ -159,19 +159,8 @@ def test_discovered_resources_are_checked(moto: MotoServer, workspace: Workspace
     seed(workspace.policy, moto.url)
     _with_table_pattern(workspace)
     out = workspace.directory / "out"
-    result = run_cli(
-        "run",
-        "--policy",
-        workspace.policy_path,
-        "--endpoint-url",
-        moto.url,
-        "--output-dir",
-        out,
-        "--checks",
-        "dynamodb-pitr-enabled",
-    )
+    result, report = audit(moto, workspace, "--checks", "dynamodb-pitr-enabled", out=out)
     assert result.returncode == 0, result.stderr
-    report = json.loads((out / "report.json").read_text())
     assert sorted((r["environment"], r["resource"]["name"]) for r in report["results"]) == sorted(
         (env, f"mcp-oauth-storage-{m}-{env}")
         for env in ("dev", "prod")
@@ -186,19 +175,8 @@ def test_denied_listing_errors_only_that_group(moto: MotoServer, workspace: Work
     _with_table_pattern(workspace)
     moto.faults.add(Fault("ListTables", "AccessDeniedException", 400))
     out = workspace.directory / "out"
-    result = run_cli(
-        "run",
-        "--policy",
-        workspace.policy_path,
-        "--endpoint-url",
-        moto.url,
-        "--output-dir",
-        out,
-        "--env",
-        "dev",
-    )
+    result, report = audit(moto, workspace, "--env", "dev", out=out)
     assert result.returncode == 3, result.stderr
-    report = json.loads((out / "report.json").read_text())
     errors = [r for r in report["results"] if r["status"] == "error"]
     assert {(r["check_id"], r["resource"]["name"]) for r in errors} == {
         (check, "mcp-oauth-storage-*-dev")

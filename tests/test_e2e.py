@@ -9,36 +9,12 @@ import boto3
 import jsonschema
 import pytest
 
-from conftest import MotoServer, Workspace, run_cli
+from conftest import MotoServer, Workspace, audit, run_cli
 from faults import Fault
 from policycheck.schemas import schema_path
 from policycheck.seeding import VIOLATIONS, Deviation, commit_record, seed
 
 CONTROL_IDS = ["SC.10.01.01", "SC.10.01.02", "SC.10.02", "SC.10.03.01", "SC.10.03.02"]
-
-
-def _audit(
-    endpoint: MotoServer | str,
-    workspace: Workspace,
-    *args: str | Path,
-    env: dict[str, str] | None = None,
-):
-    """Run the CLI against an endpoint; return its result and report (None on exit 2)."""
-    url = endpoint if isinstance(endpoint, str) else endpoint.url
-    out = workspace.directory / "out"
-    result = run_cli(
-        "run",
-        "--policy",
-        workspace.policy_path,
-        "--endpoint-url",
-        url,
-        "--output-dir",
-        out,
-        *args,
-        env=env,
-    )
-    report = json.loads((out / "report.json").read_text()) if result.returncode != 2 else None
-    return result, report
 
 
 def _statuses(report: dict) -> dict[tuple[str, str, str], str]:
@@ -58,7 +34,7 @@ def _results(report: dict, status: str) -> dict[tuple[str, str, str], dict]:
 
 def test_compliant_account_passes_everything(moto: MotoServer, workspace: Workspace) -> None:
     seed(workspace.policy, moto.url)
-    result, report = _audit(moto, workspace)
+    result, report = audit(moto, workspace)
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(_statuses(report).values()) == {"pass"}
     assert report["summary"]["results"]["total"] == 90
@@ -92,7 +68,7 @@ def test_each_deviation_fails_exactly_that_result(
 ) -> None:
     environment, resource = _bound_target(workspace, check_id)
     seed(workspace.policy, moto.url, deviations=(Deviation(environment, check_id, resource),))
-    result, report = _audit(moto, workspace)
+    result, report = audit(moto, workspace)
     assert result.returncode == 1, result.stdout + result.stderr
     failed = {key for key, status in _statuses(report).items() if status != "pass"}
     # ECR repositories are not per environment: both environments see the same one.
@@ -113,7 +89,7 @@ def test_cross_region_replication_when_required(moto: MotoServer, workspace: Wor
             Deviation("prod", "s3-cross-region-replication", "nn-aiconnectors-audit-prod"),
         ),
     )
-    result, report = _audit(moto, workspace, "--checks", "s3-cross-region-replication")
+    result, report = audit(moto, workspace, "--checks", "s3-cross-region-replication")
     assert result.returncode == 1
     statuses = _statuses(report)
     dev = statuses.pop(("dev", "s3-cross-region-replication", "nn-aiconnectors-audit-dev"))
@@ -147,7 +123,7 @@ def test_cross_mcp_access_fails_both_sides(moto: MotoServer, workspace: Workspac
             }
         ),
     )
-    result, report = _audit(moto, workspace, "--checks", "dynamodb-access-isolated", "--env", "dev")
+    result, report = audit(moto, workspace, "--checks", "dynamodb-access-isolated", "--env", "dev")
     assert result.returncode == 1
     failed = _results(report, "fail")
     assert set(failed) == {
@@ -200,7 +176,7 @@ def test_deleted_drill_evidence_fails(moto: MotoServer, workspace: Workspace) ->
         cwd=workspace.evidence_dir,
         check=True,
     )
-    result, report = _audit(moto, workspace, "--checks", "dr-drill-evidence-fresh")
+    result, report = audit(moto, workspace, "--checks", "dr-drill-evidence-fresh")
     assert result.returncode == 1
     [(key, failure)] = _results(report, "fail").items()
     assert key == ("dev", "dr-drill-evidence-fresh", "ecs-redeploy")
@@ -224,7 +200,7 @@ def test_access_denied_is_an_error_for_that_fact_only(
 ) -> None:
     seed(workspace.policy, moto.url)
     moto.faults.add(Fault("GetBucketPolicy", "AccessDenied", 403))
-    result, report = _audit(moto, workspace)
+    result, report = audit(moto, workspace)
     assert result.returncode == 3, result.stdout + result.stderr
     errors = _results(report, "error")
     assert set(errors) == {
@@ -244,7 +220,7 @@ def test_denied_iam_read_errors_every_isolation_result(
 ) -> None:
     seed(workspace.policy, moto.url)
     moto.faults.add(Fault("ListRolePolicies", "AccessDenied", 403))
-    result, report = _audit(moto, workspace, "--env", "dev")
+    result, report = audit(moto, workspace, "--env", "dev")
     assert result.returncode == 3
     errors = _results(report, "error")
     assert {key[1] for key in errors} == {"dynamodb-access-isolated"}
@@ -255,7 +231,7 @@ def test_throttling_is_retried_through(moto: MotoServer, workspace: Workspace) -
     seed(workspace.policy, moto.url)
     moto.faults.add(Fault("GetBucketVersioning", "SlowDown", 503, times=2))
     moto.faults.add(Fault("DescribeTimeToLive", "ThrottlingException", 400, times=2))
-    result, report = _audit(moto, workspace)
+    result, report = audit(moto, workspace)
     assert result.returncode == 0, result.stdout + result.stderr
     assert report["summary"]["results"]["pass"] == 90
     assert moto.faults.injected == {"GetBucketVersioning": 2, "DescribeTimeToLive": 2}
@@ -275,7 +251,7 @@ def test_exhausted_throttling_is_an_error(moto: MotoServer, workspace: Workspace
         )
     )
     # AWS_MAX_ATTEMPTS (the SDKs' standard setting) shortens the default 1 + 8 attempts.
-    result, report = _audit(
+    result, report = audit(
         moto,
         workspace,
         "--env",
@@ -300,7 +276,7 @@ def test_missing_resource_fails_every_check_bound_to_it(
     boto3.client("dynamodb", endpoint_url=moto.url, region_name="eu-central-1").delete_table(
         TableName="mcp-oauth-storage-teams-prod"
     )
-    result, report = _audit(moto, workspace)
+    result, report = audit(moto, workspace)
     assert result.returncode == 1
     failed = {key: r["message"] for key, r in _results(report, "fail").items()}
     table = "mcp-oauth-storage-teams-prod"
@@ -316,7 +292,7 @@ def test_missing_resource_fails_every_check_bound_to_it(
 
 
 def test_empty_account_fails_closed(moto: MotoServer, workspace: Workspace) -> None:
-    result, report = _audit(moto, workspace)
+    result, report = audit(moto, workspace)
     assert result.returncode == 1
     drills = [r for r in report["results"] if r["check_id"] == "dr-drill-evidence-fresh"]
     others = [r for r in report["results"] if r["check_id"] != "dr-drill-evidence-fresh"]
@@ -344,7 +320,7 @@ def test_aws_endpoint_url_environment_variable(moto: MotoServer, workspace: Work
 
 def test_controls_filter(moto: MotoServer, workspace: Workspace) -> None:
     seed(workspace.policy, moto.url)
-    result, report = _audit(moto, workspace, "--controls", "SC.10.02", "--format", "json")
+    result, report = audit(moto, workspace, "--controls", "SC.10.02", "--format", "json")
     assert result.returncode == 0
     assert [c["id"] for c in report["controls"]] == ["SC.10.02"]
     assert {r["check_id"] for r in report["results"]} == {
@@ -362,7 +338,7 @@ def test_checks_filter_leaves_other_controls_unassessed(
     moto: MotoServer, workspace: Workspace
 ) -> None:
     seed(workspace.policy, moto.url)
-    result, report = _audit(moto, workspace, "--checks", "dynamodb-pitr-enabled", "--env", "dev")
+    result, report = audit(moto, workspace, "--checks", "dynamodb-pitr-enabled", "--env", "dev")
     assert result.returncode == 0
     assert report["summary"]["results"]["total"] == 4
     controls = {c["id"]: c for c in report["controls"]}
@@ -377,7 +353,7 @@ def test_checks_filter_leaves_other_controls_unassessed(
 
 def test_account_id_mismatch_exits_2(moto: MotoServer, workspace: Workspace) -> None:
     workspace.edit(lambda d: d["environments"]["dev"].update(account_id="111111111111"))
-    result, _ = _audit(moto, workspace)
+    result, _ = audit(moto, workspace)
     assert result.returncode == 2
     assert (
         "environment 'dev': credentials are for account 123456789012, but the policy says "
@@ -393,7 +369,7 @@ def test_role_is_assumed_per_environment(moto: MotoServer, workspace: Workspace)
             role_arn="arn:aws:iam::111111111111:role/policycheck-readonly",
         )
     )
-    result, report = _audit(moto, workspace, "--env", "dev")
+    result, report = audit(moto, workspace, "--env", "dev")
     assert result.returncode == 1, result.stderr  # the other account is empty: all fail closed
     [environment] = report["run"]["environments"]
     assert environment["account_id"] == "111111111111"
@@ -406,7 +382,7 @@ def test_role_is_assumed_per_environment(moto: MotoServer, workspace: Workspace)
 
 def test_unreachable_endpoint_exits_2_quickly(workspace: Workspace) -> None:
     started = time.monotonic()
-    result, _ = _audit("http://127.0.0.1:9", workspace)
+    result, _ = audit("http://127.0.0.1:9", workspace)
     assert result.returncode == 2
     assert "environment 'dev': cannot reach AWS" in result.stderr
     assert "Traceback" not in result.stderr
@@ -416,13 +392,13 @@ def test_unreachable_endpoint_exits_2_quickly(workspace: Workspace) -> None:
 def test_missing_credentials_exit_2(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ACCESS_KEY_ID")
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
-    result, _ = _audit("http://127.0.0.1:9", workspace, env={"AWS_EC2_METADATA_DISABLED": "true"})
+    result, _ = audit("http://127.0.0.1:9", workspace, env={"AWS_EC2_METADATA_DISABLED": "true"})
     assert result.returncode == 2
     assert "no AWS credentials found" in result.stderr
 
 
 def test_unknown_profile_exits_2(workspace: Workspace) -> None:
-    result, _ = _audit("http://127.0.0.1:9", workspace, env={"AWS_PROFILE": "no-such-profile"})
+    result, _ = audit("http://127.0.0.1:9", workspace, env={"AWS_PROFILE": "no-such-profile"})
     assert result.returncode == 2
     assert "The config profile (no-such-profile) could not be found" in result.stderr
     assert "Traceback" not in result.stderr
@@ -430,7 +406,7 @@ def test_unknown_profile_exits_2(workspace: Workspace) -> None:
 
 def test_verbose_logs_api_calls(moto: MotoServer, workspace: Workspace) -> None:
     seed(workspace.policy, moto.url)
-    result, _ = _audit(
+    result, _ = audit(
         moto, workspace, "--verbose", "--env", "dev", "--checks", "s3-public-access-blocked"
     )
     assert result.returncode == 0

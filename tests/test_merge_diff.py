@@ -5,23 +5,14 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MotoServer, Workspace, run_cli
+from conftest import MotoServer, Workspace, audit, run_cli
 from policycheck.seeding import Deviation, seed
 
 
 def _run(moto: MotoServer, workspace: Workspace, out: Path, *args: str) -> dict:
-    result = run_cli(
-        "run",
-        "--policy",
-        workspace.policy_path,
-        "--endpoint-url",
-        moto.url,
-        "--output-dir",
-        out,
-        *args,
-    )
+    result, report = audit(moto, workspace, *args, out=out)
     assert result.returncode in (0, 1), result.stderr
-    return json.loads((out / "report.json").read_text())
+    return report
 
 
 @pytest.fixture
@@ -156,17 +147,7 @@ def test_shard_option_and_merge(moto: MotoServer, workspace: Workspace, tmp_path
     reports = []
     for index in (1, 2):
         out = tmp_path / f"shard-{index}"
-        result = run_cli(
-            "run",
-            "--policy",
-            workspace.policy_path,
-            "--endpoint-url",
-            moto.url,
-            "--output-dir",
-            out,
-            "--shard",
-            f"{index}/2",
-        )
+        result = audit(moto, workspace, "--shard", f"{index}/2", out=out)[0]
         if result.returncode == 2:
             assert "no environment falls in this shard" in result.stderr
             continue

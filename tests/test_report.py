@@ -4,10 +4,11 @@ import jsonschema
 import pytest
 import yaml
 
+from checkhelpers import make_result
 from conftest import POLICY_PATH, REPO
 from policycheck.render import render_json
 from policycheck.render.markdown import render_markdown
-from policycheck.report import Report, ResourceInfo, Result, assess_control, summarize
+from policycheck.report import Report, assess_control, summarize
 from policycheck.schemas import build_schema, schema_path
 
 
@@ -30,29 +31,6 @@ def test_policy_schema_checks_parameters_per_check() -> None:
         jsonschema.validate(document, build_schema("policy"))
 
 
-def _result(check_id: str, status: str, environment: str = "dev", name: str = "r") -> Result:
-    return Result(
-        check_id=check_id,
-        title="t",
-        control_ids=["C.1"],
-        environment=environment,
-        resource=ResourceInfo(
-            type="s3_bucket",
-            name=name,
-            arn=f"arn:aws:s3:::{name}",
-            region="eu-central-1",
-            account_id="123456789012",
-        ),
-        status=status,
-        severity="high",
-        message=f"{status} message",
-        expected={"a": 1},
-        observed={"a": 2},
-        remediation="fix it",
-        error={"code": "AccessDenied", "message": "no"} if status == "error" else None,
-    )
-
-
 @pytest.mark.parametrize(
     ("statuses", "expected"),
     [
@@ -63,7 +41,7 @@ def _result(check_id: str, status: str, environment: str = "dev", name: str = "r
     ],
 )
 def test_control_status(statuses: list[str], expected: str) -> None:
-    results = [_result("a", status, name=f"r{i}") for i, status in enumerate(statuses)]
+    results = [make_result("a", status, name=f"r{i}") for i, status in enumerate(statuses)]
     control = assess_control("C.1", "t", ["a", "b"], results)
     assert control.status == expected
     assert control.counts.total == len(statuses)
@@ -71,12 +49,16 @@ def test_control_status(statuses: list[str], expected: str) -> None:
 
 
 def test_results_of_other_checks_do_not_count() -> None:
-    control = assess_control("C.1", "t", ["a"], [_result("z", "fail")])
+    control = assess_control("C.1", "t", ["a"], [make_result("z", "fail")])
     assert control.status == "not_assessed"
 
 
 def test_summary_and_rendering_validate() -> None:
-    results = [_result("a", "pass"), _result("a", "fail", name="x"), _result("b", "error")]
+    results = [
+        make_result("a", "pass"),
+        make_result("a", "fail", name="x"),
+        make_result("b", "error", name="r"),
+    ]
     controls = [
         assess_control("C.1", "t", ["a", "b"], results),
         assess_control("C.2", "u", [], results),
@@ -121,8 +103,8 @@ def test_summary_and_rendering_validate() -> None:
 def test_manual_statements_are_never_a_pass() -> None:
     only_manual = assess_control("C.3", "t", [], [], ["A human verifies this."])
     assert only_manual.status == "manual"
-    with_checks = assess_control("C.3", "t", ["a"], [_result("a", "fail")], ["Verify by hand."])
+    with_checks = assess_control("C.3", "t", ["a"], [make_result("a", "fail")], ["Verify by hand."])
     assert with_checks.status == "fail"
     assert with_checks.manual == ["Verify by hand."]
-    passing = assess_control("C.3", "t", ["a"], [_result("a", "pass")], ["Verify by hand."])
+    passing = assess_control("C.3", "t", ["a"], [make_result("a", "pass")], ["Verify by hand."])
     assert passing.status == "pass" and passing.manual == ["Verify by hand."]

@@ -4,44 +4,16 @@ from datetime import date, timedelta
 
 import pytest
 
-from conftest import MotoServer, Workspace, run_cli
+from checkhelpers import make_result
+from conftest import MotoServer, Workspace, audit, run_cli
 from policycheck.errors import InputError
 from policycheck.gating import exit_code
 from policycheck.policy import load_policy
-from policycheck.report import Report, ResourceInfo, Result, summarize
+from policycheck.report import Report, Result, summarize
 from policycheck.seeding import Deviation, seed
 from policycheck.waivers import Waiver, apply_waivers, lint_waivers
 
 TODAY = date(2026, 11, 24)
-
-
-def _result(
-    status: str = "fail",
-    name: str = "b",
-    check: str = "c",
-    severity: str = "high",
-    environment: str = "dev",
-) -> Result:
-    return Result(
-        check_id=check,
-        title="t",
-        control_ids=[],
-        environment=environment,
-        resource=ResourceInfo(
-            type="s3_bucket",
-            name=name,
-            arn=f"arn:aws:s3:::{name}",
-            region="eu-central-1",
-            account_id="123456789012",
-        ),
-        status=status,
-        severity=severity,
-        message="m",
-        expected=None,
-        observed=None,
-        remediation="r",
-        error={"code": "AccessDenied", "message": "x"} if status == "error" else None,
-    )
 
 
 def _waiver(
@@ -61,7 +33,11 @@ def _waiver(
 
 def test_active_waiver_waives_only_the_matching_failure() -> None:
     results, [report] = apply_waivers(
-        [_result(), _result(name="other"), _result(status="pass", name="b", check="d")],
+        [
+            make_result(),
+            make_result(name="other"),
+            make_result(status="pass", name="b", check_id="d"),
+        ],
         [_waiver(TODAY + timedelta(days=60))],
         TODAY,
     )
@@ -72,19 +48,19 @@ def test_active_waiver_waives_only_the_matching_failure() -> None:
 
 def test_waiver_by_arn_and_explicit_glob() -> None:
     by_arn = _waiver(TODAY, resource="arn:aws:s3:::b")
-    assert apply_waivers([_result()], [by_arn], TODAY)[0][0].status == "waived"
+    assert apply_waivers([make_result()], [by_arn], TODAY)[0][0].status == "waived"
     glob = _waiver(TODAY, resource=None, glob="b*")
-    results, _ = apply_waivers([_result(name="bucket-1"), _result(name="x")], [glob], TODAY)
+    results, _ = apply_waivers([make_result(name="bucket-1"), make_result(name="x")], [glob], TODAY)
     assert [r.status for r in results] == ["waived", "fail"]
 
 
 def test_substring_is_not_a_match() -> None:
-    results, [report] = apply_waivers([_result(name="bb")], [_waiver(TODAY)], TODAY)
+    results, [report] = apply_waivers([make_result(name="bb")], [_waiver(TODAY)], TODAY)
     assert results[0].status == "fail" and report.state == "stale"
 
 
 def test_expired_waiver_no_longer_applies() -> None:
-    results, [report] = apply_waivers([_result()], [_waiver(TODAY - timedelta(days=1))], TODAY)
+    results, [report] = apply_waivers([make_result()], [_waiver(TODAY - timedelta(days=1))], TODAY)
     assert results[0].status == "fail"
     assert results[0].waiver.expired
     assert results[0].message.endswith("(waiver SEC-1 expired on 2026-11-23)")
@@ -93,12 +69,12 @@ def test_expired_waiver_no_longer_applies() -> None:
 
 @pytest.mark.parametrize(("days", "state"), [(0, "expiring"), (14, "expiring"), (15, "active")])
 def test_expiry_warning_boundary(days: int, state: str) -> None:
-    _, [report] = apply_waivers([_result()], [_waiver(TODAY + timedelta(days=days))], TODAY)
+    _, [report] = apply_waivers([make_result()], [_waiver(TODAY + timedelta(days=days))], TODAY)
     assert report.state == state
 
 
 def test_stale_waiver_and_errors_are_not_waivable() -> None:
-    results, [report] = apply_waivers([_result(status="error")], [_waiver(TODAY)], TODAY)
+    results, [report] = apply_waivers([make_result(status="error")], [_waiver(TODAY)], TODAY)
     assert results[0].status == "error" and report.state == "stale"
 
 
@@ -141,16 +117,16 @@ def _report(*results: Result) -> Report:
 @pytest.mark.parametrize(
     ("results", "fail_on", "min_severity", "code"),
     [
-        ([_result("pass")], "error", "low", 0),
-        ([_result("fail")], "error", "low", 1),
-        ([_result("error")], "error", "low", 3),
-        ([_result("error"), _result("fail")], "error", "low", 1),
-        ([_result("error")], "fail", "low", 0),
-        ([_result("fail")], "none", "low", 0),
-        ([_result("waived")], "error", "low", 0),
-        ([_result("fail", severity="medium")], "error", "high", 0),
-        ([_result("fail", severity="high")], "error", "high", 1),
-        ([_result("fail", severity="critical")], "error", "critical", 1),
+        ([make_result(status="pass")], "error", "low", 0),
+        ([make_result(status="fail")], "error", "low", 1),
+        ([make_result(status="error")], "error", "low", 3),
+        ([make_result(status="error"), make_result(status="fail")], "error", "low", 1),
+        ([make_result(status="error")], "fail", "low", 0),
+        ([make_result(status="fail")], "none", "low", 0),
+        ([make_result(status="waived")], "error", "low", 0),
+        ([make_result(status="fail", severity="medium")], "error", "high", 0),
+        ([make_result(status="fail", severity="high")], "error", "high", 1),
+        ([make_result(status="fail", severity="critical")], "error", "critical", 1),
     ],
 )
 def test_exit_code_contract(results: list, fail_on: str, min_severity: str, code: int) -> None:
@@ -243,13 +219,8 @@ def test_report_with_active_expired_and_stale_waivers(
         ),
     )
     out = workspace.directory / "out"
-    result = run_cli(
-        "run", "--policy", workspace.policy_path, "--endpoint-url", moto.url, "--output-dir", out
-    )
+    result, report = audit(moto, workspace, out=out)
     assert result.returncode == 1  # the expired waiver no longer covers prod
-    import json
-
-    report = json.loads((out / "report.json").read_text())
     statuses = {
         (r["environment"], r["check_id"]): r["status"]
         for r in report["results"]
@@ -273,29 +244,9 @@ def test_report_with_active_expired_and_stale_waivers(
         in result.stdout
     )
 
-    only_dev = run_cli(
-        "run",
-        "--policy",
-        workspace.policy_path,
-        "--endpoint-url",
-        moto.url,
-        "--output-dir",
-        out,
-        "--env",
-        "dev",
-    )
+    only_dev = audit(moto, workspace, "--env", "dev", out=out)[0]
     assert only_dev.returncode == 0  # the waived failure does not fail the gate
-    gated = run_cli(
-        "run",
-        "--policy",
-        workspace.policy_path,
-        "--endpoint-url",
-        moto.url,
-        "--output-dir",
-        out,
-        "--min-severity",
-        "critical",
-    )
+    gated = audit(moto, workspace, "--min-severity", "critical", out=out)[0]
     assert gated.returncode == 0  # s3-policy-denies-delete is high, below critical
 
 
@@ -328,17 +279,7 @@ def test_waived_report_renders_in_every_format(moto: MotoServer, workspace: Work
         ),
     )
     out = workspace.directory / "out"
-    result = run_cli(
-        "run",
-        "--policy",
-        workspace.policy_path,
-        "--endpoint-url",
-        moto.url,
-        "--output-dir",
-        out,
-        "--format",
-        ",".join(FORMATS),
-    )
+    result, _ = audit(moto, workspace, "--format", ",".join(FORMATS), out=out)
     assert result.returncode == 1
     waived_arn = "arn:aws:s3:::nn-aiconnectors-audit-dev"
 
