@@ -3,7 +3,7 @@
 from collections.abc import Iterable
 from typing import Any
 
-from policycheck.discovery import LIST_ACTIONS, is_pattern
+from policycheck.discovery import LIST_ACTIONS
 from policycheck.facts import FACTS, all_facts
 from policycheck.policy import Policy
 from policycheck.registry import all_checks
@@ -30,7 +30,7 @@ def discovery_actions(policy: Policy) -> list[str]:
             for binding in policy.bindings
             for group in binding.resource_groups
             for environment in policy.environments
-            if any(is_pattern(r.name) for r in policy.resources_in(group, environment))
+            if policy.is_discovered(group, environment)
         }
     )
 

@@ -8,6 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from policycheck.discovery import is_pattern
 from policycheck.errors import InputError
 from policycheck.registry import CheckParams, CheckSpec, all_checks
 from policycheck.resources import RESOURCE_TYPES
@@ -150,26 +151,37 @@ class Policy:
 
     def resources_in(self, group: str, environment: str) -> list[ResourceInstance]:
         """The concrete resources of a group in one environment."""
-        resource = self.document.resources[group]
-        region = self.environments[environment].region
-        instances = []
-        for mcp in self.document.mcps if resource.uses_mcp() else [None]:
-            variables = {"env": environment, "region": region}
-            if mcp is not None:
-                variables["mcp"] = mcp
-            values = {"mcp": "", **variables}
-            instances.append(
-                ResourceInstance(
-                    name=resource.name.format(**values),
-                    parent=(resource.cluster or "").format(**values),
-                    variables=variables,
-                )
-            )
-        return instances
+        return resource_instances(self.document, group, environment)
+
+    def is_discovered(self, group: str, environment: str) -> bool:
+        """Whether the group names its resources by a pattern, listed at run time."""
+        return any(is_pattern(r.name) for r in self.resources_in(group, environment))
 
     def resource_names(self, group: str, environment: str) -> list[str]:
         """The concrete names of a resource group in one environment."""
         return [instance.name for instance in self.resources_in(group, environment)]
+
+
+def resource_instances(
+    document: PolicyDocument, group: str, environment: str
+) -> list[ResourceInstance]:
+    """A group's name (and cluster) patterns expanded for one environment."""
+    resource = document.resources[group]
+    region = document.environments[environment].region
+    instances = []
+    for mcp in document.mcps if resource.uses_mcp() else [None]:
+        variables = {"env": environment, "region": region}
+        if mcp is not None:
+            variables["mcp"] = mcp
+        values = {"mcp": "", **variables}
+        instances.append(
+            ResourceInstance(
+                name=resource.name.format(**values),
+                parent=(resource.cluster or "").format(**values),
+                variables=variables,
+            )
+        )
+    return instances
 
 
 def load_policy(path: Path) -> Policy:
@@ -260,14 +272,14 @@ def _waiver_problems(path: Path, document: PolicyDocument, bindings: list[Bindin
             for binding in bindings
             if binding.check.id == waiver.check and binding.applies_in(waiver.environment)
             for group in binding.resource_groups
-            for name in _names(document, group, waiver.environment)
+            for name in (r.name for r in resource_instances(document, group, waiver.environment))
         }
         if not names:
             problems.append(f"{where}.check: {waiver.check!r} is not bound in {waiver.environment}")
         elif (
             waiver.resource
             and not waiver.resource.startswith("arn:")
-            and not any("*" in name or "?" in name for name in names)  # discovered later
+            and not any(is_pattern(name) for name in names)  # discovered at run time
             and waiver.resource not in names
         ):
             problems.append(
@@ -275,10 +287,3 @@ def _waiver_problems(path: Path, document: PolicyDocument, bindings: list[Bindin
                 f"checks in {waiver.environment}"
             )
     return problems
-
-
-def _names(document: PolicyDocument, group: str, environment: str) -> list[str]:
-    resource = document.resources[group]
-    region = document.environments[environment].region
-    mcps = document.mcps if resource.uses_mcp() else [""]
-    return [resource.name.format(env=environment, mcp=m, region=region) for m in mcps]

@@ -305,7 +305,7 @@ def _discover_concurrently(policy: Policy, selection: Selection, resolve: Resolv
         for binding in policy.bindings
         if binding.applies_in(environment)
         for group in binding.resource_groups
-        if any(is_pattern(r.name) for r in policy.resources_in(group, environment))
+        if policy.is_discovered(group, environment)
     }
     if len(work) > 1:
         with ThreadPoolExecutor(max_workers=min(8, len(work))) as pool:

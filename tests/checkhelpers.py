@@ -3,7 +3,7 @@
 from typing import Any
 
 from policycheck.registry import NOW, RESOURCE, Verdict, all_checks
-from policycheck.report import ResourceInfo, Result
+from policycheck.report import Report, ResourceInfo, Result, RunInfo, summarize
 
 TODAY = "2026-11-24T06:00:00+00:00"
 
@@ -64,4 +64,21 @@ def make_result(
         observed={"a": 2},
         remediation="fix it",
         error={"code": "AccessDenied", "message": "no"} if status == "error" else None,
+    )
+
+
+def make_report(*results: Result, controls: tuple = ()) -> Report:
+    """A report around the given results, summarised as the runner would."""
+    return Report(
+        run=RunInfo(
+            tool_version="0",
+            started_at="s",
+            finished_at="f",
+            policy_file="p",
+            policy_sha256="0" * 64,
+            environments=[],
+        ),
+        summary=summarize(list(controls), list(results)),
+        controls=list(controls),
+        results=list(results),
     )

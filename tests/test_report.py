@@ -4,7 +4,7 @@ import jsonschema
 import pytest
 import yaml
 
-from checkhelpers import make_result
+from checkhelpers import make_report, make_result
 from conftest import POLICY_PATH, REPO
 from policycheck.render import render_json
 from policycheck.render.markdown import render_markdown
@@ -73,21 +73,8 @@ def test_summary_and_rendering_validate() -> None:
         "manual": 0,
         "not_assessed": 1,
     }
-    report = Report.model_validate(
-        {
-            "run": {
-                "tool_version": "0",
-                "started_at": "s",
-                "finished_at": "f",
-                "policy_file": "p",
-                "policy_sha256": "0" * 64,
-                "environments": [],
-            },
-            "summary": summary,
-            "controls": controls,
-            "results": results,
-        }
-    )
+    report = make_report(*results, controls=tuple(controls))
+    assert report.summary == summary
     data = json.loads(render_json(report))
     jsonschema.validate(data, json.loads(schema_path("report").read_text()))
     assert data["summary"]["results"] == {"pass": 1, "fail": 1, "error": 1, "waived": 0, "total": 3}

@@ -4,12 +4,11 @@ from datetime import date, timedelta
 
 import pytest
 
-from checkhelpers import make_result
+from checkhelpers import make_report, make_result
 from conftest import MotoServer, Workspace, audit, run_cli
 from policycheck.errors import InputError
 from policycheck.gating import exit_code
 from policycheck.policy import load_policy
-from policycheck.report import Report, Result, summarize
 from policycheck.seeding import Deviation, seed
 from policycheck.waivers import Waiver, apply_waivers, lint_waivers
 
@@ -96,24 +95,6 @@ def test_exactly_one_target() -> None:
         _waiver(TODAY, resource="b", glob="b*")
 
 
-def _report(*results: Result) -> Report:
-    return Report.model_validate(
-        {
-            "run": {
-                "tool_version": "0",
-                "started_at": "s",
-                "finished_at": "f",
-                "policy_file": "p",
-                "policy_sha256": "0" * 64,
-                "environments": [],
-            },
-            "summary": summarize([], list(results)),
-            "controls": [],
-            "results": list(results),
-        }
-    )
-
-
 @pytest.mark.parametrize(
     ("results", "fail_on", "min_severity", "code"),
     [
@@ -130,7 +111,7 @@ def _report(*results: Result) -> Report:
     ],
 )
 def test_exit_code_contract(results: list, fail_on: str, min_severity: str, code: int) -> None:
-    assert exit_code(_report(*results), fail_on, min_severity) == code
+    assert exit_code(make_report(*results), fail_on, min_severity) == code
 
 
 # --- policy validation and the CLI ---------------------------------------------------------
