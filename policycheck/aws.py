@@ -14,7 +14,6 @@ from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
 from policycheck.errors import InputError
-from policycheck.policy import EnvironmentConfig
 
 log = logging.getLogger("policycheck.aws")
 
@@ -79,97 +78,146 @@ def _log_call(model: Any, params: dict[str, Any], **_: Any) -> None:
     log.info("call %s.%s %s", model.service_model.service_name, model.name, params)
 
 
+#: Guards client creation: every client is made from the run's one botocore session, so
+#: service models load once, not once per account.
+_CLIENT_LOCK = threading.Lock()
+
+
+@dataclass(frozen=True)
+class AccountAccess:
+    """How the run reaches one account: its id, the caller there, and the credentials
+    (None: the base credentials of the run's session)."""
+
+    account_id: str
+    caller_arn: str
+    credentials: dict[str, str] | None = None
+
+
+class AccessFailed(Exception):
+    """A role could not be assumed or an identity not read; carries the AWS code."""
+
+    def __init__(self, code: str, message: str, unreachable: bool = False) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        #: AWS could not be reached at all (no answer), rather than refusing.
+        self.unreachable = unreachable
+
+
 @dataclass
 class Connection:
-    """An environment's AWS session, identity and shared clients."""
+    """One environment in one account and region: who the run is there, and the clients."""
 
     environment: str
     region: str
-    account_id: str
-    caller_arn: str
+    access: AccountAccess
     session: boto3.Session
     endpoint_url: str | None
     config: Config
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
+    @property
+    def account_id(self) -> str:
+        return self.access.account_id
+
+    @property
+    def caller_arn(self) -> str:
+        return self.access.caller_arn
+
     def client(self, service: str) -> Any:
-        """The environment's one client for ``service`` (created on first use)."""
+        """The location's one client for ``service`` (created on first use)."""
         with self._lock:
             if service not in self._clients:
                 self._clients[service] = make_client(
-                    self.session, service, self.region, self.endpoint_url, self.config
+                    self.session,
+                    service,
+                    self.region,
+                    self.endpoint_url,
+                    self.config,
+                    self.access.credentials,
                 )
             return self._clients[service]
 
 
 def make_client(
-    session: boto3.Session, service: str, region: str, endpoint_url: str | None, config: Config
+    session: boto3.Session,
+    service: str,
+    region: str,
+    endpoint_url: str | None,
+    config: Config,
+    credentials: dict[str, str] | None = None,
 ) -> Any:
     """A client with our retry/timeout config, call logging, and the s3control host fix."""
-    client = session.client(
-        service, region_name=region, endpoint_url=endpoint_url or None, config=config
-    )
+    with _CLIENT_LOCK:
+        client = session.client(
+            service,
+            region_name=region,
+            endpoint_url=endpoint_url or None,
+            config=config,
+            **(credentials or {}),
+        )
     client.meta.events.register("before-call", _log_call)
     if service == "s3control" and endpoint_url:
         client.meta.events.register("before-sign.s3-control", keep_endpoint_host(endpoint_url))
     return client
 
 
-def connect(
-    name: str,
-    environment: EnvironmentConfig,
-    *,
-    endpoint_url: str | None,
-    max_workers: int,
-    session_factory: SessionFactory = default_session,
-) -> Connection:
-    """Open an environment: assume its role if any, read the caller identity and check the
-    account id. Raises InputError when the environment cannot be reached as configured."""
-    endpoint_url = configured_endpoint(endpoint_url)
-    config = client_config(max_workers)
-    probe_config = client_config(1, retries=PROBE_RETRIES)
-    where = f"environment {name!r}"
+def open_session(session_factory: SessionFactory, region: str) -> boto3.Session:
+    """The run's one session; InputError when its profile does not exist."""
     try:
-        session = session_factory(environment.region)
-        if environment.role_arn:
-            sts = make_client(session, "sts", environment.region, endpoint_url, probe_config)
-            credentials = sts.assume_role(
-                RoleArn=environment.role_arn, RoleSessionName="policycheck"
-            )["Credentials"]
-            session = boto3.Session(
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretAccessKey"],
-                aws_session_token=credentials["SessionToken"],
-                region_name=environment.region,
-            )
-        sts = make_client(session, "sts", environment.region, endpoint_url, probe_config)
-        identity = sts.get_caller_identity()
+        return session_factory(region)
     except ProfileNotFound as exc:
-        raise InputError(f"{where}: {exc} (check AWS_PROFILE)") from None
+        raise InputError(f"{exc} (check AWS_PROFILE)") from None
+
+
+def base_identity(session: boto3.Session, region: str, endpoint_url: str | None) -> AccountAccess:
+    """Who the run's own credentials are. Raises InputError when there are none, the
+    profile is unknown, or AWS cannot be reached: nothing else can work then."""
+    try:
+        return identify(session, region, endpoint_url)
+    except ProfileNotFound as exc:
+        raise InputError(f"{exc} (check AWS_PROFILE)") from None
     except NoCredentialsError:
         raise InputError(
-            f"{where}: no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID/"
+            "no AWS credentials found (set AWS_PROFILE, AWS_ACCESS_KEY_ID/"
             "AWS_SECRET_ACCESS_KEY, or run in a role)"
         ) from None
+    except AccessFailed as exc:
+        if exc.unreachable:
+            raise InputError(exc.message) from None
+        raise InputError(f"the AWS credentials do not work: {exc}") from None
+
+
+def identify(
+    session: boto3.Session,
+    region: str,
+    endpoint_url: str | None,
+    role_arn: str | None = None,
+) -> AccountAccess:
+    """Assume ``role_arn`` if given, then read the caller identity (fast: few retries).
+    Raises AccessFailed with the AWS code when either call fails."""
+    probe_config = client_config(1, retries=PROBE_RETRIES)
+    try:
+        credentials = None
+        if role_arn:
+            sts = make_client(session, "sts", region, endpoint_url, probe_config)
+            answer = sts.assume_role(RoleArn=role_arn, RoleSessionName="policycheck")
+            credentials = {
+                "aws_access_key_id": answer["Credentials"]["AccessKeyId"],
+                "aws_secret_access_key": answer["Credentials"]["SecretAccessKey"],
+                "aws_session_token": answer["Credentials"]["SessionToken"],
+            }
+        sts = make_client(session, "sts", region, endpoint_url, probe_config, credentials)
+        identity = sts.get_caller_identity()
     except ClientError as exc:
         error = exc.response.get("Error", {})
-        raise InputError(
-            f"{where}: {exc.operation_name} failed: {error.get('Code')}: {error.get('Message')}"
+        raise AccessFailed(
+            str(error.get("Code") or "Unknown"),
+            f"{exc.operation_name}: {error.get('Message') or exc}",
         ) from None
+    except (ProfileNotFound, NoCredentialsError):
+        raise
     except BotoCoreError as exc:
-        raise InputError(f"{where}: cannot reach AWS: {exc}") from None
-    if environment.account_id and identity["Account"] != environment.account_id:
-        raise InputError(
-            f"{where}: credentials are for account {identity['Account']}, but the policy "
-            f"says environments.{name}.account_id is {environment.account_id}"
-        )
-    return Connection(
-        environment=name,
-        region=environment.region,
-        account_id=identity["Account"],
-        caller_arn=identity["Arn"],
-        session=session,
-        endpoint_url=endpoint_url,
-        config=config,
-    )
+        raise AccessFailed(type(exc).__name__, f"cannot reach AWS: {exc}", True) from None
+    return AccountAccess(identity["Account"], identity["Arn"], credentials)

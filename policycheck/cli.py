@@ -44,6 +44,29 @@ def _shard(value: str) -> tuple[int, int]:
     return int(index), int(count)
 
 
+def _service_caps(value: str) -> dict[str, int]:
+    """``8`` (every service) or ``s3=4,dynamodb=8`` or both (``8,s3=4``)."""
+    caps: dict[str, int] = {}
+    for item in _csv(value):
+        service, _, number = item.rpartition("=")
+        if not number.isdigit() or int(number) < 1 or (service and not service.isalnum()):
+            raise argparse.ArgumentTypeError(
+                f"{item!r}: expected N or SERVICE=N with N >= 1, e.g. 8,s3=4,dynamodb=8"
+            )
+        caps[service.lower() or "*"] = int(number)
+    if not caps:
+        raise argparse.ArgumentTypeError("expected N or SERVICE=N, e.g. s3=4,dynamodb=8")
+    return caps
+
+
+def _role_name(value: str) -> str:
+    if not value or "/" in value or ":" in value:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected a role name (not an ARN), e.g. policycheck-readonly"
+        )
+    return value
+
+
 def _formats(value: str) -> list[str]:
     known = ("json", "markdown", "csv", "junit", "sarif", "summary", "oscal")
     chosen = _csv(value)
@@ -139,12 +162,39 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the checks of these control ids; the report lists only them",
     )
     run.add_argument(
+        "--max-per-service",
+        type=_service_caps,
+        default=None,
+        metavar="CAPS",
+        help="at most this many calls in flight per service in one account and region, so "
+        "that a service's rate limit is not hit while others keep the workers busy: N for "
+        "every service, or SERVICE=N pairs, e.g. 8 or s3=8,dynamodb=4 (default: only "
+        "--max-workers)",
+    )
+    run.add_argument(
+        "--org",
+        action="store_true",
+        help="audit every active account of the AWS Organization (ListAccounts with the "
+        "current credentials, e.g. of the management or a delegated administrator account) "
+        "instead of the accounts the policy names; an environment with org_account_tags "
+        "only covers accounts with those tags. Needs --role-name",
+    )
+    run.add_argument(
+        "--role-name",
+        type=_role_name,
+        default=None,
+        metavar="NAME",
+        help="with --org: the role assumed in each account (arn:aws:iam::ACCOUNT:role/NAME). "
+        "An account where it cannot be assumed has error results; the others still run",
+    )
+    run.add_argument(
         "--shard",
         type=_shard,
         default=None,
         metavar="I/N",
-        help="only the environments of shard I of N (a stable hash of the name), to spread a "
-        "large policy over N CI jobs whose reports `merge` combines",
+        help="only shard I of N (a stable hash of each environment, or of environment and "
+        "account where the account is known before the run, as with --org), to spread a "
+        "large policy or organisation over N CI jobs whose reports `merge` combines",
     )
     run.add_argument(
         "--fail-on",
@@ -313,13 +363,20 @@ def _finish(report: "Report", args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    from policycheck.errors import InputError
     from policycheck.runner import RunOptions, run_audit, select
 
     _configure_logging(args.verbose)
     policy, catalog = _load(args)
+    if args.org != bool(args.role_name):
+        raise InputError("--org and --role-name go together: --org --role-name NAME")
     selection = select(policy, catalog, args.env, args.checks, args.controls, args.shard)
     options = RunOptions(
-        endpoint_url=args.endpoint_url, max_workers=args.max_workers, progress=_progress()
+        endpoint_url=args.endpoint_url,
+        max_workers=args.max_workers,
+        service_caps=args.max_per_service,
+        org_role=args.role_name,
+        progress=_progress(),
     )
     return _finish(run_audit(policy, catalog, selection, options), args)
 

@@ -1,10 +1,13 @@
 """Fetch facts concurrently, each at most once per subject per run, dependencies first."""
 
 import json
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+import threading
+from collections import Counter, deque
+from collections.abc import Callable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -22,6 +25,8 @@ from policycheck.facts import (
 from policycheck.resources import RESOURCE_TYPES
 
 ProgressCallback = Callable[[int, int], None]
+#: In-flight fetches allowed per service (``"*"``: any service) in one account and region.
+ServiceCaps = Mapping[str, int]
 #: (account_id, region) -> client(service) for that location.
 ClientsFor = Callable[[tuple[str, str]], Callable[[str], Any]]
 
@@ -129,20 +134,80 @@ def _inherited(spec: FactSpec, dependencies: list[FactOutcome]) -> FactOutcome |
     return None
 
 
+class ServiceThrottle:
+    """Submits fetches to the pool with at most ``caps[service]`` in flight per (account,
+    region, service), so that one service's rate limit is not hit while the pool's other
+    workers serve other services. Work over a cap waits in order, holding no thread."""
+
+    def __init__(self, pool: ThreadPoolExecutor, caps: ServiceCaps) -> None:
+        self._pool = pool
+        self._caps = caps
+        self._lock = threading.Lock()
+        self._running: Counter[tuple[str, ...]] = Counter()
+        self._waiting: dict[tuple[str, ...], deque[tuple[Future[Any], Callable[[], Any]]]] = {}
+
+    def submit(self, lane: tuple[str, str, str], work: Callable[[], Any]) -> Future[Any]:
+        """Run ``work`` when ``lane`` (account, region, service) has room."""
+        cap = self._caps.get(lane[2], self._caps.get("*"))
+        if cap is None:
+            return self._pool.submit(work)
+        future: Future[Any] = Future()
+        with self._lock:
+            self._waiting.setdefault(lane, deque()).append((future, work))
+        self._start_waiting(lane, cap)
+        return future
+
+    def _start_waiting(self, lane: tuple[str, ...], cap: int) -> None:
+        while True:
+            with self._lock:
+                queue = self._waiting[lane]
+                if self._running[lane] >= cap or not queue:
+                    return
+                future, work = queue.popleft()
+                self._running[lane] += 1
+            try:
+                started = self._pool.submit(work)
+            except RuntimeError:  # the pool is shutting down (interrupted)
+                future.cancel()
+                return
+            started.add_done_callback(partial(self._finished, lane, cap, future))
+
+    def _finished(
+        self, lane: tuple[str, ...], cap: int, future: Future[Any], done: Future[Any]
+    ) -> None:
+        with self._lock:
+            self._running[lane] -= 1
+        if done.cancelled():
+            future.cancel()
+        elif done.exception() is not None:
+            future.set_exception(done.exception())  # type: ignore[arg-type]
+        else:
+            future.set_result(done.result())
+        self._start_waiting(lane, cap)
+
+
+def service_of(spec: FactSpec) -> str:
+    """The AWS service a fact's fetch calls (the prefix of its first IAM action)."""
+    return spec.action.split(":", 1)[0]
+
+
 def collect(
     requests: dict[FactKey, FactRequest],
     clients_for: ClientsFor,
     *,
     max_workers: int,
+    service_caps: ServiceCaps | None = None,
     progress: ProgressCallback | None = None,
 ) -> dict[FactKey, FactOutcome]:
     """Fetch every requested fact (and what it depends on) once, ``max_workers`` at a
-    time, in dependency waves. Interrupted, it cancels what has not started."""
+    time and at most ``service_caps`` per service, in dependency waves. Interrupted, it
+    cancels what has not started."""
     everything = _with_dependencies(requests)
     memo = Memo()
     waves = fact_order({key.fact: FACTS[key.fact] for key in everything})
     outcomes: dict[FactKey, FactOutcome] = {}
     pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fact")
+    throttle = ServiceThrottle(pool, service_caps or {})
     try:
         for wave in waves:
             futures = {}
@@ -170,7 +235,8 @@ def collect(
                     deps={name: outcome.value for name, outcome in dependencies.items()},
                     memo=memo.get,
                 )
-                futures[pool.submit(read_fact, request.spec, context)] = key
+                lane = (key.account_id, key.region, service_of(request.spec))
+                futures[throttle.submit(lane, partial(read_fact, request.spec, context))] = key
             for future in as_completed(futures):
                 outcomes[futures[future]] = future.result()
                 if progress:

@@ -52,15 +52,19 @@ def list_names(
     pattern: str,
     parent: str = "",
     page_size: int | None = None,
+    region: str = "",
 ) -> list[str]:
-    """Every name of ``resource_type`` the account holds, all pages, then the ones
-    matching ``pattern``."""
+    """Every name of ``resource_type`` the account holds (S3: in ``region``), all pages,
+    then the ones matching ``pattern``."""
     size = page_size or PAGE_SIZES.get(resource_type, 0)
     if resource_type == "s3_bucket":
-        # Without MaxBuckets, ListBuckets returns every bucket (up to the 10,000 quota);
-        # the paginator still follows a continuation token should AWS send one. (moto
-        # ignores MaxBuckets' continuation, which would cut the listing short.)
-        pages = client("s3").get_paginator("list_buckets").paginate()
+        # Bucket names are global, buckets regional: list only the region's, so that an
+        # environment in several regions sees each bucket once. Without MaxBuckets,
+        # ListBuckets returns every bucket (up to the 10,000 quota); the paginator still
+        # follows a continuation token should AWS send one. (moto ignores MaxBuckets'
+        # continuation, which would cut the listing short.)
+        where = {"BucketRegion": region} if region else {}
+        pages = client("s3").get_paginator("list_buckets").paginate(**where)
         names = [b["Name"] for page in pages for b in page.get("Buckets", [])]
     elif resource_type == "dynamodb_table":
         pages = _pages(client("dynamodb"), "list_tables", size)
@@ -128,7 +132,9 @@ class Discovery:
     ) -> None:
         if key not in self._listings:
             try:
-                self._listings[key] = list_names(client, resource_type, scope + "*", parent)
+                self._listings[key] = list_names(
+                    client, resource_type, scope + "*", parent, region=key[1]
+                )
             except ClientError as exc:
                 error = exc.response.get("Error", {})
                 self._listings[key] = DiscoveryFailed(

@@ -1,5 +1,6 @@
 """The policy file: environments, named resources, and which checks apply to them."""
 
+import re
 import string
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -29,20 +30,82 @@ ResourceTypeName = Literal[
 ]
 
 
-class EnvironmentConfig(StrictModel):
-    """One environment: where its resources live and, optionally, how to reach them."""
+REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
+ACCOUNT_ID_PATTERN = r"^\d{12}$"
+ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
 
-    region: str = Field(pattern=r"^[a-z]{2}(-[a-z]+)+-\d+$", description="AWS region.")
+
+class AccountConfig(StrictModel):
+    """One account of an environment and, optionally, the role that reaches it."""
+
+    account_id: str = Field(pattern=ACCOUNT_ID_PATTERN, description="Account id (quoted).")
+    role_arn: str | None = Field(
+        None, pattern=ROLE_ARN_PATTERN, description="Role to assume in this account."
+    )
+
+
+class EnvironmentConfig(StrictModel):
+    """One environment: the regions and accounts its resources live in, and how to reach
+    them. One region (`region`) or several (`regions`); the credentials' own account, one
+    account (`account_id`, `role_arn`) or several (`accounts`)."""
+
+    region: str | None = Field(None, pattern=REGION_PATTERN, description="AWS region.")
+    regions: list[str] | None = Field(
+        None, min_length=1, description="Several AWS regions, each audited alike."
+    )
     account_id: str | None = Field(
         None,
-        pattern=r"^\d{12}$",
+        pattern=ACCOUNT_ID_PATTERN,
         description="Expected account id (quoted); a run against another account stops.",
     )
     role_arn: str | None = Field(
-        None,
-        pattern=r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$",
-        description="Role to assume for this environment.",
+        None, pattern=ROLE_ARN_PATTERN, description="Role to assume for this environment."
     )
+    accounts: list[AccountConfig] | None = Field(
+        None, min_length=1, description="Several accounts, each with its own role."
+    )
+    org_account_tags: dict[str, str] | None = Field(
+        None,
+        min_length=1,
+        description="With `run --org`: only the organisation's accounts carrying all these tags.",
+    )
+
+    @field_validator("regions")
+    @classmethod
+    def _region_names(cls, regions: list[str] | None) -> list[str] | None:
+        for region in regions or []:
+            if not re.match(REGION_PATTERN, region):
+                raise ValueError(f"{region!r} is not an AWS region name")
+        if regions and len(set(regions)) != len(regions):
+            raise ValueError("a region is listed twice")
+        return regions
+
+    @model_validator(mode="after")
+    def _one_way_each(self) -> "EnvironmentConfig":
+        if (self.region is None) == (self.regions is None):
+            raise ValueError("give either `region` or `regions`")
+        if self.accounts is not None and (self.account_id or self.role_arn):
+            raise ValueError("give either `accounts` or `account_id`/`role_arn`")
+        ids = [account.account_id for account in self.accounts or []]
+        if len(set(ids)) != len(ids):
+            raise ValueError("an account is listed twice in `accounts`")
+        return self
+
+    @property
+    def region_names(self) -> list[str]:
+        """Every region of the environment, in the order written."""
+        return self.regions or [self.region or ""]
+
+    @property
+    def account_configs(self) -> list[AccountConfig | None]:
+        """The configured accounts; ``[None]``: whichever account the credentials are for."""
+        if self.accounts:
+            return list(self.accounts)
+        if self.account_id or self.role_arn:
+            return [
+                AccountConfig.model_construct(account_id=self.account_id, role_arn=self.role_arn)
+            ]
+        return [None]
 
 
 class ResourceGroup(StrictModel):
@@ -52,6 +115,11 @@ class ResourceGroup(StrictModel):
     name: str = Field(min_length=1, description="Name pattern: {env}, {mcp}, {region}.")
     cluster: str | None = Field(
         None, min_length=1, description="ECS services only: the cluster's name pattern."
+    )
+    regions: list[str] | None = Field(
+        None,
+        min_length=1,
+        description="Only in these regions of an environment (default: all its regions).",
     )
     description: str | None = None
 
@@ -130,6 +198,7 @@ class ResourceInstance:
     name: str
     parent: str
     variables: dict[str, str]
+    region: str
 
 
 @dataclass(frozen=True)
@@ -165,22 +234,26 @@ class Policy:
 def resource_instances(
     document: PolicyDocument, group: str, environment: str
 ) -> list[ResourceInstance]:
-    """A group's name (and cluster) patterns expanded for one environment."""
+    """A group's name (and cluster) patterns expanded for one environment, in each of its
+    regions the group applies to."""
     resource = document.resources[group]
-    region = document.environments[environment].region
     instances = []
-    for mcp in document.mcps if resource.uses_mcp() else [None]:
-        variables = {"env": environment, "region": region}
-        if mcp is not None:
-            variables["mcp"] = mcp
-        values = {"mcp": "", **variables}
-        instances.append(
-            ResourceInstance(
-                name=resource.name.format(**values),
-                parent=(resource.cluster or "").format(**values),
-                variables=variables,
+    for region in document.environments[environment].region_names:
+        if resource.regions is not None and region not in resource.regions:
+            continue
+        for mcp in document.mcps if resource.uses_mcp() else [None]:
+            variables = {"env": environment, "region": region}
+            if mcp is not None:
+                variables["mcp"] = mcp
+            values = {"mcp": "", **variables}
+            instances.append(
+                ResourceInstance(
+                    name=resource.name.format(**values),
+                    parent=(resource.cluster or "").format(**values),
+                    variables=variables,
+                    region=region,
+                )
             )
-        )
     return instances
 
 
@@ -208,6 +281,7 @@ def _bind_checks(path: Path, document: PolicyDocument) -> tuple[Binding, ...]:
     for key, resource in document.resources.items():
         if resource.uses_mcp() and not document.mcps:
             problems.append(f"{path}: resources.{key}.name: uses {{mcp}} but `mcps` is empty")
+        problems += _region_problems(f"{path}: resources.{key}", document, key)
     bindings = []
     seen: dict[tuple[str, str], list[tuple[int, set[str]]]] = {}
     for index, binding in enumerate(document.checks):
@@ -255,6 +329,28 @@ def _bind_checks(path: Path, document: PolicyDocument) -> tuple[Binding, ...]:
     problems += _waiver_problems(path, document, bindings)
     raise_if_errors(problems)
     return tuple(bindings)
+
+
+def _region_problems(where: str, document: PolicyDocument, group: str) -> list[str]:
+    """A group's regions must exist in the policy; a bucket named alike in several regions
+    of one environment would be one bucket, checked once per region."""
+    resource = document.resources[group]
+    known = {r for e in document.environments.values() for r in e.region_names}
+    problems = [
+        f"{where}.regions[{i}]: {region!r} is not a region of any environment"
+        for i, region in enumerate(resource.regions or [])
+        if region not in known
+    ]
+    if resource.type == "s3_bucket" and "{region}" not in resource.name:
+        for environment in document.environments:
+            regions = {i.region for i in resource_instances(document, group, environment)}
+            if len(regions) > 1 and not is_pattern(resource.name):
+                problems.append(
+                    f"{where}.name: a bucket lives in one region, but {resource.name!r} names "
+                    f"the same bucket in {environment}'s regions {', '.join(sorted(regions))}; "
+                    "use {region} in the name or limit the group with `regions`"
+                )
+    return problems
 
 
 def _waiver_problems(path: Path, document: PolicyDocument, bindings: list[Binding]) -> list[str]:

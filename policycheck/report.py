@@ -125,10 +125,15 @@ class ControlResult(ReportModel):
 
 
 class EnvironmentInfo(ReportModel):
+    """One environment in one account and region, as the run reached it."""
+
     name: str
     account_id: str
     caller_arn: str
     region: str
+    error: str | None = Field(
+        None, description="Why the account could not be reached; its results are errors."
+    )
 
 
 class RunInfo(ReportModel):

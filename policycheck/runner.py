@@ -10,18 +10,27 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from policycheck import __version__
-from policycheck.aws import Connection, SessionFactory, connect, default_session
-from policycheck.collect import FactKey, FactRequest, ProgressCallback, collect, fact_key
+from policycheck.aws import Connection, SessionFactory, default_session
+from policycheck.collect import (
+    FactKey,
+    FactRequest,
+    ProgressCallback,
+    ServiceCaps,
+    collect,
+    fact_key,
+)
 from policycheck.collectors.drills import EVIDENCE
 from policycheck.controls import Catalog
 from policycheck.discovery import Discovery, DiscoveryFailed, is_pattern
 from policycheck.errors import InputError
 from policycheck.evidence import EvidenceStore
 from policycheck.facts import FactOutcome, all_facts
+from policycheck.locations import Unreachable, Where, open_locations, static_locations
 from policycheck.policy import Binding, Policy, ResourceInstance
 from policycheck.registry import NOW, RESOURCE
 from policycheck.report import (
@@ -47,34 +56,48 @@ class Selection:
     environments: tuple[str, ...]
     checks: tuple[str, ...] | None = None
     controls: tuple[str, ...] | None = None
+    #: (i, n): only the environments and accounts of shard i of n.
+    shard: tuple[int, int] | None = None
 
 
 @dataclass(frozen=True)
 class RunOptions:
     endpoint_url: str | None = None
     max_workers: int = 16
+    #: In-flight calls per service in one account and region (``"*"``: every service).
+    service_caps: ServiceCaps | None = None
+    #: Audit every account of the AWS Organization through this role (``run --org``).
+    org_role: str | None = None
     session_factory: SessionFactory = default_session
     progress: ProgressCallback | None = None
 
 
+class Unassessable(Exception):
+    """Why a resource group cannot be judged in a location: its listing failed or its
+    account is unreachable. Its targets become errors carrying the AWS code."""
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
 @dataclass(frozen=True)
 class Target:
-    """One result to produce: a bound check on one resource in one environment."""
+    """One result to produce: a bound check on one resource in one location."""
 
     binding: Binding
-    environment: str
+    where: Where
     resource: ResourceInstance
-    #: Set when the resource is a pattern whose list call failed.
-    discovery_error: DiscoveryFailed | None = None
+    #: Set when the resource cannot be judged at all (see Unassessable).
+    failure: Unassessable | None = None
+
+    @property
+    def environment(self) -> str:
+        return self.where.environment
 
     @property
     def resource_name(self) -> str:
         return self.resource.name
-
-
-def shard_of(name: str, count: int) -> int:
-    """The shard (1..count) an environment belongs to: stable across runs and machines."""
-    return int(hashlib.sha256(name.encode()).hexdigest(), 16) % count + 1
 
 
 def select(
@@ -85,15 +108,9 @@ def select(
     controls: Sequence[str] = (),
     shard: tuple[int, int] | None = None,
 ) -> Selection:
-    """Validate the user's filters against the policy and catalog; with ``shard=(i, n)``
-    keep only the environments of shard i of n."""
+    """Validate the user's filters against the policy and catalog."""
     known_envs = list(policy.environments)
     _reject_unknown("--env", environments, known_envs, "environments")
-    if shard is not None:
-        index, count = shard
-        environments = [e for e in (environments or known_envs) if shard_of(e, count) == index]
-        if not environments:
-            raise InputError(f"--shard {index}/{count}: no environment falls in this shard")
     bound = list(dict.fromkeys(binding.check.id for binding in policy.bindings))
     _reject_unknown("--checks", checks, bound, "checks bound in the policy")
     _reject_unknown("--controls", controls, [c.id for c in catalog.controls], "controls")
@@ -101,6 +118,7 @@ def select(
         environments=tuple(environments) or tuple(known_envs),
         checks=tuple(checks) or None,
         controls=tuple(controls) or None,
+        shard=shard,
     )
 
 
@@ -110,16 +128,28 @@ def _reject_unknown(option: str, given: Sequence[str], known: list[str], what: s
         raise InputError(f"{option}: unknown {unknown[0]!r}; {what}: {', '.join(known)}")
 
 
-#: (group, environment) -> the group's resources; patterns may raise DiscoveryFailed.
-Resolver = Callable[[str, str], list[ResourceInstance]]
+#: (group, location) -> the group's resources there; may raise Unassessable.
+Resolver = Callable[[str, Where], list[ResourceInstance]]
+
+
+def written_resources(policy: Policy, group: str, where: Where) -> list[ResourceInstance]:
+    """A group's resources in one location, named as the policy writes them."""
+    return [r for r in policy.resources_in(group, where.environment) if r.region == where.region]
 
 
 def plan(
-    policy: Policy, catalog: Catalog, selection: Selection, resolve: Resolver | None = None
+    policy: Policy,
+    catalog: Catalog,
+    selection: Selection,
+    locations: Sequence[Where] | None = None,
+    resolve: Resolver | None = None,
 ) -> list[Target]:
-    """Every (check, resource, environment) the selection asks for, in a stable order.
-    ``resolve`` expands resource groups (default: the names as written)."""
-    resolve = resolve or policy.resources_in
+    """Every (check, resource, location) the selection asks for, in a stable order.
+    ``locations`` default to the policy's as configured; ``resolve`` expands resource
+    groups (default: the names as written)."""
+    if locations is None:
+        locations = static_locations(policy, selection.environments)
+    resolve = resolve or partial(written_resources, policy)
     wanted_by_control: set[str] | None = None
     if selection.controls is not None:
         wanted_by_control = {
@@ -129,55 +159,51 @@ def plan(
             for check_id in control.check_ids
         }
     targets = []
-    for environment in selection.environments:
+    for where in locations:
         for binding in policy.bindings:
             check_id = binding.check.id
             if selection.checks is not None and check_id not in selection.checks:
                 continue
             if wanted_by_control is not None and check_id not in wanted_by_control:
                 continue
-            if not binding.applies_in(environment):
+            if not binding.applies_in(where.environment):
                 continue
             for group in binding.resource_groups:
                 try:
-                    instances = resolve(group, environment)
-                except DiscoveryFailed as failure:
-                    written = policy.resources_in(group, environment)
-                    targets += [Target(binding, environment, i, failure) for i in written]
+                    instances = resolve(group, where)
+                except Unassessable as failure:
+                    written = written_resources(policy, group, where)
+                    targets += [Target(binding, where, i, failure) for i in written]
                     continue
-                targets += [Target(binding, environment, i) for i in instances]
+                targets += [Target(binding, where, i) for i in instances]
     return targets
 
 
-def fact_requests(
-    targets: list[Target], connections: dict[str, Connection]
-) -> dict[FactKey, FactRequest]:
+def fact_requests(targets: list[Target]) -> dict[FactKey, FactRequest]:
     """The distinct facts the targets need: each once per subject, however many checks
     and environments share it."""
     facts = all_facts()
     requests: dict[FactKey, FactRequest] = {}
     for target in targets:
-        connection = connections[target.environment]
-        resource = target.resource
+        if target.failure:
+            continue
+        resource, where = target.resource, target.where
         for name in target.binding.check.facts:
             spec = facts[name]
-            key = fact_key(
-                connection.account_id, connection.region, spec, resource.name, resource.parent
-            )
+            key = fact_key(where.account_id, where.region, spec, resource.name, resource.parent)
             requests[key] = FactRequest(spec, resource.name, resource.parent)
     return requests
 
 
 def evaluate(
     target: Target,
-    region: str,
-    account_id: str,
     outcomes: dict[FactKey, FactOutcome],
     catalog: Catalog,
     now: datetime,
 ) -> Result:
     """Judge one target from collected facts. Missing resource: fail; unreadable fact: error."""
     spec = target.binding.check
+    region, account_id = target.where.region, target.where.account_id
     facts = all_facts()
     ref = ResourceRef(
         spec.resource_type,
@@ -199,15 +225,15 @@ def evaluate(
         "severity": spec.severity,
         "remediation": spec.remediation.format(name=ref.name),
     }
-    if target.discovery_error:
-        failure = target.discovery_error
+    if target.failure:
+        failure = target.failure
         return Result(
             **common,
             status="error",
-            message=f"could not discover resources matching {ref.name!r}: {failure}",
+            message=f"{ref.name}: {failure.reason}",
             expected=None,
             observed=None,
-            error=ErrorInfo(code=failure.code, message=failure.message),
+            error=ErrorInfo(code=failure.code, message=failure.reason),
         )
     needed = [
         outcomes[fact_key(account_id, region, facts[name], ref.name, ref.parent)]
@@ -297,65 +323,92 @@ def git_commit(directory: Path) -> str | None:
     return completed.stdout.strip() or None if completed.returncode == 0 else None
 
 
-def _discover_concurrently(policy: Policy, selection: Selection, resolve: Resolver) -> None:
+def _discover_concurrently(
+    policy: Policy, selection: Selection, locations: Sequence[Where], resolve: Resolver
+) -> None:
     """Warm the discovery listings in parallel (each is then read from its cache)."""
-    work = {
-        (group, environment)
-        for environment in selection.environments
-        for binding in policy.bindings
-        if binding.applies_in(environment)
-        for group in binding.resource_groups
-        if policy.is_discovered(group, environment)
-    }
+    work = [
+        (group, where)
+        for where in locations
+        for group in dict.fromkeys(
+            group
+            for binding in policy.bindings
+            if binding.applies_in(where.environment)
+            for group in binding.resource_groups
+            if policy.is_discovered(group, where.environment)
+        )
+    ]
     if len(work) > 1:
         with ThreadPoolExecutor(max_workers=min(8, len(work))) as pool:
-            for future in [pool.submit(resolve, g, e) for g, e in sorted(work)]:
-                with suppress(DiscoveryFailed):
+            for future in [pool.submit(resolve, group, where) for group, where in work]:
+                with suppress(Unassessable):
                     future.result()
+
+
+def locate(connection: Connection | Unreachable) -> Where:
+    """Where a reached or unreachable location is."""
+    if isinstance(connection, Unreachable):
+        return connection.where
+    return Where(connection.environment, connection.account_id, connection.region)
 
 
 def run_audit(
     policy: Policy, catalog: Catalog, selection: Selection, options: RunOptions | None = None
 ) -> Report:
-    """Connect to each selected environment, collect facts once, evaluate every target."""
+    """Reach each selected location, collect facts once, evaluate every target."""
     options = options or RunOptions()
     started = datetime.now(UTC)
-    connections = {
-        name: connect(
-            name,
-            policy.environments[name],
-            endpoint_url=options.endpoint_url,
-            max_workers=options.max_workers,
-            session_factory=options.session_factory,
-        )
-        for name in selection.environments
-    }
+    opened = open_locations(
+        policy,
+        selection.environments,
+        endpoint_url=options.endpoint_url,
+        max_workers=options.max_workers,
+        session_factory=options.session_factory,
+        org_role=options.org_role,
+        shard=selection.shard,
+    )
+    locations = {locate(c): c for c in opened}
     by_location: dict[tuple[str, str], Connection] = {}
-    for connection in connections.values():
-        by_location.setdefault((connection.account_id, connection.region), connection)
+    for connection in opened:
+        if isinstance(connection, Connection):
+            by_location.setdefault((connection.account_id, connection.region), connection)
     discovery = Discovery()
 
-    def resolve(group: str, environment: str) -> list[ResourceInstance]:
-        """Names as written; patterns listed in the environment's account."""
-        connection = connections[environment]
+    def resolve(group: str, where: Where) -> list[ResourceInstance]:
+        """Names as written; patterns listed in the location's account and region."""
+        connection = locations[where]
+        written = written_resources(policy, group, where)
+        if isinstance(connection, Unreachable):
+            failure = connection.failure
+            raise Unassessable(
+                failure.code,
+                f"could not reach account {where.account_id} through {connection.role_arn}: "
+                f"{failure}",
+            )
         kind = policy.document.resources[group].type
         instances = []
-        for written in policy.resources_in(group, environment):
-            if not is_pattern(written.name):
-                instances.append(written)
+        for instance in written:
+            if not is_pattern(instance.name):
+                instances.append(instance)
                 continue
-            names = discovery.names(
-                (connection.account_id, connection.region),
-                connection.client,
-                kind,
-                written.name,
-                written.parent,
-            )
-            instances += [replace(written, name=name) for name in names]
+            try:
+                names = discovery.names(
+                    (where.account_id, where.region),
+                    connection.client,
+                    kind,
+                    instance.name,
+                    instance.parent,
+                )
+            except DiscoveryFailed as failure:
+                raise Unassessable(
+                    failure.code,
+                    f"could not discover resources matching {instance.name!r}: {failure}",
+                ) from None
+            instances += [replace(instance, name=name) for name in names]
         return instances
 
-    _discover_concurrently(policy, selection, resolve)
-    targets = plan(policy, catalog, selection, resolve)
+    _discover_concurrently(policy, selection, list(locations), resolve)
+    targets = plan(policy, catalog, selection, list(locations), resolve)
     evidence = EvidenceStore(policy.evidence_dir)
 
     def clients_for(location: tuple[str, str]) -> Callable[[str], Any]:
@@ -365,24 +418,21 @@ def run_audit(
         return client
 
     outcomes = collect(
-        fact_requests(targets, connections),
+        fact_requests(targets),
         clients_for,
         max_workers=options.max_workers,
+        service_caps=options.service_caps,
         progress=options.progress,
     )
     results = sorted(
-        (
-            evaluate(
-                t,
-                connections[t.environment].region,
-                connections[t.environment].account_id,
-                outcomes,
-                catalog,
-                started,
-            )
-            for t in targets
+        (evaluate(t, outcomes, catalog, started) for t in targets),
+        key=lambda r: (
+            r.environment,
+            r.resource.account_id,
+            r.resource.region,
+            r.check_id,
+            r.resource.name,
         ),
-        key=lambda r: (r.environment, r.check_id, r.resource.name),
     )
     in_run = [w for w in policy.document.waivers if w.environment in selection.environments]
     results, waivers = apply_waivers(results, in_run, started.date())
@@ -413,15 +463,7 @@ def run_audit(
             policy_sha256=policy.sha256,
             git_commit=git_commit(policy.path.resolve().parent),
             input_sha256={policy.path.name: policy.sha256, **catalog.file_hashes()},
-            environments=[
-                EnvironmentInfo(
-                    name=c.environment,
-                    account_id=c.account_id,
-                    caller_arn=c.caller_arn,
-                    region=c.region,
-                )
-                for c in connections.values()
-            ],
+            environments=[_environment_info(c) for c in opened],
             selected_checks=list(selection.checks) if selection.checks else None,
             selected_controls=list(selection.controls) if selection.controls else None,
         ),
@@ -429,6 +471,24 @@ def run_audit(
         controls=controls,
         results=results,
         waivers=waivers,
+    )
+
+
+def _environment_info(location: Connection | Unreachable) -> EnvironmentInfo:
+    where = locate(location)
+    if isinstance(location, Unreachable):
+        return EnvironmentInfo(
+            name=where.environment,
+            account_id=where.account_id,
+            caller_arn="",
+            region=where.region,
+            error=f"{location.role_arn}: {location.failure}",
+        )
+    return EnvironmentInfo(
+        name=where.environment,
+        account_id=where.account_id,
+        caller_arn=location.caller_arn,
+        region=where.region,
     )
 
 

@@ -622,12 +622,10 @@ def seed(
     the deviations. Drill evidence goes to the policy's evidence directory."""
     accounts: dict[str, Account] = {}
 
-    def account_in(environment: str) -> Account:
-        region = policy.environments[environment].region
+    def account_in(region: str) -> Account:
         return accounts.setdefault(region, Account(endpoint_url, region, policy.evidence_dir))
 
     for environment in environments or list(policy.environments):
-        account = account_in(environment)
         for group, resource in policy.document.resources.items():
             for instance in policy.resources_in(group, environment):
                 broken = frozenset(
@@ -637,14 +635,15 @@ def seed(
                     and d.environment == environment
                     and d.resource_name == instance.name
                 )
-                create_resource(account, resource.type, group, instance, broken)
+                create_resource(account_in(instance.region), resource.type, group, instance, broken)
         for binding in policy.bindings:
             if binding.applies_in(environment):
                 for instance in _bound(policy, binding.resource_groups, environment):
+                    account = account_in(instance.region)
                     COMPLIANT[binding.check.id](account, instance, binding.params)
     for deviation in deviations:
         instance, params = _target_of(policy, deviation)
-        VIOLATIONS[deviation.check_id](account_in(deviation.environment), instance, params)
+        VIOLATIONS[deviation.check_id](account_in(instance.region), instance, params)
 
 
 def _bound(policy: Policy, groups: tuple[str, ...], environment: str) -> list[ResourceInstance]:

@@ -1,6 +1,8 @@
 """WSGI middleware that makes chosen API operations fail, as AWS would answer them."""
 
+import io
 import json
+import re
 import threading
 import time
 from collections import Counter
@@ -19,6 +21,8 @@ class Fault:
     times: int | None = None
     #: Only requests whose path contains this string (e.g. a bucket name).
     path_contains: str = ""
+    #: Only requests whose form body contains this string (query protocol: STS, IAM).
+    body_contains: str = ""
 
 
 @dataclass
@@ -30,6 +34,9 @@ class FaultInjector:
     delay: float = 0.0
     injected: Counter[str] = field(default_factory=Counter)
     requests: Counter[str] = field(default_factory=Counter)
+    #: Requests in flight per service now, and the most ever in flight at once.
+    in_flight: Counter[str] = field(default_factory=Counter)
+    peak: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def clear(self) -> None:
@@ -38,6 +45,7 @@ class FaultInjector:
             self.delay = 0.0
             self.injected.clear()
             self.requests.clear()
+            self.peak.clear()
 
     def add(self, fault: Fault) -> None:
         with self.lock:
@@ -52,14 +60,33 @@ class FaultInjector:
                     continue
                 if fault.path_contains and fault.path_contains not in environ.get("PATH_INFO", ""):
                     continue
+                if fault.body_contains and fault.body_contains not in _form_body(environ):
+                    continue
                 if fault.times is not None and self.injected[operation] >= fault.times:
                     continue
                 self.injected[operation] += 1
                 return fault
         return None
 
+    def _enter(self, service: str) -> None:
+        with self.lock:
+            self.in_flight[service] += 1
+            self.peak[service] = max(self.peak[service], self.in_flight[service])
+
+    def _leave(self, service: str) -> None:
+        with self.lock:
+            self.in_flight[service] -= 1
+
     def middleware(self, app: Any) -> Any:
         def wrapped(environ: dict[str, Any], start_response: Any) -> Any:
+            service = _service_of(environ)
+            self._enter(service)
+            try:
+                return respond(environ, start_response)
+            finally:
+                self._leave(service)
+
+        def respond(environ: dict[str, Any], start_response: Any) -> Any:
             if self.delay:
                 time.sleep(self.delay)
             fault = self._match(environ)
@@ -69,12 +96,28 @@ class FaultInjector:
                 body = json.dumps({"__type": fault.code, "message": f"injected {fault.code}"})
                 content_type = "application/x-amz-json-1.0"
             else:
-                body = (
-                    '<?xml version="1.0" encoding="UTF-8"?><Error>'
-                    f"<Code>{fault.code}</Code><Message>injected {fault.code}</Message></Error>"
-                )
+                error = f"<Error><Code>{fault.code}</Code><Message>injected {fault.code}</Message>"
+                if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
+                    error = f"<ErrorResponse>{error}<Type>Sender</Type></Error></ErrorResponse>"
+                else:  # REST-XML (S3)
+                    error += "</Error>"
+                body = '<?xml version="1.0" encoding="UTF-8"?>' + error
                 content_type = "application/xml"
             start_response(f"{fault.status} Injected", [("Content-Type", content_type)])
             return [body.encode()]
 
         return wrapped
+
+
+def _form_body(environ: dict[str, Any]) -> str:
+    """A query-protocol request's body (operation_of has buffered it)."""
+    stream = environ.get("wsgi.input")
+    return stream.getvalue().decode("utf-8", "replace") if isinstance(stream, io.BytesIO) else ""
+
+
+def _service_of(environ: dict[str, Any]) -> str:
+    """The service a request is signed for (``.../eu-central-1/s3/aws4_request``)."""
+    match = re.search(
+        r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", environ.get("HTTP_AUTHORIZATION", "")
+    )
+    return match.group(1) if match else "unsigned"

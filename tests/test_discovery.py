@@ -193,3 +193,16 @@ def test_denied_listing_errors_only_that_group(moto: MotoServer, workspace: Work
 def test_discovery_failure_type() -> None:
     failure = DiscoveryFailed("AccessDenied", "no")
     assert str(failure) == "AccessDenied: no"
+
+
+def test_buckets_are_listed_in_their_own_region(aws: None) -> None:
+    for region in (REGION, "eu-west-1"):
+        boto3.client("s3", region_name=region).create_bucket(
+            Bucket=f"bucket-in-{region}", CreateBucketConfiguration={"LocationConstraint": region}
+        )
+    client, calls = _counting_clients()
+    assert list_names(client, "s3_bucket", "bucket-in-*", region="eu-west-1") == [
+        "bucket-in-eu-west-1"
+    ]
+    assert list_names(client, "s3_bucket", "bucket-in-*", region=REGION) == [f"bucket-in-{REGION}"]
+    assert calls["ListBuckets"] == 2

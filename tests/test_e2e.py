@@ -384,7 +384,7 @@ def test_unreachable_endpoint_exits_2_quickly(workspace: Workspace) -> None:
     started = time.monotonic()
     result, _ = audit("http://127.0.0.1:9", workspace)
     assert result.returncode == 2
-    assert "environment 'dev': cannot reach AWS" in result.stderr
+    assert "policycheck: error: cannot reach AWS: Could not connect" in result.stderr
     assert "Traceback" not in result.stderr
     assert time.monotonic() - started < 30
 

@@ -8,6 +8,7 @@ import pytest
 from policycheck.collect import fact_key
 from policycheck.controls import Catalog
 from policycheck.facts import AwsError, FactOutcome, all_facts
+from policycheck.locations import Where
 from policycheck.policy import Binding, ResourceInstance
 from policycheck.registry import CheckSpec, all_checks
 from policycheck.runner import Target, evaluate
@@ -16,12 +17,13 @@ CHECK_IDS = sorted(all_checks())
 
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
+HERE = Where("dev", "123456789012", "eu-central-1")
 
 
 def _target(spec: CheckSpec) -> Target:
     params = spec.params_model.model_validate(REQUIRED_PARAMS.get(spec.id, {}))
-    resource = ResourceInstance("res-name", "parent", {"env": "dev", "mcp": "x"})
-    return Target(Binding(0, spec, params, ("group",)), "dev", resource)
+    resource = ResourceInstance("res-name", "parent", {"env": "dev", "mcp": "x"}, "eu-central-1")
+    return Target(Binding(0, spec, params, ("group",)), HERE, resource)
 
 
 #: Parameters of checks that have required ones.
@@ -43,8 +45,6 @@ def test_missing_resource_fails(check_id: str, catalog: Catalog) -> None:
     spec = all_checks()[check_id]
     result = evaluate(
         _target(spec),
-        "eu-central-1",
-        "123456789012",
         _outcomes(spec, resource_missing=True),
         catalog,
         NOW,
@@ -58,9 +58,7 @@ def test_missing_resource_fails(check_id: str, catalog: Catalog) -> None:
 def test_api_error_is_an_error_with_the_code(check_id: str, catalog: Catalog) -> None:
     spec = all_checks()[check_id]
     denied = AwsError("AccessDenied", "User is not authorized")
-    result = evaluate(
-        _target(spec), "eu-central-1", "123456789012", _outcomes(spec, error=denied), catalog, NOW
-    )
+    result = evaluate(_target(spec), _outcomes(spec, error=denied), catalog, NOW)
     assert result.status == "error"
     assert result.error is not None and result.error.code == "AccessDenied"
     assert "AccessDenied" in result.message
@@ -75,7 +73,7 @@ def test_one_unreadable_fact_of_two_is_an_error(catalog: Catalog) -> None:
     outcomes[fact_key("123456789012", "eu-central-1", account_fact, "res-name")] = FactOutcome(
         account_fact, error=AwsError("AccessDenied", "denied")
     )
-    result = evaluate(_target(spec), "eu-central-1", "123456789012", outcomes, catalog, NOW)
+    result = evaluate(_target(spec), outcomes, catalog, NOW)
     assert result.status == "error"
     assert "s3:GetAccountPublicAccessBlock" in result.message
 
@@ -83,6 +81,6 @@ def test_one_unreadable_fact_of_two_is_an_error(catalog: Catalog) -> None:
 def test_crashing_check_is_an_error(catalog: Catalog) -> None:
     spec = all_checks()["s3-versioning-enabled"]
     outcomes = _outcomes(spec, value="not a mapping")
-    result = evaluate(_target(spec), "eu-central-1", "123456789012", outcomes, catalog, NOW)
+    result = evaluate(_target(spec), outcomes, catalog, NOW)
     assert result.status == "error"
     assert result.error is not None and result.error.code == "AttributeError"

@@ -121,8 +121,7 @@ def test_diff_lists_drift_and_fails_on_regressions(
 
 
 def test_shards_cover_every_environment_once(workspace: Workspace) -> None:
-    from policycheck.controls import load_catalog
-    from policycheck.runner import select
+    from policycheck.locations import configured_accounts, in_shard, shard_of
 
     workspace.edit(
         lambda d: d["environments"].update(
@@ -130,16 +129,16 @@ def test_shards_cover_every_environment_once(workspace: Workspace) -> None:
         )
     )
     policy = workspace.policy
-    catalog = load_catalog(workspace.directory / "controls")
+    plans = configured_accounts(policy, list(policy.environments))
     # 22 environment names over 4 shards: every shard gets some
-    shards = [select(policy, catalog, shard=(index, 4)).environments for index in range(1, 5)]
+    shards = [[p.environment for p in in_shard(plans, index, 4)] for index in range(1, 5)]
     flat = [env for shard in shards for env in shard]
     assert sorted(flat) == sorted(policy.environments)  # each exactly once
     # Pinned: a shard assignment must not change between runs, machines or releases.
-    from policycheck.runner import shard_of
-
     assert [shard_of(f"acct-{i:02d}", 4) for i in range(5)] == [1, 4, 4, 1, 3]
     assert [shard_of(name, 2) for name in ("dev", "prod")] == [2, 2]
+    # An account known before the run (configured, or listed by --org) is its own unit.
+    assert [shard_of(f"prod/{n:012d}", 4) for n in range(4)] == [1, 2, 2, 2]
 
 
 def test_shard_option_and_merge(moto: MotoServer, workspace: Workspace, tmp_path: Path) -> None:
@@ -149,7 +148,7 @@ def test_shard_option_and_merge(moto: MotoServer, workspace: Workspace, tmp_path
         out = tmp_path / f"shard-{index}"
         result = audit(moto, workspace, "--shard", f"{index}/2", out=out)[0]
         if result.returncode == 2:
-            assert "no environment falls in this shard" in result.stderr
+            assert "no environment or account in this shard" in result.stderr
             continue
         assert result.returncode == 0, result.stderr
         reports.append(out / "report.json")

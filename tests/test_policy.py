@@ -122,6 +122,34 @@ BROKEN = [
     ),
     ("version: 1", "version: 2", "version: Input should be 1"),
     (
+        "region: eu-central-1\n    # account_id",
+        "region: eu-central-1\n    regions: [eu-west-1]\n    # account_id",
+        "environments.dev: Value error, give either `region` or `regions`",
+    ),
+    (
+        "region: eu-central-1\n    # account_id",
+        "regions: [eu-central-1, EU]\n    # account_id",
+        "environments.dev.regions: Value error, 'EU' is not an AWS region name",
+    ),
+    (
+        "region: eu-central-1\n    # account_id",
+        "region: eu-central-1\n    account_id: '111111111111'\n"
+        "    accounts: [{account_id: '222222222222'}]\n    # account_id",
+        "environments.dev: Value error, give either `accounts` or `account_id`/`role_arn`",
+    ),
+    (
+        "region: eu-central-1\n    # account_id",
+        "regions: [eu-central-1, eu-west-1]\n    # account_id",
+        "resources.state_bucket.name: a bucket lives in one region, but "
+        "'aiconnectors-terraform-state-{env}' names the same bucket in dev's regions "
+        "eu-central-1, eu-west-1; use {region} in the name or limit the group with `regions`",
+    ),
+    (
+        "type: s3_bucket\n    name: aiconnectors",
+        "type: s3_bucket\n    regions: [us-east-1]\n    name: aiconnectors",
+        "resources.state_bucket.regions[0]: 'us-east-1' is not a region of any environment",
+    ),
+    (
         "type: s3_bucket\n    name: aiconnectors",
         "type: s3_bukket\n    name: aiconnectors",
         "resources.state_bucket.type: Input should be",
@@ -246,6 +274,10 @@ def test_help_explains_every_option() -> None:
         "--max-workers",
         "--endpoint-url",
         "--verbose",
+        "--org",
+        "--role-name",
+        "--max-per-service",
+        "--shard",
     ):
         assert option in result.stdout
     assert "exit codes (" in result.stdout

@@ -114,7 +114,12 @@ def render_markdown(report: Report) -> str:
                 *(
                     [
                         f"Environment {env.name}",
-                        f"account {env.account_id}, {env.region}, as `{env.caller_arn}`",
+                        f"account {env.account_id}, {env.region}, "
+                        + (
+                            f"**not reached**: {env.error}"
+                            if env.error
+                            else f"as `{env.caller_arn}`"
+                        ),
                     ]
                     for env in run.environments
                 ),

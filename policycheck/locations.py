@@ -1,0 +1,264 @@
+"""Where a run looks: each selected environment in each of its accounts and regions.
+
+Accounts are the policy's, or with ``--org`` every active account of the AWS Organization
+(filtered by the environment's ``org_account_tags``), each reached through the named role.
+Roles are assumed concurrently, once per account however many environments and regions
+share it."""
+
+import hashlib
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+from botocore.exceptions import BotoCoreError, ClientError
+
+from policycheck.aws import (
+    AccessFailed,
+    AccountAccess,
+    Connection,
+    SessionFactory,
+    base_identity,
+    client_config,
+    configured_endpoint,
+    identify,
+    make_client,
+    open_session,
+)
+from policycheck.errors import InputError
+from policycheck.policy import Policy
+
+#: Roles assumed at once when an organisation has many accounts.
+MAX_CONCURRENT_ASSUMES = 16
+
+
+@dataclass(frozen=True)
+class Where:
+    """One environment in one account and region ("" while the account is unknown)."""
+
+    environment: str
+    account_id: str
+    region: str
+
+
+@dataclass(frozen=True)
+class Unreachable:
+    """A location whose account could not be reached: its results are errors."""
+
+    where: Where
+    role_arn: str
+    failure: AccessFailed
+
+
+@dataclass(frozen=True)
+class AccountPlan:
+    """An account an environment is to be audited in, before it is reached."""
+
+    environment: str
+    #: The expected account; None: whichever the run's credentials are for.
+    account_id: str | None
+    role_arn: str | None
+    #: From the organisation: a failure becomes error results, not the end of the run.
+    discovered: bool = False
+    #: Where the policy names the account, for messages.
+    key: str = ""
+
+    @property
+    def shard_key(self) -> str:
+        return f"{self.environment}/{self.account_id}" if self.account_id else self.environment
+
+
+@dataclass(frozen=True)
+class OrgAccount:
+    account_id: str
+    name: str
+    tags: dict[str, str]
+
+
+def shard_of(key: str, count: int) -> int:
+    """The shard (1..count) a key belongs to: stable across runs and machines."""
+    return int(hashlib.sha256(key.encode()).hexdigest(), 16) % count + 1
+
+
+def in_shard(plans: list[AccountPlan], index: int, count: int) -> list[AccountPlan]:
+    """The plans of shard ``index`` of ``count``: environments, or (environment, account)
+    pairs where the account is known before the run (configured or from the organisation)."""
+    kept = [plan for plan in plans if shard_of(plan.shard_key, count) == index]
+    if not kept:
+        raise InputError(f"--shard {index}/{count}: no environment or account in this shard")
+    return kept
+
+
+def static_locations(policy: Policy, environments: Sequence[str]) -> list[Where]:
+    """The locations the policy names, without contacting AWS (accounts as configured)."""
+    return [
+        Where(name, account.account_id if account else "", region)
+        for name in environments
+        for account in policy.environments[name].account_configs
+        for region in policy.environments[name].region_names
+    ]
+
+
+def configured_accounts(policy: Policy, environments: Sequence[str]) -> list[AccountPlan]:
+    """The accounts each environment names in the policy."""
+    plans = []
+    for name in environments:
+        environment = policy.environments[name]
+        for index, account in enumerate(environment.account_configs):
+            key = (
+                f"environments.{name}.accounts[{index}]"
+                if environment.accounts
+                else (f"environments.{name}")
+            )
+            if account is None:
+                plans.append(AccountPlan(name, None, None))
+            else:
+                plans.append(AccountPlan(name, account.account_id, account.role_arn, key=key))
+    return plans
+
+
+def organization_accounts(list_client: Any, with_tags: bool) -> list[OrgAccount]:
+    """The organisation's active accounts, all pages; tags read only when needed."""
+    pages = list_client.get_paginator("list_accounts").paginate()
+    active = [
+        account
+        for page in pages
+        for account in page["Accounts"]
+        if (account.get("State") or account.get("Status")) == "ACTIVE"
+    ]
+
+    def tags_of(account_id: str) -> dict[str, str]:
+        if not with_tags:
+            return {}
+        tag_pages = list_client.get_paginator("list_tags_for_resource").paginate(
+            ResourceId=account_id
+        )
+        return {tag["Key"]: tag["Value"] for page in tag_pages for tag in page["Tags"]}
+
+    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ASSUMES) as pool:
+        tags = list(pool.map(tags_of, [a["Id"] for a in active]))
+    return sorted(
+        (OrgAccount(a["Id"], a.get("Name", ""), t) for a, t in zip(active, tags, strict=True)),
+        key=lambda account: account.account_id,
+    )
+
+
+def org_accounts(
+    policy: Policy,
+    environments: Sequence[str],
+    list_client: Any,
+    role_name: str,
+    partition: str,
+) -> list[AccountPlan]:
+    """Every active organisation account, for every environment whose tags it carries."""
+    wanted = {name: policy.environments[name].org_account_tags or {} for name in environments}
+    try:
+        accounts = organization_accounts(list_client, any(wanted.values()))
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        raise InputError(
+            f"--org: cannot list the organisation's accounts: {exc.operation_name}: "
+            f"{error.get('Code')}: {error.get('Message')}"
+        ) from None
+    except BotoCoreError as exc:
+        raise InputError(f"--org: cannot list the organisation's accounts: {exc}") from None
+    return [
+        AccountPlan(
+            name,
+            account.account_id,
+            f"arn:{partition}:iam::{account.account_id}:role/{role_name}",
+            discovered=True,
+        )
+        for name in environments
+        for account in accounts
+        if wanted[name].items() <= account.tags.items()
+    ]
+
+
+def open_locations(
+    policy: Policy,
+    environments: Sequence[str],
+    *,
+    endpoint_url: str | None,
+    max_workers: int,
+    session_factory: SessionFactory,
+    org_role: str | None = None,
+    shard: tuple[int, int] | None = None,
+) -> list[Connection | Unreachable]:
+    """Reach every (environment, account, region) of the selection.
+
+    Raises InputError when the run's own credentials do not work, the organisation cannot
+    be listed, a configured account cannot be reached or is another account, or the shard
+    is empty. An organisation account whose role cannot be assumed is Unreachable.
+    """
+    endpoint_url = configured_endpoint(endpoint_url)
+    home_region = policy.environments[environments[0]].region_names[0]
+    session = open_session(session_factory, home_region)
+    base = base_identity(session, home_region, endpoint_url)
+    config = client_config(max_workers)
+    if org_role:
+        organizations = make_client(session, "organizations", "us-east-1", endpoint_url, config)
+        plans = org_accounts(
+            policy, environments, organizations, org_role, base.caller_arn.split(":")[1]
+        )
+    else:
+        plans = configured_accounts(policy, environments)
+    if shard is not None:
+        plans = in_shard(plans, *shard)
+    access = _reach_accounts(plans, session, home_region, endpoint_url, base)
+    locations: list[Connection | Unreachable] = []
+    for plan in plans:
+        reached = access[plan.role_arn]
+        for region in policy.environments[plan.environment].region_names:
+            if isinstance(reached, AccessFailed):
+                where = Where(plan.environment, plan.account_id or "", region)
+                locations.append(Unreachable(where, plan.role_arn or "", reached))
+                continue
+            _expect_account(plan, reached)
+            locations.append(
+                Connection(plan.environment, region, reached, session, endpoint_url, config)
+            )
+    return locations
+
+
+def _reach_accounts(
+    plans: list[AccountPlan],
+    session: boto3.Session,
+    region: str,
+    endpoint_url: str | None,
+    base: AccountAccess,
+) -> dict[str | None, AccountAccess | AccessFailed]:
+    """Assume each distinct role once, concurrently; None maps to the base credentials."""
+    roles = sorted({plan.role_arn for plan in plans if plan.role_arn})
+    tolerated = {plan.role_arn for plan in plans if plan.discovered}
+
+    def reach(role_arn: str) -> AccountAccess | AccessFailed:
+        try:
+            return identify(session, region, endpoint_url, role_arn)
+        except AccessFailed as failure:
+            if role_arn in tolerated:
+                return failure
+            raise
+
+    reached: dict[str | None, AccountAccess | AccessFailed] = {None: base}
+    with ThreadPoolExecutor(max_workers=max(1, min(MAX_CONCURRENT_ASSUMES, len(roles)))) as pool:
+        futures = {role: pool.submit(reach, role) for role in roles}
+        for role, future in futures.items():
+            try:
+                reached[role] = future.result()
+            except AccessFailed as failure:
+                environment = next(p.environment for p in plans if p.role_arn == role)
+                raise InputError(
+                    f"environment {environment!r}: cannot assume {role}: {failure}"
+                ) from None
+    return reached
+
+
+def _expect_account(plan: AccountPlan, access: AccountAccess) -> None:
+    if plan.account_id and access.account_id != plan.account_id:
+        raise InputError(
+            f"environment {plan.environment!r}: credentials are for account "
+            f"{access.account_id}, but the policy says {plan.key}.account_id is "
+            f"{plan.account_id}"
+        )
