@@ -31,6 +31,7 @@ from typing import Any
 
 import yaml
 
+from peers import PEERS, install
 from policycheck.mockaws import moto_server, operation_of
 from policycheck.seeding import DEMO_CREDENTIALS, ECR_MANIFEST
 
@@ -272,7 +273,15 @@ def main() -> int:
     parser.add_argument(
         "--replay", action="store_true", help="serve recorded answers from memory after the warm-up"
     )
+    parser.add_argument(
+        "--peers",
+        default="",
+        metavar="LIST",
+        help="also run these tools on the fleet, each from its own venv under bench/.peers "
+        f"(installed on first use): {', '.join(PEERS)}",
+    )
     args = parser.parse_args()
+    peers = [PEERS[name] for name in args.peers.split(",") if name]
 
     middleware = Middleware(args.latency_ms / 1000)
     resources = args.buckets + args.tables + args.repos
@@ -326,9 +335,17 @@ def main() -> int:
             "--max-workers",
             str(args.max_workers),
         ]
+        commands = [("policycheck", run), ("yardstick", yardstick)]
+        skipped = []
+        for peer in peers:
+            executable = install(peer)
+            if isinstance(executable, str):
+                skipped.append(f"{peer.name}: {executable}")
+            else:
+                commands.append((peer.name, peer.command(executable, Path(scratch), REGION)))
         middleware.enabled = True
         rows = []
-        for label, command in (("policycheck", run), ("yardstick", yardstick)):
+        for label, command in commands:
             middleware.counts.clear()
             timed(command, env)  # warm-up (and, with --replay, the recording)
             warm_requests = sum(middleware.counts.values())
@@ -336,11 +353,14 @@ def main() -> int:
             times, rss = [], 0
             for _ in range(args.runs):
                 seconds, peak, code = timed(command, env)
-                assert code == 0, f"{label} exited {code}"
                 times.append(seconds)
                 rss = max(rss, peak)
+                if code != 0:
+                    skipped.append(f"{label}: exited {code}")
+                    break
             middleware.replay = False
-            rows.append((label, statistics.median(times), rss, warm_requests))
+            if len(times) == args.runs:
+                rows.append((label, statistics.median(times), rss, warm_requests))
             if label == "policycheck":
                 report = json.loads((out / "report.json").read_text())
                 seen = {
@@ -362,6 +382,13 @@ def main() -> int:
         print(f"{label:<12} {seconds:8.2f} {rss:9d} {requests:9d} {requests / resources:13.2f}")
     ratio = rows[0][1] / rows[1][1]
     print(f"policycheck / yardstick wall time: {ratio:.2f}x")
+    for label, seconds, _, requests in rows[2:]:
+        print(
+            f"{label} / policycheck: wall time {seconds / rows[0][1]:.2f}x, "
+            f"requests {requests / rows[0][3]:.2f}x"
+        )
+    for reason in skipped:
+        print(f"skipped {reason}")
     print(f"agreement with ground truth: {agreement:.1%} of {len(truth)} verdicts")
     return 0
 
