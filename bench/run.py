@@ -3,6 +3,7 @@
     .venv/bin/python bench/run.py                      # 1,006 buckets, 53 tables, 50 repos, 20 ms
     .venv/bin/python bench/run.py --replay --max-workers 32
     .venv/bin/python bench/run.py --buckets 100 --tables 10 --repos 10 --runs 1
+    .venv/bin/python bench/run.py --peers custodian,prowler   # also Cloud Custodian, Prowler
 
 A moto server on loopback sits behind WSGI middleware that adds a latency per request and
 counts requests per operation. The fleet is seeded with mixed settings and its ground
@@ -12,7 +13,8 @@ needed fact, agreement with the ground truth), then bench/yardstick.py, a minima
 scanner making exactly the floor's calls at the same concurrency. --replay records moto's
 answers during the warm-up and serves them from memory afterwards, so moto's CPU (about
 3.7 ms a request on 2 cores) no longer sets the pace and the latency-bound regime shows.
-Never calls AWS.
+--peers runs Cloud Custodian and Prowler on the same fleet, each from its own venv under
+bench/.peers (see bench/peers.py). Never calls AWS.
 """
 
 import argparse
