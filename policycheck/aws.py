@@ -125,6 +125,11 @@ class Connection:
     def caller_arn(self) -> str:
         return self.access.caller_arn
 
+    def forget_clients(self) -> None:
+        """Drop the clients (and their connections): in a forked child, before any call."""
+        self._lock = threading.Lock()
+        self._clients = {}
+
     def client(self, service: str) -> Any:
         """The location's one client for ``service`` (created on first use)."""
         with self._lock:

@@ -110,7 +110,8 @@ def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
     return FactOutcome(spec, value=jsonable(value), fetched_at=fetched_at)
 
 
-def _with_dependencies(requests: dict[FactKey, FactRequest]) -> dict[FactKey, FactRequest]:
+def with_dependencies(requests: dict[FactKey, FactRequest]) -> dict[FactKey, FactRequest]:
+    """The requests and every fact they depend on, each once."""
     complete = dict(requests)
     pending = list(requests.items())
     while pending:
@@ -202,7 +203,7 @@ def collect(
     """Fetch every requested fact (and what it depends on) once, ``max_workers`` at a
     time and at most ``service_caps`` per service, in dependency waves. Interrupted, it
     cancels what has not started."""
-    everything = _with_dependencies(requests)
+    everything = with_dependencies(requests)
     memo = Memo()
     waves = fact_order({key.fact: FACTS[key.fact] for key in everything})
     outcomes: dict[FactKey, FactOutcome] = {}

@@ -75,6 +75,9 @@ class FactSpec:
     absent_codes: frozenset[str] = frozenset()
     #: Facts of the same subject whose values the fetch needs (fetched first, once).
     depends_on: tuple[str, ...] = ()
+    #: The fetch shares lookups with other subjects through ``ctx.memo`` (a KMS key, a
+    #: role): its subjects are collected in one process, so each lookup is made once.
+    uses_memo: bool = False
 
     @property
     def action(self) -> str:

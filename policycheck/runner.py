@@ -16,14 +16,7 @@ from typing import Any
 
 from policycheck import __version__
 from policycheck.aws import Connection, SessionFactory, default_session
-from policycheck.collect import (
-    FactKey,
-    FactRequest,
-    ProgressCallback,
-    ServiceCaps,
-    collect,
-    fact_key,
-)
+from policycheck.collect import FactKey, FactRequest, ProgressCallback, ServiceCaps, fact_key
 from policycheck.collectors.drills import EVIDENCE
 from policycheck.controls import Catalog
 from policycheck.discovery import Discovery, DiscoveryFailed, is_pattern
@@ -32,6 +25,7 @@ from policycheck.evidence import EvidenceStore
 from policycheck.facts import FactOutcome, all_facts
 from policycheck.locations import Unreachable, Where, open_locations, static_locations
 from policycheck.policy import Binding, Policy, ResourceInstance
+from policycheck.processes import collect_spread, default_processes
 from policycheck.registry import NOW, RESOURCE
 from policycheck.report import (
     EnvironmentInfo,
@@ -68,6 +62,8 @@ class RunOptions:
     service_caps: ServiceCaps | None = None
     #: Audit every account of the AWS Organization through this role (``run --org``).
     org_role: str | None = None
+    #: Processes that fetch facts (None: by the run's size and the cores, see processes).
+    processes: int | None = None
     session_factory: SessionFactory = default_session
     progress: ProgressCallback | None = None
 
@@ -417,12 +413,20 @@ def run_audit(
 
         return client
 
-    outcomes = collect(
-        fact_requests(targets),
+    requests = fact_requests(targets)
+
+    def forget_clients() -> None:
+        for connection in by_location.values():
+            connection.forget_clients()
+
+    outcomes = collect_spread(
+        requests,
         clients_for,
+        processes=options.processes or default_processes(len(requests)),
         max_workers=options.max_workers,
         service_caps=options.service_caps,
         progress=options.progress,
+        forget_clients=forget_clients,
     )
     results = sorted(
         (evaluate(t, outcomes, catalog, started) for t in targets),

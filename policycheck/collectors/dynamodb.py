@@ -55,4 +55,5 @@ KMS_KEY = _table_fact(
     ("kms:DescribeKey", "kms:ListAliases"),
     _kms_key,
     depends_on=("dynamodb_table.description",),
+    uses_memo=True,
 )

@@ -105,5 +105,6 @@ CLUSTER_TASK_ROLES = register_fact(
         ),
         _cluster_task_roles,
         scope="parent",
+        uses_memo=True,
     )
 )

@@ -1,0 +1,151 @@
+"""Spread fact collection over processes: one Python process makes about a thousand
+botocore calls a second (each costs about a millisecond of CPU under the GIL), so a large
+run uses every core. Work is split by subject, never a subject's facts across processes,
+and facts that share lookups (``uses_memo``) stay in one process: still one call per fact.
+Linux only (fork: the children inherit the policy, sessions and plan without pickling)."""
+
+import hashlib
+import math
+import multiprocessing
+import os
+import signal
+import sys
+from collections.abc import Callable
+from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
+from typing import Any
+
+from policycheck.collect import (
+    ClientsFor,
+    FactKey,
+    FactRequest,
+    ProgressCallback,
+    ServiceCaps,
+    collect,
+    with_dependencies,
+)
+from policycheck.facts import FACTS, AwsError, FactOutcome
+
+#: One more process for every this many facts, up to the number of cores.
+FACTS_PER_PROCESS = 1500
+#: How often the parent reports the children's progress.
+PROGRESS_SECONDS = 0.25
+
+#: What the forked children read: set by collect_spread just before forking.
+_WORK: dict[str, Any] = {}
+
+Packed = dict[FactKey, tuple[Any, bool, AwsError | None, str]]
+
+
+def default_processes(facts: int) -> int:
+    """Processes worth starting for ``facts`` fetches: 1 below FACTS_PER_PROCESS, one per
+    core at most, and 1 where fork is unavailable."""
+    if sys.platform != "linux":
+        return 1
+    return max(1, min(os.cpu_count() or 1, facts // FACTS_PER_PROCESS))
+
+
+def partition(requests: dict[FactKey, FactRequest], count: int) -> list[dict[FactKey, FactRequest]]:
+    """Split by (account, region, subject), stably; every subject with a memo-sharing fact
+    goes to the first part, so that shared lookups are made once."""
+    sharing = {
+        (key.account_id, key.region, key.subject)
+        for key, request in requests.items()
+        if request.spec.uses_memo
+    }
+    parts: list[dict[FactKey, FactRequest]] = [{} for _ in range(count)]
+    for key, request in requests.items():
+        group = (key.account_id, key.region, key.subject)
+        index = 0 if group in sharing else _stable_hash("\0".join(group)) % count
+        parts[index][key] = request
+    return [part for part in parts if part]
+
+
+def _stable_hash(text: str) -> int:
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
+
+
+def collect_spread(
+    requests: dict[FactKey, FactRequest],
+    clients_for: ClientsFor,
+    *,
+    processes: int,
+    max_workers: int,
+    service_caps: ServiceCaps | None = None,
+    progress: ProgressCallback | None = None,
+    forget_clients: Callable[[], None] = lambda: None,
+) -> dict[FactKey, FactOutcome]:
+    """``collect`` over up to ``processes`` forked processes, sharing ``max_workers`` and
+    each service cap between them. ``forget_clients`` runs first in each child, so that
+    no HTTP connection is shared with the parent."""
+    everything = with_dependencies(requests)
+    parts = partition(everything, processes) if processes > 1 else [everything]
+    if len(parts) < 2:
+        return collect(
+            everything,
+            clients_for,
+            max_workers=max_workers,
+            service_caps=service_caps,
+            progress=progress,
+        )
+    context = multiprocessing.get_context("fork")
+    finished = context.Array("i", len(parts))
+    _WORK.update(
+        parts=parts,
+        clients_for=clients_for,
+        max_workers=math.ceil(max_workers / len(parts)),
+        service_caps={
+            service: max(1, cap // len(parts)) for service, cap in (service_caps or {}).items()
+        },
+        finished=finished,
+        forget_clients=forget_clients,
+    )
+    pool = ProcessPoolExecutor(len(parts), mp_context=context, initializer=_start_child)
+    try:
+        futures = [pool.submit(_collect_part, index) for index in range(len(parts))]
+        pending: set[Future[Packed]] = set(futures)
+        while pending:
+            _, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_EXCEPTION)
+            if progress:
+                progress(sum(finished[:]), len(everything))
+            if any(f.done() and f.exception() for f in futures):
+                break
+        packed = [future.result() for future in futures]
+    except BaseException:  # interrupted or a child failed: stop the others now
+        for child in multiprocessing.active_children():
+            child.terminate()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    finally:
+        _WORK.clear()
+    pool.shutdown()
+    return {
+        key: FactOutcome(FACTS[key.fact], value, missing, error, fetched_at)
+        for part in packed
+        for key, (value, missing, error, fetched_at) in part.items()
+    }
+
+
+def _start_child() -> None:
+    """In a child: Ctrl-C is the parent's to handle; make its own HTTP connections."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _WORK["forget_clients"]()
+
+
+def _collect_part(index: int) -> Packed:
+    """In a child: collect one part; outcomes go back without their (unpicklable) specs."""
+    finished = _WORK["finished"]
+
+    def report(done: int, _total: int) -> None:
+        finished[index] = done
+
+    outcomes = collect(
+        _WORK["parts"][index],
+        _WORK["clients_for"],
+        max_workers=_WORK["max_workers"],
+        service_caps=_WORK["service_caps"],
+        progress=report,
+    )
+    return {
+        key: (outcome.value, outcome.resource_missing, outcome.error, outcome.fetched_at)
+        for key, outcome in outcomes.items()
+    }
