@@ -8,17 +8,19 @@
 A moto server on loopback sits behind WSGI middleware that adds a latency per request and
 counts requests per operation. The fleet is seeded with mixed settings and its ground
 truth written down; policycheck runs against it (median wall time of --runs after a
-warm-up, peak RSS, requests, requests per resource against the floor of one call per
-needed fact, agreement with the ground truth), then bench/yardstick.py, a minimal boto3
+warm-up, peak memory (PSS of all its processes), requests, requests per resource against
+the floor of one call per needed fact, agreement with the ground truth), then
+bench/yardstick.py, a minimal boto3
 scanner making exactly the floor's calls at the same concurrency. --replay records moto's
 answers during the warm-up and serves them from memory afterwards, so moto's CPU (about
-3.7 ms a request on 2 cores) no longer sets the pace and the latency-bound regime shows.
+3.7 ms a request on 2 cores) no longer sets the pace and the latency-bound regime shows
+(bench/replay.py: an asyncio server in its own process, tens of microseconds a request).
 --peers runs Cloud Custodian and Prowler on the same fleet, each from its own venv under
 bench/.peers (see bench/peers.py). Never calls AWS.
 """
 
 import argparse
-import hashlib
+import io
 import json
 import os
 import statistics
@@ -28,6 +30,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from contextlib import ExitStack, suppress
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +39,7 @@ import yaml
 from peers import PEERS, install
 from policycheck.mockaws import moto_server, operation_of
 from policycheck.seeding import DEMO_CREDENTIALS, ECR_MANIFEST
+from replay import Recording, replay_server, request_key
 
 REGION = "eu-central-1"
 HERE = Path(__file__).resolve().parent
@@ -46,14 +50,13 @@ FACTS_PER = {"bucket": 5, "table": 2, "repo": 2}
 
 
 class Middleware:
-    """Latency per request, counts per operation, and optional record/replay."""
+    """Latency per request, counts per operation, and a recording of every answer."""
 
     def __init__(self, latency_s: float) -> None:
         self.latency_s = latency_s
         self.enabled = False
-        self.replay = False
         self.counts: Counter[str] = Counter()
-        self.recorded: dict[str, tuple[str, list, bytes]] = {}
+        self.recorded: Recording = {}
         self.lock = threading.Lock()
 
     def __call__(self, app: Any) -> Any:
@@ -63,25 +66,17 @@ class Middleware:
             operation = operation_of(environ)  # may rewind the body (query protocol)
             length = int(environ.get("CONTENT_LENGTH") or 0)
             body = environ["wsgi.input"].read(length) if length else b""
-            import io
-
             environ["wsgi.input"] = io.BytesIO(body)
-            key = "|".join(
-                [
-                    environ["REQUEST_METHOD"],
-                    environ.get("PATH_INFO", ""),
-                    environ.get("QUERY_STRING", ""),
-                    environ.get("HTTP_X_AMZ_TARGET", ""),
-                    hashlib.sha256(body).hexdigest(),
-                ]
+            key = request_key(
+                environ["REQUEST_METHOD"],
+                environ.get("PATH_INFO", ""),
+                environ.get("QUERY_STRING", ""),
+                environ.get("HTTP_X_AMZ_TARGET", ""),
+                body,
             )
             with self.lock:
                 self.counts[operation] += 1
             time.sleep(self.latency_s)
-            if self.replay and key in self.recorded:
-                status, headers, payload = self.recorded[key]
-                start_response(status, headers)
-                return [payload]
             captured: dict[str, Any] = {}
 
             def capture(status: str, headers: list, exc_info: Any = None) -> Any:
@@ -251,17 +246,53 @@ def write_policy(directory: Path) -> Path:
     return path
 
 
+def _tree(pid: int) -> list[int]:
+    """A process and all its descendants (Linux /proc)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        for task in Path(f"/proc/{current}/task").glob("*"):
+            with suppress(OSError):
+                pending += [int(child) for child in (task / "children").read_text().split()]
+    return found
+
+
+def _pss_kib(pids: list[int]) -> int:
+    """Proportional set size of the processes together: shared pages counted once."""
+    total = 0
+    for pid in pids:
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            continue
+        total += next(
+            (int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:")), 0
+        )
+    return total
+
+
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, int, int]:
-    """Wall seconds, peak RSS (MiB) and exit code of a child process."""
+    """Wall seconds, peak memory (MiB) and exit code of a child process. Memory is the
+    peak of the process tree's summed PSS, sampled every 20 ms (a tool that forks workers
+    is charged for all of them, shared pages once), or the process's peak RSS if larger
+    (a short peak between samples)."""
     started = time.perf_counter()
+    peak_kib = 0
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=errors)
-        _, status, usage = os.wait4(process.pid, 0)
+        while True:
+            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            if pid:
+                break
+            peak_kib = max(peak_kib, _pss_kib(_tree(process.pid)))
+            time.sleep(0.02)
+        elapsed = time.perf_counter() - started
         process.returncode = os.waitstatus_to_exitcode(status)
         if process.returncode:
             errors.seek(0)
             sys.stderr.write(errors.read().decode(errors="replace")[-3000:])
-    return time.perf_counter() - started, usage.ru_maxrss // 1024, process.returncode
+    return elapsed, max(peak_kib, usage.ru_maxrss) // 1024, process.returncode
 
 
 def main() -> int:
@@ -349,18 +380,28 @@ def main() -> int:
         rows = []
         for label, command in commands:
             middleware.counts.clear()
-            timed(command, env)  # warm-up (and, with --replay, the recording)
+            middleware.recorded.clear()
+            timed(command, env)  # warm-up, recorded
             warm_requests = sum(middleware.counts.values())
-            middleware.replay = args.replay
-            times, rss = [], 0
-            for _ in range(args.runs):
-                seconds, peak, code = timed(command, env)
-                times.append(seconds)
-                rss = max(rss, peak)
-                if code != 0:
-                    skipped.append(f"{label}: exited {code}")
-                    break
-            middleware.replay = False
+            with ExitStack() as stack:
+                target, misses = url, None
+                if args.replay:
+                    target, misses = stack.enter_context(
+                        replay_server(middleware.recorded, args.latency_ms / 1000)
+                    )
+                timed_env = {**env, "AWS_ENDPOINT_URL": target}
+                timed_command = [target if part == url else part for part in command]
+                times, rss = [], 0
+                for _ in range(args.runs):
+                    seconds, peak, code = timed(timed_command, timed_env)
+                    times.append(seconds)
+                    rss = max(rss, peak)
+                    if code != 0:
+                        skipped.append(f"{label}: exited {code}")
+                        break
+                if misses is not None and misses.value:
+                    skipped.append(f"{label}: {misses.value} requests were not in the recording")
+                    times = []
             if len(times) == args.runs:
                 rows.append((label, statistics.median(times), rss, warm_requests))
             if label == "policycheck":
