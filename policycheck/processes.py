@@ -4,6 +4,7 @@ run uses every core. Work is split by subject, never a subject's facts across pr
 and facts that share lookups (``uses_memo``) stay in one process: still one call per fact.
 Linux only (fork: the children inherit the policy, sessions and plan without pickling)."""
 
+import gc
 import hashlib
 import math
 import multiprocessing
@@ -99,6 +100,10 @@ def collect_spread(
         finished=finished,
         forget_clients=forget_clients,
     )
+    # Keep the collector from writing to every inherited object, so the children share
+    # the parent's pages instead of copying them (memory stays near one process's).
+    gc.collect()
+    gc.freeze()
     pool = ProcessPoolExecutor(len(parts), mp_context=context, initializer=_start_child)
     try:
         futures = [pool.submit(_collect_part, index) for index in range(len(parts))]
@@ -117,6 +122,7 @@ def collect_spread(
         raise
     finally:
         _WORK.clear()
+        gc.unfreeze()
     pool.shutdown()
     return {
         key: FactOutcome(FACTS[key.fact], value, missing, error, fetched_at)
