@@ -432,8 +432,12 @@ def test_demo_runs_from_any_directory(tmp_path: Path) -> None:
     assert "deliberate violations" in result.stderr
 
 
-def test_ctrl_c_leaves_no_partial_report(moto: MotoServer, workspace: Workspace) -> None:
-    """Interrupted mid-collection: exit 130, the previous report intact, no temp files."""
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_ctrl_c_leaves_no_partial_report(
+    moto: MotoServer, workspace: Workspace, processes: str
+) -> None:
+    """Interrupted mid-collection: exit 130, the previous report intact, no temp files;
+    with fetch processes, those stop too."""
     import os
     import signal
     import sys
@@ -455,6 +459,8 @@ def test_ctrl_c_leaves_no_partial_report(moto: MotoServer, workspace: Workspace)
             moto.url,
             "--output-dir",
             str(out),
+            "--processes",
+            processes,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
