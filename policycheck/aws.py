@@ -13,7 +13,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
 
-from policycheck.errors import InputError
+from policycheck.errors import InputError, aws_error
 
 log = logging.getLogger("policycheck.aws")
 
@@ -216,11 +216,8 @@ def identify(
         sts = make_client(session, "sts", region, endpoint_url, probe_config, credentials)
         identity = sts.get_caller_identity()
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        raise AccessFailed(
-            str(error.get("Code") or "Unknown"),
-            f"{exc.operation_name}: {error.get('Message') or exc}",
-        ) from None
+        code, message = aws_error(exc)
+        raise AccessFailed(code, f"{exc.operation_name}: {message}") from None
     except (ProfileNotFound, NoCredentialsError):
         raise
     except BotoCoreError as exc:

@@ -12,6 +12,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from policycheck.errors import aws_error
 from policycheck.facts import (
     FACTS,
     AwsError,
@@ -91,16 +92,12 @@ def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
     try:
         value = spec.fetch(context)
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        code = str(
-            error.get("Code")
-            or exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", "Unknown")
-        )
+        code, message = aws_error(exc)
         if code in spec.absent_codes:
             return FactOutcome(spec, value=None, fetched_at=fetched_at)
         if spec.scope != "account" and code in RESOURCE_TYPES[spec.resource_type].missing_codes:
             return FactOutcome(spec, resource_missing=True, fetched_at=fetched_at)
-        return failed(code, str(error.get("Message") or exc))
+        return failed(code, message)
     except ResourceMissing:
         return FactOutcome(spec, resource_missing=True, fetched_at=fetched_at)
     except BotoCoreError as exc:

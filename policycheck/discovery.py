@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from policycheck.errors import InputError
+from policycheck.errors import InputError, aws_error
 
 #: The largest page each list API allows.
 PAGE_SIZES = {
@@ -136,9 +136,6 @@ class Discovery:
                     client, resource_type, scope + "*", parent, region=key[1]
                 )
             except ClientError as exc:
-                error = exc.response.get("Error", {})
-                self._listings[key] = DiscoveryFailed(
-                    str(error.get("Code", "Unknown")), str(error.get("Message", exc))
-                )
+                self._listings[key] = DiscoveryFailed(*aws_error(exc))
             except BotoCoreError as exc:
                 self._listings[key] = DiscoveryFailed(type(exc).__name__, str(exc))

@@ -1,4 +1,5 @@
-"""Errors that end a command before anything is checked (exit code 2)."""
+"""Errors that end a command before anything is checked (exit code 2), and how AWS's
+errors are read."""
 
 
 class InputError(Exception):
@@ -6,3 +7,12 @@ class InputError(Exception):
 
     The message names the file and key; the CLI prints it alone, without a traceback.
     """
+
+
+def aws_error(exc: Exception) -> tuple[str, str]:
+    """The AWS error code and message of a botocore ClientError; the HTTP status stands in
+    for a code the answer lacks (an S3 HEAD has no body)."""
+    response = getattr(exc, "response", None) or {}
+    error = response.get("Error", {})
+    code = error.get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return str(code or "Unknown"), str(error.get("Message") or exc)

@@ -26,7 +26,7 @@ from policycheck.aws import (
     make_client,
     open_session,
 )
-from policycheck.errors import InputError
+from policycheck.errors import InputError, aws_error
 from policycheck.policy import Policy
 
 #: Roles assumed at once when an organisation has many accounts.
@@ -72,7 +72,6 @@ class AccountPlan:
 @dataclass(frozen=True)
 class OrgAccount:
     account_id: str
-    name: str
     tags: dict[str, str]
 
 
@@ -93,10 +92,9 @@ def in_shard(plans: list[AccountPlan], index: int, count: int) -> list[AccountPl
 def static_locations(policy: Policy, environments: Sequence[str]) -> list[Where]:
     """The locations the policy names, without contacting AWS (accounts as configured)."""
     return [
-        Where(name, account.account_id if account else "", region)
-        for name in environments
-        for account in policy.environments[name].account_configs
-        for region in policy.environments[name].region_names
+        Where(plan.environment, plan.account_id or "", region)
+        for plan in configured_accounts(policy, environments)
+        for region in policy.environments[plan.environment].region_names
     ]
 
 
@@ -139,7 +137,7 @@ def organization_accounts(list_client: Any, with_tags: bool) -> list[OrgAccount]
     with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ASSUMES) as pool:
         tags = list(pool.map(tags_of, [a["Id"] for a in active]))
     return sorted(
-        (OrgAccount(a["Id"], a.get("Name", ""), t) for a, t in zip(active, tags, strict=True)),
+        (OrgAccount(a["Id"], t) for a, t in zip(active, tags, strict=True)),
         key=lambda account: account.account_id,
     )
 
@@ -156,10 +154,10 @@ def org_accounts(
     try:
         accounts = organization_accounts(list_client, any(wanted.values()))
     except ClientError as exc:
-        error = exc.response.get("Error", {})
+        code, message = aws_error(exc)
         raise InputError(
             f"--org: cannot list the organisation's accounts: {exc.operation_name}: "
-            f"{error.get('Code')}: {error.get('Message')}"
+            f"{code}: {message}"
         ) from None
     except BotoCoreError as exc:
         raise InputError(f"--org: cannot list the organisation's accounts: {exc}") from None

@@ -319,9 +319,7 @@ def git_commit(directory: Path) -> str | None:
     return completed.stdout.strip() or None if completed.returncode == 0 else None
 
 
-def _discover_concurrently(
-    policy: Policy, selection: Selection, locations: Sequence[Where], resolve: Resolver
-) -> None:
+def _discover_concurrently(policy: Policy, locations: Sequence[Where], resolve: Resolver) -> None:
     """Warm the discovery listings in parallel (each is then read from its cache)."""
     work = [
         (group, where)
@@ -403,7 +401,7 @@ def run_audit(
             instances += [replace(instance, name=name) for name in names]
         return instances
 
-    _discover_concurrently(policy, selection, list(locations), resolve)
+    _discover_concurrently(policy, list(locations), resolve)
     targets = plan(policy, catalog, selection, list(locations), resolve)
     evidence = EvidenceStore(policy.evidence_dir)
 
