@@ -293,6 +293,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="these check ids instead of the policy's bound checks",
     )
+    iam_policy.add_argument(
+        "--org-role",
+        type=_role_name,
+        default=None,
+        metavar="NAME",
+        help="instead, the policy for the credentials that run `run --org --role-name NAME`: "
+        "list the organisation's accounts and assume NAME in each",
+    )
     render = commands.add_parser(
         "render",
         parents=[output_options],
@@ -494,10 +502,12 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
     import json
 
     from policycheck.errors import InputError
-    from policycheck.iampolicy import discovery_actions, readonly_policy
+    from policycheck.iampolicy import discovery_actions, org_policy, readonly_policy
     from policycheck.registry import all_checks
 
-    if args.checks:
+    if args.org_role:
+        document = org_policy(args.org_role)
+    elif args.checks:
         unknown = [c for c in args.checks if c not in all_checks()]
         if unknown:
             raise InputError(f"--checks: unknown check {unknown[0]!r}")

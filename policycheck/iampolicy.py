@@ -48,3 +48,31 @@ def readonly_policy(check_ids: Iterable[str], extra: Iterable[str] = ()) -> dict
             }
         ],
     }
+
+
+#: What `run --org` calls with the run's own credentials, besides GetCallerIdentity (which
+#: needs no permission).
+ORG_ACTIONS = ("organizations:ListAccounts", "organizations:ListTagsForResource")
+
+
+def org_policy(role_name: str) -> dict[str, Any]:
+    """The policy for the credentials that run ``run --org --role-name role_name`` (in the
+    management or a delegated administrator account): list the organisation, assume the
+    role in each account. The role in each account needs ``readonly_policy``."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PolicycheckListOrganization",
+                "Effect": "Allow",
+                "Action": list(ORG_ACTIONS),
+                "Resource": "*",
+            },
+            {
+                "Sid": "PolicycheckAssumeAuditRole",
+                "Effect": "Allow",
+                "Action": "sts:AssumeRole",
+                "Resource": f"arn:aws:iam::*:role/{role_name}",
+            },
+        ],
+    }

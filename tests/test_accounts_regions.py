@@ -199,6 +199,14 @@ def test_org_audits_each_tagged_account(
     # one listing, one role assumption per account, however many environments share it
     assert moto.faults.requests["ListAccounts"] == 1
     assert moto.faults.requests["AssumeRole"] == 3
+    # and `iam-policy --org-role` allows exactly what the management side called
+    granted = json.loads(run_cli("iam-policy", "--org-role", ROLE).stdout)["Statement"]
+    assert [(g["Action"], g["Resource"]) for g in granted] == [
+        (["organizations:ListAccounts", "organizations:ListTagsForResource"], "*"),
+        ("sts:AssumeRole", f"arn:aws:iam::*:role/{ROLE}"),
+    ]
+    organisation_calls = {"ListAccounts", "ListTagsForResource", "AssumeRole"}
+    assert organisation_calls <= set(moto.faults.requests)
 
 
 def test_unassumable_account_errors_only_its_results(
