@@ -277,6 +277,7 @@ def test_help_explains_every_option() -> None:
         "--org",
         "--role-name",
         "--max-per-service",
+        "--processes",
         "--shard",
     ):
         assert option in result.stdout
