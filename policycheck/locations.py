@@ -104,15 +104,11 @@ def configured_accounts(policy: Policy, environments: Sequence[str]) -> list[Acc
     for name in environments:
         environment = policy.environments[name]
         for index, account in enumerate(environment.account_configs):
-            key = (
-                f"environments.{name}.accounts[{index}]"
-                if environment.accounts
-                else (f"environments.{name}")
-            )
             if account is None:
                 plans.append(AccountPlan(name, None, None))
-            else:
-                plans.append(AccountPlan(name, account.account_id, account.role_arn, key=key))
+                continue
+            key = f"environments.{name}" + (f".accounts[{index}]" if environment.accounts else "")
+            plans.append(AccountPlan(name, account.account_id, account.role_arn, key=key))
     return plans
 
 

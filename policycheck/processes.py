@@ -5,7 +5,6 @@ and facts that share lookups (``uses_memo``) stay in one process: still one call
 Linux only (fork: the children inherit the policy, sessions and plan without pickling)."""
 
 import gc
-import hashlib
 import math
 import multiprocessing
 import os
@@ -25,6 +24,7 @@ from policycheck.collect import (
     with_dependencies,
 )
 from policycheck.facts import FACTS, AwsError, FactOutcome
+from policycheck.locations import shard_of
 
 #: One more process for every this many facts, up to the number of cores.
 FACTS_PER_PROCESS = 1500
@@ -56,13 +56,9 @@ def partition(requests: dict[FactKey, FactRequest], count: int) -> list[dict[Fac
     parts: list[dict[FactKey, FactRequest]] = [{} for _ in range(count)]
     for key, request in requests.items():
         group = (key.account_id, key.region, key.subject)
-        index = 0 if group in sharing else _stable_hash("\0".join(group)) % count
+        index = 0 if group in sharing else shard_of("\0".join(group), count) - 1
         parts[index][key] = request
     return [part for part in parts if part]
-
-
-def _stable_hash(text: str) -> int:
-    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "big")
 
 
 def collect_spread(
