@@ -1,16 +1,58 @@
 """Firehose checks: audit logs are delivered to their bucket often and encrypted."""
 
+import re
 from typing import Any
 
 from pydantic import Field
 
 from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
 
+#: S3 backup modes that send every record to the backup bucket.
+EVERY_RECORD_MODES = frozenset({"Enabled", "AllData", "AllDocuments", "AllEvents"})
+#: S3 backup modes that send nothing to the backup bucket.
+NO_RECORD_MODES = frozenset({"Disabled"})
+BUCKET_ARN = re.compile(r"arn:[^:]+:s3:::(?P<bucket>[^/]+)/?")
+
 
 class DeliveryParams(CheckParams):
     max_interval_seconds: int = Field(60, ge=0, description="Longest buffering interval.")
     max_size_mb: int = Field(5, ge=1, description="Largest buffer size.")
     require_encryption: bool = Field(True, description="The stream must be encrypted.")
+
+
+def _bucket_of(arn: Any) -> str | None:
+    """The bucket an S3 ARN names, in any partition (``arn:aws-cn:s3:::b`` is ``b``)."""
+    match = BUCKET_ARN.fullmatch(arn) if isinstance(arn, str) else None
+    return match["bucket"] if match else None
+
+
+def _writes(location: dict[str, Any]) -> bool:
+    """Whether records reach this S3 location at all. A backup whose mode is unknown
+    counts as writing (fail closed)."""
+    return not (
+        location.get("delivery") == "backup" and location.get("S3BackupMode") in NO_RECORD_MODES
+    )
+
+
+def _writes_every_record(location: dict[str, Any]) -> bool:
+    """Whether every record of the stream reaches this location: the primary S3
+    destination, Redshift's intermediate bucket, or a backup of all records. A backup of
+    failed records only, or a location of unknown use, does not deliver the logs."""
+    delivery = location.get("delivery", "primary")
+    if delivery in ("primary", "intermediate"):
+        return True
+    return delivery == "backup" and location.get("S3BackupMode") in EVERY_RECORD_MODES
+
+
+def _label(stream: dict[str, Any], location: dict[str, Any]) -> str:
+    name = stream["name"]
+    delivery = location.get("delivery", "primary")
+    if delivery == "primary":
+        return f"stream {name}"
+    kind = location.get("destination_type") or "?"
+    if delivery == "backup":
+        return f"stream {name} ({kind} S3 backup, {location.get('S3BackupMode') or 'mode unknown'})"
+    return f"stream {name} ({kind} {delivery} S3 location)"
 
 
 def _encrypted(stream: dict[str, Any], destination: dict[str, Any]) -> bool:
@@ -25,16 +67,16 @@ def _stream_problems(
 ) -> list[str]:
     hints = destination.get("BufferingHints") or {}
     interval, size = hints.get("IntervalInSeconds"), hints.get("SizeInMBs")
-    name = stream["name"]
+    label = _label(stream, destination)
     problems = []
-    if stream.get("status") not in (None, "ACTIVE"):
-        problems.append(f"stream {name} is {stream['status']}")
+    if stream.get("status") != "ACTIVE":
+        problems.append(f"stream {stream['name']} is {stream.get('status') or 'of unknown state'}")
     if interval is None or interval > params.max_interval_seconds:
-        problems.append(f"stream {name} buffers {interval} s")
+        problems.append(f"{label} buffers {interval} s")
     if size is None or size > params.max_size_mb:
-        problems.append(f"stream {name} buffers {size} MB")
+        problems.append(f"{label} buffers {size} MB")
     if params.require_encryption and not _encrypted(stream, destination):
-        problems.append(f"stream {name} is not encrypted")
+        problems.append(f"{label} is not encrypted")
     return problems
 
 
@@ -46,20 +88,25 @@ def _stream_problems(
     facts=("s3_account.firehose_streams",),
     remediation=(
         "Point the audit delivery stream at {name} with BufferingHints IntervalInSeconds<=60, "
-        "SizeInMBs<=5 and server-side encryption enabled"
+        "SizeInMBs<=5 and server-side encryption enabled; give every stream that writes to "
+        "{name} (S3 backups included) the same buffering and encryption"
     ),
     params=DeliveryParams,
 )
 def delivers_to_bucket(facts: Facts, params: DeliveryParams) -> Verdict:
-    """At least one delivery stream writes to the bucket, and every stream that does is
-    active, buffers no longer than ``max_interval_seconds`` and no more than
-    ``max_size_mb``, and is encrypted."""
-    bucket_arn = facts[RESOURCE]["arn"]
+    """At least one delivery stream delivers every record to the bucket (its S3 or Extended
+    S3 destination, Redshift's intermediate bucket, or an S3 backup of all records), and
+    every stream that writes anything to the bucket, S3 backups of failed records only
+    included, is active, buffers no longer than ``max_interval_seconds`` and no more than
+    ``max_size_mb`` for that location, and is encrypted. A backup of failed records only
+    does not by itself count as delivering the logs. Buckets are matched by name, in any
+    ARN partition."""
+    bucket = facts[RESOURCE]["name"]
     writers = [
         (stream, destination)
         for stream in facts["s3_account.firehose_streams"] or []
         for destination in stream.get("s3_destinations", [])
-        if destination.get("BucketARN") == bucket_arn
+        if _bucket_of(destination.get("BucketARN")) == bucket and _writes(destination)
     ]
     expected = {
         "BufferingHints": {
@@ -67,13 +114,19 @@ def delivers_to_bucket(facts: Facts, params: DeliveryParams) -> Verdict:
             "SizeInMBs": f"<= {params.max_size_mb}",
         },
         "encrypted": params.require_encryption,
+        "delivers": "every record, from at least one stream",
     }
     expected_text = (
         f"a stream delivering every {params.max_interval_seconds} s or {params.max_size_mb} MB"
         + (", encrypted" if params.require_encryption else "")
     )
     observed = [
-        {"stream": stream["name"], **destination, "StreamEncryption": stream.get("encryption")}
+        {
+            "stream": stream["name"],
+            "StreamStatus": stream.get("status"),
+            **destination,
+            "StreamEncryption": stream.get("encryption"),
+        }
         for stream, destination in writers
     ]
     if not writers:
@@ -85,10 +138,14 @@ def delivers_to_bucket(facts: Facts, params: DeliveryParams) -> Verdict:
             observed=observed,
         )
     problems = [p for stream, dest in writers for p in _stream_problems(stream, dest, params)]
-    names = ", ".join(sorted({stream["name"] for stream, _ in writers}))
-    text = "; ".join(
-        problems
-    ) or f"{names} deliver within {params.max_interval_seconds} s / {params.max_size_mb} MB" + (
-        ", encrypted" if params.require_encryption else ""
+    deliverers = sorted({stream["name"] for stream, dest in writers if _writes_every_record(dest)})
+    if not deliverers:
+        partial = ", ".join(_label(stream, dest) for stream, dest in writers)
+        problems.insert(
+            0, f"no delivery stream delivers every record to this bucket (only {partial})"
+        )
+    text = "; ".join(dict.fromkeys(problems)) or (
+        f"{', '.join(deliverers)} deliver within {params.max_interval_seconds} s / "
+        f"{params.max_size_mb} MB" + (", encrypted" if params.require_encryption else "")
     )
     return judge(not problems, text, expected_text, expected=expected, observed=observed)

@@ -154,12 +154,28 @@ class ArchiveAndExpireParams(CheckParams):
     expiration_days: int = Field(
         365, ge=1, description="Current objects must expire after exactly this many days."
     )
+    min_noncurrent_days: int | None = Field(
+        None,
+        ge=1,
+        description=(
+            "An enabled rule may delete noncurrent (overwritten or deleted) versions no "
+            "sooner than this many days after they became noncurrent; default: "
+            "expiration_days."
+        ),
+    )
 
     @model_validator(mode="after")
     def _transition_before_expiration(self) -> "ArchiveAndExpireParams":
         if self.transition_days >= self.expiration_days:
             raise ValueError("transition_days must be smaller than expiration_days")
         return self
+
+    @property
+    def noncurrent_days(self) -> int:
+        """The shortest NoncurrentDays allowed."""
+        if self.min_noncurrent_days is None:
+            return self.expiration_days
+        return self.min_noncurrent_days
 
 
 @check(
@@ -178,8 +194,17 @@ class ArchiveAndExpireParams(CheckParams):
 def lifecycle_archive_and_expire(facts: Facts, params: ArchiveAndExpireParams) -> Verdict:
     """Enabled rules covering the whole bucket transition objects to the storage class no
     later than ``transition_days`` and expire current objects after exactly
-    ``expiration_days``; no enabled rule (of any scope) expires objects earlier."""
+    ``expiration_days``; no enabled rule (of any scope) expires objects earlier, by Days
+    or on a fixed Date, and none deletes noncurrent versions (``NoncurrentVersionExpiration``)
+    sooner than ``min_noncurrent_days`` (default ``expiration_days``) after they became
+    noncurrent: on a versioned bucket an overwritten or deleted log survives only as a
+    noncurrent version, and must be kept for the retention period too.
+    ``NewerNoncurrentVersions`` does not make a short ``NoncurrentDays`` safe: it keeps
+    only the newest N noncurrent versions, so N+1 overwrites still destroy the original
+    after ``NoncurrentDays``. Noncurrent transitions, removing expired delete markers and
+    aborting incomplete uploads delete no data; disabled rules are ignored."""
     rules = facts["s3_bucket.lifecycle"]
+    min_noncurrent = params.noncurrent_days
     expected = {
         "Status": "Enabled",
         "Filter": "whole bucket",
@@ -188,10 +213,12 @@ def lifecycle_archive_and_expire(facts: Facts, params: ArchiveAndExpireParams) -
             "Days": f"<= {params.transition_days}",
         },
         "Expiration": {"Days": params.expiration_days},
+        "NoncurrentVersionExpiration": {"NoncurrentDays": f">= {min_noncurrent}"},
     }
     expected_text = (
         f"an enabled whole-bucket rule moving objects to {params.storage_class} within "
-        f"{params.transition_days} days and expiring them after {params.expiration_days} days"
+        f"{params.transition_days} days and expiring them after {params.expiration_days} days, "
+        f"noncurrent versions kept at least {min_noncurrent} days"
     )
     if rules is None:
         return judge(
@@ -223,6 +250,14 @@ def lifecycle_archive_and_expire(facts: Facts, params: ArchiveAndExpireParams) -
             problems.append(f"{_rule_name(rule)} expires objects on a fixed date")
         elif expiration.get("Days", params.expiration_days) < params.expiration_days:
             problems.append(f"{_rule_name(rule)} expires objects after {expiration['Days']} days")
+        if "NoncurrentVersionExpiration" in rule:
+            noncurrent = rule["NoncurrentVersionExpiration"] or {}
+            days = noncurrent.get("NoncurrentDays")
+            if not isinstance(days, int) or days < min_noncurrent:
+                problems.append(
+                    f"{_rule_name(rule)} deletes noncurrent versions after "
+                    f"{days if days is not None else 'an unknown number of'} days"
+                )
     text = (
         "; ".join(dict.fromkeys(problems))
         if problems

@@ -235,6 +235,150 @@ def test_archive_custom_parameters() -> None:
     ).passed
 
 
+def _noncurrent(days: int | None = 30, status: str = "Enabled", **extra: object) -> dict:
+    expiration: dict = {} if days is None else {"NoncurrentDays": days}
+    return {
+        "ID": "old-versions",
+        "Status": status,
+        "Filter": {},
+        "NoncurrentVersionExpiration": {**expiration, **extra},
+    }
+
+
+def test_archive_early_noncurrent_expiration_fails() -> None:
+    """RPO 0: an overwritten audit log lives on only as a noncurrent version; deleting it
+    after 30 days destroys it long before the 365-day retention."""
+    verdict = judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive(), _noncurrent(30)))
+    assert not verdict.passed
+    assert "rule 'old-versions' deletes noncurrent versions after 30 days" in verdict.message
+    assert verdict.expected["NoncurrentVersionExpiration"] == {"NoncurrentDays": ">= 365"}
+
+
+def test_archive_noncurrent_expiration_boundary_defaults_to_expiration_days() -> None:
+    assert judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive(), _noncurrent(365))).passed
+    assert judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive(), _noncurrent(400))).passed
+    verdict = judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive(), _noncurrent(364)))
+    assert not verdict.passed
+    assert "deletes noncurrent versions after 364 days" in verdict.message
+
+
+def test_archive_noncurrent_expiration_in_the_same_rule_fails() -> None:
+    rule = {**_archive(), "NoncurrentVersionExpiration": {"NoncurrentDays": 1}}
+    verdict = judge("s3-lifecycle-archive-and-expire", _lifecycle(rule))
+    assert not verdict.passed
+    assert "rule 'archive' deletes noncurrent versions after 1 days" in verdict.message
+
+
+def test_archive_min_noncurrent_days_parameter() -> None:
+    facts = _lifecycle(_archive(), _noncurrent(90))
+    assert judge("s3-lifecycle-archive-and-expire", facts, min_noncurrent_days=90).passed
+    verdict = judge("s3-lifecycle-archive-and-expire", facts, min_noncurrent_days=91)
+    assert not verdict.passed
+    assert "noncurrent versions kept at least 91 days" in verdict.message
+
+
+@pytest.mark.parametrize("value", [0, -1])
+def test_archive_min_noncurrent_days_must_be_positive(value: int) -> None:
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError):
+        judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive()), min_noncurrent_days=value)
+
+
+def test_archive_newer_noncurrent_versions_does_not_make_it_safe() -> None:
+    """Keeping the newest 5 noncurrent versions still deletes the original log after 30
+    days once it has been overwritten 6 times."""
+    rule = _noncurrent(30, NewerNoncurrentVersions=5)
+    verdict = judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive(), rule))
+    assert not verdict.passed
+    assert "deletes noncurrent versions after 30 days" in verdict.message
+
+
+def test_archive_noncurrent_expiration_without_days_fails_closed() -> None:
+    rule = _noncurrent(None, NewerNoncurrentVersions=5)
+    verdict = judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive(), rule))
+    assert not verdict.passed
+    assert "deletes noncurrent versions after an unknown number of days" in verdict.message
+
+
+def test_archive_noncurrent_expiration_on_a_prefix_fails() -> None:
+    rule = {**_noncurrent(7), "Filter": {"And": {"Prefix": "x/", "ObjectSizeGreaterThan": 1}}}
+    verdict = judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive(), rule))
+    assert not verdict.passed
+    assert "deletes noncurrent versions after 7 days" in verdict.message
+
+
+def test_archive_disabled_noncurrent_expiration_is_ignored() -> None:
+    rules = _lifecycle(_archive(), _noncurrent(1, status="Disabled"))
+    assert judge("s3-lifecycle-archive-and-expire", rules).passed
+
+
+def test_archive_rules_that_delete_no_data_pass() -> None:
+    """Noncurrent transitions, removing expired delete markers and aborting uploads."""
+    housekeeping = {
+        "ID": "housekeeping",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "Expiration": {"ExpiredObjectDeleteMarker": True},
+        "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+        "NoncurrentVersionTransitions": [{"NoncurrentDays": 30, "StorageClass": "GLACIER"}],
+    }
+    assert judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive(), housekeeping)).passed
+
+
+def test_archive_expiration_on_a_date_fails() -> None:
+    dated = {"ID": "dated", "Status": "Enabled", "Filter": {}, "Expiration": {"Date": "2030-01-01"}}
+    verdict = judge("s3-lifecycle-archive-and-expire", _lifecycle(_archive(), dated))
+    assert not verdict.passed
+    assert "rule 'dated' expires objects on a fixed date" in verdict.message
+
+
+@pytest.mark.parametrize(
+    "rule_filter",
+    [
+        {"And": {"Prefix": "", "ObjectSizeGreaterThan": 128}},
+        {"ObjectSizeGreaterThan": 0},
+        {"ObjectSizeLessThan": 1024},
+        {"Tag": {"Key": "k", "Value": "v"}},
+        {"And": {"Tags": [{"Key": "k", "Value": "v"}]}},
+    ],
+)
+def test_archive_size_and_tag_filters_are_not_the_whole_bucket(rule_filter: dict) -> None:
+    rule = _archive(rule_filter=rule_filter)
+    verdict = judge("s3-lifecycle-archive-and-expire", _lifecycle(rule))
+    assert not verdict.passed
+    assert "no enabled whole-bucket rule transitions to GLACIER" in verdict.message
+
+
+def test_archive_noncurrent_expiration_read_from_moto(moto) -> None:
+    """The rule as S3 stores and returns it (moto), through the collector to the check;
+    a denied read is an error."""
+    import boto3
+
+    from faults import Fault
+    from policycheck.collect import read_fact
+    from policycheck.facts import FetchContext, all_facts
+
+    s3 = boto3.client("s3", endpoint_url=moto.url, region_name="eu-central-1")
+    s3.create_bucket(
+        Bucket="bucket", CreateBucketConfiguration={"LocationConstraint": "eu-central-1"}
+    )
+    s3.put_bucket_versioning(Bucket="bucket", VersioningConfiguration={"Status": "Enabled"})
+    rule = _noncurrent(30, NewerNoncurrentVersions=3)
+    s3.put_bucket_lifecycle_configuration(
+        Bucket="bucket", LifecycleConfiguration={"Rules": [_archive(), rule]}
+    )
+    context = FetchContext("bucket", "123456789012", "eu-central-1", "", lambda service: s3)
+    spec = all_facts()["s3_bucket.lifecycle"]
+    outcome = read_fact(spec, context)
+    verdict = judge("s3-lifecycle-archive-and-expire", {"s3_bucket.lifecycle": outcome.value})
+    assert not verdict.passed
+    assert "rule 'old-versions' deletes noncurrent versions after 30 days" in verdict.message
+    moto.faults.add(Fault("GetBucketLifecycleConfiguration", "AccessDenied", 403))
+    denied = read_fact(spec, context)
+    assert denied.error is not None and denied.error.code == "AccessDenied"
+
+
 # --- s3-retains-all-versions -------------------------------------------------------------
 
 

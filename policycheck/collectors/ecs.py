@@ -1,19 +1,52 @@
 """ECS facts: a service's deployment state, and what the task roles of every service in a
 cluster may do (read from IAM)."""
 
+import re
 from typing import Any
 
 from policycheck.facts import FactSpec, FetchContext, ResourceMissing, register_fact
 from policycheck.policydocs import statements as policy_statements
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services per call
+#: The one DescribeServices failure reason that means "no such service" (ECS developer
+#: guide, "API failure reasons"); any other reason leaves the service unknown.
+MISSING = "MISSING"
+ROLE_ARN = re.compile(r"arn:[^:]+:iam::(?P<account>\d*):role/(?:.*/)?(?P<name>[^/]+)")
+
+
+class DescribeFailed(Exception):
+    """ECS answered without describing what was asked (a ``failures`` entry, or nothing at
+    all): it is unknown, never absent. ``code`` (the failure reason) becomes the error's
+    code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _failure_text(failures: list[dict[str, Any]]) -> str:
+    return "; ".join(
+        f"{f.get('arn') or '?'}: {f.get('reason') or 'no reason'}"
+        + (f" ({f['detail']})" if f.get("detail") else "")
+        for f in failures
+    )
 
 
 def _service(ctx: FetchContext) -> dict[str, Any]:
     response = ctx.client("ecs").describe_services(cluster=ctx.parent, services=[ctx.name])
-    if not response["services"]:
-        raise ResourceMissing(ctx.name)
-    service = response["services"][0]
+    services, failures = response.get("services") or [], response.get("failures") or []
+    if not services:
+        if failures and all(f.get("reason") == MISSING for f in failures):
+            raise ResourceMissing(ctx.name)
+        if failures:
+            raise DescribeFailed(
+                failures[0].get("reason") or "UnknownFailure",
+                f"DescribeServices could not describe {ctx.name}: {_failure_text(failures)}",
+            )
+        raise DescribeFailed(
+            "ServiceNotDescribed", f"DescribeServices returned neither {ctx.name} nor a failure"
+        )
+    service = services[0]
     keys = ("status", "desiredCount", "runningCount", "pendingCount", "taskDefinition")
     deployment_keys = ("status", "rolloutState", "desiredCount", "runningCount", "taskDefinition")
     return {
@@ -24,9 +57,27 @@ def _service(ctx: FetchContext) -> dict[str, Any]:
     }
 
 
-def _role_statements(iam: Any, role_arn: str) -> list[dict[str, Any]]:
-    """Every statement of a role's inline and attached policies, labelled by source."""
-    role = role_arn.rsplit("/", 1)[-1]
+def _role_name(role_arn: str, account_id: str) -> str:
+    """The IAM RoleName of a task role ARN: its last segment (``role/path/name`` ->
+    ``name``; role names cannot contain ``/``). A role of another account cannot be read
+    with this account's IAM (a same-named local role would be read instead): unknown."""
+    match = ROLE_ARN.fullmatch(role_arn)
+    if match is None:
+        if "/" in role_arn or ":" in role_arn:
+            raise DescribeFailed("UnreadableTaskRoleArn", f"cannot read the role ARN {role_arn}")
+        return role_arn  # a short role name
+    if account_id and match["account"] != account_id:
+        raise DescribeFailed(
+            "CrossAccountTaskRole",
+            f"task role {role_arn} is in account {match['account']}, not {account_id}",
+        )
+    return match["name"]
+
+
+def _role_statements(iam: Any, role_arn: str, account_id: str) -> list[dict[str, Any]]:
+    """Every statement of a role's inline and attached policies, labelled by source. Any
+    policy that cannot be read raises (the role's reach is then unknown)."""
+    role = _role_name(role_arn, account_id)
     statements: list[dict[str, Any]] = []
 
     def add(source: str, document: dict[str, Any]) -> None:
@@ -51,32 +102,100 @@ def _role_statements(iam: Any, role_arn: str) -> list[dict[str, Any]]:
     return statements
 
 
+def _described(ecs: Any, cluster: str, batch: list[str]) -> list[dict[str, Any]]:
+    """DescribeServices for listed services: every one of them, or DescribeFailed. A listed
+    service that comes back under ``failures`` (even MISSING: deleted since the listing,
+    or not readable) or not at all is unknown, so the cluster's isolation is unknown."""
+    response = ecs.describe_services(cluster=cluster, services=batch)
+    failures = response.get("failures") or []
+    if failures:
+        raise DescribeFailed(
+            failures[0].get("reason") or "UnknownFailure",
+            f"DescribeServices could not describe {_failure_text(failures)}",
+        )
+    services = response.get("services") or []
+    described = {service.get("serviceName") for service in services}
+    # ListServices gives ARNs (old or new format); the name is the last segment of both.
+    left_out = [arn for arn in batch if arn.rsplit("/", 1)[-1] not in described]
+    if left_out:
+        raise DescribeFailed(
+            "ServiceNotDescribed",
+            f"DescribeServices returned neither a description nor a failure for "
+            f"{', '.join(left_out)}",
+        )
+    return services
+
+
+def _task_definitions(service: dict[str, Any]) -> list[str]:
+    """Every task definition the service may be running tasks of: its own, that of each
+    deployment not INACTIVE (a rolling update runs old and new tasks side by side), and
+    that of each task set (CODE_DEPLOY and EXTERNAL deployment controllers)."""
+    candidates = [service.get("taskDefinition")]
+    for group in ("deployments", "taskSets"):
+        candidates += [
+            item.get("taskDefinition")
+            for item in service.get(group) or []
+            if item.get("status") != "INACTIVE"
+        ]
+    return list(dict.fromkeys(arn for arn in candidates if arn))
+
+
 def _cluster_task_roles(ctx: FetchContext) -> dict[str, Any]:
-    """For every service of the cluster: its task definition, task role and the role's
-    policy statements."""
+    """For every service of the cluster: its task definitions, their task roles and the
+    roles' policy statements. Only the task role (``taskRoleArn``) is what the
+    containers' code runs as; the execution role (``executionRoleArn``) is used by the
+    ECS agent to pull images and read secrets and is not read here. A task definition
+    without a task role gives its containers no AWS permissions (no statements).
+    Statements of a role other than the current task definition's (a deployment still
+    running, a task set) name that role in their ``Source``."""
     ecs, iam = ctx.client("ecs"), ctx.client("iam")
     arns = [
         arn
         for page in ecs.get_paginator("list_services").paginate(cluster=ctx.parent)
         for arn in page["serviceArns"]
     ]
+
+    def task_role(arn: str) -> str | None:
+        definition = ctx.memo(
+            ("task-definition", ctx.account_id, ctx.region, arn),
+            lambda: ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"],
+        )
+        return definition.get("taskRoleArn")
+
+    def statements_of(role_arn: str) -> list[dict[str, Any]]:
+        return ctx.memo(
+            ("role-statements", ctx.account_id, role_arn),
+            lambda: _role_statements(iam, role_arn, ctx.account_id),
+        )
+
     services: dict[str, Any] = {}
     for start in range(0, len(arns), DESCRIBE_BATCH):
         batch = arns[start : start + DESCRIBE_BATCH]
-        for service in ecs.describe_services(cluster=ctx.parent, services=batch)["services"]:
-            task_definition = ecs.describe_task_definition(
-                taskDefinition=service["taskDefinition"]
-            )["taskDefinition"]
-            role_arn = task_definition.get("taskRoleArn")
-            statements = (
-                ctx.memo(("role-statements", role_arn), lambda a=role_arn: _role_statements(iam, a))
-                if role_arn
-                else []
-            )
+        for service in _described(ecs, ctx.parent, batch):
+            definitions = _task_definitions(service)
+            roles = {arn: task_role(arn) for arn in definitions}
+            role_arn = roles.get(service.get("taskDefinition") or "")
+            statements = list(statements_of(role_arn)) if role_arn else []
+            others = [r for r in dict.fromkeys(roles.values()) if r and r != role_arn]
+            for other in others:
+                statements += [
+                    {**statement, "Source": f"{statement['Source']} of {other}"}
+                    for statement in statements_of(other)
+                ]
             services[service["serviceName"]] = {
-                "task_definition": service["taskDefinition"],
+                "task_definition": service.get("taskDefinition"),
                 "task_role_arn": role_arn,
                 "statements": statements,
+                **(
+                    {
+                        "other_task_definitions": [
+                            arn for arn in definitions if arn != service.get("taskDefinition")
+                        ],
+                        "other_task_role_arns": others,
+                    }
+                    if definitions != [service.get("taskDefinition")]
+                    else {}
+                ),
             }
     return services
 

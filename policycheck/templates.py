@@ -1,0 +1,46 @@
+"""Name templates: resource names and similar parameters with ``{env}``-style placeholders.
+
+Only plain placeholders are accepted. ``str.format`` would honour a format spec such as
+``{env:>2000000000}`` (a string of two billion spaces) or a conversion; a template is
+validated once and only then expanded."""
+
+import string
+from collections.abc import Collection, Mapping
+
+#: Placeholders a resource name may use.
+NAME_PLACEHOLDERS = ("env", "mcp", "region")
+
+
+def placeholders(template: str, allowed: Collection[str] = NAME_PLACEHOLDERS) -> list[str]:
+    """The placeholders of ``template``; ValueError unless each is a plain ``{name}`` of
+    ``allowed`` (no format spec, conversion, attribute or index)."""
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        raise ValueError(f"malformed name pattern: {exc}") from None
+    names = []
+    known = ", ".join(f"{{{name}}}" for name in allowed)
+    for _, field, spec, conversion in parsed:
+        if field is None:
+            continue
+        if spec or conversion:
+            written = f"{{{field}{'!' + conversion if conversion else ''}:{spec}}}"
+            shown = written if len(written) <= 40 else written[:37] + "..."
+            raise ValueError(f"{shown} is not a plain placeholder; use {known}")
+        if field not in allowed:
+            shown = field if len(field) <= 40 else field[:37] + "..."
+            raise ValueError(f"unknown placeholder {{{shown}}}; use {known}")
+        names.append(field)
+    return names
+
+
+def expand(template: str, variables: Mapping[str, str]) -> str:
+    """``template`` with its placeholders replaced; a missing variable expands to ""."""
+    placeholders(template)
+    return template.format_map({name: variables.get(name, "") for name in NAME_PLACEHOLDERS})
+
+
+def name_template(value: str) -> str:
+    """Pydantic validator for a name template parameter."""
+    placeholders(value)
+    return value
