@@ -1,4 +1,9 @@
-"""ECR facts: the repository's lifecycle policy and its tagged images."""
+"""ECR facts: the repository's lifecycle policy and its tagged images.
+
+The tagged images are what DescribeImages returns under ``tagStatus: TAGGED`` (by default
+ECR returns only ``ACTIVE`` images). Each keeps its tags as listed, possibly none, and its
+``imageStatus`` (``ACTIVE``, ``ARCHIVED``, ``ACTIVATING``; absent before ECR had an archive)
+and ``lastArchivedAt``: the check, not the filter, decides which images can be redeployed."""
 
 import json
 from typing import Any
@@ -24,8 +29,10 @@ def _tagged_images(ctx: FetchContext) -> list[dict[str, Any]]:
     return [
         {
             "digest": image["imageDigest"],
-            "tags": sorted(image.get("imageTags", [])),
+            "tags": sorted(image.get("imageTags") or []),
             "pushed_at": image.get("imagePushedAt"),
+            "status": image.get("imageStatus"),
+            "archived_at": image.get("lastArchivedAt"),
         }
         for page in pages
         for image in page["imageDetails"]
