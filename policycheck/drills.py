@@ -1,20 +1,46 @@
 """The recovery-testing table of the policy document (§5), filled in from the evidence."""
 
 from datetime import date
+from pathlib import Path
+from typing import NamedTuple
 
 from tabulate import tabulate
 
 from policycheck.checks.drills import next_due
-from policycheck.evidence import EvidenceStore
+from policycheck.errors import InputError
+from policycheck.evidence import EvidenceDirError, EvidenceStore
 from policycheck.policy import Policy
 
 DRILL_CHECK = "dr-drill-evidence-fresh"
 HEADERS = ["Test type", "Frequency", "Last tested", "Outcome", "Evidence location", "Next due"]
+INVALID_HEADING = "Invalid evidence records (not counted):"
 
 
-def drill_rows(policy: Policy, today: date) -> list[list[str]]:
-    """One row per drill and environment the policy binds the drill check to."""
-    store = EvidenceStore(policy.evidence_dir)
+class DrillsReport(NamedTuple):
+    """The §5 rows, and every evidence record that was refused or is invalid
+    (``path: reason``)."""
+
+    rows: list[list[str]]
+    problems: list[str]
+
+
+def _cell(text: str) -> str:
+    """Text safe in a Markdown table cell (one line, no column separator)."""
+    return " ".join(text.split()).replace("|", "\\|")
+
+
+def drills_report(policy: Policy, today: date, root: Path | None = None) -> DrillsReport:
+    """One row per drill and environment the policy binds the drill check to; a drill
+    with an invalid record says so in its row. ``root``: the repository evidence must stay
+    in (default: ``policy.repository``, as for ``run``).
+
+    Raises InputError (the CLI prints it, exit 2) when the evidence directory does not
+    exist, is not a directory or is outside ``root``."""
+    store = EvidenceStore(policy.evidence_dir, root or policy.repository)
+    try:
+        problems = [problem.message for problem in store.problems()]
+    except EvidenceDirError as exc:
+        raise InputError(f"{policy.path}: evidence_dir: {exc}") from None
     rows = []
     for binding in policy.bindings:
         if binding.check.id != DRILL_CHECK:
@@ -24,7 +50,12 @@ def drill_rows(policy: Policy, today: date) -> list[list[str]]:
             label = policy.document.resources[group].description or group
             for environment in binding.environments or tuple(policy.environments):
                 for drill in policy.resource_names(group, environment):
-                    runs = [r for r in store.records_for(drill) if r["environment"] == environment]
+                    broken = [problem.path for problem in store.problems(drill)]
+                    runs = [
+                        r
+                        for r in store.readable_records_for(drill)
+                        if r["environment"] == environment
+                    ]
                     passes = [r for r in runs if r["outcome"] == "pass"]
                     latest = runs[-1] if runs else None
                     due = (
@@ -32,6 +63,14 @@ def drill_rows(policy: Policy, today: date) -> list[list[str]]:
                         if passes
                         else None
                     )
+                    if broken:
+                        outcome = f"invalid evidence: {', '.join(dict.fromkeys(broken))}"
+                    elif latest:
+                        outcome = (
+                            f"{latest['outcome']} ({latest['time_to_recovery_minutes']:g} min)"
+                        )
+                    else:
+                        outcome = "—"
                     rows.append(
                         [
                             f"{label} ({environment})"
@@ -39,20 +78,31 @@ def drill_rows(policy: Policy, today: date) -> list[list[str]]:
                             else label,
                             params.frequency.capitalize(),
                             latest["date"] if latest else "—",
-                            f"{latest['outcome']} ({latest['time_to_recovery_minutes']:g} min)"
-                            if latest
-                            else "—",
-                            f"{latest['evidence'][0]} ({latest['path']})" if latest else "—",
-                            "now (never passed)"
+                            _cell(outcome),
+                            _cell(f"{latest['evidence'][0]} ({latest['path']})") if latest else "—",
+                            "unknown (invalid evidence)"
+                            if broken
+                            else "now (never passed)"
                             if due is None
                             else f"{due} (overdue)"
                             if due < today
                             else str(due),
                         ]
                     )
-    return rows
+    return DrillsReport(rows, problems)
 
 
-def drills_table(policy: Policy, today: date) -> str:
-    """The §5 table as Markdown."""
-    return tabulate(drill_rows(policy, today), headers=HEADERS, tablefmt="github")
+def drill_rows(policy: Policy, today: date, root: Path | None = None) -> list[list[str]]:
+    """The §5 rows (see :func:`drills_report`)."""
+    return drills_report(policy, today, root).rows
+
+
+def drills_table(policy: Policy, today: date, root: Path | None = None) -> str:
+    """The §5 table as Markdown, followed by the invalid evidence records, if any, each
+    with its reason."""
+    report = drills_report(policy, today, root)
+    table = tabulate(report.rows, headers=HEADERS, tablefmt="github")
+    if not report.problems:
+        return table
+    listed = "\n".join(f"- {_cell(problem)}" for problem in report.problems)
+    return f"{table}\n\n{INVALID_HEADING}\n{listed}"

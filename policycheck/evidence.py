@@ -3,20 +3,48 @@
 A record says which drill ran, when, where, whether it passed, how long recovery took and
 where the logs are. :class:`EvidenceStore` reads the records of a directory and, from git
 history, the records that were deleted from it.
+
+Evidence is untrusted input read into every report, so the store fails closed and stays
+inside the repository: the evidence directory must resolve inside ``root``; symbolic links
+are never followed (a symlinked record or folder is refused as invalid); a record is at
+most :data:`MAX_RECORD_BYTES` and may use neither YAML anchors nor aliases; only the
+schema's fields (and the record's path) reach a report, and an error message quotes at
+most a short excerpt of a record. Git history that cannot be read in full (no repository,
+git missing or refusing the repository, shallow, partial or grafted clone) is an error.
 """
 
 import datetime as dt
+import os
+import reprlib
+import stat
 import subprocess
 import threading
-from pathlib import Path
-from typing import Any, Literal
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+from typing import Any, Literal, NamedTuple
 
 import yaml
 from pydantic import AnyUrl, Field, ValidationError
 
-from policycheck.validation import StrictModel, describe_errors
+from policycheck.validation import StrictModel
 
 RECORD_SUFFIXES = (".yaml", ".yml", ".json")
+#: A record larger than this is refused without being read whole.
+MAX_RECORD_BYTES = 64 * 1024
+#: YAML collections nested deeper than this are refused (a record nests two levels).
+MAX_NESTING = 8
+#: The longest excerpt of a record an error message quotes.
+EXCERPT_CHARS = 40
+#: Validation errors described per record (the rest are counted).
+MAX_ERRORS = 5
+#: Seconds a git command may take before the history counts as unreadable.
+GIT_TIMEOUT_SECONDS = 60.0
+#: Environment variables passed on to git: where the user's configuration is (it may hold
+#: ``safe.directory``). Every other ``GIT_*`` variable (GIT_DIR, GIT_WORK_TREE,
+#: GIT_INDEX_FILE, GIT_CONFIG_PARAMETERS from a hook...) could point git at another
+#: repository or history, and is dropped.
+GIT_ENV_KEPT = ("GIT_CONFIG_GLOBAL", "GIT_CONFIG_SYSTEM", "GIT_CONFIG_NOSYSTEM")
+SHALLOW = "shallow clone: fetch-depth 0 needed to see deleted evidence records"
 
 
 class EvidenceRecord(StrictModel):
@@ -38,64 +66,213 @@ class EvidenceError(Exception):
     code = "InvalidEvidence"
 
 
+class EvidenceDirError(Exception):
+    """The evidence directory does not exist, is not a directory, or is outside the
+    repository: no drill can be judged."""
+
+    code = "EvidenceDirUnavailable"
+
+
 class GitError(Exception):
-    """Git history cannot be read where the evidence lives."""
+    """Git history cannot be read (in full) where the evidence lives."""
 
     code = "GitHistoryUnavailable"
 
 
-class EvidenceStore:
-    """Reads the records of one evidence directory (once) and its git history (once)."""
+class DirProblem(NamedTuple):
+    """A problem with the evidence directory. ``error``: the drill check cannot judge any
+    drill (the directory is unusable); ``warning``: the drill check will be an error in
+    this checkout (git history unreadable here), which may be fine elsewhere (CI)."""
 
-    def __init__(self, directory: Path) -> None:
-        self.directory = directory
-        self._lock = threading.Lock()
-        self._records: list[tuple[Path, EvidenceRecord]] | None = None
-        self._problems: list[tuple[Path, str]] = []
-        self._deletions: list[dict[str, Any]] | None = None
+    severity: Literal["error", "warning"]
+    message: str
 
-    def _load(self) -> list[tuple[Path, EvidenceRecord]]:
-        with self._lock:
-            if self._records is None:
-                self._records = []
-                files = (
-                    sorted(p for p in self.directory.rglob("*") if p.suffix in RECORD_SUFFIXES)
-                    if self.directory.is_dir()
-                    else []
-                )
-                for path in files:
-                    try:
-                        self._records.append((path, parse_record(path, path.read_text())))
-                    except EvidenceError as exc:
-                        self._problems.append((path, str(exc)))
-            return self._records
 
-    def records_for(self, drill: str) -> list[dict[str, Any]]:
-        """The drill's records, oldest first. Raises EvidenceError if a file that may
-        belong to the drill is unreadable (fail closed)."""
-        records = self._load()
-        broken = [
-            message
-            for path, message in self._problems
-            if belongs_to(str(path.relative_to(self.directory)), drill)
+# --- where evidence may be read ---------------------------------------------------------
+
+
+def repository_root(policy_path: Path) -> Path:
+    """The root evidence must stay inside: the git work tree containing the policy file,
+    or the policy file's directory when it is in none (or git cannot tell)."""
+    directory = policy_path.resolve().parent
+    try:
+        top = _run_git(directory, "rev-parse", "--show-toplevel").decode().strip()
+    except GitError:
+        return directory
+    return Path(top).resolve() if top else directory
+
+
+def directory_problem(directory: Path, root: Path) -> str | None:
+    """Why evidence cannot be read from ``directory`` at all (None: it can). Symlinks in
+    the directory's own path are resolved: it must end up inside ``root``."""
+    resolved, resolved_root = directory.resolve(), root.resolve()
+    if not resolved.is_relative_to(resolved_root):
+        return f"evidence directory {directory} is outside the repository {root}"
+    if not resolved.exists():
+        return f"evidence directory {directory} does not exist"
+    if not resolved.is_dir():
+        return f"evidence directory {directory} is not a directory"
+    return None
+
+
+def git_history_problem(directory: Path) -> str | None:
+    """Why the git history of ``directory`` cannot be read in full (None: it can)."""
+    try:
+        _GitHistory.open(directory)
+    except GitError as exc:
+        return str(exc)
+    return None
+
+
+def evidence_dir_problems(directory: Path, root: Path) -> list[DirProblem]:
+    """What ``policycheck validate`` reports about the evidence directory: errors that
+    make every drill result an error (outside ``root``, missing, not a directory), else
+    warnings when git history cannot be read in full from this checkout."""
+    problem = directory_problem(directory, root)
+    if problem:
+        return [DirProblem("error", problem)]
+    problem = git_history_problem(directory.resolve())
+    if problem:
+        return [
+            DirProblem("warning", f"{problem} (DR drill results will be errors in this checkout)")
         ]
-        if broken:
-            raise EvidenceError("; ".join(broken))
+    return []
+
+
+# --- the store --------------------------------------------------------------------------
+
+
+class RecordProblem(NamedTuple):
+    """A file in the evidence directory that was refused or could not be parsed."""
+
+    #: Path relative to the evidence directory (its first part is the drill's folder).
+    within: str
+    #: Path relative to the repository root, as reports show it.
+    path: str
+    reason: str
+    #: A folder (symlinked or unreadable), not a file: whatever it holds is refused.
+    folder: bool = False
+
+    def may_be(self, drill: str) -> bool:
+        """Whether the refused file or folder may hold the drill's records."""
+        return belongs_to(f"{self.within}/_" if self.folder else self.within, drill)
+
+    @property
+    def message(self) -> str:
+        return f"{self.path}: {self.reason}"
+
+
+class EvidenceStore:
+    """Reads the records of one evidence directory (once) and its git history (once).
+
+    ``root`` is the repository (see :func:`repository_root`): a directory resolving
+    outside it is an error for every drill, and nothing outside it is ever read."""
+
+    def __init__(self, directory: Path, root: Path) -> None:
+        self.directory = Path(directory)
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._loaded = False
+        self._directory_problem: str | None = None
+        self._records: list[tuple[str, str, EvidenceRecord]] = []
+        self._problems: list[RecordProblem] = []
+        self._deletions: list[dict[str, Any]] | None = None
+        self._git_problem: str | None = None
+
+    # records in the working tree
+
+    def _load(self) -> None:
+        with self._lock:
+            if self._loaded:
+                return
+            self._directory_problem = directory_problem(self.directory, self.root)
+            if self._directory_problem is None:
+                self._scan()
+            self._loaded = True
+
+    def _checked(self) -> None:
+        self._load()
+        if self._directory_problem:
+            raise EvidenceDirError(self._directory_problem)
+
+    def _scan(self) -> None:
+        base, root = self.directory.resolve(), self.root.resolve()
+
+        def display(path: Path) -> str:
+            return path.relative_to(root).as_posix() or "."
+
+        def refuse(path: Path, reason: str, folder: bool = False) -> None:
+            within = path.relative_to(base).as_posix()
+            self._problems.append(RecordProblem(within, display(path), reason, folder))
+
+        def unreadable(error: OSError) -> None:
+            refuse(Path(error.filename), f"cannot read: {error.strerror or error}", True)
+
+        for current, dirnames, filenames in os.walk(base, onerror=unreadable):
+            folder = Path(current)
+            for name in sorted(dirnames):
+                if name == ".git" or (folder / name).is_symlink():
+                    dirnames.remove(name)
+                    if name != ".git":
+                        refuse(folder / name, "is a symbolic link; refused (not followed)", True)
+            dirnames.sort()
+            for name in sorted(filenames):
+                path = folder / name
+                if not name.endswith(RECORD_SUFFIXES):
+                    continue
+                try:
+                    record = record_from_text(read_record(path))
+                except EvidenceError as exc:
+                    refuse(path, str(exc))
+                    continue
+                self._records.append((path.relative_to(base).as_posix(), display(path), record))
+
+    def problems(self, drill: str | None = None) -> list[RecordProblem]:
+        """The refused or invalid records of the directory; with ``drill``, those that
+        may be the drill's (see :func:`belongs_to`). Raises EvidenceDirError if the
+        directory itself is unusable."""
+        self._checked()
+        return [p for p in self._problems if drill is None or p.may_be(drill)]
+
+    def readable_records_for(self, drill: str) -> list[dict[str, Any]]:
+        """The drill's valid records, oldest first, ignoring invalid ones (the drills
+        table shows those beside them). Raises EvidenceDirError."""
+        self._checked()
         return sorted(
             (
-                {**record.model_dump(mode="json"), "path": self._relative(path)}
-                for path, record in records
+                {**record.model_dump(mode="json"), "path": path}
+                for _, path, record in self._records
                 if record.drill == drill
             ),
             key=lambda r: (r["date"], r["path"]),
         )
 
+    def records_for(self, drill: str) -> list[dict[str, Any]]:
+        """The drill's records, oldest first: the schema's fields and the path relative to
+        the repository root. Raises EvidenceDirError if the directory is unusable, and
+        EvidenceError if a file that may belong to the drill is refused or unreadable
+        (fail closed)."""
+        broken = self.problems(drill)
+        if broken:
+            raise EvidenceError("; ".join(problem.message for problem in broken))
+        return self.readable_records_for(drill)
+
+    # records deleted from git history
+
     def deletions_for(self, drill: str) -> list[dict[str, Any]]:
         """Records of the drill that were deleted from git history: path, deletion date,
-        commit and the deleted record's drill date (None if it could not be read)."""
+        commit and the deleted record's drill date (None if it could not be read). Raises
+        EvidenceDirError, or GitError if the history cannot be read in full."""
+        self._checked()
         with self._lock:
-            if self._deletions is None:
-                self._deletions = self._read_deletions()
+            if self._deletions is None and self._git_problem is None:
+                try:
+                    self._deletions = _GitHistory.open(self.directory.resolve()).deletions()
+                except GitError as exc:
+                    self._git_problem = str(exc)
+        if self._git_problem is not None:
+            raise GitError(self._git_problem)
+        assert self._deletions is not None
         return [
             deletion
             for deletion in self._deletions
@@ -103,85 +280,374 @@ class EvidenceStore:
             or (deletion["drill"] is None and belongs_to(deletion["within"], drill))
         ]
 
-    def _relative(self, path: Path) -> str:
-        try:
-            return str(path.relative_to(self._git_root()))
-        except (GitError, ValueError):
-            return str(path)
-
-    def _git(self, *args: str) -> str:
-        cwd = self.directory
-        while not cwd.is_dir():
-            cwd = cwd.parent
-        try:
-            completed = subprocess.run(
-                ["git", *args], cwd=cwd, capture_output=True, text=True, check=False, timeout=60
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise GitError(f"git {args[0]}: {exc}") from None
-        if completed.returncode != 0:
-            raise GitError(f"git {args[0]} in {cwd}: {completed.stderr.strip()}")
-        return completed.stdout
-
-    def _git_root(self) -> Path:
-        return Path(self._git("rev-parse", "--show-toplevel").strip())
-
-    def _read_deletions(self) -> list[dict[str, Any]]:
-        root = self._git_root()
-        relative = self.directory.resolve().relative_to(root.resolve())
-        log = self._git(
-            "-C",
-            str(root),
-            "log",
-            "--diff-filter=D",
-            "--name-only",
-            "--format=%x00%H %cI",
-            "--",
-            str(relative),
-        )
-        deletions = []
-        for entry in log.split("\x00")[1:]:
-            header, *paths = [line for line in entry.splitlines() if line.strip()]
-            commit, deleted_at = header.split(" ", 1)
-            for path in paths:
-                if not path.endswith(RECORD_SUFFIXES):
-                    continue
-                try:
-                    record = parse_record(
-                        Path(path), self._git("-C", str(root), "show", f"{commit}^:{path}")
-                    )
-                    drill, record_date = record.drill, record.date.isoformat()
-                except (EvidenceError, GitError):
-                    drill, record_date = None, None
-                deletions.append(
-                    {
-                        "path": path,
-                        "within": str(Path(path).relative_to(relative)),
-                        "commit": commit,
-                        "deleted_at": deleted_at,
-                        "drill": drill,
-                        "record_date": record_date,
-                    }
-                )
-        return deletions
-
 
 def belongs_to(relative_path: str, drill: str) -> bool:
     """Whether an unreadable record may be the drill's. Records are kept as
     ``<drill-id>/<file>``; one outside such a folder counts for every drill (fail closed)."""
-    parts = Path(relative_path).parts
-    return len(parts) == 1 or parts[0] == drill
+    parts = PurePosixPath(relative_path).parts
+    return len(parts) <= 1 or parts[0] == drill
 
 
-def parse_record(path: Path, text: str) -> EvidenceRecord:
-    """Parse and validate one record; raise EvidenceError naming the file and key."""
+# --- reading one record -----------------------------------------------------------------
+
+
+def read_record(path: Path) -> str:
+    """A record's text: a regular file (never a symbolic link) of at most
+    MAX_RECORD_BYTES, in UTF-8; raise EvidenceError otherwise, without reading more."""
     try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise EvidenceError(f"{path}: invalid YAML/JSON: {exc}") from None
+        status = os.lstat(path)
+        _refuse_kind(status)
+        flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+        descriptor = os.open(path, flags | getattr(os, "O_CLOEXEC", 0))
+        try:
+            _refuse_kind(os.fstat(descriptor))  # replaced since the lstat
+            chunks, size = [], 0
+            while size <= MAX_RECORD_BYTES:
+                chunk = os.read(descriptor, MAX_RECORD_BYTES + 1 - size)
+                if not chunk:
+                    break
+                chunks.append(chunk)
+                size += len(chunk)
+        finally:
+            os.close(descriptor)
+    except OSError as exc:
+        raise EvidenceError(f"cannot read: {exc.strerror or type(exc).__name__}") from None
+    data = b"".join(chunks)
+    if len(data) > MAX_RECORD_BYTES:
+        raise EvidenceError(_too_large(len(data)))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise EvidenceError(f"not UTF-8 text (byte {exc.start})") from None
+
+
+def _refuse_kind(status: os.stat_result) -> None:
+    if stat.S_ISLNK(status.st_mode):
+        raise EvidenceError("is a symbolic link; refused (not followed)")
+    if not stat.S_ISREG(status.st_mode):
+        raise EvidenceError("is not a regular file; refused")
+    if status.st_size > MAX_RECORD_BYTES:
+        raise EvidenceError(_too_large(status.st_size))
+
+
+def _too_large(size: int) -> str:
+    return f"is {size} bytes, over the {MAX_RECORD_BYTES // 1024} KiB limit for a record; refused"
+
+
+class _Refused(yaml.MarkedYAMLError):
+    pass
+
+
+class _RecordLoader(yaml.SafeLoader):
+    """SafeLoader without anchors or aliases (no "billion laughs": every node is parsed
+    from its own text) and with bounded nesting (no deep recursion)."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            raise _Refused(
+                problem="anchors and aliases (& and *) are not allowed in evidence records",
+                problem_mark=event.start_mark,
+            )
+        self._depth += 1
+        try:
+            if self._depth > MAX_NESTING:
+                raise _Refused(
+                    problem=f"nested deeper than {MAX_NESTING} levels",
+                    problem_mark=event.start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _short(text: str, limit: int = 120) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def load_yaml(text: str) -> Any:
+    """Parse a record's YAML (or JSON) with :class:`_RecordLoader`; raise EvidenceError
+    with the line and a short reason (never the input itself)."""
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_RECORD_BYTES:
+        raise EvidenceError(_too_large(len(text.encode("utf-8", "surrogatepass"))))
+    loader = _RecordLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}: " if mark else ""
+        problem = exc.problem or exc.context or type(exc).__name__
+        raise EvidenceError(f"invalid YAML/JSON: {where}{_short(problem)}") from None
+    except yaml.YAMLError as exc:  # reader errors: a character YAML does not accept
+        raise EvidenceError(f"invalid YAML/JSON: {_short(str(exc))}") from None
+    except (ValueError, OverflowError, RecursionError) as exc:  # 2026-02-30, a huge int
+        raise EvidenceError(f"invalid YAML/JSON value: {_short(str(exc))}") from None
+    finally:
+        loader.dispose()
+
+
+_EXCERPT = reprlib.Repr()
+_EXCERPT.maxstring = EXCERPT_CHARS
+_EXCERPT.maxother = EXCERPT_CHARS
+_EXCERPT.maxlevel = 2
+_EXCERPT.maxlist = _EXCERPT.maxdict = _EXCERPT.maxtuple = _EXCERPT.maxset = 3
+
+
+def _location(location: Sequence[str | int]) -> str:
+    text = ""
+    for part in location:
+        name = part if isinstance(part, int) else _short(str(part), EXCERPT_CHARS)
+        text += f"[{name}]" if isinstance(part, int) else (f".{name}" if text else name)
+    return text or "(top level)"
+
+
+def describe_record_errors(error: ValidationError) -> list[str]:
+    """One ``key: message (got excerpt)`` per error. Unlike ``validation.describe_errors``
+    the excerpt is computed with bounded effort (reprlib), whatever the input's size."""
+    items = error.errors(include_url=False)
+    lines = []
+    for item in items[:MAX_ERRORS]:
+        message = item["msg"]
+        if item["type"] == "extra_forbidden":
+            message = "unknown key"
+        elif item["type"] != "missing" and "input" in item:
+            message += f" (got {_EXCERPT.repr(item['input'])})"
+        lines.append(f"{_location(item['loc'])}: {_short(message, 200)}")
+    if len(items) > MAX_ERRORS:
+        lines.append(f"and {len(items) - MAX_ERRORS} more error(s)")
+    return lines
+
+
+def record_from_text(text: str) -> EvidenceRecord:
+    """Parse and validate one record's text; raise EvidenceError with the reason (keys and
+    short excerpts, never the text itself)."""
+    raw = load_yaml(text)
     if not isinstance(raw, dict):
-        raise EvidenceError(f"{path}: expected a mapping")
+        raise EvidenceError("expected a mapping")
     try:
         return EvidenceRecord.model_validate(raw)
     except ValidationError as exc:
-        raise EvidenceError("; ".join(describe_errors(path, exc))) from None
+        raise EvidenceError("; ".join(describe_record_errors(exc))) from None
+    except (ValueError, TypeError, RecursionError) as exc:  # never expected: fail closed
+        raise EvidenceError(f"invalid record ({type(exc).__name__})") from None
+
+
+def parse_record(path: Path | str, text: str) -> EvidenceRecord:
+    """Parse and validate one record; raise EvidenceError naming the file and key."""
+    try:
+        return record_from_text(text)
+    except EvidenceError as exc:
+        raise EvidenceError(f"{path}: {exc}") from None
+
+
+# --- git --------------------------------------------------------------------------------
+
+
+def _git_env() -> dict[str, str]:
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("GIT_") or name in GIT_ENV_KEPT
+    }
+    env.update(
+        GIT_TERMINAL_PROMPT="0",  # never wait for credentials
+        GIT_NO_REPLACE_OBJECTS="1",  # `git replace` cannot rewrite the history read
+        GIT_NO_LAZY_FETCH="1",  # no network for a missing object (git >= 2.45)
+        GIT_OPTIONAL_LOCKS="0",
+        LC_ALL="C",  # messages we recognise ("dubious ownership")
+    )
+    return env
+
+
+def _run_git(
+    cwd: Path, *args: str, stdin: bytes | None = None, ok: tuple[int, ...] = (0,)
+) -> bytes:
+    """Run git in ``cwd`` with a clean environment; raise GitError with a clear reason."""
+    command = ["git", "--no-pager", "-c", "log.showSignature=false", "-c", "color.ui=never", *args]
+    name = next(arg for arg in args if not arg.startswith("-"))
+    try:
+        completed = subprocess.run(
+            command,
+            cwd=cwd,
+            env=_git_env(),
+            input=stdin,
+            stdin=None if stdin is not None else subprocess.DEVNULL,
+            capture_output=True,
+            check=False,
+            timeout=GIT_TIMEOUT_SECONDS,
+        )
+    except FileNotFoundError as exc:
+        if exc.filename == command[0]:
+            raise GitError(
+                "git is not installed (not on PATH): cannot read evidence history"
+            ) from None
+        raise GitError(f"git cannot run in {cwd}: {exc.strerror or exc}") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {name} in {cwd} timed out after {GIT_TIMEOUT_SECONDS:g} s") from None
+    except OSError as exc:
+        raise GitError(f"git cannot run: {exc.strerror or exc}") from None
+    if completed.returncode not in ok:
+        stderr = completed.stderr.decode("utf-8", "replace").strip()
+        if "dubious ownership" in stderr:
+            raise GitError(
+                f"git refuses the repository at {cwd} (dubious ownership: owned by another "
+                "user); add it to safe.directory (git config --global --add safe.directory "
+                "PATH) to read evidence history"
+            )
+        if "not a git repository" in stderr:
+            raise GitError(
+                f"evidence directory {cwd} is not in a git repository: deleted evidence "
+                "records cannot be looked up"
+            )
+        raise GitError(
+            f"git {name} in {cwd} failed ({completed.returncode}): {_short(stderr, 300)}"
+        )
+    return completed.stdout
+
+
+class _GitHistory:
+    """The git repository holding an evidence directory, checked to hold its full history."""
+
+    def __init__(self, directory: Path, top: Path, prefix: str) -> None:
+        self.directory, self.top, self.prefix = directory, top, prefix
+
+    @classmethod
+    def open(cls, directory: Path) -> "_GitHistory":
+        """Raise GitError unless ``directory`` is in a git work tree whose history is
+        complete here: not shallow, not a partial clone, no grafts."""
+        lines = (
+            _run_git(
+                directory,
+                "rev-parse",
+                "--is-inside-work-tree",
+                "--is-shallow-repository",
+                "--git-path",
+                "info/grafts",
+                "--show-toplevel",
+                "--show-prefix",
+            )
+            .decode("utf-8", "surrogateescape")
+            .split("\n")
+        )
+        if len(lines) < 5 or lines[0] != "true":
+            raise GitError(
+                f"evidence directory {directory} is not in a git work tree: deleted evidence "
+                "records cannot be looked up"
+            )
+        shallow, grafts, top, prefix = lines[1:5]
+        if shallow == "true":
+            raise GitError(f"{SHALLOW} (actions/checkout: fetch-depth: 0)")
+        if (directory / grafts).exists():
+            raise GitError(
+                f"grafted history ({grafts}): deleted evidence records may be hidden; "
+                "remove the grafts file"
+            )
+        promisor = _run_git(
+            directory,
+            "config",
+            "--get-regexp",
+            r"^(extensions\.partialclone|remote\..*\.promisor)$",
+            ok=(0, 1),
+        )
+        if promisor.strip():
+            raise GitError(
+                "partial clone (--filter): deleted evidence records may not be readable "
+                "offline; clone without a filter, with fetch-depth 0"
+            )
+        return cls(directory, Path(top), prefix)
+
+    def deletions(self) -> list[dict[str, Any]]:
+        pathspec = self.prefix.rstrip("/") or "."
+        log = _run_git(
+            self.top,
+            "--literal-pathspecs",
+            "log",
+            "--no-color",
+            "--diff-filter=D",
+            "--name-only",
+            "-z",
+            "--format=%x01%H %cI",
+            "--",
+            pathspec,
+        )
+        deleted: list[tuple[str, str, bytes]] = []
+        for entry in log.split(b"\x01")[1:]:
+            header, *names = entry.split(b"\x00")
+            commit, deleted_at = header.decode().split(" ", 1)
+            for name in names:
+                name = name.lstrip(b"\n")
+                if name.endswith(tuple(s.encode() for s in RECORD_SUFFIXES)):
+                    deleted.append((commit, deleted_at, name))
+        texts = self._read_blobs([f"{commit}^:".encode() + name for commit, _, name in deleted])
+        deletions = []
+        for (commit, deleted_at, name), text in zip(deleted, texts, strict=True):
+            path = name.decode("utf-8", "replace")
+            try:
+                if text is None:
+                    raise EvidenceError("unreadable")
+                record = record_from_text(text)
+                drill, record_date = record.drill, record.date.isoformat()
+            except EvidenceError:
+                drill, record_date = None, None
+            within = path[len(self.prefix) :] if path.startswith(self.prefix) else path
+            deletions.append(
+                {
+                    "path": path,
+                    "within": within,
+                    "commit": commit,
+                    "deleted_at": deleted_at,
+                    "drill": drill,
+                    "record_date": record_date,
+                }
+            )
+        return deletions
+
+    def _read_blobs(self, specs: list[bytes]) -> list[str | None]:
+        """The text of each ``commit^:path`` that is a blob of at most MAX_RECORD_BYTES
+        (else None), with two git processes whatever the number of records."""
+        if not specs:
+            return []
+        readable = [b"\n" not in spec for spec in specs]
+        checked = _run_git(
+            self.top,
+            "cat-file",
+            "--batch-check",
+            stdin=b"".join(spec + b"\n" for spec, ok in zip(specs, readable, strict=True) if ok),
+        ).split(b"\n")
+        oids: list[bytes | None] = []
+        answers = iter(checked)
+        for ok in readable:
+            fields = next(answers).split(b" ") if ok else []
+            small = (
+                len(fields) == 3
+                and fields[1] == b"blob"
+                and fields[2].isdigit()
+                and int(fields[2]) <= MAX_RECORD_BYTES
+            )
+            oids.append(fields[0] if small else None)
+        wanted = [oid for oid in oids if oid is not None]
+        contents: dict[bytes, bytes] = {}
+        if wanted:
+            batch = _run_git(self.top, "cat-file", "--batch", stdin=b"\n".join(wanted) + b"\n")
+            position = 0
+            try:
+                while position < len(batch):
+                    end = batch.index(b"\n", position)
+                    oid, _, size = batch[position:end].split(b" ")
+                    start = end + 1
+                    contents[oid] = batch[start : start + int(size)]
+                    position = start + int(size) + 1
+            except ValueError:  # an answer we cannot read: those records count as unknown
+                pass
+        texts: list[str | None] = []
+        for oid in oids:
+            try:
+                texts.append(contents[oid].decode("utf-8") if oid is not None else None)
+            except (KeyError, UnicodeDecodeError):
+                texts.append(None)
+        return texts
