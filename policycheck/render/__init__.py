@@ -1,10 +1,11 @@
 """Renderers: each turns a report into one output file."""
 
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from policycheck.publish import CHECKSUMS as CHECKSUMS
+from policycheck.publish import publish_set
 from policycheck.render.junit import render_junit
 from policycheck.render.markdown import render_markdown
 from policycheck.render.oscal import render_oscal
@@ -12,8 +13,6 @@ from policycheck.render.sarif import render_sarif
 from policycheck.render.summary import render_summary
 from policycheck.render.tabular import render_csv
 from policycheck.report import Report
-
-CHECKSUMS = "SHA256SUMS"
 
 
 def render_json(report: Report) -> str:
@@ -42,25 +41,11 @@ FORMATS: dict[str, Format] = {
 }
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
 def write_reports(report: Report, output_dir: Path, formats: list[str]) -> list[Path]:
-    """Write one file per format into ``output_dir``, then SHA256SUMS over them (in
-    ``sha256sum`` format, for ``sha256sum -c`` and actions/attest). Every file is replaced
-    atomically, so an interrupted run leaves no partial report."""
-    output_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name in formats:
-        fmt = FORMATS[name]
-        path = output_dir / fmt.filename
-        _write_atomically(path, fmt.render(report))
-        written.append(path)
-    sums = "".join(
-        f"{hashlib.sha256(path.read_bytes()).hexdigest()}  {path.name}\n" for path in written
-    )
-    _write_atomically(output_dir / CHECKSUMS, sums)
-    return [*written, output_dir / CHECKSUMS]
+    """Render one file per format, then publish them into ``output_dir`` with SHA256SUMS
+    over them (in ``sha256sum`` format, for ``sha256sum -c`` and actions/attest) as one
+    set: a reader sees the old set or the new one, and files of an older set that this
+    one lacks are removed; other files in ``output_dir`` are kept (policycheck.publish).
+    The paths written, SHA256SUMS last."""
+    files = {FORMATS[name].filename: FORMATS[name].render(report) for name in formats}
+    return publish_set(output_dir, files, managed=[f.filename for f in FORMATS.values()])
