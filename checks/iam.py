@@ -1,16 +1,17 @@
 """IAM checks: each MCP's token table is reachable by its own ECS task role only."""
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import AfterValidator, Field
 
 from policycheck.policydocs import as_list
 from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
+from policycheck.templates import expand, name_template
 from policycheck.wildcards import wildcard_match
 
 
 class IsolationParams(CheckParams):
-    table: str = Field(
+    table: Annotated[str, AfterValidator(name_template)] = Field(
         "mcp-oauth-storage-{mcp}-{env}",
         description="The service's own token table; {mcp} {env} {region} as in names.",
     )
@@ -61,9 +62,15 @@ def _beyond(statement: dict[str, Any], table_arn: str) -> list[str]:
 def access_isolated(facts: Facts, params: IsolationParams) -> Verdict:
     """The service's task role grants DynamoDB actions only on its own token table (no
     ``*`` and no other table), and no other service's task role in the cluster grants any
-    DynamoDB action on that table. IAM wildcards in actions and resources count."""
+    DynamoDB action on that table. IAM wildcards in actions and resources count.
+
+    Every service of the cluster is judged by its task role (``taskRoleArn``; the
+    execution role is the ECS agent's, not the containers'), and by the task roles of
+    older deployments and task sets still running. A service ECS lists but does not
+    describe (a ``failures`` entry, MISSING included), a task definition or a role policy
+    that cannot be read leaves the fact unknown: the result is an error."""
     resource = facts[RESOURCE]
-    table = params.table.format(**{"mcp": "", **resource["variables"]})
+    table = expand(params.table, resource["variables"])
     table_arn = f"arn:aws:dynamodb:{resource['region']}:{resource['account_id']}:table/{table}"
     services = facts["ecs_cluster.task_roles"] or {}
     own = services.get(resource["name"])

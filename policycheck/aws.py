@@ -3,25 +3,68 @@ every worker thread. Honours AWS_ENDPOINT_URL and --endpoint-url, s3control incl
 
 import logging
 import os
+import random
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import boto3
+import botocore.session
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, ProfileNotFound
+from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshableCredentials
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectionClosedError,
+    NoCredentialsError,
+    ProfileNotFound,
+    ReadTimeoutError,
+)
 
+from policycheck.deadline import (
+    DEFAULT_ROLE_SESSION_SECONDS,
+    NO_DEADLINE,
+    Deadline,
+    DeadlineReached,
+)
 from policycheck.errors import InputError, aws_error
 
 log = logging.getLogger("policycheck.aws")
 
 #: Retries after the first attempt of every API call.
 RETRY_ATTEMPTS = 8
-#: The first call of a run (who am I?) fails fast when the endpoint is unreachable or the
-#: credentials are wrong, instead of backing off 8 times.
+#: The first call in each account (who am I?) fails fast when nothing listens at the
+#: endpoint or the credentials are wrong; throttling and transient errors (an answer that
+#: was cut, a timeout, a 5xx) are retried RETRY_ATTEMPTS times, within the deadline.
 PROBE_RETRIES = 2
+#: Longest wait between two retries of the first call.
+MAX_BACKOFF_SECONDS = 20.0
+#: Error codes that mean "slow down", as botocore's standard retry mode reads them.
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "ProvisionedThroughputExceededException",
+        "TransactionInProgressException",
+        "RequestLimitExceeded",
+        "BandwidthLimitExceeded",
+        "LimitExceededException",
+        "RequestThrottled",
+        "SlowDown",
+        "PriorRequestNotComplete",
+        "EC2ThrottledException",
+        "RequestTimeout",
+        "RequestTimeoutException",
+    }
+)
+
 CONNECT_TIMEOUT_SECONDS = 5
 READ_TIMEOUT_SECONDS = 30
 
@@ -55,8 +98,27 @@ def client_config(max_workers: int, retries: int = RETRY_ATTEMPTS) -> Config:
 
 
 def configured_endpoint(endpoint_url: str | None) -> str | None:
-    """The endpoint every call goes to: --endpoint-url, else AWS_ENDPOINT_URL, else AWS."""
-    return endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    """The endpoint every call goes to: --endpoint-url, else AWS_ENDPOINT_URL, else AWS.
+    InputError when it is not an http(s) URL."""
+    endpoint = endpoint_url or os.environ.get("AWS_ENDPOINT_URL") or None
+    if endpoint is not None:
+        problem = endpoint_problem(endpoint)
+        if problem:
+            source = "--endpoint-url" if endpoint_url else "AWS_ENDPOINT_URL"
+            raise InputError(f"{source}: {problem}")
+    return endpoint
+
+
+def endpoint_problem(url: str) -> str | None:
+    """Why ``url`` cannot be an endpoint, or None."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError on a bad port)
+    except ValueError as exc:
+        return f"{url!r} is not a URL: {exc}"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return f"{url!r} is not an http(s) URL, e.g. http://127.0.0.1:5000"
+    return None
 
 
 def keep_endpoint_host(endpoint_url: str) -> Callable[..., None]:
@@ -84,13 +146,44 @@ _CLIENT_LOCK = threading.Lock()
 
 
 @dataclass(frozen=True)
+class AwsSetup:
+    """What every client of a run shares: the run's session (its own credentials), the
+    endpoint, the client configuration, the deadline, and how roles are assumed."""
+
+    session: boto3.Session
+    endpoint_url: str | None
+    config: Config
+    deadline: Deadline = NO_DEADLINE
+    role_session_seconds: int = DEFAULT_ROLE_SESSION_SECONDS
+    #: The clock refreshable credentials judge expiry by (tests move it forward).
+    clock: Callable[[], datetime] | None = None
+
+    def client(
+        self,
+        service: str,
+        region: str,
+        session: boto3.Session | None = None,
+        config: Config | None = None,
+    ) -> Any:
+        """A client of ``session`` (default: the run's own) with the run's settings."""
+        return make_client(
+            session or self.session,
+            service,
+            region,
+            self.endpoint_url,
+            config or self.config,
+            self.deadline,
+        )
+
+
+@dataclass(frozen=True)
 class AccountAccess:
-    """How the run reaches one account: its id, the caller there, and the credentials
-    (None: the base credentials of the run's session)."""
+    """How the run reaches one account: its id, the caller there, and the session whose
+    credentials reach it (None: the run's own session)."""
 
     account_id: str
     caller_arn: str
-    credentials: dict[str, str] | None = None
+    session: boto3.Session | None = None
 
 
 class AccessFailed(Exception):
@@ -111,9 +204,7 @@ class Connection:
     environment: str
     region: str
     access: AccountAccess
-    session: boto3.Session
-    endpoint_url: str | None
-    config: Config
+    setup: AwsSetup
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -134,13 +225,8 @@ class Connection:
         """The location's one client for ``service`` (created on first use)."""
         with self._lock:
             if service not in self._clients:
-                self._clients[service] = make_client(
-                    self.session,
-                    service,
-                    self.region,
-                    self.endpoint_url,
-                    self.config,
-                    self.access.credentials,
+                self._clients[service] = self.setup.client(
+                    service, self.region, self.access.session
                 )
             return self._clients[service]
 
@@ -151,18 +237,16 @@ def make_client(
     region: str,
     endpoint_url: str | None,
     config: Config,
-    credentials: dict[str, str] | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> Any:
-    """A client with our retry/timeout config, call logging, and the s3control host fix."""
+    """A client with our retry/timeout config, call logging, the deadline, and the
+    s3control host fix."""
     with _CLIENT_LOCK:
         client = session.client(
-            service,
-            region_name=region,
-            endpoint_url=endpoint_url or None,
-            config=config,
-            **(credentials or {}),
+            service, region_name=region, endpoint_url=endpoint_url or None, config=config
         )
     client.meta.events.register("before-call", _log_call)
+    deadline.attach(client)
     if service == "s3control" and endpoint_url:
         client.meta.events.register("before-sign.s3-control", keep_endpoint_host(endpoint_url))
     return client
@@ -176,11 +260,11 @@ def open_session(session_factory: SessionFactory, region: str) -> boto3.Session:
         raise InputError(f"{exc} (check AWS_PROFILE)") from None
 
 
-def base_identity(session: boto3.Session, region: str, endpoint_url: str | None) -> AccountAccess:
+def base_identity(setup: AwsSetup, region: str) -> AccountAccess:
     """Who the run's own credentials are. Raises InputError when there are none, the
     profile is unknown, or AWS cannot be reached: nothing else can work then."""
     try:
-        return identify(session, region, endpoint_url)
+        return identify(setup, region)
     except ProfileNotFound as exc:
         raise InputError(f"{exc} (check AWS_PROFILE)") from None
     except NoCredentialsError:
@@ -194,27 +278,54 @@ def base_identity(session: boto3.Session, region: str, endpoint_url: str | None)
         raise InputError(f"the AWS credentials do not work: {exc}") from None
 
 
-def identify(
-    session: boto3.Session,
-    region: str,
-    endpoint_url: str | None,
-    role_arn: str | None = None,
-) -> AccountAccess:
-    """Assume ``role_arn`` if given, then read the caller identity (fast: few retries).
-    Raises AccessFailed with the AWS code when either call fails."""
-    probe_config = client_config(1, retries=PROBE_RETRIES)
+class _NoCache(dict[str, Any]):
+    """A credential cache that keeps nothing: DeferredRefreshableCredentials decides when
+    to refresh, by the run's clock."""
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        pass
+
+
+def assumed_role_session(setup: AwsSetup, region: str, role_arn: str) -> boto3.Session:
+    """A session whose credentials assume ``role_arn`` on first use and again before they
+    expire (botocore refreshes 15 minutes ahead), from the run's own credentials, which
+    may refresh themselves. The service models are shared with the run's session."""
+    base = setup.session._session  # the run's botocore session
+    fetcher = AssumeRoleCredentialFetcher(
+        client_creator=lambda service, **credentials: base.create_client(
+            service,
+            region_name=region,
+            endpoint_url=setup.endpoint_url,
+            config=setup.config,
+            **credentials,
+        ),
+        source_credentials=base.get_credentials(),
+        role_arn=role_arn,
+        extra_args={
+            "RoleSessionName": "policycheck",
+            "DurationSeconds": setup.role_session_seconds,
+        },
+        cache=_NoCache(),
+    )
+    refreshing = DeferredRefreshableCredentials(
+        refresh_using=fetcher.fetch_credentials,
+        method="assume-role",
+        **({"time_fetcher": setup.clock} if setup.clock else {}),
+    )
+    assumed = botocore.session.Session()
+    assumed.register_component("data_loader", base.get_component("data_loader"))
+    assumed._credentials = refreshing  # the documented way to give a session credentials
+    return boto3.Session(botocore_session=assumed, region_name=region)
+
+
+def identify(setup: AwsSetup, region: str, role_arn: str | None = None) -> AccountAccess:
+    """Assume ``role_arn`` if given (credentials that refresh), then read the caller
+    identity. Throttling and transient errors are retried within the deadline; raises
+    AccessFailed with the AWS code when the role or the identity cannot be had."""
+    session = assumed_role_session(setup, region, role_arn) if role_arn else None
+    sts = setup.client("sts", region, session, client_config(1, retries=0))
     try:
-        credentials = None
-        if role_arn:
-            sts = make_client(session, "sts", region, endpoint_url, probe_config)
-            answer = sts.assume_role(RoleArn=role_arn, RoleSessionName="policycheck")
-            credentials = {
-                "aws_access_key_id": answer["Credentials"]["AccessKeyId"],
-                "aws_secret_access_key": answer["Credentials"]["SecretAccessKey"],
-                "aws_session_token": answer["Credentials"]["SessionToken"],
-            }
-        sts = make_client(session, "sts", region, endpoint_url, probe_config, credentials)
-        identity = sts.get_caller_identity()
+        identity = _retrying(sts.get_caller_identity, setup.deadline)
     except ClientError as exc:
         code, message = aws_error(exc)
         raise AccessFailed(code, f"{exc.operation_name}: {message}") from None
@@ -222,4 +333,58 @@ def identify(
         raise
     except BotoCoreError as exc:
         raise AccessFailed(type(exc).__name__, f"cannot reach AWS: {exc}", True) from None
-    return AccountAccess(identity["Account"], identity["Arn"], credentials)
+    except DeadlineReached as exc:
+        raise AccessFailed(DeadlineReached.code, str(exc), True) from None
+    except Exception as exc:  # an answer botocore cannot read: not AWS at that endpoint
+        raise AccessFailed(
+            "NotAnAwsAnswer",
+            f"the endpoint's answer to GetCallerIdentity is not an AWS response "
+            f"({type(exc).__name__}: {str(exc)[:80]}); check --endpoint-url",
+            True,
+        ) from None
+    account, arn = identity.get("Account"), identity.get("Arn")
+    if not (isinstance(account, str) and account.isdigit() and str(arn).startswith("arn:")):
+        raise AccessFailed(
+            "NotAnAwsAnswer",
+            "the endpoint's answer to GetCallerIdentity names no account; check --endpoint-url",
+            True,
+        )
+    return AccountAccess(account, str(arn), session)
+
+
+def _retrying(
+    call: Callable[[], dict[str, Any]],
+    deadline: Deadline,
+    sleep: Callable[[float], None] = time.sleep,
+) -> dict[str, Any]:
+    """``call()``, retried on throttling, 5xx and cut answers (RETRY_ATTEMPTS times, full
+    jitter backoff) and on an unreachable endpoint (PROBE_RETRIES times), never sleeping
+    past the deadline."""
+    attempt = 0
+    while True:
+        try:
+            return call()
+        except (NoCredentialsError, ProfileNotFound):
+            raise
+        except (ClientError, BotoCoreError) as exc:
+            if attempt >= _retries_for(exc):
+                raise
+        delay = random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0**attempt))
+        remaining = deadline.remaining()
+        if remaining is not None and delay >= remaining:
+            raise DeadlineReached(deadline.message)
+        sleep(delay)
+        attempt += 1
+
+
+def _retries_for(exc: Exception) -> int:
+    """How often the first call is retried after this failure."""
+    if isinstance(exc, ClientError):
+        code, _ = aws_error(exc)
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        transient = code in THROTTLING_CODES or status >= 500
+        # AssumeRole inside refreshing credentials was retried by botocore already.
+        return RETRY_ATTEMPTS if transient and exc.operation_name == "GetCallerIdentity" else 0
+    if isinstance(exc, ConnectionClosedError | ReadTimeoutError):
+        return RETRY_ATTEMPTS
+    return PROBE_RETRIES

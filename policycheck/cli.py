@@ -3,7 +3,10 @@ inside the commands so that ``--help`` stays fast."""
 
 import argparse
 import logging
+import os
+import signal
 import sys
+import traceback
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,15 +17,21 @@ if TYPE_CHECKING:
     from policycheck.policy import Policy
     from policycheck.report import Report
 
-EXIT_PASS, EXIT_USAGE = 0, 2
+EXIT_PASS, EXIT_USAGE, EXIT_NOT_ASSESSED, EXIT_INTERNAL = 0, 2, 3, 70
+#: 128 + the signal's number, as shells report a process a signal ended.
+EXIT_SIGNAL_BASE = 128
 EXIT_CODES_HELP = """\
 exit codes (of the results that gate: --min-severity and above, not waived):
   0  every gating result passed (or --fail-on none)
   1  at least one gating result failed
   3  no failure, but at least one gating result is an error (a fact could not be
-     read); with --fail-on fail errors are reported but exit 0
-  2  usage or policy error, unreachable endpoint, missing credentials: nothing was
-     checked and no report was written
+     read, the deadline was reached) or something selected was not assessed; with
+     --fail-on fail these are reported but exit 0
+  2  usage or policy error, nothing to assess, unreachable endpoint, missing
+     credentials: nothing was checked and no report was written
+  70 internal error (a bug): rerun with --verbose for the traceback
+  130, 143, 129  interrupted (Ctrl-C, SIGTERM, SIGHUP): the previous report is intact
+  141  the output pipe was closed (e.g. | head)
 """
 
 
@@ -67,6 +76,32 @@ def _role_name(value: str) -> str:
     return value
 
 
+def _endpoint(value: str) -> str:
+    from policycheck.aws import endpoint_problem
+
+    problem = endpoint_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+def _duration(value: str) -> float:
+    from policycheck.deadline import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _repository(value: str) -> str:
+    owner, _, name = value.partition("/")
+    allowed = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+    if not owner or not name or not set(owner + name) <= allowed:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected OWNER/REPO, e.g. acme/platform")
+    return value
+
+
 def _formats(value: str) -> list[str]:
     known = ("json", "markdown", "csv", "junit", "sarif", "summary", "oscal")
     chosen = _csv(value)
@@ -92,6 +127,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"policycheck {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="log every AWS API call to stderr, and print the traceback of an internal error",
+    )
     policy_option = argparse.ArgumentParser(add_help=False)
     policy_option.add_argument(
         "--policy",
@@ -119,6 +161,30 @@ def build_parser() -> argparse.ArgumentParser:
         "sarif (code scanning), summary (for $GITHUB_STEP_SUMMARY, cut under 1 MiB), oscal "
         "(NIST OSCAL assessment-results) (default: json,markdown)",
     )
+    selection_options = argparse.ArgumentParser(add_help=False)
+    selection_options.add_argument(
+        "--env",
+        type=_csv,
+        default=[],
+        metavar="LIST",
+        help="comma-separated environments (default: all in the policy)",
+    )
+    selection_options.add_argument(
+        "--checks",
+        type=_csv,
+        default=[],
+        metavar="LIST",
+        help="only these check ids (default: every check bound in the policy); the other "
+        "controls are reported as not selected",
+    )
+    selection_options.add_argument(
+        "--controls",
+        type=_csv,
+        default=[],
+        metavar="LIST",
+        help="only the checks of these control ids; the other controls are reported as not "
+        "selected",
+    )
     audit_options = argparse.ArgumentParser(add_help=False, parents=[output_options])
     audit_options.add_argument(
         "--max-workers",
@@ -128,38 +194,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="API calls in flight at once (default: 16)",
     )
     audit_options.add_argument(
-        "--verbose", "-v", action="store_true", help="log every AWS API call to stderr"
+        "--deadline",
+        type=_duration,
+        default=None,
+        metavar="DURATION",
+        help="stop calling AWS this long after the start and write the report with what "
+        "was read: facts not read by then are errors and the run exits 3, e.g. 90s, 25m, "
+        "1h30m (default: the policy's run.deadline, 25m)",
     )
 
     run = commands.add_parser(
         "run",
-        parents=[policy_option, audit_options],
+        parents=[common, policy_option, audit_options, selection_options],
         help="audit live AWS resources against the policy",
         description="Audit live AWS resources against the policy, read-only; write reports and "
         "print a summary table.",
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    run.add_argument(
-        "--env",
-        type=_csv,
-        default=[],
-        metavar="LIST",
-        help="comma-separated environments (default: all in the policy)",
-    )
-    run.add_argument(
-        "--checks",
-        type=_csv,
-        default=[],
-        metavar="LIST",
-        help="only these check ids (default: every check bound in the policy)",
-    )
-    run.add_argument(
-        "--controls",
-        type=_csv,
-        default=[],
-        metavar="LIST",
-        help="only the checks of these control ids; the report lists only them",
     )
     run.add_argument(
         "--max-per-service",
@@ -220,6 +271,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument(
         "--endpoint-url",
+        type=_endpoint,
         default=None,
         metavar="URL",
         help="send every API call to this endpoint, e.g. a moto server or LocalStack "
@@ -228,7 +280,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser(
         "demo",
-        parents=[policy_option, audit_options],
+        parents=[common, policy_option, audit_options],
         help="run the full audit against a simulated account (moto) and write the reports",
         description="Start moto on loopback, seed it from the policy (mostly compliant, with "
         "a few deliberate violations), run the full audit, write the reports and print the "
@@ -236,23 +288,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     commands.add_parser(
         "validate",
-        parents=[policy_option],
+        parents=[common, policy_option, selection_options],
         help="validate the policy and the controls (schemas and cross-references)",
         description="Validate the policy and the control files: types, unknown keys, unknown "
-        "check ids and resources, check parameters. Exits 0 when valid, 2 otherwise.",
+        "check ids and resources, check parameters, the drill evidence directory; and that "
+        "the selection (--env, --checks, --controls, default: everything) can be assessed. "
+        "Warns about regions botocore does not know, controls that can never be assessed and "
+        "waivers that expire soon. Exits 0 when valid, 2 otherwise.",
     )
     commands.add_parser(
         "controls",
-        parents=[policy_option],
+        parents=[common, policy_option],
         help="list the control catalog and the checks that evidence each control",
     )
     merge = commands.add_parser(
         "merge",
-        parents=[output_options],
+        parents=[common, output_options],
         help="merge reports made separately (per CI job or account) into one",
         description="Merge report.json files into one report and control matrix, written "
         "like run's. Refuses reports made from different policy or control files unless "
-        "--allow-mixed.",
+        "--allow-mixed. A shard of an I/N series or an environment of the policy that no "
+        "report covers is recorded as not assessed, and merge exits 3 (see --allow-missing).",
     )
     merge.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
     merge.add_argument(
@@ -260,11 +316,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="merge reports made from different policy or control files",
     )
+    merge.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="exit 0 although a shard (--shard I/N) or an environment of the policy has no "
+        "report; it is still recorded in the merged report as not assessed (default: exit 3)",
+    )
     diff = commands.add_parser(
         "diff",
+        parents=[common],
         help="what changed between two reports (new and resolved failures, new errors, waivers)",
-        description="Compare two report.json files. Exit 0, or with --fail-on-new exit 1 "
-        "when there are new failures or new errors.",
+        description="Compare two report.json files. Results OLD has and NEW lacks are "
+        "'not compared', never 'resolved'. Exit 0, or with --fail-on-new exit 1 when there "
+        "are new failures, new errors, or NEW assesses less than OLD (an environment, account "
+        "or check missing).",
     )
     diff.add_argument("old", type=Path, help="the earlier report.json")
     diff.add_argument("new", type=Path, help="the later report.json")
@@ -277,11 +342,11 @@ def build_parser() -> argparse.ArgumentParser:
     diff.add_argument(
         "--fail-on-new",
         action="store_true",
-        help="exit 1 on regressions: new failures or new errors",
+        help="exit 1 on regressions: new failures, new errors or lost coverage",
     )
     iam_policy = commands.add_parser(
         "iam-policy",
-        parents=[policy_option],
+        parents=[common, policy_option],
         help="print the read-only IAM policy the checks need",
         description="Print the IAM policy (JSON) granting exactly the read-only actions the "
         "selected checks call: by default the checks bound in the policy.",
@@ -301,9 +366,47 @@ def build_parser() -> argparse.ArgumentParser:
         help="instead, the policy for the credentials that run `run --org --role-name NAME`: "
         "list the organisation's accounts and assume NAME in each",
     )
+    iam_policy.add_argument(
+        "--trust",
+        choices=("github",),
+        default=None,
+        help="instead, the trust policy of the role: `github` lets GitHub Actions assume it "
+        "by OIDC (needs --repo)",
+    )
+    iam_policy.add_argument(
+        "--repo",
+        type=_repository,
+        default=None,
+        metavar="OWNER/REPO",
+        help="with --trust github: the repository whose workflows may assume the role",
+    )
+    iam_policy.add_argument(
+        "--environment",
+        default=None,
+        metavar="NAME",
+        help="with --trust github: only jobs in this GitHub environment (default: jobs on "
+        "the default branch main); name it like the policy's environment",
+    )
+    iam_policy.add_argument(
+        "--account-id",
+        default=None,
+        metavar="ID",
+        help="with --trust github: the account of the role and its OIDC provider (default: "
+        "the policy environment's account_id)",
+    )
+    environments = commands.add_parser(
+        "environments",
+        parents=[common, policy_option],
+        help="list the policy's environments with their regions, accounts and roles",
+        description="List the environments of the policy with their regions, accounts and "
+        "roles, so that a CI workflow builds its matrix from policy.yaml instead of "
+        "repeating it. --json prints a list of objects: name, region (the first), regions, "
+        "account_id, role_arn (those of the first account), accounts.",
+    )
+    environments.add_argument("--json", action="store_true", help="print JSON")
     render = commands.add_parser(
         "render",
-        parents=[output_options],
+        parents=[common, output_options],
         help="regenerate report views from a saved report.json (no AWS call)",
         description="Re-render a saved report.json into any format, so that an auditor can "
         "re-derive the matrix from the evidence. Writes SHA256SUMS over the files.",
@@ -311,7 +414,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("report", type=Path, help="a report.json written by run or demo")
     commands.add_parser(
         "drills",
-        parents=[policy_option],
+        parents=[common, policy_option],
         help="print the recovery-testing table (§5) filled in from the drill evidence",
         description="Print, as Markdown, the policy's recovery-testing table filled in from "
         "the evidence records: last tested, outcome, evidence location, next due. Reads the "
@@ -319,24 +422,66 @@ def build_parser() -> argparse.ArgumentParser:
     )
     schema = commands.add_parser(
         "schema",
+        parents=[common],
         help="print a JSON Schema: report, policy, control or evidence (a drill record)",
     )
     schema.add_argument("kind", choices=("report", "policy", "control", "evidence"))
     return parser
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (what CI runners and `timeout` send), handled like Ctrl-C: work
+    stops, fetch processes are stopped, temporary files are removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from policycheck.errors import InputError
 
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
     try:
         return COMMANDS[args.command](args)
     except InputError as exc:
         print(f"policycheck: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("policycheck: interrupted; no report written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(
+            f"policycheck: interrupted ({signal.Signals(signum).name}); no new report written",
+            file=sys.stderr,
+        )
+        return EXIT_SIGNAL_BASE + signum
+    except BrokenPipeError:  # `policycheck ... | head`: the reader has gone
+        _silence_stdout()
+        return EXIT_SIGNAL_BASE + signal.SIGPIPE
+    except Exception as exc:
+        if args.verbose:
+            traceback.print_exc()
+        detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+        print(
+            f"policycheck: internal error: {type(exc).__name__}"
+            + (f": {detail}" if detail else "")
+            + ("" if args.verbose else " (rerun with --verbose for the traceback)"),
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
 
 
 def _load(args: argparse.Namespace) -> "tuple[Policy, Catalog]":
@@ -387,7 +532,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     policy, catalog = _load(args)
     if args.org != bool(args.role_name):
         raise InputError("--org and --role-name go together: --org --role-name NAME")
+    _check_service_caps(args.max_per_service)
     selection = select(policy, catalog, args.env, args.checks, args.controls, args.shard)
+    _prepare_output(args.output_dir)
+    _warn_about_regions(policy)
     options = RunOptions(
         endpoint_url=args.endpoint_url,
         max_workers=args.max_workers,
@@ -395,8 +543,38 @@ def cmd_run(args: argparse.Namespace) -> int:
         org_role=args.role_name,
         processes=args.processes,
         progress=_progress(),
+        deadline_seconds=args.deadline,
     )
     return _finish(run_audit(policy, catalog, selection, options), args)
+
+
+def _check_service_caps(caps: "dict[str, int] | None") -> None:
+    """--max-per-service names services the checks call (by their IAM prefix)."""
+    from policycheck.collect import service_of
+    from policycheck.errors import InputError
+    from policycheck.facts import all_facts
+
+    known = sorted({service_of(spec) for spec in all_facts().values()} - {"local"})
+    unknown = [service for service in caps or {} if service != "*" and service not in known]
+    if unknown:
+        raise InputError(
+            f"--max-per-service: unknown service {unknown[0]!r}; the checks call "
+            + ", ".join(known)
+        )
+
+
+def _prepare_output(output_dir: Path) -> None:
+    """Refuse an output directory that cannot be written before anything is collected."""
+    from policycheck.publish import check_output_dir
+
+    check_output_dir(output_dir)
+
+
+def _warn_about_regions(policy: "Policy") -> None:
+    from policycheck.regions import region_warnings
+
+    for warning in region_warnings(policy):
+        print(f"warning: {warning}", file=sys.stderr)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -404,9 +582,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
     _configure_logging(args.verbose)
     policy, catalog = _load(args)
+    _prepare_output(args.output_dir)
     print(f"demo: policy {policy.path}", file=sys.stderr)
     report, deviations = run_demo(
-        policy, catalog, max_workers=args.max_workers, progress=_progress()
+        policy,
+        catalog,
+        max_workers=args.max_workers,
+        progress=_progress(),
+        deadline_seconds=args.deadline,
     )
     print("demo: simulated account (moto on loopback); deliberate violations:", file=sys.stderr)
     for deviation in deviations:
@@ -421,11 +604,34 @@ def cmd_demo(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     from datetime import date
 
-    from policycheck.runner import plan, select
+    from policycheck.drills import DRILL_CHECK
+    from policycheck.errors import InputError
+    from policycheck.evidence import evidence_dir_problems
+    from policycheck.runner import nothing_to_assess, plan, select, why_no_result
     from policycheck.waivers import lint_waivers
 
     policy, catalog = _load(args)
-    targets = plan(policy, catalog, select(policy, catalog))
+    selection = select(policy, catalog, args.env, args.checks, args.controls)
+    targets = plan(policy, catalog, selection)
+    if not targets:
+        raise InputError(nothing_to_assess(policy, catalog, selection))
+    if any(b.check.id == DRILL_CHECK for b in policy.bindings):
+        problems = evidence_dir_problems(policy.evidence_dir, policy.repository)
+        errors = [p.message for p in problems if p.severity == "error"]
+        if errors:
+            raise InputError("\n".join(f"{policy.path}: evidence_dir: {e}" for e in errors))
+        for problem in problems:
+            print(f"warning: {policy.path}: evidence_dir: {problem.message}", file=sys.stderr)
+    never = {
+        f"{control.id}: {why.reason}; it will be reported NOT ASSESSED"
+        for control in catalog.controls
+        for environment in selection.environments
+        if (why := why_no_result(policy, control, selection, environment, True)).status
+        == "not_assessed"
+    }
+    for warning in sorted(never):
+        print(f"warning: {warning}", file=sys.stderr)
+    _warn_about_regions(policy)
     print(
         f"{policy.path}: valid — {len(policy.environments)} environment(s), "
         f"{len(policy.document.resources)} resource group(s), {len(policy.bindings)} check "
@@ -474,11 +680,14 @@ def cmd_merge(args: argparse.Namespace) -> int:
     from policycheck.merge import merge_reports
     from policycheck.render import write_reports
 
+    _prepare_output(args.output_dir)
     reports = [load_report(path) for path in args.reports]
     merged = merge_reports(reports, [str(p) for p in args.reports], args.allow_mixed)
     written = write_reports(merged, args.output_dir, args.format)
     print("wrote: " + ", ".join(str(path) for path in written))
-    return EXIT_PASS
+    for gap in merged.run.gaps:
+        print(f"not assessed: {gap.environment}: {gap.reason}", file=sys.stderr)
+    return EXIT_PASS if args.allow_missing or not merged.run.gaps else EXIT_NOT_ASSESSED
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -493,6 +702,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
 def cmd_render(args: argparse.Namespace) -> int:
     from policycheck.render import write_reports
 
+    _prepare_output(args.output_dir)
     written = write_reports(load_report(args.report), args.output_dir, args.format)
     print("wrote: " + ", ".join(str(path) for path in written))
     return EXIT_PASS
@@ -505,7 +715,9 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
     from policycheck.iampolicy import discovery_actions, org_policy, readonly_policy
     from policycheck.registry import all_checks
 
-    if args.org_role:
+    if args.trust:
+        document = _trust_policy(args)
+    elif args.org_role:
         document = org_policy(args.org_role)
     elif args.checks:
         unknown = [c for c in args.checks if c not in all_checks()]
@@ -516,6 +728,64 @@ def cmd_iam_policy(args: argparse.Namespace) -> int:
         policy, _ = _load(args)
         document = readonly_policy([b.check.id for b in policy.bindings], discovery_actions(policy))
     print(json.dumps(document, indent=2))
+    return EXIT_PASS
+
+
+def _trust_policy(args: argparse.Namespace) -> "dict[str, object]":
+    from policycheck.errors import InputError
+    from policycheck.iampolicy import github_trust_policy
+
+    if not args.repo:
+        raise InputError("--trust github needs --repo OWNER/REPO")
+    account = args.account_id
+    if account is None and args.environment:
+        policy, _ = _load(args)
+        configured = policy.environments.get(args.environment)
+        accounts = [a for a in (configured.account_configs if configured else []) if a]
+        account = accounts[0].account_id if len(accounts) == 1 else None
+    if not (account and account.isdigit() and len(account) == 12):
+        raise InputError(
+            "--trust github: give --account-id (12 digits), or --environment naming a policy "
+            "environment with one account_id"
+        )
+    return github_trust_policy(account, args.repo, args.environment)
+
+
+def cmd_environments(args: argparse.Namespace) -> int:
+    import json
+
+    from tabulate import tabulate
+
+    policy, _ = _load(args)
+    listed = []
+    for name, environment in policy.environments.items():
+        accounts = [
+            {"account_id": a.account_id, "role_arn": a.role_arn}
+            for a in environment.account_configs
+            if a is not None
+        ]
+        listed.append(
+            {
+                "name": name,
+                "region": environment.region_names[0],
+                "regions": environment.region_names,
+                "account_id": accounts[0]["account_id"] if accounts else None,
+                "role_arn": accounts[0]["role_arn"] if accounts else None,
+                "accounts": accounts,
+            }
+        )
+    if args.json:
+        print(json.dumps(listed))
+    else:
+        rows = [
+            [
+                e["name"],
+                ", ".join(e["regions"]),
+                ", ".join(a["account_id"] for a in e["accounts"]) or "(the credentials' account)",
+            ]
+            for e in listed
+        ]
+        print(tabulate(rows, headers=["Environment", "Regions", "Accounts"], tablefmt="simple"))
     return EXIT_PASS
 
 
@@ -547,6 +817,7 @@ COMMANDS = {
     "merge": cmd_merge,
     "diff": cmd_diff,
     "iam-policy": cmd_iam_policy,
+    "environments": cmd_environments,
     "drills": cmd_drills,
     "schema": cmd_schema,
 }

@@ -1,10 +1,11 @@
 """Fetch facts concurrently, each at most once per subject per run, dependencies first."""
 
 import json
+import queue
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, as_completed
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
@@ -12,6 +13,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from policycheck.deadline import NO_DEADLINE, Deadline
 from policycheck.errors import aws_error
 from policycheck.facts import (
     FACTS,
@@ -132,12 +134,81 @@ def _inherited(spec: FactSpec, dependencies: list[FactOutcome]) -> FactOutcome |
     return None
 
 
+def too_late(spec: FactSpec, deadline: Deadline) -> FactOutcome:
+    """The outcome of a fact the deadline left unread: an error, never a value."""
+    return FactOutcome(
+        spec,
+        error=AwsError("DeadlineReached", deadline.message),
+        fetched_at=datetime.now(UTC).isoformat(),
+    )
+
+
+class DaemonPool:
+    """A small thread pool whose threads are daemons: a run that reaches its deadline
+    returns without waiting for calls in flight (an HTTP read may take 30 s, a retry
+    20 s more), and the process can exit as soon as its report is written."""
+
+    def __init__(self, max_workers: int, name: str = "fact") -> None:
+        self._max_workers = max_workers
+        self._name = name
+        self._work: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
+            queue.SimpleQueue()
+        )
+        self._threads: list[threading.Thread] = []
+        self._idle = threading.Semaphore(0)
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def submit(self, work: Callable[[], Any]) -> Future[Any]:
+        """Run ``work`` on a pool thread; RuntimeError once the pool is shut down."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("the pool is shut down")
+            future: Future[Any] = Future()
+            self._work.put((future, work))
+            if not self._idle.acquire(blocking=False) and len(self._threads) < self._max_workers:
+                thread = threading.Thread(
+                    target=self._serve, name=f"{self._name}_{len(self._threads)}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+        return future
+
+    def _serve(self) -> None:
+        while (item := self._work.get()) is not None:
+            future, work = item
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(work())
+                except BaseException as exc:  # handed to whoever waits on the future
+                    future.set_exception(exc)
+            self._idle.release()
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Stop taking work; cancel what has not started; join the threads if ``wait``."""
+        with self._lock:
+            self._closed = True
+            if cancel_futures:
+                while True:
+                    try:
+                        item = self._work.get_nowait()
+                    except queue.Empty:
+                        break
+                    if item is not None:
+                        item[0].cancel()
+            for _ in self._threads:
+                self._work.put(None)
+        if wait:
+            for thread in self._threads:
+                thread.join()
+
+
 class ServiceThrottle:
     """Submits fetches to the pool with at most ``caps[service]`` in flight per (account,
     region, service), so that one service's rate limit is not hit while the pool's other
     workers serve other services. Work over a cap waits in order, holding no thread."""
 
-    def __init__(self, pool: ThreadPoolExecutor, caps: ServiceCaps) -> None:
+    def __init__(self, pool: DaemonPool, caps: ServiceCaps) -> None:
         self._pool = pool
         self._caps = caps
         self._lock = threading.Lock()
@@ -196,15 +267,17 @@ def collect(
     max_workers: int,
     service_caps: ServiceCaps | None = None,
     progress: ProgressCallback | None = None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> dict[FactKey, FactOutcome]:
     """Fetch every requested fact (and what it depends on) once, ``max_workers`` at a
-    time and at most ``service_caps`` per service, in dependency waves. Interrupted, it
-    cancels what has not started."""
+    time and at most ``service_caps`` per service, in dependency waves. At the deadline,
+    every fact not yet read is an error and it returns at once; interrupted, it cancels
+    what has not started."""
     everything = with_dependencies(requests)
     memo = Memo()
     waves = fact_order({key.fact: FACTS[key.fact] for key in everything})
     outcomes: dict[FactKey, FactOutcome] = {}
-    pool = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="fact")
+    pool = DaemonPool(max_workers)
     throttle = ServiceThrottle(pool, service_caps or {})
     try:
         for wave in waves:
@@ -221,8 +294,8 @@ def collect(
                     for name in request.spec.depends_on
                 }
                 inherited = _inherited(request.spec, list(dependencies.values()))
-                if inherited:
-                    outcomes[key] = inherited
+                if inherited or deadline.passed():
+                    outcomes[key] = inherited or too_late(request.spec, deadline)
                     continue
                 context = FetchContext(
                     name=request.name,
@@ -235,12 +308,22 @@ def collect(
                 )
                 lane = (key.account_id, key.region, service_of(request.spec))
                 futures[throttle.submit(lane, partial(read_fact, request.spec, context))] = key
-            for future in as_completed(futures):
-                outcomes[futures[future]] = future.result()
-                if progress:
-                    progress(len(outcomes), len(everything))
+            try:
+                for future in as_completed(futures, timeout=deadline.remaining()):
+                    outcomes[futures[future]] = future.result()
+                    if progress:
+                        progress(len(outcomes), len(everything))
+            except TimeoutError:  # the deadline: what is not read now stays unread
+                for future, key in futures.items():
+                    if key in outcomes:
+                        continue
+                    if future.done() and not future.cancelled():
+                        outcomes[key] = future.result()
+                    else:
+                        future.cancel()
+                        outcomes[key] = too_late(FACTS[key.fact], deadline)
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
-    pool.shutdown()
+    pool.shutdown(wait=not deadline.passed(), cancel_futures=True)
     return outcomes

@@ -36,7 +36,7 @@ def for_demo(policy: Policy, evidence_dir: Path) -> Policy:
     document = policy.document.model_copy(
         update={"environments": environments, "evidence_dir": str(evidence_dir)}
     )
-    return replace(policy, document=document)
+    return replace(policy, document=document, evidence_root=evidence_dir.parent)
 
 
 def run_demo(
@@ -45,6 +45,7 @@ def run_demo(
     *,
     max_workers: int = 16,
     progress: ProgressCallback | None = None,
+    deadline_seconds: float | None = None,
 ) -> tuple[Report, tuple[Deviation, ...]]:
     """Seed a simulated account from the policy, break it on purpose, audit it."""
     bound = {binding.check.id for binding in policy.bindings}
@@ -63,6 +64,7 @@ def run_demo(
                 max_workers=max_workers,
                 session_factory=demo_session,
                 progress=progress,
+                deadline_seconds=deadline_seconds,
             )
             report = run_audit(demo_policy, catalog, select(demo_policy, catalog), options)
     except MotoNotInstalled as exc:

@@ -13,8 +13,31 @@ def _key(result: Result) -> Key:
     return (result.environment, result.check_id, result.resource.arn)
 
 
+def _location(result: Result) -> tuple[str, str, str]:
+    return (result.environment, result.resource.account_id, result.resource.region)
+
+
+def _why_absent(result: Result, new: Report) -> tuple[str, bool]:
+    """Why an earlier result has no counterpart in ``new``, and whether that is coverage
+    lost (the environment, account or check is no longer audited) rather than a resource
+    that no longer exists."""
+    locations = {(e.name, e.account_id, e.region) for e in new.run.environments}
+    if _location(result) not in locations:
+        environment, account, region = _location(result)
+        return f"missing from NEW: {environment} in {account or '?'}, {region} not audited", True
+    selected = new.run.selected_checks
+    if selected is not None and result.check_id not in selected:
+        return "missing from NEW: check not selected", True
+    controls = new.run.selected_controls
+    if controls is not None and not set(result.control_ids) & set(controls):
+        return "missing from NEW: control not selected", True
+    return "resource no longer found", False
+
+
 def diff_reports(old: Report, new: Report) -> dict[str, Any]:
-    """New failures, resolved failures, still failing, new errors, waiver changes."""
+    """New failures, resolved failures (now passing), still failing, new errors, failures
+    waived since, results not compared (missing from NEW), coverage lost, waiver changes.
+    A result is resolved only by a pass: one NEW did not assess is never resolved."""
     before = {_key(r): r for r in old.results}
     after = {_key(r): r for r in new.results}
 
@@ -31,6 +54,16 @@ def diff_reports(old: Report, new: Report) -> dict[str, Any]:
     def was(key: Key) -> str | None:
         return before[key].status if key in before else None
 
+    absent = {key: _why_absent(r, new) for key, r in before.items() if key not in after}
+    old_gaps = {(g.environment, g.reason) for g in old.run.gaps}
+    coverage_lost = sorted(
+        {reason for reason, lost in absent.values() if lost}
+        | {
+            f"{g.environment}: {g.reason}"
+            for g in new.run.gaps
+            if (g.environment, g.reason) not in old_gaps
+        }
+    )
     waivers_before = {(w.ticket, w.check, w.environment, w.resource): w.state for w in old.waivers}
     waivers_after = {(w.ticket, w.check, w.environment, w.resource): w.state for w in new.waivers}
     return {
@@ -38,9 +71,14 @@ def diff_reports(old: Report, new: Report) -> dict[str, Any]:
             entry(r, was(k)) for k, r in after.items() if r.status == "fail" and was(k) != "fail"
         ],
         "resolved_failures": [
-            {**entry(r, "fail"), "status": after[k].status if k in after else "gone"}
+            entry(after[k], "fail")
             for k, r in before.items()
-            if r.status == "fail" and (k not in after or after[k].status != "fail")
+            if r.status == "fail" and k in after and after[k].status == "pass"
+        ],
+        "waived_failures": [
+            entry(after[k], "fail")
+            for k, r in before.items()
+            if r.status == "fail" and k in after and after[k].status == "waived"
         ],
         "still_failing": [
             entry(r, "fail") for k, r in after.items() if r.status == "fail" and was(k) == "fail"
@@ -48,6 +86,10 @@ def diff_reports(old: Report, new: Report) -> dict[str, Any]:
         "new_errors": [
             entry(r, was(k)) for k, r in after.items() if r.status == "error" and was(k) != "error"
         ],
+        "not_compared": [
+            {**entry(r, r.status), "status": absent[k][0]} for k, r in before.items() if k in absent
+        ],
+        "coverage_lost": coverage_lost,
         "waiver_changes": [
             {
                 "ticket": key[0],
@@ -64,20 +106,31 @@ def diff_reports(old: Report, new: Report) -> dict[str, Any]:
 
 
 def is_regression(changes: dict[str, Any]) -> bool:
-    """New failures or new errors."""
-    return bool(changes["new_failures"] or changes["new_errors"])
+    """New failures, new errors, or less assessed than before."""
+    return bool(changes["new_failures"] or changes["new_errors"] or changes["coverage_lost"])
 
 
 SECTIONS = [
     ("new_failures", "New failures"),
     ("new_errors", "New errors"),
+    ("not_compared", "Not compared (missing from NEW)"),
     ("resolved_failures", "Resolved failures"),
+    ("waived_failures", "Failures waived since"),
     ("still_failing", "Still failing"),
 ]
 
 
 def render_diff_markdown(changes: dict[str, Any]) -> str:
     parts = ["# policycheck drift", ""]
+    if changes["coverage_lost"]:
+        parts += [
+            f"## Coverage lost ({len(changes['coverage_lost'])})",
+            "",
+            "NEW assesses less than OLD; what it left out is not compared, never resolved.",
+            "",
+            *(f"- {cell(line)}" for line in changes["coverage_lost"]),
+            "",
+        ]
     for key, title in SECTIONS:
         rows = [
             [

@@ -8,6 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from policycheck.deadline import DeadlineReached
 from policycheck.errors import InputError, aws_error
 
 #: The largest page each list API allows.
@@ -139,3 +140,5 @@ class Discovery:
                 self._listings[key] = DiscoveryFailed(*aws_error(exc))
             except BotoCoreError as exc:
                 self._listings[key] = DiscoveryFailed(type(exc).__name__, str(exc))
+            except DeadlineReached as exc:
+                self._listings[key] = DiscoveryFailed(DeadlineReached.code, str(exc))

@@ -76,3 +76,39 @@ def org_policy(role_name: str) -> dict[str, Any]:
             },
         ],
     }
+
+
+#: GitHub Actions' OIDC token issuer, as an IAM identity provider names it.
+GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
+
+
+def github_trust_policy(
+    account_id: str, repository: str, environment: str | None
+) -> dict[str, Any]:
+    """The trust policy of a role that GitHub Actions assumes by OIDC: audience
+    ``sts.amazonaws.com``, subject restricted to the repository's jobs in one GitHub
+    environment (or, without one, to its default branch ``main``)."""
+    subject = (
+        f"repo:{repository}:environment:{environment}"
+        if environment
+        else f"repo:{repository}:ref:refs/heads/main"
+    )
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "GitHubActionsOidc",
+                "Effect": "Allow",
+                "Principal": {
+                    "Federated": f"arn:aws:iam::{account_id}:oidc-provider/{GITHUB_OIDC_HOST}"
+                },
+                "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {
+                    "StringEquals": {
+                        f"{GITHUB_OIDC_HOST}:aud": "sts.amazonaws.com",
+                        f"{GITHUB_OIDC_HOST}:sub": subject,
+                    }
+                },
+            }
+        ],
+    }

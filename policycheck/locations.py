@@ -6,25 +6,31 @@ Roles are assumed concurrently, once per account however many environments and r
 share it."""
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
-import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policycheck.aws import (
     AccessFailed,
     AccountAccess,
+    AwsSetup,
     Connection,
     SessionFactory,
     base_identity,
     client_config,
     configured_endpoint,
     identify,
-    make_client,
     open_session,
+)
+from policycheck.deadline import (
+    DEFAULT_ROLE_SESSION_SECONDS,
+    NO_DEADLINE,
+    Deadline,
+    DeadlineReached,
 )
 from policycheck.errors import InputError, aws_error
 from policycheck.policy import Policy
@@ -73,6 +79,26 @@ class AccountPlan:
 class OrgAccount:
     account_id: str
     tags: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Uncovered:
+    """A selected environment the run has no account to audit in (with --org, no active
+    account carries its tags): its controls are not assessed."""
+
+    environment: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Reach:
+    """Where a run looks, and which selected environments it cannot look at."""
+
+    locations: list["Connection | Unreachable"]
+    uncovered: list[Uncovered]
+    #: With --shard I/N: the shards that have any environment or account (an empty shard
+    #: writes no report, and a merge must not miss it).
+    occupied_shards: list[int] | None = None
 
 
 def shard_of(key: str, count: int) -> int:
@@ -144,8 +170,10 @@ def org_accounts(
     list_client: Any,
     role_name: str,
     partition: str,
-) -> list[AccountPlan]:
-    """Every active organisation account, for every environment whose tags it carries."""
+) -> tuple[list[AccountPlan], list[Uncovered]]:
+    """Every active organisation account, for every environment whose tags it carries;
+    the environments no account matches. InputError when none matches at all: the run
+    would assess nothing."""
     wanted = {name: policy.environments[name].org_account_tags or {} for name in environments}
     try:
         accounts = organization_accounts(list_client, any(wanted.values()))
@@ -155,9 +183,9 @@ def org_accounts(
             f"--org: cannot list the organisation's accounts: {exc.operation_name}: "
             f"{code}: {message}"
         ) from None
-    except BotoCoreError as exc:
+    except (BotoCoreError, DeadlineReached) as exc:
         raise InputError(f"--org: cannot list the organisation's accounts: {exc}") from None
-    return [
+    plans = [
         AccountPlan(
             name,
             account.account_id,
@@ -168,6 +196,25 @@ def org_accounts(
         for account in accounts
         if wanted[name].items() <= account.tags.items()
     ]
+    covered = {plan.environment for plan in plans}
+    uncovered = [
+        Uncovered(
+            name,
+            f"no active account of the organisation carries the tags {_tags(wanted[name])} "
+            f"(org_account_tags of environments.{name}; {len(accounts)} active account(s) seen)"
+            if wanted[name]
+            else f"the organisation has no active account ({len(accounts)} seen)",
+        )
+        for name in environments
+        if name not in covered
+    ]
+    if not plans:
+        raise InputError("--org: nothing to assess: " + "; ".join(u.reason for u in uncovered))
+    return plans, uncovered
+
+
+def _tags(tags: dict[str, str]) -> str:
+    return "{" + ", ".join(f"{key}: {value}" for key, value in sorted(tags.items())) + "}"
 
 
 def open_locations(
@@ -179,28 +226,41 @@ def open_locations(
     session_factory: SessionFactory,
     org_role: str | None = None,
     shard: tuple[int, int] | None = None,
-) -> list[Connection | Unreachable]:
+    deadline: Deadline = NO_DEADLINE,
+    role_session_seconds: int = DEFAULT_ROLE_SESSION_SECONDS,
+    clock: Callable[[], datetime] | None = None,
+) -> Reach:
     """Reach every (environment, account, region) of the selection.
 
     Raises InputError when the run's own credentials do not work, the organisation cannot
-    be listed, a configured account cannot be reached or is another account, or the shard
-    is empty. An organisation account whose role cannot be assumed is Unreachable.
+    be listed or has no account for any selected environment, a configured account cannot
+    be reached or is another account, or the shard is empty. An organisation account
+    whose role cannot be assumed is Unreachable; an environment without any account is
+    Uncovered (in every shard: a merge keeps it once).
     """
-    endpoint_url = configured_endpoint(endpoint_url)
     home_region = policy.environments[environments[0]].region_names[0]
-    session = open_session(session_factory, home_region)
-    base = base_identity(session, home_region, endpoint_url)
-    config = client_config(max_workers)
+    setup = AwsSetup(
+        session=open_session(session_factory, home_region),
+        endpoint_url=configured_endpoint(endpoint_url),
+        config=client_config(max_workers),
+        deadline=deadline,
+        role_session_seconds=role_session_seconds,
+        clock=clock,
+    )
+    base = base_identity(setup, home_region)
+    uncovered: list[Uncovered] = []
     if org_role:
-        organizations = make_client(session, "organizations", "us-east-1", endpoint_url, config)
-        plans = org_accounts(
+        organizations = setup.client("organizations", "us-east-1")
+        plans, uncovered = org_accounts(
             policy, environments, organizations, org_role, base.caller_arn.split(":")[1]
         )
     else:
         plans = configured_accounts(policy, environments)
+    occupied = None
     if shard is not None:
+        occupied = sorted({shard_of(plan.shard_key, shard[1]) for plan in plans})
         plans = in_shard(plans, *shard)
-    access = _reach_accounts(plans, session, home_region, endpoint_url, base)
+    access = _reach_accounts(plans, setup, home_region, base)
     locations: list[Connection | Unreachable] = []
     for plan in plans:
         reached = access[plan.role_arn]
@@ -210,18 +270,12 @@ def open_locations(
                 locations.append(Unreachable(where, plan.role_arn or "", reached))
                 continue
             _expect_account(plan, reached)
-            locations.append(
-                Connection(plan.environment, region, reached, session, endpoint_url, config)
-            )
-    return locations
+            locations.append(Connection(plan.environment, region, reached, setup))
+    return Reach(locations, uncovered, occupied)
 
 
 def _reach_accounts(
-    plans: list[AccountPlan],
-    session: boto3.Session,
-    region: str,
-    endpoint_url: str | None,
-    base: AccountAccess,
+    plans: list[AccountPlan], setup: AwsSetup, region: str, base: AccountAccess
 ) -> dict[str | None, AccountAccess | AccessFailed]:
     """Assume each distinct role once, concurrently; None maps to the base credentials."""
     roles = sorted({plan.role_arn for plan in plans if plan.role_arn})
@@ -229,7 +283,7 @@ def _reach_accounts(
 
     def reach(role_arn: str) -> AccountAccess | AccessFailed:
         try:
-            return identify(session, region, endpoint_url, role_arn)
+            return identify(setup, region, role_arn)
         except AccessFailed as failure:
             if role_arn in tolerated:
                 return failure

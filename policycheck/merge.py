@@ -1,7 +1,18 @@
 """Merge reports made separately (one per CI matrix job, per account) into one."""
 
 from policycheck.errors import InputError
-from policycheck.report import Report, Result, WaiverReport, assess_control, summarize
+from policycheck.report import (
+    ControlInEnvironment,
+    ControlResult,
+    Gap,
+    Report,
+    Result,
+    WaiverReport,
+    assess_control,
+    control_result,
+    strongest,
+    summarize,
+)
 
 
 def _versions(report: Report) -> dict[str, str]:
@@ -24,46 +35,124 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
                 f"{source}: made from other policy or control files than {sources[0]} "
                 f"({', '.join(changed)}); pass --allow-mixed to merge anyway"
             )
-    seen: dict[tuple[str, str], str] = {}
-    for report, source in zip(reports, sources, strict=True):
+    seen: dict[tuple[str, str, str], int] = {}
+    for index, report in enumerate(reports):
         for environment in report.run.environments:
-            key = (environment.name, environment.account_id)
-            if key in seen:
+            key = (environment.name, environment.account_id, environment.region)
+            if seen.setdefault(key, index) != index:
                 raise InputError(
-                    f"{source}: environment {environment.name} "
-                    f"({environment.account_id}) is in {seen[key]} already"
+                    f"{sources[index]}: environment {environment.name} "
+                    f"({environment.account_id}, {environment.region}) is in "
+                    f"{sources[seen[key]]} already"
                 )
-            seen[key] = source
     results: list[Result] = sorted(
         (r for report in reports for r in report.results),
         key=lambda r: (r.environment, r.check_id, r.resource.name, r.resource.account_id),
     )
-    controls = [
-        assess_control(
-            c.id,
-            c.title,
-            c.checks,
-            results,
-            c.manual,
-            requirements=c.requirements,
-            source_file=c.source_file,
-            check_lines=c.check_lines,
+    gaps = merged_gaps(reports)
+    environments = list(
+        dict.fromkeys(
+            name
+            for report in reports
+            for name in [
+                *(report.run.selected_environments or []),
+                *(e.name for e in report.run.environments),
+            ]
         )
-        for c in first.controls
+    )
+    missing = [g.environment for g in gaps if g.environment not in environments]
+    controls = [
+        _merge_control(
+            [c for report in reports for c in report.controls if c.id == control.id],
+            results,
+            [*environments, *missing],
+        )
+        for control in first.controls
     ]
     run = first.run.model_copy(
         update={
             "started_at": min(r.run.started_at for r in reports),
             "finished_at": max(r.run.finished_at for r in reports),
             "environments": [e for r in reports for e in r.run.environments],
+            "selected_environments": environments + missing,
+            "shard": None,
+            "gaps": gaps,
         }
     )
     return Report(
         run=run,
-        summary=summarize(controls, results),
+        summary=summarize(controls, results, gaps),
         controls=controls,
         results=results,
         waivers=_merge_waivers(reports),
+    )
+
+
+def merged_gaps(reports: list[Report]) -> list[Gap]:
+    """The inputs' own gaps, every shard of an I/N series with work that no input is,
+    and every environment of the policy that no input covers."""
+    gaps = [gap for report in reports for gap in report.run.gaps]
+    present: dict[int, set[int]] = {}
+    occupied: dict[int, set[int]] = {}
+    for report in reports:
+        if report.run.shard:
+            index, count = map(int, report.run.shard.split("/"))
+            present.setdefault(count, set()).add(index)
+            occupied.setdefault(count, set()).update(
+                report.run.occupied_shards or range(1, count + 1)
+            )
+    for count in sorted(present):
+        gaps += [
+            Gap(environment="*", reason=f"shard {index}/{count}: no report merged")
+            for index in sorted(occupied[count] - present[count])
+        ]
+    covered = {
+        name
+        for report in reports
+        for name in [
+            *(report.run.selected_environments or []),
+            *(e.name for e in report.run.environments),
+            *(g.environment for g in report.run.gaps),
+        ]
+    }
+    expected = dict.fromkeys(e for r in reports for e in r.run.policy_environments or [])
+    gaps += [
+        Gap(environment=name, reason="no report merged for this environment")
+        for name in expected
+        if name not in covered
+    ]
+    return list({(g.environment, g.reason): g for g in gaps}.values())
+
+
+def _merge_control(
+    parts: list[ControlResult], results: list[Result], environments: list[str]
+) -> ControlResult:
+    """One control over several reports: in each environment the strongest of what the
+    reports say (a pass in one account and a failure in another is a failure); an
+    environment no report covers is not assessed."""
+    first = parts[0]
+    own = [r for r in results if r.check_id in first.checks]
+    per_environment: dict[str, ControlInEnvironment] = {}
+    for environment in environments:
+        said = [
+            part.environments[environment] for part in parts if environment in part.environments
+        ]
+        if not said:
+            said = [ControlInEnvironment(status="not_assessed", reason="no report merged")]
+        status = strongest(there.status for there in said)
+        per_environment[environment] = next(there for there in said if there.status == status)
+    if not any(part.environments for part in parts):  # reports of older versions
+        return assess_control(first.id, first.title, first.checks, results, first.manual)
+    return control_result(
+        first.id,
+        first.title,
+        first.checks,
+        own,
+        per_environment,
+        first.manual,
+        requirements=first.requirements,
+        source_file=first.source_file,
+        check_lines=first.check_lines,
     )
 
 
@@ -76,7 +165,12 @@ def _merge_waivers(reports: list[Report]) -> list[WaiverReport]:
         if known is None:
             merged[key] = waiver
         else:
-            matched = known.matched + waiver.matched
             state = known.state if known.state != "stale" else waiver.state
-            merged[key] = known.model_copy(update={"matched": matched, "state": state})
+            merged[key] = known.model_copy(
+                update={
+                    "matched": known.matched + waiver.matched,
+                    "waived": known.waived + waiver.waived,
+                    "state": state,
+                }
+            )
     return list(merged.values())

@@ -1,18 +1,21 @@
 """The policy file: environments, named resources, and which checks apply to them."""
 
 import re
-import string
+import subprocess
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from policycheck.deadline import DEFAULT_ROLE_SESSION_SECONDS, parse_duration
 from policycheck.discovery import is_pattern
 from policycheck.errors import InputError
 from policycheck.registry import CheckParams, CheckSpec, all_checks
 from policycheck.resources import RESOURCE_TYPES
+from policycheck.templates import expand, placeholders
 from policycheck.validation import (
     StrictModel,
     describe_errors,
@@ -21,9 +24,6 @@ from policycheck.validation import (
     sha256_file,
 )
 from policycheck.waivers import MAX_WAIVER_DAYS, Waiver
-
-#: Placeholders a resource name may use.
-NAME_PLACEHOLDERS = ("env", "mcp", "region")
 
 ResourceTypeName = Literal[
     "s3_bucket", "dynamodb_table", "ecr_repository", "ecs_service", "ssm_parameter", "dr_drill"
@@ -121,29 +121,26 @@ class ResourceGroup(StrictModel):
         min_length=1,
         description="Only in these regions of an environment (default: all its regions).",
     )
+    allow_empty: bool = Field(
+        False,
+        description="A name pattern (* or ?) may match no resource. By default a pattern "
+        "that matches nothing fails every check bound to it.",
+    )
     description: str | None = None
 
     @field_validator("name", "cluster")
     @classmethod
     def _known_placeholders(cls, value: str | None) -> str | None:
-        if value is None:
-            return value
-        try:
-            fields = [field for _, field, _, _ in string.Formatter().parse(value) if field]
-        except ValueError as exc:
-            raise ValueError(f"malformed name pattern: {exc}") from None
-        unknown = sorted(set(fields) - set(NAME_PLACEHOLDERS))
-        if unknown:
-            raise ValueError(
-                f"unknown placeholder {{{unknown[0]}}}; use "
-                + ", ".join(f"{{{p}}}" for p in NAME_PLACEHOLDERS)
-            )
+        if value is not None:
+            placeholders(value)
         return value
 
     @model_validator(mode="after")
     def _cluster_for_services(self) -> "ResourceGroup":
         if (self.type == "ecs_service") != (self.cluster is not None):
             raise ValueError("`cluster` is required for ecs_service and only allowed there")
+        if self.allow_empty and not is_pattern(self.name):
+            raise ValueError("`allow_empty` applies to name patterns (with * or ?) only")
         return self
 
     def uses_mcp(self) -> bool:
@@ -161,6 +158,33 @@ class CheckBinding(StrictModel):
     )
 
 
+class RunSettings(StrictModel):
+    """How a run behaves (the command line may override)."""
+
+    deadline: str = Field(
+        "25m",
+        description="When a run stops calling AWS and writes its report with what it has "
+        "(facts not read are errors): e.g. 90s, 25m, 1h30m. `run --deadline` overrides.",
+    )
+    role_session_seconds: int = Field(
+        DEFAULT_ROLE_SESSION_SECONDS,
+        ge=900,
+        le=43200,
+        description="Lifetime of each assumed-role session (refreshed 15 minutes before "
+        "it ends); at most 3600 when the run's own credentials are an assumed role.",
+    )
+
+    @field_validator("deadline")
+    @classmethod
+    def _duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def deadline_seconds(self) -> float:
+        return parse_duration(self.deadline)
+
+
 class PolicyDocument(StrictModel):
     """The policy file as written."""
 
@@ -174,6 +198,7 @@ class PolicyDocument(StrictModel):
         description="DR drill evidence records, relative to the policy file's directory.",
     )
     waivers: list[Waiver] = Field(default_factory=list, description="Accepted failures.")
+    run: RunSettings = Field(default_factory=RunSettings, description="Run settings.")
 
 
 @dataclass(frozen=True)
@@ -209,6 +234,9 @@ class Policy:
     sha256: str
     document: PolicyDocument
     bindings: tuple[Binding, ...]
+    #: Where drill evidence may be read from; None: the policy's repository (see
+    #: ``repository``). The demo sets its scratch directory.
+    evidence_root: Path | None = None
 
     @property
     def environments(self) -> dict[str, EnvironmentConfig]:
@@ -217,6 +245,14 @@ class Policy:
     @property
     def evidence_dir(self) -> Path:
         return (self.path.parent / self.document.evidence_dir).resolve()
+
+    @cached_property
+    def repository(self) -> Path:
+        """The git work tree holding the policy file, or its directory outside git:
+        drill evidence is read only from inside it."""
+        if self.evidence_root is not None:
+            return self.evidence_root.resolve()
+        return repository_of(self.path.resolve().parent)
 
     def resources_in(self, group: str, environment: str) -> list[ResourceInstance]:
         """The concrete resources of a group in one environment."""
@@ -229,6 +265,23 @@ class Policy:
     def resource_names(self, group: str, environment: str) -> list[str]:
         """The concrete names of a resource group in one environment."""
         return [instance.name for instance in self.resources_in(group, environment)]
+
+
+def repository_of(directory: Path) -> Path:
+    """The top of the git work tree containing ``directory``, else ``directory``."""
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return directory
+    top = completed.stdout.strip()
+    return Path(top).resolve() if completed.returncode == 0 and top else directory
 
 
 def resource_instances(
@@ -245,11 +298,10 @@ def resource_instances(
             variables = {"env": environment, "region": region}
             if mcp is not None:
                 variables["mcp"] = mcp
-            values = {"mcp": "", **variables}
             instances.append(
                 ResourceInstance(
-                    name=resource.name.format(**values),
-                    parent=(resource.cluster or "").format(**values),
+                    name=expand(resource.name, variables),
+                    parent=expand(resource.cluster or "", variables),
                     variables=variables,
                     region=region,
                 )
@@ -331,6 +383,65 @@ def _bind_checks(path: Path, document: PolicyDocument) -> tuple[Binding, ...]:
     return tuple(bindings)
 
 
+def _waived_names(
+    document: PolicyDocument, bindings: list[Binding], check: str, env: str
+) -> set[str]:
+    """The resource names (patterns as written) a check covers in an environment."""
+    return {
+        instance.name
+        for binding in bindings
+        if binding.check.id == check and binding.applies_in(env)
+        for group in binding.resource_groups
+        for instance in resource_instances(document, group, env)
+    }
+
+
+def _broad_waiver_problems(
+    path: Path, document: PolicyDocument, bindings: list[Binding]
+) -> list[str]:
+    """A waiver that switches a check off must say so (``scope: all``): a glob covering
+    every resource the check covers in its environment, or waivers that together waive a
+    critical check in every environment where it is bound."""
+    problems = []
+    for index, waiver in enumerate(document.waivers):
+        if waiver.scope == "all" or waiver.resource_glob is None:
+            continue
+        names = _waived_names(document, bindings, waiver.check, waiver.environment)
+        if waiver.resource_glob.strip("*") == "" or (
+            names and all(waiver.covers(name) for name in names)
+        ):
+            problems.append(
+                f"{path}: waivers[{index}].resource_glob: {waiver.resource_glob!r} waives "
+                f"{waiver.check} for every resource it checks in {waiver.environment}; a waiver "
+                "that switches a check off must say `scope: all`"
+            )
+    critical = {b.check.id for b in bindings if b.check.severity == "critical"}
+    for check in sorted(critical):
+        bound_in = {
+            env
+            for env in document.environments
+            for b in bindings
+            if b.check.id == check
+            if b.applies_in(env)
+        }
+        waivers = [(i, w) for i, w in enumerate(document.waivers) if w.check == check]
+        everywhere = bound_in and all(
+            all(
+                any(w.covers(name) for _, w in waivers if w.environment == env)
+                for name in _waived_names(document, bindings, check, env)
+            )
+            for env in bound_in
+        )
+        unacknowledged = [i for i, w in waivers if w.scope != "all"]
+        if everywhere and unacknowledged:
+            problems.append(
+                f"{path}: waivers[{unacknowledged[0]}]: the waivers of critical check {check} "
+                f"together waive it for every resource in every environment "
+                f"({', '.join(sorted(bound_in))}); each must say `scope: all`"
+            )
+    return problems
+
+
 def _region_problems(where: str, document: PolicyDocument, group: str) -> list[str]:
     """A group's regions must exist in the policy; a bucket named alike in several regions
     of one environment would be one bucket, checked once per region."""
@@ -355,7 +466,7 @@ def _region_problems(where: str, document: PolicyDocument, group: str) -> list[s
 
 def _waiver_problems(path: Path, document: PolicyDocument, bindings: list[Binding]) -> list[str]:
     latest = date.today() + timedelta(days=MAX_WAIVER_DAYS)
-    problems = []
+    problems = _broad_waiver_problems(path, document, bindings)
     for index, waiver in enumerate(document.waivers):
         where = f"{path}: waivers[{index}]"
         if waiver.environment not in document.environments:

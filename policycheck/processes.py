@@ -4,6 +4,7 @@ run uses every core. Work is split by subject, never a subject's facts across pr
 and facts that share lookups (``uses_memo``) stay in one process: still one call per fact.
 Linux only (fork: the children inherit the policy, sessions and plan without pickling)."""
 
+import ctypes
 import gc
 import math
 import multiprocessing
@@ -21,8 +22,10 @@ from policycheck.collect import (
     ProgressCallback,
     ServiceCaps,
     collect,
+    too_late,
     with_dependencies,
 )
+from policycheck.deadline import NO_DEADLINE, Deadline
 from policycheck.facts import FACTS, AwsError, FactOutcome
 from policycheck.locations import shard_of
 
@@ -30,6 +33,10 @@ from policycheck.locations import shard_of
 FACTS_PER_PROCESS = 1500
 #: How often the parent reports the children's progress.
 PROGRESS_SECONDS = 0.25
+#: How long after the deadline the parent waits for a child's answer before stopping it.
+DEADLINE_GRACE_SECONDS = 5.0
+#: prctl(2) option: the signal a process receives when its parent ends.
+PR_SET_PDEATHSIG = 1
 
 #: What the forked children read: set by collect_spread just before forking.
 _WORK: dict[str, Any] = {}
@@ -70,10 +77,12 @@ def collect_spread(
     service_caps: ServiceCaps | None = None,
     progress: ProgressCallback | None = None,
     forget_clients: Callable[[], None] = lambda: None,
+    deadline: Deadline = NO_DEADLINE,
 ) -> dict[FactKey, FactOutcome]:
     """``collect`` over up to ``processes`` forked processes, sharing ``max_workers`` and
     each service cap between them. ``forget_clients`` runs first in each child, so that
-    no HTTP connection is shared with the parent."""
+    no HTTP connection is shared with the parent. Each child stops at the deadline; one
+    that has not answered DEADLINE_GRACE_SECONDS later is stopped, its facts errors."""
     everything = with_dependencies(requests)
     parts = partition(everything, processes) if processes > 1 else [everything]
     if len(parts) < 2:
@@ -83,6 +92,7 @@ def collect_spread(
             max_workers=max_workers,
             service_caps=service_caps,
             progress=progress,
+            deadline=deadline,
         )
     context = multiprocessing.get_context("fork")
     finished = context.Array("i", len(parts))
@@ -95,12 +105,14 @@ def collect_spread(
         },
         finished=finished,
         forget_clients=forget_clients,
+        deadline=deadline,
     )
     # Keep the collector from writing to every inherited object, so the children share
     # the parent's pages instead of copying them (memory stays near one process's).
     gc.collect()
     gc.freeze()
     pool = ProcessPoolExecutor(len(parts), mp_context=context, initializer=_start_child)
+    overdue = False
     try:
         futures = [pool.submit(_collect_part, index) for index in range(len(parts))]
         pending: set[Future[Packed]] = set(futures)
@@ -110,16 +122,25 @@ def collect_spread(
                 progress(sum(finished[:]), len(everything))
             if any(f.done() and f.exception() for f in futures):
                 break
-        packed = [future.result() for future in futures]
+            if pending and deadline.passed(by=DEADLINE_GRACE_SECONDS):
+                overdue = True
+                break
+        packed = [
+            future.result()
+            if future.done()
+            else {key: _pack(too_late(request.spec, deadline)) for key, request in part.items()}
+            for future, part in zip(futures, parts, strict=True)
+        ]
     except BaseException:  # interrupted or a child failed: stop the others now
-        for child in multiprocessing.active_children():
-            child.terminate()
-        pool.shutdown(wait=False, cancel_futures=True)
+        _stop_children(pool)
         raise
     finally:
         _WORK.clear()
         gc.unfreeze()
-    pool.shutdown()
+    if overdue:
+        _stop_children(pool)
+    else:
+        pool.shutdown()
     return {
         key: FactOutcome(FACTS[key.fact], value, missing, error, fetched_at)
         for part in packed
@@ -127,10 +148,32 @@ def collect_spread(
     }
 
 
+def _stop_children(pool: ProcessPoolExecutor) -> None:
+    for child in multiprocessing.active_children():
+        child.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
 def _start_child() -> None:
-    """In a child: Ctrl-C is the parent's to handle; make its own HTTP connections."""
+    """In a child: Ctrl-C is the parent's to handle, SIGTERM ends it at once (the parent
+    sends it), and it dies with its parent, however the parent ends (kill -9 included);
+    it makes its own HTTP connections."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    for name in ("SIGTERM", "SIGHUP"):
+        signal.signal(getattr(signal, name), signal.SIG_DFL)
+    _die_with_parent()
     _WORK["forget_clients"]()
+
+
+def _die_with_parent() -> None:
+    """Linux: ask the kernel to send SIGKILL when the parent process ends."""
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the parent ended before the request took effect
+        os._exit(1)
 
 
 def _collect_part(index: int) -> Packed:
@@ -146,8 +189,11 @@ def _collect_part(index: int) -> Packed:
         max_workers=_WORK["max_workers"],
         service_caps=_WORK["service_caps"],
         progress=report,
+        deadline=_WORK["deadline"],
     )
-    return {
-        key: (outcome.value, outcome.resource_missing, outcome.error, outcome.fetched_at)
-        for key, outcome in outcomes.items()
-    }
+    return {key: _pack(outcome) for key, outcome in outcomes.items()}
+
+
+def _pack(outcome: FactOutcome) -> tuple[Any, bool, AwsError | None, str]:
+    """An outcome without its (unpicklable) spec."""
+    return outcome.value, outcome.resource_missing, outcome.error, outcome.fetched_at

@@ -1,5 +1,6 @@
 """The report model: what was checked, where, and what held. Rendered to JSON and Markdown."""
 
+from collections.abc import Iterable, Mapping
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -9,14 +10,26 @@ from policycheck.registry import Severity
 SCHEMA_VERSION = "1.0"
 
 ResultStatus = Literal["pass", "fail", "error", "waived"]
-ControlStatus = Literal["pass", "fail", "error", "waived", "manual", "not_assessed"]
+#: A control's status. Beyond the results' statuses: ``manual`` (no check maps to it, only
+#: statements an auditor verifies), ``not_assessed`` (selected and in scope, but nothing
+#: produced a result: it keeps the run from passing), ``not_applicable`` (the policy binds
+#: its checks only to other environments, or to resources it allows to be absent) and
+#: ``not_selected`` (outside ``--checks``/``--controls``).
+ControlStatus = Literal[
+    "pass", "fail", "error", "waived", "manual", "not_assessed", "not_applicable", "not_selected"
+]
+#: The run's status: a run that left something selected unassessed is not a pass.
+OverallStatus = Literal["pass", "fail", "error", "waived", "not_assessed"]
+#: Strongest first: combining statuses (of environments, of shards) keeps the first present.
 CONTROL_STATUSES: tuple[ControlStatus, ...] = (
-    "pass",
     "fail",
     "error",
-    "waived",
-    "manual",
     "not_assessed",
+    "waived",
+    "pass",
+    "not_applicable",
+    "manual",
+    "not_selected",
 )
 RESULT_STATUSES: tuple[ResultStatus, ...] = ("pass", "fail", "error", "waived")
 SEVERITIES = ("critical", "high", "medium", "low")
@@ -57,6 +70,7 @@ class WaiverReport(WaiverInfo):
 
     state: Literal["active", "expiring", "expired", "stale"]
     matched: int = Field(description="Failing results it matched.")
+    waived: int = Field(0, description="Results it waived (0 once expired).")
 
 
 class FactEvidence(ReportModel):
@@ -102,10 +116,24 @@ class Counts(ReportModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
 
 
+class ControlInEnvironment(ReportModel):
+    """A control's status in one environment; why, when it has no result there."""
+
+    status: ControlStatus
+    reason: str = ""
+
+
 class ControlResult(ReportModel):
     id: str
     title: str
     status: ControlStatus
+    reason: str = Field(
+        "",
+        description="Why the control has no result: not assessed, not applicable or not selected.",
+    )
+    environments: dict[str, ControlInEnvironment] = Field(
+        default_factory=dict, description="The control's status in each selected environment."
+    )
     counts: Counts
     checks: list[str] = Field(description="Check ids the catalog maps to this control.")
     requirements: dict[str, str] = Field(
@@ -136,6 +164,14 @@ class EnvironmentInfo(ReportModel):
     )
 
 
+class Gap(ReportModel):
+    """Part of the selection the run could not cover (an environment with no account to
+    audit, a shard missing from a merge): its controls are not assessed."""
+
+    environment: str = Field(description="The environment, or * for the whole run.")
+    reason: str
+
+
 class RunInfo(ReportModel):
     tool_version: str
     started_at: str
@@ -149,10 +185,27 @@ class RunInfo(ReportModel):
     environments: list[EnvironmentInfo]
     selected_checks: list[str] | None = None
     selected_controls: list[str] | None = None
+    selected_environments: list[str] | None = Field(
+        None, description="The environments the run was asked to assess."
+    )
+    policy_environments: list[str] | None = Field(
+        None, description="Every environment of the policy (what a merge must cover)."
+    )
+    shard: str | None = Field(None, description="I/N when the run was one shard of N.")
+    occupied_shards: list[int] | None = Field(
+        None, description="With a shard: the shards of the N that have work (a merge expects them)."
+    )
+    gaps: list[Gap] = Field(
+        default_factory=list, description="What the run could not cover; never a pass."
+    )
+    deadline: str = Field("", description="The run's deadline (e.g. 25m).")
+    deadline_reached: bool = Field(
+        False, description="The deadline cut the run short: facts not read are errors."
+    )
 
 
 class Summary(ReportModel):
-    status: ResultStatus
+    status: OverallStatus
     results: Counts
     controls: dict[ControlStatus, int]
 
@@ -179,23 +232,71 @@ def worst_status(results: list[Result]) -> ResultStatus:
     return next((s for s in ("fail", "error", "waived") if s in statuses), "pass")
 
 
+def strongest(statuses: Iterable[ControlStatus]) -> ControlStatus:
+    """The status that dominates (see CONTROL_STATUSES); not_assessed for none at all."""
+    present = set(statuses)
+    return next((s for s in CONTROL_STATUSES if s in present), "not_assessed")
+
+
 def assess_control(
     control_id: str,
     title: str,
     check_ids: list[str],
     results: list[Result],
     manual: list[str] | None = None,
+    environments: Mapping[str, ControlInEnvironment] | None = None,
     **source: Any,
 ) -> ControlResult:
-    """A control's status from its checks' results. Without any result it is manual when
-    it has manual statements, else not_assessed; manual statements never count as pass."""
+    """A control's status from its checks' results, per environment and overall.
+
+    ``environments`` gives, for every selected environment, what the control is there if
+    it has no result in it (runner.why_no_result decides). Without it (reports of older
+    versions) the status comes from the results alone: without any result a control is
+    manual when it has manual statements only, else not_assessed. Manual statements never
+    count as a pass."""
     own = [result for result in results if result.check_id in check_ids]
+    per_environment: dict[str, ControlInEnvironment] = {}
+    for environment, otherwise in (environments or {}).items():
+        there = [result for result in own if result.environment == environment]
+        per_environment[environment] = (
+            ControlInEnvironment(status=worst_status(there)) if there else otherwise
+        )
+    return control_result(control_id, title, check_ids, own, per_environment, manual, **source)
+
+
+def control_result(
+    control_id: str,
+    title: str,
+    check_ids: list[str],
+    own: list[Result],
+    per_environment: dict[str, ControlInEnvironment],
+    manual: list[str] | None = None,
+    **source: Any,
+) -> ControlResult:
+    """A control from its own results and its status in each environment."""
     ran = {result.check_id for result in own}
-    status: ControlStatus = worst_status(own) if own else "manual" if manual else "not_assessed"
+    if per_environment:
+        status = strongest(
+            [*(e.status for e in per_environment.values()), *(r.status for r in own)]
+        )
+    elif own:
+        status = worst_status(own)
+    else:
+        status = "manual" if manual and not check_ids else "not_assessed"
+    reason = next(
+        (
+            f"{name}: {there.reason}"
+            for name, there in per_environment.items()
+            if there.status == status and there.reason
+        ),
+        "",
+    )
     return ControlResult(
         id=control_id,
         title=title,
         status=status,
+        reason=reason,
+        environments=per_environment,
         counts=count(own),
         checks=check_ids,
         checks_not_run=[check_id for check_id in check_ids if check_id not in ran],
@@ -204,9 +305,28 @@ def assess_control(
     )
 
 
-def summarize(controls: list[ControlResult], results: list[Result]) -> Summary:
-    """Overall counts by status, of results and of controls."""
+def overall_status(
+    controls: list[ControlResult], results: list[Result], gaps: list[Gap]
+) -> OverallStatus:
+    """fail, else error, else not_assessed (a control or environment selected but not
+    assessed), else waived, else pass."""
+    worst = worst_status(results)
+    if worst in ("fail", "error"):
+        return worst
+    if gaps or any(c.status == "not_assessed" for c in controls):
+        return "not_assessed"
+    return worst
+
+
+def summarize(
+    controls: list[ControlResult], results: list[Result], gaps: list[Gap] | None = None
+) -> Summary:
+    """Overall status and counts by status, of results and of controls."""
     control_counts: dict[ControlStatus, int] = {
         status: sum(c.status == status for c in controls) for status in CONTROL_STATUSES
     }
-    return Summary(status=worst_status(results), results=count(results), controls=control_counts)
+    return Summary(
+        status=overall_status(controls, results, gaps or []),
+        results=count(results),
+        controls=control_counts,
+    )

@@ -18,20 +18,23 @@ from policycheck import __version__
 from policycheck.aws import Connection, SessionFactory, default_session
 from policycheck.collect import FactKey, FactRequest, ProgressCallback, ServiceCaps, fact_key
 from policycheck.collectors.drills import EVIDENCE
-from policycheck.controls import Catalog
-from policycheck.discovery import Discovery, DiscoveryFailed, is_pattern
+from policycheck.controls import Catalog, Control
+from policycheck.deadline import Deadline, DeadlineReached
+from policycheck.discovery import LIST_ACTIONS, Discovery, DiscoveryFailed, is_pattern
 from policycheck.errors import InputError
 from policycheck.evidence import EvidenceStore
 from policycheck.facts import FactOutcome, all_facts
 from policycheck.locations import Unreachable, Where, open_locations, static_locations
 from policycheck.policy import Binding, Policy, ResourceInstance
 from policycheck.processes import collect_spread, default_processes
-from policycheck.registry import NOW, RESOURCE
+from policycheck.registry import NOW, RESOURCE, all_checks
 from policycheck.report import (
+    ControlInEnvironment,
     EnvironmentInfo,
     ErrorInfo,
     Evidence,
     FactEvidence,
+    Gap,
     Report,
     ResourceInfo,
     Result,
@@ -39,7 +42,7 @@ from policycheck.report import (
     assess_control,
     summarize,
 )
-from policycheck.resources import ResourceRef
+from policycheck.resources import RESOURCE_TYPES, ResourceRef
 from policycheck.waivers import apply_waivers
 
 
@@ -66,15 +69,33 @@ class RunOptions:
     processes: int | None = None
     session_factory: SessionFactory = default_session
     progress: ProgressCallback | None = None
+    #: Seconds from the start after which no AWS call starts; None: the policy's
+    #: ``run.deadline``.
+    deadline_seconds: float | None = None
+    #: The clock assumed-role credentials judge their expiry by (tests move it).
+    credentials_clock: Callable[[], datetime] | None = None
 
 
 class Unassessable(Exception):
     """Why a resource group cannot be judged in a location: its listing failed or its
     account is unreachable. Its targets become errors carrying the AWS code."""
 
+    status = "error"
+
     def __init__(self, code: str, reason: str) -> None:
         super().__init__(reason)
         self.code, self.reason = code, reason
+
+
+class NothingMatches(Exception):
+    """A name pattern matched no resource where the policy does not allow that: every
+    check bound to it fails, as for a named resource that does not exist."""
+
+    status = "fail"
+
+    def __init__(self, pattern: str, group: str, list_action: str) -> None:
+        super().__init__(pattern)
+        self.pattern, self.group, self.list_action = pattern, group, list_action
 
 
 @dataclass(frozen=True)
@@ -84,8 +105,8 @@ class Target:
     binding: Binding
     where: Where
     resource: ResourceInstance
-    #: Set when the resource cannot be judged at all (see Unassessable).
-    failure: Unassessable | None = None
+    #: Set when the resource cannot be judged at all (see Unassessable, NothingMatches).
+    failure: Unassessable | NothingMatches | None = None
 
     @property
     def environment(self) -> str:
@@ -108,6 +129,12 @@ def select(
     known_envs = list(policy.environments)
     _reject_unknown("--env", environments, known_envs, "environments")
     bound = list(dict.fromkeys(binding.check.id for binding in policy.bindings))
+    unbound = [c for c in checks if c in all_checks() and c not in bound]
+    if unbound:
+        raise InputError(
+            f"--checks: {unbound[0]!r} is not bound in {policy.path.name}; add it under "
+            f"checks: with the resources it applies to (bound: {', '.join(bound)})"
+        )
     _reject_unknown("--checks", checks, bound, "checks bound in the policy")
     _reject_unknown("--controls", controls, [c.id for c in catalog.controls], "controls")
     return Selection(
@@ -124,7 +151,8 @@ def _reject_unknown(option: str, given: Sequence[str], known: list[str], what: s
         raise InputError(f"{option}: unknown {unknown[0]!r}; {what}: {', '.join(known)}")
 
 
-#: (group, location) -> the group's resources there; may raise Unassessable.
+#: (group, location) -> the group's resources there; may raise Unassessable. A name
+#: pattern that matched nothing comes back unchanged (still a pattern).
 Resolver = Callable[[str, Where], list[ResourceInstance]]
 
 
@@ -171,8 +199,74 @@ def plan(
                     written = written_resources(policy, group, where)
                     targets += [Target(binding, where, i, failure) for i in written]
                     continue
-                targets += [Target(binding, where, i) for i in instances]
+                targets += _targets(policy, binding, where, group, instances)
     return targets
+
+
+def _targets(
+    policy: Policy, binding: Binding, where: Where, group: str, instances: list[ResourceInstance]
+) -> list[Target]:
+    """A bound group's targets; a pattern that matched nothing fails unless allowed."""
+    resource = policy.document.resources[group]
+    targets = []
+    for instance in instances:
+        if not is_pattern(instance.name):
+            targets.append(Target(binding, where, instance))
+        elif not resource.allow_empty:
+            failure = NothingMatches(instance.name, group, LIST_ACTIONS[resource.type])
+            targets.append(Target(binding, where, instance, failure))
+    return targets
+
+
+def why_no_result(
+    policy: Policy, control: Control, selection: Selection, environment: str, reached: bool
+) -> ControlInEnvironment:
+    """What a control is in an environment where it has no result, and why: outside the
+    selection (not_selected), manual only, bound only elsewhere (not_applicable), or
+    selected and bound but not assessed."""
+    if selection.controls is not None and control.id not in selection.controls:
+        return ControlInEnvironment(status="not_selected", reason="not in --controls")
+    if not control.check_ids:
+        return ControlInEnvironment(status="manual", reason="no check maps to it; verified by hand")
+    wanted = [c for c in control.check_ids if selection.checks is None or c in selection.checks]
+    if not wanted:
+        return ControlInEnvironment(
+            status="not_selected", reason="none of its checks is in --checks"
+        )
+    bindings = [b for b in policy.bindings if b.check.id in wanted]
+    if not bindings:
+        return ControlInEnvironment(
+            status="not_assessed",
+            reason=f"none of its checks ({', '.join(wanted)}) is bound in the policy",
+        )
+    if not any(b.applies_in(environment) for b in bindings):
+        elsewhere = sorted({e for b in bindings for e in b.environments or ()})
+        return ControlInEnvironment(
+            status="not_applicable",
+            reason=f"the policy binds its checks only in {', '.join(elsewhere)}",
+        )
+    if not reached:
+        return ControlInEnvironment(status="not_assessed", reason="the environment was not audited")
+    return ControlInEnvironment(
+        status="not_applicable",
+        reason="no resource in scope here: its groups are limited to other regions, or their "
+        "name patterns matched nothing (allow_empty)",
+    )
+
+
+def nothing_to_assess(
+    policy: Policy, catalog: Catalog, selection: Selection, gaps: Sequence[Gap] = ()
+) -> str:
+    """One line saying why a selection yields no result at all."""
+    reasons = [f"{gap.environment}: {gap.reason}" for gap in gaps]
+    for environment in selection.environments:
+        for control in catalog.controls:
+            why = why_no_result(policy, control, selection, environment, reached=True)
+            if why.status != "not_selected" and why.status != "manual":
+                reasons.append(f"{control.id} in {environment}: {why.reason}")
+    if not reasons:
+        reasons.append("no control with a bound check is selected")
+    return "nothing to assess: " + "; ".join(dict.fromkeys(reasons))
 
 
 def fact_requests(targets: list[Target]) -> dict[FactKey, FactRequest]:
@@ -221,6 +315,19 @@ def evaluate(
         "severity": spec.severity,
         "remediation": spec.remediation.format(name=ref.name),
     }
+    if isinstance(target.failure, NothingMatches):
+        unmatched = target.failure
+        where = f"account {account_id}, {region}" if account_id else region
+        return Result(
+            **common,
+            status="fail",
+            message=f"no {RESOURCE_TYPES[spec.resource_type].label} matches "
+            f"{unmatched.pattern!r} in {where} (listed with {unmatched.list_action}); expected "
+            f"at least one (set allow_empty: true on resources.{unmatched.group} if none is "
+            "acceptable)",
+            expected={"matching_resources": ">= 1"},
+            observed={"matching_resources": 0, "pattern": unmatched.pattern},
+        )
     if target.failure:
         failure = target.failure
         return Result(
@@ -351,8 +458,12 @@ def run_audit(
 ) -> Report:
     """Reach each selected location, collect facts once, evaluate every target."""
     options = options or RunOptions()
+    if not plan(policy, catalog, selection):  # nothing bound where selected: say so first
+        raise InputError(nothing_to_assess(policy, catalog, selection))
     started = datetime.now(UTC)
-    opened = open_locations(
+    settings = policy.document.run
+    deadline = Deadline.after(options.deadline_seconds or settings.deadline_seconds)
+    reach = open_locations(
         policy,
         selection.environments,
         endpoint_url=options.endpoint_url,
@@ -360,7 +471,12 @@ def run_audit(
         session_factory=options.session_factory,
         org_role=options.org_role,
         shard=selection.shard,
+        deadline=deadline,
+        role_session_seconds=settings.role_session_seconds,
+        clock=options.credentials_clock,
     )
+    opened = reach.locations
+    gaps = [Gap(environment=u.environment, reason=u.reason) for u in reach.uncovered]
     locations = {locate(c): c for c in opened}
     by_location: dict[tuple[str, str], Connection] = {}
     for connection in opened:
@@ -369,7 +485,8 @@ def run_audit(
     discovery = Discovery()
 
     def resolve(group: str, where: Where) -> list[ResourceInstance]:
-        """Names as written; patterns listed in the location's account and region."""
+        """Names as written; patterns listed in the location's account and region (a
+        pattern that matches nothing is returned as it is)."""
         connection = locations[where]
         written = written_resources(policy, group, where)
         if isinstance(connection, Unreachable):
@@ -398,12 +515,14 @@ def run_audit(
                     failure.code,
                     f"could not discover resources matching {instance.name!r}: {failure}",
                 ) from None
-            instances += [replace(instance, name=name) for name in names]
+            instances += [replace(instance, name=name) for name in names] or [instance]
         return instances
 
     _discover_concurrently(policy, list(locations), resolve)
     targets = plan(policy, catalog, selection, list(locations), resolve)
-    evidence = EvidenceStore(policy.evidence_dir)
+    if not targets:
+        raise InputError(nothing_to_assess(policy, catalog, selection, gaps))
+    evidence = EvidenceStore(policy.evidence_dir, policy.repository)
 
     def clients_for(location: tuple[str, str]) -> Callable[[str], Any]:
         def client(service: str) -> Any:
@@ -425,6 +544,7 @@ def run_audit(
         service_caps=options.service_caps,
         progress=options.progress,
         forget_clients=forget_clients,
+        deadline=deadline,
     )
     results = sorted(
         (evaluate(t, outcomes, catalog, started) for t in targets),
@@ -438,9 +558,10 @@ def run_audit(
     )
     in_run = [w for w in policy.document.waivers if w.environment in selection.environments]
     results, waivers = apply_waivers(results, in_run, started.date())
-    shown = [
-        c for c in catalog.controls if selection.controls is None or c.id in selection.controls
-    ]
+    environments = list(
+        dict.fromkeys([*(w.environment for w in locations), *(g.environment for g in gaps)])
+    )
+    reached = {where.environment for where in locations}
     controls = [
         assess_control(
             c.id,
@@ -448,13 +569,19 @@ def run_audit(
             c.check_ids,
             results,
             [m.statement for m in c.manual],
+            {
+                environment: why_no_result(
+                    policy, c, selection, environment, environment in reached
+                )
+                for environment in environments
+            },
             requirements={ref.id: ref.verifies for ref in c.checks},
             source_file=str(catalog.files[c.id].relative_to(catalog.directory.parent))
             if c.id in catalog.files
             else "",
             check_lines=catalog.lines.get(c.id, {}),
         )
-        for c in shown
+        for c in catalog.controls
     ]
     return Report(
         run=RunInfo(
@@ -468,8 +595,17 @@ def run_audit(
             environments=[_environment_info(c) for c in opened],
             selected_checks=list(selection.checks) if selection.checks else None,
             selected_controls=list(selection.controls) if selection.controls else None,
+            selected_environments=environments,
+            policy_environments=list(policy.environments),
+            shard=f"{selection.shard[0]}/{selection.shard[1]}" if selection.shard else None,
+            occupied_shards=reach.occupied_shards,
+            gaps=gaps,
+            deadline=deadline.label,
+            deadline_reached=any(
+                r.error is not None and r.error.code == DeadlineReached.code for r in results
+            ),
         ),
-        summary=summarize(controls, results),
+        summary=summarize(controls, results, gaps),
         controls=controls,
         results=results,
         waivers=waivers,

@@ -23,6 +23,7 @@ from policycheck.aws import client_config, make_client
 from policycheck.paths import bundled_catalog_dir
 from policycheck.policy import Policy, ResourceInstance
 from policycheck.registry import CheckParams
+from policycheck.templates import expand
 
 DEMO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 ECR_MANIFEST = json.dumps(
@@ -371,7 +372,7 @@ def _scale_to_zero(account: Account, resource: ResourceInstance, _params: Any) -
 
 def _task_role_policy(*extra_tables: Callable[[ResourceInstance], str]) -> Seeder:
     def apply(account: Account, resource: ResourceInstance, params: Any) -> None:
-        table = params.table.format(**{"mcp": "", **resource.variables})
+        table = expand(params.table, resource.variables)
         prefix = f"arn:aws:dynamodb:{account.region}:{account.account_id}:table/"
         resources = [prefix + table, f"{prefix}{table}/index/*"]
         resources += [prefix + extra(resource) for extra in extra_tables]

@@ -2,7 +2,12 @@
 
 from tabulate import tabulate
 
-from policycheck.render.markdown import CONTROL_HEADERS, STATUS_LABEL, control_rows
+from policycheck.render.markdown import (
+    CONTROL_HEADERS,
+    STATUS_LABEL,
+    control_rows,
+    unassessed_lines,
+)
 from policycheck.report import Report
 
 
@@ -15,11 +20,11 @@ def summary_table(report: Report) -> str:
         f"{counts.fail} failed, {counts.error} errors"
         + (f", {counts.waived} waived" if counts.waived else "")
         + f" in {counts.total} results [{locations(report)}]"
+        + "".join(f"\nnot assessed: {line}" for line in unassessed_lines(report))
         + "".join(
-            f"\nwaiver {w.ticket} ({w.check} on {w.resource}, {w.environment}): {w.state}"
-            f" (expires {w.expires})"
+            f"\nwaiver {w.ticket} ({w.check} on {w.resource}, {w.environment}): {w.state}, "
+            f"waived {w.matched} result(s) (expires {w.expires})"
             for w in report.waivers
-            if w.state != "active"
         )
     )
 

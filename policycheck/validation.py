@@ -1,6 +1,7 @@
 """Reading YAML input and turning validation failures into one clear message."""
 
 import hashlib
+import reprlib
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -17,21 +18,94 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file, or raise InputError naming the file (and line)."""
+#: Policy and control files are small; anything larger is refused before parsing.
+MAX_YAML_BYTES = 1024 * 1024
+#: Nodes of a document with every alias expanded: a "billion laughs" document is a few
+#: hundred bytes that expand to billions of nodes for whoever walks it.
+MAX_YAML_NODES = 200_000
+
+
+class _BoundedLoader(yaml.SafeLoader):
+    """The safe loader, refusing documents whose alias expansion exceeds MAX_YAML_NODES."""
+
+    def compose_document(self) -> Any:
+        node = super().compose_document()
+        if node is not None and expanded_size(node, MAX_YAML_NODES) > MAX_YAML_NODES:
+            raise yaml.YAMLError(
+                f"the document expands to more than {MAX_YAML_NODES:,} nodes through its "
+                "aliases (&anchor/*alias); write the values out"
+            )
+        return node
+
+
+def expanded_size(root: yaml.Node, limit: int) -> int:
+    """Nodes of ``root`` counted as if every alias were copied out; stops past ``limit``.
+    Linear in the document (shared nodes are counted once, multiplied)."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        if id(node) in sizes:
+            continue
+        children = _children(node)
+        if children_done or not children:
+            total = 1 + sum(sizes[id(child)] for child in children)
+            sizes[id(node)] = min(total, limit + 1)
+            continue
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def parse_yaml(text: str, source: Path | str) -> Any:
+    """Parse YAML text with bounded size and alias expansion, or raise InputError naming
+    ``source`` (and the line)."""
+    if len(text) > MAX_YAML_BYTES:
+        raise InputError(f"{source}: larger than {MAX_YAML_BYTES // 1024} KiB; refused")
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise InputError(f"{path}: not UTF-8 text: {exc.reason}") from None
-    try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_BoundedLoader)  # a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f":{mark.line + 1}:{mark.column + 1}" if mark else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise InputError(f"{path}{where}: invalid YAML: {problem}") from None
+        raise InputError(f"{source}{where}: invalid YAML: {problem}") from None
+    except RecursionError:
+        raise InputError(f"{source}: invalid YAML: nested too deeply") from None
+
+
+def read_yaml(path: Path) -> Any:
+    """Parse a YAML file (see parse_yaml), or raise InputError naming the file (and line)."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_YAML_BYTES + 1)
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InputError(f"{path}: not UTF-8 text: {exc.reason}") from None
+    return parse_yaml(text, path)
+
+
+#: Shows an offending input in an error message without walking all of it.
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxstring = _SHORT_REPR.maxother = 60
+_SHORT_REPR.maxlist = _SHORT_REPR.maxdict = _SHORT_REPR.maxtuple = _SHORT_REPR.maxset = 4
+_SHORT_REPR.maxlevel = 3
+
+
+def short_repr(value: Any) -> str:
+    """At most about 60 characters of ``repr(value)``, computed without walking all of it."""
+    text = _SHORT_REPR.repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def key_path(location: Sequence[str | int]) -> str:
@@ -51,8 +125,7 @@ def describe_errors(
         location = [*prefix, *item["loc"]]
         message = item["msg"]
         if item["type"] not in ("missing", "extra_forbidden") and "input" in item:
-            got = repr(item["input"])
-            message += f" (got {got if len(got) <= 60 else got[:57] + '...'})"
+            message += f" (got {short_repr(item['input'])})"
         if item["type"] == "extra_forbidden":
             message = "unknown key"
         lines.append(f"{path}: {key_path(location)}: {message}")

@@ -32,12 +32,25 @@ class Waiver(StrictModel):
     owner: str = Field(min_length=1)
     ticket: str = Field(min_length=1)
     expires: date = Field(description="Last day the waiver applies (at most a year ahead).")
+    scope: Literal["all"] | None = Field(
+        None,
+        description="`all` acknowledges a waiver that switches a check off: its glob matches "
+        "every resource the check covers in the environment, or (with others) it waives a "
+        "critical check in every environment. Without it, validate refuses such a waiver.",
+    )
 
     @model_validator(mode="after")
     def _one_target(self) -> "Waiver":
         if (self.resource is None) == (self.resource_glob is None):
             raise ValueError("give exactly one of `resource` and `resource_glob`")
         return self
+
+    def covers(self, name: str) -> bool:
+        """Whether the waiver applies to every resource ``name`` stands for (a name
+        pattern discovered at run time stands for any name it matches)."""
+        if self.resource is not None:
+            return self.resource == name
+        return all(fnmatchcase(example, self.resource_glob or "") for example in _examples(name))
 
     def matches(self, result: Result) -> bool:
         if result.check_id != self.check or result.environment != self.environment:
@@ -61,6 +74,17 @@ class Waiver(StrictModel):
             expires=self.expires.isoformat(),
             expired=expired,
         )
+
+
+#: What a run-time pattern's wildcards are tried with, to tell whether a glob covers it.
+_FILLERS = ("", "a", "Z9", "-x-", "long.segment_of/text")
+
+
+def _examples(name: str) -> list[str]:
+    """``name`` itself, or for a pattern, names it matches built from varied fillers."""
+    if "*" not in name and "?" not in name:
+        return [name]
+    return [name.replace("*", filler).replace("?", (filler or "q")[0]) for filler in _FILLERS]
 
 
 def waiver_state(
@@ -111,6 +135,7 @@ def apply_waivers(
             **w.info(expired=w.expires < today).model_dump(),
             state=waiver_state(w, today, matched[i]),
             matched=matched[i],
+            waived=0 if w.expires < today else matched[i],
         )
         for i, w in enumerate(waivers)
     ]

@@ -88,8 +88,9 @@ def run_cli(
 
 @dataclass
 class Workspace:
-    """A copy of the shipped policy (controls beside it) whose drill evidence lives in a
-    scratch directory, so seeding never writes into this repository."""
+    """A copy of the shipped policy (controls beside it) in a scratch directory, with its
+    (empty) drill evidence directory inside it, where seeding makes a git repository, so
+    that seeding never writes into this repository."""
 
     directory: Path
     policy_path: Path
@@ -111,9 +112,10 @@ def workspace(tmp_path: Path) -> Workspace:
     directory = tmp_path / "workspace"
     directory.mkdir()
     (directory / "controls").symlink_to(REPO / "controls")
-    space = Workspace(directory, directory / "policy.yaml", tmp_path / "evidence")
+    space = Workspace(directory, directory / "policy.yaml", directory / "evidence")
     space.policy_path.write_text(POLICY_PATH.read_text())
     space.edit(lambda document: document.update(evidence_dir=str(space.evidence_dir)))
+    space.evidence_dir.mkdir()
     return space
 
 

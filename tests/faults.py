@@ -23,6 +23,8 @@ class Fault:
     path_contains: str = ""
     #: Only requests whose form body contains this string (query protocol: STS, IAM).
     body_contains: str = ""
+    #: Only requests signed with credentials whose access key id is this one.
+    access_key: str = ""
 
 
 @dataclass
@@ -61,6 +63,10 @@ class FaultInjector:
                 if fault.path_contains and fault.path_contains not in environ.get("PATH_INFO", ""):
                     continue
                 if fault.body_contains and fault.body_contains not in _form_body(environ):
+                    continue
+                if fault.access_key and f"Credential={fault.access_key}/" not in environ.get(
+                    "HTTP_AUTHORIZATION", ""
+                ):
                     continue
                 if fault.times is not None and self.injected[operation] >= fault.times:
                     continue

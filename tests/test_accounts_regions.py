@@ -124,7 +124,8 @@ def test_group_limited_to_one_region(moto: MotoServer, workspace: Workspace) -> 
         [{"check": "s3-versioning-enabled", "resources": ["state"]}],
     )
     _bucket(moto.url, "eu-west-1", "state-dev", versioned=True)
-    result, report = audit(moto, workspace)
+    # The policy binds checks of SC.10.01.01 only: the other controls would be not assessed.
+    result, report = audit(moto, workspace, "--controls", "SC.10.01.01")
     assert result.returncode == 0, result.stderr
     assert _statuses(report) == {("dev", MANAGEMENT_ACCOUNT, "eu-west-1", "state-dev", "pass")}
 
@@ -352,3 +353,52 @@ def test_summary_counts_many_locations() -> None:
         for region in (REGION, "eu-west-1")
     ]
     assert locations(report) == "2 environments in 5 accounts and 2 regions, 2 not reached"
+
+
+# --- an organisation filter that matches nothing is never a pass ---------------------
+
+
+def test_org_filter_matching_no_account_exits_2(
+    moto: MotoServer, workspace: Workspace, organisation: dict[str, str]
+) -> None:
+    """Every environment's tags match no account: nothing to assess, said in one line."""
+    workspace.edit(
+        lambda d: [
+            env.update(org_account_tags={"environment": "staging"})
+            for env in d["environments"].values()
+        ]
+    )
+    result, report = audit(moto, workspace, "--org", "--role-name", ROLE)
+    assert result.returncode == 2 and report is None
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("policycheck: error: --org: nothing to assess: ")
+    assert "no active account of the organisation carries the tags {environment: staging}" in line
+    assert "(org_account_tags of environments.prod; 4 active account(s) seen)" in line
+    assert "PASS" not in result.stdout
+
+
+def test_org_environment_without_account_is_not_assessed(
+    moto: MotoServer, workspace: Workspace, organisation: dict[str, str]
+) -> None:
+    """dev is audited; prod's tags match no account: prod is not assessed, never a pass."""
+    workspace.edit(
+        lambda d: d["environments"]["prod"].update(org_account_tags={"environment": "qa"})
+    )
+    only = ("--controls", "SC.10.01.01")  # the one control the test policy binds checks of
+    result, report = audit(moto, workspace, "--org", "--role-name", ROLE, *only)
+    assert result.returncode == 3, result.stdout + result.stderr  # dev passed; prod unknown
+    assert _statuses(report) == {("dev", organisation["shop-dev"], REGION, "orders-dev", "pass")}
+    assert report["summary"]["status"] == "not_assessed"
+    [gap] = report["run"]["gaps"]
+    assert gap["environment"] == "prod" and "{environment: qa}" in gap["reason"]
+    control = next(c for c in report["controls"] if c["id"] == "SC.10.01.01")
+    assert control["status"] == "not_assessed"
+    assert control["environments"]["dev"] == {"status": "pass", "reason": ""}
+    assert control["environments"]["prod"]["status"] == "not_assessed"
+    assert "NOT ASSESSED: 1 passed" in result.stdout  # the terminal summary agrees
+    assert "not assessed: environment prod: no active account" in result.stdout
+    markdown = (workspace.directory / "out" / "report.md").read_text()
+    assert "**Overall: NOT ASSESSED**" in markdown and "## Not assessed" in markdown
+    # --fail-on fail reports it but does not gate on it, like errors
+    relaxed, _ = audit(moto, workspace, "--org", "--role-name", ROLE, *only, "--fail-on", "fail")
+    assert relaxed.returncode == 0

@@ -78,7 +78,10 @@ def test_merge_refuses_the_same_environment_twice(
     _run(moto, broken, tmp_path / "dev", "--env", "dev")
     report = tmp_path / "dev" / "report.json"
     result = run_cli("merge", report, report, "-o", tmp_path / "m")
-    assert result.returncode == 2 and "environment dev (123456789012) is in" in result.stderr
+    assert (
+        result.returncode == 2
+        and "environment dev (123456789012, eu-central-1) is in" in result.stderr
+    )
 
 
 def test_diff_lists_drift_and_fails_on_regressions(

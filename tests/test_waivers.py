@@ -211,10 +211,10 @@ def test_report_with_active_expired_and_stale_waivers(
         ("dev", "s3-policy-denies-delete"): "waived",
         ("prod", "s3-policy-denies-delete"): "fail",
     }
-    assert [(w["ticket"], w["state"]) for w in report["waivers"]] == [
-        ("SEC-42", "active"),
-        ("SEC-7", "expired"),
-        ("SEC-9", "stale"),
+    assert [(w["ticket"], w["state"], w["matched"], w["waived"]) for w in report["waivers"]] == [
+        ("SEC-42", "active", 1, 1),
+        ("SEC-7", "expired", 1, 0),  # matched a failure, but no longer waives it
+        ("SEC-9", "stale", 0, 0),
     ]
     assert report["summary"]["results"]["waived"] == 1
     markdown = (out / "report.md").read_text()
@@ -288,3 +288,64 @@ def test_waived_report_renders_in_every_format(moto: MotoServer, workspace: Work
     for state in ("ACTIVE", "EXPIRED", "STALE"):
         assert f"| {state} " in markdown
     assert "(waiver SEC-7 expired on" in markdown
+
+
+# --- a waiver that switches a check off says so -----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"resource": None, "resource_glob": "*"},
+        {"resource": None, "resource_glob": "nn-aiconnectors-*"},  # the only bucket it checks
+        {
+            "check": "dynamodb-pitr-enabled",
+            "resource": None,
+            "resource_glob": "mcp-oauth-storage-*-dev",  # all four token tables of dev
+        },
+    ],
+)
+def test_waiver_covering_every_resource_needs_scope_all(
+    workspace: Workspace, overrides: dict
+) -> None:
+    _with_waivers(workspace, _entry(**overrides))
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 2
+    assert "for every resource it checks in dev; a waiver that switches a check off must say " in (
+        result.stderr
+    )
+    _with_waivers(workspace, _entry(**overrides, scope="all"))
+    assert run_cli("validate", "--policy", workspace.policy_path).returncode == 0
+
+
+def test_narrow_glob_is_accepted(workspace: Workspace) -> None:
+    _with_waivers(
+        workspace,
+        _entry(check="dynamodb-pitr-enabled", resource=None, resource_glob="*-teams-dev"),
+    )
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_critical_check_waived_everywhere_needs_scope_all(workspace: Workspace) -> None:
+    """s3-public-access-blocked is critical: waiving it for both buckets in dev and in
+    prod, one exact name at a time, switches it off entirely."""
+    waivers = [
+        _entry(
+            check="s3-public-access-blocked",
+            environment=env,
+            resource=f"{bucket}-{env}",
+            ticket=f"SEC-{env}-{bucket}",
+        )
+        for env in ("dev", "prod")
+        for bucket in ("aiconnectors-terraform-state", "nn-aiconnectors-audit")
+    ]
+    _with_waivers(workspace, *waivers)
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 2
+    assert (
+        "the waivers of critical check s3-public-access-blocked together waive it for every "
+        "resource in every environment (dev, prod); each must say `scope: all`"
+    ) in result.stderr
+    _with_waivers(workspace, *waivers[:3])  # prod's audit bucket stays checked
+    assert run_cli("validate", "--policy", workspace.policy_path).returncode == 0

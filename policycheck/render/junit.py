@@ -2,11 +2,13 @@
 
 from xml.etree import ElementTree as ET
 
+from policycheck.render.markdown import unassessed_lines
 from policycheck.report import Report
 
 
 def render_junit(report: Report) -> str:
-    """fail -> <failure>, error -> <error>, waived -> <skipped> with the waiver."""
+    """fail -> <failure>, error -> <error>, waived -> <skipped> with the waiver; what was
+    selected but not assessed -> an <error> in a "coverage" suite."""
     root = ET.Element("testsuites", name="policycheck", tests=str(len(report.results)))
     for environment in dict.fromkeys(r.environment for r in report.results):
         results = [r for r in report.results if r.environment == environment]
@@ -41,5 +43,14 @@ def render_junit(report: Report) -> str:
                         f"{result.waiver.justification}"
                     ),
                 )
+    gaps = unassessed_lines(report)
+    if gaps:
+        suite = ET.SubElement(
+            root, "testsuite", name="coverage", tests=str(len(gaps)), errors=str(len(gaps))
+        )
+        for line in gaps:
+            case = ET.SubElement(suite, "testcase", classname="coverage", name=line, time="0")
+            ET.SubElement(case, "error", message=f"not assessed: {line}", type="NotAssessed")
+        root.set("tests", str(len(report.results) + len(gaps)))
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"

@@ -14,6 +14,8 @@ STATUS_LABEL = {
     "waived": "WAIVED",
     "manual": "MANUAL",
     "not_assessed": "NOT ASSESSED",
+    "not_applicable": "N/A",
+    "not_selected": "NOT SELECTED",
 }
 
 
@@ -75,20 +77,48 @@ def control_rows(report: Report) -> list[list[Any]]:
     ]
 
 
+def report_environments(report: Report) -> list[str]:
+    """The environments a report covers or was asked to cover, in order."""
+    return list(
+        dict.fromkeys(
+            [
+                *(report.run.selected_environments or []),
+                *(e.name for e in report.run.environments),
+                *(g.environment for g in report.run.gaps),
+            ]
+        )
+    )
+
+
 def environment_matrix(report: Report) -> str:
-    """Each control's status per environment, from that environment's results only."""
-    environments = list(dict.fromkeys(e.name for e in report.run.environments))
+    """Each control's status per environment (as assessed by the run; for reports without
+    that, from the environment's results only)."""
+    environments = report_environments(report)
     rows = []
     for control in report.controls:
         row = [control.id]
         for environment in environments:
-            own = [r for r in report.results if r.environment == environment]
-            status = assess_control(
-                control.id, control.title, control.checks, own, control.manual
-            ).status
-            row.append(STATUS_LABEL[status])
+            there = control.environments.get(environment)
+            if there is None:
+                own = [r for r in report.results if r.environment == environment]
+                there = assess_control(
+                    control.id, control.title, control.checks, own, control.manual
+                )
+            row.append(STATUS_LABEL[there.status])
         rows.append(row)
     return table(rows, ["Control", *environments])
+
+
+def unassessed_lines(report: Report) -> list[str]:
+    """What the run was asked to assess and could not: gaps, then controls not assessed."""
+    return [
+        *(f"environment {gap.environment}: {gap.reason}" for gap in report.run.gaps),
+        *(
+            f"{control.id}: {control.reason or 'no result'}"
+            for control in report.controls
+            if control.status == "not_assessed"
+        ),
+    ]
 
 
 def render_markdown(report: Report) -> str:
@@ -133,6 +163,7 @@ def render_markdown(report: Report) -> str:
                     if run.selected_controls
                     else []
                 ),
+                *([["Shard", run.shard]] if run.shard else []),
             ],
             ["", ""],
         ),
@@ -141,15 +172,24 @@ def render_markdown(report: Report) -> str:
         "",
         table(
             [
-                [*row, len(c.manual), ", ".join(c.checks_not_run) or "—"]
+                [*row, len(c.manual), ", ".join(c.checks_not_run) or "—", cell(c.reason) or "—"]
                 for row, c in zip(control_rows(report), report.controls, strict=True)
             ],
-            [*CONTROL_HEADERS, "Manual", "Checks not run"],
+            [*CONTROL_HEADERS, "Manual", "Checks not run", "Why no result"],
         ),
         "",
     ]
-    environments = [e.name for e in report.run.environments]
-    if len(set(environments)) > 1:
+    unassessed = unassessed_lines(report)
+    if unassessed:
+        parts += [
+            "## Not assessed",
+            "",
+            "Selected but not assessed: the run is not a pass while any of these remains.",
+            "",
+            *(f"- {cell(line)}" for line in unassessed),
+            "",
+        ]
+    if len(report_environments(report)) > 1:
         parts += ["## Controls by environment", "", environment_matrix(report), ""]
     manual = [(c.id, statement) for c in report.controls for statement in c.manual]
     if manual:
@@ -183,6 +223,7 @@ def render_markdown(report: Report) -> str:
                         w.owner,
                         w.ticket,
                         w.matched,
+                        w.waived,
                         cell(w.justification),
                     ]
                     for w in report.waivers
@@ -196,6 +237,7 @@ def render_markdown(report: Report) -> str:
                     "Owner",
                     "Ticket",
                     "Matched",
+                    "Waived",
                     "Justification",
                 ],
             ),

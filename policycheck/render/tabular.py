@@ -2,6 +2,7 @@
 
 import csv
 import io
+from typing import Any
 
 from policycheck.report import Report
 
@@ -22,11 +23,38 @@ COLUMNS = [
 
 
 def render_csv(report: Report) -> str:
-    """Rows sorted as the results are; a result evidencing no control has an empty one."""
+    """Rows sorted as the results are; a result evidencing no control has an empty one.
+    Then a row per control and environment without a result, with the control's status
+    there (not assessed, not applicable, ...) and why."""
     requirements = {c.id: c.requirements for c in report.controls}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
+    _write_results(writer, report, requirements)
+    for control in report.controls:
+        for environment, there in control.environments.items():
+            if not any(
+                r.environment == environment and r.check_id in control.checks
+                for r in report.results
+            ):
+                no_resource = ["", "", "", ""]  # account, region, resource ARN, check
+                writer.writerow(
+                    [
+                        control.id,
+                        "",
+                        environment,
+                        *no_resource,
+                        there.status,
+                        there.reason,
+                        "",
+                        report.run.tool_version,
+                        "",
+                    ]
+                )
+    return buffer.getvalue()
+
+
+def _write_results(writer: Any, report: Report, requirements: dict[str, dict[str, str]]) -> None:
     for result in report.results:
         for control_id in result.control_ids or [""]:
             writer.writerow(
@@ -47,4 +75,3 @@ def render_csv(report: Report) -> str:
                     result.evidence.sha256 if result.evidence else "",
                 ]
             )
-    return buffer.getvalue()

@@ -1,0 +1,457 @@
+"""Never a false pass: every path that could say PASS, exit 0 or "resolved" without
+evidence fails closed (issue 9). Each test here failed on the code before the fix."""
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from checkhelpers import make_report, make_result
+from conftest import MotoServer, Workspace, audit, run_cli
+from policycheck.diff import diff_reports, is_regression
+from policycheck.gating import exit_code
+from policycheck.merge import merge_reports
+from policycheck.report import ControlInEnvironment, Gap, assess_control
+from policycheck.seeding import seed
+
+# --- a run that assesses nothing is not a pass --------------------------------------
+
+
+@pytest.mark.parametrize("command", ["run", "validate"])
+def test_selection_matching_nothing_exits_2(workspace: Workspace, command: str) -> None:
+    """The drills are bound in dev only: prod's SC.10.03.02 has nothing to assess. Said
+    in one line, before any AWS call (no endpoint is given)."""
+    result = run_cli(
+        command,
+        "--policy",
+        workspace.policy_path,
+        "--env",
+        "prod",
+        "--controls",
+        "SC.10.03.02",
+        env={"AWS_ENDPOINT_URL": "http://127.0.0.1:9"},  # nothing listens: never called
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.strip() == (
+        "policycheck: error: nothing to assess: SC.10.03.02 in prod: the policy binds its "
+        "checks only in dev"
+    )
+    assert "PASS" not in result.stdout
+    assert not (workspace.directory / "reports").exists()
+
+
+def test_policy_without_bound_checks_for_the_selection_exits_2(workspace: Workspace) -> None:
+    workspace.edit(
+        lambda d: d.update(checks=[c for c in d["checks"] if c["check"] != "ecs-service-stable"])
+    )
+    result = run_cli(
+        "validate", "--policy", workspace.policy_path, "--checks", "ecs-service-stable"
+    )
+    assert result.returncode == 2
+    assert "'ecs-service-stable' is not bound in policy.yaml; add it under checks:" in (
+        result.stderr
+    )
+
+
+def test_existing_but_unbound_check_is_named_as_such(workspace: Workspace) -> None:
+    result = run_cli(
+        "run", "--policy", workspace.policy_path, "--checks", "s3-cross-region-replication"
+    )
+    assert result.returncode == 2
+    assert (
+        "--checks: 's3-cross-region-replication' is not bound in policy.yaml; add it under "
+        "checks: with the resources it applies to"
+    ) in result.stderr
+    assert "unknown" not in result.stderr
+
+
+def test_validate_warns_about_controls_that_can_never_be_assessed(workspace: Workspace) -> None:
+    workspace.edit(
+        lambda d: d.update(
+            checks=[c for c in d["checks"] if c["check"] != "dr-drill-evidence-fresh"]
+        )
+    )
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 0, result.stderr
+    assert (
+        "warning: SC.10.03.02: none of its checks (dr-drill-evidence-fresh) is bound in the "
+        "policy; it will be reported NOT ASSESSED"
+    ) in result.stderr
+
+
+def test_control_status_per_environment_and_overall() -> None:
+    """A control passes only where it was assessed; not assessed anywhere keeps the run
+    from passing, not applicable (bound elsewhere) does not."""
+    results = [make_result("a", "pass", environment="dev")]
+    control = assess_control(
+        "C.1",
+        "t",
+        ["a"],
+        results,
+        environments={
+            "dev": ControlInEnvironment(status="not_assessed", reason="unused: has a result"),
+            "prod": ControlInEnvironment(status="not_applicable", reason="bound only in dev"),
+        },
+    )
+    assert control.status == "pass"
+    assert control.environments["prod"].status == "not_applicable"
+    missing = assess_control(
+        "C.1",
+        "t",
+        ["a"],
+        results,
+        environments={
+            "dev": ControlInEnvironment(status="pass"),
+            "prod": ControlInEnvironment(status="not_assessed", reason="not audited"),
+        },
+    )
+    assert (missing.status, missing.reason) == ("not_assessed", "prod: not audited")
+    report = make_report(*results, controls=(missing,))
+    assert report.summary.status == "not_assessed"
+    assert exit_code(report) == 3 and exit_code(report, "fail") == 0
+    assert exit_code(make_report(*results, controls=(control,))) == 0
+
+
+# --- a name pattern that matches nothing fails ----------------------------------------
+
+
+def _only_token_tables(workspace: Workspace, *, allow_empty: bool = False) -> None:
+    def change(document: dict) -> None:
+        group = document["resources"]["token_tables"]
+        group["name"] = "mcp-oauth-storage-*-{env}"
+        group.pop("description", None)
+        if allow_empty:
+            group["allow_empty"] = True
+
+    workspace.edit(change)
+
+
+def test_pattern_matching_nothing_fails_each_bound_check(
+    moto: MotoServer, workspace: Workspace
+) -> None:
+    """Every token table deleted (or a typo in the pattern): a failure for each check
+    bound to the group, as for a named table that is missing, never a silent pass."""
+    _only_token_tables(workspace)
+    seed(workspace.policy, moto.url)
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto.url, region_name="eu-central-1")
+    for name in dynamodb.list_tables()["TableNames"]:
+        if name.startswith("mcp-oauth-storage-") and name.endswith("-dev"):
+            dynamodb.delete_table(TableName=name)
+    result, report = audit(moto, workspace, "--env", "dev", "--controls", "SC.10.01.01")
+    assert result.returncode == 1, result.stdout + result.stderr
+    [unmatched] = [r for r in report["results"] if r["resource"]["name"].startswith("mcp-oauth")]
+    assert unmatched["status"] == "fail"
+    assert unmatched["check_id"] == "dynamodb-pitr-enabled"
+    assert unmatched["message"].startswith(
+        "no DynamoDB table matches 'mcp-oauth-storage-*-dev' in account 123456789012, "
+        "eu-central-1 (listed with dynamodb:ListTables); expected at least one"
+    )
+    assert unmatched["observed"] == {"matching_resources": 0, "pattern": "mcp-oauth-storage-*-dev"}
+    control = next(c for c in report["controls"] if c["id"] == "SC.10.01.01")
+    assert control["status"] == "fail"
+
+
+def test_pattern_allowed_to_match_nothing(moto: MotoServer, workspace: Workspace) -> None:
+    _only_token_tables(workspace, allow_empty=True)
+    seed(workspace.policy, moto.url)
+    dynamodb = boto3.client("dynamodb", endpoint_url=moto.url, region_name="eu-central-1")
+    for name in dynamodb.list_tables()["TableNames"]:
+        if name.startswith("mcp-oauth-storage-"):
+            dynamodb.delete_table(TableName=name)
+    result, report = audit(moto, workspace, "--env", "dev", "--checks", "dynamodb-ttl-enabled")
+    # Nothing else is selected: an allowed-empty pattern alone is nothing to assess.
+    assert result.returncode == 2 and report is None
+    assert "nothing to assess" in result.stderr
+
+
+def test_allow_empty_needs_a_pattern(workspace: Workspace) -> None:
+    workspace.edit(lambda d: d["resources"]["lock_table"].update(allow_empty=True))
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 2
+    assert "resources.lock_table: Value error, `allow_empty` applies to name patterns" in (
+        result.stderr
+    )
+
+
+# --- diff and merge never turn a missing shard into "resolved" -------------------------
+
+
+def _report(*results, environments=("dev", "prod"), **run):  # type: ignore[no-untyped-def]
+    from policycheck.report import EnvironmentInfo
+
+    report = make_report(*results)
+    info = [
+        EnvironmentInfo(name=e, account_id="123456789012", caller_arn="a", region="eu-central-1")
+        for e in environments
+    ]
+    return report.model_copy(
+        update={"run": report.run.model_copy(update={"environments": info, **run})}
+    )
+
+
+def test_diff_missing_environment_is_not_compared_and_a_regression() -> None:
+    old = _report(
+        make_result("c", "fail", environment="dev"), make_result("c", "fail", environment="prod")
+    )
+    new = _report(make_result("c", "pass", environment="dev"), environments=("dev",))
+    changes = diff_reports(old, new)
+    assert [e["environment"] for e in changes["resolved_failures"]] == ["dev"]
+    [missing] = changes["not_compared"]
+    assert missing["environment"] == "prod" and missing["was"] == "fail"
+    assert missing["status"].startswith("missing from NEW: prod in 123456789012, eu-central-1")
+    assert changes["coverage_lost"] and is_regression(changes)
+
+
+def test_diff_error_is_not_resolved() -> None:
+    old = _report(make_result("c", "fail"))
+    new = _report(make_result("c", "error"))
+    changes = diff_reports(old, new)
+    assert changes["resolved_failures"] == []
+    assert [e["was"] for e in changes["new_errors"]] == ["fail"]
+    assert is_regression(changes)
+
+
+def test_diff_cli_lists_not_compared_and_fails(tmp_path: Path) -> None:
+    old = _report(make_result("c", "fail", environment="prod"))
+    new = _report(make_result("c", "pass", environment="dev"), environments=("dev",))
+    (tmp_path / "old.json").write_text(old.model_dump_json(by_alias=True))
+    (tmp_path / "new.json").write_text(new.model_dump_json(by_alias=True))
+    result = run_cli("diff", tmp_path / "old.json", tmp_path / "new.json", "--fail-on-new")
+    assert result.returncode == 1
+    assert "## Coverage lost (1)" in result.stdout
+    assert "## Not compared (missing from NEW) (1)" in result.stdout
+    assert "## Resolved failures (0)" in result.stdout
+
+
+def test_merge_records_a_missing_shard_and_exits_3(tmp_path: Path) -> None:
+    shard = _report(
+        make_result("c", "pass"),
+        environments=("dev",),
+        shard="1/3",
+        occupied_shards=[1, 3],
+        policy_environments=["dev"],
+    )
+    merged = merge_reports([shard], ["shard-1.json"])
+    assert [(g.environment, g.reason) for g in merged.run.gaps] == [
+        ("*", "shard 3/3: no report merged")  # shard 2 had nothing to do
+    ]
+    assert merged.summary.status == "not_assessed"
+    path = tmp_path / "shard-1.json"
+    path.write_text(shard.model_dump_json(by_alias=True))
+    result = run_cli("merge", path, "-o", tmp_path / "merged")
+    assert result.returncode == 3
+    assert "not assessed: *: shard 3/3: no report merged" in result.stderr
+    merged_file = json.loads((tmp_path / "merged" / "report.json").read_text())
+    assert merged_file["summary"]["status"] == "not_assessed"
+    allowed = run_cli("merge", path, "-o", tmp_path / "m2", "--allow-missing")
+    assert allowed.returncode == 0
+
+
+def test_merge_records_an_environment_without_report() -> None:
+    dev = _report(
+        make_result("c", "pass"), environments=("dev",), policy_environments=["dev", "prod"]
+    )
+    merged = merge_reports([dev], ["dev.json"])
+    assert [(g.environment, g.reason) for g in merged.run.gaps] == [
+        ("prod", "no report merged for this environment")
+    ]
+    assert merged.summary.status == "not_assessed"
+
+
+def test_merge_keeps_gaps_once() -> None:
+    gap = Gap(environment="prod", reason="no active account")
+    one = _report(make_result("c", "pass"), environments=("dev",), gaps=[gap], shard="1/2")
+    two = _report(environments=(), gaps=[gap], shard="2/2")
+    assert merge_reports([one, two], ["1", "2"]).run.gaps == [gap]
+
+
+# --- bad input: one line, exit 2, before any AWS call -----------------------------------
+
+
+def test_output_dir_that_is_a_file_is_refused_first(workspace: Workspace) -> None:
+    target = workspace.directory / "a-file"
+    target.write_text("x")
+    for command in (
+        ["run", "--policy", workspace.policy_path, "--endpoint-url", "http://127.0.0.1:9"],
+        ["demo", "--policy", workspace.policy_path],
+    ):
+        result = run_cli(*command, "--output-dir", target)
+        assert result.returncode == 2, result.stderr
+        [line] = result.stderr.strip().splitlines()[-1:]
+        assert str(target) in line and "Traceback" not in result.stderr
+    assert target.read_text() == "x"
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--endpoint-url", "not-a-url"], "'not-a-url' is not an http(s) URL"),
+        (["--max-per-service", "foo=3"], "--max-per-service: unknown service 'foo'"),
+    ],
+)
+def test_bad_run_options_exit_2(workspace: Workspace, args: list[str], said: str) -> None:
+    result = run_cli("run", "--policy", workspace.policy_path, *args)
+    assert result.returncode == 2
+    assert said in result.stderr and "Traceback" not in result.stderr
+
+
+def test_unknown_region_is_a_warning_naming_the_closest(workspace: Workspace) -> None:
+    workspace.edit(lambda d: d["environments"]["dev"].update(region="eu-centrl-1"))
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 0  # a region newer than botocore must stay usable
+    assert (
+        "environments.dev.region: 'eu-centrl-1' is not a region botocore" in result.stderr
+        and "did you mean 'eu-central-1'?" in result.stderr
+    )
+
+
+def _serve(body: bytes | None) -> tuple[str, object]:
+    """A loopback HTTP server answering every request with ``body`` (HTML), or closing
+    the connection without an answer (None)."""
+    import http.server
+    import threading
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            if body is None:
+                self.close_connection = True
+                return
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        do_GET = do_POST
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return f"http://127.0.0.1:{server.server_port}", server
+
+
+@pytest.mark.parametrize("body", [b"<html><h1>Welcome to nginx!</h1>" + b"x" * 4000, None])
+def test_endpoint_that_is_not_aws_fails_fast_in_one_line(
+    workspace: Workspace, body: bytes | None
+) -> None:
+    url, server = _serve(body)
+    try:
+        result, report = audit(url, workspace)
+    finally:
+        server.shutdown()  # type: ignore[attr-defined]
+    assert result.returncode == 2 and report is None
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("policycheck: error: ")
+    assert "<html" not in line and len(line) < 300
+
+
+BOMB = """
+a: &a ["x","x","x","x","x","x","x","x","x"]
+b: &b [*a,*a,*a,*a,*a,*a,*a,*a,*a]
+c: &c [*b,*b,*b,*b,*b,*b,*b,*b,*b]
+d: &d [*c,*c,*c,*c,*c,*c,*c,*c,*c]
+e: &e [*d,*d,*d,*d,*d,*d,*d,*d,*d]
+f: &f [*e,*e,*e,*e,*e,*e,*e,*e,*e]
+g: &g [*f,*f,*f,*f,*f,*f,*f,*f,*f]
+h: &h [*g,*g,*g,*g,*g,*g,*g,*g,*g]
+"""
+
+
+@pytest.mark.parametrize("where", ["mcps", "params", "description"])
+def test_yaml_alias_bomb_is_refused_quickly(workspace: Workspace, where: str) -> None:
+    text = workspace.policy_path.read_text()
+    anchors = "x-bomb:" + BOMB.replace("\n", "\n  ")
+    target = {"mcps": "mcps: *h", "params": "x: *h", "description": "description: *h"}[where]
+    if where == "mcps":
+        text = text.replace("mcps:", "mcps_was:", 1) + "\n" + target + "\n"
+    elif where == "params":
+        text = text.replace(
+            "params: {min_recovery_days: 35}", "params: {min_recovery_days: 35, " + target + "}"
+        )
+    else:
+        text = text.replace(
+            "    description: Terraform state (§3 Terraform State Bucket)", "    " + target
+        )
+    workspace.policy_path.write_text(anchors + "\n" + text)
+    started = time.monotonic()
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    elapsed = time.monotonic() - started
+    assert result.returncode == 2
+    assert "expands to more than 200,000 nodes through its aliases" in result.stderr
+    assert elapsed < 30  # was: past 120 s at 5.8 GB
+
+
+@pytest.mark.parametrize(
+    "template", ["x-{env:>2000000000}", "x-{env!r}", "x-{env.__class__}", "x-{env[0]}"]
+)
+def test_name_template_accepts_plain_placeholders_only(workspace: Workspace, template: str) -> None:
+    workspace.edit(lambda d: d["resources"]["lock_table"].update(name=template))
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 2
+    assert "resources.lock_table.name" in result.stderr
+    assert "placeholder" in result.stderr
+
+
+def test_check_parameter_template_accepts_plain_placeholders_only(workspace: Workspace) -> None:
+    def change(document: dict) -> None:
+        binding = next(c for c in document["checks"] if c["check"] == "dynamodb-access-isolated")
+        binding["params"] = {"table": "t-{env:>2000000000}"}
+
+    workspace.edit(change)
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 2
+    assert ".params.table: Value error, {env:>2000000000} is not a plain placeholder" in (
+        result.stderr
+    )
+
+
+@pytest.mark.parametrize("command", [["schema", "report"], ["controls"], ["drills"]])
+def test_closed_pipe_is_not_a_traceback(workspace: Workspace, command: list[str]) -> None:
+    """`policycheck … | head`: no BrokenPipeError traceback; exit 141 (128 + SIGPIPE) as
+    Unix tools end. The pipe's reading end is closed before the command starts."""
+    import os
+
+    args = command if command[0] == "schema" else [*command, "--policy", workspace.policy_path]
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        completed = subprocess.run(
+            [sys.executable, "-m", "policycheck", *map(str, args)],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert completed.returncode == 141, completed.stderr
+    assert completed.stderr == ""
+
+
+def test_workflows_check_out_full_history_where_drills_are_judged() -> None:
+    """actions/checkout fetches one commit by default: a drill record deleted within the
+    retention would be invisible (the check errs on a shallow clone; the workflows avoid
+    it)."""
+    import yaml
+
+    from conftest import REPO
+
+    for path in sorted((REPO / ".github" / "workflows").glob("*.yml")):
+        for name, job in yaml.safe_load(path.read_text())["jobs"].items():
+            steps = job.get("steps", [])
+            if not any("policycheck run" in step.get("run", "") for step in steps):
+                continue
+            checkouts = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout")]
+            assert checkouts, (path.name, name)
+            assert all(s.get("with", {}).get("fetch-depth") == 0 for s in checkouts), (
+                path.name,
+                name,
+            )
