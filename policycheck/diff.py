@@ -31,6 +31,8 @@ def _why_absent(result: Result, new: Report) -> tuple[str, bool]:
     controls = new.run.selected_controls
     if controls is not None and not set(result.control_ids) & set(controls):
         return "missing from NEW: control not selected", True
+    if not any(r.check_id == result.check_id for r in new.results):
+        return "missing from NEW: no result of this check at all", True
     return "resource no longer found", False
 
 

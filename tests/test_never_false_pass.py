@@ -455,3 +455,51 @@ def test_workflows_check_out_full_history_where_drills_are_judged() -> None:
                 path.name,
                 name,
             )
+
+
+def _unassessed_report():  # type: ignore[no-untyped-def]
+    results = [make_result("a", "pass", environment="dev")]
+    control = assess_control(
+        "C.1",
+        "t",
+        ["a"],
+        results,
+        environments={
+            "dev": ControlInEnvironment(status="pass"),
+            "prod": ControlInEnvironment(status="not_assessed", reason="not audited"),
+        },
+        source_file="controls/C.1.yaml",
+    )
+    return make_report(*results, controls=(control,))
+
+
+def test_every_view_shows_what_was_not_assessed() -> None:
+    """A view that shows only results would look clean: each says what was not assessed."""
+    import xml.etree.ElementTree as ET
+
+    from policycheck.render import FORMATS
+
+    report = _unassessed_report()
+    sarif = json.loads(FORMATS["sarif"].render(report))
+    [gap] = [r for r in sarif["runs"][0]["results"] if r["ruleId"] == "policycheck-not-assessed"]
+    assert gap["message"]["text"] == "C.1 not assessed in prod: not audited"
+    assert gap["level"] == "error"
+    assert "## policycheck: NOT ASSESSED" in FORMATS["summary"].render(report)
+    assert "- **NOT ASSESSED** C.1: prod: not audited" in FORMATS["summary"].render(report)
+    oscal = json.loads(FORMATS["oscal"].render(report))
+    [finding] = oscal["assessment-results"]["results"][0]["findings"]
+    assert finding["target"]["status"]["state"] == "not-satisfied"
+    junit = ET.fromstring(FORMATS["junit"].render(report))
+    assert [e.get("message") for e in junit.iter("error")] == [
+        "not assessed: C.1: prod: not audited"
+    ]
+
+
+def test_diff_check_dropped_from_new_is_lost_coverage() -> None:
+    """Removing a failing check from policy.yaml must not read as 'resolved'."""
+    old = _report(make_result("c", "fail"), make_result("d", "pass"))
+    new = _report(make_result("d", "pass"))
+    changes = diff_reports(old, new)
+    assert changes["resolved_failures"] == []
+    assert changes["coverage_lost"] == ["missing from NEW: no result of this check at all"]
+    assert is_regression(changes)

@@ -15,6 +15,8 @@ SATISFIED = {
     "fail": "not-satisfied",
     "error": "not-satisfied",
     "waived": "not-satisfied",
+    # selected but not assessed: never satisfied (fail closed)
+    "not_assessed": "not-satisfied",
 }
 
 
@@ -60,7 +62,7 @@ def render_oscal(report: Report) -> str:
     findings = []
     for control in report.controls:
         if control.status not in SATISFIED:
-            continue  # manual or not assessed: listed as reviewed, no automated finding
+            continue  # manual, not applicable or not selected: reviewed, no automated finding
         own = [r for r in report.results if r.check_id in control.checks]
         findings.append(
             {
@@ -68,7 +70,8 @@ def render_oscal(report: Report) -> str:
                 "title": f"{control.id} {control.title}",
                 "description": f"{control.status.upper()}: {control.counts.pass_} passed, "
                 f"{control.counts.fail} failed, {control.counts.error} errors, "
-                f"{control.counts.waived} waived.",
+                f"{control.counts.waived} waived."
+                + (f" {control.reason}." if control.reason else ""),
                 "target": {
                     "type": "objective-id",
                     "target-id": control.id,

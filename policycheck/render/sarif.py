@@ -27,8 +27,46 @@ def fingerprint(result: Result) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
+#: The rule of results saying that a selected control was not assessed in an environment.
+NOT_ASSESSED_RULE = "policycheck-not-assessed"
+
+
+def _not_assessed(report: Report) -> list[dict]:
+    """A result per control and environment that was selected but not assessed, located
+    at the control file: code scanning then shows the gap instead of a clean page."""
+    results = []
+    for control in report.controls:
+        for environment, there in control.environments.items():
+            if there.status != "not_assessed":
+                continue
+            identity = f"{NOT_ASSESSED_RULE}|{control.id}|{environment}"
+            results.append(
+                {
+                    "ruleId": NOT_ASSESSED_RULE,
+                    "level": "error",
+                    "message": {
+                        "text": f"{control.id} not assessed in {environment}: {there.reason}"
+                    },
+                    "locations": [
+                        {
+                            "physicalLocation": {
+                                "artifactLocation": {"uri": control.source_file or "policy.yaml"},
+                                "region": {"startLine": 1},
+                            }
+                        }
+                    ],
+                    "partialFingerprints": {
+                        "policycheck/v1": hashlib.sha256(identity.encode()).hexdigest()
+                    },
+                    "properties": {"environment": environment, "status": "not_assessed"},
+                }
+            )
+    return results
+
+
 def render_sarif(report: Report) -> str:
-    """Failures and errors as results; waived failures as suppressed results."""
+    """Failures and errors as results; waived failures as suppressed results; controls
+    selected but not assessed as results of their own rule."""
     findings = [r for r in report.results if r.status in ("fail", "error", "waived")]
     by_check = {r.check_id: r for r in report.results}
     rules = [
@@ -65,6 +103,22 @@ def render_sarif(report: Report) -> str:
                 {"kind": "external", "justification": result.waiver.justification}
             ]
         results.append(entry)
+    gaps = _not_assessed(report)
+    if gaps:
+        results += gaps
+        rules.append(
+            {
+                "id": NOT_ASSESSED_RULE,
+                "name": NOT_ASSESSED_RULE,
+                "shortDescription": {"text": "A selected control was not assessed"},
+                "fullDescription": {
+                    "text": "The run was asked to assess this control in this environment "
+                    "and produced no result for it: it is not a pass."
+                },
+                "help": {"text": "Bind its checks in policy.yaml, or audit the environment."},
+                "properties": {"severity": "high", "tags": ["coverage"]},
+            }
+        )
     sarif = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",

@@ -1,6 +1,13 @@
 """A compact Markdown summary for $GITHUB_STEP_SUMMARY, cut to fit GitHub's 1 MiB limit."""
 
-from policycheck.render.markdown import CONTROL_HEADERS, STATUS_LABEL, cell, control_rows, table
+from policycheck.render.markdown import (
+    CONTROL_HEADERS,
+    STATUS_LABEL,
+    cell,
+    control_rows,
+    table,
+    unassessed_lines,
+)
 from policycheck.report import Report
 
 #: GitHub drops a step summary over 1 MiB; stay well below it.
@@ -25,10 +32,13 @@ def render_summary(report: Report, limit: int = SUMMARY_LIMIT_BYTES) -> str:
         ]
     )
     lines = [
-        f"- **{STATUS_LABEL[r.status]}** `{r.check_id}` on `{r.resource.name}` "
-        f"({r.environment}): {cell(r.message)}"
-        for r in report.results
-        if r.status in ("fail", "error", "waived")
+        *(f"- **NOT ASSESSED** {cell(line)}" for line in unassessed_lines(report)),
+        *(
+            f"- **{STATUS_LABEL[r.status]}** `{r.check_id}` on `{r.resource.name}` "
+            f"({r.environment}): {cell(r.message)}"
+            for r in report.results
+            if r.status in ("fail", "error", "waived")
+        ),
     ] or ["None."]
     text, shown = head, 0
     for line in lines:
