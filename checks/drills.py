@@ -93,8 +93,8 @@ def drill_evidence_fresh(facts: Facts, params: DrillParams) -> Verdict:
             problems.append(f"last passed on {last_pass['date']}, due again by {due}")
     for deletion in deleted:
         problems.append(
-            f"{deletion['path']} was deleted on {deletion['deleted_at'][:10]} within the "
-            f"{params.retention_years}-year retention"
+            f"{deletion['path']} was {deletion.get('change', 'deleted')} on "
+            f"{deletion['deleted_at'][:10]} within the {params.retention_years}-year retention"
         )
     expected = {
         "frequency": params.frequency,

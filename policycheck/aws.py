@@ -19,10 +19,8 @@ from botocore.credentials import AssumeRoleCredentialFetcher, DeferredRefreshabl
 from botocore.exceptions import (
     BotoCoreError,
     ClientError,
-    ConnectionClosedError,
     NoCredentialsError,
     ProfileNotFound,
-    ReadTimeoutError,
 )
 
 from policycheck.deadline import (
@@ -41,7 +39,8 @@ RETRY_ATTEMPTS = 8
 #: endpoint or the credentials are wrong; throttling and transient errors (an answer that
 #: was cut, a timeout, a 5xx) are retried RETRY_ATTEMPTS times, within the deadline.
 PROBE_RETRIES = 2
-#: Longest wait between two retries of the first call.
+#: Waits between retries of the first call grow from this (full jitter), up to the max.
+FIRST_BACKOFF_SECONDS = 0.25
 MAX_BACKOFF_SECONDS = 20.0
 #: Error codes that mean "slow down", as botocore's standard retry mode reads them.
 THROTTLING_CODES = frozenset(
@@ -76,13 +75,16 @@ def default_session(region: str) -> boto3.Session:
     return boto3.Session(region_name=region)
 
 
-def client_config(max_workers: int, retries: int = RETRY_ATTEMPTS) -> Config:
+def client_config(
+    max_workers: int, retries: int = RETRY_ATTEMPTS, from_environment: bool = True
+) -> Config:
     """Retries in adaptive mode, bounded timeouts, a connection pool as wide as the workers.
 
     ``retries`` come after the first attempt; ``AWS_MAX_ATTEMPTS`` (the SDKs' standard
-    setting, counting every attempt) and ``AWS_RETRY_MODE`` override the defaults.
+    setting, counting every attempt) and ``AWS_RETRY_MODE`` override the defaults, unless
+    ``from_environment`` is false (the first call, which retries by itself).
     """
-    configured = os.environ.get("AWS_MAX_ATTEMPTS", "").strip()
+    configured = os.environ.get("AWS_MAX_ATTEMPTS", "").strip() if from_environment else ""
     if configured and not (configured.isdigit() and int(configured) >= 1):
         raise InputError(f"AWS_MAX_ATTEMPTS: expected a whole number >= 1, got {configured!r}")
     total_attempts = int(configured) if configured else 1 + retries
@@ -195,6 +197,20 @@ class AccessFailed(Exception):
         self.message = message
         #: AWS could not be reached at all (no answer), rather than refusing.
         self.unreachable = unreachable
+        #: The role that could not be assumed, once known.
+        self.role_arn = ""
+
+    @property
+    def transient(self) -> bool:
+        """Throttling, a server error, no answer or the deadline: not a verdict on the
+        credentials, so not a reason to stop the whole run."""
+        return (
+            self.unreachable
+            or self.code in THROTTLING_CODES
+            or self.code == DeadlineReached.code
+            or self.code.startswith("5")
+            or self.code in ("InternalError", "InternalFailure", "ServiceUnavailable")
+        )
 
 
 @dataclass
@@ -238,12 +254,17 @@ def make_client(
     endpoint_url: str | None,
     config: Config,
     deadline: Deadline = NO_DEADLINE,
+    credentials: dict[str, str] | None = None,
 ) -> Any:
     """A client with our retry/timeout config, call logging, the deadline, and the
-    s3control host fix."""
+    s3control host fix; ``credentials`` instead of the session's own, if given."""
     with _CLIENT_LOCK:
         client = session.client(
-            service, region_name=region, endpoint_url=endpoint_url or None, config=config
+            service,
+            region_name=region,
+            endpoint_url=endpoint_url or None,
+            config=config,
+            **(credentials or {}),
         )
     client.meta.events.register("before-call", _log_call)
     deadline.attach(client)
@@ -292,12 +313,15 @@ def assumed_role_session(setup: AwsSetup, region: str, role_arn: str) -> boto3.S
     may refresh themselves. The service models are shared with the run's session."""
     base = setup.session._session  # the run's botocore session
     fetcher = AssumeRoleCredentialFetcher(
-        client_creator=lambda service, **credentials: base.create_client(
+        # The STS client of each refresh: the run's settings, deadline and call log.
+        client_creator=lambda service, **credentials: make_client(
+            setup.session,
             service,
-            region_name=region,
-            endpoint_url=setup.endpoint_url,
-            config=setup.config,
-            **credentials,
+            region,
+            setup.endpoint_url,
+            setup.config,
+            setup.deadline,
+            credentials,
         ),
         source_credentials=base.get_credentials(),
         role_arn=role_arn,
@@ -314,7 +338,7 @@ def assumed_role_session(setup: AwsSetup, region: str, role_arn: str) -> boto3.S
     )
     assumed = botocore.session.Session()
     assumed.register_component("data_loader", base.get_component("data_loader"))
-    assumed._credentials = refreshing  # the documented way to give a session credentials
+    assumed._credentials = refreshing  # botocore has no public setter for a credentials object
     return boto3.Session(botocore_session=assumed, region_name=region)
 
 
@@ -323,7 +347,7 @@ def identify(setup: AwsSetup, region: str, role_arn: str | None = None) -> Accou
     identity. Throttling and transient errors are retried within the deadline; raises
     AccessFailed with the AWS code when the role or the identity cannot be had."""
     session = assumed_role_session(setup, region, role_arn) if role_arn else None
-    sts = setup.client("sts", region, session, client_config(1, retries=0))
+    sts = setup.client("sts", region, session, client_config(1, retries=0, from_environment=False))
     try:
         identity = _retrying(sts.get_caller_identity, setup.deadline)
     except ClientError as exc:
@@ -357,9 +381,9 @@ def _retrying(
     deadline: Deadline,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """``call()``, retried on throttling, 5xx and cut answers (RETRY_ATTEMPTS times, full
-    jitter backoff) and on an unreachable endpoint (PROBE_RETRIES times), never sleeping
-    past the deadline."""
+    """``call()``, retried on throttling and 5xx answers (RETRY_ATTEMPTS times, full jitter
+    backoff) and when no answer came (PROBE_RETRIES times), never sleeping past the
+    deadline."""
     attempt = 0
     while True:
         try:
@@ -369,7 +393,7 @@ def _retrying(
         except (ClientError, BotoCoreError) as exc:
             if attempt >= _retries_for(exc):
                 raise
-        delay = random.uniform(0, min(MAX_BACKOFF_SECONDS, 2.0**attempt))
+        delay = random.uniform(0, min(MAX_BACKOFF_SECONDS, FIRST_BACKOFF_SECONDS * 2**attempt))
         remaining = deadline.remaining()
         if remaining is not None and delay >= remaining:
             raise DeadlineReached(deadline.message)
@@ -385,6 +409,4 @@ def _retries_for(exc: Exception) -> int:
         transient = code in THROTTLING_CODES or status >= 500
         # AssumeRole inside refreshing credentials was retried by botocore already.
         return RETRY_ATTEMPTS if transient and exc.operation_name == "GetCallerIdentity" else 0
-    if isinstance(exc, ConnectionClosedError | ReadTimeoutError):
-        return RETRY_ATTEMPTS
-    return PROBE_RETRIES
+    return PROBE_RETRIES  # no answer at all: retried a little, then "cannot reach AWS"

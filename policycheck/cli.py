@@ -11,13 +11,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from policycheck import __version__
+from policycheck.errors import EXIT_ERROR, EXIT_FAIL, EXIT_INTERNAL, EXIT_PASS, EXIT_USAGE
 
 if TYPE_CHECKING:
     from policycheck.controls import Catalog
     from policycheck.policy import Policy
     from policycheck.report import Report
 
-EXIT_PASS, EXIT_USAGE, EXIT_NOT_ASSESSED, EXIT_INTERNAL = 0, 2, 3, 70
 #: 128 + the signal's number, as shells report a process a signal ended.
 EXIT_SIGNAL_BASE = 128
 EXIT_CODES_HELP = """\
@@ -112,6 +112,25 @@ def _formats(value: str) -> list[str]:
             f"unknown format {given!r}; choose from {', '.join(known)}"
         )
     return chosen
+
+
+def _add_gate_options(command: argparse.ArgumentParser, default: str) -> None:
+    """--fail-on and --min-severity: which results decide the exit code."""
+    command.add_argument(
+        "--fail-on",
+        choices=("error", "fail", "none"),
+        default=default,
+        help="what makes the exit code non-zero: error (failures exit 1; errors, anything "
+        "not assessed and a reached deadline exit 3), fail (failures exit 1; read errors "
+        "are only reported), none (0 once the command completed) "
+        f"(default: {default})",
+    )
+    command.add_argument(
+        "--min-severity",
+        choices=("critical", "high", "medium", "low"),
+        default="low",
+        help="only results of this severity or above decide the exit code (default: low)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -256,19 +275,7 @@ def build_parser() -> argparse.ArgumentParser:
         "account where the account is known before the run, as with --org), to spread a "
         "large policy or organisation over N CI jobs whose reports `merge` combines",
     )
-    run.add_argument(
-        "--fail-on",
-        choices=("error", "fail", "none"),
-        default="error",
-        help="what makes the exit code non-zero: error (default: failures exit 1, errors "
-        "exit 3), fail (only failures), none (always 0 once the run completed)",
-    )
-    run.add_argument(
-        "--min-severity",
-        choices=("critical", "high", "medium", "low"),
-        default="low",
-        help="only results of this severity or above decide the exit code (default: low)",
-    )
+    _add_gate_options(run, default="error")
     run.add_argument(
         "--endpoint-url",
         type=_endpoint,
@@ -316,6 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="merge reports made from different policy or control files",
     )
+    _add_gate_options(merge, default="none")
     merge.add_argument(
         "--allow-missing",
         action="store_true",
@@ -563,11 +571,21 @@ def _check_service_caps(caps: "dict[str, int] | None") -> None:
         )
 
 
-def _prepare_output(output_dir: Path) -> None:
-    """Refuse an output directory that cannot be written before anything is collected."""
+def _prepare_output(output_dir: Path, inputs: "list[Path] | None" = None) -> None:
+    """Refuse an output directory that cannot be written before anything is collected,
+    and one whose report set would replace a report this command reads."""
+    from policycheck.errors import InputError
     from policycheck.publish import check_output_dir
+    from policycheck.render import CHECKSUMS, FORMATS
 
     check_output_dir(output_dir)
+    replaced = {f.filename for f in FORMATS.values()} | {CHECKSUMS}
+    for path in inputs or []:
+        if path.name in replaced and path.resolve().parent == output_dir.resolve():
+            raise InputError(
+                f"{path}: is in --output-dir {output_dir}, whose report set this command "
+                "replaces; write to another directory"
+            )
 
 
 def _warn_about_regions(policy: "Policy") -> None:
@@ -663,7 +681,7 @@ def load_report(path: Path) -> "Report":
     from pydantic import ValidationError
 
     from policycheck.errors import InputError
-    from policycheck.report import Report
+    from policycheck.report import Report, upgraded
     from policycheck.validation import describe_errors
 
     try:
@@ -671,23 +689,27 @@ def load_report(path: Path) -> "Report":
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        return Report.model_validate_json(text)
+        return upgraded(Report.model_validate_json(text))
     except ValidationError as exc:
         raise InputError("\n".join(describe_errors(path, exc)[:5])) from None
 
 
 def cmd_merge(args: argparse.Namespace) -> int:
+    from policycheck.gating import exit_code
     from policycheck.merge import merge_reports
     from policycheck.render import write_reports
 
-    _prepare_output(args.output_dir)
+    _prepare_output(args.output_dir, args.reports)
     reports = [load_report(path) for path in args.reports]
     merged = merge_reports(reports, [str(p) for p in args.reports], args.allow_mixed)
     written = write_reports(merged, args.output_dir, args.format)
     print("wrote: " + ", ".join(str(path) for path in written))
     for gap in merged.run.gaps:
         print(f"not assessed: {gap.environment}: {gap.reason}", file=sys.stderr)
-    return EXIT_PASS if args.allow_missing or not merged.run.gaps else EXIT_NOT_ASSESSED
+    code = exit_code(merged, args.fail_on, args.min_severity)
+    if code == EXIT_PASS and merged.run.gaps and not args.allow_missing:
+        return EXIT_ERROR
+    return code
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
@@ -696,13 +718,13 @@ def cmd_diff(args: argparse.Namespace) -> int:
     changes = diff_reports(load_report(args.old), load_report(args.new))
     render = render_diff_json if args.format == "json" else render_diff_markdown
     print(render(changes), end="")
-    return 1 if args.fail_on_new and is_regression(changes) else EXIT_PASS
+    return EXIT_FAIL if args.fail_on_new and is_regression(changes) else EXIT_PASS
 
 
 def cmd_render(args: argparse.Namespace) -> int:
     from policycheck.render import write_reports
 
-    _prepare_output(args.output_dir)
+    _prepare_output(args.output_dir, [args.report])
     written = write_reports(load_report(args.report), args.output_dir, args.format)
     print("wrote: " + ", ".join(str(path) for path in written))
     return EXIT_PASS

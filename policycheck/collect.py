@@ -1,7 +1,6 @@
 """Fetch facts concurrently, each at most once per subject per run, dependencies first."""
 
 import json
-import queue
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Mapping
@@ -25,6 +24,7 @@ from policycheck.facts import (
     ResourceMissing,
     fact_order,
 )
+from policycheck.pool import DaemonPool
 from policycheck.resources import RESOURCE_TYPES
 
 ProgressCallback = Callable[[int, int], None]
@@ -143,66 +143,6 @@ def too_late(spec: FactSpec, deadline: Deadline) -> FactOutcome:
     )
 
 
-class DaemonPool:
-    """A small thread pool whose threads are daemons: a run that reaches its deadline
-    returns without waiting for calls in flight (an HTTP read may take 30 s, a retry
-    20 s more), and the process can exit as soon as its report is written."""
-
-    def __init__(self, max_workers: int, name: str = "fact") -> None:
-        self._max_workers = max_workers
-        self._name = name
-        self._work: queue.SimpleQueue[tuple[Future[Any], Callable[[], Any]] | None] = (
-            queue.SimpleQueue()
-        )
-        self._threads: list[threading.Thread] = []
-        self._idle = threading.Semaphore(0)
-        self._lock = threading.Lock()
-        self._closed = False
-
-    def submit(self, work: Callable[[], Any]) -> Future[Any]:
-        """Run ``work`` on a pool thread; RuntimeError once the pool is shut down."""
-        with self._lock:
-            if self._closed:
-                raise RuntimeError("the pool is shut down")
-            future: Future[Any] = Future()
-            self._work.put((future, work))
-            if not self._idle.acquire(blocking=False) and len(self._threads) < self._max_workers:
-                thread = threading.Thread(
-                    target=self._serve, name=f"{self._name}_{len(self._threads)}", daemon=True
-                )
-                thread.start()
-                self._threads.append(thread)
-        return future
-
-    def _serve(self) -> None:
-        while (item := self._work.get()) is not None:
-            future, work = item
-            if future.set_running_or_notify_cancel():
-                try:
-                    future.set_result(work())
-                except BaseException as exc:  # handed to whoever waits on the future
-                    future.set_exception(exc)
-            self._idle.release()
-
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        """Stop taking work; cancel what has not started; join the threads if ``wait``."""
-        with self._lock:
-            self._closed = True
-            if cancel_futures:
-                while True:
-                    try:
-                        item = self._work.get_nowait()
-                    except queue.Empty:
-                        break
-                    if item is not None:
-                        item[0].cancel()
-            for _ in self._threads:
-                self._work.put(None)
-        if wait:
-            for thread in self._threads:
-                thread.join()
-
-
 class ServiceThrottle:
     """Submits fetches to the pool with at most ``caps[service]`` in flight per (account,
     region, service), so that one service's rate limit is not hit while the pool's other
@@ -230,6 +170,8 @@ class ServiceThrottle:
         while True:
             with self._lock:
                 queue = self._waiting[lane]
+                while queue and queue[0][0].cancelled():  # given up (the deadline)
+                    queue.popleft()
                 if self._running[lane] >= cap or not queue:
                     return
                 future, work = queue.popleft()
@@ -248,10 +190,11 @@ class ServiceThrottle:
             self._running[lane] -= 1
         if done.cancelled():
             future.cancel()
-        elif done.exception() is not None:
-            future.set_exception(done.exception())  # type: ignore[arg-type]
-        else:
-            future.set_result(done.result())
+        elif future.set_running_or_notify_cancel():  # False: given up while it ran
+            if (error := done.exception()) is not None:
+                future.set_exception(error)
+            else:
+                future.set_result(done.result())
         self._start_waiting(lane, cap)
 
 

@@ -17,6 +17,9 @@ from typing import Any
 #: per job, and a run needs a few minutes to start and to publish.
 DEFAULT_DEADLINE_SECONDS = 25 * 60
 
+#: No CI job runs longer (GitHub's hosted runners stop at 6 h; self-hosted at 5 days,
+#: but a nightly audit that long is a mistake).
+MAX_DEADLINE_SECONDS = 24 * 3600
 #: Assumed-role sessions last this long by default (STS's default, and the cap when the
 #: run's own credentials are themselves an assumed role: role chaining).
 DEFAULT_ROLE_SESSION_SECONDS = 3600
@@ -37,6 +40,8 @@ def parse_duration(text: str) -> float:
         seconds = float(hours * 3600 + minutes * 60 + secs)
     if seconds <= 0:
         raise ValueError(f"{text!r}: a deadline must be longer than 0 s")
+    if seconds > MAX_DEADLINE_SECONDS:
+        raise ValueError(f"{text!r}: a deadline is at most 24h")
     return seconds
 
 

@@ -31,8 +31,15 @@ def _why_absent(result: Result, new: Report) -> tuple[str, bool]:
     controls = new.run.selected_controls
     if controls is not None and not set(result.control_ids) & set(controls):
         return "missing from NEW: control not selected", True
-    if not any(r.check_id == result.check_id for r in new.results):
-        return "missing from NEW: no result of this check at all", True
+    if not any(
+        r.check_id == result.check_id and _location(r) == _location(result) for r in new.results
+    ):
+        environment, account, region = _location(result)
+        return (
+            f"missing from NEW: no result of {result.check_id} in {environment} "
+            f"({account or '?'}, {region})",
+            True,
+        )
     return "resource no longer found", False
 
 

@@ -92,11 +92,6 @@ def drills_report(policy: Policy, today: date, root: Path | None = None) -> Dril
     return DrillsReport(rows, problems)
 
 
-def drill_rows(policy: Policy, today: date, root: Path | None = None) -> list[list[str]]:
-    """The §5 rows (see :func:`drills_report`)."""
-    return drills_report(policy, today, root).rows
-
-
 def drills_table(policy: Policy, today: date, root: Path | None = None) -> str:
     """The §5 table as Markdown, followed by the invalid evidence records, if any, each
     with its reason."""

@@ -1,5 +1,9 @@
-"""Errors that end a command before anything is checked (exit code 2), and how AWS's
-errors are read."""
+"""Errors that end a command before anything is checked (exit code 2), how AWS's errors
+are read, and the exit codes."""
+
+#: 0 passed, 1 a gating result failed, 2 bad input (nothing checked), 3 an error or
+#: something not assessed, 70 an internal error (EX_SOFTWARE).
+EXIT_PASS, EXIT_FAIL, EXIT_USAGE, EXIT_ERROR, EXIT_INTERNAL = 0, 1, 2, 3, 70
 
 
 class InputError(Exception):

@@ -437,12 +437,15 @@ def record_from_text(text: str) -> EvidenceRecord:
         raise EvidenceError(f"invalid record ({type(exc).__name__})") from None
 
 
-def parse_record(path: Path | str, text: str) -> EvidenceRecord:
-    """Parse and validate one record; raise EvidenceError naming the file and key."""
+def _judged_or_none(text: str | None) -> EvidenceRecord | None:
+    """The record a text holds, with only the fields the check judges, or None."""
+    if text is None:
+        return None
     try:
-        return record_from_text(text)
-    except EvidenceError as exc:
-        raise EvidenceError(f"{path}: {exc}") from None
+        record = record_from_text(text)
+    except EvidenceError:
+        return None
+    return record.model_copy(update={"evidence": [], "performed_by": None, "notes": None})
 
 
 # --- git --------------------------------------------------------------------------------
@@ -562,47 +565,51 @@ class _GitHistory:
         return cls(directory, Path(top), prefix)
 
     def deletions(self) -> list[dict[str, Any]]:
+        """Records deleted, or rewritten (a judged field changed), in any commit. Rename
+        detection is off: a record moved and edited into a new one is a deletion."""
         pathspec = self.prefix.rstrip("/") or "."
         log = _run_git(
             self.top,
             "--literal-pathspecs",
             "log",
             "--no-color",
-            "--diff-filter=D",
-            "--name-only",
+            "--no-renames",
+            "--diff-filter=DM",
+            "--name-status",
             "-z",
             "--format=%x01%H %cI",
             "--",
             pathspec,
         )
-        deleted: list[tuple[str, str, bytes]] = []
+        changed: list[tuple[str, str, bytes, bool]] = []  # commit, when, path, rewritten?
+        suffixes = tuple(s.encode() for s in RECORD_SUFFIXES)
         for entry in log.split(b"\x01")[1:]:
-            header, *names = entry.split(b"\x00")
-            commit, deleted_at = header.decode().split(" ", 1)
-            for name in names:
-                name = name.lstrip(b"\n")
-                if name.endswith(tuple(s.encode() for s in RECORD_SUFFIXES)):
-                    deleted.append((commit, deleted_at, name))
-        texts = self._read_blobs([f"{commit}^:".encode() + name for commit, _, name in deleted])
+            header, _, files = entry.partition(b"\x00")
+            commit, when = header.decode().split(" ", 1)
+            fields = files.lstrip(b"\n").split(b"\x00")
+            for status, name in zip(fields[0::2], fields[1::2], strict=False):
+                if name.endswith(suffixes) and status in (b"D", b"M"):
+                    changed.append((commit, when, name, status == b"M"))
+        before = self._read_blobs([f"{c}^:".encode() + name for c, _, name, _ in changed])
+        after = self._read_blobs(
+            [f"{c}:".encode() + name if rewritten else b"\n" for c, _, name, rewritten in changed]
+        )
         deletions = []
-        for (commit, deleted_at, name), text in zip(deleted, texts, strict=True):
+        for (commit, when, name, rewritten), old, new in zip(changed, before, after, strict=True):
+            record = _judged_or_none(old)
+            if rewritten and record is not None and record == _judged_or_none(new):
+                continue  # notes, links or who performed it changed: the run is the same
             path = name.decode("utf-8", "replace")
-            try:
-                if text is None:
-                    raise EvidenceError("unreadable")
-                record = record_from_text(text)
-                drill, record_date = record.drill, record.date.isoformat()
-            except EvidenceError:
-                drill, record_date = None, None
             within = path[len(self.prefix) :] if path.startswith(self.prefix) else path
             deletions.append(
                 {
                     "path": path,
                     "within": within,
                     "commit": commit,
-                    "deleted_at": deleted_at,
-                    "drill": drill,
-                    "record_date": record_date,
+                    "deleted_at": when,
+                    "change": "rewritten" if rewritten else "deleted",
+                    "drill": record.drill if record else None,
+                    "record_date": record.date.isoformat() if record else None,
                 }
             )
         return deletions

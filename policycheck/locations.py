@@ -7,8 +7,7 @@ share it."""
 
 import hashlib
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -34,7 +33,10 @@ from policycheck.deadline import (
 )
 from policycheck.errors import InputError, aws_error
 from policycheck.policy import Policy
+from policycheck.pool import concurrently
 
+#: The longest session AWS grants when the run's own credentials are an assumed role.
+CHAINED_SESSION_SECONDS = 3600
 #: Roles assumed at once when an organisation has many accounts.
 MAX_CONCURRENT_ASSUMES = 16
 
@@ -156,8 +158,7 @@ def organization_accounts(list_client: Any, with_tags: bool) -> list[OrgAccount]
         )
         return {tag["Key"]: tag["Value"] for page in tag_pages for tag in page["Tags"]}
 
-    with ThreadPoolExecutor(max_workers=MAX_CONCURRENT_ASSUMES) as pool:
-        tags = list(pool.map(tags_of, [a["Id"] for a in active]))
+    tags = concurrently(tags_of, [a["Id"] for a in active], MAX_CONCURRENT_ASSUMES)
     return sorted(
         (OrgAccount(a["Id"], t) for a, t in zip(active, tags, strict=True)),
         key=lambda account: account.account_id,
@@ -248,6 +249,9 @@ def open_locations(
         clock=clock,
     )
     base = base_identity(setup, home_region)
+    if ":assumed-role/" in base.caller_arn and setup.role_session_seconds > CHAINED_SESSION_SECONDS:
+        # AWS caps a session assumed from an assumed role (role chaining) at one hour.
+        setup = replace(setup, role_session_seconds=CHAINED_SESSION_SECONDS)
     uncovered: list[Uncovered] = []
     if org_role:
         organizations = setup.client("organizations", "us-east-1")
@@ -282,25 +286,24 @@ def _reach_accounts(
     tolerated = {plan.role_arn for plan in plans if plan.discovered}
 
     def reach(role_arn: str) -> AccountAccess | AccessFailed:
+        """An organisation account's failure, or a configured one's that says nothing
+        about its credentials (throttling, no answer, the deadline), errs only its own
+        results; a configured role that is refused ends the run."""
         try:
             return identify(setup, region, role_arn)
         except AccessFailed as failure:
-            if role_arn in tolerated:
+            if role_arn in tolerated or failure.transient:
                 return failure
+            failure.role_arn = role_arn
             raise
 
-    reached: dict[str | None, AccountAccess | AccessFailed] = {None: base}
-    with ThreadPoolExecutor(max_workers=max(1, min(MAX_CONCURRENT_ASSUMES, len(roles)))) as pool:
-        futures = {role: pool.submit(reach, role) for role in roles}
-        for role, future in futures.items():
-            try:
-                reached[role] = future.result()
-            except AccessFailed as failure:
-                environment = next(p.environment for p in plans if p.role_arn == role)
-                raise InputError(
-                    f"environment {environment!r}: cannot assume {role}: {failure}"
-                ) from None
-    return reached
+    try:
+        answers = concurrently(reach, roles, MAX_CONCURRENT_ASSUMES)
+    except AccessFailed as failure:
+        role = failure.role_arn
+        environment = next(p.environment for p in plans if p.role_arn == role)
+        raise InputError(f"environment {environment!r}: cannot assume {role}: {failure}") from None
+    return {None: base, **dict(zip(roles, answers, strict=True))}
 
 
 def _expect_account(plan: AccountPlan, access: AccountAccess) -> None:

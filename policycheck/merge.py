@@ -1,5 +1,7 @@
 """Merge reports made separately (one per CI matrix job, per account) into one."""
 
+from collections.abc import Iterable
+
 from policycheck.errors import InputError
 from policycheck.report import (
     ControlInEnvironment,
@@ -71,12 +73,20 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
     ]
     run = first.run.model_copy(
         update={
+            "tool_version": _distinct(r.run.tool_version for r in reports),
             "started_at": min(r.run.started_at for r in reports),
             "finished_at": max(r.run.finished_at for r in reports),
+            "git_commit": _distinct(r.run.git_commit for r in reports) or None,
             "environments": [e for r in reports for e in r.run.environments],
+            "selected_checks": _union(r.run.selected_checks for r in reports),
+            "selected_controls": _union(r.run.selected_controls for r in reports),
             "selected_environments": environments + missing,
+            "policy_environments": _union(r.run.policy_environments for r in reports),
             "shard": None,
+            "occupied_shards": None,
             "gaps": gaps,
+            "deadline": _distinct(r.run.deadline for r in reports),
+            "deadline_reached": any(r.run.deadline_reached for r in reports),
         }
     )
     return Report(
@@ -86,6 +96,21 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
         results=results,
         waivers=_merge_waivers(reports),
     )
+
+
+def _distinct(values: Iterable[str | None]) -> str:
+    """The inputs' values, each once, in order ("" when none has one)."""
+    return ", ".join(dict.fromkeys(value for value in values if value))
+
+
+def _union(selections: Iterable[list[str] | None]) -> list[str] | None:
+    """What the inputs selected together; None (everything) if one selected everything."""
+    chosen: list[str] = []
+    for selection in selections:
+        if selection is None:
+            return None
+        chosen += selection
+    return list(dict.fromkeys(chosen))
 
 
 def merged_gaps(reports: list[Report]) -> list[Gap]:
@@ -129,9 +154,13 @@ def _merge_control(
 ) -> ControlResult:
     """One control over several reports: in each environment the strongest of what the
     reports say (a pass in one account and a failure in another is a failure); an
-    environment no report covers is not assessed."""
+    environment no report covers, or whose report did not select a control that another
+    report selected, is not assessed."""
     first = parts[0]
     own = [r for r in results if r.check_id in first.checks]
+    selected_somewhere = any(
+        there.status != "not_selected" for part in parts for there in part.environments.values()
+    )
     per_environment: dict[str, ControlInEnvironment] = {}
     for environment in environments:
         said = [
@@ -140,6 +169,15 @@ def _merge_control(
         if not said:
             said = [ControlInEnvironment(status="not_assessed", reason="no report merged")]
         status = strongest(there.status for there in said)
+        if status == "not_selected" and selected_somewhere:
+            said = [
+                ControlInEnvironment(
+                    status="not_assessed",
+                    reason="the report covering this environment did not select it; another "
+                    "report did",
+                )
+            ]
+            status = "not_assessed"
         per_environment[environment] = next(there for there in said if there.status == status)
     if not any(part.environments for part in parts):  # reports of older versions
         return assess_control(first.id, first.title, first.checks, results, first.manual)

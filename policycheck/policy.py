@@ -1,7 +1,6 @@
 """The policy file: environments, named resources, and which checks apply to them."""
 
 import re
-import subprocess
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import cached_property
@@ -13,6 +12,7 @@ from pydantic import Field, ValidationError, field_validator, model_validator
 from policycheck.deadline import DEFAULT_ROLE_SESSION_SECONDS, parse_duration
 from policycheck.discovery import is_pattern
 from policycheck.errors import InputError
+from policycheck.evidence import repository_root
 from policycheck.registry import CheckParams, CheckSpec, all_checks
 from policycheck.resources import RESOURCE_TYPES
 from policycheck.templates import expand, placeholders
@@ -252,7 +252,7 @@ class Policy:
         drill evidence is read only from inside it."""
         if self.evidence_root is not None:
             return self.evidence_root.resolve()
-        return repository_of(self.path.resolve().parent)
+        return repository_root(self.path)
 
     def resources_in(self, group: str, environment: str) -> list[ResourceInstance]:
         """The concrete resources of a group in one environment."""
@@ -265,23 +265,6 @@ class Policy:
     def resource_names(self, group: str, environment: str) -> list[str]:
         """The concrete names of a resource group in one environment."""
         return [instance.name for instance in self.resources_in(group, environment)]
-
-
-def repository_of(directory: Path) -> Path:
-    """The top of the git work tree containing ``directory``, else ``directory``."""
-    try:
-        completed = subprocess.run(
-            ["git", "rev-parse", "--show-toplevel"],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return directory
-    top = completed.stdout.strip()
-    return Path(top).resolve() if completed.returncode == 0 and top else directory
 
 
 def resource_instances(

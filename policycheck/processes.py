@@ -106,6 +106,7 @@ def collect_spread(
         finished=finished,
         forget_clients=forget_clients,
         deadline=deadline,
+        parent=os.getpid(),
     )
     # Keep the collector from writing to every inherited object, so the children share
     # the parent's pages instead of copying them (memory stays near one process's).
@@ -172,7 +173,7 @@ def _die_with_parent() -> None:
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
     except (OSError, AttributeError):
         return
-    if os.getppid() == 1:  # the parent ended before the request took effect
+    if os.getppid() != _WORK["parent"]:  # the parent ended before the request took effect
         os._exit(1)
 
 

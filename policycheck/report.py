@@ -7,7 +7,10 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from policycheck.registry import Severity
 
-SCHEMA_VERSION = "1.0"
+#: 1.1 adds per-environment control statuses, the selection, gaps and the deadline: a
+#: 1.0 report cannot tell what it did not assess (see ``upgraded``).
+SCHEMA_VERSION = "1.1"
+LEGACY_SCHEMA_VERSION = "1.0"
 
 ResultStatus = Literal["pass", "fail", "error", "waived"]
 #: A control's status. Beyond the results' statuses: ``manual`` (no check maps to it, only
@@ -211,7 +214,7 @@ class Summary(ReportModel):
 
 
 class Report(ReportModel):
-    schema_version: Literal["1.0"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
     run: RunInfo
     summary: Summary
     controls: list[ControlResult]
@@ -329,4 +332,41 @@ def summarize(
         status=overall_status(controls, results, gaps or []),
         results=count(results),
         controls=control_counts,
+    )
+
+
+def upgraded(report: Report) -> Report:
+    """A report as this version would state it. A report of schema 1.0 (an older
+    policycheck) does not record its selection or what it left unassessed: its controls are
+    re-derived from its results and it carries a gap, so that neither render nor merge can
+    turn it into a PASS it never earned."""
+    if report.schema_version != LEGACY_SCHEMA_VERSION:
+        return report
+    gaps = [
+        *report.run.gaps,
+        Gap(
+            environment="*",
+            reason="report of an older policycheck (schema 1.0): what it did not assess is unknown",
+        ),
+    ]
+    controls = [
+        assess_control(
+            c.id,
+            c.title,
+            c.checks,
+            report.results,
+            c.manual,
+            requirements=c.requirements,
+            source_file=c.source_file,
+            check_lines=c.check_lines,
+        )
+        for c in report.controls
+    ]
+    return report.model_copy(
+        update={
+            "schema_version": SCHEMA_VERSION,
+            "run": report.run.model_copy(update={"gaps": gaps}),
+            "controls": controls,
+            "summary": summarize(controls, report.results, gaps),
+        }
     )

@@ -6,7 +6,6 @@ import json
 import os
 import subprocess
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import suppress
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -26,6 +25,7 @@ from policycheck.evidence import EvidenceStore
 from policycheck.facts import FactOutcome, all_facts
 from policycheck.locations import Unreachable, Where, open_locations, static_locations
 from policycheck.policy import Binding, Policy, ResourceInstance
+from policycheck.pool import concurrently
 from policycheck.processes import collect_spread, default_processes
 from policycheck.registry import NOW, RESOURCE, all_checks
 from policycheck.report import (
@@ -439,11 +439,12 @@ def _discover_concurrently(policy: Policy, locations: Sequence[Where], resolve: 
             if policy.is_discovered(group, where.environment)
         )
     ]
-    if len(work) > 1:
-        with ThreadPoolExecutor(max_workers=min(8, len(work))) as pool:
-            for future in [pool.submit(resolve, group, where) for group, where in work]:
-                with suppress(Unassessable):
-                    future.result()
+
+    def warm(item: tuple[str, Where]) -> None:
+        with suppress(Unassessable):
+            resolve(*item)
+
+    concurrently(warm, work, 8)
 
 
 def locate(connection: Connection | Unreachable) -> Where:

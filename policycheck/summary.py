@@ -23,7 +23,7 @@ def summary_table(report: Report) -> str:
         + "".join(f"\nnot assessed: {line}" for line in unassessed_lines(report))
         + "".join(
             f"\nwaiver {w.ticket} ({w.check} on {w.resource}, {w.environment}): {w.state}, "
-            f"waived {w.matched} result(s) (expires {w.expires})"
+            f"waived {w.waived} result(s) (expires {w.expires})"
             for w in report.waivers
         )
     )

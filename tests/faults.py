@@ -93,9 +93,9 @@ class FaultInjector:
                 self._leave(service)
 
         def respond(environ: dict[str, Any], start_response: Any) -> Any:
+            fault = self._match(environ)  # counted on arrival, before any delay
             if self.delay:
                 time.sleep(self.delay)
-            fault = self._match(environ)
             if fault is None:
                 return app(environ, start_response)
             if environ.get("HTTP_X_AMZ_TARGET"):

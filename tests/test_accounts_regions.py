@@ -397,8 +397,9 @@ def test_org_environment_without_account_is_not_assessed(
     assert control["environments"]["prod"]["status"] == "not_assessed"
     assert "NOT ASSESSED: 1 passed" in result.stdout  # the terminal summary agrees
     assert "not assessed: environment prod: no active account" in result.stdout
+    assert "not assessed: SC.10.01.01 in prod: the environment was not audited" in result.stdout
     markdown = (workspace.directory / "out" / "report.md").read_text()
     assert "**Overall: NOT ASSESSED**" in markdown and "## Not assessed" in markdown
-    # --fail-on fail reports it but does not gate on it, like errors
+    # --fail-on fail silences read errors, never what was not assessed
     relaxed, _ = audit(moto, workspace, "--org", "--role-name", ROLE, *only, "--fail-on", "fail")
-    assert relaxed.returncode == 0
+    assert relaxed.returncode == 3

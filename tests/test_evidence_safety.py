@@ -18,7 +18,7 @@ from conftest import Workspace, run_cli
 from policycheck import evidence as evidence_module
 from policycheck.collect import fact_key, read_fact
 from policycheck.collectors.drills import DELETED_RECORDS, RECORDS
-from policycheck.drills import drill_rows, drills_table
+from policycheck.drills import drills_report, drills_table
 from policycheck.errors import InputError
 from policycheck.evidence import (
     MAX_RECORD_BYTES,
@@ -28,7 +28,7 @@ from policycheck.evidence import (
     EvidenceStore,
     GitError,
     evidence_dir_problems,
-    parse_record,
+    record_from_text,
     repository_root,
 )
 from policycheck.facts import FetchContext
@@ -394,7 +394,7 @@ def _bomb(day: str = "2026-10-01") -> str:
 def test_yaml_alias_bomb_is_refused_quickly() -> None:
     started = time.monotonic()
     with pytest.raises(EvidenceError, match="line 1: anchors and aliases") as raised:
-        parse_record("bomb.yaml", _bomb())
+        record_from_text(_bomb())
     assert time.monotonic() - started < 0.5
     assert len(str(raised.value)) < 200
 
@@ -402,12 +402,12 @@ def test_yaml_alias_bomb_is_refused_quickly() -> None:
 def test_any_anchor_or_alias_is_refused() -> None:
     text = yaml.safe_dump(_record()) + "notes: &n hi\n"
     with pytest.raises(EvidenceError, match=r"line 8: anchors and aliases"):
-        parse_record("anchor.yaml", text)
+        record_from_text(text)
 
 
 def test_deep_nesting_is_refused() -> None:
     with pytest.raises(EvidenceError, match="nested deeper than"):
-        parse_record("deep.yaml", "notes: " + "[" * 20_000 + "]" * 20_000)
+        record_from_text("notes: " + "[" * 20_000 + "]" * 20_000)
 
 
 @pytest.mark.parametrize(
@@ -422,7 +422,7 @@ def test_deep_nesting_is_refused() -> None:
 )
 def test_bad_yaml_is_an_evidence_error_not_a_crash(text: str, reason: str) -> None:
     with pytest.raises(EvidenceError, match=reason):
-        parse_record("bad.yaml", text)
+        record_from_text(text)
 
 
 def test_error_messages_quote_short_excerpts_only(tmp_path: Path) -> None:
@@ -431,7 +431,7 @@ def test_error_messages_quote_short_excerpts_only(tmp_path: Path) -> None:
         {**_record(), "outcome": giant, "environment": ["e"] * 1000, giant[:5000]: 1}
     )
     with pytest.raises(EvidenceError) as raised:
-        parse_record("giant.yaml", text)
+        record_from_text(text)
     message = str(raised.value)
     assert len(message) < 1000
     assert "outcome: Input should be 'pass' or 'fail'" in message
@@ -441,7 +441,7 @@ def test_error_messages_quote_short_excerpts_only(tmp_path: Path) -> None:
 def test_many_errors_are_counted_not_listed() -> None:
     text = yaml.safe_dump({**_record(), "evidence": ["not a url"] * 5000})
     with pytest.raises(EvidenceError, match=r"and 4995 more error\(s\)") as raised:
-        parse_record("many.yaml", text)
+        record_from_text(text)
     assert len(str(raised.value)) < 2000
 
 
@@ -517,7 +517,7 @@ def test_drills_table_shows_a_malformed_record_and_the_other_drills(
     workspace: Workspace,
 ) -> None:
     _workspace_with_evidence(workspace)
-    rows = {row[0]: row for row in drill_rows(workspace.policy, TODAY)}
+    rows = {row[0]: row for row in drills_report(workspace.policy, TODAY).rows}
     assert len(rows) == 4
     [secret] = [row for label, row in rows.items() if "ecret" in label]
     assert secret[3] == "invalid evidence: evidence/secret-rotation/2026-01-01-dev.yaml"
@@ -552,10 +552,12 @@ def test_drills_table_reads_evidence_inside_the_policys_evidence_root(
     workspace.edit(lambda document: document.update(evidence_dir=str(elsewhere)))
     commit_record(elsewhere, _record(TODAY.isoformat()), "ecs drill")
     with pytest.raises(InputError, match="outside the repository"):
-        drill_rows(workspace.policy, TODAY)
+        drills_report(workspace.policy, TODAY)
     policy = dataclasses.replace(workspace.policy, evidence_root=tmp_path)
-    assert any(row[3] == "pass (8 min)" for row in drill_rows(policy, TODAY))
-    assert any(row[3] == "pass (8 min)" for row in drill_rows(workspace.policy, TODAY, tmp_path))
+    assert any(row[3] == "pass (8 min)" for row in drills_report(policy, TODAY).rows)
+    assert any(
+        row[3] == "pass (8 min)" for row in drills_report(workspace.policy, TODAY, tmp_path).rows
+    )
 
 
 def test_cli_drills_reports_a_malformed_record_cleanly(workspace: Workspace) -> None:
@@ -578,3 +580,49 @@ def test_cli_drills_without_evidence_dir_is_a_clean_error(workspace: Workspace) 
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert "evidence directory" in result.stderr and "does not exist" in result.stderr
+
+
+# --- a record rewritten into another is a deletion ---------------------------------------
+
+
+def _store_of(repo: Path, evidence: Path) -> EvidenceStore:
+    return EvidenceStore(evidence, repo)
+
+
+def test_record_moved_and_rewritten_is_seen_as_deleted(tmp_path: Path) -> None:
+    """git's rename detection would report a failed run rewritten into a passing one as a
+    rename: with renames off it is the deletion it is."""
+    import yaml
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    evidence = repo / "docs" / "evidence"
+    failed = commit_record(
+        evidence, _record("2026-03-01", outcome="fail", time_to_recovery_minutes=40), "failed"
+    )
+    moved = failed.with_name("2026-11-20-dev.yaml")
+    _git(repo, "mv", str(failed), str(moved))
+    moved.write_text(yaml.safe_dump(_record("2026-11-20")))
+    _git(repo, "commit", "-qam", "rewrite")
+    [deletion] = _store_of(repo, evidence).deletions_for(DRILL)
+    assert deletion["change"] == "deleted"
+    assert deletion["record_date"] == "2026-03-01"
+
+
+def test_record_edited_in_place_counts_only_when_a_judged_field_changed(tmp_path: Path) -> None:
+    import yaml
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    _git(repo, "init", "-q")
+    evidence = repo / "docs" / "evidence"
+    record = commit_record(evidence, _record("2026-03-01", outcome="fail"), "failed")
+    record.write_text(yaml.safe_dump(_record("2026-03-01", outcome="fail", notes="typo fixed")))
+    _git(repo, "commit", "-qam", "notes only")
+    assert _store_of(repo, evidence).deletions_for(DRILL) == []
+    record.write_text(yaml.safe_dump(_record("2026-03-01", outcome="pass")))
+    _git(repo, "commit", "-qam", "make it pass")
+    [rewritten] = _store_of(repo, evidence).deletions_for(DRILL)
+    assert rewritten["change"] == "rewritten"
+    assert rewritten["record_date"] == "2026-03-01"

@@ -112,7 +112,8 @@ def test_control_status_per_environment_and_overall() -> None:
     assert (missing.status, missing.reason) == ("not_assessed", "prod: not audited")
     report = make_report(*results, controls=(missing,))
     assert report.summary.status == "not_assessed"
-    assert exit_code(report) == 3 and exit_code(report, "fail") == 0
+    # not assessed is not a read error: --fail-on fail does not silence it
+    assert exit_code(report) == 3 and exit_code(report, "fail") == 3
     assert exit_code(make_report(*results, controls=(control,))) == 0
 
 
@@ -485,13 +486,13 @@ def test_every_view_shows_what_was_not_assessed() -> None:
     assert gap["message"]["text"] == "C.1 not assessed in prod: not audited"
     assert gap["level"] == "error"
     assert "## policycheck: NOT ASSESSED" in FORMATS["summary"].render(report)
-    assert "- **NOT ASSESSED** C.1: prod: not audited" in FORMATS["summary"].render(report)
+    assert "- **NOT ASSESSED** C.1 in prod: not audited" in FORMATS["summary"].render(report)
     oscal = json.loads(FORMATS["oscal"].render(report))
     [finding] = oscal["assessment-results"]["results"][0]["findings"]
     assert finding["target"]["status"]["state"] == "not-satisfied"
     junit = ET.fromstring(FORMATS["junit"].render(report))
     assert [e.get("message") for e in junit.iter("error")] == [
-        "not assessed: C.1: prod: not audited"
+        "not assessed: C.1 in prod: not audited"
     ]
 
 
@@ -501,5 +502,81 @@ def test_diff_check_dropped_from_new_is_lost_coverage() -> None:
     new = _report(make_result("d", "pass"))
     changes = diff_reports(old, new)
     assert changes["resolved_failures"] == []
-    assert changes["coverage_lost"] == ["missing from NEW: no result of this check at all"]
+    assert changes["coverage_lost"] == [
+        "missing from NEW: no result of c in dev (123456789012, eu-central-1)"
+    ]
     assert is_regression(changes)
+
+
+def test_merge_of_reports_that_selected_differently_is_not_a_pass() -> None:
+    """dev ran everything, prod only one check: prod's other controls are not assessed in
+    the merge, not 'not selected' (which would let the merge pass)."""
+    dev_result = make_result("a", "pass", environment="dev")
+    prod_result = make_result("b", "pass", environment="prod")
+
+    def control(cid: str, checks: list[str], env: str, status: str, result):  # type: ignore[no-untyped-def]
+        there = ControlInEnvironment(status=status)
+        return assess_control(cid, "t", checks, [result], environments={env: there})
+
+    dev = _report(dev_result, environments=("dev",)).model_copy(
+        update={
+            "controls": [
+                control("C.1", ["a"], "dev", "pass", dev_result),
+                control("C.2", ["b"], "dev", "pass", make_result("b", "pass")),
+            ]
+        }
+    )
+    prod = _report(prod_result, environments=("prod",), selected_checks=["b"]).model_copy(
+        update={
+            "controls": [
+                control("C.1", ["a"], "prod", "not_selected", prod_result),
+                control("C.2", ["b"], "prod", "pass", prod_result),
+            ]
+        }
+    )
+    merged = merge_reports([dev, prod], ["dev.json", "prod.json"])
+    c1 = next(c for c in merged.controls if c.id == "C.1")
+    assert c1.environments["prod"].status == "not_assessed"
+    assert merged.summary.status == "not_assessed"
+    assert merged.run.selected_checks is None  # dev selected everything
+
+
+def test_legacy_report_is_never_a_pass(tmp_path: Path) -> None:
+    """A report of schema 1.0 (an older policycheck) cannot tell what it left out: render
+    and merge both say NOT ASSESSED, never PASS."""
+    legacy = json.loads(_report(make_result("c", "pass")).model_dump_json(by_alias=True))
+    legacy["schema_version"] = "1.0"
+    for key in ("selected_environments", "policy_environments", "shard", "gaps"):
+        legacy["run"].pop(key, None)
+    path = tmp_path / "old" / "report.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(legacy))
+    rendered = run_cli("render", path, "-o", tmp_path / "rendered")
+    assert rendered.returncode == 0, rendered.stderr
+    again = json.loads((tmp_path / "rendered" / "report.json").read_text())
+    assert again["schema_version"] == "1.1"
+    assert again["summary"]["status"] == "not_assessed"
+    assert "older policycheck" in again["run"]["gaps"][0]["reason"]
+    merged = run_cli("merge", path, "-o", tmp_path / "merged")
+    assert merged.returncode == 3
+
+
+def test_render_or_merge_never_replace_their_input(tmp_path: Path) -> None:
+    report = _report(make_result("c", "pass"))
+    path = tmp_path / "out" / "report.json"
+    path.parent.mkdir()
+    path.write_text(report.model_dump_json(by_alias=True))
+    for command in (["render", path], ["merge", path]):
+        result = run_cli(*command, "--format", "csv", "-o", tmp_path / "out")
+        assert result.returncode == 2
+        assert "whose report set this command replaces" in result.stderr
+    assert json.loads(path.read_text())["results"]
+
+
+def test_merge_can_gate_on_the_merged_status(tmp_path: Path) -> None:
+    report = _report(make_result("c", "fail"), policy_environments=["dev", "prod"])
+    path = tmp_path / "r.json"
+    path.write_text(report.model_dump_json(by_alias=True))
+    assert run_cli("merge", path, "-o", tmp_path / "m", "--allow-missing").returncode == 0
+    gated = run_cli("merge", path, "-o", tmp_path / "m", "--fail-on", "error")
+    assert gated.returncode == 1

@@ -110,15 +110,23 @@ def environment_matrix(report: Report) -> str:
 
 
 def unassessed_lines(report: Report) -> list[str]:
-    """What the run was asked to assess and could not: gaps, then controls not assessed."""
-    return [
-        *(f"environment {gap.environment}: {gap.reason}" for gap in report.run.gaps),
-        *(
-            f"{control.id}: {control.reason or 'no result'}"
-            for control in report.controls
-            if control.status == "not_assessed"
-        ),
-    ]
+    """What the run was asked to assess and could not: gaps, then each control in each
+    environment where it was not assessed, and the deadline if it cut the run short."""
+    lines = [f"environment {gap.environment}: {gap.reason}" for gap in report.run.gaps]
+    for control in report.controls:
+        if control.environments:
+            lines += [
+                f"{control.id} in {name}: {there.reason or 'no result'}"
+                for name, there in control.environments.items()
+                if there.status == "not_assessed"
+            ]
+        elif control.status == "not_assessed":
+            lines.append(f"{control.id}: {control.reason or 'no result'}")
+    if report.run.deadline_reached:
+        lines.append(
+            f"the deadline ({report.run.deadline}) was reached: facts not read by then are errors"
+        )
+    return lines
 
 
 def render_markdown(report: Report) -> str:
@@ -141,6 +149,21 @@ def render_markdown(report: Report) -> str:
                 ["Finished", run.finished_at],
                 ["Policy file", f"`{run.policy_file}`"],
                 ["Policy SHA-256", f"`{run.policy_sha256}`"],
+                *(
+                    [
+                        [
+                            "Deadline",
+                            run.deadline
+                            + (
+                                " — **reached**: facts not read by then are errors"
+                                if run.deadline_reached
+                                else ""
+                            ),
+                        ]
+                    ]
+                    if run.deadline
+                    else []
+                ),
                 *(
                     [
                         f"Environment {env.name}",
