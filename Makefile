@@ -3,13 +3,27 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Hash-pinned locks (every file checked against its sha256 when installed):
+# requirements/action.txt, what the GitHub Action installs (runtime dependencies and the
+# build backend), and requirements/dev.txt, the same versions plus the dev and demo
+# extras, what this Makefile installs. `make lock` keeps the current pins wherever
+# pyproject.toml still accepts them; `make lock-upgrade` moves every pin to the newest.
+LOCK := requirements/action.txt
+DEV_LOCK := requirements/dev.txt
+UV_VERSION := 0.13.9
+UV_STAMP := $(VENV)/.uv-$(UV_VERSION)
+UV_COMPILE = $(BIN)/uv pip compile pyproject.toml requirements/action.in --universal \
+	--python-version 3.11 --generate-hashes --no-config --custom-compile-command 'make lock' \
+	--quiet
 
-.PHONY: demo test lint schemas clean
+.PHONY: demo test lint lock lock-upgrade lock-check action-install-check schemas clean
 
-$(STAMP): pyproject.toml
+# The dev environment from the lock, then this project (editable), built with the
+# setuptools of the lock: nothing is installed unpinned or by a name alone.
+$(STAMP): pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: -r $(DEV_LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -18,10 +32,36 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q
 
-lint: $(STAMP)
+lint: $(STAMP) lock-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/actionlint .github/workflows/*.yml
+
+# uv, pinned, into the dev venv: it reads pyproject.toml without building the project and
+# writes one lock for every platform and Python >= 3.11 (--universal) with the hashes of
+# every file.
+$(UV_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet 'uv==$(UV_VERSION)'
+	touch $(UV_STAMP)
+
+lock: $(UV_STAMP)
+	$(UV_COMPILE) --output-file $(LOCK)
+	$(UV_COMPILE) --extra dev --extra demo --constraint $(LOCK) --output-file $(DEV_LOCK)
+	$(BIN)/python .ci/check_lock.py
+
+lock-upgrade: $(UV_STAMP)
+	$(UV_COMPILE) --upgrade --output-file $(LOCK)
+	$(UV_COMPILE) --upgrade --extra dev --extra demo --constraint $(LOCK) --output-file $(DEV_LOCK)
+	$(BIN)/python .ci/check_lock.py
+
+# Offline: pins hashed, pyproject's requirements satisfied, no dev-only package in the
+# action's lock, the same versions in both.
+lock-check: $(STAMP)
+	$(BIN)/python .ci/check_lock.py
+
+# Online (the package index): the action's install step, run as it is, into a fresh venv.
+action-install-check: $(STAMP)
+	$(BIN)/python .ci/check_action_install.py
 
 schemas: $(STAMP)
 	$(BIN)/python -m policycheck.schemas
