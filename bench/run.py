@@ -37,9 +37,12 @@ from typing import Any
 import yaml
 
 from peers import PEERS, install
-from policycheck.mockaws import moto_server, operation_of
-from policycheck.seeding import DEMO_CREDENTIALS, ECR_MANIFEST
+from policycheck.checks.ecr import DEMO_MANIFEST
+from policycheck.demo.seeding import DEMO_CREDENTIALS
+from policycheck.demo.server import moto_server, operation_of
 from replay import Recording, replay_server, request_key
+
+ECR_MANIFEST = json.dumps(DEMO_MANIFEST)
 
 REGION = "eu-central-1"
 HERE = Path(__file__).resolve().parent

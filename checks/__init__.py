@@ -1,9 +1,5 @@
-"""Check plugins, one module per service. Importing this package registers them.
+"""Check plugins, one module per service, installed as ``policycheck.checks``.
 
-Installed as ``policycheck.checks``. Each check is a pure function of collected facts and
-its parameters; see :func:`policycheck.registry.check`.
+Each check is a pure function of collected facts and its parameters, declared with
+:func:`policycheck.registry.check`; ``policycheck.plugins.load_registry`` finds them.
 """
-
-from policycheck.checks import drills, dynamodb, ecr, ecs, firehose, iam, s3, ssm
-
-__all__ = ["drills", "dynamodb", "ecr", "ecs", "firehose", "iam", "s3", "ssm"]

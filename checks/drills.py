@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
+from policycheck.examples import Call, Deviation, Examples
 from policycheck.registry import NOW, RESOURCE, CheckParams, Facts, Verdict, check, judge
 
 Frequency = Literal["monthly", "quarterly", "semiannually", "annually"]
@@ -17,6 +18,20 @@ ADJECTIVE = {
     "semiannually": "semi-annual",
     "annually": "annual",
 }
+
+
+def _drill_record(day: str, outcome: str, minutes: float) -> Call:
+    """Commit an evidence record of one run of the drill (a local call, not AWS)."""
+    record = {
+        "drill": "{name}",
+        "date": day,
+        "environment": "{env}",
+        "outcome": outcome,
+        "time_to_recovery_minutes": minutes,
+        "evidence": ["https://github.com/example/ai-connectors/actions/runs/1"],
+        "performed_by": "platform on-call",
+    }
+    return Call("evidence", "commit_record", {"record": record})
 
 
 class DrillParams(CheckParams):
@@ -50,6 +65,15 @@ def deleted_too_early(deletion: dict[str, Any], retention_years: int) -> bool:
 
 @check(
     id="dr-drill-evidence-fresh",
+    passes="the latest run of the drill in the environment passed, took no longer than the "
+    "component's RTO, and passed within the drill's frequency; no evidence record younger "
+    "than 3 years was deleted or rewritten in git history",
+    examples=Examples(
+        compliant=(_drill_record("{date_10_days_ago}", "pass", 5),),
+        deviation=Deviation(
+            "the latest run failed, over its RTO", (_drill_record("{yesterday}", "fail", 500),)
+        ),
+    ),
     title="DR drill passed within its frequency and RTO, with evidence retained",
     resource_type="dr_drill",
     severity="high",

@@ -4,7 +4,33 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
+from policycheck.examples import Call, Deviation, Examples
 from policycheck.registry import CheckParams, Facts, Verdict, check, judge
+
+
+def _pitr(days: int) -> Call:
+    return Call(
+        "dynamodb",
+        "update_continuous_backups",
+        {
+            "TableName": "{name}",
+            "PointInTimeRecoverySpecification": {
+                "PointInTimeRecoveryEnabled": True,
+                "RecoveryPeriodInDays": days,
+            },
+        },
+    )
+
+
+def _partition_key(name: str) -> dict[str, Any]:
+    """Creation arguments giving a table the partition key ``name`` (type S)."""
+    return {
+        "create_table": {
+            "KeySchema": [{"AttributeName": name, "KeyType": "HASH"}],
+            "AttributeDefinitions": [{"AttributeName": name, "AttributeType": "S"}],
+        }
+    }
+
 
 #: AWS's recovery period when none is reported (the only period before 2025).
 DEFAULT_RECOVERY_DAYS = 35
@@ -18,6 +44,11 @@ class PitrParams(CheckParams):
 
 @check(
     id="dynamodb-pitr-enabled",
+    passes="PITR `ENABLED` with `RecoveryPeriodInDays` ≥ `min_recovery_days` (35)",
+    examples=Examples(
+        compliant=(_pitr(35),),
+        deviation=Deviation("a 7-day recovery window", (_pitr(7),)),
+    ),
     title="DynamoDB point-in-time recovery is enabled with the required recovery period",
     resource_type="dynamodb_table",
     severity="high",
@@ -65,6 +96,20 @@ class TtlParams(CheckParams):
 
 @check(
     id="dynamodb-ttl-enabled",
+    passes="Time to Live is `ENABLED` (on `attribute_name` if set)",
+    examples=Examples(
+        compliant=(
+            Call(
+                "dynamodb",
+                "update_time_to_live",
+                {
+                    "TableName": "{name}",
+                    "TimeToLiveSpecification": {"Enabled": True, "AttributeName": "expires_at"},
+                },
+            ),
+        ),
+        deviation=Deviation("Time to Live never enabled"),
+    ),
     title="DynamoDB Time to Live is enabled",
     resource_type="dynamodb_table",
     severity="low",
@@ -95,6 +140,13 @@ class LockTableParams(CheckParams):
 
 @check(
     id="terraform-lock-table-ready",
+    passes="`aiconnectors-terraform-lock-{env}` is ACTIVE with partition key `LockID` of type S",
+    examples=Examples(
+        at_creation=_partition_key("LockID"),
+        deviation=Deviation(
+            "partition key `id` instead of `LockID`", at_creation=_partition_key("id")
+        ),
+    ),
     title="Terraform state lock table is active with the LockID key",
     resource_type="dynamodb_table",
     severity="medium",
@@ -167,6 +219,23 @@ def key_owner(sse: dict[str, Any] | None, key: dict[str, Any] | None) -> str:
 
 @check(
     id="dynamodb-encryption-at-rest",
+    passes="the table's key is of an `allowed` kind: `aws_owned`, `aws_managed` (default) or "
+    "`customer_managed`",
+    examples=Examples(
+        at_creation={"create_table": {"SSESpecification": {"Enabled": True, "SSEType": "KMS"}}},
+        deviation=Deviation(
+            "encrypted with a customer managed key",
+            at_creation={
+                "create_table": {
+                    "SSESpecification": {
+                        "Enabled": True,
+                        "SSEType": "KMS",
+                        "KMSMasterKeyId": "{new_kms_key_arn}",
+                    }
+                }
+            },
+        ),
+    ),
     title="DynamoDB table is encrypted with the required kind of KMS key",
     resource_type="dynamodb_table",
     severity="medium",

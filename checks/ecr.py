@@ -5,7 +5,49 @@ from typing import Any
 
 from pydantic import Field
 
+from policycheck.examples import Call, Deviation, Examples, Json
 from policycheck.registry import CheckParams, Facts, NoParams, Verdict, check, judge
+
+#: A Docker image manifest with no layers: enough for ECR to hold a tagged image.
+DEMO_MANIFEST = {
+    "schemaVersion": 2,
+    "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    "config": {"digest": "sha256:" + "0" * 64, "size": 0},
+    "layers": [],
+}
+
+
+def _lifecycle_policy(keep: int | str) -> Call:
+    """Expire untagged images after 7 days; keep the ``keep`` most recent tagged ones."""
+    rules = [
+        {
+            "rulePriority": 1,
+            "description": "expire untagged images after 7 days",
+            "selection": {
+                "tagStatus": "untagged",
+                "countType": "sinceImagePushed",
+                "countUnit": "days",
+                "countNumber": 7,
+            },
+            "action": {"type": "expire"},
+        },
+        {
+            "rulePriority": 2,
+            "description": "keep the most recent tagged images",
+            "selection": {
+                "tagStatus": "tagged",
+                "tagPatternList": ["*"],
+                "countType": "imageCountMoreThan",
+                "countNumber": keep,
+            },
+            "action": {"type": "expire"},
+        },
+    ]
+    return Call(
+        "ecr",
+        "put_lifecycle_policy",
+        {"repositoryName": "{name}", "lifecyclePolicyText": Json({"rules": rules})},
+    )
 
 
 class RetainTaggedParams(CheckParams):
@@ -351,6 +393,16 @@ def retention_counterexample(policy: Any, min_tagged_images: int) -> Counterexam
 
 @check(
     id="ecr-lifecycle-retains-tagged",
+    passes="rules applied as ECR does (lowest `rulePriority` first; an image is acted on only by "
+    "the first rule that selects it): a rule keeps a count of tagged images "
+    "(`imageCountMoreThan` ≥ `min_tagged_images`, 10), and for any images, tags, push, pull and "
+    "archive times no rule expires or archives (`transition`) any of the 10 newest tagged "
+    "images, whichever way ECR counts images an earlier rule selected; a failure names a "
+    "repository where one is lost",
+    examples=Examples(
+        compliant=(_lifecycle_policy("{params.min_tagged_images}"),),
+        deviation=Deviation("keeps only the 5 most recent tagged images", (_lifecycle_policy(5),)),
+    ),
     title="ECR lifecycle policy keeps the most recent tagged images",
     resource_type="ecr_repository",
     severity="medium",
@@ -467,6 +519,24 @@ def _not_counted(image: dict[str, Any]) -> str | None:
 
 @check(
     id="ecr-image-available",
+    passes="the repository holds at least one image with tags that can be pulled "
+    "(`imageStatus` `ACTIVE`; archived or restoring images, and images without tags whatever "
+    "the server-side filter says, do not count)",
+    examples=Examples(
+        compliant=(
+            Call(
+                "ecr",
+                "put_image",
+                {
+                    "repositoryName": "{name}",
+                    "imageManifest": Json(DEMO_MANIFEST),
+                    "imageTag": "v1.0.0",
+                },
+                ignore=("ImageAlreadyExistsException",),
+            ),
+        ),
+        deviation=Deviation("no image pushed"),
+    ),
     title="ECR repository holds a tagged image to redeploy from",
     resource_type="ecr_repository",
     severity="high",

@@ -2,6 +2,7 @@
 
 from pydantic import Field
 
+from policycheck.examples import Call, Deviation, Examples
 from policycheck.registry import CheckParams, Facts, Verdict, check, judge
 
 
@@ -11,6 +12,20 @@ class StableParams(CheckParams):
 
 @check(
     id="ecs-service-stable",
+    passes="service `mcp-{mcp}-main-svc` in `aiconnectors-{env}-aiconnectors` is ACTIVE, "
+    "desired ≥ 1, running = desired, primary deployment COMPLETED",
+    examples=Examples(
+        deviation=Deviation(
+            "scaled to zero (an ECS redeploy drill left undone)",
+            (
+                Call(
+                    "ecs",
+                    "update_service",
+                    {"cluster": "{parent}", "service": "{name}", "desiredCount": 0},
+                ),
+            ),
+        ),
+    ),
     title="ECS service is active, scaled up and fully deployed",
     resource_type="ecs_service",
     severity="high",

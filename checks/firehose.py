@@ -5,6 +5,7 @@ from typing import Any
 
 from pydantic import Field
 
+from policycheck.examples import Call, Deviation, Examples
 from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
 
 #: S3 backup modes that send every record to the backup bucket.
@@ -12,6 +13,32 @@ EVERY_RECORD_MODES = frozenset({"Enabled", "AllData", "AllDocuments", "AllEvents
 #: S3 backup modes that send nothing to the backup bucket.
 NO_RECORD_MODES = frozenset({"Disabled"})
 BUCKET_ARN = re.compile(r"arn:[^:]+:s3:::(?P<bucket>[^/]+)/?")
+
+
+def _delivery_stream(interval: int | str) -> Call:
+    """A stream delivering to the bucket, encrypted, flushing every ``interval`` s or 5 MB."""
+    return Call(
+        "firehose",
+        "create_delivery_stream",
+        {
+            "DeliveryStreamName": "{name}-delivery",
+            "DeliveryStreamType": "DirectPut",
+            "DeliveryStreamEncryptionConfigurationInput": {"KeyType": "AWS_OWNED_CMK"},
+            "ExtendedS3DestinationConfiguration": {
+                "RoleARN": "arn:aws:iam::{account_id}:role/firehose-audit",
+                "BucketARN": "arn:aws:s3:::{name}",
+                "BufferingHints": {
+                    "IntervalInSeconds": interval,
+                    "SizeInMBs": "{params.max_size_mb}",
+                },
+                "EncryptionConfiguration": {
+                    "KMSEncryptionConfig": {
+                        "AWSKMSKeyARN": "arn:aws:kms:{region}:{account_id}:alias/aws/s3"
+                    }
+                },
+            },
+        },
+    )
 
 
 class DeliveryParams(CheckParams):
@@ -82,6 +109,14 @@ def _stream_problems(
 
 @check(
     id="firehose-delivers-to-audit-bucket",
+    passes="a delivery stream delivers every record to the bucket (S3/Extended S3 destination, "
+    "Redshift staging bucket, or S3 backup of all records), and every stream that writes "
+    "anything there, S3 backups of failed records included, is active, buffers ≤ 60 s and "
+    "≤ 5 MB, and is encrypted",
+    examples=Examples(
+        compliant=(_delivery_stream("{params.max_interval_seconds}"),),
+        deviation=Deviation("buffers 300 s before delivering", (_delivery_stream(300),)),
+    ),
     title="Firehose delivers audit logs to the bucket at least every 60 s or 5 MB, encrypted",
     resource_type="s3_bucket",
     severity="medium",

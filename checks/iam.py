@@ -4,10 +4,45 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from policycheck.collectors.ecs import DEMO_TASK_ROLE
+from policycheck.examples import Call, Deviation, Examples, Json
 from policycheck.policydocs import as_list
 from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
 from policycheck.templates import expand, name_template
 from policycheck.wildcards import wildcard_match
+
+
+def _token_cache_policy(*other_tables: str) -> Call:
+    """The demo task role's policy: its own table (``params.table``) and its indexes, and
+    ``other_tables``."""
+    prefix = "arn:aws:dynamodb:{region}:{account_id}:table/"
+    resources = [prefix + "{params.table}", prefix + "{params.table}/index/*"]
+    return Call(
+        "iam",
+        "put_role_policy",
+        {
+            "RoleName": DEMO_TASK_ROLE,
+            "PolicyName": "token-cache",
+            "PolicyDocument": Json(
+                {
+                    "Version": "2012-10-17",
+                    "Statement": [
+                        {
+                            "Sid": "TokenCache",
+                            "Effect": "Allow",
+                            "Action": [
+                                "dynamodb:GetItem",
+                                "dynamodb:PutItem",
+                                "dynamodb:DeleteItem",
+                                "dynamodb:Query",
+                            ],
+                            "Resource": resources + [prefix + table for table in other_tables],
+                        }
+                    ],
+                }
+            ),
+        },
+    )
 
 
 class IsolationParams(CheckParams):
@@ -49,6 +84,17 @@ def _beyond(statement: dict[str, Any], table_arn: str) -> list[str]:
 
 @check(
     id="dynamodb-access-isolated",
+    passes="the MCP's task role grants DynamoDB actions only on its own token table (no `*`, no "
+    "other table), and no other service's task role in the cluster reaches that table (inline "
+    "and attached policies, IAM wildcards count, roles of deployments and task sets still "
+    "running included; a service ECS lists but cannot describe is an error)",
+    examples=Examples(
+        compliant=(_token_cache_policy(),),
+        deviation=Deviation(
+            "its task role also reaches the Terraform lock table",
+            (_token_cache_policy("aiconnectors-terraform-lock-{env}"),),
+        ),
+    ),
     title="Only the MCP's own ECS task role can reach its token table",
     resource_type="ecs_service",
     severity="high",

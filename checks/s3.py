@@ -4,6 +4,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from policycheck.examples import Call, Deviation, Examples, Json
 from policycheck.policydocs import as_list, covers_action, statements
 from policycheck.registry import RESOURCE, CheckParams, Facts, NoParams, Verdict, check, judge
 from policycheck.wildcards import covers_every_suffix
@@ -21,8 +22,120 @@ PUBLIC_ACCESS_FLAGS = (
 DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
 
 
+def _versioning(status: str) -> Call:
+    return Call(
+        "s3",
+        "put_bucket_versioning",
+        {"Bucket": "{name}", "VersioningConfiguration": {"Status": status}},
+    )
+
+
+def _public_access_block(*off: str) -> Call:
+    return Call(
+        "s3",
+        "put_public_access_block",
+        {
+            "Bucket": "{name}",
+            "PublicAccessBlockConfiguration": {
+                flag: flag not in off for flag in PUBLIC_ACCESS_FLAGS
+            },
+        },
+    )
+
+
+def _lifecycle(*rules: dict[str, Any]) -> Call:
+    return Call(
+        "s3",
+        "put_bucket_lifecycle_configuration",
+        {"Bucket": "{name}", "LifecycleConfiguration": {"Rules": list(rules)}},
+    )
+
+
+def _archive_rule(expire_after: int | str) -> dict[str, Any]:
+    return {
+        "ID": "archive-and-expire",
+        "Status": "Enabled",
+        "Filter": {"Prefix": ""},
+        "Transitions": [
+            {"Days": "{params.transition_days}", "StorageClass": "{params.storage_class}"}
+        ],
+        "Expiration": {"Days": expire_after},
+    }
+
+
+#: Deletes no data: aborts stale uploads and removes expired delete markers.
+HOUSEKEEPING_RULE = {
+    "ID": "housekeeping",
+    "Status": "Enabled",
+    "Filter": {"Prefix": ""},
+    "AbortIncompleteMultipartUpload": {"DaysAfterInitiation": 7},
+    "Expiration": {"ExpiredObjectDeleteMarker": True},
+}
+
+
+def _deny_delete(*actions: str) -> Call:
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "DenyDelete",
+                "Effect": "Deny",
+                "Principal": "*",
+                "Action": list(actions),
+                "Resource": "arn:aws:s3:::{name}/*",
+            }
+        ],
+    }
+    return Call("s3", "put_bucket_policy", {"Bucket": "{name}", "Policy": Json(policy)})
+
+
+def _replication(replica: str, region: str) -> tuple[Call, ...]:
+    """A versioned replica bucket in ``region`` and a rule replicating everything to it."""
+    return (
+        Call(
+            "s3",
+            "create_bucket",
+            {"Bucket": replica, "CreateBucketConfiguration": {"LocationConstraint": region}},
+            ignore=("BucketAlreadyOwnedByYou",),
+            region=region,
+        ),
+        Call(
+            "s3",
+            "put_bucket_versioning",
+            {"Bucket": replica, "VersioningConfiguration": {"Status": "Enabled"}},
+            region=region,
+        ),
+        _versioning("Enabled"),
+        Call(
+            "s3",
+            "put_bucket_replication",
+            {
+                "Bucket": "{name}",
+                "ReplicationConfiguration": {
+                    "Role": "arn:aws:iam::{account_id}:role/s3-replication",
+                    "Rules": [
+                        {
+                            "ID": "dr",
+                            "Status": "Enabled",
+                            "Priority": 1,
+                            "Filter": {},
+                            "DeleteMarkerReplication": {"Status": "Disabled"},
+                            "Destination": {"Bucket": "arn:aws:s3:::" + replica},
+                        }
+                    ],
+                },
+            },
+        ),
+    )
+
+
 @check(
     id="s3-versioning-enabled",
+    passes="versioning Status is `Enabled` (Suspended or never enabled fails)",
+    examples=Examples(
+        compliant=(_versioning("Enabled"),),
+        deviation=Deviation("versioning suspended", (_versioning("Suspended"),)),
+    ),
     title="S3 bucket versioning is enabled",
     resource_type="s3_bucket",
     severity="high",
@@ -54,6 +167,29 @@ class EncryptionParams(CheckParams):
 
 @check(
     id="s3-encryption-at-rest",
+    passes="default encryption configured with an algorithm in `allowed_algorithms` "
+    "(state bucket: exactly `AES256`)",
+    examples=Examples(
+        compliant=(
+            Call(
+                "s3",
+                "put_bucket_encryption",
+                {
+                    "Bucket": "{name}",
+                    "ServerSideEncryptionConfiguration": {
+                        "Rules": [
+                            {
+                                "ApplyServerSideEncryptionByDefault": {
+                                    "SSEAlgorithm": "{params.allowed_algorithms[0]}"
+                                }
+                            }
+                        ]
+                    },
+                },
+            ),
+        ),
+        deviation=Deviation("no default encryption configured"),
+    ),
     title="S3 bucket has default encryption with an allowed algorithm",
     resource_type="s3_bucket",
     severity="high",
@@ -94,6 +230,14 @@ def encryption_at_rest(facts: Facts, params: EncryptionParams) -> Verdict:
 
 @check(
     id="s3-public-access-blocked",
+    passes="all four Block Public Access flags in effect, bucket and account level combined",
+    examples=Examples(
+        compliant=(_public_access_block(),),
+        deviation=Deviation(
+            "only BlockPublicAcls and IgnorePublicAcls (Prowler passes this)",
+            (_public_access_block("BlockPublicPolicy", "RestrictPublicBuckets"),),
+        ),
+    ),
     title="S3 Block Public Access is fully in effect (bucket and account combined)",
     resource_type="s3_bucket",
     severity="critical",
@@ -180,6 +324,17 @@ class ArchiveAndExpireParams(CheckParams):
 
 @check(
     id="s3-lifecycle-archive-and-expire",
+    passes="enabled whole-bucket rules move objects to `storage_class` (GLACIER) within "
+    "`transition_days` (90) and expire current objects after exactly `expiration_days` (365); "
+    "no enabled rule expires objects earlier or on a date, or deletes noncurrent versions "
+    "sooner than `min_noncurrent_days` (default: `expiration_days`) after they became "
+    "noncurrent",
+    examples=Examples(
+        compliant=(_lifecycle(_archive_rule("{params.expiration_days}"), HOUSEKEEPING_RULE),),
+        deviation=Deviation(
+            "current objects expire after 30 days", (_lifecycle(_archive_rule(30)),)
+        ),
+    ),
     title="S3 lifecycle archives objects and expires them after the retention period",
     resource_type="s3_bucket",
     severity="medium",
@@ -269,6 +424,26 @@ def lifecycle_archive_and_expire(facts: Facts, params: ArchiveAndExpireParams) -
 
 @check(
     id="s3-retains-all-versions",
+    passes="no enabled lifecycle rule has `Expiration` by Days/Date or "
+    "`NoncurrentVersionExpiration` (deleting expired delete markers and aborting uploads is "
+    "fine)",
+    examples=Examples(
+        compliant=(_lifecycle(HOUSEKEEPING_RULE),),
+        deviation=Deviation(
+            "noncurrent versions deleted after 30 days",
+            (
+                _lifecycle(
+                    HOUSEKEEPING_RULE,
+                    {
+                        "ID": "drop-old-versions",
+                        "Status": "Enabled",
+                        "Filter": {"Prefix": ""},
+                        "NoncurrentVersionExpiration": {"NoncurrentDays": 30},
+                    },
+                ),
+            ),
+        ),
+    ),
     title="No S3 lifecycle rule deletes data",
     resource_type="s3_bucket",
     severity="high",
@@ -327,6 +502,15 @@ def _unconditional_deny_gap(statement: dict[str, Any]) -> str | None:
 
 @check(
     id="s3-policy-denies-delete",
+    passes="for `s3:DeleteObject` and `s3:DeleteObjectVersion`, a `Deny` to every principal "
+    "without Condition on every object (IAM wildcards count)",
+    examples=Examples(
+        compliant=(_deny_delete(*DELETE_ACTIONS),),
+        deviation=Deviation(
+            "denies s3:DeleteObject but not s3:DeleteObjectVersion",
+            (_deny_delete("s3:DeleteObject"),),
+        ),
+    ),
     title="S3 bucket policy denies object deletion to everyone",
     resource_type="s3_bucket",
     severity="high",
@@ -375,6 +559,15 @@ def policy_denies_delete(facts: Facts, params: NoParams) -> Verdict:
 
 @check(
     id="s3-cross-region-replication",
+    passes="an enabled rule replicates to an existing, versioned bucket in another region "
+    "(not bound by default: the policy accepts its absence)",
+    examples=Examples(
+        compliant=_replication("{name}-replica", "{other_region}"),
+        deviation=Deviation(
+            "replicates to a bucket in the same region",
+            _replication("{name}-replica-same-region", "{region}"),
+        ),
+    ),
     title="S3 bucket replicates to a versioned bucket in another region",
     resource_type="s3_bucket",
     severity="medium",

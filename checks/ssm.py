@@ -1,10 +1,25 @@
 """SSM checks: secrets are stored encrypted."""
 
+from policycheck.examples import Call, Deviation, Examples
 from policycheck.registry import Facts, NoParams, Verdict, check, judge
 
 
 @check(
     id="ssm-parameter-secure",
+    passes="each MCP's client-secret parameter exists and is a `SecureString` (read with "
+    "DescribeParameters: the value is never read)",
+    examples=Examples(
+        deviation=Deviation(
+            "a plain String",
+            (
+                Call(
+                    "ssm",
+                    "put_parameter",
+                    {"Name": "{name}", "Value": "demo-secret", "Type": "String", "Overwrite": True},
+                ),
+            ),
+        ),
+    ),
     title="SSM parameter holding a secret exists and is a SecureString",
     resource_type="ssm_parameter",
     severity="high",

@@ -15,7 +15,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 from policycheck.deadline import NO_DEADLINE, Deadline
 from policycheck.errors import aws_error
 from policycheck.facts import (
-    FACTS,
     AwsError,
     FactOutcome,
     FactSpec,
@@ -25,7 +24,6 @@ from policycheck.facts import (
     fact_order,
 )
 from policycheck.pool import DaemonPool
-from policycheck.resources import RESOURCE_TYPES
 
 ProgressCallback = Callable[[int, int], None]
 #: In-flight fetches allowed per service (``"*"``: any service) in one account and region.
@@ -97,7 +95,7 @@ def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
         code, message = aws_error(exc)
         if code in spec.absent_codes:
             return FactOutcome(spec, value=None, fetched_at=fetched_at)
-        if spec.scope != "account" and code in RESOURCE_TYPES[spec.resource_type].missing_codes:
+        if spec.scope != "account" and code in spec.resource_type.missing_codes:
             return FactOutcome(spec, resource_missing=True, fetched_at=fetched_at)
         return failed(code, message)
     except ResourceMissing:
@@ -115,8 +113,7 @@ def with_dependencies(requests: dict[FactKey, FactRequest]) -> dict[FactKey, Fac
     pending = list(requests.items())
     while pending:
         key, request = pending.pop()
-        for name in request.spec.depends_on:
-            spec = FACTS[name]
+        for spec in request.spec.depends_on:
             dependency = fact_key(key.account_id, key.region, spec, request.name, request.parent)
             if dependency not in complete:
                 complete[dependency] = FactRequest(spec, request.name, request.parent)
@@ -217,56 +214,83 @@ def collect(
     every fact not yet read is an error and it returns at once; interrupted, it cancels
     what has not started."""
     everything = with_dependencies(requests)
-    memo = Memo()
-    waves = fact_order({key.fact: FACTS[key.fact] for key in everything})
-    outcomes: dict[FactKey, FactOutcome] = {}
     pool = DaemonPool(max_workers)
-    throttle = ServiceThrottle(pool, service_caps or {})
+    run = _Collection(clients_for, ServiceThrottle(pool, service_caps or {}), deadline)
+
+    def tick() -> None:
+        if progress:
+            progress(len(run.outcomes), len(everything))
+
     try:
-        for wave in waves:
-            futures = {}
-            for key, request in everything.items():
-                if key.fact not in wave:
-                    continue
-                dependencies = {
-                    name: outcomes[
-                        fact_key(
-                            key.account_id, key.region, FACTS[name], request.name, request.parent
-                        )
-                    ]
-                    for name in request.spec.depends_on
-                }
-                inherited = _inherited(request.spec, list(dependencies.values()))
-                if inherited or deadline.passed():
-                    outcomes[key] = inherited or too_late(request.spec, deadline)
-                    continue
-                context = FetchContext(
-                    name=request.name,
-                    account_id=key.account_id,
-                    region=key.region,
-                    parent=request.parent,
-                    client=clients_for(key.location),
-                    deps={name: outcome.value for name, outcome in dependencies.items()},
-                    memo=memo.get,
-                )
-                lane = (key.account_id, key.region, service_of(request.spec))
-                futures[throttle.submit(lane, partial(read_fact, request.spec, context))] = key
-            try:
-                for future in as_completed(futures, timeout=deadline.remaining()):
-                    outcomes[futures[future]] = future.result()
-                    if progress:
-                        progress(len(outcomes), len(everything))
-            except TimeoutError:  # the deadline: what is not read now stays unread
-                for future, key in futures.items():
-                    if key in outcomes:
-                        continue
-                    if future.done() and not future.cancelled():
-                        outcomes[key] = future.result()
-                    else:
-                        future.cancel()
-                        outcomes[key] = too_late(FACTS[key.fact], deadline)
+        for wave in fact_order(request.spec for request in everything.values()):
+            names = {spec.name for spec in wave}
+            run.await_wave(
+                run.submit({k: r for k, r in everything.items() if k.fact in names}), tick
+            )
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)
         raise
     pool.shutdown(wait=not deadline.passed(), cancel_futures=True)
-    return outcomes
+    return run.outcomes
+
+
+class _Collection:
+    """One collect call's state: the outcomes so far, the shared lookups, the lanes."""
+
+    def __init__(
+        self, clients_for: ClientsFor, throttle: ServiceThrottle, deadline: Deadline
+    ) -> None:
+        self.clients_for = clients_for
+        self.throttle = throttle
+        self.deadline = deadline
+        self.memo = Memo()
+        self.outcomes: dict[FactKey, FactOutcome] = {}
+
+    def submit(
+        self, wave: dict[FactKey, FactRequest]
+    ) -> dict[Future[Any], tuple[FactKey, FactSpec]]:
+        """Start every fact of a wave whose dependencies were read; settle the others
+        (a dependency missing or unreadable, or the deadline passed) at once."""
+        started: dict[Future[Any], tuple[FactKey, FactSpec]] = {}
+        for key, request in wave.items():
+            dependencies = {
+                spec.name: self.outcomes[
+                    fact_key(key.account_id, key.region, spec, request.name, request.parent)
+                ]
+                for spec in request.spec.depends_on
+            }
+            inherited = _inherited(request.spec, list(dependencies.values()))
+            if inherited or self.deadline.passed():
+                self.outcomes[key] = inherited or too_late(request.spec, self.deadline)
+                continue
+            context = FetchContext(
+                name=request.name,
+                account_id=key.account_id,
+                region=key.region,
+                parent=request.parent,
+                client=self.clients_for(key.location),
+                deps={name: outcome.value for name, outcome in dependencies.items()},
+                memo=self.memo.get,
+            )
+            lane = (key.account_id, key.region, service_of(request.spec))
+            future = self.throttle.submit(lane, partial(read_fact, request.spec, context))
+            started[future] = (key, request.spec)
+        return started
+
+    def await_wave(
+        self, started: dict[Future[Any], tuple[FactKey, FactSpec]], tick: Callable[[], None]
+    ) -> None:
+        """Take each outcome as it comes; at the deadline, what is not read stays unread."""
+        try:
+            for future in as_completed(started, timeout=self.deadline.remaining()):
+                self.outcomes[started[future][0]] = future.result()
+                tick()
+        except TimeoutError:
+            for future, (key, spec) in started.items():
+                if key in self.outcomes:
+                    continue
+                if future.done() and not future.cancelled():
+                    self.outcomes[key] = future.result()
+                else:
+                    future.cancel()
+                    self.outcomes[key] = too_late(spec, self.deadline)

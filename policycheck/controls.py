@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, ValidationError
 
 from policycheck.errors import InputError
-from policycheck.registry import all_checks
+from policycheck.plugins import Registry, load_registry
 from policycheck.validation import (
     StrictModel,
     describe_errors,
@@ -74,14 +74,15 @@ class Catalog:
         return next((c for c in self.controls if c.id == control_id), None)
 
 
-def load_catalog(directory: Path) -> Catalog:
-    """Read and validate every ``*.yaml`` in the controls directory."""
+def load_catalog(directory: Path, registry: Registry | None = None) -> Catalog:
+    """Read and validate every ``*.yaml`` in the controls directory against the registry
+    (default: the installed plugins)."""
     if not directory.is_dir():
         raise InputError(f"{directory}: controls directory not found (expected beside the policy)")
     files = sorted(directory.glob("*.yaml"))
     if not files:
         raise InputError(f"{directory}: no control files (*.yaml)")
-    known_checks = all_checks()
+    known_checks = (registry or load_registry()).checks
     problems: list[str] = []
     controls: list[Control] = []
     for path in files:
@@ -101,12 +102,12 @@ def load_catalog(directory: Path) -> Catalog:
                 problems.append(f"{path}: checks[{position}].id: unknown check {ref.id!r}")
         controls.append(control)
     raise_if_errors(problems)
-    files = {path.stem: path for path in files}
+    by_id = {path.stem: path for path in files}
     return Catalog(
         directory=directory,
         controls=tuple(sorted(controls, key=lambda c: c.id)),
-        files=files,
-        lines={c.id: _check_lines(files[c.id], c.check_ids) for c in controls},
+        files=by_id,
+        lines={c.id: _check_lines(by_id[c.id], c.check_ids) for c in controls},
     )
 
 

@@ -29,6 +29,8 @@ from pydantic import AnyUrl, Field, ValidationError
 from policycheck.validation import StrictModel
 
 RECORD_SUFFIXES = (".yaml", ".yml", ".json")
+#: The name under which the drill facts ask for the evidence store (``ctx.client``).
+EVIDENCE = "evidence"
 #: A record larger than this is refused without being read whole.
 MAX_RECORD_BYTES = 64 * 1024
 #: YAML collections nested deeper than this are refused (a record nests two levels).

@@ -1,14 +1,17 @@
 """Facts: named pieces of configuration, each read by one fetch with declared API actions.
 
-Collectors (``policycheck.collectors``) declare facts; checks name the facts they need.
-A fact is fetched at most once per resource per run, however many checks need it.
+Collectors (``policycheck.collectors``) declare facts; checks name the facts they need;
+``policycheck.plugins`` gathers both into the registry. A fact is fetched at most once per
+resource per run, however many checks need it.
 """
 
 import threading
-from collections.abc import Callable, Hashable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeVar
+
+from policycheck.resources import ResourceType
 
 T = TypeVar("T")
 
@@ -19,6 +22,16 @@ FactScope = Literal["resource", "parent", "account"]
 
 class ResourceMissing(Exception):
     """Raised by a fetch whose API answers "no such resource" without an error code."""
+
+
+class UnknownAnswer(Exception):
+    """Raised by a fetch whose answer leaves the fact unknown although the call succeeded
+    (a failures entry, a listing that stops making progress): an error, never a value.
+    ``code`` becomes the error's code."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Memo:
@@ -66,7 +79,7 @@ class FactSpec:
     name: str
     #: The resource type the fact describes (account-scoped facts are needed by checks of
     #: this resource type but describe the account).
-    resource_type: str
+    resource_type: ResourceType
     #: The IAM actions the fetch needs; the first is the one named in error messages.
     actions: tuple[str, ...]
     fetch: Callable[[FetchContext], Any]
@@ -74,7 +87,7 @@ class FactSpec:
     #: Error codes meaning "this configuration is not set": the fact's value is None.
     absent_codes: frozenset[str] = frozenset()
     #: Facts of the same subject whose values the fetch needs (fetched first, once).
-    depends_on: tuple[str, ...] = ()
+    depends_on: tuple["FactSpec", ...] = ()
     #: The fetch shares lookups with other subjects through ``ctx.memo`` (a KMS key, a
     #: role): its subjects are collected in one process, so each lookup is made once.
     uses_memo: bool = False
@@ -104,39 +117,17 @@ class FactOutcome:
     fetched_at: str = ""
 
 
-FACTS: dict[str, FactSpec] = {}
-
-
-def register_fact(spec: FactSpec) -> FactSpec:
-    """Add a fact to the registry; names are unique, dependencies registered first and of
-    the same scope."""
-    if spec.name in FACTS:
-        raise ValueError(f"fact {spec.name!r} registered twice")
-    for dependency in spec.depends_on:
-        if dependency not in FACTS or FACTS[dependency].scope != spec.scope:
-            raise ValueError(f"{spec.name}: dependency {dependency!r} unknown or of another scope")
-    FACTS[spec.name] = spec
-    return spec
-
-
-def all_facts() -> dict[str, FactSpec]:
-    """Every registered fact, by name."""
-    import policycheck.collectors  # noqa: F401  (registers the facts)
-
-    return FACTS
-
-
-def fact_order(names: Mapping[str, FactSpec]) -> list[list[str]]:
-    """Fact names grouped in waves: every fact comes after the facts it depends on."""
+def fact_order(specs: Iterable[FactSpec]) -> list[list[FactSpec]]:
+    """The specs grouped in waves: every fact comes after the facts it depends on."""
     depth: dict[str, int] = {}
 
-    def depth_of(name: str) -> int:
-        if name not in depth:
-            deps = FACTS[name].depends_on
-            depth[name] = 1 + max(map(depth_of, deps)) if deps else 0
-        return depth[name]
+    def depth_of(spec: FactSpec) -> int:
+        if spec.name not in depth:
+            deps = spec.depends_on
+            depth[spec.name] = 1 + max(map(depth_of, deps)) if deps else 0
+        return depth[spec.name]
 
-    waves: dict[int, list[str]] = {}
-    for name in names:
-        waves.setdefault(depth_of(name), []).append(name)
-    return [waves[level] for level in sorted(waves)]
+    waves: dict[int, dict[str, FactSpec]] = {}
+    for spec in specs:
+        waves.setdefault(depth_of(spec), {})[spec.name] = spec
+    return [list(waves[level].values()) for level in sorted(waves)]

@@ -3,39 +3,41 @@
 from collections.abc import Iterable
 from typing import Any
 
-from policycheck.discovery import LIST_ACTIONS
-from policycheck.facts import FACTS, all_facts
+from policycheck.plugins import Registry
 from policycheck.policy import Policy
-from policycheck.registry import all_checks
 
 
-def required_actions(check_ids: Iterable[str]) -> list[str]:
+def required_actions(check_ids: Iterable[str], registry: Registry) -> list[str]:
     """Every AWS action the checks' facts (and what those depend on) call, sorted."""
-    all_facts()
-    checks = all_checks()
-    names = [name for check_id in check_ids for name in checks[check_id].facts]
-    actions: set[str] = set()
-    while names:
-        spec = FACTS[names.pop()]
-        names.extend(spec.depends_on)
-        actions.update(a for a in spec.actions if not a.startswith("local:"))
-    return sorted(actions)
-
-
-def discovery_actions(policy: Policy) -> list[str]:
-    """List calls the policy's name patterns need."""
     return sorted(
         {
-            LIST_ACTIONS[policy.document.resources[group].type]
-            for binding in policy.bindings
-            for group in binding.resource_groups
-            for environment in policy.environments
-            if policy.is_discovered(group, environment)
+            action
+            for check_id in check_ids
+            for spec in registry.facts_of(registry.checks[check_id])
+            for action in spec.actions
+            if not action.startswith("local:")
         }
     )
 
 
-def readonly_policy(check_ids: Iterable[str], extra: Iterable[str] = ()) -> dict[str, Any]:
+def discovery_actions(policy: Policy) -> list[str]:
+    """List calls the policy's name patterns need."""
+    types = policy.registry.resource_types
+    return sorted(
+        {
+            listing.action
+            for binding in policy.bindings
+            for group in binding.resource_groups
+            for environment in policy.environments
+            if policy.is_discovered(group, environment)
+            and (listing := types[policy.document.resources[group].type].listing) is not None
+        }
+    )
+
+
+def readonly_policy(
+    check_ids: Iterable[str], registry: Registry, extra: Iterable[str] = ()
+) -> dict[str, Any]:
     """An IAM policy document granting exactly those actions (and ``extra`` ones)."""
     return {
         "Version": "2012-10-17",
@@ -43,7 +45,7 @@ def readonly_policy(check_ids: Iterable[str], extra: Iterable[str] = ()) -> dict
             {
                 "Sid": "PolicycheckReadOnly",
                 "Effect": "Allow",
-                "Action": sorted({*required_actions(check_ids), *extra}),
+                "Action": sorted({*required_actions(check_ids, registry), *extra}),
                 "Resource": "*",
             }
         ],

@@ -26,7 +26,7 @@ from policycheck.collect import (
     with_dependencies,
 )
 from policycheck.deadline import NO_DEADLINE, Deadline
-from policycheck.facts import FACTS, AwsError, FactOutcome
+from policycheck.facts import AwsError, FactOutcome
 from policycheck.locations import shard_of
 
 #: One more process for every this many facts, up to the number of cores.
@@ -143,7 +143,7 @@ def collect_spread(
     else:
         pool.shutdown()
     return {
-        key: FactOutcome(FACTS[key.fact], value, missing, error, fetched_at)
+        key: FactOutcome(everything[key].spec, value, missing, error, fetched_at)
         for part in packed
         for key, (value, missing, error, fetched_at) in part.items()
     }

@@ -1,11 +1,15 @@
-"""The check registry: each check declares its id, the facts it needs and a pydantic
-model of its parameters, so a policy file is validated before anything runs."""
+"""What a check plugin is: its id, the facts it needs, a pydantic model of its
+parameters (so a policy file is validated before anything runs), its examples, and a pure
+function of facts and parameters. ``policycheck.plugins`` gathers the checks into the
+registry; this module knows none of them."""
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict
+
+from policycheck.examples import NO_EXAMPLES, Examples
 
 Severity = Literal["critical", "high", "medium", "low"]
 Facts = Mapping[str, Any]
@@ -61,13 +65,13 @@ class CheckSpec:
     remediation: str
     params_model: type[CheckParams]
     evaluate: Evaluator
+    #: When it passes, in a sentence (the README's check table).
+    passes: str = ""
+    examples: Examples = NO_EXAMPLES
 
     @property
     def description(self) -> str:
         return (self.evaluate.__doc__ or self.title).strip()
-
-
-CHECKS: dict[str, CheckSpec] = {}
 
 
 def check(
@@ -78,14 +82,15 @@ def check(
     severity: Severity,
     facts: tuple[str, ...],
     remediation: str,
-    params: type[P] = NoParams,
-) -> Callable[[Callable[[Facts, P], Verdict]], Callable[[Facts, P], Verdict]]:
-    """Register a check: a pure function of collected facts and its parameters."""
+    passes: str,
+    examples: Examples,
+    params: type[CheckParams] = NoParams,
+) -> Callable[[Callable[[Facts, P], Verdict]], CheckSpec]:
+    """Declare a check: a pure function of collected facts and its parameters, with when
+    it passes and its examples. The module's attribute becomes the CheckSpec."""
 
-    def register(fn: Callable[[Facts, P], Verdict]) -> Callable[[Facts, P], Verdict]:
-        if id in CHECKS:
-            raise ValueError(f"check {id!r} registered twice")
-        CHECKS[id] = CheckSpec(
+    def declare(fn: Callable[[Facts, P], Verdict]) -> CheckSpec:
+        return CheckSpec(
             id=id,
             title=title,
             resource_type=resource_type,
@@ -94,14 +99,8 @@ def check(
             remediation=remediation,
             params_model=params,
             evaluate=fn,
+            passes=passes,
+            examples=examples,
         )
-        return fn
 
-    return register
-
-
-def all_checks() -> dict[str, CheckSpec]:
-    """Every registered check, by id."""
-    import policycheck.checks  # noqa: F401  (registers the checks)
-
-    return CHECKS
+    return declare

@@ -1,6 +1,51 @@
-"""Resource types that checks apply to: how they are named, addressed and found missing."""
+"""Resource types: everything policycheck knows about a kind of resource, declared once by
+its collector module: how it is named and addressed, how it is listed when a policy names
+it by pattern, what "it does not exist" looks like, and how the demo creates one."""
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
+
+from policycheck.examples import Call
+
+
+@dataclass(frozen=True)
+class ListingScope:
+    """Where a listing looks: the region, the parent (an ECS cluster) and, for types
+    listed by name prefix, the pattern's literal prefix."""
+
+    region: str
+    parent: str = ""
+    prefix: str = ""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """How a type's resources are listed, all pages, to match name patterns at run time."""
+
+    #: The IAM action the listing needs.
+    action: str
+    service: str
+    #: A paginated operation.
+    operation: str
+    #: The key of each page that holds the items.
+    items: str
+    #: The key of an item that holds its name; None: items are names; "arn": items are
+    #: ARNs whose last segment is the name.
+    name: str | None = None
+    #: The largest page the API allows (None: the API pages by itself).
+    page_size: int | None = None
+    #: Request parameters for a scope (a region filter, a cluster, a name prefix).
+    request: Callable[[ListingScope], Mapping[str, Any]] = field(default=lambda scope: {})
+    #: One listing per literal prefix of the pattern instead of one per location.
+    by_prefix: bool = False
+
+    def name_of(self, item: Any) -> str:
+        if self.name is None:
+            return str(item)
+        if self.name == "arn":
+            return str(item).rsplit("/", 1)[-1]
+        return str(item[self.name])
 
 
 @dataclass(frozen=True)
@@ -15,6 +60,10 @@ class ResourceType:
     arn_template: str
     #: What the parent is called, for types that live inside another resource.
     parent_label: str | None = None
+    #: None: the type cannot be named by pattern.
+    listing: Listing | None = None
+    #: The calls that create one in the demo's simulated account (see examples).
+    example: tuple[Call, ...] = ()
 
     def arn(self, name: str, region: str, account_id: str, parent: str = "") -> str:
         """The resource's ARN (or URN, for resources outside AWS)."""
@@ -27,59 +76,11 @@ class ResourceType:
         )
 
 
-RESOURCE_TYPES: dict[str, ResourceType] = {
-    rt.name: rt
-    for rt in (
-        ResourceType(
-            name="s3_bucket",
-            label="S3 bucket",
-            missing_codes=frozenset({"NoSuchBucket"}),
-            arn_template="arn:aws:s3:::{name}",
-        ),
-        ResourceType(
-            name="dynamodb_table",
-            label="DynamoDB table",
-            # DescribeContinuousBackups says TableNotFoundException, the others
-            # ResourceNotFoundException (moto: ResourceNotFound).
-            missing_codes=frozenset(
-                {"TableNotFoundException", "ResourceNotFoundException", "ResourceNotFound"}
-            ),
-            arn_template="arn:aws:dynamodb:{region}:{account_id}:table/{name}",
-        ),
-        ResourceType(
-            name="ecr_repository",
-            label="ECR repository",
-            missing_codes=frozenset({"RepositoryNotFoundException"}),
-            arn_template="arn:aws:ecr:{region}:{account_id}:repository/{name}",
-        ),
-        ResourceType(
-            name="ecs_service",
-            label="ECS service",
-            missing_codes=frozenset({"ClusterNotFoundException", "ServiceNotFoundException"}),
-            arn_template="arn:aws:ecs:{region}:{account_id}:service/{parent}/{name}",
-            parent_label="cluster",
-        ),
-        ResourceType(
-            name="ssm_parameter",
-            label="SSM parameter",
-            missing_codes=frozenset({"ParameterNotFound"}),
-            arn_template="arn:aws:ssm:{region}:{account_id}:parameter/{path}",
-        ),
-        ResourceType(
-            name="dr_drill",
-            label="DR drill",
-            missing_codes=frozenset(),
-            arn_template="urn:policycheck:dr-drill:{name}",
-        ),
-    )
-}
-
-
 @dataclass(frozen=True, order=True)
 class ResourceRef:
     """One concrete resource in one environment."""
 
-    type: str
+    type: ResourceType = field(compare=False)
     name: str
     region: str
     account_id: str
@@ -89,10 +90,9 @@ class ResourceRef:
 
     @property
     def arn(self) -> str:
-        return RESOURCE_TYPES[self.type].arn(self.name, self.region, self.account_id, self.parent)
+        return self.type.arn(self.name, self.region, self.account_id, self.parent)
 
     @property
     def label(self) -> str:
-        kind = RESOURCE_TYPES[self.type]
-        where = f" in {kind.parent_label} {self.parent}" if kind.parent_label else ""
-        return f"{kind.label} {self.name}{where}"
+        where = f" in {self.type.parent_label} {self.parent}" if self.type.parent_label else ""
+        return f"{self.type.label} {self.name}{where}"

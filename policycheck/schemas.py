@@ -7,8 +7,8 @@ from typing import Any, Literal
 
 from policycheck.controls import Control
 from policycheck.evidence import EvidenceRecord
-from policycheck.policy import PolicyDocument
-from policycheck.registry import all_checks
+from policycheck.plugins import Registry, load_registry
+from policycheck.policyfile import PolicyDocument
 from policycheck.report import Report
 
 SchemaKind = Literal["report", "policy", "control", "evidence"]
@@ -17,10 +17,12 @@ SCHEMA_DIR = Path(__file__).parent / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-def _policy_schema() -> dict[str, Any]:
-    """The policy schema, with each check's parameters spelled out per check id."""
+def _policy_schema(registry: Registry) -> dict[str, Any]:
+    """The policy schema, with the resource types and each check's parameters spelled
+    out per check id."""
     schema = PolicyDocument.model_json_schema()
-    checks = all_checks()
+    checks = registry.checks
+    schema["$defs"]["ResourceGroup"]["properties"]["type"]["enum"] = list(registry.resource_types)
     binding = schema["$defs"]["CheckBinding"]
     binding["properties"]["check"]["enum"] = sorted(checks)
     binding["allOf"] = [
@@ -39,12 +41,12 @@ def _inline(schema: dict[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def build_schema(kind: SchemaKind) -> dict[str, Any]:
-    """The JSON Schema for ``kind``."""
+def build_schema(kind: SchemaKind, registry: Registry | None = None) -> dict[str, Any]:
+    """The JSON Schema for ``kind`` (the policy's from the registry's checks and types)."""
     if kind == "report":
         schema = Report.model_json_schema(by_alias=True)
     elif kind == "policy":
-        schema = _policy_schema()
+        schema = _policy_schema(registry or load_registry())
     elif kind == "evidence":
         schema = EvidenceRecord.model_json_schema()
     else:

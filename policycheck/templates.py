@@ -44,3 +44,18 @@ def name_template(value: str) -> str:
     """Pydantic validator for a name template parameter."""
     placeholders(value)
     return value
+
+
+#: Characters that make a resource name a pattern, listed and matched at run time.
+WILDCARDS = ("*", "?")
+
+
+def is_pattern(name: str) -> bool:
+    """Whether a resource name is a glob to discover rather than a name."""
+    return any(ch in name for ch in WILDCARDS)
+
+
+def literal_prefix(pattern: str) -> str:
+    """The part of a pattern before its first wildcard."""
+    cut = min((pattern.index(ch) for ch in WILDCARDS if ch in pattern), default=len(pattern))
+    return pattern[:cut]

@@ -1,9 +1,15 @@
 """Call a registered check directly with plain facts, as the runner would."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from policycheck.registry import NOW, RESOURCE, Verdict, all_checks
+from policycheck.plugins import load_registry
+from policycheck.registry import NOW, RESOURCE, Verdict
 from policycheck.report import Report, ResourceInfo, Result, RunInfo, summarize
+
+if TYPE_CHECKING:
+    from policycheck.bindings import ResourceInstance
+    from policycheck.locations import Where
+    from policycheck.planning import Target
 
 TODAY = "2026-11-24T06:00:00+00:00"
 
@@ -16,7 +22,7 @@ def judge(
     now: str = TODAY,
     **params: Any,
 ) -> Verdict:
-    spec = all_checks()[check_id]
+    spec = load_registry().checks[check_id]
     full = {
         RESOURCE: {
             "name": resource,
@@ -82,3 +88,20 @@ def make_report(*results: Result, controls: tuple = ()) -> Report:
         controls=list(controls),
         results=list(results),
     )
+
+
+def target(
+    check_id: str,
+    resource: "ResourceInstance",
+    where: "Where",
+    params: dict[str, Any] | None = None,
+    group: str = "group",
+) -> "Target":
+    """A check bound to one resource in one location, as the planner makes them."""
+    from policycheck.bindings import Binding
+    from policycheck.planning import Target
+
+    registry = load_registry()
+    spec = registry.checks[check_id]
+    binding = Binding(0, spec, spec.params_model.model_validate(params or {}), (group,))
+    return Target(binding, where, resource, registry.resource_types[spec.resource_type])

@@ -10,7 +10,7 @@ import yaml
 
 from faults import FaultInjector
 from policycheck.controls import Catalog, load_catalog
-from policycheck.mockaws import moto_server, reset
+from policycheck.demo.server import moto_server, reset
 from policycheck.paths import controls_dir_for
 from policycheck.policy import Policy, load_policy
 

@@ -9,7 +9,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from policycheck.mockaws import operation_of
+from policycheck.demo.server import operation_of
 
 
 @dataclass

@@ -14,9 +14,9 @@ from checkhelpers import make_report
 from conftest import MotoServer, Workspace, audit, run_cli
 from faults import Fault
 from policycheck.collect import ServiceThrottle
+from policycheck.demo.seeding import seed
 from policycheck.locations import shard_of
 from policycheck.report import EnvironmentInfo
-from policycheck.seeding import seed
 from policycheck.summary import locations
 
 ROLE = "policycheck-audit"

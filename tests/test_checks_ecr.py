@@ -22,7 +22,8 @@ from policycheck.checks.ecr import (
     retention_counterexample,
 )
 from policycheck.collect import read_fact
-from policycheck.facts import FetchContext, all_facts
+from policycheck.facts import FetchContext
+from policycheck.plugins import load_registry
 
 CHECK = "ecr-lifecycle-retains-tagged"
 NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
@@ -671,7 +672,7 @@ def test_collector_keeps_status_and_untagged_answers() -> None:
             return [{"imageDetails": details}]
 
     context = FetchContext("mcp-x", "123456789012", "eu-central-1", "", lambda _: Client(), {})
-    images = read_fact(all_facts()["ecr_repository.tagged_images"], context).value
+    images = read_fact(load_registry().facts["ecr_repository.tagged_images"], context).value
     assert [(i["digest"], i["tags"], i["status"]) for i in images] == [
         ("sha256:a", ["v1"], None),
         ("sha256:b", [], None),
@@ -685,7 +686,9 @@ def test_collector_keeps_status_and_untagged_answers() -> None:
 def test_untagged_image_under_tagged_filter_in_moto_does_not_count() -> None:
     """moto answers DescribeImages filtered on TAGGED with untagged images too: collected and
     judged, a repository holding only an untagged image fails."""
-    from policycheck.seeding import ECR_MANIFEST
+    from policycheck.checks.ecr import DEMO_MANIFEST
+
+    ECR_MANIFEST = json.dumps(DEMO_MANIFEST)
 
     with mock_aws():
         ecr = boto3.client("ecr", region_name="eu-central-1")
@@ -699,6 +702,6 @@ def test_untagged_image_under_tagged_filter_in_moto_does_not_count() -> None:
             lambda service: boto3.client(service, region_name="eu-central-1"),
             {},
         )
-        images = read_fact(all_facts()["ecr_repository.tagged_images"], context).value
+        images = read_fact(load_registry().facts["ecr_repository.tagged_images"], context).value
     assert [image["tags"] for image in images] == [[]]
     assert not judge("ecr-image-available", {"ecr_repository.tagged_images": images}).passed

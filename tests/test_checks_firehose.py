@@ -11,7 +11,8 @@ from botocore.stub import Stubber
 from checkhelpers import judge
 from faults import Fault
 from policycheck.collect import read_fact
-from policycheck.facts import FactOutcome, FetchContext, all_facts
+from policycheck.facts import FactOutcome, FetchContext
+from policycheck.plugins import load_registry
 
 CHECK = "firehose-delivers-to-audit-bucket"
 ACCOUNT, REGION = "123456789012", "eu-central-1"
@@ -221,7 +222,7 @@ def _clients(url: str) -> Callable[[str], Any]:
 
 def _read(client: Callable[[str], Any]) -> FactOutcome:
     context = FetchContext("", ACCOUNT, REGION, "", client)
-    return read_fact(all_facts()["s3_account.firehose_streams"], context)
+    return read_fact(load_registry().facts["s3_account.firehose_streams"], context)
 
 
 def _s3(bucket: str, interval: int = 60, size: int = 5, kms: bool = True) -> dict:
@@ -546,7 +547,7 @@ def test_s3_locations_of_a_destination() -> None:
     """A disabled backup is recorded with its mode (the check ignores it); a bucket named
     in a part of the description not known yet is recorded as ``other`` (judged, never
     credited) rather than dropped."""
-    from policycheck.collectors.s3 import _s3_locations
+    from policycheck.collectors.firehose import _s3_locations
 
     redshift = {
         "RoleARN": ROLE,

@@ -7,14 +7,14 @@ from typing import Any
 import boto3
 import pytest
 
-from checkhelpers import judge
+from checkhelpers import judge, target
 from faults import Fault
+from policycheck.bindings import ResourceInstance
 from policycheck.collect import fact_key, read_fact
-from policycheck.facts import FactOutcome, FetchContext, all_facts
+from policycheck.evaluation import evaluate
+from policycheck.facts import FactOutcome, FetchContext
 from policycheck.locations import Where
-from policycheck.policy import Binding, ResourceInstance
-from policycheck.registry import all_checks
-from policycheck.runner import Target, evaluate
+from policycheck.plugins import load_registry
 
 ACCOUNT, REGION = "123456789012", "eu-central-1"
 PREFIX = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
@@ -215,21 +215,18 @@ def _cluster_of_two(client: Any) -> None:
 
 def _read(client: Any, fact: str = "ecs_cluster.task_roles", name: str = "") -> FactOutcome:
     context = FetchContext(name or "mcp-teams-main-svc", ACCOUNT, REGION, CLUSTER, client)
-    return read_fact(all_facts()[fact], context)
+    return read_fact(load_registry().facts[fact], context)
 
 
 def _result(outcome: FactOutcome, catalog: Any, mcp: str = "teams") -> Any:
     """The check's result as the runner makes it from this outcome of the fact."""
-    spec = all_checks()["dynamodb-access-isolated"]
-    params = spec.params_model.model_validate({})
     resource = ResourceInstance(
         f"mcp-{mcp}-main-svc", CLUSTER, {"env": "dev", "mcp": mcp, "region": REGION}, REGION
     )
-    target = Target(
-        Binding(0, spec, params, ("ecs_services",)), Where("dev", ACCOUNT, REGION), resource
-    )
+    bound = target("dynamodb-access-isolated", resource, Where("dev", ACCOUNT, REGION))
     key = fact_key(ACCOUNT, REGION, outcome.spec, resource.name, CLUSTER)
-    return evaluate(target, {key: outcome}, catalog, datetime(2026, 11, 24, tzinfo=UTC))
+    now = datetime(2026, 11, 24, tzinfo=UTC)
+    return evaluate(bound, {key: outcome}, catalog, now, load_registry())
 
 
 def _describe_dropping(client: Any, service: str, failure: dict | None) -> Any:

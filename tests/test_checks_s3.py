@@ -357,7 +357,8 @@ def test_archive_noncurrent_expiration_read_from_moto(moto) -> None:
 
     from faults import Fault
     from policycheck.collect import read_fact
-    from policycheck.facts import FetchContext, all_facts
+    from policycheck.facts import FetchContext
+    from policycheck.plugins import load_registry
 
     s3 = boto3.client("s3", endpoint_url=moto.url, region_name="eu-central-1")
     s3.create_bucket(
@@ -369,7 +370,7 @@ def test_archive_noncurrent_expiration_read_from_moto(moto) -> None:
         Bucket="bucket", LifecycleConfiguration={"Rules": [_archive(), rule]}
     )
     context = FetchContext("bucket", "123456789012", "eu-central-1", "", lambda service: s3)
-    spec = all_facts()["s3_bucket.lifecycle"]
+    spec = load_registry().facts["s3_bucket.lifecycle"]
     outcome = read_fact(spec, context)
     verdict = judge("s3-lifecycle-archive-and-expire", {"s3_bucket.lifecycle": outcome.value})
     assert not verdict.passed

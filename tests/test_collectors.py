@@ -11,7 +11,8 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from policycheck.collect import read_fact
-from policycheck.facts import FactSpec, FetchContext, all_facts
+from policycheck.facts import FactSpec, FetchContext
+from policycheck.plugins import load_registry
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"
@@ -32,7 +33,7 @@ def _context(name: str, client: object = None, parent: str = "", **deps: object)
 
 
 def _read(fact: str, name: str, parent: str = ""):
-    return read_fact(all_facts()[fact], _context(name, parent=parent))
+    return read_fact(load_registry().facts[fact], _context(name, parent=parent))
 
 
 def _bucket(name: str = "the-bucket") -> str:
@@ -186,7 +187,9 @@ def test_ecr_missing_repository(aws: None, fact: str) -> None:
 
 
 def test_ecr_values(aws: None) -> None:
-    from policycheck.seeding import ECR_MANIFEST
+    from policycheck.checks.ecr import DEMO_MANIFEST
+
+    ECR_MANIFEST = json.dumps(DEMO_MANIFEST)
 
     ecr = _client("ecr")
     ecr.create_repository(repositoryName="mcp-x")
@@ -236,7 +239,7 @@ def test_tagged_images_paginate() -> None:
             return Paginator()
 
     context = _context("r", client=lambda service: Client())
-    outcome = read_fact(all_facts()["ecr_repository.tagged_images"], context)
+    outcome = read_fact(load_registry().facts["ecr_repository.tagged_images"], context)
     assert len(outcome.value) == 9
 
 
@@ -253,7 +256,7 @@ def _failing(code: str) -> object:
 @pytest.mark.parametrize("code", ["AccessDenied", "SlowDown", "InternalError"])
 def test_other_errors_are_recorded_with_code(code: str) -> None:
     context = _context("b", client=lambda service: _failing(code))
-    outcome = read_fact(all_facts()["s3_bucket.policy"], context)
+    outcome = read_fact(load_registry().facts["s3_bucket.policy"], context)
     assert outcome.error is not None
     assert (outcome.error.code, outcome.error.message) == (code, f"{code} happened")
     assert outcome.value is None and not outcome.resource_missing
@@ -261,7 +264,7 @@ def test_other_errors_are_recorded_with_code(code: str) -> None:
 
 def test_every_fact_declares_its_actions() -> None:
     aws_services = {"s3", "dynamodb", "ecr", "ecs", "iam", "kms", "ssm", "firehose"}
-    for spec in all_facts().values():
+    for spec in load_registry().facts.values():
         assert isinstance(spec, FactSpec)
         for action in spec.actions:
             service, _, operation = action.partition(":")
@@ -271,8 +274,9 @@ def test_every_fact_declares_its_actions() -> None:
 def test_no_request_is_made_twice(moto, workspace, catalog) -> None:
     """A full run over a seeded account asks every question once: facts shared by checks,
     environments sharing an account, the one KMS key of all tables, the task roles."""
-    from policycheck.runner import RunOptions, run_audit, select
-    from policycheck.seeding import demo_session, seed
+    from policycheck.demo.seeding import demo_session, seed
+    from policycheck.planning import select
+    from policycheck.runner import RunOptions, run_audit
 
     policy = workspace.policy
     seed(policy, moto.url)

@@ -10,8 +10,10 @@ from moto import mock_aws
 
 from conftest import MotoServer, Workspace, audit, run_cli
 from faults import Fault
-from policycheck.discovery import Discovery, DiscoveryFailed, is_pattern, list_names
-from policycheck.seeding import seed
+from policycheck.demo.seeding import seed
+from policycheck.discovery import Discovery, DiscoveryFailed, list_names
+from policycheck.plugins import load_registry
+from policycheck.templates import is_pattern
 
 REGION = "eu-central-1"
 
@@ -37,6 +39,22 @@ def _counting_clients() -> tuple[dict, Counter]:
     return client, calls
 
 
+def _names(
+    client, type_name: str, pattern: str, parent: str = "", region: str = REGION, page_size=None
+) -> list[str]:
+    """What a pattern matches, listed as discovery lists it (with tiny pages if asked)."""
+    from fnmatch import fnmatchcase
+
+    from policycheck.resources import ListingScope
+    from policycheck.templates import literal_prefix
+
+    listing = load_registry().resource_types[type_name].listing
+    prefix = literal_prefix(pattern) if listing.by_prefix else ""
+    scope = ListingScope(region=region, parent=parent, prefix=prefix)
+    names = list_names(client, listing, scope, page_size)
+    return [name for name in names if fnmatchcase(name, pattern)]
+
+
 def test_patterns() -> None:
     assert is_pattern("mcp-oauth-storage-*-dev") and is_pattern("a?c")
     assert not is_pattern("aiconnectors-terraform-lock-dev")
@@ -58,7 +76,7 @@ def test_tables_over_several_pages(aws: None) -> None:
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
     )
     client, calls = _counting_clients()
-    names = list_names(client, "dynamodb_table", "mcp-oauth-storage-*-dev", page_size=3)
+    names = _names(client, "dynamodb_table", "mcp-oauth-storage-*-dev", page_size=3)
     assert names == [f"mcp-oauth-storage-m{i}-dev" for i in range(7)]
     assert calls["ListTables"] == 3
 
@@ -84,17 +102,11 @@ def test_repositories_parameters_buckets_and_services_listed_whole(aws: None) ->
             cluster="c", serviceName=f"mcp-s{i}-main-svc", taskDefinition=definition, desiredCount=1
         )
     client, _ = _counting_clients()
-    assert len(list_names(client, "ecr_repository", "mcp-*", page_size=2)) == 5
-    assert (
-        len(
-            list_names(
-                client, "ssm_parameter", "/aiconnectors/dev/mcps/*/client-secret", page_size=2
-            )
-        )
-        == 5
-    )
-    assert len(list_names(client, "ecs_service", "mcp-*-main-svc", parent="c", page_size=2)) == 5
-    assert len(list_names(client, "s3_bucket", "bench-bucket-*")) == 5
+    assert len(_names(client, "ecr_repository", "mcp-*", page_size=2)) == 5
+    secrets = _names(client, "ssm_parameter", "/aiconnectors/dev/mcps/*/client-secret", page_size=2)
+    assert len(secrets) == 5
+    assert len(_names(client, "ecs_service", "mcp-*-main-svc", parent="c", page_size=2)) == 5
+    assert len(_names(client, "s3_bucket", "bench-bucket-*")) == 5
     # moto answers these in one page whatever the page size: completeness is what it shows.
 
 
@@ -116,7 +128,11 @@ PAGE_SHAPES = {
         lambda n: {"serviceArns": [f"arn:aws:ecs:r:1:service/c/{n}"]},
     ),
     "dynamodb_table": ("list_tables", {}, lambda n: {"TableNames": [n]}),
-    "s3_bucket": ("list_buckets", None, lambda n: {"Buckets": [{"Name": n}]}),
+    "s3_bucket": (
+        "list_buckets",
+        {"BucketRegion": REGION},
+        lambda n: {"Buckets": [{"Name": n}]},
+    ),
 }
 
 
@@ -127,8 +143,7 @@ def test_every_page_is_read(resource_type: str) -> None:
 
     class Paginator:
         def paginate(self, **given: object) -> list[dict]:
-            if request is not None:
-                assert given == {**request, "PaginationConfig": {"PageSize": 2}}
+            assert given == {**request, "PaginationConfig": {"PageSize": 2}}
             return pages
 
     class Client:
@@ -136,7 +151,7 @@ def test_every_page_is_read(resource_type: str) -> None:
             assert name == operation
             return Paginator()
 
-    names = list_names(lambda service: Client(), resource_type, "mcp-*", parent="c", page_size=2)
+    names = _names(lambda service: Client(), resource_type, "mcp-*", parent="c", page_size=2)
     assert names == ["mcp-0", "mcp-1", "mcp-2"]
 
 
@@ -144,8 +159,9 @@ def test_listing_is_read_once_per_account_and_type(aws: None) -> None:
     client, calls = _counting_clients()
     discovery = Discovery()
     location = ("123456789012", REGION)
-    discovery.names(location, client, "dynamodb_table", "a-*")
-    discovery.names(location, client, "dynamodb_table", "b-*")
+    tables = load_registry().resource_types["dynamodb_table"]
+    discovery.names(location, client, tables, "a-*")
+    discovery.names(location, client, tables, "b-*")
     assert calls["ListTables"] == 1
 
 
@@ -201,8 +217,6 @@ def test_buckets_are_listed_in_their_own_region(aws: None) -> None:
             Bucket=f"bucket-in-{region}", CreateBucketConfiguration={"LocationConstraint": region}
         )
     client, calls = _counting_clients()
-    assert list_names(client, "s3_bucket", "bucket-in-*", region="eu-west-1") == [
-        "bucket-in-eu-west-1"
-    ]
-    assert list_names(client, "s3_bucket", "bucket-in-*", region=REGION) == [f"bucket-in-{REGION}"]
+    assert _names(client, "s3_bucket", "bucket-in-*", region="eu-west-1") == ["bucket-in-eu-west-1"]
+    assert _names(client, "s3_bucket", "bucket-in-*", region=REGION) == [f"bucket-in-{REGION}"]
     assert calls["ListBuckets"] == 2

@@ -8,8 +8,8 @@ import pytest
 
 from checkhelpers import judge
 from policycheck.checks.drills import add_months, deleted_too_early, next_due
+from policycheck.demo.seeding import GIT_IDENTITY, commit_record
 from policycheck.evidence import EvidenceError, EvidenceStore, GitError
-from policycheck.seeding import GIT_IDENTITY, commit_record
 
 
 def _run(date: str, outcome: str = "pass", minutes: float = 10, environment: str = "dev") -> dict:

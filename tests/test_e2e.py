@@ -11,8 +11,11 @@ import pytest
 
 from conftest import MotoServer, Workspace, audit, run_cli
 from faults import Fault
+from policycheck.controls import load_catalog
+from policycheck.demo.seeding import Deviation, commit_record, seed
+from policycheck.paths import controls_dir_for
+from policycheck.plugins import load_registry
 from policycheck.schemas import schema_path
-from policycheck.seeding import VIOLATIONS, Deviation, commit_record, seed
 
 CONTROL_IDS = ["SC.10.01.01", "SC.10.01.02", "SC.10.02", "SC.10.03.01", "SC.10.03.02"]
 
@@ -38,7 +41,7 @@ def test_compliant_account_passes_everything(moto: MotoServer, workspace: Worksp
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(_statuses(report).values()) == {"pass"}
     assert report["summary"]["results"]["total"] == 90
-    assert {r["check_id"] for r in report["results"]} == set(VIOLATIONS) - {
+    assert {r["check_id"] for r in report["results"]} == set(load_registry().checks) - {
         "s3-cross-region-replication"
     }  # not bound by default
     jsonschema.validate(report, json.loads(schema_path("report").read_text()))
@@ -52,28 +55,51 @@ def test_compliant_account_passes_everything(moto: MotoServer, workspace: Worksp
     assert "## Manual statements" in markdown
 
 
-def _bound_target(workspace: Workspace, check_id: str) -> tuple[str, str]:
+def _deviations(workspace: Workspace) -> list[Deviation]:
+    """Each bound check's deviation on its own resource where the policy allows, the
+    first environment the check is bound in first."""
     policy = workspace.policy
-    binding = next(b for b in policy.bindings if b.check.id == check_id)
-    environment = (binding.environments or ("dev",))[0]
-    return environment, policy.resource_names(binding.resource_groups[0], environment)[0]
+    used: set[str] = set()
+    chosen = []
+    for check_id in sorted({b.check.id for b in policy.bindings}):
+        candidates = [
+            (environment, name)
+            for b in policy.bindings
+            if b.check.id == check_id
+            for environment in b.environments or policy.environments
+            for group in b.resource_groups
+            for name in policy.resource_names(group, environment)
+        ]
+        environment, name = next((c for c in candidates if c[1] not in used), candidates[0])
+        used.add(name)
+        chosen.append(Deviation(environment, check_id, name))
+    return chosen
 
 
-BOUND = sorted(set(VIOLATIONS) - {"s3-cross-region-replication"})
+def test_every_deviation_fails_exactly_its_result(moto: MotoServer, workspace: Workspace) -> None:
+    """Every check's own example of what it catches, all applied at once to a compliant
+    platform (each on a resource of its own where possible), fails exactly that check on
+    that resource, and nothing else: in process, through the library."""
+    from policycheck.demo.seeding import demo_session
+    from policycheck.planning import select
+    from policycheck.runner import RunOptions, run_audit
 
-
-@pytest.mark.parametrize("check_id", BOUND)
-def test_each_deviation_fails_exactly_that_result(
-    moto: MotoServer, workspace: Workspace, check_id: str
-) -> None:
-    environment, resource = _bound_target(workspace, check_id)
-    seed(workspace.policy, moto.url, deviations=(Deviation(environment, check_id, resource),))
-    result, report = audit(moto, workspace)
-    assert result.returncode == 1, result.stdout + result.stderr
-    failed = {key for key, status in _statuses(report).items() if status != "pass"}
+    deviations = _deviations(workspace)
+    assert len(deviations) == len({b.check.id for b in workspace.policy.bindings}) == 17
+    policy = workspace.policy
+    seed(policy, moto.url, deviations=tuple(deviations))
+    catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
+    options = RunOptions(endpoint_url=moto.url, session_factory=demo_session)
+    report = run_audit(policy, catalog, select(policy, catalog), options)
+    failed = {
+        (r.environment, r.check_id, r.resource.name) for r in report.results if r.status != "pass"
+    }
+    expected = {(d.environment, d.check_id, d.resource_name) for d in deviations}
     # ECR repositories are not per environment: both environments see the same one.
-    environments = ("dev", "prod") if check_id.startswith("ecr-") else (environment,)
-    assert failed == {(env, check_id, resource) for env in environments}
+    expected |= {
+        ("prod", d.check_id, d.resource_name) for d in deviations if d.check_id.startswith("ecr-")
+    }
+    assert failed == expected
 
 
 def test_cross_region_replication_when_required(moto: MotoServer, workspace: Workspace) -> None:

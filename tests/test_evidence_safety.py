@@ -14,12 +14,16 @@ from pathlib import Path
 import pytest
 import yaml
 
+from checkhelpers import target
 from conftest import Workspace, run_cli
 from policycheck import evidence as evidence_module
+from policycheck.bindings import ResourceInstance
 from policycheck.collect import fact_key, read_fact
 from policycheck.collectors.drills import DELETED_RECORDS, RECORDS
+from policycheck.demo.seeding import GIT_IDENTITY, commit_record
 from policycheck.drills import drills_report, drills_table
 from policycheck.errors import InputError
+from policycheck.evaluation import evaluate
 from policycheck.evidence import (
     MAX_RECORD_BYTES,
     DirProblem,
@@ -33,10 +37,7 @@ from policycheck.evidence import (
 )
 from policycheck.facts import FetchContext
 from policycheck.locations import Where
-from policycheck.policy import Binding, ResourceInstance
-from policycheck.registry import all_checks
-from policycheck.runner import Target, evaluate
-from policycheck.seeding import GIT_IDENTITY, commit_record
+from policycheck.plugins import load_registry
 
 SECRET = "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
 DRILL = "ecs-redeploy"
@@ -98,13 +99,9 @@ def _outcome(store: EvidenceStore, spec=RECORDS, drill: str = DRILL):
 
 def _run_result(store: EvidenceStore, drill: str = DRILL):
     """The drill check's result as ``run`` builds it from the two facts."""
-    spec = all_checks()["dr-drill-evidence-fresh"]
     where = Where("dev", "123456789012", "eu-central-1")
-    target = Target(
-        Binding(0, spec, spec.params_model.model_validate({"frequency": "annually"}), ("g",)),
-        where,
-        ResourceInstance(drill, "", {"env": "dev", "region": "eu-central-1"}, "eu-central-1"),
-    )
+    resource = ResourceInstance(drill, "", {"env": "dev", "region": "eu-central-1"}, "eu-central-1")
+    bound = target("dr-drill-evidence-fresh", resource, where, {"frequency": "annually"})
     outcomes = {
         fact_key(where.account_id, where.region, fact, drill): _outcome(store, fact, drill)
         for fact in (RECORDS, DELETED_RECORDS)
@@ -114,7 +111,8 @@ def _run_result(store: EvidenceStore, drill: str = DRILL):
         def control_ids_for(self, _check_id: str) -> list[str]:
             return []
 
-    return evaluate(target, outcomes, _Catalog(), datetime.now(UTC))  # type: ignore[arg-type]
+    now = datetime.now(UTC)
+    return evaluate(bound, outcomes, _Catalog(), now, load_registry())  # type: ignore[arg-type]
 
 
 # --- git history that cannot be read in full is an error ----------------------------------

@@ -5,15 +5,18 @@ from datetime import UTC, datetime
 
 import pytest
 
+from checkhelpers import target
+from policycheck.bindings import ResourceInstance
 from policycheck.collect import fact_key
 from policycheck.controls import Catalog
-from policycheck.facts import AwsError, FactOutcome, all_facts
+from policycheck.evaluation import evaluate
+from policycheck.facts import AwsError, FactOutcome
 from policycheck.locations import Where
-from policycheck.policy import Binding, ResourceInstance
-from policycheck.registry import CheckSpec, all_checks
-from policycheck.runner import Target, evaluate
+from policycheck.planning import Target
+from policycheck.plugins import load_registry
+from policycheck.registry import CheckSpec
 
-CHECK_IDS = sorted(all_checks())
+CHECK_IDS = sorted(load_registry().checks)
 
 
 NOW = datetime(2026, 11, 24, tzinfo=UTC)
@@ -21,9 +24,8 @@ HERE = Where("dev", "123456789012", "eu-central-1")
 
 
 def _target(spec: CheckSpec) -> Target:
-    params = spec.params_model.model_validate(REQUIRED_PARAMS.get(spec.id, {}))
     resource = ResourceInstance("res-name", "parent", {"env": "dev", "mcp": "x"}, "eu-central-1")
-    return Target(Binding(0, spec, params, ("group",)), HERE, resource)
+    return target(spec.id, resource, HERE, REQUIRED_PARAMS.get(spec.id, {}))
 
 
 #: Parameters of checks that have required ones.
@@ -31,7 +33,7 @@ REQUIRED_PARAMS = {"dr-drill-evidence-fresh": {"frequency": "annually"}}
 
 
 def _outcomes(spec: CheckSpec, **overrides: object) -> dict:
-    facts = all_facts()
+    facts = load_registry().facts
     return {
         fact_key("123456789012", "eu-central-1", facts[name], "res-name", "parent"): FactOutcome(
             facts[name], **overrides
@@ -42,12 +44,13 @@ def _outcomes(spec: CheckSpec, **overrides: object) -> dict:
 
 @pytest.mark.parametrize("check_id", CHECK_IDS)
 def test_missing_resource_fails(check_id: str, catalog: Catalog) -> None:
-    spec = all_checks()[check_id]
+    spec = load_registry().checks[check_id]
     result = evaluate(
         _target(spec),
         _outcomes(spec, resource_missing=True),
         catalog,
         NOW,
+        load_registry(),
     )
     assert result.status == "fail"
     assert result.message.endswith("does not exist; expected it to exist")
@@ -56,31 +59,31 @@ def test_missing_resource_fails(check_id: str, catalog: Catalog) -> None:
 
 @pytest.mark.parametrize("check_id", CHECK_IDS)
 def test_api_error_is_an_error_with_the_code(check_id: str, catalog: Catalog) -> None:
-    spec = all_checks()[check_id]
+    spec = load_registry().checks[check_id]
     denied = AwsError("AccessDenied", "User is not authorized")
-    result = evaluate(_target(spec), _outcomes(spec, error=denied), catalog, NOW)
+    result = evaluate(_target(spec), _outcomes(spec, error=denied), catalog, NOW, load_registry())
     assert result.status == "error"
     assert result.error is not None and result.error.code == "AccessDenied"
     assert "AccessDenied" in result.message
-    assert all_facts()[spec.facts[0]].action in result.message
+    assert load_registry().facts[spec.facts[0]].action in result.message
 
 
 def test_one_unreadable_fact_of_two_is_an_error(catalog: Catalog) -> None:
-    spec = all_checks()["s3-public-access-blocked"]
-    facts = all_facts()
+    spec = load_registry().checks["s3-public-access-blocked"]
+    facts = load_registry().facts
     outcomes = _outcomes(spec, value={"BlockPublicAcls": True})
     account_fact = facts["s3_account.public_access_block"]
     outcomes[fact_key("123456789012", "eu-central-1", account_fact, "res-name")] = FactOutcome(
         account_fact, error=AwsError("AccessDenied", "denied")
     )
-    result = evaluate(_target(spec), outcomes, catalog, NOW)
+    result = evaluate(_target(spec), outcomes, catalog, NOW, load_registry())
     assert result.status == "error"
     assert "s3:GetAccountPublicAccessBlock" in result.message
 
 
 def test_crashing_check_is_an_error(catalog: Catalog) -> None:
-    spec = all_checks()["s3-versioning-enabled"]
+    spec = load_registry().checks["s3-versioning-enabled"]
     outcomes = _outcomes(spec, value="not a mapping")
-    result = evaluate(_target(spec), outcomes, catalog, NOW)
+    result = evaluate(_target(spec), outcomes, catalog, NOW, load_registry())
     assert result.status == "error"
     assert result.error is not None and result.error.code == "AttributeError"

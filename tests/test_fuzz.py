@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from checkhelpers import judge
 from conftest import POLICY_PATH
 from policycheck.errors import InputError
+from policycheck.plugins import load_registry
 from policycheck.policy import load_policy
-from policycheck.registry import all_checks
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -88,14 +88,14 @@ def test_valid_shaped_policies_with_random_values(tmp_path_factory: Any, changes
 
 @SETTINGS
 @given(
-    check_id=st.sampled_from(sorted(all_checks())),
+    check_id=st.sampled_from(sorted(load_registry().checks)),
     values=st.lists(json_like, min_size=3, max_size=3),
 )
 def test_checks_never_crash_on_odd_but_typed_facts(check_id: str, values: list) -> None:
     """Facts of the right outer type but arbitrary content: a verdict or a clean error the
     runner turns into an `error` result (TypeError/KeyError etc. are caught there); what
     must never happen is a pass on an empty or missing configuration."""
-    spec = all_checks()[check_id]
+    spec = load_registry().checks[check_id]
     facts = {name: None for name in spec.facts}
     params = {"frequency": "annually"} if check_id == "dr-drill-evidence-fresh" else {}
     try:

@@ -4,9 +4,11 @@ import json
 
 from conftest import REPO, MotoServer, Workspace, run_cli
 from policycheck.controls import load_catalog
+from policycheck.demo.seeding import demo_session, seed
 from policycheck.iampolicy import readonly_policy, required_actions
-from policycheck.runner import RunOptions, run_audit, select
-from policycheck.seeding import demo_session, seed
+from policycheck.planning import select
+from policycheck.plugins import load_registry
+from policycheck.runner import RunOptions, run_audit
 
 #: Operations whose IAM action is named differently (AWS service authorization reference).
 RENAMED = {
@@ -27,7 +29,7 @@ def test_shipped_policy_is_current() -> None:
 
 
 def test_checks_option_and_dependencies() -> None:
-    actions = required_actions(["dynamodb-encryption-at-rest"])
+    actions = required_actions(["dynamodb-encryption-at-rest"], load_registry())
     assert actions == ["dynamodb:DescribeTable", "kms:DescribeKey", "kms:ListAliases"]
     result = run_cli("iam-policy", "--checks", "s3-versioning-enabled")
     assert json.loads(result.stdout)["Statement"][0]["Action"] == ["s3:GetBucketVersioning"]
@@ -59,6 +61,7 @@ def test_every_operation_of_a_full_run_is_allowed(moto: MotoServer, workspace: W
         RunOptions(endpoint_url=moto.url, session_factory=lambda r: session),
     )
     assert report.summary.status == "pass"
-    allowed = set(readonly_policy([b.check.id for b in policy.bindings])["Statement"][0]["Action"])
+    document = readonly_policy([b.check.id for b in policy.bindings], policy.registry)
+    allowed = set(document["Statement"][0]["Action"])
     assert called - NO_PERMISSION_NEEDED <= allowed, called - NO_PERMISSION_NEEDED - allowed
     assert len(called) > 20  # the run really exercised the collectors

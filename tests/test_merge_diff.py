@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from conftest import MotoServer, Workspace, audit, run_cli
-from policycheck.seeding import Deviation, seed
+from policycheck.demo.seeding import Deviation, seed
 
 
 def _run(moto: MotoServer, workspace: Workspace, out: Path, *args: str) -> dict:

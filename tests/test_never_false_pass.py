@@ -12,11 +12,11 @@ import pytest
 
 from checkhelpers import make_report, make_result
 from conftest import MotoServer, Workspace, audit, run_cli
+from policycheck.demo.seeding import seed
 from policycheck.diff import diff_reports, is_regression
 from policycheck.gating import exit_code
 from policycheck.merge import merge_reports
 from policycheck.report import ControlInEnvironment, Gap, assess_control
-from policycheck.seeding import seed
 
 # --- a run that assesses nothing is not a pass --------------------------------------
 
@@ -440,22 +440,30 @@ def test_closed_pipe_is_not_a_traceback(workspace: Workspace, command: list[str]
 def test_workflows_check_out_full_history_where_drills_are_judged() -> None:
     """actions/checkout fetches one commit by default: a drill record deleted within the
     retention would be invisible (the check errs on a shallow clone; the workflows avoid
-    it)."""
+    it). Every job that audits (runs `policycheck run`, or the action beyond installing)
+    checks the repository out with full history."""
     import yaml
 
     from conftest import REPO
 
+    def audits(step: dict) -> bool:
+        uses = str(step.get("uses", ""))
+        if uses.startswith("./"):
+            return str(step.get("with", {}).get("install-only", "false")) != "true"
+        return "policycheck run" in step.get("run", "")
+
+    auditing = 0
     for path in sorted((REPO / ".github" / "workflows").glob("*.yml")):
         for name, job in yaml.safe_load(path.read_text())["jobs"].items():
             steps = job.get("steps", [])
-            if not any("policycheck run" in step.get("run", "") for step in steps):
+            if not any(audits(step) for step in steps):
                 continue
+            auditing += 1
             checkouts = [s for s in steps if str(s.get("uses", "")).startswith("actions/checkout")]
-            assert checkouts, (path.name, name)
-            assert all(s.get("with", {}).get("fetch-depth") == 0 for s in checkouts), (
-                path.name,
-                name,
-            )
+            repository = [s for s in checkouts if "path" not in s.get("with", {})]
+            assert repository, (path.name, name)
+            assert all(s["with"].get("fetch-depth") == 0 for s in repository), (path.name, name)
+    assert auditing >= 2  # the nightly's audit and the release gate
 
 
 def _unassessed_report():  # type: ignore[no-untyped-def]

@@ -152,7 +152,8 @@ BROKEN = [
     (
         "type: s3_bucket\n    name: aiconnectors",
         "type: s3_bukket\n    name: aiconnectors",
-        "resources.state_bucket.type: Input should be",
+        "resources.state_bucket.type: unknown resource type 's3_bukket'; known: dr_drill, "
+        "dynamodb_table, ecr_repository, ecs_service, s3_bucket, ssm_parameter",
     ),
     (
         "transition_days: 90, expiration_days: 365",

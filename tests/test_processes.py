@@ -4,15 +4,17 @@ import inspect
 
 from conftest import MotoServer, Workspace, audit
 from policycheck.collect import FactKey, FactRequest, with_dependencies
-from policycheck.facts import FACTS, all_facts
+from policycheck.demo.seeding import seed
+from policycheck.plugins import load_registry
 from policycheck.processes import FACTS_PER_PROCESS, default_processes, partition
-from policycheck.seeding import seed
 
 
 def _requests(names: list[str], facts: list[str]) -> dict[FactKey, FactRequest]:
     return with_dependencies(
         {
-            FactKey("123456789012", "eu-central-1", fact, name): FactRequest(FACTS[fact], name)
+            FactKey("123456789012", "eu-central-1", fact, name): FactRequest(
+                load_registry().facts[fact], name
+            )
             for name in names
             for fact in facts
         }
@@ -20,7 +22,6 @@ def _requests(names: list[str], facts: list[str]) -> dict[FactKey, FactRequest]:
 
 
 def test_partition_keeps_subjects_whole_and_shared_lookups_together() -> None:
-    all_facts()
     names = [f"table-{i}" for i in range(40)]
     requests = _requests(names, ["dynamodb_table.continuous_backups", "dynamodb_table.kms_key"])
     requests.update(_requests([f"bucket-{i}" for i in range(40)], ["s3_bucket.versioning"]))
@@ -37,7 +38,7 @@ def test_partition_keeps_subjects_whole_and_shared_lookups_together() -> None:
 
 
 def test_facts_that_share_lookups_say_so() -> None:
-    for spec in all_facts().values():
+    for spec in load_registry().facts.values():
         assert ("ctx.memo(" in inspect.getsource(spec.fetch)) == spec.uses_memo, spec.name
 
 

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 from conftest import REPO, MotoServer, Workspace, run_cli
-from policycheck.seeding import seed
+from policycheck.demo.seeding import seed
 
 README = (REPO / "README.md").read_text()
 COMMANDS = [
@@ -49,13 +49,12 @@ def test_readme_library_example(moto: MotoServer, workspace: Workspace) -> None:
 
 
 def test_readme_lists_every_check_and_every_aws_action() -> None:
-    from policycheck.facts import all_facts
-    from policycheck.registry import all_checks
+    from policycheck.plugins import load_registry
 
     table = README[README.index("## Controls and checks") : README.index("### Recovery testing")]
-    for check_id in all_checks():
+    for check_id in load_registry().checks:
         assert f"| `{check_id}` |" in table, check_id
     permissions = README[README.index("## Permissions") : README.index("## How it works")]
-    for spec in all_facts().values():
+    for spec in load_registry().facts.values():
         for action in spec.actions:
             assert action.startswith("local:") or f"`{action}`" in permissions, action

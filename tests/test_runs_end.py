@@ -19,8 +19,9 @@ from policycheck import cli
 from policycheck.aws import AwsSetup, Connection, _retrying, client_config, identify
 from policycheck.collect import FactKey, FactRequest, collect
 from policycheck.deadline import Deadline, DeadlineReached, parse_duration
+from policycheck.demo.seeding import seed
 from policycheck.facts import FactSpec
-from policycheck.seeding import seed
+from policycheck.plugins import load_registry
 
 REGION = "eu-central-1"
 
@@ -41,20 +42,13 @@ def test_bad_durations(text: str) -> None:
 
 
 def _fact(name: str, fetch) -> FactSpec:  # type: ignore[no-untyped-def]
-    return FactSpec(f"test.{name}", "s3_bucket", ("s3:GetBucketVersioning",), fetch)
+    bucket = load_registry().resource_types["s3_bucket"]
+    return FactSpec(f"test.{name}", bucket, ("s3:GetBucketVersioning",), fetch)
 
 
 def _collect(specs: list[FactSpec], deadline: Deadline) -> dict[str, object]:
-    from policycheck import facts
-
-    for spec in specs:
-        facts.FACTS[spec.name] = spec
-    try:
-        requests = {FactKey("1", REGION, spec.name, "b"): FactRequest(spec, "b") for spec in specs}
-        outcomes = collect(requests, lambda _: lambda _s: None, max_workers=2, deadline=deadline)
-    finally:
-        for spec in specs:
-            facts.FACTS.pop(spec.name)
+    requests = {FactKey("1", REGION, spec.name, "b"): FactRequest(spec, "b") for spec in specs}
+    outcomes = collect(requests, lambda _: lambda _s: None, max_workers=2, deadline=deadline)
     return {key.fact.removeprefix("test."): outcome for key, outcome in outcomes.items()}
 
 
@@ -355,7 +349,7 @@ def test_internal_error_has_its_own_exit_code(
     def broken(_args: object) -> int:
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setitem(cli.COMMANDS, "schema", broken)
+    monkeypatch.setattr(cli.schema, "execute", broken)
     assert cli.main(["schema", "report"]) == cli.EXIT_INTERNAL == 70
     err = capsys.readouterr().err
     assert err == (

@@ -6,10 +6,10 @@ import pytest
 
 from checkhelpers import make_report, make_result
 from conftest import MotoServer, Workspace, audit, run_cli
+from policycheck.demo.seeding import Deviation, seed
 from policycheck.errors import InputError
 from policycheck.gating import exit_code
 from policycheck.policy import load_policy
-from policycheck.seeding import Deviation, seed
 from policycheck.waivers import Waiver, apply_waivers, lint_waivers
 
 TODAY = date(2026, 11, 24)

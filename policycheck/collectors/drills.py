@@ -1,24 +1,29 @@
-"""DR drill facts, read from the evidence directory and its git history (not from AWS)."""
+"""DR drills: the resource type (a drill exists through its evidence records), and its
+facts, read from the evidence directory and its git history (not from AWS)."""
 
 from typing import Any
 
-from policycheck.facts import FactSpec, FetchContext, register_fact
+from policycheck.evidence import EVIDENCE
+from policycheck.facts import FactSpec, FetchContext
+from policycheck.resources import ResourceType
 
-#: The local source facts of this module read through ``ctx.client``.
-EVIDENCE = "evidence"
+DR_DRILL = ResourceType(
+    name="dr_drill",
+    label="DR drill",
+    missing_codes=frozenset(),
+    arn_template="urn:policycheck:dr-drill:{name}",
+)
 
 
 def _records(ctx: FetchContext) -> list[dict[str, Any]]:
-    return ctx.client(EVIDENCE).records_for(ctx.name)
+    records: list[dict[str, Any]] = ctx.client(EVIDENCE).records_for(ctx.name)
+    return records
 
 
 def _deletions(ctx: FetchContext) -> list[dict[str, Any]]:
-    return ctx.client(EVIDENCE).deletions_for(ctx.name)
+    deletions: list[dict[str, Any]] = ctx.client(EVIDENCE).deletions_for(ctx.name)
+    return deletions
 
 
-RECORDS = register_fact(
-    FactSpec("dr_drill.records", "dr_drill", ("local:ReadEvidenceFiles",), _records)
-)
-DELETED_RECORDS = register_fact(
-    FactSpec("dr_drill.deleted_records", "dr_drill", ("local:GitLog",), _deletions)
-)
+RECORDS = FactSpec("dr_drill.records", DR_DRILL, ("local:ReadEvidenceFiles",), _records)
+DELETED_RECORDS = FactSpec("dr_drill.deleted_records", DR_DRILL, ("local:GitLog",), _deletions)

@@ -1,9 +1,42 @@
-"""DynamoDB facts: continuous backups (PITR), Time to Live, the table description and
-the KMS key that encrypts it."""
+"""DynamoDB tables: the resource type, and its facts: continuous backups (PITR), Time to
+Live, the table description and the KMS key that encrypts it."""
 
 from typing import Any
 
-from policycheck.facts import FactSpec, FetchContext, register_fact
+from policycheck.examples import Call
+from policycheck.facts import FactSpec, FetchContext
+from policycheck.resources import Listing, ResourceType
+
+DYNAMODB_TABLE = ResourceType(
+    name="dynamodb_table",
+    label="DynamoDB table",
+    # DescribeContinuousBackups says TableNotFoundException, the others
+    # ResourceNotFoundException (moto: ResourceNotFound).
+    missing_codes=frozenset(
+        {"TableNotFoundException", "ResourceNotFoundException", "ResourceNotFound"}
+    ),
+    arn_template="arn:aws:dynamodb:{region}:{account_id}:table/{name}",
+    listing=Listing(
+        action="dynamodb:ListTables",
+        service="dynamodb",
+        operation="list_tables",
+        items="TableNames",
+        page_size=100,
+    ),
+    example=(
+        Call(
+            "dynamodb",
+            "create_table",
+            {
+                "TableName": "{name}",
+                "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}],
+                "AttributeDefinitions": [{"AttributeName": "pk", "AttributeType": "S"}],
+                "BillingMode": "PAY_PER_REQUEST",
+            },
+            ignore=("ResourceInUseException",),
+        ),
+    ),
+)
 
 
 def _continuous_backups(ctx: FetchContext) -> dict[str, Any]:
@@ -40,7 +73,7 @@ def _describe_key(kms: Any, key_arn: str) -> dict[str, Any]:
 
 
 def _table_fact(name: str, actions: tuple[str, ...], fetch: Any, **options: Any) -> FactSpec:
-    return register_fact(FactSpec(name, "dynamodb_table", actions, fetch, **options))
+    return FactSpec(name, DYNAMODB_TABLE, actions, fetch, **options)
 
 
 CONTINUOUS_BACKUPS = _table_fact(
@@ -54,6 +87,6 @@ KMS_KEY = _table_fact(
     "dynamodb_table.kms_key",
     ("kms:DescribeKey", "kms:ListAliases"),
     _kms_key,
-    depends_on=("dynamodb_table.description",),
+    depends_on=(DESCRIPTION,),
     uses_memo=True,
 )

@@ -1,4 +1,5 @@
-"""ECR facts: the repository's lifecycle policy and its tagged images.
+"""ECR repositories: the resource type, and its facts: the lifecycle policy and the
+tagged images.
 
 The tagged images are what DescribeImages returns under ``tagStatus: TAGGED`` (by default
 ECR returns only ``ACTIVE`` images). Each keeps its tags as listed, possibly none, and its
@@ -8,7 +9,32 @@ and ``lastArchivedAt``: the check, not the filter, decides which images can be r
 import json
 from typing import Any
 
-from policycheck.facts import FactSpec, FetchContext, register_fact
+from policycheck.examples import Call
+from policycheck.facts import FactSpec, FetchContext
+from policycheck.resources import Listing, ResourceType
+
+ECR_REPOSITORY = ResourceType(
+    name="ecr_repository",
+    label="ECR repository",
+    missing_codes=frozenset({"RepositoryNotFoundException"}),
+    arn_template="arn:aws:ecr:{region}:{account_id}:repository/{name}",
+    listing=Listing(
+        action="ecr:DescribeRepositories",
+        service="ecr",
+        operation="describe_repositories",
+        items="repositories",
+        name="repositoryName",
+        page_size=1000,
+    ),
+    example=(
+        Call(
+            "ecr",
+            "create_repository",
+            {"repositoryName": "{name}"},
+            ignore=("RepositoryAlreadyExistsException",),
+        ),
+    ),
+)
 
 
 def _lifecycle_policy(ctx: FetchContext) -> dict[str, Any]:
@@ -39,17 +65,13 @@ def _tagged_images(ctx: FetchContext) -> list[dict[str, Any]]:
     ]
 
 
-LIFECYCLE_POLICY = register_fact(
-    FactSpec(
-        "ecr_repository.lifecycle_policy",
-        "ecr_repository",
-        ("ecr:GetLifecyclePolicy",),
-        _lifecycle_policy,
-        absent_codes=frozenset({"LifecyclePolicyNotFoundException"}),
-    )
+LIFECYCLE_POLICY = FactSpec(
+    "ecr_repository.lifecycle_policy",
+    ECR_REPOSITORY,
+    ("ecr:GetLifecyclePolicy",),
+    _lifecycle_policy,
+    absent_codes=frozenset({"LifecyclePolicyNotFoundException"}),
 )
-TAGGED_IMAGES = register_fact(
-    FactSpec(
-        "ecr_repository.tagged_images", "ecr_repository", ("ecr:DescribeImages",), _tagged_images
-    )
+TAGGED_IMAGES = FactSpec(
+    "ecr_repository.tagged_images", ECR_REPOSITORY, ("ecr:DescribeImages",), _tagged_images
 )

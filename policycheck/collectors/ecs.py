@@ -1,27 +1,83 @@
-"""ECS facts: a service's deployment state, and what the task roles of every service in a
-cluster may do (read from IAM)."""
+"""ECS services: the resource type, and its facts: a service's deployment state, and what
+the task roles of every service in its cluster may do (read from IAM)."""
 
-import re
 from typing import Any
 
-from policycheck.facts import FactSpec, FetchContext, ResourceMissing, register_fact
-from policycheck.policydocs import statements as policy_statements
+from policycheck.collectors.iam import role_statements
+from policycheck.examples import Call, Json
+from policycheck.facts import FactSpec, FetchContext, ResourceMissing, UnknownAnswer
+from policycheck.resources import Listing, ListingScope, ResourceType
 
 DESCRIBE_BATCH = 10  # DescribeServices takes at most 10 services per call
 #: The one DescribeServices failure reason that means "no such service" (ECS developer
 #: guide, "API failure reasons"); any other reason leaves the service unknown.
 MISSING = "MISSING"
-ROLE_ARN = re.compile(r"arn:[^:]+:iam::(?P<account>\d*):role/(?:.*/)?(?P<name>[^/]+)")
+#: The task role the demo gives each service.
+DEMO_TASK_ROLE = "{name}-{env}-task"
 
 
-class DescribeFailed(Exception):
-    """ECS answered without describing what was asked (a ``failures`` entry, or nothing at
-    all): it is unknown, never absent. ``code`` (the failure reason) becomes the error's
-    code."""
+def _in_cluster(scope: ListingScope) -> dict[str, Any]:
+    return {"cluster": scope.parent}
 
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
+
+ECS_SERVICE = ResourceType(
+    name="ecs_service",
+    label="ECS service",
+    missing_codes=frozenset({"ClusterNotFoundException", "ServiceNotFoundException"}),
+    arn_template="arn:aws:ecs:{region}:{account_id}:service/{parent}/{name}",
+    parent_label="cluster",
+    listing=Listing(
+        action="ecs:ListServices",
+        service="ecs",
+        operation="list_services",
+        items="serviceArns",
+        name="arn",
+        page_size=100,
+        request=_in_cluster,
+    ),
+    example=(
+        Call("ecs", "create_cluster", {"clusterName": "{parent}"}),
+        Call(
+            "iam",
+            "create_role",
+            {
+                "RoleName": DEMO_TASK_ROLE,
+                "AssumeRolePolicyDocument": Json(
+                    {
+                        "Version": "2012-10-17",
+                        "Statement": [
+                            {
+                                "Effect": "Allow",
+                                "Action": "sts:AssumeRole",
+                                "Principal": {"Service": "ecs-tasks.amazonaws.com"},
+                            }
+                        ],
+                    }
+                ),
+            },
+            ignore=("EntityAlreadyExists",),
+        ),
+        Call(
+            "ecs",
+            "register_task_definition",
+            {
+                "family": "{name}-{env}",
+                "taskRoleArn": "arn:aws:iam::{account_id}:role/" + DEMO_TASK_ROLE,
+                "containerDefinitions": [{"name": "app", "image": "{name}:latest", "memory": 512}],
+            },
+        ),
+        Call(
+            "ecs",
+            "create_service",
+            {
+                "cluster": "{parent}",
+                "serviceName": "{name}",
+                "taskDefinition": "{name}-{env}",
+                "desiredCount": 1,
+            },
+        ),
+    ),
+)
 
 
 def _failure_text(failures: list[dict[str, Any]]) -> str:
@@ -39,11 +95,11 @@ def _service(ctx: FetchContext) -> dict[str, Any]:
         if failures and all(f.get("reason") == MISSING for f in failures):
             raise ResourceMissing(ctx.name)
         if failures:
-            raise DescribeFailed(
+            raise UnknownAnswer(
                 failures[0].get("reason") or "UnknownFailure",
                 f"DescribeServices could not describe {ctx.name}: {_failure_text(failures)}",
             )
-        raise DescribeFailed(
+        raise UnknownAnswer(
             "ServiceNotDescribed", f"DescribeServices returned neither {ctx.name} nor a failure"
         )
     service = services[0]
@@ -57,59 +113,14 @@ def _service(ctx: FetchContext) -> dict[str, Any]:
     }
 
 
-def _role_name(role_arn: str, account_id: str) -> str:
-    """The IAM RoleName of a task role ARN: its last segment (``role/path/name`` ->
-    ``name``; role names cannot contain ``/``). A role of another account cannot be read
-    with this account's IAM (a same-named local role would be read instead): unknown."""
-    match = ROLE_ARN.fullmatch(role_arn)
-    if match is None:
-        if "/" in role_arn or ":" in role_arn:
-            raise DescribeFailed("UnreadableTaskRoleArn", f"cannot read the role ARN {role_arn}")
-        return role_arn  # a short role name
-    if account_id and match["account"] != account_id:
-        raise DescribeFailed(
-            "CrossAccountTaskRole",
-            f"task role {role_arn} is in account {match['account']}, not {account_id}",
-        )
-    return match["name"]
-
-
-def _role_statements(iam: Any, role_arn: str, account_id: str) -> list[dict[str, Any]]:
-    """Every statement of a role's inline and attached policies, labelled by source. Any
-    policy that cannot be read raises (the role's reach is then unknown)."""
-    role = _role_name(role_arn, account_id)
-    statements: list[dict[str, Any]] = []
-
-    def add(source: str, document: dict[str, Any]) -> None:
-        statements.extend({"Source": source, **s} for s in policy_statements(document))
-
-    for page in iam.get_paginator("list_role_policies").paginate(RoleName=role):
-        for name in page["PolicyNames"]:
-            add(
-                f"inline:{name}",
-                iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"],
-            )
-    for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=role):
-        for attached in page["AttachedPolicies"]:
-            arn = attached["PolicyArn"]
-            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-            add(
-                arn,
-                iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
-                    "Document"
-                ],
-            )
-    return statements
-
-
 def _described(ecs: Any, cluster: str, batch: list[str]) -> list[dict[str, Any]]:
-    """DescribeServices for listed services: every one of them, or DescribeFailed. A listed
+    """DescribeServices for listed services: every one of them, or UnknownAnswer. A listed
     service that comes back under ``failures`` (even MISSING: deleted since the listing,
     or not readable) or not at all is unknown, so the cluster's isolation is unknown."""
     response = ecs.describe_services(cluster=cluster, services=batch)
     failures = response.get("failures") or []
     if failures:
-        raise DescribeFailed(
+        raise UnknownAnswer(
             failures[0].get("reason") or "UnknownFailure",
             f"DescribeServices could not describe {_failure_text(failures)}",
         )
@@ -118,7 +129,7 @@ def _described(ecs: Any, cluster: str, batch: list[str]) -> list[dict[str, Any]]
     # ListServices gives ARNs (old or new format); the name is the last segment of both.
     left_out = [arn for arn in batch if arn.rsplit("/", 1)[-1] not in described]
     if left_out:
-        raise DescribeFailed(
+        raise UnknownAnswer(
             "ServiceNotDescribed",
             f"DescribeServices returned neither a description nor a failure for "
             f"{', '.join(left_out)}",
@@ -165,7 +176,7 @@ def _cluster_task_roles(ctx: FetchContext) -> dict[str, Any]:
     def statements_of(role_arn: str) -> list[dict[str, Any]]:
         return ctx.memo(
             ("role-statements", ctx.account_id, role_arn),
-            lambda: _role_statements(iam, role_arn, ctx.account_id),
+            lambda: role_statements(iam, role_arn, ctx.account_id),
         )
 
     services: dict[str, Any] = {}
@@ -200,30 +211,21 @@ def _cluster_task_roles(ctx: FetchContext) -> dict[str, Any]:
     return services
 
 
-SERVICE = register_fact(
-    FactSpec(
-        "ecs_service.description",
-        "ecs_service",
-        ("ecs:DescribeServices",),
-        _service,
-    )
-)
-CLUSTER_TASK_ROLES = register_fact(
-    FactSpec(
-        "ecs_cluster.task_roles",
-        "ecs_service",
-        (
-            "ecs:ListServices",
-            "ecs:DescribeServices",
-            "ecs:DescribeTaskDefinition",
-            "iam:ListRolePolicies",
-            "iam:GetRolePolicy",
-            "iam:ListAttachedRolePolicies",
-            "iam:GetPolicy",
-            "iam:GetPolicyVersion",
-        ),
-        _cluster_task_roles,
-        scope="parent",
-        uses_memo=True,
-    )
+SERVICE = FactSpec("ecs_service.description", ECS_SERVICE, ("ecs:DescribeServices",), _service)
+CLUSTER_TASK_ROLES = FactSpec(
+    "ecs_cluster.task_roles",
+    ECS_SERVICE,
+    (
+        "ecs:ListServices",
+        "ecs:DescribeServices",
+        "ecs:DescribeTaskDefinition",
+        "iam:ListRolePolicies",
+        "iam:GetRolePolicy",
+        "iam:ListAttachedRolePolicies",
+        "iam:GetPolicy",
+        "iam:GetPolicyVersion",
+    ),
+    _cluster_task_roles,
+    scope="parent",
+    uses_memo=True,
 )

@@ -1,8 +1,41 @@
-"""SSM facts: a parameter's metadata (never its value)."""
+"""SSM parameters: the resource type, and a parameter's metadata (never its value)."""
 
 from typing import Any
 
-from policycheck.facts import FactSpec, FetchContext, ResourceMissing, register_fact
+from policycheck.examples import Call
+from policycheck.facts import FactSpec, FetchContext, ResourceMissing
+from policycheck.resources import Listing, ListingScope, ResourceType
+
+
+def _beginning_with(scope: ListingScope) -> dict[str, Any]:
+    if not scope.prefix:
+        return {}
+    return {"ParameterFilters": [{"Key": "Name", "Option": "BeginsWith", "Values": [scope.prefix]}]}
+
+
+SSM_PARAMETER = ResourceType(
+    name="ssm_parameter",
+    label="SSM parameter",
+    missing_codes=frozenset({"ParameterNotFound"}),
+    arn_template="arn:aws:ssm:{region}:{account_id}:parameter/{path}",
+    listing=Listing(
+        action="ssm:DescribeParameters",
+        service="ssm",
+        operation="describe_parameters",
+        items="Parameters",
+        name="Name",
+        page_size=50,
+        request=_beginning_with,
+        by_prefix=True,
+    ),
+    example=(
+        Call(
+            "ssm",
+            "put_parameter",
+            {"Name": "{name}", "Value": "demo-secret", "Type": "SecureString", "Overwrite": True},
+        ),
+    ),
+)
 
 
 def _parameter(ctx: FetchContext) -> dict[str, Any]:
@@ -16,6 +49,6 @@ def _parameter(ctx: FetchContext) -> dict[str, Any]:
     return {key: parameter[key] for key in keys if key in parameter}
 
 
-PARAMETER = register_fact(
-    FactSpec("ssm_parameter.description", "ssm_parameter", ("ssm:DescribeParameters",), _parameter)
+PARAMETER = FactSpec(
+    "ssm_parameter.description", SSM_PARAMETER, ("ssm:DescribeParameters",), _parameter
 )

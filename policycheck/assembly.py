@@ -1,0 +1,156 @@
+"""Assembling the report: the controls' statuses per environment, the run's metadata, the
+summary. Pure: everything comes from the plan and the results."""
+
+import os
+import subprocess
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from policycheck import __version__
+from policycheck.aws import Connection
+from policycheck.controls import Catalog, Control
+from policycheck.deadline import Deadline, DeadlineReached
+from policycheck.locations import Reach, Unreachable, Where
+from policycheck.planning import Selection, why_no_result
+from policycheck.policy import Policy
+from policycheck.report import (
+    ControlResult,
+    EnvironmentInfo,
+    Gap,
+    Report,
+    Result,
+    RunInfo,
+    WaiverReport,
+    assess_control,
+    summarize,
+)
+
+
+@dataclass(frozen=True)
+class Audited:
+    """What a run did: where it looked, what it was asked, what it found, and when."""
+
+    policy: Policy
+    catalog: Catalog
+    selection: Selection
+    reach: Reach
+    deadline: Deadline
+    started: datetime
+    results: list[Result]
+    waivers: list[WaiverReport]
+
+
+def assemble(audited: Audited) -> Report:
+    """The report of a run."""
+    gaps = [Gap(environment=u.environment, reason=u.reason) for u in audited.reach.uncovered]
+    environments = list(
+        dict.fromkeys(
+            [*(where_of(c).environment for c in audited.reach.locations)]
+            + [g.environment for g in gaps]
+        )
+    )
+    reached = {where_of(c).environment for c in audited.reach.locations}
+    controls = [
+        _control(audited, control, environments, reached) for control in audited.catalog.controls
+    ]
+    return Report(
+        run=_run_info(audited, environments, gaps),
+        summary=summarize(controls, audited.results, gaps),
+        controls=controls,
+        results=audited.results,
+        waivers=audited.waivers,
+    )
+
+
+def _control(
+    audited: Audited, control: Control, environments: list[str], reached: set[str]
+) -> ControlResult:
+    catalog = audited.catalog
+    return assess_control(
+        control.id,
+        control.title,
+        control.check_ids,
+        audited.results,
+        [m.statement for m in control.manual],
+        {
+            environment: why_no_result(
+                audited.policy, control, audited.selection, environment, environment in reached
+            )
+            for environment in environments
+        },
+        requirements={ref.id: ref.verifies for ref in control.checks},
+        source_file=str(catalog.files[control.id].relative_to(catalog.directory.parent))
+        if control.id in catalog.files
+        else "",
+        check_lines=catalog.lines.get(control.id, {}),
+    )
+
+
+def _run_info(audited: Audited, environments: list[str], gaps: list[Gap]) -> RunInfo:
+    policy, selection = audited.policy, audited.selection
+    return RunInfo(
+        tool_version=__version__,
+        started_at=audited.started.isoformat(timespec="seconds"),
+        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        policy_file=str(policy.path),
+        policy_sha256=policy.sha256,
+        git_commit=git_commit(policy.path.resolve().parent),
+        input_sha256={policy.path.name: policy.sha256, **audited.catalog.file_hashes()},
+        environments=[environment_info(c) for c in audited.reach.locations],
+        selected_checks=list(selection.checks) if selection.checks else None,
+        selected_controls=list(selection.controls) if selection.controls else None,
+        selected_environments=environments,
+        policy_environments=list(policy.environments),
+        shard=f"{selection.shard[0]}/{selection.shard[1]}" if selection.shard else None,
+        occupied_shards=audited.reach.occupied_shards,
+        gaps=gaps,
+        deadline=audited.deadline.label,
+        deadline_reached=any(
+            r.error is not None and r.error.code == DeadlineReached.code for r in audited.results
+        ),
+    )
+
+
+def where_of(location: Connection | Unreachable) -> Where:
+    """Where a reached or unreachable location is."""
+    if isinstance(location, Unreachable):
+        return location.where
+    return Where(location.environment, location.account_id, location.region)
+
+
+def environment_info(location: Connection | Unreachable) -> EnvironmentInfo:
+    """A location as the report states it: who the run was there, or why it was not."""
+    where = where_of(location)
+    if isinstance(location, Unreachable):
+        return EnvironmentInfo(
+            name=where.environment,
+            account_id=where.account_id,
+            caller_arn="",
+            region=where.region,
+            error=f"{location.role_arn}: {location.failure}",
+        )
+    return EnvironmentInfo(
+        name=where.environment,
+        account_id=where.account_id,
+        caller_arn=location.caller_arn,
+        region=where.region,
+    )
+
+
+def git_commit(directory: Path) -> str | None:
+    """The commit being audited: GITHUB_SHA in GitHub Actions, else the policy's checkout."""
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    try:
+        completed = subprocess.run(
+            ["git", "rev-parse", "HEAD"],
+            cwd=directory,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=10,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return completed.stdout.strip() or None if completed.returncode == 0 else None

@@ -1,0 +1,121 @@
+"""Command line: a thin layer over the library, one module per subcommand. Heavy imports
+(boto3, pydantic) happen inside the commands so that ``--help`` stays fast."""
+
+import argparse
+import os
+import signal
+import sys
+import traceback
+
+from policycheck import __version__
+from policycheck.cli import (
+    controls,
+    demo,
+    diff,
+    drills,
+    environments,
+    iam_policy,
+    merge,
+    options,
+    render,
+    run,
+    schema,
+    validate,
+)
+from policycheck.errors import EXIT_INTERNAL, EXIT_USAGE
+
+#: 128 + the signal's number, as shells report a process a signal ended.
+EXIT_SIGNAL_BASE = 128
+#: In the order `policycheck --help` lists them.
+SUBCOMMANDS = (
+    run,
+    demo,
+    validate,
+    controls,
+    merge,
+    diff,
+    iam_policy,
+    environments,
+    render,
+    drills,
+    schema,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="policycheck",
+        description=(
+            "Verify the backup and disaster-recovery policy (controls SC.10.*) against live "
+            "AWS resources, read-only, and report control by control what holds."
+        ),
+        epilog=options.EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"policycheck {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    parents = options.parents()
+    for command in SUBCOMMANDS:
+        command.add(commands, parents)
+    return parser
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (what CI runners and `timeout` send), handled like Ctrl-C: work
+    stops, fetch processes are stopped, temporary files are removed."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _terminate(signum: int, _frame: object) -> None:
+    raise Terminated(signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from policycheck.errors import InputError
+
+    for name in ("SIGTERM", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
+    try:
+        code: int = args.execute(args)
+        return code
+    except InputError as exc:
+        print(f"policycheck: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(
+            f"policycheck: interrupted ({signal.Signals(signum).name}); no new report written",
+            file=sys.stderr,
+        )
+        return EXIT_SIGNAL_BASE + signum
+    except BrokenPipeError:  # `policycheck ... | head`: the reader has gone
+        _silence_stdout()
+        return EXIT_SIGNAL_BASE + signal.SIGPIPE
+    except Exception as exc:
+        return _internal_error(exc, args.verbose)
+
+
+def _internal_error(exc: Exception, verbose: bool) -> int:
+    """One line naming the error (the traceback with --verbose): exit 70, not 1."""
+    if verbose:
+        traceback.print_exc()
+    detail = str(exc).splitlines()[0][:200] if str(exc) else ""
+    print(
+        f"policycheck: internal error: {type(exc).__name__}"
+        + (f": {detail}" if detail else "")
+        + ("" if verbose else " (rerun with --verbose for the traceback)"),
+        file=sys.stderr,
+    )
+    return EXIT_INTERNAL
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that flushing it at exit cannot fail again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)

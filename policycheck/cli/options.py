@@ -1,0 +1,275 @@
+"""What several commands share: argument types, the option groups (parent parsers), and
+the steps every command takes (load the policy, check the output directory, write the
+reports and decide the exit code)."""
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from policycheck.controls import Catalog
+    from policycheck.policy import Policy
+    from policycheck.report import Report
+
+EXIT_CODES_HELP = """\\
+exit codes (of the results that gate: --min-severity and above, not waived):
+  0  every gating result passed (or --fail-on none)
+  1  at least one gating result failed
+  3  no failure, but something selected was not assessed or the deadline was reached,
+     or (unless --fail-on fail) a gating result is an error (a fact could not be read)
+  2  usage or policy error, nothing to assess, unreachable endpoint, missing
+     credentials: nothing was checked and no report was written
+  70 internal error (a bug): rerun with --verbose for the traceback
+  130, 143, 129  interrupted (Ctrl-C, SIGTERM, SIGHUP): the previous report is intact
+  141  the output pipe was closed (e.g. | head)
+"""
+FORMAT_NAMES = ("json", "markdown", "csv", "junit", "sarif", "summary", "oscal")
+
+
+def csv_list(value: str) -> list[str]:
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def role_name(value: str) -> str:
+    if not value or "/" in value or ":" in value:
+        raise argparse.ArgumentTypeError(
+            f"{value!r}: expected a role name (not an ARN), e.g. policycheck-readonly"
+        )
+    return value
+
+
+def duration(value: str) -> float:
+    from policycheck.deadline import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def formats(value: str) -> list[str]:
+    chosen = csv_list(value)
+    unknown = [name for name in chosen if name not in FORMAT_NAMES]
+    if unknown or not chosen:
+        given = unknown[0] if unknown else "(none)"
+        raise argparse.ArgumentTypeError(
+            f"unknown format {given!r}; choose from {', '.join(FORMAT_NAMES)}"
+        )
+    return chosen
+
+
+@dataclass(frozen=True)
+class Parents:
+    """Option groups commands take as argparse parents."""
+
+    common: argparse.ArgumentParser
+    policy: argparse.ArgumentParser
+    output: argparse.ArgumentParser
+    selection: argparse.ArgumentParser
+    audit: argparse.ArgumentParser
+
+
+def parents() -> Parents:
+    """Build the option groups once per parser."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="log every AWS API call to stderr, and print the traceback of an internal error",
+    )
+    policy = argparse.ArgumentParser(add_help=False)
+    policy.add_argument(
+        "--policy",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="policy file (default: ./policy.yaml, else the policy shipped with policycheck); "
+        "controls are read from the controls/ directory beside it",
+    )
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument(
+        "--output-dir",
+        "-o",
+        type=Path,
+        default=Path("reports"),
+        metavar="DIR",
+        help="where the report files and SHA256SUMS are written (default: reports)",
+    )
+    output.add_argument(
+        "--format",
+        type=formats,
+        default=["json", "markdown"],
+        metavar="LIST",
+        help="comma-separated report formats: json, markdown, csv (control matrix), junit, "
+        "sarif (code scanning), summary (for $GITHUB_STEP_SUMMARY, cut under 1 MiB), oscal "
+        "(NIST OSCAL assessment-results) (default: json,markdown)",
+    )
+    return Parents(common, policy, output, _selection(), _audit(output))
+
+
+def _selection() -> argparse.ArgumentParser:
+    selection = argparse.ArgumentParser(add_help=False)
+    selection.add_argument(
+        "--env",
+        type=csv_list,
+        default=[],
+        metavar="LIST",
+        help="comma-separated environments (default: all in the policy)",
+    )
+    selection.add_argument(
+        "--checks",
+        type=csv_list,
+        default=[],
+        metavar="LIST",
+        help="only these check ids (default: every check bound in the policy); the other "
+        "controls are reported as not selected",
+    )
+    selection.add_argument(
+        "--controls",
+        type=csv_list,
+        default=[],
+        metavar="LIST",
+        help="only the checks of these control ids; the other controls are reported as not "
+        "selected",
+    )
+    return selection
+
+
+def _audit(output: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    audit = argparse.ArgumentParser(add_help=False, parents=[output])
+    audit.add_argument(
+        "--max-workers",
+        type=positive,
+        default=16,
+        metavar="N",
+        help="API calls in flight at once (default: 16)",
+    )
+    audit.add_argument(
+        "--deadline",
+        type=duration,
+        default=None,
+        metavar="DURATION",
+        help="stop calling AWS this long after the start and write the report with what "
+        "was read: facts not read by then are errors and the run exits 3, e.g. 90s, 25m, "
+        "1h30m (default: the policy's run.deadline, 25m)",
+    )
+    return audit
+
+
+def add_gate_options(command: argparse.ArgumentParser, default: str) -> None:
+    """--fail-on and --min-severity: which results decide the exit code."""
+    command.add_argument(
+        "--fail-on",
+        choices=("error", "fail", "none"),
+        default=default,
+        help="what makes the exit code non-zero: error (failures exit 1; errors, anything "
+        "not assessed and a reached deadline exit 3), fail (failures exit 1; read errors "
+        "are only reported), none (0 once the command completed) "
+        f"(default: {default})",
+    )
+    command.add_argument(
+        "--min-severity",
+        choices=("critical", "high", "medium", "low"),
+        default="low",
+        help="only results of this severity or above decide the exit code (default: low)",
+    )
+
+
+def load(args: argparse.Namespace) -> "tuple[Policy, Catalog]":
+    """The policy (--policy, else ./policy.yaml, else the shipped one) and the controls
+    beside it, both checked against one registry of the installed plugins."""
+    from policycheck.controls import load_catalog
+    from policycheck.paths import controls_dir_for, default_policy_path
+    from policycheck.plugins import load_registry
+    from policycheck.policy import load_policy
+
+    path = args.policy or default_policy_path()
+    registry = load_registry()
+    return load_policy(path, registry), load_catalog(controls_dir_for(path), registry)
+
+
+def progress() -> Callable[[int, int], None] | None:
+    """Progress on stderr when it is a terminal."""
+    if not sys.stderr.isatty():
+        return None
+
+    def show(done: int, total: int) -> None:
+        end = "\\n" if done == total else ""
+        print(f"\\rcollecting facts {done}/{total}", end=end, file=sys.stderr, flush=True)
+
+    return show
+
+
+def configure_logging(verbose: bool) -> None:
+    if verbose:
+        logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(message)s")
+        logging.getLogger("policycheck").setLevel(logging.INFO)
+
+
+def prepare_output(output_dir: Path, inputs: list[Path] | None = None) -> None:
+    """Refuse an output directory that cannot be written before anything is collected,
+    and one whose report set would replace a report this command reads."""
+    from policycheck.errors import InputError
+    from policycheck.publish import check_output_dir
+    from policycheck.render import CHECKSUMS, FORMATS
+
+    check_output_dir(output_dir)
+    replaced = {f.filename for f in FORMATS.values()} | {CHECKSUMS}
+    for path in inputs or []:
+        if path.name in replaced and path.resolve().parent == output_dir.resolve():
+            raise InputError(
+                f"{path}: is in --output-dir {output_dir}, whose report set this command "
+                "replaces; write to another directory"
+            )
+
+
+def finish(report: "Report", args: argparse.Namespace) -> int:
+    """Write the reports, print the summary table, and the exit code the gate says."""
+    from policycheck.gating import exit_code
+    from policycheck.render import write_reports
+    from policycheck.summary import summary_table
+
+    written = write_reports(report, args.output_dir, args.format)
+    print(summary_table(report))
+    print("reports: " + ", ".join(str(path) for path in written))
+    return exit_code(
+        report, getattr(args, "fail_on", "error"), getattr(args, "min_severity", "low")
+    )
+
+
+def load_report(path: Path) -> "Report":
+    """A saved report (of an older schema: re-derived), or InputError naming the file and
+    what is wrong."""
+    from pydantic import ValidationError
+
+    from policycheck.errors import InputError
+    from policycheck.report import Report, upgraded
+    from policycheck.validation import describe_errors
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        return upgraded(Report.model_validate_json(text))
+    except ValidationError as exc:
+        raise InputError("\\n".join(describe_errors(path, exc)[:5])) from None
+
+
+def warn_about_regions(policy: "Policy") -> None:
+    from policycheck.regions import region_warnings
+
+    for warning in region_warnings(policy):
+        print(f"warning: {warning}", file=sys.stderr)

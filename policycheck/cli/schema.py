@@ -1,0 +1,25 @@
+"""`policycheck schema KIND`: a JSON Schema of the report, policy, control or evidence."""
+
+import argparse
+import json
+from typing import Any
+
+from policycheck.cli.options import Parents
+from policycheck.errors import EXIT_PASS
+
+
+def add(commands: Any, parents: Parents) -> None:
+    parser = commands.add_parser(
+        "schema",
+        parents=[parents.common],
+        help="print a JSON Schema: report, policy, control or evidence (a drill record)",
+    )
+    parser.add_argument("kind", choices=("report", "policy", "control", "evidence"))
+    parser.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    from policycheck.schemas import build_schema
+
+    print(json.dumps(build_schema(args.kind), indent=2))
+    return EXIT_PASS

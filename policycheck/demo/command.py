@@ -1,0 +1,73 @@
+"""`policycheck demo`'s work: a simulated account (moto on loopback) seeded from the
+policy, mostly compliant with a few deliberate violations, then audited like a real one."""
+
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+from policycheck.collect import ProgressCallback
+from policycheck.controls import Catalog
+from policycheck.demo.seeding import Deviation, demo_session, seed
+from policycheck.demo.server import MotoNotInstalled, moto_server
+from policycheck.errors import InputError
+from policycheck.planning import select
+from policycheck.policy import Policy
+from policycheck.report import Report
+from policycheck.runner import RunOptions, run_audit
+
+#: What the demo breaks on purpose, so that its report shows failures worth reading.
+DEMO_DEVIATIONS = (
+    Deviation("dev", "s3-versioning-enabled", "aiconnectors-terraform-state-dev"),
+    Deviation("prod", "s3-public-access-blocked", "nn-aiconnectors-audit-prod"),
+    Deviation("prod", "s3-lifecycle-archive-and-expire", "nn-aiconnectors-audit-prod"),
+    Deviation("dev", "dynamodb-pitr-enabled", "mcp-oauth-storage-databricks-dev"),
+    Deviation("prod", "ecr-lifecycle-retains-tagged", "mcp-teams"),
+    Deviation("prod", "ssm-parameter-secure", "/aiconnectors/prod/mcps/databricks/client-secret"),
+    Deviation("dev", "dr-drill-evidence-fresh", "secret-rotation"),
+)
+
+
+def for_demo(policy: Policy, evidence_dir: Path) -> Policy:
+    """The policy as the demo runs it: every environment in one simulated account (no
+    account ids or roles), drill evidence in a scratch git repository."""
+    environments = {
+        name: env.model_copy(update={"account_id": None, "role_arn": None})
+        for name, env in policy.environments.items()
+    }
+    document = policy.document.model_copy(
+        update={"environments": environments, "evidence_dir": str(evidence_dir)}
+    )
+    return replace(policy, document=document, evidence_root=evidence_dir.parent)
+
+
+def run_demo(
+    policy: Policy,
+    catalog: Catalog,
+    *,
+    max_workers: int = 16,
+    progress: ProgressCallback | None = None,
+    deadline_seconds: float | None = None,
+) -> tuple[Report, tuple[Deviation, ...]]:
+    """Seed a simulated account from the policy, break it on purpose, audit it."""
+    bound = {binding.check.id for binding in policy.bindings}
+    deviations = tuple(
+        d for d in DEMO_DEVIATIONS if d.environment in policy.environments and d.check_id in bound
+    )
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="policycheck-demo-") as scratch,
+            moto_server() as endpoint_url,
+        ):
+            demo_policy = for_demo(policy, Path(scratch) / "dr-test-evidence")
+            seed(demo_policy, endpoint_url, deviations=deviations)
+            options = RunOptions(
+                endpoint_url=endpoint_url,
+                max_workers=max_workers,
+                session_factory=demo_session,
+                progress=progress,
+                deadline_seconds=deadline_seconds,
+            )
+            report = run_audit(demo_policy, catalog, select(demo_policy, catalog), options)
+    except MotoNotInstalled as exc:
+        raise InputError(str(exc)) from None
+    return report, deviations

@@ -1,0 +1,140 @@
+"""Judging one target: from its collected facts to a result (fail closed: a missing
+resource fails, an unreadable fact or a check that cannot judge is an error)."""
+
+import hashlib
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from policycheck.collect import FactKey, fact_key
+from policycheck.controls import Catalog
+from policycheck.facts import FactOutcome
+from policycheck.planning import NothingMatches, Target
+from policycheck.plugins import Registry
+from policycheck.registry import NOW, RESOURCE
+from policycheck.report import ErrorInfo, Evidence, FactEvidence, ResourceInfo, Result
+from policycheck.resources import ResourceRef
+
+
+def evaluate(
+    target: Target,
+    outcomes: Mapping[FactKey, FactOutcome],
+    catalog: Catalog,
+    now: datetime,
+    registry: Registry,
+) -> Result:
+    """Judge one target from collected facts. Missing resource: fail; unreadable fact: error."""
+    spec = target.binding.check
+    region, account_id = target.where.region, target.where.account_id
+    ref = ResourceRef(
+        target.kind,
+        target.resource.name,
+        region,
+        account_id,
+        target.resource.parent,
+        target.resource.variables,
+    )
+    resource = ResourceInfo(
+        type=ref.type.name, name=ref.name, arn=ref.arn, region=ref.region, account_id=ref.account_id
+    )
+    common: dict[str, Any] = {
+        "check_id": spec.id,
+        "title": spec.title,
+        "control_ids": catalog.control_ids_for(spec.id),
+        "environment": target.environment,
+        "resource": resource,
+        "severity": spec.severity,
+        "remediation": spec.remediation.format(name=ref.name),
+    }
+    if isinstance(target.failure, NothingMatches):
+        unmatched = target.failure
+        where = f"account {account_id}, {region}" if account_id else region
+        return Result(
+            **common,
+            status="fail",
+            message=f"no {target.kind.label} matches "
+            f"{unmatched.pattern!r} in {where} (listed with {unmatched.list_action}); expected "
+            f"at least one (set allow_empty: true on resources.{unmatched.group} if none is "
+            "acceptable)",
+            expected={"matching_resources": ">= 1"},
+            observed={"matching_resources": 0, "pattern": unmatched.pattern},
+        )
+    if target.failure:
+        failure = target.failure
+        return Result(
+            **common,
+            status="error",
+            message=f"{ref.name}: {failure.reason}",
+            expected=None,
+            observed=None,
+            error=ErrorInfo(code=failure.code, message=failure.reason),
+        )
+    needed = [
+        outcomes[fact_key(account_id, region, registry.facts[name], ref.name, ref.parent)]
+        for name in spec.facts
+    ]
+    common["evidence"] = evidence_of(needed)
+    if any(outcome.resource_missing for outcome in needed):
+        return Result(
+            **common,
+            status="fail",
+            message=f"{ref.label} does not exist; expected it to exist",
+            expected={"exists": True},
+            observed={"exists": False},
+        )
+    failed = [(outcome.spec.action, outcome.error) for outcome in needed if outcome.error]
+    if failed:
+        return Result(
+            **common,
+            status="error",
+            message="; ".join(
+                f"could not read {action}: {error.code}: {error.message}"
+                for action, error in failed
+            ),
+            expected=None,
+            observed=None,
+            error=ErrorInfo(code=failed[0][1].code, message=failed[0][1].message),
+        )
+    values = {outcome.spec.name: outcome.value for outcome in needed}
+    values[RESOURCE] = {
+        "name": ref.name,
+        "arn": ref.arn,
+        "region": ref.region,
+        "account_id": ref.account_id,
+        "parent": ref.parent,
+        "environment": target.environment,
+        "variables": ref.variables,
+    }
+    values[NOW] = now.isoformat()
+    try:
+        verdict = spec.evaluate(values, target.binding.params)
+    except Exception as exc:  # fail closed: a check that cannot judge is an error, never a pass
+        return Result(
+            **common,
+            status="error",
+            message=f"check could not evaluate: {exc!r}",
+            expected=None,
+            observed=None,
+            error=ErrorInfo(code=type(exc).__name__, message=str(exc)),
+        )
+    return Result(
+        **common,
+        status="pass" if verdict.passed else "fail",
+        message=verdict.message,
+        expected=verdict.expected,
+        observed=verdict.observed,
+    )
+
+
+def evidence_of(outcomes: list[FactOutcome]) -> Evidence:
+    """The facts a verdict rests on, with their API actions, times and a hash."""
+    facts = [
+        FactEvidence(
+            name=o.spec.name, actions=list(o.spec.actions), fetched_at=o.fetched_at, value=o.value
+        )
+        for o in outcomes
+    ]
+    # The hash identifies the configuration judged, not when it was read.
+    canonical = json.dumps([[f.name, f.value] for f in facts], sort_keys=True, default=str)
+    return Evidence(facts=facts, sha256=hashlib.sha256(canonical.encode()).hexdigest())

@@ -1,0 +1,239 @@
+"""Planning a run: what the user selected, and every (check, resource, location) that
+selection asks for; why a control has no result where it has none."""
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import partial
+
+from policycheck.bindings import Binding, ResourceInstance
+from policycheck.collect import FactKey, FactRequest, fact_key
+from policycheck.controls import Catalog, Control
+from policycheck.errors import InputError
+from policycheck.locations import Where, static_locations
+from policycheck.plugins import Registry
+from policycheck.policy import Policy
+from policycheck.report import ControlInEnvironment, Gap
+from policycheck.resources import ResourceType
+from policycheck.templates import is_pattern
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What to run: None means everything."""
+
+    environments: tuple[str, ...]
+    checks: tuple[str, ...] | None = None
+    controls: tuple[str, ...] | None = None
+    #: (i, n): only the environments and accounts of shard i of n.
+    shard: tuple[int, int] | None = None
+
+
+class Unassessable(Exception):
+    """Why a resource group cannot be judged in a location: its listing failed or its
+    account is unreachable. Its targets become errors carrying the AWS code."""
+
+    status = "error"
+
+    def __init__(self, code: str, reason: str) -> None:
+        super().__init__(reason)
+        self.code, self.reason = code, reason
+
+
+class NothingMatches(Exception):
+    """A name pattern matched no resource where the policy does not allow that: every
+    check bound to it fails, as for a named resource that does not exist."""
+
+    status = "fail"
+
+    def __init__(self, pattern: str, group: str, list_action: str) -> None:
+        super().__init__(pattern)
+        self.pattern, self.group, self.list_action = pattern, group, list_action
+
+
+@dataclass(frozen=True)
+class Target:
+    """One result to produce: a bound check on one resource in one location."""
+
+    binding: Binding
+    where: Where
+    resource: ResourceInstance
+    kind: ResourceType
+    #: Set when the resource cannot be judged at all (see Unassessable, NothingMatches).
+    failure: Unassessable | NothingMatches | None = None
+
+    @property
+    def environment(self) -> str:
+        return self.where.environment
+
+    @property
+    def resource_name(self) -> str:
+        return self.resource.name
+
+
+def select(
+    policy: Policy,
+    catalog: Catalog,
+    environments: Sequence[str] = (),
+    checks: Sequence[str] = (),
+    controls: Sequence[str] = (),
+    shard: tuple[int, int] | None = None,
+) -> Selection:
+    """Validate the user's filters against the policy and catalog."""
+    known_envs = list(policy.environments)
+    _reject_unknown("--env", environments, known_envs, "environments")
+    bound = list(dict.fromkeys(binding.check.id for binding in policy.bindings))
+    unbound = [c for c in checks if c in policy.registry.checks and c not in bound]
+    if unbound:
+        raise InputError(
+            f"--checks: {unbound[0]!r} is not bound in {policy.path.name}; add it under "
+            f"checks: with the resources it applies to (bound: {', '.join(bound)})"
+        )
+    _reject_unknown("--checks", checks, bound, "checks bound in the policy")
+    _reject_unknown("--controls", controls, [c.id for c in catalog.controls], "controls")
+    return Selection(
+        environments=tuple(environments) or tuple(known_envs),
+        checks=tuple(checks) or None,
+        controls=tuple(controls) or None,
+        shard=shard,
+    )
+
+
+def _reject_unknown(option: str, given: Sequence[str], known: list[str], what: str) -> None:
+    unknown = [item for item in given if item not in known]
+    if unknown:
+        raise InputError(f"{option}: unknown {unknown[0]!r}; {what}: {', '.join(known)}")
+
+
+#: (group, location) -> the group's resources there; may raise Unassessable. A name
+#: pattern that matched nothing comes back unchanged (still a pattern).
+Resolver = Callable[[str, Where], list[ResourceInstance]]
+
+
+def written_resources(policy: Policy, group: str, where: Where) -> list[ResourceInstance]:
+    """A group's resources in one location, named as the policy writes them."""
+    return [r for r in policy.resources_in(group, where.environment) if r.region == where.region]
+
+
+def plan(
+    policy: Policy,
+    catalog: Catalog,
+    selection: Selection,
+    locations: Sequence[Where] | None = None,
+    resolve: Resolver | None = None,
+) -> list[Target]:
+    """Every (check, resource, location) the selection asks for, in a stable order.
+    ``locations`` default to the policy's as configured; ``resolve`` expands resource
+    groups (default: the names as written)."""
+    if locations is None:
+        locations = static_locations(policy, selection.environments)
+    resolve = resolve or partial(written_resources, policy)
+    wanted_by_control: set[str] | None = None
+    if selection.controls is not None:
+        wanted_by_control = {
+            check_id
+            for control in catalog.controls
+            if control.id in selection.controls
+            for check_id in control.check_ids
+        }
+    targets = []
+    for where in locations:
+        for binding in policy.bindings:
+            check_id = binding.check.id
+            if selection.checks is not None and check_id not in selection.checks:
+                continue
+            if wanted_by_control is not None and check_id not in wanted_by_control:
+                continue
+            if not binding.applies_in(where.environment):
+                continue
+            for group in binding.resource_groups:
+                try:
+                    instances = resolve(group, where)
+                except Unassessable as failure:
+                    kind = policy.registry.resource_types[binding.check.resource_type]
+                    written = written_resources(policy, group, where)
+                    targets += [Target(binding, where, i, kind, failure) for i in written]
+                    continue
+                targets += _targets(policy, binding, where, group, instances)
+    return targets
+
+
+def _targets(
+    policy: Policy, binding: Binding, where: Where, group: str, instances: list[ResourceInstance]
+) -> list[Target]:
+    """A bound group's targets; a pattern that matched nothing fails unless allowed."""
+    resource = policy.document.resources[group]
+    kind = policy.registry.resource_types[resource.type]
+    targets = []
+    for instance in instances:
+        if not is_pattern(instance.name):
+            targets.append(Target(binding, where, instance, kind))
+        elif not resource.allow_empty and kind.listing is not None:
+            failure = NothingMatches(instance.name, group, kind.listing.action)
+            targets.append(Target(binding, where, instance, kind, failure))
+    return targets
+
+
+def why_no_result(
+    policy: Policy, control: Control, selection: Selection, environment: str, reached: bool
+) -> ControlInEnvironment:
+    """What a control is in an environment where it has no result, and why: outside the
+    selection (not_selected), manual only, bound only elsewhere (not_applicable), or
+    selected and bound but not assessed."""
+    if selection.controls is not None and control.id not in selection.controls:
+        return ControlInEnvironment(status="not_selected", reason="not in --controls")
+    if not control.check_ids:
+        return ControlInEnvironment(status="manual", reason="no check maps to it; verified by hand")
+    wanted = [c for c in control.check_ids if selection.checks is None or c in selection.checks]
+    if not wanted:
+        return ControlInEnvironment(
+            status="not_selected", reason="none of its checks is in --checks"
+        )
+    bindings = [b for b in policy.bindings if b.check.id in wanted]
+    if not bindings:
+        return ControlInEnvironment(
+            status="not_assessed",
+            reason=f"none of its checks ({', '.join(wanted)}) is bound in the policy",
+        )
+    if not any(b.applies_in(environment) for b in bindings):
+        elsewhere = sorted({e for b in bindings for e in b.environments or ()})
+        return ControlInEnvironment(
+            status="not_applicable",
+            reason=f"the policy binds its checks only in {', '.join(elsewhere)}",
+        )
+    if not reached:
+        return ControlInEnvironment(status="not_assessed", reason="the environment was not audited")
+    return ControlInEnvironment(
+        status="not_applicable",
+        reason="no resource in scope here: its groups are limited to other regions, or their "
+        "name patterns matched nothing (allow_empty)",
+    )
+
+
+def nothing_to_assess(
+    policy: Policy, catalog: Catalog, selection: Selection, gaps: Sequence[Gap] = ()
+) -> str:
+    """One line saying why a selection yields no result at all."""
+    reasons = [f"{gap.environment}: {gap.reason}" for gap in gaps]
+    for environment in selection.environments:
+        for control in catalog.controls:
+            why = why_no_result(policy, control, selection, environment, reached=True)
+            if why.status != "not_selected" and why.status != "manual":
+                reasons.append(f"{control.id} in {environment}: {why.reason}")
+    if not reasons:
+        reasons.append("no control with a bound check is selected")
+    return "nothing to assess: " + "; ".join(dict.fromkeys(reasons))
+
+
+def fact_requests(targets: list[Target], registry: Registry) -> dict[FactKey, FactRequest]:
+    """The distinct facts the targets need: each once per subject, however many checks
+    and environments share it."""
+    requests: dict[FactKey, FactRequest] = {}
+    for target in targets:
+        if target.failure:
+            continue
+        resource, where = target.resource, target.where
+        for name in target.binding.check.facts:
+            spec = registry.facts[name]
+            key = fact_key(where.account_id, where.region, spec, resource.name, resource.parent)
+            requests[key] = FactRequest(spec, resource.name, resource.parent)
+    return requests
