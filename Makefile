@@ -35,6 +35,7 @@ test: $(STAMP)
 lint: $(STAMP) lock-check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 	$(BIN)/actionlint .github/workflows/*.yml
 
 # uv, pinned, into the dev venv: it reads pyproject.toml without building the project and

@@ -1,17 +1,15 @@
 """Recovery-testing checks: DR drills happen on schedule, pass, meet the RTO, and their
 evidence is kept for the retention period."""
 
-import calendar
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
 from policycheck.examples import Call, Deviation, Examples
 from policycheck.registry import NOW, RESOURCE, CheckParams, Facts, Verdict, check, judge
+from policycheck.schedule import Frequency, add_months, next_due
 
-Frequency = Literal["monthly", "quarterly", "semiannually", "annually"]
-MONTHS: dict[str, int] = {"monthly": 1, "quarterly": 3, "semiannually": 6, "annually": 12}
 ADJECTIVE = {
     "monthly": "monthly",
     "quarterly": "quarterly",
@@ -40,18 +38,6 @@ class DrillParams(CheckParams):
         None, gt=0, description="RTO of the component the drill recovers; none: not timed."
     )
     retention_years: int = Field(3, ge=1, description="Evidence younger than this is kept.")
-
-
-def add_months(day: date, months: int) -> date:
-    """The same day ``months`` later, clamped to the end of shorter months."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
-
-
-def next_due(last_passed: date, frequency: str) -> date:
-    """When a drill that last passed on ``last_passed`` must pass again."""
-    return add_months(last_passed, MONTHS[frequency])
 
 
 def deleted_too_early(deletion: dict[str, Any], retention_years: int) -> bool:
@@ -111,7 +97,7 @@ def drill_evidence_fresh(facts: Facts, params: DrillParams) -> Verdict:
             problems.append(
                 f"latest run took {minutes:g} min, over the {params.rto_minutes:g}-min RTO"
             )
-        if due is None:
+        if due is None or last_pass is None:
             problems.append("it never passed")
         elif today > due:
             problems.append(f"last passed on {last_pass['date']}, due again by {due}")

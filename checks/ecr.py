@@ -1,7 +1,7 @@
 """ECR checks: image retention by lifecycle policy and image availability for recovery."""
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pydantic import Field
 
@@ -181,13 +181,13 @@ def parse_rules(policy: Any) -> list[Rule]:
         rules.append(
             Rule(
                 priority=priority,
-                status=status,
+                status=str(status),
                 prefixes=prefixes if status == "tagged" else (),
                 patterns=patterns if status == "tagged" else (),
                 archive=count_type == TRANSITIONED or storage.lower() == "archive",
-                count_type=count_type,
-                count=count,
-                action=action_type,
+                count_type=str(count_type),
+                count=cast(int, count),  # checked above: an int >= 1
+                action=str(action_type),
             )
         )
     priorities = [rule.priority for rule in rules]

@@ -88,11 +88,12 @@ def client_config(
     if configured and not (configured.isdigit() and int(configured) >= 1):
         raise InputError(f"AWS_MAX_ATTEMPTS: expected a whole number >= 1, got {configured!r}")
     total_attempts = int(configured) if configured else 1 + retries
+    retries_config: Any = {  # botocore's TypedDict wants a Literal mode; the value is checked there
+        "total_max_attempts": total_attempts,
+        "mode": os.environ.get("AWS_RETRY_MODE") or "adaptive",
+    }
     return Config(
-        retries={
-            "total_max_attempts": total_attempts,
-            "mode": os.environ.get("AWS_RETRY_MODE") or "adaptive",
-        },
+        retries=retries_config,
         connect_timeout=CONNECT_TIMEOUT_SECONDS,
         read_timeout=READ_TIMEOUT_SECONDS,
         max_pool_connections=max(10, max_workers),
@@ -259,12 +260,15 @@ def make_client(
     """A client with our retry/timeout config, call logging, the deadline, and the
     s3control host fix; ``credentials`` instead of the session's own, if given."""
     with _CLIENT_LOCK:
+        given = credentials or {}
         client = session.client(
-            service,
+            service,  # type: ignore[call-overload]  # a service name known only at run time
             region_name=region,
             endpoint_url=endpoint_url or None,
             config=config,
-            **(credentials or {}),
+            aws_access_key_id=given.get("aws_access_key_id"),
+            aws_secret_access_key=given.get("aws_secret_access_key"),
+            aws_session_token=given.get("aws_session_token"),
         )
     client.meta.events.register("before-call", _log_call)
     deadline.attach(client)
@@ -338,7 +342,8 @@ def assumed_role_session(setup: AwsSetup, region: str, role_arn: str) -> boto3.S
     )
     assumed = botocore.session.Session()
     assumed.register_component("data_loader", base.get_component("data_loader"))
-    assumed._credentials = refreshing  # botocore has no public setter for a credentials object
+    # botocore has no public setter for a credentials object
+    setattr(assumed, "_credentials", refreshing)  # noqa: B010
     return boto3.Session(botocore_session=assumed, region_name=region)
 
 

@@ -6,10 +6,10 @@ from typing import NamedTuple
 
 from tabulate import tabulate
 
-from policycheck.checks.drills import next_due
 from policycheck.errors import InputError
 from policycheck.evidence import EvidenceDirError, EvidenceStore
 from policycheck.policy import Policy
+from policycheck.schedule import next_due
 
 DRILL_CHECK = "dr-drill-evidence-fresh"
 HEADERS = ["Test type", "Frequency", "Last tested", "Outcome", "Evidence location", "Next due"]
@@ -45,51 +45,38 @@ def drills_report(policy: Policy, today: date, root: Path | None = None) -> Dril
     for binding in policy.bindings:
         if binding.check.id != DRILL_CHECK:
             continue
-        params = binding.params
+        frequency = str(binding.params.model_dump()["frequency"])
         for group in binding.resource_groups:
             label = policy.document.resources[group].description or group
             for environment in binding.environments or tuple(policy.environments):
+                every = len(policy.environments) > 1 and binding.environments is None
+                shown = f"{label} ({environment})" if every else label
                 for drill in policy.resource_names(group, environment):
-                    broken = [problem.path for problem in store.problems(drill)]
-                    runs = [
-                        r
-                        for r in store.readable_records_for(drill)
-                        if r["environment"] == environment
-                    ]
-                    passes = [r for r in runs if r["outcome"] == "pass"]
-                    latest = runs[-1] if runs else None
-                    due = (
-                        next_due(date.fromisoformat(passes[-1]["date"]), params.frequency)
-                        if passes
-                        else None
-                    )
-                    if broken:
-                        outcome = f"invalid evidence: {', '.join(dict.fromkeys(broken))}"
-                    elif latest:
-                        outcome = (
-                            f"{latest['outcome']} ({latest['time_to_recovery_minutes']:g} min)"
-                        )
-                    else:
-                        outcome = "—"
-                    rows.append(
-                        [
-                            f"{label} ({environment})"
-                            if len(policy.environments) > 1 and binding.environments is None
-                            else label,
-                            params.frequency.capitalize(),
-                            latest["date"] if latest else "—",
-                            _cell(outcome),
-                            _cell(f"{latest['evidence'][0]} ({latest['path']})") if latest else "—",
-                            "unknown (invalid evidence)"
-                            if broken
-                            else "now (never passed)"
-                            if due is None
-                            else f"{due} (overdue)"
-                            if due < today
-                            else str(due),
-                        ]
-                    )
+                    latest = _latest(store, drill, environment, frequency, today)
+                    rows.append([shown, frequency.capitalize(), *latest])
     return DrillsReport(rows, problems)
+
+
+def _latest(
+    store: EvidenceStore, drill: str, environment: str, frequency: str, today: date
+) -> list[str]:
+    """Last tested, outcome, evidence location and next due of a drill in an environment."""
+    broken = [problem.path for problem in store.problems(drill)]
+    runs = [r for r in store.readable_records_for(drill) if r["environment"] == environment]
+    passes = [r for r in runs if r["outcome"] == "pass"]
+    latest = runs[-1] if runs else None
+    due = next_due(date.fromisoformat(passes[-1]["date"]), frequency) if passes else None
+    if broken:
+        outcome = f"invalid evidence: {', '.join(dict.fromkeys(broken))}"
+        next_time = "unknown (invalid evidence)"
+    else:
+        minutes = f" ({latest['time_to_recovery_minutes']:g} min)" if latest else ""
+        outcome = f"{latest['outcome']}{minutes}" if latest else "—"
+        next_time = (
+            "now (never passed)" if due is None else f"{due} (overdue)" if due < today else str(due)
+        )
+    where = f"{latest['evidence'][0]} ({latest['path']})" if latest else "—"
+    return [latest["date"] if latest else "—", _cell(outcome), _cell(where), next_time]
 
 
 def drills_table(policy: Policy, today: date, root: Path | None = None) -> str:

@@ -349,7 +349,7 @@ class _RecordLoader(yaml.SafeLoader):
         self._depth = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
-        event = self.peek_event()
+        event = self.peek_event()  # type: ignore[no-untyped-call]
         if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
             raise _Refused(
                 problem="anchors and aliases (& and *) are not allowed in evidence records",
@@ -403,8 +403,11 @@ _EXCERPT.maxlist = _EXCERPT.maxdict = _EXCERPT.maxtuple = _EXCERPT.maxset = 3
 def _location(location: Sequence[str | int]) -> str:
     text = ""
     for part in location:
-        name = part if isinstance(part, int) else _short(str(part), EXCERPT_CHARS)
-        text += f"[{name}]" if isinstance(part, int) else (f".{name}" if text else name)
+        if isinstance(part, int):
+            text += f"[{part}]"
+        else:
+            name = _short(str(part), EXCERPT_CHARS)
+            text += f".{name}" if text else name
     return text or "(top level)"
 
 
@@ -654,9 +657,10 @@ class _GitHistory:
             except ValueError:  # an answer we cannot read: those records count as unknown
                 pass
         texts: list[str | None] = []
-        for oid in oids:
+        for wanted_oid in oids:
             try:
-                texts.append(contents[oid].decode("utf-8") if oid is not None else None)
+                text = contents[wanted_oid].decode("utf-8") if wanted_oid is not None else None
+                texts.append(text)
             except (KeyError, UnicodeDecodeError):
                 texts.append(None)
         return texts

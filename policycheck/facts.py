@@ -53,7 +53,8 @@ class Memo:
                 entry.set_result(compute())
             except BaseException as exc:
                 entry.set_exception(exc)
-        return entry.result()
+        result: T = entry.result()
+        return result
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,9 @@ class EnvironmentConfig(StrictModel):
             return list(self.accounts)
         if self.account_id or self.role_arn:
             return [
-                AccountConfig.model_construct(account_id=self.account_id, role_arn=self.role_arn)
+                AccountConfig.model_construct(
+                    account_id=self.account_id or "", role_arn=self.role_arn
+                )
             ]
         return [None]
 

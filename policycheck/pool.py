@@ -5,6 +5,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future
+from functools import partial
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -80,7 +81,7 @@ def concurrently(function: Callable[[T], R], items: Iterable[T], max_workers: in
         return [function(item) for item in items]
     pool = DaemonPool(max(1, min(max_workers, len(items))), name="concurrently")
     try:
-        futures = [pool.submit(lambda item=item: function(item)) for item in items]
+        futures = [pool.submit(partial(function, item)) for item in items]
         results = [future.result() for future in futures]
     except BaseException:
         pool.shutdown(wait=False, cancel_futures=True)

@@ -62,6 +62,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from types import FrameType, TracebackType
+from typing import Any
 
 from policycheck.errors import InputError
 
@@ -244,7 +245,9 @@ def _anchors() -> Iterator[Path]:
         yield Path(os.path.realpath(Path.home()))
 
 
-def _publish_by_exchange(target: Path, contents: dict[str, bytes], set_names: frozenset) -> bool:
+def _publish_by_exchange(
+    target: Path, contents: dict[str, bytes], set_names: frozenset[str]
+) -> bool:
     """Publish by exchanging directories; False, with nothing changed and nothing left
     behind, where that cannot be done."""
     if not _exchange_possible(target):
@@ -290,7 +293,7 @@ class _Swap:
     """One publication by exchange: its staging directory and the file descriptors."""
 
     def __init__(
-        self, target: Path, parent_fd: int, contents: dict[str, bytes], set_names: frozenset
+        self, target: Path, parent_fd: int, contents: dict[str, bytes], set_names: frozenset[str]
     ) -> None:
         self.target = target
         self.parent_fd = parent_fd
@@ -468,7 +471,7 @@ def _names(dir_fd: int) -> list[str]:
         return [entry.name for entry in entries]
 
 
-def _is_set_file(name: str, set_names: frozenset) -> bool:
+def _is_set_file(name: str, set_names: frozenset[str]) -> bool:
     """A file of a report set, or a temporary file of one."""
     if name in set_names:
         return True
@@ -477,7 +480,10 @@ def _is_set_file(name: str, set_names: frozenset) -> bool:
 
 
 def _drain(
-    source_fd: int, live_fd: int | None, set_names: frozenset, linked: dict | None
+    source_fd: int,
+    live_fd: int | None,
+    set_names: frozenset[str],
+    linked: dict[str, tuple[int, int]] | None,
 ) -> list[str]:
     """Empty a swapped-out (or stale staging) directory: remove the files of a report
     set, and entries that the output directory (``live_fd``) holds too; move the rest
@@ -529,7 +535,7 @@ def _move(source_fd: int, name: str, live_fd: int) -> bool:
 
 
 def _sweep_stale(
-    parent_fd: int, name: str, set_names: frozenset, locked: bool, own: str | None
+    parent_fd: int, name: str, set_names: frozenset[str], locked: bool, own: str | None
 ) -> None:
     """Remove the staging directories of runs that were killed (kill -9, power loss),
     putting back what they hold of the user's; those of live runs hold a lock."""
@@ -548,7 +554,9 @@ def _sweep_stale(
             log.warning("%s: cannot remove a stale staging directory: %s", wrapper, exc)
 
 
-def _sweep_one(parent_fd: int, wrapper: str, name: str, set_names: frozenset, locked: bool) -> None:
+def _sweep_one(
+    parent_fd: int, wrapper: str, name: str, set_names: frozenset[str], locked: bool
+) -> None:
     found = os.stat(wrapper, dir_fd=parent_fd, follow_symlinks=False)
     if not stat.S_ISDIR(found.st_mode) or found.st_uid != os.geteuid():
         return
@@ -590,7 +598,7 @@ def _sweep_one(parent_fd: int, wrapper: str, name: str, set_names: frozenset, lo
 # The fallback: file by file
 
 
-def _publish_in_place(target: Path, contents: dict[str, bytes], set_names: frozenset) -> None:
+def _publish_in_place(target: Path, contents: dict[str, bytes], set_names: frozenset[str]) -> None:
     target.mkdir(exist_ok=True)
     try:
         lock_fd = os.open(target.parent, _O_DIR)
@@ -605,7 +613,7 @@ def _publish_in_place(target: Path, contents: dict[str, bytes], set_names: froze
 
 
 def _replace_in_place(
-    target: Path, contents: dict[str, bytes], set_names: frozenset, locked: bool
+    target: Path, contents: dict[str, bytes], set_names: frozenset[str], locked: bool
 ) -> None:
     """Remove SHA256SUMS, replace each file, write SHA256SUMS last (the lock held)."""
     target.mkdir(exist_ok=True)
@@ -731,7 +739,7 @@ def _deferred_signals() -> Iterator[None]:
     def hold(signum: int, frame: FrameType | None) -> None:
         pending.append((signum, frame))
 
-    saved = {}
+    saved: dict[int, Any] = {}
     try:
         for signum in signal.valid_signals():
             try:
@@ -744,11 +752,11 @@ def _deferred_signals() -> Iterator[None]:
         yield
     finally:
         _deferring = False
-        for signum, handler in saved.items():
-            signal.signal(signum, handler)
-        for signum, frame in pending:
-            handler = saved[signum]
+        for held, handler in saved.items():
+            signal.signal(held, handler)
+        for number, frame in pending:
+            handler = saved[number]
             if callable(handler):
-                handler(signum, frame)
+                handler(number, frame)
             else:
-                os.kill(os.getpid(), signum)
+                os.kill(os.getpid(), number)

@@ -214,7 +214,7 @@ class Summary(ReportModel):
 
 
 class Report(ReportModel):
-    schema_version: Literal["1.0", "1.1"] = SCHEMA_VERSION
+    schema_version: Literal["1.0", "1.1"] = "1.1"
     run: RunInfo
     summary: Summary
     controls: list[ControlResult]

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 from checkhelpers import judge
-from policycheck.checks.drills import add_months, deleted_too_early, next_due
+from policycheck.checks.drills import deleted_too_early
 from policycheck.demo.seeding import GIT_IDENTITY, commit_record
 from policycheck.evidence import EvidenceError, EvidenceStore, GitError
+from policycheck.schedule import add_months, next_due
 
 
 def _run(date: str, outcome: str = "pass", minutes: float = 10, environment: str = "dev") -> dict:

@@ -48,11 +48,12 @@ def execute(args: argparse.Namespace) -> int:
         return EXIT_PASS
     rows = [
         [
-            e["name"],
-            ", ".join(e["regions"]),
-            ", ".join(a["account_id"] or "" for a in e["accounts"]) or "(the credentials' account)",
+            name,
+            ", ".join(environment.region_names),
+            ", ".join(a.account_id or "" for a in environment.account_configs if a is not None)
+            or "(the credentials' account)",
         ]
-        for e in listed
+        for name, environment in policy.environments.items()
     ]
     print(tabulate(rows, headers=["Environment", "Regions", "Accounts"], tablefmt="simple"))
     return EXIT_PASS

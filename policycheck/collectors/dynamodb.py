@@ -39,22 +39,22 @@ DYNAMODB_TABLE = ResourceType(
 )
 
 
-def _continuous_backups(ctx: FetchContext) -> dict[str, Any]:
+def _continuous_backups(ctx: FetchContext) -> Any:
     response = ctx.client("dynamodb").describe_continuous_backups(TableName=ctx.name)
     return response["ContinuousBackupsDescription"]
 
 
-def _time_to_live(ctx: FetchContext) -> dict[str, Any]:
+def _time_to_live(ctx: FetchContext) -> Any:
     return ctx.client("dynamodb").describe_time_to_live(TableName=ctx.name)["TimeToLiveDescription"]
 
 
-def _description(ctx: FetchContext) -> dict[str, Any]:
+def _description(ctx: FetchContext) -> Any:
     table = ctx.client("dynamodb").describe_table(TableName=ctx.name)["Table"]
     keys = ("TableStatus", "KeySchema", "AttributeDefinitions", "SSEDescription")
     return {key: table[key] for key in keys if key in table}
 
 
-def _kms_key(ctx: FetchContext) -> dict[str, Any] | None:
+def _kms_key(ctx: FetchContext) -> Any:
     """Who manages the table's KMS key; None when DynamoDB's AWS owned key is used."""
     sse = ctx.deps["dynamodb_table.description"].get("SSEDescription") or {}
     key_arn = sse.get("KMSMasterKeyArn")

@@ -37,12 +37,12 @@ ECR_REPOSITORY = ResourceType(
 )
 
 
-def _lifecycle_policy(ctx: FetchContext) -> dict[str, Any]:
+def _lifecycle_policy(ctx: FetchContext) -> Any:
     response = ctx.client("ecr").get_lifecycle_policy(repositoryName=ctx.name)
     return json.loads(response["lifecyclePolicyText"])
 
 
-def _tagged_images(ctx: FetchContext) -> list[dict[str, Any]]:
+def _tagged_images(ctx: FetchContext) -> Any:
     pages = (
         ctx.client("ecr")
         .get_paginator("describe_images")

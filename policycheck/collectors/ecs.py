@@ -171,13 +171,15 @@ def _cluster_task_roles(ctx: FetchContext) -> dict[str, Any]:
             ("task-definition", ctx.account_id, ctx.region, arn),
             lambda: ecs.describe_task_definition(taskDefinition=arn)["taskDefinition"],
         )
-        return definition.get("taskRoleArn")
+        role: str | None = definition.get("taskRoleArn")
+        return role
 
     def statements_of(role_arn: str) -> list[dict[str, Any]]:
-        return ctx.memo(
+        statements: list[dict[str, Any]] = ctx.memo(
             ("role-statements", ctx.account_id, role_arn),
             lambda: role_statements(iam, role_arn, ctx.account_id),
         )
+        return statements
 
     services: dict[str, Any] = {}
     for start in range(0, len(arns), DESCRIBE_BATCH):

@@ -44,35 +44,35 @@ S3_BUCKET = ResourceType(
 )
 
 
-def _versioning(ctx: FetchContext) -> dict[str, Any]:
+def _versioning(ctx: FetchContext) -> Any:
     response = ctx.client("s3").get_bucket_versioning(Bucket=ctx.name)
     # A bucket that never had versioning answers with neither key.
     return {key: response[key] for key in ("Status", "MFADelete") if key in response}
 
 
-def _encryption(ctx: FetchContext) -> dict[str, Any]:
+def _encryption(ctx: FetchContext) -> Any:
     response = ctx.client("s3").get_bucket_encryption(Bucket=ctx.name)
     return response["ServerSideEncryptionConfiguration"]
 
 
-def _public_access_block(ctx: FetchContext) -> dict[str, Any]:
+def _public_access_block(ctx: FetchContext) -> Any:
     response = ctx.client("s3").get_public_access_block(Bucket=ctx.name)
     return response["PublicAccessBlockConfiguration"]
 
 
-def _lifecycle(ctx: FetchContext) -> list[dict[str, Any]]:
+def _lifecycle(ctx: FetchContext) -> Any:
     return ctx.client("s3").get_bucket_lifecycle_configuration(Bucket=ctx.name)["Rules"]
 
 
-def _policy(ctx: FetchContext) -> dict[str, Any]:
+def _policy(ctx: FetchContext) -> Any:
     return json.loads(ctx.client("s3").get_bucket_policy(Bucket=ctx.name)["Policy"])
 
 
-def _replication(ctx: FetchContext) -> dict[str, Any]:
+def _replication(ctx: FetchContext) -> Any:
     return ctx.client("s3").get_bucket_replication(Bucket=ctx.name)["ReplicationConfiguration"]
 
 
-def _replication_destinations(ctx: FetchContext) -> list[dict[str, Any]]:
+def _replication_destinations(ctx: FetchContext) -> Any:
     """Region and versioning of every bucket an enabled replication rule writes to."""
     configuration = ctx.deps["s3_bucket.replication"] or {}
     arns = sorted(
@@ -105,7 +105,7 @@ def _replication_destinations(ctx: FetchContext) -> list[dict[str, Any]]:
     return destinations
 
 
-def _account_public_access_block(ctx: FetchContext) -> dict[str, Any]:
+def _account_public_access_block(ctx: FetchContext) -> Any:
     response = ctx.client("s3control").get_public_access_block(AccountId=ctx.account_id)
     return response["PublicAccessBlockConfiguration"]
 

@@ -50,7 +50,11 @@ _WHOLE = re.compile(r"^\{([^{}]+)\}$")
 
 def demo_session(region: str) -> boto3.Session:
     """A session with dummy credentials: it can only ever talk to the local endpoint."""
-    return boto3.Session(region_name=region, **DEMO_CREDENTIALS)
+    return boto3.Session(
+        aws_access_key_id=DEMO_CREDENTIALS["aws_access_key_id"],
+        aws_secret_access_key=DEMO_CREDENTIALS["aws_secret_access_key"],
+        region_name=region,
+    )
 
 
 @dataclass(frozen=True)
@@ -306,7 +310,9 @@ def commit_record(evidence_dir: Path, record: dict[str, Any], message: str) -> P
     )
     if not inside:
         _git(evidence_dir, "init", "--quiet")
-    path = evidence_dir / record["drill"] / f"{record['date']}-{record['environment']}.yaml"
+    path: Path = (
+        evidence_dir / str(record["drill"]) / f"{record['date']}-{record['environment']}.yaml"
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(record, sort_keys=False))
     _git(evidence_dir, "add", str(path))

@@ -31,21 +31,21 @@ def operation_of(environ: dict[str, Any]) -> str:
     """The API operation a request calls (enough of it for the services we read)."""
     target = environ.get("HTTP_X_AMZ_TARGET", "")
     if target:
-        return target.rsplit(".", 1)[-1]
+        return str(target).rsplit(".", 1)[-1]
     query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
     if environ.get("REQUEST_METHOD") == "GET":
         for key, operation in S3_GET_OPERATIONS.items():
             if key in query:
                 return operation
     if "Action" in query:
-        return query["Action"][0]
+        return str(query["Action"][0])
     if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):
         # Query protocol (IAM, STS): the action is in the form body; put the body back.
         body = environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
         environ["wsgi.input"] = io.BytesIO(body)
         form = parse_qs(body.decode(), keep_blank_values=True)
         if "Action" in form:
-            return form["Action"][0]
+            return str(form["Action"][0])
     return f"{environ.get('REQUEST_METHOD')} {environ.get('PATH_INFO')}"
 
 
@@ -57,7 +57,10 @@ class MotoNotInstalled(RuntimeError):
 def moto_server(middleware: Middleware | None = None) -> Iterator[str]:
     """Run moto on ``127.0.0.1`` (a free port) in a thread; yield its endpoint URL."""
     try:
-        from moto.server import DomainDispatcherApplication, create_backend_app
+        from moto.server import (  # type: ignore[attr-defined]
+            DomainDispatcherApplication,
+            create_backend_app,
+        )
         from werkzeug.serving import make_server
     except ImportError as exc:
         raise MotoNotInstalled("the demo needs moto: pip install 'policycheck[demo]'") from exc

@@ -99,12 +99,12 @@ def environment_matrix(report: Report) -> str:
         row = [control.id]
         for environment in environments:
             there = control.environments.get(environment)
-            if there is None:
-                own = [r for r in report.results if r.environment == environment]
-                there = assess_control(
-                    control.id, control.title, control.checks, own, control.manual
-                )
-            row.append(STATUS_LABEL[there.status])
+            if there is not None:
+                row.append(STATUS_LABEL[there.status])
+                continue
+            own = [r for r in report.results if r.environment == environment]
+            legacy = assess_control(control.id, control.title, control.checks, own, control.manual)
+            row.append(STATUS_LABEL[legacy.status])
         rows.append(row)
     return table(rows, ["Control", *environments])
 

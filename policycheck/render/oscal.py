@@ -83,7 +83,7 @@ def render_oscal(report: Report) -> str:
             }
         )
     report_json = report.model_dump_json(indent=2, by_alias=True) + "\n"
-    document = {
+    document: dict[str, Any] = {
         "assessment-results": {
             "uuid": _uuid(report, "assessment-results"),
             "metadata": {

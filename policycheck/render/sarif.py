@@ -3,6 +3,7 @@ control file line that lists the check, fingerprints are stable across runs."""
 
 import hashlib
 import json
+from typing import Any
 
 from policycheck import __version__
 from policycheck.report import Report, Result
@@ -11,7 +12,7 @@ SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
 
 
-def _location(report: Report, result: Result) -> dict:
+def _location(report: Report, result: Result) -> dict[str, Any]:
     controls = {c.id: c for c in report.controls}
     for control_id in result.control_ids:
         control = controls.get(control_id)
@@ -31,7 +32,7 @@ def fingerprint(result: Result) -> str:
 NOT_ASSESSED_RULE = "policycheck-not-assessed"
 
 
-def _not_assessed(report: Report) -> list[dict]:
+def _not_assessed(report: Report) -> list[dict[str, Any]]:
     """A result per control and environment that was selected but not assessed, located
     at the control file: code scanning then shows the gap instead of a clean page."""
     results = []
