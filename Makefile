@@ -16,7 +16,11 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml requirements/action.in --unive
 	--python-version 3.11 --generate-hashes --no-config --custom-compile-command 'make lock' \
 	--quiet
 
-.PHONY: demo test lint lock lock-upgrade lock-check action-install-check schemas clean
+# The README's check table, from checks/ (each check's `passes`) and controls/.
+docs: $(STAMP)
+	$(BIN)/python -m policycheck.checktable README.md controls
+
+.PHONY: demo test lint docs lock lock-upgrade lock-check action-install-check schemas clean
 
 # The dev environment from the lock, then this project (editable), built with the
 # setuptools of the lock: nothing is installed unpinned or by a name alone.
