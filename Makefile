@@ -16,9 +16,10 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml requirements/action.in --unive
 	--python-version 3.11 --generate-hashes --no-config --custom-compile-command 'make lock' \
 	--quiet
 
-# The README's check table, from checks/ (each check's `passes`) and controls/.
-docs: $(STAMP)
-	$(BIN)/python -m policycheck.checktable README.md controls
+# What is derived from the registry: the README's check table and IAM action list, and
+# iam/policycheck-readonly.json; with the JSON Schemas of the policy and the report.
+docs: schemas
+	$(BIN)/python -m policycheck.generated .
 
 .PHONY: demo test lint docs lock lock-upgrade lock-check action-install-check schemas clean
 
@@ -34,7 +35,7 @@ demo: $(STAMP)
 	$(BIN)/policycheck demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: $(STAMP) lock-check
 	$(BIN)/ruff check .
@@ -69,7 +70,7 @@ action-install-check: $(STAMP)
 	$(BIN)/python .ci/check_action_install.py
 
 schemas: $(STAMP)
-	$(BIN)/python -m policycheck.schemas
+	$(BIN)/python -m policycheck.schemagen
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-from policycheck.collect import (
+from policycheck.deadline import NO_DEADLINE, Deadline
+from policycheck.facts import AwsError, FactOutcome
+from policycheck.fetching import (
     ClientsFor,
     FactKey,
     FactRequest,
@@ -25,8 +27,6 @@ from policycheck.collect import (
     too_late,
     with_dependencies,
 )
-from policycheck.deadline import NO_DEADLINE, Deadline
-from policycheck.facts import AwsError, FactOutcome
 from policycheck.locations import shard_of
 
 #: One more process for every this many facts, up to the number of cores.

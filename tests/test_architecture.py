@@ -35,7 +35,7 @@ MODULES = _modules()
 
 def _imports(name: str, tree: ast.Module) -> Iterator[str]:
     """The project modules ``name`` imports, wherever the import statement is."""
-    package = name if name in _packages() else name.rpartition(".")[0]
+    package = name if name in PACKAGES else name.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from (alias.name for alias in node.names)
@@ -48,8 +48,7 @@ def _imports(name: str, tree: ast.Module) -> Iterator[str]:
             yield from (f"{base}.{alias.name}" for alias in node.names)
 
 
-def _packages() -> set[str]:
-    return {_module_name(p) for p in PACKAGE.rglob("__init__.py")} | {"policycheck.checks"}
+PACKAGES = {_module_name(p) for p in PACKAGE.rglob("__init__.py")} | {"policycheck.checks"}
 
 
 def _graph() -> dict[str, set[str]]:
@@ -102,9 +101,8 @@ def test_the_engine_never_imports_a_plugin() -> None:
         for name in MODULES
         if not name.startswith(PLUGINS) and not name.startswith("policycheck.demo")
     ]
-    offenders = {
-        name: sorted(t for t in _graph()[name] if t.startswith(PLUGINS)) for name in engine
-    }
+    graph = _graph()
+    offenders = {name: sorted(t for t in graph[name] if t.startswith(PLUGINS)) for name in engine}
     assert {name: found for name, found in offenders.items() if found} == {}
 
 
@@ -114,7 +112,9 @@ def _functions(tree: ast.Module) -> Iterator[ast.FunctionDef | ast.AsyncFunction
             yield node
 
 
-@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(REPO)))
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(REPO))
+)
 def test_no_function_in_the_engine_is_longer_than_60_lines(path: Path) -> None:
     long = {
         f"{path.relative_to(REPO)}:{node.lineno} {node.name}": lines

@@ -15,7 +15,7 @@ from policycheck.controls import load_catalog
 from policycheck.demo.seeding import Deviation, commit_record, seed
 from policycheck.paths import controls_dir_for
 from policycheck.plugins import load_registry
-from policycheck.schemas import schema_path
+from policycheck.schemagen import schema_path
 
 CONTROL_IDS = ["SC.10.01.01", "SC.10.01.02", "SC.10.02", "SC.10.03.01", "SC.10.03.02"]
 

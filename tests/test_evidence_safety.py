@@ -18,7 +18,6 @@ from checkhelpers import target
 from conftest import Workspace, run_cli
 from policycheck import evidence as evidence_module
 from policycheck.bindings import ResourceInstance
-from policycheck.collect import fact_key, read_fact
 from policycheck.collectors.drills import DELETED_RECORDS, RECORDS
 from policycheck.demo.seeding import GIT_IDENTITY, commit_record
 from policycheck.drills import drills_report, drills_table
@@ -36,6 +35,7 @@ from policycheck.evidence import (
     repository_root,
 )
 from policycheck.facts import FetchContext
+from policycheck.fetching import fact_key, read_fact
 from policycheck.locations import Where
 from policycheck.plugins import load_registry
 

@@ -17,10 +17,10 @@ from conftest import MotoServer, Workspace, audit
 from faults import Fault
 from policycheck import cli
 from policycheck.aws import AwsSetup, Connection, _retrying, client_config, identify
-from policycheck.collect import FactKey, FactRequest, collect
 from policycheck.deadline import Deadline, DeadlineReached, parse_duration
 from policycheck.demo.seeding import seed
 from policycheck.facts import FactSpec
+from policycheck.fetching import FactKey, FactRequest, collect
 from policycheck.plugins import load_registry
 
 REGION = "eu-central-1"

@@ -151,8 +151,8 @@ def execute(args: argparse.Namespace) -> int:
 
 def _check_service_caps(policy: Any, caps: dict[str, int] | None) -> None:
     """--max-per-service names services the checks call (by their IAM prefix)."""
-    from policycheck.collect import service_of
     from policycheck.errors import InputError
+    from policycheck.fetching import service_of
 
     facts = policy.registry.facts.values()
     known = sorted({service_of(spec) for spec in facts} - {"local"})

@@ -5,11 +5,11 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from policycheck.collect import ProgressCallback
 from policycheck.controls import Catalog
 from policycheck.demo.seeding import Deviation, demo_session, seed
 from policycheck.demo.server import MotoNotInstalled, moto_server
 from policycheck.errors import InputError
+from policycheck.fetching import ProgressCallback
 from policycheck.planning import select
 from policycheck.policy import Policy
 from policycheck.report import Report

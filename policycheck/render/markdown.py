@@ -5,7 +5,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from policycheck.report import Report, Result, assess_control
+from policycheck.report import Report, Result, RunInfo, assess_control
 
 STATUS_LABEL = {
     "pass": "PASS",
@@ -131,159 +131,151 @@ def unassessed_lines(report: Report) -> list[str]:
 
 def render_markdown(report: Report) -> str:
     """Render the report for auditors; failures and errors first."""
-    run = report.run
-    summary = report.summary
-    counts = summary.results
-    parts = [
-        "# policycheck report",
+    counts = report.summary.results
+    sections = [
+        [
+            "# policycheck report",
+            "",
+            f"**Overall: {STATUS_LABEL[report.summary.status]}** — {counts.pass_} passed, "
+            f"{counts.fail} failed, {counts.error} errors, {counts.waived} waived across "
+            f"{counts.total} results.",
+            "",
+        ],
+        ["## Run", "", _run_table(report.run), ""],
+        ["## Control matrix", "", _control_matrix(report), ""],
+        _not_assessed_section(report),
+        _environments_section(report),
+        _manual_section(report),
+        _findings_section(report),
+        _waivers_section(report),
+        _passed_section(report),
+    ]
+    return "\n".join(line for section in sections for line in section)
+
+
+def _run_table(run: RunInfo) -> str:
+    rows: list[list[Any]] = [
+        ["Tool version", run.tool_version],
+        ["Started", run.started_at],
+        ["Finished", run.finished_at],
+        ["Policy file", f"`{run.policy_file}`"],
+        ["Policy SHA-256", f"`{run.policy_sha256}`"],
+    ]
+    if run.deadline:
+        reached = (
+            " — **reached**: facts not read by then are errors" if run.deadline_reached else ""
+        )
+        rows.append(["Deadline", run.deadline + reached])
+    for env in run.environments:
+        reach = f"**not reached**: {env.error}" if env.error else f"as `{env.caller_arn}`"
+        rows.append([f"Environment {env.name}", f"account {env.account_id}, {env.region}, {reach}"])
+    if run.selected_checks:
+        rows.append(["Selected checks", ", ".join(run.selected_checks)])
+    if run.selected_controls:
+        rows.append(["Selected controls", ", ".join(run.selected_controls)])
+    if run.shard:
+        rows.append(["Shard", run.shard])
+    return table(rows, ["", ""])
+
+
+def _control_matrix(report: Report) -> str:
+    return table(
+        [
+            [*row, len(c.manual), ", ".join(c.checks_not_run) or "—", cell(c.reason) or "—"]
+            for row, c in zip(control_rows(report), report.controls, strict=True)
+        ],
+        [*CONTROL_HEADERS, "Manual", "Checks not run", "Why no result"],
+    )
+
+
+def _not_assessed_section(report: Report) -> list[str]:
+    unassessed = unassessed_lines(report)
+    if not unassessed:
+        return []
+    return [
+        "## Not assessed",
         "",
-        f"**Overall: {STATUS_LABEL[summary.status]}** — {counts.pass_} passed, {counts.fail} "
-        f"failed, {counts.error} errors, {counts.waived} waived across {counts.total} results.",
+        "Selected but not assessed: the run is not a pass while any of these remains.",
         "",
-        "## Run",
-        "",
-        table(
-            [
-                ["Tool version", run.tool_version],
-                ["Started", run.started_at],
-                ["Finished", run.finished_at],
-                ["Policy file", f"`{run.policy_file}`"],
-                ["Policy SHA-256", f"`{run.policy_sha256}`"],
-                *(
-                    [
-                        [
-                            "Deadline",
-                            run.deadline
-                            + (
-                                " — **reached**: facts not read by then are errors"
-                                if run.deadline_reached
-                                else ""
-                            ),
-                        ]
-                    ]
-                    if run.deadline
-                    else []
-                ),
-                *(
-                    [
-                        f"Environment {env.name}",
-                        f"account {env.account_id}, {env.region}, "
-                        + (
-                            f"**not reached**: {env.error}"
-                            if env.error
-                            else f"as `{env.caller_arn}`"
-                        ),
-                    ]
-                    for env in run.environments
-                ),
-                *(
-                    [["Selected checks", ", ".join(run.selected_checks)]]
-                    if run.selected_checks
-                    else []
-                ),
-                *(
-                    [["Selected controls", ", ".join(run.selected_controls)]]
-                    if run.selected_controls
-                    else []
-                ),
-                *([["Shard", run.shard]] if run.shard else []),
-            ],
-            ["", ""],
-        ),
-        "",
-        "## Control matrix",
-        "",
-        table(
-            [
-                [*row, len(c.manual), ", ".join(c.checks_not_run) or "—", cell(c.reason) or "—"]
-                for row, c in zip(control_rows(report), report.controls, strict=True)
-            ],
-            [*CONTROL_HEADERS, "Manual", "Checks not run", "Why no result"],
-        ),
+        *(f"- {cell(line)}" for line in unassessed),
         "",
     ]
-    unassessed = unassessed_lines(report)
-    if unassessed:
-        parts += [
-            "## Not assessed",
-            "",
-            "Selected but not assessed: the run is not a pass while any of these remains.",
-            "",
-            *(f"- {cell(line)}" for line in unassessed),
-            "",
-        ]
-    if len(report_environments(report)) > 1:
-        parts += ["## Controls by environment", "", environment_matrix(report), ""]
-    manual = [(c.id, statement) for c in report.controls for statement in c.manual]
-    if manual:
-        parts += [
-            "## Manual statements",
-            "",
-            "Not verified automatically: an auditor verifies these by hand.",
-            "",
-            table(
-                [[control_id, cell(text)] for control_id, text in manual], ["Control", "Statement"]
-            ),
-            "",
-        ]
+
+
+def _environments_section(report: Report) -> list[str]:
+    if len(report_environments(report)) < 2:
+        return []
+    return ["## Controls by environment", "", environment_matrix(report), ""]
+
+
+def _manual_section(report: Report) -> list[str]:
+    manual = [[c.id, cell(statement)] for c in report.controls for statement in c.manual]
+    if not manual:
+        return []
+    return [
+        "## Manual statements",
+        "",
+        "Not verified automatically: an auditor verifies these by hand.",
+        "",
+        table(manual, ["Control", "Statement"]),
+        "",
+    ]
+
+
+def _findings_section(report: Report) -> list[str]:
     order = {"fail": 0, "error": 1, "waived": 2}
     findings = [r for r in report.results if r.status != "pass"]
     findings.sort(key=lambda r: (order[r.status], r.environment, r.check_id, r.resource.name))
-    parts += ["## Failures, errors and waived failures", ""]
-    parts += [_finding(r) for r in findings] if findings else ["None.", ""]
-    if report.waivers:
-        parts += [
-            "## Waivers",
-            "",
-            table(
-                [
-                    [
-                        w.state.upper(),
-                        f"`{w.check}`",
-                        w.environment,
-                        cell(w.resource),
-                        w.expires,
-                        w.owner,
-                        w.ticket,
-                        w.matched,
-                        w.waived,
-                        cell(w.justification),
-                    ]
-                    for w in report.waivers
-                ],
-                [
-                    "State",
-                    "Check",
-                    "Environment",
-                    "Resource",
-                    "Expires",
-                    "Owner",
-                    "Ticket",
-                    "Matched",
-                    "Waived",
-                    "Justification",
-                ],
-            ),
-            "",
+    body = [_finding(r) for r in findings] if findings else ["None.", ""]
+    return ["## Failures, errors and waived failures", "", *body]
+
+
+WAIVER_HEADERS = [
+    "State",
+    "Check",
+    "Environment",
+    "Resource",
+    "Expires",
+    "Owner",
+    "Ticket",
+    "Matched",
+    "Waived",
+    "Justification",
+]
+
+
+def _waivers_section(report: Report) -> list[str]:
+    if not report.waivers:
+        return []
+    rows = [
+        [
+            w.state.upper(),
+            f"`{w.check}`",
+            w.environment,
+            cell(w.resource),
+            w.expires,
+            w.owner,
+            w.ticket,
+            w.matched,
+            w.waived,
+            cell(w.justification),
         ]
-    passes = [r for r in report.results if r.status == "pass"]
-    parts += ["## Passed", ""]
-    parts += [
-        table(
-            [
-                [
-                    r.environment,
-                    f"`{r.check_id}`",
-                    f"`{r.resource.name}`",
-                    ", ".join(r.control_ids),
-                    cell(r.message),
-                ]
-                for r in passes
-            ],
-            ["Environment", "Check", "Resource", "Controls", "Observed"],
-        )
-        if passes
-        else "None.",
-        "",
+        for w in report.waivers
     ]
-    return "\n".join(parts)
+    return ["## Waivers", "", table(rows, WAIVER_HEADERS), ""]
+
+
+def _passed_section(report: Report) -> list[str]:
+    rows = [
+        [
+            r.environment,
+            f"`{r.check_id}`",
+            f"`{r.resource.name}`",
+            ", ".join(r.control_ids),
+            cell(r.message),
+        ]
+        for r in report.results
+        if r.status == "pass"
+    ]
+    headers = ["Environment", "Check", "Resource", "Controls", "Observed"]
+    return ["## Passed", "", table(rows, headers) if rows else "None.", ""]
