@@ -283,5 +283,15 @@ def test_help_explains_every_option() -> None:
     ):
         assert option in result.stdout
     assert "exit codes (" in result.stdout
+    assert "\\" not in result.stdout  # no escape printed as text
     for option in ("--fail-on", "--min-severity"):
         assert option in result.stdout
+
+
+def test_report_with_several_errors_lists_them_on_lines_of_their_own(tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    report.write_text('{"run": 1, "summary": 2, "controls": 3, "results": 4}')
+    result = run_cli("render", report, "--output-dir", tmp_path / "out")
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) > 1 and "\\n" not in result.stderr, result.stderr

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from policycheck.policy import Policy
     from policycheck.report import Report
 
-EXIT_CODES_HELP = """\\
+EXIT_CODES_HELP = """\
 exit codes (of the results that gate: --min-severity and above, not waived):
   0  every gating result passed (or --fail-on none)
   1  at least one gating result failed
@@ -206,8 +206,8 @@ def progress() -> Callable[[int, int], None] | None:
         return None
 
     def show(done: int, total: int) -> None:
-        end = "\\n" if done == total else ""
-        print(f"\\rcollecting facts {done}/{total}", end=end, file=sys.stderr, flush=True)
+        end = "\n" if done == total else ""
+        print(f"\rcollecting facts {done}/{total}", end=end, file=sys.stderr, flush=True)
 
     return show
 
@@ -265,7 +265,7 @@ def load_report(path: Path) -> "Report":
     try:
         return upgraded(Report.model_validate_json(text))
     except ValidationError as exc:
-        raise InputError("\\n".join(describe_errors(path, exc)[:5])) from None
+        raise InputError("\n".join(describe_errors(path, exc)[:5])) from None
 
 
 def warn_about_regions(policy: "Policy") -> None:
