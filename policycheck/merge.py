@@ -87,6 +87,7 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
             "gaps": gaps,
             "deadline": _distinct(r.run.deadline for r in reports),
             "deadline_reached": any(r.run.deadline_reached for r in reports),
+            "sources": [source for r in reports for source in r.run.sources],
         }
     )
     return Report(

@@ -15,8 +15,10 @@ SATISFIED = {
     "fail": "not-satisfied",
     "error": "not-satisfied",
     "waived": "not-satisfied",
-    # selected but not assessed: never satisfied (fail closed)
+    # selected but not assessed, or not in the Terraform plan judged: never satisfied
+    # (fail closed)
     "not_assessed": "not-satisfied",
+    "not_in_plan": "not-satisfied",
 }
 
 
@@ -70,7 +72,13 @@ def render_oscal(report: Report) -> str:
                 "title": f"{control.id} {control.title}",
                 "description": f"{control.status.upper()}: {control.counts.pass_} passed, "
                 f"{control.counts.fail} failed, {control.counts.error} errors, "
-                f"{control.counts.waived} waived."
+                f"{control.counts.waived} waived"
+                + (
+                    f", {control.counts.not_in_plan} not in the plan, "
+                    f"{control.counts.not_assessed} not judgeable from a plan."
+                    if report.run.sources
+                    else "."
+                )
                 + (f" {control.reason}." if control.reason else ""),
                 "target": {
                     "type": "objective-id",
@@ -97,8 +105,14 @@ def render_oscal(report: Report) -> str:
                 {
                     "uuid": _uuid(report, "result"),
                     "title": "Automated assessment",
-                    "description": "Live AWS configuration and DR drill evidence checked by "
-                    f"policycheck {report.run.tool_version} in "
+                    "description": (
+                        "Terraform plans ("
+                        + ", ".join(f"{s.path}, SHA-256 {s.sha256}" for s in report.run.sources)
+                        + ") checked before apply by "
+                        if report.run.sources
+                        else "Live AWS configuration and DR drill evidence checked by "
+                    )
+                    + f"policycheck {report.run.tool_version} in "
                     f"{', '.join(e.name for e in report.run.environments)}.",
                     "start": report.run.started_at,
                     "end": report.run.finished_at,

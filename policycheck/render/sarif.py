@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from policycheck import __version__
-from policycheck.report import Report, Result
+from policycheck.report import Report, Result, unassessed
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
@@ -33,41 +33,104 @@ NOT_ASSESSED_RULE = "policycheck-not-assessed"
 
 
 def _not_assessed(report: Report) -> list[dict[str, Any]]:
-    """A result per control and environment that was selected but not assessed, located
-    at the control file: code scanning then shows the gap instead of a clean page."""
+    """A result per control and environment that was selected but not assessed (and that
+    no result explains), located at the control file: code scanning then shows the gap
+    instead of a clean page."""
+    controls = {control.id: control for control in report.controls}
     results = []
-    for control in report.controls:
-        for environment, there in control.environments.items():
-            if there.status != "not_assessed":
-                continue
-            identity = f"{NOT_ASSESSED_RULE}|{control.id}|{environment}"
-            results.append(
-                {
-                    "ruleId": NOT_ASSESSED_RULE,
-                    "level": "error",
-                    "message": {
-                        "text": f"{control.id} not assessed in {environment}: {there.reason}"
-                    },
-                    "locations": [
-                        {
-                            "physicalLocation": {
-                                "artifactLocation": {"uri": control.source_file or "policy.yaml"},
-                                "region": {"startLine": 1},
-                            }
+    for control_id, environment in unassessed(report.controls, report.results):
+        if not environment:
+            continue  # a report of an older version: its gap is the run's (run.gaps)
+        control = controls[control_id]
+        reason = control.environments[environment].reason
+        identity = f"{NOT_ASSESSED_RULE}|{control.id}|{environment}"
+        results.append(
+            {
+                "ruleId": NOT_ASSESSED_RULE,
+                "level": "error",
+                "message": {"text": f"{control.id} not assessed in {environment}: {reason}"},
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": control.source_file or "policy.yaml"},
+                            "region": {"startLine": 1},
                         }
-                    ],
-                    "partialFingerprints": {
-                        "policycheck/v1": hashlib.sha256(identity.encode()).hexdigest()
-                    },
-                    "properties": {"environment": environment, "status": "not_assessed"},
-                }
-            )
+                    }
+                ],
+                "partialFingerprints": {
+                    "policycheck/v1": hashlib.sha256(identity.encode()).hexdigest()
+                },
+                "properties": {"environment": environment, "status": "not_assessed"},
+            }
+        )
     return results
+
+
+#: The rules of a plan's results that judge nothing, by status.
+UNJUDGED_RULES = {
+    "not_in_plan": (
+        "policycheck-not-in-plan",
+        "A resource the policy names is not in the Terraform plan",
+        "The plan neither has nor creates this resource (a plan of one module shows only "
+        "its part of the account): not judged, neither a pass nor a failure.",
+        "Judge the plans of every module that manages the policy's resources together, or "
+        "rely on the live audit.",
+    ),
+    "not_assessed": (
+        "policycheck-not-judgeable-from-plan",
+        "A check a Terraform plan cannot judge",
+        "The check needs what only the live account shows (images, running tasks, drill "
+        "evidence): not judged on the plan.",
+        "The live audit (policycheck run) judges it.",
+    ),
+}
+
+
+def _unjudged(report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A plan's results that judge nothing, as SARIF results of kind notApplicable (the
+    rule was not evaluated on the target: no alert), and their rules."""
+    results, used = [], {}
+    for result in report.results:
+        if result.status not in UNJUDGED_RULES:
+            continue
+        rule_id, short, full, help_text = UNJUDGED_RULES[result.status]
+        used[rule_id] = {
+            "id": rule_id,
+            "name": rule_id,
+            "shortDescription": {"text": short},
+            "fullDescription": {"text": full},
+            "help": {"text": help_text},
+            "properties": {"tags": ["coverage", "terraform-plan"]},
+        }
+        where = _location(report, result)
+        results.append(
+            {
+                "ruleId": rule_id,
+                "kind": "notApplicable",
+                "level": "none",
+                "message": {
+                    "text": f"{result.check_id} on {result.resource.arn} "
+                    f"({result.environment}): {result.message}"
+                },
+                "locations": [
+                    {
+                        "physicalLocation": {
+                            "artifactLocation": {"uri": where["uri"]},
+                            "region": {"startLine": where["line"]},
+                        }
+                    }
+                ],
+                "partialFingerprints": {"policycheck/v1": fingerprint(result)},
+                "properties": {"environment": result.environment, "status": result.status},
+            }
+        )
+    return results, list(used.values())
 
 
 def render_sarif(report: Report) -> str:
     """Failures and errors as results; waived failures as suppressed results; controls
-    selected but not assessed as results of their own rule."""
+    selected but not assessed as results of their own rule; on a plan, what it could not
+    judge as notApplicable results of rules of their own."""
     findings = [r for r in report.results if r.status in ("fail", "error", "waived")]
     by_check = {r.check_id: r for r in report.results}
     rules = [
@@ -104,6 +167,9 @@ def render_sarif(report: Report) -> str:
                 {"kind": "external", "justification": result.waiver.justification}
             ]
         results.append(entry)
+    unjudged, unjudged_rules = _unjudged(report)
+    results += unjudged
+    rules += unjudged_rules
     gaps = _not_assessed(report)
     if gaps:
         results += gaps
