@@ -27,26 +27,7 @@ def evaluate(
     """Judge one target from collected facts. Missing resource: fail; unreadable fact: error."""
     spec = target.binding.check
     region, account_id = target.where.region, target.where.account_id
-    ref = ResourceRef(
-        target.kind,
-        target.resource.name,
-        region,
-        account_id,
-        target.resource.parent,
-        target.resource.variables,
-    )
-    resource = ResourceInfo(
-        type=ref.type.name, name=ref.name, arn=ref.arn, region=ref.region, account_id=ref.account_id
-    )
-    common: dict[str, Any] = {
-        "check_id": spec.id,
-        "title": spec.title,
-        "control_ids": catalog.control_ids_for(spec.id),
-        "environment": target.environment,
-        "resource": resource,
-        "severity": spec.severity,
-        "remediation": spec.remediation.format(name=ref.name),
-    }
+    ref, common = describe(target, catalog)
     if isinstance(target.failure, NothingMatches):
         unmatched = target.failure
         where = f"account {account_id}, {region}" if account_id else region
@@ -125,6 +106,32 @@ def evaluate(
         expected=verdict.expected,
         observed=verdict.observed,
     )
+
+
+def describe(target: Target, catalog: Catalog) -> tuple[ResourceRef, dict[str, Any]]:
+    """The target's resource, and what every result of it says whatever its status: the
+    check, its controls, the environment, the resource, severity and remediation."""
+    spec = target.binding.check
+    ref = ResourceRef(
+        target.kind,
+        target.resource.name,
+        target.where.region,
+        target.where.account_id,
+        target.resource.parent,
+        target.resource.variables,
+    )
+    resource = ResourceInfo(
+        type=ref.type.name, name=ref.name, arn=ref.arn, region=ref.region, account_id=ref.account_id
+    )
+    return ref, {
+        "check_id": spec.id,
+        "title": spec.title,
+        "control_ids": catalog.control_ids_for(spec.id),
+        "environment": target.environment,
+        "resource": resource,
+        "severity": spec.severity,
+        "remediation": spec.remediation.format(name=ref.name),
+    }
 
 
 def evidence_of(outcomes: list[FactOutcome]) -> Evidence:

@@ -114,6 +114,10 @@ class Evidence(ReportModel):
     sha256: str = Field(description="SHA-256 of the canonical JSON of the facts.")
 
 
+#: What a Terraform plan does to a resource.
+PlanAction = Literal["create", "update", "replace", "delete", "no-op", "read"]
+
+
 class PlanChange(ReportModel):
     """What a Terraform plan does to the resource a result judges, and the verdict on the
     configuration before it: a result that passes today and would fail after the apply is
@@ -121,13 +125,13 @@ class PlanChange(ReportModel):
 
     file: str = Field(description="The plan file (as given on the command line).")
     address: str = Field(description="The resource's address in the plan.")
-    action: Literal["create", "update", "replace", "delete", "no-op", "read"]
+    action: PlanAction
     changed: list[str] = Field(
         default_factory=list,
         description="Addresses the plan changes that the verdict rests on (the resource "
         "and its settings, e.g. an aws_s3_bucket_versioning), with their action.",
     )
-    before_status: Literal["pass", "fail", "error"] | None = Field(
+    before_status: ResultStatus | None = Field(
         None,
         description="The verdict on the configuration before the plan; none: it does "
         "not exist before (created by the plan).",
@@ -417,7 +421,7 @@ def overall_status(
         return worst
     if gaps or unassessed(controls, results) or worst in UNJUDGED:
         return "not_assessed"
-    return worst
+    return "waived" if worst == "waived" else "pass"
 
 
 def summarize(
