@@ -6,7 +6,9 @@ period left unset is the 35 days AWS applies (reported without ``RecoveryPeriodI
 as DescribeContinuousBackups does), and encryption enabled without a key is the AWS
 managed key ``alias/aws/dynamodb``. A key the configuration names is customer managed when
 it is an ``aws_kms_key`` of the plan, AWS managed when it is the ``alias/aws/dynamodb``
-alias (or a ``data.aws_kms_key`` saying so); any other key cannot be told from the plan."""
+alias (a ``data.aws_kms_key`` says which); any other key cannot be told from the plan.
+A known value wins over the configuration: a computed argument the configuration leaves
+unset keeps what AWS has."""
 
 from typing import Any
 
@@ -70,25 +72,24 @@ def description(state: PlanState, subject: Subject) -> Any:
 
 
 def kms_key(state: PlanState, subject: Subject) -> Any:
-    """Who manages the table's key; None when DynamoDB's AWS owned key is used."""
+    """Who manages the table's key; None when DynamoDB's AWS owned key is used. The
+    provider leaves ``kms_key_arn`` empty for the AWS managed key."""
     sse = subject.instance.node.first("server_side_encryption")
     if sse is None or not sse.get("enabled"):
         return None
-    if not sse.configured("kms_key_arn"):
-        return {"Arn": sse.optional("kms_key_arn"), "KeyManager": "AWS"}
-    key = sse.resolve("kms_key_arn", to="aws_kms_key")
-    if key is not None:
-        return {
-            "Arn": key.node.optional("arn") or key.address,
-            "KeyManager": "CUSTOMER",
-            "Aliases": [],
-        }
+    if sse.unknown("kms_key_arn"):
+        if not sse.configured("kms_key_arn"):
+            return {"Arn": None, "KeyManager": "AWS"}  # enabled without a key
+        key = sse.resolve("kms_key_arn", to="aws_kms_key")
+        if key is not None:
+            return {"Arn": key.node.optional("arn") or key.address, "KeyManager": "CUSTOMER"}
     arn = sse.get("kms_key_arn")
     if not arn or arn == AWS_MANAGED_ALIAS or arn.endswith(":" + AWS_MANAGED_ALIAS):
         return {"Arn": arn or None, "KeyManager": "AWS"}
-    for instance in (*state.named("aws_kms_key", "arn", arn), *_described_keys(state, arn)):
-        manager = "CUSTOMER" if instance.mode == "managed" else instance.get("key_manager")
-        return {"Arn": arn, "KeyManager": manager, "Aliases": []}
+    if state.named("aws_kms_key", "arn", arn):
+        return {"Arn": arn, "KeyManager": "CUSTOMER"}
+    for described in _described_keys(state, arn):
+        return {"Arn": arn, "KeyManager": described.get("key_manager")}
     raise Unknowable(
         "KeyNotInPlan",
         f"{subject.instance.address}: who manages KMS key {arn} cannot be told from the plan "

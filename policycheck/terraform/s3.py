@@ -7,8 +7,9 @@ A bucket's settings come from the split resources that configure it
 ``server_side_encryption_configuration``, ``lifecycle_rule``, ``policy``), which the AWS
 provider also fills from AWS for a bucket that exists. A split resource the plan deletes
 leaves what its deletion leaves (versioning Suspended, the default SSE-S3 encryption, no
-lifecycle, block or policy). What the plan does not configure is taken as not configured:
-a public-access block managed elsewhere must come in the plan of its module."""
+lifecycle, block or policy), and so does a new bucket that sets none (S3's defaults).
+What the plan does not configure is taken as not configured: a public-access block
+managed elsewhere must come in the plan of its module."""
 
 from typing import Any
 
@@ -35,6 +36,15 @@ def _split(state: PlanState, bucket: Instance, tf_type: str) -> tuple[Instance |
     return one(found, f"{tf_type} of bucket {name}"), bool(deleted)
 
 
+def _inline(bucket: Instance, attr: str) -> list[Node] | None:
+    """The bucket's own (legacy) block; None when it is known only after the apply and
+    the configuration does not set it: a new bucket, where S3's default applies."""
+    node = bucket.node
+    if node.unknown(attr) and not node.configured(attr):
+        return None
+    return node.blocks(attr)
+
+
 def versioning(state: PlanState, subject: Subject) -> Any:
     bucket = subject.instance
     config, deleted = _split(state, bucket, "aws_s3_bucket_versioning")
@@ -43,7 +53,8 @@ def versioning(state: PlanState, subject: Subject) -> Any:
         return {} if status in (None, "Disabled") else {"Status": status}
     if deleted:  # the provider suspends versioning when the resource goes
         return {"Status": "Suspended"}
-    return {"Status": "Enabled"} if bucket.get("versioning", 0, "enabled") else {}
+    legacy = _inline(bucket, "versioning")
+    return {"Status": "Enabled"} if legacy and legacy[0].get("enabled") else {}
 
 
 def _encryption_rules(config: Node) -> dict[str, Any] | None:
@@ -70,10 +81,10 @@ def encryption(state: PlanState, subject: Subject) -> Any:
     config, deleted = _split(state, bucket, "aws_s3_bucket_server_side_encryption_configuration")
     if config is not None:
         return _encryption_rules(config.node)
-    if deleted:
+    legacy = _inline(bucket, "server_side_encryption_configuration")
+    if deleted or legacy is None:
         return DEFAULT_ENCRYPTION
-    legacy = bucket.node.first("server_side_encryption_configuration")
-    return _encryption_rules(legacy) if legacy is not None else None
+    return _encryption_rules(legacy[0]) if legacy else None
 
 
 def public_access_block(state: PlanState, subject: Subject) -> Any:
@@ -105,7 +116,7 @@ def lifecycle(state: PlanState, subject: Subject) -> Any:
     elif deleted:
         return None
     else:
-        rules = [_legacy_rule(rule) for rule in bucket.node.blocks("lifecycle_rule")]
+        rules = [_legacy_rule(rule) for rule in _inline(bucket, "lifecycle_rule") or []]
     return rules or None
 
 
@@ -228,6 +239,6 @@ def policy(state: PlanState, subject: Subject) -> Any:
     config, deleted = _split(state, bucket, "aws_s3_bucket_policy")
     if config is not None:
         return policy_document(config.node)
-    if deleted:
+    if deleted or _inline(bucket, "policy") is None:
         return None
     return policy_document(bucket.node)
