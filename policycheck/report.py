@@ -382,9 +382,9 @@ def control_result(
     """A control from its own results and its status in each environment."""
     ran = {result.check_id for result in own}
     if per_environment:
-        status = strongest(
-            [*(e.status for e in per_environment.values()), *(r.status for r in own)]
-        )
+        # A plan's results that judge nothing count through the environments' statuses.
+        judged = [r.status for r in own if r.status not in UNJUDGED]
+        status = strongest([*(e.status for e in per_environment.values()), *judged])
     elif own:
         status = worst_status(own)
     else:

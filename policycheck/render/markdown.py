@@ -133,7 +133,8 @@ def plan_change_lines(report: Report) -> list[str]:
         if change.before_status is None and r.status == "pass":
             continue  # a new resource that complies: nothing to warn about
         controls = ", ".join(r.control_ids) or r.check_id
-        where = f"`{r.resource.name}` ({change.address}, {change.action})"
+        what = ", ".join(change.changed) or f"{change.address} ({change.action})"
+        where = f"`{r.resource.name}` ({what})"
         if change.action == "delete":
             verb = f"deletes {where}"
         elif change.before_status is None:

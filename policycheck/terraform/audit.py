@@ -248,7 +248,7 @@ class _Judge:
             return Result(
                 **common,
                 status="not_assessed",
-                message=f"not judged on a plan: {why}",
+                message=why,
                 expected=None,
                 observed=None,
             )
@@ -342,6 +342,8 @@ class _Judge:
                 value, error = FROM_PLAN[spec.name](state, subject), None
             except Unknowable as unknown:
                 value, error = None, AwsError(unknown.code, unknown.message)
+        if subject.resource is not None and not any(i is subject.resource for i in seen):
+            seen.insert(0, subject.resource)
         source = replace(spec, actions=("the plan", *(f"{i.file}: {i.label}" for i in seen)))
         when = next((t for i in seen if (t := self.times.get(i.file))), None) or self.now.isoformat(
             timespec="seconds"
