@@ -21,25 +21,21 @@ import tempfile
 import time
 from pathlib import Path
 
-import yaml
-
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 
+from run import write_policy  # noqa: E402  (bench/run.py's policy: the same nine checks)
+
 from planbuilder import ACCOUNT, REGION, PlanBuilder, ref  # noqa: E402
 
-CHECKS = {
-    "buckets": (
-        "s3-versioning-enabled",
-        "s3-encryption-at-rest",
-        "s3-public-access-blocked",
-        "s3-lifecycle-archive-and-expire",
-        "s3-policy-denies-delete",
-    ),
-    "tables": ("dynamodb-pitr-enabled", "dynamodb-ttl-enabled"),
-    "repos": ("ecr-lifecycle-retains-tagged", "ecr-image-available"),
-}
+BUCKET_CHECKS = (
+    "s3-versioning-enabled",
+    "s3-encryption-at-rest",
+    "s3-public-access-blocked",
+    "s3-lifecycle-archive-and-expire",
+    "s3-policy-denies-delete",
+)
 
 
 def _bucket(plan: PlanBuilder, i: int, truth: dict[str, str]) -> None:
@@ -137,7 +133,7 @@ def _bucket(plan: PlanBuilder, i: int, truth: dict[str, str]) -> None:
             expressions=owner,
         )
     for check, passed in zip(
-        CHECKS["buckets"], (versioned, encrypted, blocked, i % 4 == 0, denies), strict=True
+        BUCKET_CHECKS, (versioned, encrypted, blocked, i % 4 == 0, denies), strict=True
     ):
         truth[f"{check}|{name}"] = "pass" if passed else "fail"
 
@@ -207,25 +203,6 @@ def write_plan(path: Path, buckets: int, tables: int, repos: int) -> tuple[int, 
         truth[f"ecr-image-available|{name}"] = "not_assessed"  # a plan cannot show images
     path.write_text(json.dumps(plan.document()))
     return len(plan.resources), truth
-
-
-def write_policy(directory: Path) -> Path:
-    policy = {
-        "version": 1,
-        "environments": {"bench": {"region": REGION}},
-        "resources": {
-            "buckets": {"type": "s3_bucket", "name": "bench-bucket-*"},
-            "tables": {"type": "dynamodb_table", "name": "bench-table-*"},
-            "repos": {"type": "ecr_repository", "name": "bench-repo-*"},
-        },
-        "checks": [
-            {"check": c, "resources": [group]} for group, checks in CHECKS.items() for c in checks
-        ],
-    }
-    (directory / "controls").symlink_to(REPO / "controls")
-    path = directory / "policy.yaml"
-    path.write_text(yaml.safe_dump(policy, sort_keys=False))
-    return path
 
 
 def timed(command: list[str]) -> tuple[float, subprocess.CompletedProcess[str]]:

@@ -61,6 +61,13 @@ def judge(
     return plan_audit(policy, catalog, selection, [read_plan(p) for p in paths])
 
 
+def plan_cli(path: Path, out: Path, *more: str) -> int:
+    """`policycheck plan PATH --env dev` with the shipped policy, in process: its exit code."""
+    return main(
+        ["plan", str(path), "--env", "dev", "--policy", str(POLICY_PATH), "-o", str(out), *more]
+    )
+
+
 def statuses(report: Report) -> dict[tuple[str, str], str]:
     return {(r.check_id, r.resource.name): r.status for r in report.results}
 
@@ -240,20 +247,7 @@ def test_the_plan_breaks_a_check_in_so_many_words(
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan))
     out = tmp_path / "out"
-    code = main(
-        [
-            "plan",
-            str(path),
-            "--env",
-            "dev",
-            "--policy",
-            str(POLICY_PATH),
-            "-o",
-            str(out),
-            "--format",
-            "json,markdown,summary",
-        ]
-    )
+    code = plan_cli(path, out, "--format", "json,markdown,summary")
     assert code == 1
     sentence = (
         f"this plan breaks `dynamodb-pitr-enabled` on `{table}` "
@@ -320,7 +314,7 @@ def test_bad_input_is_one_line_and_exit_2(
     path = tmp_path / "plan.json"
     path.write_text(content)
     out = tmp_path / "out"
-    code = main(["plan", str(path), "--env", "dev", "--policy", str(POLICY_PATH), "-o", str(out)])
+    code = plan_cli(path, out)
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith(f"policycheck: error: {path}: ") and says in err, err
@@ -371,18 +365,8 @@ def test_a_value_needed_and_unknown_until_apply_is_an_error(
     assert result(report, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev").status == "pass"
     path = tmp_path / "unknown.json"
     path.write_text(json.dumps(plan))
-    args = [
-        "plan",
-        str(path),
-        "--env",
-        "dev",
-        "--policy",
-        str(POLICY_PATH),
-        "-o",
-        str(tmp_path / "o"),
-    ]
-    assert main(args) == 3
-    assert main([*args, "--fail-on", "fail"]) == 0
+    assert plan_cli(path, tmp_path / "o") == 3
+    assert plan_cli(path, tmp_path / "o", "--fail-on", "fail") == 0
     capsys.readouterr()
 
 
@@ -459,20 +443,7 @@ def test_one_modules_plan_leaves_the_rest_not_in_plan(
     path = tmp_path / "shared.json"
     path.write_text(json.dumps(_modules(compliant, "module.shared")))
     out = tmp_path / "out"
-    code = main(
-        [
-            "plan",
-            str(path),
-            "--env",
-            "dev",
-            "--policy",
-            str(POLICY_PATH),
-            "-o",
-            str(out),
-            "--format",
-            "json,markdown,csv,junit,sarif,summary,oscal",
-        ]
-    )
+    code = plan_cli(path, out, "--format", "json,markdown,csv,junit,sarif,summary,oscal")
     printed = capsys.readouterr().out
     assert code == 0
     report = Report.model_validate_json((out / "report.json").read_text())
@@ -607,31 +578,14 @@ def test_fail_on_new_gates_only_what_changed(
     first.write_text(
         json.dumps(deviated(compliant, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev"))
     )
-    args = ["--env", "dev", "--policy", str(POLICY_PATH)]
-    assert main(["plan", str(first), *args, "-o", str(tmp_path / "a")]) == 1
-    baseline = tmp_path / "a" / "report.json"
-    assert (
-        main(["plan", str(first), *args, "-o", str(tmp_path / "b"), "--fail-on-new", str(baseline)])
-        == 0
-    )
+    assert plan_cli(first, tmp_path / "a") == 1
+    baseline = str(tmp_path / "a" / "report.json")
+    assert plan_cli(first, tmp_path / "b", "--fail-on-new", baseline) == 0
     second = deviated(
         json.loads(first.read_text()), "dynamodb-pitr-enabled", "mcp-oauth-storage-teams-dev"
     )
     (tmp_path / "second.json").write_text(json.dumps(second))
-    assert (
-        main(
-            [
-                "plan",
-                str(tmp_path / "second.json"),
-                *args,
-                "-o",
-                str(tmp_path / "c"),
-                "--fail-on-new",
-                str(baseline),
-            ]
-        )
-        == 1
-    )
+    assert plan_cli(tmp_path / "second.json", tmp_path / "c", "--fail-on-new", baseline) == 1
     capsys.readouterr()
 
 
@@ -649,9 +603,8 @@ def test_diff_of_a_live_report_and_a_plan(
     whole.write_text(
         json.dumps(deviated(compliant, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev"))
     )
-    args = ["--env", "dev", "--policy", str(POLICY_PATH)]
-    main(["plan", str(whole), *args, "-o", str(tmp_path / "old")])
-    main(["plan", str(shared), *args, "-o", str(tmp_path / "new")])
+    plan_cli(whole, tmp_path / "old")
+    plan_cli(shared, tmp_path / "new")
     capsys.readouterr()
     old = Report.model_validate_json((tmp_path / "old" / "report.json").read_text())
     new = Report.model_validate_json((tmp_path / "new" / "report.json").read_text())

@@ -93,14 +93,15 @@ def control_rows(report: Report) -> list[list[Any]]:
     ]
 
 
-def overall(report: Report) -> tuple[str, str]:
-    """The verdict and the result counts behind it; on a plan, also how much of it the
-    plan could judge: ("PASS on the plan", "40 judged (40 passed, 0 failed, 0 errors), 26
-    not in plan, 16 not judgeable from a plan")."""
+def overall(report: Report, waived: bool = False) -> tuple[str, str]:
+    """The verdict and the result counts behind it (the waived ones when there are some,
+    or ``waived`` asks for them); on a plan, also how much of it the plan could judge:
+    ("PASS on the plan", "40 judged (40 passed, 0 failed, 0 errors), 26 not in plan, 16
+    not judgeable from a plan")."""
     counts = report.summary.results
     label = STATUS_LABEL[report.summary.status]
     tally = f"{counts.pass_} passed, {counts.fail} failed, {counts.error} errors" + (
-        f", {counts.waived} waived" if counts.waived else ""
+        f", {counts.waived} waived" if counts.waived or waived else ""
     )
     if not on_plan(report):
         return label, f"{tally} in {counts.total} results"
@@ -285,13 +286,7 @@ def _plan_sections(report: Report) -> list[str]:
 
 def render_markdown(report: Report) -> str:
     """Render the report for auditors; failures and errors first."""
-    counts = report.summary.results
-    label, detail = overall(report)
-    if not on_plan(report):
-        detail = (
-            f"{counts.pass_} passed, {counts.fail} failed, {counts.error} errors, "
-            f"{counts.waived} waived across {counts.total} results"
-        )
+    label, detail = overall(report, waived=True)
     parts = [
         "# policycheck report",
         "",

@@ -28,6 +28,37 @@ def fingerprint(result: Result) -> str:
     return hashlib.sha256(identity.encode()).hexdigest()
 
 
+def _entry(
+    rule_id: str,
+    level: str,
+    text: str,
+    where: dict[str, Any],
+    identity: str,
+    kind: str | None = None,
+    **properties: str,
+) -> dict[str, Any]:
+    """One SARIF result located at a file and line, with its fingerprint; ``kind``
+    notApplicable for a rule that was not evaluated (no alert)."""
+    entry: dict[str, Any] = {
+        "ruleId": rule_id,
+        "level": level,
+        "message": {"text": text},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": where["uri"]},
+                    "region": {"startLine": where["line"]},
+                }
+            }
+        ],
+        "partialFingerprints": {"policycheck/v1": identity},
+        "properties": properties,
+    }
+    if kind:
+        entry["kind"] = kind
+    return entry
+
+
 #: The rule of results saying that a selected control was not assessed in an environment.
 NOT_ASSESSED_RULE = "policycheck-not-assessed"
 
@@ -45,23 +76,15 @@ def _not_assessed(report: Report) -> list[dict[str, Any]]:
         reason = control.environments[environment].reason
         identity = f"{NOT_ASSESSED_RULE}|{control.id}|{environment}"
         results.append(
-            {
-                "ruleId": NOT_ASSESSED_RULE,
-                "level": "error",
-                "message": {"text": f"{control.id} not assessed in {environment}: {reason}"},
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": control.source_file or "policy.yaml"},
-                            "region": {"startLine": 1},
-                        }
-                    }
-                ],
-                "partialFingerprints": {
-                    "policycheck/v1": hashlib.sha256(identity.encode()).hexdigest()
-                },
-                "properties": {"environment": environment, "status": "not_assessed"},
-            }
+            _entry(
+                NOT_ASSESSED_RULE,
+                "error",
+                f"{control.id} not assessed in {environment}: {reason}",
+                {"uri": control.source_file or "policy.yaml", "line": 1},
+                hashlib.sha256(identity.encode()).hexdigest(),
+                environment=environment,
+                status="not_assessed",
+            )
         )
     return results
 
@@ -102,27 +125,18 @@ def _unjudged(report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]
             "help": {"text": help_text},
             "properties": {"tags": ["coverage", "terraform-plan"]},
         }
-        where = _location(report, result)
         results.append(
-            {
-                "ruleId": rule_id,
-                "kind": "notApplicable",
-                "level": "none",
-                "message": {
-                    "text": f"{result.check_id} on {result.resource.arn} "
-                    f"({result.environment}): {result.message}"
-                },
-                "locations": [
-                    {
-                        "physicalLocation": {
-                            "artifactLocation": {"uri": where["uri"]},
-                            "region": {"startLine": where["line"]},
-                        }
-                    }
-                ],
-                "partialFingerprints": {"policycheck/v1": fingerprint(result)},
-                "properties": {"environment": result.environment, "status": result.status},
-            }
+            _entry(
+                rule_id,
+                "none",
+                f"{result.check_id} on {result.resource.arn} ({result.environment}): "
+                f"{result.message}",
+                _location(report, result),
+                fingerprint(result),
+                kind="notApplicable",
+                environment=result.environment,
+                status=result.status,
+            )
         )
     return results, list(used.values())
 
@@ -146,22 +160,15 @@ def render_sarif(report: Report) -> str:
     ]
     results = []
     for result in findings:
-        where = _location(report, result)
-        entry = {
-            "ruleId": result.check_id,
-            "level": "error" if result.status == "error" else LEVELS[result.severity],
-            "message": {"text": f"{result.resource.arn} ({result.environment}): {result.message}"},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": where["uri"]},
-                        "region": {"startLine": where["line"]},
-                    }
-                }
-            ],
-            "partialFingerprints": {"policycheck/v1": fingerprint(result)},
-            "properties": {"environment": result.environment, "status": result.status},
-        }
+        entry = _entry(
+            result.check_id,
+            "error" if result.status == "error" else LEVELS[result.severity],
+            f"{result.resource.arn} ({result.environment}): {result.message}",
+            _location(report, result),
+            fingerprint(result),
+            environment=result.environment,
+            status=result.status,
+        )
         if result.waiver and result.status == "waived":
             entry["suppressions"] = [
                 {"kind": "external", "justification": result.waiver.justification}

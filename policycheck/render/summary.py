@@ -5,7 +5,6 @@ from policycheck.render.markdown import (
     cell,
     control_headers,
     control_rows,
-    on_plan,
     overall,
     plan_change_lines,
     table,
@@ -20,13 +19,7 @@ SUMMARY_LIMIT_BYTES = 1024 * 1024 - 16 * 1024
 
 def render_summary(report: Report, limit: int = SUMMARY_LIMIT_BYTES) -> str:
     """Control matrix, then failures and errors, one line each, until the limit."""
-    counts = report.summary.results
-    label, detail = overall(report)
-    if not on_plan(report):
-        detail = (
-            f"{counts.pass_} passed, {counts.fail} failed, {counts.error} errors, "
-            f"{counts.waived} waived in {counts.total} results"
-        )
+    label, detail = overall(report, waived=True)
     head = "\n".join(
         [
             f"## policycheck: {label}",

@@ -49,6 +49,15 @@ def cluster_name(service: Node) -> str:
     return str(service.get("cluster")).rsplit("/", 1)[-1]
 
 
+def _named(state: PlanState, tf_type: str, attr: str, value: str, missing: str) -> Instance:
+    """The one instance of a type whose ``attr`` is ``value``; Unknowable ("NotInPlan",
+    ``missing``) when the plans have none."""
+    found = one(state.named(tf_type, attr, value), f"{tf_type} {value}")
+    if found is None:
+        raise Unknowable("NotInPlan", missing)
+    return found
+
+
 def _task_definition(state: PlanState, service: Instance) -> Instance:
     node = service.node
     if node.unknown("task_definition"):
@@ -57,14 +66,14 @@ def _task_definition(state: PlanState, service: Instance) -> Instance:
             return found
     written = str(node.get("task_definition"))
     family = written.rsplit("/", 1)[-1].split(":")[0]
-    definition = one(state.named(TASK_DEFINITION, "family", family), f"task definition {family}")
-    if definition is None:
-        raise Unknowable(
-            "NotInPlan",
-            f"{service.address}: task definition {written} is not in the plan, so its task "
-            "role cannot be told",
-        )
-    return definition
+    return _named(
+        state,
+        TASK_DEFINITION,
+        "family",
+        family,
+        f"{service.address}: task definition {written} is not in the plan, so its task role "
+        "cannot be told",
+    )
 
 
 def _task_role(state: PlanState, definition: Instance, account_id: str) -> Instance | None:
@@ -82,10 +91,9 @@ def _task_role(state: PlanState, definition: Instance, account_id: str) -> Insta
             "CrossAccountTaskRole", f"task role {arn} is in account {match['account']}"
         )
     name = match["name"] if match else arn
-    role = one(state.named(ROLE, "name", name), f"role {name}")
-    if role is None:
-        raise Unknowable("NotInPlan", f"task role {arn} of {definition.address} is not in the plan")
-    return role
+    return _named(
+        state, ROLE, "name", name, f"task role {arn} of {definition.address} is not in the plan"
+    )
 
 
 def _role_arn(role: Instance, account_id: str) -> str:
@@ -136,11 +144,7 @@ def _managed(state: PlanState, attachment: Node, role: str) -> tuple[str, dict[s
 
 
 def _managed_arn(state: PlanState, arn: str, role: str) -> tuple[str, dict[str, Any] | None]:
-    policy = one(state.named(POLICY, "arn", arn), f"policy {arn}")
-    if policy is None:
-        raise Unknowable(
-            "NotInPlan",
-            f"policy {arn} attached to role {role} is not in the plan, so what it grants "
-            "cannot be told",
-        )
-    return arn, policy_document(policy.node)
+    missing = (
+        f"policy {arn} attached to role {role} is not in the plan, so what it grants cannot be told"
+    )
+    return arn, policy_document(_named(state, POLICY, "arn", arn, missing).node)

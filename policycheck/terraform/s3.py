@@ -131,15 +131,9 @@ def _rule(rule: Node) -> dict[str, Any]:
     rule_filter = rule.first("filter")
     if rule_filter is not None:
         out["Filter"] = _filter(rule_filter)
-    expiration = rule.first("expiration")
-    if expiration is not None:
-        out["Expiration"] = _expiration(expiration, "days")
-    transitions = [_transition(t, "days") for t in rule.blocks("transition")]
-    if transitions:
-        out["Transitions"] = transitions
+    out.update(_expiry(rule, "noncurrent_days"))
     noncurrent = rule.first("noncurrent_version_expiration")
     if noncurrent is not None:
-        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": noncurrent.get("noncurrent_days")}
         newer = noncurrent.get("newer_noncurrent_versions")
         if newer:
             out["NoncurrentVersionExpiration"]["NewerNoncurrentVersions"] = int(newer)
@@ -152,6 +146,22 @@ def _rule(rule: Node) -> dict[str, Any]:
     if abort is not None:
         days = abort.get("days_after_initiation")
         out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
+    return out
+
+
+def _expiry(rule: Node, noncurrent_days: str) -> dict[str, Any]:
+    """A rule's Expiration, Transitions and NoncurrentVersionExpiration (whose days the
+    split resource calls ``noncurrent_days`` and the legacy block ``days``)."""
+    out: dict[str, Any] = {}
+    expiration = rule.first("expiration")
+    if expiration is not None:
+        out["Expiration"] = _expiration(expiration, "days")
+    transitions = [_transition(t, "days") for t in rule.blocks("transition")]
+    if transitions:
+        out["Transitions"] = transitions
+    noncurrent = rule.first("noncurrent_version_expiration")
+    if noncurrent is not None:
+        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": noncurrent.get(noncurrent_days)}
     return out
 
 
@@ -219,15 +229,7 @@ def _legacy_rule(rule: Node) -> dict[str, Any]:
         if tags
         else {"Prefix": prefix}
     )
-    expiration = rule.first("expiration")
-    if expiration is not None:
-        out["Expiration"] = _expiration(expiration, "days")
-    transitions = [_transition(t, "days") for t in rule.blocks("transition")]
-    if transitions:
-        out["Transitions"] = transitions
-    noncurrent = rule.first("noncurrent_version_expiration")
-    if noncurrent is not None:
-        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": noncurrent.get("days")}
+    out.update(_expiry(rule, "days"))
     if rule.get("abort_incomplete_multipart_upload_days"):
         days = rule.get("abort_incomplete_multipart_upload_days")
         out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
