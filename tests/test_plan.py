@@ -6,6 +6,7 @@ that the plan's verdicts are compared with, and two runs of the real CLI."""
 import copy
 import json
 import shutil
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -639,3 +640,55 @@ def test_cli_refuses_a_state_file(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.startswith("policycheck: error: state.json: a Terraform state")
     assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_waivers_apply_to_plan_failures(workspace: Any, tmp_path: Path, compliant: dict) -> None:
+    """A failure the policy waives is waived on the plan as live: it does not gate."""
+    table = "mcp-oauth-storage-teams-dev"
+    workspace.edit(
+        lambda document: document.setdefault("waivers", []).append(
+            {
+                "check": "dynamodb-ttl-enabled",
+                "environment": "dev",
+                "resource": table,
+                "justification": "tokens expire in the application until the migration",
+                "owner": "platform-team",
+                "ticket": "SEC-7",
+                "expires": str(date.today() + timedelta(days=30)),
+            }
+        )
+    )
+    policy = workspace.policy
+    catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
+    report = judge(policy, catalog, tmp_path, deviated(compliant, "dynamodb-ttl-enabled", table))
+    assert result(report, "dynamodb-ttl-enabled", table).status == "waived"
+    assert report.summary.status == "waived"
+
+
+def test_an_environment_in_two_regions_places_each_plan(
+    workspace: Any, tmp_path: Path, compliant: dict
+) -> None:
+    """In an environment of several regions a plan goes where its provider's region and
+    its ARNs say; a plan that says neither is refused (exit 2)."""
+
+    def two_regions(document: dict) -> None:
+        document["environments"]["dev"] = {"regions": ["eu-central-1", "eu-west-1"]}
+        for bucket in ("state_bucket", "audit_bucket"):  # a bucket lives in one region
+            document["resources"][bucket]["regions"] = ["eu-central-1"]
+
+    workspace.edit(two_regions)
+    policy = workspace.policy
+    catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
+    report = judge(policy, catalog, tmp_path, compliant)
+    regions = {r.resource.region for r in report.results if r.status == "pass"}
+    assert regions == {"eu-central-1"}
+    missing = {r.resource.region for r in report.results if r.status == "not_in_plan"}
+    assert missing == {"eu-west-1"}  # the west region's resources: no plan for them
+    anonymous = copy.deepcopy(compliant)
+    del anonymous["configuration"]["provider_config"]
+    for change in anonymous["resource_changes"]:
+        for side in ("before", "after"):
+            if isinstance(change["change"][side], dict):
+                change["change"][side].pop("arn", None)
+    with pytest.raises(InputError, match=r"environment dev spans \?/eu-central-1, \?/eu-west-1"):
+        judge(policy, catalog, tmp_path, anonymous)

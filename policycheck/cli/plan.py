@@ -16,7 +16,16 @@ from policycheck.cli.options import (
     prepare_output,
 )
 
-EXIT_CODES = """\\
+DESCRIPTION = """\
+Judge the policy on Terraform plans before they are applied: the same checks, reports and
+views as run, with the facts read from the plans' resources; several plans (one per
+Terragrunt module) make one report. A value a check needs that is known only after apply
+is an error, a resource the plan deletes fails, a resource the plans do not have is
+not_in_plan, and a check that needs the live account (images, running tasks, drill
+evidence) is not_assessed. No AWS call. Make a plan file with:
+  terraform plan -out tfplan && terraform show -json tfplan > plan.json
+"""
+EXIT_CODES = """\
 exit codes (of the results that gate: --min-severity and above, not waived; with
 --fail-on-new, only those whose status differs from the earlier report):
   0  every result the plan judges passes; resources the policy names that the plan does
@@ -35,13 +44,7 @@ def add(commands: Any, parents: Parents) -> None:
         "plan",
         parents=[parents.common, parents.policy, parents.output, parents.filters],
         help="judge Terraform plans (terraform show -json) before they are applied",
-        description="Judge the policy on Terraform plans before apply: the same checks, "
-        "reports and views as run, with the facts read from the plans' resources (several "
-        "plans, one per Terragrunt module, make one report). A value known only after apply "
-        "is an error, a resource the plan deletes fails, a resource the plans do not have is "
-        "not_in_plan, and checks that need the live account (images, running tasks, drill "
-        "evidence) are not_assessed. Make a plan file with: terraform plan -out tfplan && "
-        "terraform show -json tfplan > plan.json",
+        description=DESCRIPTION,
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
