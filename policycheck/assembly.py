@@ -3,14 +3,14 @@ summary. Pure: everything comes from the plan and the results."""
 
 import os
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 from policycheck import __version__
 from policycheck.aws import Connection
 from policycheck.controls import Catalog, Control
-from policycheck.deadline import Deadline, DeadlineReached
+from policycheck.deadline import DeadlineReached
 from policycheck.locations import Reach, Unreachable, Where
 from policycheck.planning import Selection, why_no_result
 from policycheck.policy import Policy
@@ -21,6 +21,7 @@ from policycheck.report import (
     Report,
     Result,
     RunInfo,
+    SourceInfo,
     WaiverReport,
     assess_control,
     summarize,
@@ -34,23 +35,33 @@ class Audited:
     policy: Policy
     catalog: Catalog
     selection: Selection
-    reach: Reach
-    deadline: Deadline
+    #: Where it looked: each environment in each account and region (reached or not).
+    environments: list[EnvironmentInfo]
+    #: Selected environments it had nowhere to look at.
+    gaps: list[Gap]
     started: datetime
     results: list[Result]
     waivers: list[WaiverReport]
+    #: The deadline's label ("25m"); "" when none applies (a plan).
+    deadline: str = ""
+    occupied_shards: list[int] | None = None
+    #: The plans judged, for a run on Terraform plans.
+    sources: list[SourceInfo] = field(default_factory=list)
+
+
+def audited_reach(reach: Reach) -> tuple[list[EnvironmentInfo], list[Gap]]:
+    """Where a live run looked, and the selected environments it could not look at."""
+    gaps = [Gap(environment=u.environment, reason=u.reason) for u in reach.uncovered]
+    return [environment_info(c) for c in reach.locations], gaps
 
 
 def assemble(audited: Audited) -> Report:
     """The report of a run."""
-    gaps = [Gap(environment=u.environment, reason=u.reason) for u in audited.reach.uncovered]
+    gaps = audited.gaps
     environments = list(
-        dict.fromkeys(
-            [*(where_of(c).environment for c in audited.reach.locations)]
-            + [g.environment for g in gaps]
-        )
+        dict.fromkeys([*(e.name for e in audited.environments)] + [g.environment for g in gaps])
     )
-    reached = {where_of(c).environment for c in audited.reach.locations}
+    reached = {e.name for e in audited.environments}
     controls = [
         _control(audited, control, environments, reached) for control in audited.catalog.controls
     ]
@@ -97,18 +108,19 @@ def _run_info(audited: Audited, environments: list[str], gaps: list[Gap]) -> Run
         policy_sha256=policy.sha256,
         git_commit=git_commit(policy.path.resolve().parent),
         input_sha256={policy.path.name: policy.sha256, **audited.catalog.file_hashes()},
-        environments=[environment_info(c) for c in audited.reach.locations],
+        environments=audited.environments,
         selected_checks=list(selection.checks) if selection.checks else None,
         selected_controls=list(selection.controls) if selection.controls else None,
         selected_environments=environments,
         policy_environments=list(policy.environments),
         shard=f"{selection.shard[0]}/{selection.shard[1]}" if selection.shard else None,
-        occupied_shards=audited.reach.occupied_shards,
+        occupied_shards=audited.occupied_shards,
         gaps=gaps,
-        deadline=audited.deadline.label,
+        deadline=audited.deadline,
         deadline_reached=any(
             r.error is not None and r.error.code == DeadlineReached.code for r in audited.results
         ),
+        sources=audited.sources,
     )
 
 

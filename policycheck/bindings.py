@@ -82,11 +82,13 @@ def bind_checks(path: Path, document: PolicyDocument, registry: Registry) -> tup
                 f"{path}: checks[{index}].check: unknown check {written.check!r}; known: {known}"
             )
             continue
-        problems += _binding_problems(path, document, registry, index, spec, seen)
+        wrong = _binding_problems(path, document, registry, index, spec, seen)
         try:
             params = spec.params_model.model_validate(written.params)
         except ValidationError as exc:
-            problems.extend(describe_errors(path, exc, ("checks", index, "params")))
+            wrong.extend(describe_errors(path, exc, ("checks", index, "params")))
+        problems += wrong
+        if wrong:  # reported; never expanded (its groups or environments may not exist)
             continue
         environments = tuple(written.environments) if written.environments else None
         bindings.append(Binding(index, spec, params, tuple(written.resources), environments))
@@ -180,6 +182,8 @@ def _broad_waiver_problems(
     for index, waiver in enumerate(document.waivers):
         if waiver.scope == "all" or waiver.resource_glob is None:
             continue
+        if waiver.environment not in document.environments:
+            continue  # reported by _waiver_problems
         names = _waived_names(document, bindings, waiver.check, waiver.environment)
         if waiver.resource_glob.strip("*") == "" or (
             names and all(waiver.covers(name) for name in names)

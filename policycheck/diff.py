@@ -4,13 +4,9 @@ import json
 from typing import Any
 
 from policycheck.render.markdown import cell, table
-from policycheck.report import Report, Result
+from policycheck.report import UNJUDGED, Report, Result, result_key
 
 Key = tuple[str, str, str]
-
-
-def _key(result: Result) -> Key:
-    return (result.environment, result.check_id, result.resource.arn)
 
 
 def _location(result: Result) -> tuple[str, str, str]:
@@ -45,10 +41,12 @@ def _why_absent(result: Result, new: Report) -> tuple[str, bool]:
 
 def diff_reports(old: Report, new: Report) -> dict[str, Any]:
     """New failures, resolved failures (now passing), still failing, new errors, failures
-    waived since, results not compared (missing from NEW), coverage lost, waiver changes.
-    A result is resolved only by a pass: one NEW did not assess is never resolved."""
-    before = {_key(r): r for r in old.results}
-    after = {_key(r): r for r in new.results}
+    waived since, results not compared (missing from NEW, or that NEW, a plan, could not
+    judge: not in the plan, not judgeable from a plan), coverage lost, waiver changes. A
+    result is resolved only by a pass: one NEW did not assess is never resolved. A plan's
+    unjudged results are stated in NEW itself, so they are not coverage lost."""
+    before = {result_key(r): r for r in old.results}
+    after = {result_key(r): r for r in new.results}
 
     def was(key: Key) -> str | None:
         return before[key].status if key in before else None
@@ -77,6 +75,11 @@ def diff_reports(old: Report, new: Report) -> dict[str, Any]:
             {**_entry(r, r.status), "status": absent[k][0]}
             for k, r in before.items()
             if k in absent
+        ]
+        + [
+            _entry(after[k], r.status)
+            for k, r in before.items()
+            if k in after and after[k].status in UNJUDGED and r.status not in UNJUDGED
         ],
         "coverage_lost": _coverage_lost(old, new, absent),
         "waiver_changes": _waiver_changes(old, new),
@@ -132,7 +135,7 @@ def is_regression(changes: dict[str, Any]) -> bool:
 SECTIONS = [
     ("new_failures", "New failures"),
     ("new_errors", "New errors"),
-    ("not_compared", "Not compared (missing from NEW)"),
+    ("not_compared", "Not compared (missing from NEW, or not judged by it)"),
     ("resolved_failures", "Resolved failures"),
     ("waived_failures", "Failures waived since"),
     ("still_failing", "Still failing"),

@@ -4,7 +4,6 @@ region (and cluster, or name prefix)."""
 
 import threading
 from collections.abc import Callable
-from fnmatch import fnmatchcase
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -12,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from policycheck.deadline import DeadlineReached
 from policycheck.errors import aws_error
 from policycheck.resources import Listing, ListingScope, ResourceType
-from policycheck.templates import literal_prefix
+from policycheck.templates import literal_prefix, matching
 
 
 def list_names(
@@ -74,7 +73,7 @@ class Discovery:
         listed = self._listings[key]
         if isinstance(listed, DiscoveryFailed):
             raise listed
-        return [name for name in listed if fnmatchcase(name, pattern)]
+        return matching(listed, pattern)
 
 
 def _listed(

@@ -26,15 +26,7 @@ def evaluate(
 ) -> Result:
     """Judge one target from collected facts. Missing resource: fail; unreadable fact: error."""
     spec = target.binding.check
-    ref = ResourceRef(
-        target.kind,
-        target.resource.name,
-        target.where.region,
-        target.where.account_id,
-        target.resource.parent,
-        target.resource.variables,
-    )
-    common = _result_fields(target, ref, catalog)
+    ref, common = describe(target, catalog)
     if target.failure:
         return _unreachable(target.failure, ref, common)
     needed = [
@@ -69,23 +61,6 @@ def evaluate(
     }
     values[NOW] = now.isoformat()
     return _judged(spec, values, target.binding.params, common)
-
-
-def _result_fields(target: Target, ref: ResourceRef, catalog: Catalog) -> dict[str, Any]:
-    """What every result of this target says, whatever its status."""
-    spec = target.binding.check
-    resource = ResourceInfo(
-        type=ref.type.name, name=ref.name, arn=ref.arn, region=ref.region, account_id=ref.account_id
-    )
-    return {
-        "check_id": spec.id,
-        "title": spec.title,
-        "control_ids": catalog.control_ids_for(spec.id),
-        "environment": target.environment,
-        "resource": resource,
-        "severity": spec.severity,
-        "remediation": spec.remediation.format(name=ref.name),
-    }
 
 
 def _error(common: dict[str, Any], message: str, error: ErrorInfo) -> Result:
@@ -135,6 +110,32 @@ def _judged(spec: CheckSpec, values: dict[str, Any], params: Any, common: dict[s
         expected=verdict.expected,
         observed=verdict.observed,
     )
+
+
+def describe(target: Target, catalog: Catalog) -> tuple[ResourceRef, dict[str, Any]]:
+    """The target's resource, and what every result of it says whatever its status: the
+    check, its controls, the environment, the resource, severity and remediation."""
+    spec = target.binding.check
+    ref = ResourceRef(
+        target.kind,
+        target.resource.name,
+        target.where.region,
+        target.where.account_id,
+        target.resource.parent,
+        target.resource.variables,
+    )
+    resource = ResourceInfo(
+        type=ref.type.name, name=ref.name, arn=ref.arn, region=ref.region, account_id=ref.account_id
+    )
+    return ref, {
+        "check_id": spec.id,
+        "title": spec.title,
+        "control_ids": catalog.control_ids_for(spec.id),
+        "environment": target.environment,
+        "resource": resource,
+        "severity": spec.severity,
+        "remediation": spec.remediation.format(name=ref.name),
+    }
 
 
 def evidence_of(outcomes: list[FactOutcome]) -> Evidence:

@@ -12,6 +12,7 @@ from policycheck.controls import Catalog, load_catalog
 from policycheck.iampolicy import policy_document
 from policycheck.plugins import Registry
 from policycheck.policy import load_policy
+from policycheck.terraform.sources import plan_judgeable
 
 #: README sections written between markers: name → (begin, end).
 SECTIONS = {
@@ -33,12 +34,23 @@ def _cell(text: str) -> str:
 
 
 def check_table(registry: Registry, catalog: Catalog) -> str:
-    """One row per (control, check), in catalog order, as a Markdown table."""
-    rows = ["| control | check | passes when | verifies (policy's words) |", "|---|---|---|---|"]
+    """One row per (control, check), in catalog order, as a Markdown table; the last
+    column says whether `policycheck plan` can judge the check."""
+    rows = [
+        "| control | check | passes when | verifies (policy's words) | on a plan |",
+        "|---|---|---|---|---|",
+    ]
     for control in catalog.controls:
         for ref in control.checks:
             spec = registry.checks[ref.id]
-            cells = (control.id, f"`{spec.id}`", spec.passes or spec.title, f'"{ref.verifies}"')
+            plan = "yes" if plan_judgeable(spec) else "no (live only)"
+            cells = (
+                control.id,
+                f"`{spec.id}`",
+                spec.passes or spec.title,
+                f'"{ref.verifies}"',
+                plan,
+            )
             rows.append("| " + " | ".join(_cell(cell) for cell in cells) + " |")
     return "\n".join(rows) + "\n"
 

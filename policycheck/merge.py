@@ -110,6 +110,7 @@ def _merged_run(reports: list[Report], gaps: list[Gap], environments: list[str])
             "gaps": gaps,
             "deadline": _distinct(r.run.deadline for r in reports),
             "deadline_reached": any(r.run.deadline_reached for r in reports),
+            "sources": [source for r in reports for source in r.run.sources],
         }
     )
 

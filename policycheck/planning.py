@@ -2,7 +2,7 @@
 selection asks for; why a control has no result where it has none."""
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 
 from policycheck.bindings import Binding, ResourceInstance
@@ -112,6 +112,26 @@ Resolver = Callable[[str, Where], list[ResourceInstance]]
 def written_resources(policy: Policy, group: str, where: Where) -> list[ResourceInstance]:
     """A group's resources in one location, named as the policy writes them."""
     return [r for r in policy.resources_in(group, where.environment) if r.region == where.region]
+
+
+#: (resource type, name pattern, parent) -> the names of existing resources it matches.
+NamesMatching = Callable[[ResourceType, str, str], list[str]]
+
+
+def resolve_with(
+    policy: Policy, group: str, where: Where, names: NamesMatching
+) -> list[ResourceInstance]:
+    """A group's resources in a location: names as written, patterns expanded to the
+    names ``names`` finds (a pattern that matches nothing comes back as it is)."""
+    kind = policy.registry.resource_types[policy.document.resources[group].type]
+    instances = []
+    for instance in written_resources(policy, group, where):
+        if not is_pattern(instance.name):
+            instances.append(instance)
+            continue
+        found = names(kind, instance.name, instance.parent)
+        instances += [replace(instance, name=name) for name in found] or [instance]
+    return instances
 
 
 def plan(

@@ -12,14 +12,27 @@ from policycheck.registry import Severity
 SCHEMA_VERSION = "1.1"
 LEGACY_SCHEMA_VERSION = "1.0"
 
-ResultStatus = Literal["pass", "fail", "error", "waived"]
+#: A result's status. A Terraform plan adds two that judge nothing: ``not_assessed`` (the
+#: check needs what a plan cannot show, such as the images in a repository) and
+#: ``not_in_plan`` (the policy names the resource, but the plan neither has nor creates
+#: it: a plan of one module shows only its part of the account).
+ResultStatus = Literal["pass", "fail", "error", "waived", "not_assessed", "not_in_plan"]
 #: A control's status. Beyond the results' statuses: ``manual`` (no check maps to it, only
 #: statements an auditor verifies), ``not_assessed`` (selected and in scope, but nothing
-#: produced a result: it keeps the run from passing), ``not_applicable`` (the policy binds
-#: its checks only to other environments, or to resources it allows to be absent) and
-#: ``not_selected`` (outside ``--checks``/``--controls``).
+#: produced a result: it keeps the run from passing; or a plan cannot judge it),
+#: ``not_applicable`` (the policy binds its checks only to other environments, or to
+#: resources it allows to be absent) and ``not_selected`` (outside
+#: ``--checks``/``--controls``).
 ControlStatus = Literal[
-    "pass", "fail", "error", "waived", "manual", "not_assessed", "not_applicable", "not_selected"
+    "pass",
+    "fail",
+    "error",
+    "waived",
+    "manual",
+    "not_assessed",
+    "not_applicable",
+    "not_selected",
+    "not_in_plan",
 ]
 #: The run's status: a run that left something selected unassessed is not a pass.
 OverallStatus = Literal["pass", "fail", "error", "waived", "not_assessed"]
@@ -30,11 +43,22 @@ CONTROL_STATUSES: tuple[ControlStatus, ...] = (
     "not_assessed",
     "waived",
     "pass",
+    "not_in_plan",
     "not_applicable",
     "manual",
     "not_selected",
 )
-RESULT_STATUSES: tuple[ResultStatus, ...] = ("pass", "fail", "error", "waived")
+RESULT_STATUSES: tuple[ResultStatus, ...] = (
+    "pass",
+    "fail",
+    "error",
+    "waived",
+    "not_assessed",
+    "not_in_plan",
+)
+#: Results that judge nothing (only a plan makes them): they say what was not judged and
+#: why, and never pass or gate by themselves.
+UNJUDGED: tuple[ResultStatus, ...] = ("not_assessed", "not_in_plan")
 SEVERITIES = ("critical", "high", "medium", "low")
 
 
@@ -90,6 +114,31 @@ class Evidence(ReportModel):
     sha256: str = Field(description="SHA-256 of the canonical JSON of the facts.")
 
 
+#: What a Terraform plan does to a resource.
+PlanAction = Literal["create", "update", "replace", "delete", "no-op", "read"]
+
+
+class PlanChange(ReportModel):
+    """What a Terraform plan does to the resource a result judges, and the verdict on the
+    configuration before it: a result that passes today and would fail after the apply is
+    what the plan breaks."""
+
+    file: str = Field(description="The plan file (as given on the command line).")
+    address: str = Field(description="The resource's address in the plan.")
+    action: PlanAction
+    changed: list[str] = Field(
+        default_factory=list,
+        description="Addresses the plan changes that the verdict rests on (the resource "
+        "and its settings, e.g. an aws_s3_bucket_versioning), with their action.",
+    )
+    before_status: ResultStatus | None = Field(
+        None,
+        description="The verdict on the configuration before the plan; none: it does "
+        "not exist before (created by the plan).",
+    )
+    before_message: str = ""
+
+
 class Result(ReportModel):
     """One check applied to one resource in one environment."""
 
@@ -107,6 +156,9 @@ class Result(ReportModel):
     error: ErrorInfo | None = None
     waiver: WaiverInfo | None = None
     evidence: Evidence | None = None
+    plan: PlanChange | None = Field(
+        None, description="Judged on a Terraform plan: what the plan does to the resource."
+    )
 
 
 class Counts(ReportModel):
@@ -114,6 +166,8 @@ class Counts(ReportModel):
     fail: int = 0
     error: int = 0
     waived: int = 0
+    not_assessed: int = Field(0, description="Results a plan cannot judge.")
+    not_in_plan: int = Field(0, description="Resources the policy names that a plan lacks.")
     total: int = 0
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -175,6 +229,16 @@ class Gap(ReportModel):
     reason: str
 
 
+class SourceInfo(ReportModel):
+    """Where a run's facts came from when not from live AWS: one Terraform plan file."""
+
+    kind: Literal["terraform plan"] = "terraform plan"
+    path: str
+    sha256: str
+    terraform_version: str
+    format_version: str
+
+
 class RunInfo(ReportModel):
     tool_version: str
     started_at: str
@@ -205,6 +269,10 @@ class RunInfo(ReportModel):
     deadline_reached: bool = Field(
         False, description="The deadline cut the run short: facts not read are errors."
     )
+    sources: list[SourceInfo] = Field(
+        default_factory=list,
+        description="Judged on Terraform plans (`policycheck plan`), not live AWS: each file.",
+    )
 
 
 class Summary(ReportModel):
@@ -222,17 +290,52 @@ class Report(ReportModel):
     waivers: list[WaiverReport] = Field(default_factory=list)
 
 
+def result_key(result: Result) -> tuple[str, str, str]:
+    """What makes two results, of two runs, the same: environment, check and resource."""
+    return (result.environment, result.check_id, result.resource.arn)
+
+
 def count(results: list[Result]) -> Counts:
     """Results counted by status."""
     by_status = {status: sum(r.status == status for r in results) for status in RESULT_STATUSES}
     return Counts.model_validate({**by_status, "total": len(results)})
 
 
+#: What a set of results amounts to: the first of these present.
+RESULT_PRECEDENCE: tuple[ResultStatus, ...] = (
+    "fail",
+    "error",
+    "waived",
+    "pass",
+    "not_assessed",
+    "not_in_plan",
+)
+
+
 def worst_status(results: list[Result]) -> ResultStatus:
     """fail if any result failed, else error if any errored, else waived if any failure
-    was waived, else pass."""
+    was waived, else pass if any passed; results that judge nothing count only when there
+    is nothing else (not_assessed, then not_in_plan)."""
     statuses = {result.status for result in results}
-    return next((s for s in ("fail", "error", "waived") if s in statuses), "pass")
+    return next((s for s in RESULT_PRECEDENCE if s in statuses), "pass")
+
+
+def unassessed(controls: list[ControlResult], results: list[Result]) -> list[tuple[str, str]]:
+    """(control id, environment; "" when the report has no per-environment statuses) for
+    each control selected but not assessed that no result explains: a gap in what the run
+    covered. A plan's not_assessed results say themselves why they judge nothing."""
+    explained = {(c, r.environment) for r in results if r.status in UNJUDGED for c in r.control_ids}
+    gaps = []
+    for control in controls:
+        if control.environments:
+            gaps += [
+                (control.id, name)
+                for name, there in control.environments.items()
+                if there.status == "not_assessed" and (control.id, name) not in explained
+            ]
+        elif control.status == "not_assessed" and not any(c == control.id for c, _ in explained):
+            gaps.append((control.id, ""))
+    return gaps
 
 
 def strongest(statuses: Iterable[ControlStatus]) -> ControlStatus:
@@ -279,9 +382,9 @@ def control_result(
     """A control from its own results and its status in each environment."""
     ran = {result.check_id for result in own}
     if per_environment:
-        status = strongest(
-            [*(e.status for e in per_environment.values()), *(r.status for r in own)]
-        )
+        # A plan's results that judge nothing count through the environments' statuses.
+        judged = [r.status for r in own if r.status not in UNJUDGED]
+        status = strongest([*(e.status for e in per_environment.values()), *judged])
     elif own:
         status = worst_status(own)
     else:
@@ -312,13 +415,13 @@ def overall_status(
     controls: list[ControlResult], results: list[Result], gaps: list[Gap]
 ) -> OverallStatus:
     """fail, else error, else not_assessed (a control or environment selected but not
-    assessed), else waived, else pass."""
+    assessed, or no result that judged anything), else waived, else pass."""
     worst = worst_status(results)
     if worst in ("fail", "error"):
         return worst
-    if gaps or any(c.status == "not_assessed" for c in controls):
+    if gaps or unassessed(controls, results) or worst in UNJUDGED:
         return "not_assessed"
-    return worst
+    return "waived" if worst == "waived" else "pass"
 
 
 def summarize(

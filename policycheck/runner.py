@@ -3,11 +3,11 @@ report. Usable as a library; the CLI is a thin layer over it."""
 
 from collections.abc import Callable, Mapping
 from contextlib import suppress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from policycheck.assembly import Audited, assemble, where_of
+from policycheck.assembly import Audited, assemble, audited_reach, where_of
 from policycheck.aws import Connection, SessionFactory, default_session
 from policycheck.bindings import ResourceInstance
 from policycheck.controls import Catalog
@@ -26,13 +26,13 @@ from policycheck.planning import (
     fact_requests,
     nothing_to_assess,
     plan,
-    written_resources,
+    resolve_with,
 )
 from policycheck.policy import Policy
 from policycheck.pool import concurrently
 from policycheck.processes import collect_spread, default_processes
 from policycheck.report import Gap, Report, Result
-from policycheck.templates import is_pattern
+from policycheck.resources import ResourceType
 from policycheck.waivers import apply_waivers
 
 #: Discovery listings made at once before planning.
@@ -91,7 +91,21 @@ def run_audit(
     results = sorted(judged, key=result_order)
     in_run = [w for w in policy.document.waivers if w.environment in selection.environments]
     results, waivers = apply_waivers(results, in_run, started.date())
-    return assemble(Audited(policy, catalog, selection, reach, deadline, started, results, waivers))
+    environments, gaps = audited_reach(reach)
+    return assemble(
+        Audited(
+            policy,
+            catalog,
+            selection,
+            environments,
+            gaps,
+            started,
+            results,
+            waivers,
+            deadline=deadline.label,
+            occupied_shards=reach.occupied_shards,
+        )
+    )
 
 
 def result_order(result: Result) -> tuple[str, ...]:
@@ -126,24 +140,18 @@ class Located:
                 f"could not reach account {where.account_id} through {connection.role_arn}: "
                 f"{failure}",
             )
-        kind = self.policy.registry.resource_types[self.policy.document.resources[group].type]
-        instances = []
-        for instance in written_resources(self.policy, group, where):
-            if not is_pattern(instance.name):
-                instances.append(instance)
-                continue
-            location = (where.account_id, where.region)
+
+        def listed(kind: ResourceType, pattern: str, parent: str) -> list[str]:
             try:
-                names = self.discovery.names(
-                    location, connection.client, kind, instance.name, instance.parent
+                return self.discovery.names(
+                    (where.account_id, where.region), connection.client, kind, pattern, parent
                 )
             except DiscoveryFailed as failure:
                 raise Unassessable(
-                    failure.code,
-                    f"could not discover resources matching {instance.name!r}: {failure}",
+                    failure.code, f"could not discover resources matching {pattern!r}: {failure}"
                 ) from None
-            instances += [replace(instance, name=name) for name in names] or [instance]
-        return instances
+
+        return resolve_with(self.policy, group, where, listed)
 
     def discover_all(self) -> None:
         """Make the discovery listings in parallel (each is then read from its cache)."""

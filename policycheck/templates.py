@@ -5,7 +5,8 @@ Only plain placeholders are accepted. ``str.format`` would honour a format spec 
 validated once and only then expanded."""
 
 import string
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
+from fnmatch import fnmatchcase
 
 #: Placeholders a resource name may use.
 NAME_PLACEHOLDERS = ("env", "mcp", "region")
@@ -59,3 +60,8 @@ def literal_prefix(pattern: str) -> str:
     """The part of a pattern before its first wildcard."""
     cut = min((pattern.index(ch) for ch in WILDCARDS if ch in pattern), default=len(pattern))
     return pattern[:cut]
+
+
+def matching(names: Iterable[str], pattern: str) -> list[str]:
+    """The names a pattern matches (``*`` any run, ``?`` one character; case matters)."""
+    return [name for name in names if fnmatchcase(name, pattern)]

@@ -3,24 +3,26 @@
 from tabulate import tabulate
 
 from policycheck.render.markdown import (
-    CONTROL_HEADERS,
-    STATUS_LABEL,
+    control_headers,
     control_rows,
+    overall,
+    plan_change_lines,
     unassessed_lines,
+    unjudged_lines,
 )
 from policycheck.report import Report
 
 
 def summary_table(report: Report) -> str:
-    """Controls with their status and counts, then the overall line."""
-    table = tabulate(control_rows(report), headers=CONTROL_HEADERS, tablefmt="simple")
-    counts = report.summary.results
+    """Controls with their status and counts, then the overall line, what was not
+    assessed, and on a plan what it changes and what it could not judge."""
+    table = tabulate(control_rows(report), headers=control_headers(report), tablefmt="simple")
+    label, detail = overall(report)
     return (
-        f"{table}\n\n{STATUS_LABEL[report.summary.status]}: {counts.pass_} passed, "
-        f"{counts.fail} failed, {counts.error} errors"
-        + (f", {counts.waived} waived" if counts.waived else "")
-        + f" in {counts.total} results [{locations(report)}]"
+        f"{table}\n\n{label}: {detail} [{locations(report)}]"
         + "".join(f"\nnot assessed: {line}" for line in unassessed_lines(report))
+        + "".join(f"\n{line}" for line in plan_change_lines(report))
+        + "".join(f"\n{line}" for line in unjudged_lines(report))
         + "".join(
             f"\nwaiver {w.ticket} ({w.check} on {w.resource}, {w.environment}): {w.state}, "
             f"waived {w.waived} result(s) (expires {w.expires})"

@@ -37,3 +37,28 @@ def test_small_fleet_requests_at_the_floor_and_full_agreement() -> None:
     assert int(requests["policycheck"]) == floor + 1  # + sts:GetCallerIdentity
     assert requests["policycheck"] == requests["yardstick"]
     assert "agreement with ground truth: 100.0% of 76 verdicts" in out  # 12x5 + 4x2 + 4x2
+
+
+def test_plan_benchmark_agrees_with_its_ground_truth() -> None:
+    """bench/plan.py writes a plan, times `policycheck plan` on it and checks every
+    verdict; here a small one (the timing is printed, never asserted)."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "bench" / "plan.py"),
+            "--buckets",
+            "14",
+            "--tables",
+            "6",
+            "--repos",
+            "4",
+            "--runs",
+            "1",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert "agreement with ground truth: 100.0% of 90 verdicts" in result.stdout  # 14x5 + 6x2 + 4x2

@@ -223,7 +223,7 @@ def test_diff_cli_lists_not_compared_and_fails(tmp_path: Path) -> None:
     result = run_cli("diff", tmp_path / "old.json", tmp_path / "new.json", "--fail-on-new")
     assert result.returncode == 1
     assert "## Coverage lost (1)" in result.stdout
-    assert "## Not compared (missing from NEW) (1)" in result.stdout
+    assert "## Not compared (missing from NEW, or not judged by it) (1)" in result.stdout
     assert "## Resolved failures (0)" in result.stdout
 
 

@@ -3,10 +3,12 @@
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 
 from conftest import REPO, MotoServer, Workspace, run_cli
+from planbuilder import FIXTURE as PLAN_FIXTURE
 from policycheck.demo.seeding import seed
 
 README = (REPO / "README.md").read_text()
@@ -25,8 +27,10 @@ def test_examples_found() -> None:
 
 def test_readme_commands_in_order(moto: MotoServer, workspace: Workspace) -> None:
     """Run where a user's policy.yaml and controls/ are, against a compliant account, one
-    after another (render, merge and diff read what earlier examples wrote)."""
+    after another (render, merge and diff read what earlier examples wrote); plan.json is
+    a compliant plan of dev (terraform show -json)."""
     seed(workspace.policy, moto.url)
+    shutil.copy(PLAN_FIXTURE, workspace.directory / "plan.json")
     for command in COMMANDS:
         result = run_cli(
             *shlex.split(command), cwd=workspace.directory, env={"AWS_ENDPOINT_URL": moto.url}

@@ -74,12 +74,21 @@ def test_summary_and_rendering_validate() -> None:
         "not_assessed": 1,
         "not_applicable": 0,
         "not_selected": 0,
+        "not_in_plan": 0,
     }
     report = make_report(*results, controls=tuple(controls))
     assert report.summary == summary
     data = json.loads(render_json(report))
     jsonschema.validate(data, json.loads(schema_path("report").read_text()))
-    assert data["summary"]["results"] == {"pass": 1, "fail": 1, "error": 1, "waived": 0, "total": 3}
+    assert data["summary"]["results"] == {
+        "pass": 1,
+        "fail": 1,
+        "error": 1,
+        "waived": 0,
+        "not_assessed": 0,
+        "not_in_plan": 0,
+        "total": 3,
+    }
     assert Report.model_validate(data) == report  # the JSON round-trips
 
     markdown = render_markdown(report)

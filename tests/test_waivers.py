@@ -349,3 +349,27 @@ def test_critical_check_waived_everywhere_needs_scope_all(workspace: Workspace) 
     ) in result.stderr
     _with_waivers(workspace, *waivers[:3])  # prod's audit bucket stays checked
     assert run_cli("validate", "--policy", workspace.policy_path).returncode == 0
+
+
+def test_waiver_beside_a_binding_to_an_unknown_group_is_one_clear_error(
+    workspace: Workspace,
+) -> None:
+    """Found by the fuzz test: the binding's unknown group was expanded for the waiver's
+    coverage check and raised KeyError instead of the message."""
+    workspace.edit(lambda d: d["checks"][0].update(resources=["no_such_group"]))
+    check = _bound_check(workspace, 0)
+    _with_waivers(workspace, _entry(check=check, resource=None, resource_glob="aiconnectors-*"))
+    with pytest.raises(InputError, match=r"checks\[0\]\.resources\[0\]: unknown resource"):
+        load_policy(workspace.policy_path)
+
+
+def test_glob_waiver_in_an_unknown_environment_is_one_clear_error(workspace: Workspace) -> None:
+    _with_waivers(workspace, _entry(environment="qa", resource=None, resource_glob="nn-*"))
+    with pytest.raises(InputError, match=r"waivers\[0\]\.environment: unknown environment 'qa'"):
+        load_policy(workspace.policy_path)
+
+
+def _bound_check(workspace: Workspace, index: int) -> str:
+    import yaml
+
+    return str(yaml.safe_load(workspace.policy_path.read_text())["checks"][index]["check"])

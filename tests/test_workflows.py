@@ -46,6 +46,7 @@ import pytest
 import yaml
 
 from conftest import REPO, MotoServer
+from planbuilder import deviated, platform_plan
 from policycheck.demo.seeding import GIT_IDENTITY, Deviation, seed
 from policycheck.demo.server import reset
 from policycheck.policy import load_policy
@@ -564,13 +565,18 @@ class GitHub:
         inputs: dict[str, str] | None = None,
         branch: str = "main",
         workflow_repository: str | None = None,
+        artifacts: dict[str, Path] | None = None,
     ) -> Run:
+        """``artifacts``: uploaded earlier in the run, by the caller of a reusable workflow
+        (name -> a directory of files)."""
         name = workflow or "workflow.yml"
         document = yaml.safe_load(text if text is not None else (WORKFLOWS / name).read_text())
         run = Run(
             len(self.runs) + 1, name, branch, self.root / "artifacts" / str(len(self.runs) + 1)
         )
         run.artifacts.mkdir(parents=True)
+        for artifact, source in (artifacts or {}).items():
+            shutil.copytree(source, run.artifacts / artifact)
         (self.root / "gh.json").write_text(
             json.dumps(
                 {
@@ -1085,6 +1091,7 @@ def readme_section(title: str) -> str:
 
 
 ADOPT = readme_section("Adopt it in your repository")
+[BEFORE_APPLY_WORKFLOW] = re.findall(r"```yaml\n(.*?)```", readme_section("Before apply"), re.S)
 RELEASE_GATE_CALL = re.findall(r"```yaml\n(.*?)```", readme_section("In GitHub Actions"), re.S)[0]
 [ADOPTER_WORKFLOW] = re.findall(r"```yaml\n(.*?)```", ADOPT, re.S)
 ROLE_COMMANDS, VARIABLE_COMMAND = re.findall(r"```sh\n(.*?)```", ADOPT, re.S)
@@ -1838,3 +1845,112 @@ def test_first_night_with_a_failure_is_red(world: World, tmp_path: Path) -> None
     drift = merge.step("Drift since last night (fails on new failures or errors)")
     assert drift.outcome == "failure"
     assert first.conclusion == "failure"
+
+
+# --- Before apply: the plan gate ------------------------------------------------------------
+
+_FAKE_TERRAFORM = """#!/bin/sh
+# terraform of the test runner: plan writes tfplan, show -json prints the prepared plan.
+echo "terraform $*" >> @LOG@
+case "$1" in
+  init) ;;
+  plan) echo binary > tfplan ;;
+  show) [ -f tfplan ] && cat @PLAN@ ;;
+  apply) [ -f tfplan ] || exit 1 ;;
+  *) exit 1 ;;
+esac
+"""
+
+
+def _infra_repository(world: World, tmp_path: Path) -> Path:
+    """A platform repository: policy.yaml, controls/ and a Terraform module."""
+    repository = tmp_path / "infra"
+    shutil.copytree(world.adopter, repository, ignore=shutil.ignore_patterns(".git"))
+    (repository / "infra" / "main" / "shared").mkdir(parents=True)
+    (repository / "infra" / "main" / "shared" / "main.tf").write_text('module "shared" {}\n')
+    return _repository(repository, "platform")
+
+
+def _terraform(gh: GitHub, plan: dict[str, Any]) -> Path:
+    """A terraform on the runner's PATH showing ``plan``; its log of commands."""
+    log, planned = gh.root / "terraform.log", gh.root / "plan.json"
+    planned.write_text(json.dumps(plan))
+    tool = gh.tools / "terraform"
+    tool.write_text(_FAKE_TERRAFORM.replace("@LOG@", str(log)).replace("@PLAN@", str(planned)))
+    tool.chmod(0o755)
+    log.touch()
+    return log
+
+
+@pytest.mark.parametrize("breaks", [False, True])
+def test_the_readme_plan_gate_runs_before_apply(world: World, tmp_path: Path, breaks: bool) -> None:
+    """The README's infra-apply job: terraform plan, show -json, the action judges the plan
+    (no AWS call of its own), and apply runs only when the plan keeps every control; a
+    plan that turns PITR off stops before apply, with the reports and the summary."""
+    plan = platform_plan("prod")
+    if breaks:
+        plan = deviated(plan, "dynamodb-pitr-enabled", "mcp-oauth-storage-teams-prod", env="prod")
+    gh = world.github(
+        tmp_path,
+        repository="acme/infra",
+        repos={"acme/infra": _infra_repository(world, tmp_path)},
+        environments={"prod": {"TERRAFORM_ROLE_ARN": role("prod")}},
+    )
+    log = _terraform(gh, plan)
+    workflow = BEFORE_APPLY_WORKFLOW.replace("COMMIT_SHA", world.sha)
+    job = gh.run("infra-apply.yml", text=workflow).job("apply")
+    gate = job.step(POLICYCHECK)
+    commands = log.read_text().splitlines()
+    assert commands[:3] == [
+        "terraform init -input=false",
+        "terraform plan -input=false -out tfplan",
+        "terraform show -json tfplan",
+    ]
+    report = report_of(job, "reports")
+    assert report["run"]["sources"][0]["path"] == "plan.json"
+    if breaks:
+        assert job.result == "failure"
+        assert (gate.outputs["exit-code"], gate.outputs["status"]) == ("1", "fail")
+        assert "terraform apply -input=false tfplan" not in commands
+        assert "**PLAN** this plan breaks `dynamodb-pitr-enabled`" in job.summary
+    else:
+        assert job.result == "success", job.log()
+        assert (gate.outputs["exit-code"], gate.outputs["status"]) == ("0", "pass")
+        assert commands[-1] == "terraform apply -input=false tfplan"
+        assert int(gate.outputs["not-assessed"]) == 8  # images and running tasks
+        assert job.summary.startswith("## policycheck: PASS on the plan")
+
+
+def test_release_gate_judges_a_plan_artifact(world: World, tmp_path: Path) -> None:
+    """release-gate.yml with plan-artifact: the plans the caller uploaded are judged
+    instead of the live account (no role assumed); a plan that breaks a control fails the
+    release."""
+    gh = world.github(tmp_path, environments={"prod": {"POLICYCHECK_ROLE_ARN": role("prod")}})
+    for name, plan, expected in (
+        ("compliant", platform_plan("prod"), "success"),
+        (
+            "broken",
+            deviated(
+                platform_plan("prod"),
+                "s3-versioning-enabled",
+                "nn-aiconnectors-audit-prod",
+                env="prod",
+            ),
+            "failure",
+        ),
+    ):
+        plans = tmp_path / name
+        plans.mkdir()
+        (plans / "shared.json").write_text(json.dumps(plan))
+        run = gh.run(
+            "release-gate.yml",
+            inputs={"environments": "prod", "plan-artifact": "tfplan-prod"},
+            workflow_repository=POLICYCHECK,
+            artifacts={"tfplan-prod": plans},
+        )
+        gate = run.job("gate", environment="prod")
+        assert gate.result == expected, gate.log()
+        assert gate.step("gate").outputs["exit-code"] == ("0" if expected == "success" else "1")
+        report = json.loads((run.artifacts / "release-gate-prod" / "report.json").read_text())
+        assert [s["path"] for s in report["run"]["sources"]] == [".policycheck-plans/shared.json"]
+    assert gh.called("aws-actions/configure-aws-credentials") == []

@@ -17,6 +17,7 @@ from policycheck.cli import (
     iam_policy,
     merge,
     options,
+    plan,
     render,
     run,
     schema,
@@ -29,6 +30,7 @@ EXIT_SIGNAL_BASE = 128
 #: In the order `policycheck --help` lists them.
 SUBCOMMANDS = (
     run,
+    plan,
     demo,
     validate,
     controls,

@@ -78,6 +78,8 @@ class Parents:
     output: argparse.ArgumentParser
     selection: argparse.ArgumentParser
     audit: argparse.ArgumentParser
+    #: --checks and --controls (selection without --env).
+    filters: argparse.ArgumentParser
 
 
 def parents() -> Parents:
@@ -116,11 +118,12 @@ def parents() -> Parents:
         "sarif (code scanning), summary (for $GITHUB_STEP_SUMMARY, cut under 1 MiB), oscal "
         "(NIST OSCAL assessment-results) (default: json,markdown)",
     )
-    return Parents(common, policy, output, _selection(), _audit(output))
+    filters = _filters()
+    return Parents(common, policy, output, _selection(filters), _audit(output), filters)
 
 
-def _selection() -> argparse.ArgumentParser:
-    selection = argparse.ArgumentParser(add_help=False)
+def _selection(filters: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    selection = argparse.ArgumentParser(add_help=False, parents=[filters])
     selection.add_argument(
         "--env",
         type=csv_list,
@@ -128,6 +131,11 @@ def _selection() -> argparse.ArgumentParser:
         metavar="LIST",
         help="comma-separated environments (default: all in the policy)",
     )
+    return selection
+
+
+def _filters() -> argparse.ArgumentParser:
+    selection = argparse.ArgumentParser(add_help=False)
     selection.add_argument(
         "--checks",
         type=csv_list,
@@ -187,6 +195,19 @@ def add_gate_options(command: argparse.ArgumentParser, default: str) -> None:
     )
 
 
+def add_baseline_option(command: argparse.ArgumentParser) -> None:
+    """--fail-on-new REPORT: only results new since an earlier report decide the exit code."""
+    command.add_argument(
+        "--fail-on-new",
+        type=Path,
+        default=None,
+        metavar="REPORT",
+        help="an earlier report.json (the live audit's, or the previous plan's): only results "
+        "whose status differs from it decide the exit code, so a failure already known does "
+        "not block (default: every result)",
+    )
+
+
 def load(args: argparse.Namespace) -> "tuple[Policy, Catalog]":
     """The policy (--policy, else ./policy.yaml, else the shipped one) and the controls
     beside it, both checked against one registry of the installed plugins."""
@@ -235,8 +256,9 @@ def prepare_output(output_dir: Path, inputs: list[Path] | None = None) -> None:
             )
 
 
-def finish(report: "Report", args: argparse.Namespace) -> int:
-    """Write the reports, print the summary table, and the exit code the gate says."""
+def finish(report: "Report", args: argparse.Namespace, baseline: "Report | None" = None) -> int:
+    """Write the reports, print the summary table, and the exit code the gate says (only
+    results new since ``baseline``, if given, gate)."""
     from policycheck.gating import exit_code
     from policycheck.render import write_reports
     from policycheck.terminal import summary_table
@@ -245,7 +267,7 @@ def finish(report: "Report", args: argparse.Namespace) -> int:
     print(summary_table(report))
     print("reports: " + ", ".join(str(path) for path in written))
     return exit_code(
-        report, getattr(args, "fail_on", "error"), getattr(args, "min_severity", "low")
+        report, getattr(args, "fail_on", "error"), getattr(args, "min_severity", "low"), baseline
     )
 
 

@@ -3,12 +3,13 @@
 from xml.etree import ElementTree as ET
 
 from policycheck.render.markdown import unassessed_lines
-from policycheck.report import Report
+from policycheck.report import UNJUDGED, Report
 
 
 def render_junit(report: Report) -> str:
-    """fail -> <failure>, error -> <error>, waived -> <skipped> with the waiver; what was
-    selected but not assessed -> an <error> in a "coverage" suite."""
+    """fail -> <failure>, error -> <error>, waived -> <skipped> with the waiver, a plan's
+    results that judge nothing (not in the plan, not judgeable from a plan) -> <skipped>
+    saying why; what was selected but not assessed -> an <error> in a "coverage" suite."""
     root = ET.Element("testsuites", name="policycheck", tests=str(len(report.results)))
     for environment in dict.fromkeys(r.environment for r in report.results):
         results = [r for r in report.results if r.environment == environment]
@@ -19,7 +20,7 @@ def render_junit(report: Report) -> str:
             tests=str(len(results)),
             failures=str(sum(r.status == "fail" for r in results)),
             errors=str(sum(r.status == "error" for r in results)),
-            skipped=str(sum(r.status == "waived" for r in results)),
+            skipped=str(sum(r.status in ("waived", *UNJUDGED) for r in results)),
             time="0",
         )
         for result in results:
@@ -43,6 +44,9 @@ def render_junit(report: Report) -> str:
                         f"{result.waiver.justification}"
                     ),
                 )
+            elif result.status in UNJUDGED:
+                label = "not in the plan" if result.status == "not_in_plan" else "not judged"
+                ET.SubElement(case, "skipped", message=f"{label}: {result.message}")
     gaps = unassessed_lines(report)
     if gaps:
         suite = ET.SubElement(

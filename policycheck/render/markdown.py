@@ -5,7 +5,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from policycheck.report import Report, Result, RunInfo, assess_control
+from policycheck.report import UNJUDGED, Report, Result, RunInfo, assess_control, unassessed
 
 STATUS_LABEL = {
     "pass": "PASS",
@@ -16,6 +16,7 @@ STATUS_LABEL = {
     "not_assessed": "NOT ASSESSED",
     "not_applicable": "N/A",
     "not_selected": "NOT SELECTED",
+    "not_in_plan": "NOT IN PLAN",
 }
 
 
@@ -67,14 +68,105 @@ def _finding(result: Result) -> str:
 
 
 CONTROL_HEADERS = ["Control", "Title", "Status", "Pass", "Fail", "Error"]
+#: Columns a report judged on a plan adds to the control matrix.
+PLAN_HEADERS = ["Not in plan", "Not judgeable"]
+
+
+def on_plan(report: Report) -> bool:
+    """Whether the report judged Terraform plans (or merges such reports)."""
+    return bool(report.run.sources) or any(r.status in UNJUDGED for r in report.results)
+
+
+def control_headers(report: Report) -> list[str]:
+    """The control matrix's columns (see control_rows)."""
+    return CONTROL_HEADERS + (PLAN_HEADERS if on_plan(report) else [])
 
 
 def control_rows(report: Report) -> list[list[Any]]:
-    """The control matrix: one row per control with its status and counts."""
+    """The control matrix: one row per control with its status and counts (and, on a
+    plan, how many of its results the plan could not judge)."""
+    plan = on_plan(report)
     return [
         [c.id, cell(c.title), STATUS_LABEL[c.status], c.counts.pass_, c.counts.fail, c.counts.error]
+        + ([c.counts.not_in_plan, c.counts.not_assessed] if plan else [])
         for c in report.controls
     ]
+
+
+def overall(report: Report, waived: bool = False) -> tuple[str, str]:
+    """The verdict and the result counts behind it (the waived ones when there are some,
+    or ``waived`` asks for them); on a plan, also how much of it the plan could judge:
+    ("PASS on the plan", "40 judged (40 passed, 0 failed, 0 errors), 26 not in plan, 16
+    not judgeable from a plan")."""
+    counts = report.summary.results
+    label = STATUS_LABEL[report.summary.status]
+    tally = f"{counts.pass_} passed, {counts.fail} failed, {counts.error} errors" + (
+        f", {counts.waived} waived" if counts.waived or waived else ""
+    )
+    if not on_plan(report):
+        return label, f"{tally} in {counts.total} results"
+    judged = counts.total - counts.not_in_plan - counts.not_assessed
+    return (
+        f"{label} on the plan",
+        f"{judged} judged ({tally}), {counts.not_in_plan} not in plan, "
+        f"{counts.not_assessed} not judgeable from a plan",
+    )
+
+
+def plan_change_lines(report: Report) -> list[str]:
+    """What the plan does to each verdict it changes, in a sentence: the plan breaks a
+    check that passes today, fixes one, deletes a resource, makes a value unknown until
+    apply, or creates a resource that would fail."""
+    lines = []
+    for r in report.results:
+        change = r.plan
+        if (
+            change is None
+            or change.before_status == r.status
+            or r.status
+            not in (
+                "fail",
+                "error",
+                "pass",
+            )
+        ):
+            continue
+        if change.before_status is None and r.status == "pass":
+            continue  # a new resource that complies: nothing to warn about
+        controls = ", ".join(r.control_ids) or r.check_id
+        what = ", ".join(change.changed) or f"{change.address} ({change.action})"
+        where = f"`{r.resource.name}` ({what})"
+        if change.action == "delete":
+            verb = f"deletes {where}"
+        elif change.before_status is None:
+            verb = f"creates {where} failing `{r.check_id}`"
+        else:
+            verb = {"fail": "breaks", "pass": "fixes", "error": "leaves unknown until apply"}[
+                r.status
+            ] + f" `{r.check_id}` on {where}"
+        today = f" ({change.before_status} today)" if change.before_status else ""
+        lines.append(f"this plan {verb}: {r.message} — {controls} would {r.status}{today}")
+    return lines
+
+
+def unjudged_lines(report: Report) -> list[str]:
+    """What a plan could not judge, one line per check: not judgeable from a plan (and
+    why), or resources the policy names that the plan does not have."""
+    lines = []
+    for status, label in (
+        ("not_assessed", "not judgeable from a plan"),
+        ("not_in_plan", "not in plan"),
+    ):
+        by_check: dict[str, list[Result]] = {}
+        for r in report.results:
+            if r.status == status:
+                by_check.setdefault(r.check_id, []).append(r)
+        for check_id, results in by_check.items():
+            names = sorted({f"{r.resource.name} ({r.environment})" for r in results})
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            why = f": {results[0].message}" if status == "not_assessed" else ""
+            lines.append(f"{label}: `{check_id}` on {shown}{why}")
+    return lines
 
 
 def report_environments(report: Report) -> list[str]:
@@ -111,17 +203,18 @@ def environment_matrix(report: Report) -> str:
 
 def unassessed_lines(report: Report) -> list[str]:
     """What the run was asked to assess and could not: gaps, then each control in each
-    environment where it was not assessed, and the deadline if it cut the run short."""
+    environment where it was not assessed (and no result says why), and the deadline if
+    it cut the run short."""
     lines = [f"environment {gap.environment}: {gap.reason}" for gap in report.run.gaps]
-    for control in report.controls:
-        if control.environments:
-            lines += [
-                f"{control.id} in {name}: {there.reason or 'no result'}"
-                for name, there in control.environments.items()
-                if there.status == "not_assessed"
-            ]
-        elif control.status == "not_assessed":
-            lines.append(f"{control.id}: {control.reason or 'no result'}")
+    controls = {control.id: control for control in report.controls}
+    for control_id, name in unassessed(report.controls, report.results):
+        control = controls[control_id]
+        if name:
+            lines.append(
+                f"{control_id} in {name}: {control.environments[name].reason or 'no result'}"
+            )
+        else:
+            lines.append(f"{control_id}: {control.reason or 'no result'}")
     if report.run.deadline_reached:
         lines.append(
             f"the deadline ({report.run.deadline}) was reached: facts not read by then are errors"
@@ -129,20 +222,37 @@ def unassessed_lines(report: Report) -> list[str]:
     return lines
 
 
+def _plan_sections(report: Report) -> list[str]:
+    """On a plan: what it changes, verdict by verdict, and what it could not judge."""
+    if not on_plan(report):
+        return []
+    changes, unjudged = plan_change_lines(report), unjudged_lines(report)
+    parts = ["## What this plan changes", ""]
+    parts += [f"- {cell(line)}" for line in changes] if changes else ["No verdict changes.", ""]
+    if changes:
+        parts.append("")
+    if unjudged:
+        parts += [
+            "## Not judged on the plan",
+            "",
+            "Not a pass and not a failure: resources the plan does not have (a plan of one "
+            "module shows only its part of the account) and checks that need what only the "
+            "live account shows. The nightly audit judges them.",
+            "",
+            *(f"- {cell(line)}" for line in unjudged),
+            "",
+        ]
+    return parts
+
+
 def render_markdown(report: Report) -> str:
     """Render the report for auditors; failures and errors first."""
-    counts = report.summary.results
+    label, detail = overall(report, waived=True)
     sections = [
-        [
-            "# policycheck report",
-            "",
-            f"**Overall: {STATUS_LABEL[report.summary.status]}** — {counts.pass_} passed, "
-            f"{counts.fail} failed, {counts.error} errors, {counts.waived} waived across "
-            f"{counts.total} results.",
-            "",
-        ],
+        ["# policycheck report", "", f"**Overall: {label}** — {detail}.", ""],
         ["## Run", "", _run_table(report.run), ""],
         ["## Control matrix", "", _control_matrix(report), ""],
+        _plan_sections(report),
         _not_assessed_section(report),
         _environments_section(report),
         _manual_section(report),
@@ -166,9 +276,20 @@ def _run_table(run: RunInfo) -> str:
             " — **reached**: facts not read by then are errors" if run.deadline_reached else ""
         )
         rows.append(["Deadline", run.deadline + reached])
+    rows += [
+        [
+            f"Plan `{source.path}`",
+            f"Terraform {source.terraform_version}, format {source.format_version}, "
+            f"SHA-256 `{source.sha256}`",
+        ]
+        for source in run.sources
+    ]
     for env in run.environments:
-        reach = f"**not reached**: {env.error}" if env.error else f"as `{env.caller_arn}`"
-        rows.append([f"Environment {env.name}", f"account {env.account_id}, {env.region}, {reach}"])
+        if env.error:
+            who = f"**not reached**: {env.error}"
+        else:
+            who = "judged on the plan" if run.sources else f"as `{env.caller_arn}`"
+        rows.append([f"Environment {env.name}", f"account {env.account_id}, {env.region}, {who}"])
     if run.selected_checks:
         rows.append(["Selected checks", ", ".join(run.selected_checks)])
     if run.selected_controls:
@@ -184,7 +305,7 @@ def _control_matrix(report: Report) -> str:
             [*row, len(c.manual), ", ".join(c.checks_not_run) or "—", cell(c.reason) or "—"]
             for row, c in zip(control_rows(report), report.controls, strict=True)
         ],
-        [*CONTROL_HEADERS, "Manual", "Checks not run", "Why no result"],
+        [*control_headers(report), "Manual", "Checks not run", "Why no result"],
     )
 
 
@@ -224,7 +345,7 @@ def _manual_section(report: Report) -> list[str]:
 
 def _findings_section(report: Report) -> list[str]:
     order = {"fail": 0, "error": 1, "waived": 2}
-    findings = [r for r in report.results if r.status != "pass"]
+    findings = [r for r in report.results if r.status in order]
     findings.sort(key=lambda r: (order[r.status], r.environment, r.check_id, r.resource.name))
     body = [_finding(r) for r in findings] if findings else ["None.", ""]
     return ["## Failures, errors and waived failures", "", *body]

@@ -15,8 +15,10 @@ SATISFIED = {
     "fail": "not-satisfied",
     "error": "not-satisfied",
     "waived": "not-satisfied",
-    # selected but not assessed: never satisfied (fail closed)
+    # selected but not assessed, or not in the Terraform plan judged: never satisfied
+    # (fail closed)
     "not_assessed": "not-satisfied",
+    "not_in_plan": "not-satisfied",
 }
 
 
@@ -66,7 +68,14 @@ def _finding(
         "title": f"{control.id} {control.title}",
         "description": f"{control.status.upper()}: {control.counts.pass_} passed, "
         f"{control.counts.fail} failed, {control.counts.error} errors, "
-        f"{control.counts.waived} waived." + (f" {control.reason}." if control.reason else ""),
+        f"{control.counts.waived} waived"
+        + (
+            f", {control.counts.not_in_plan} not in the plan, "
+            f"{control.counts.not_assessed} not judgeable from a plan."
+            if report.run.sources
+            else "."
+        )
+        + (f" {control.reason}." if control.reason else ""),
         "target": {
             "type": "objective-id",
             "target-id": control.id,
@@ -93,6 +102,14 @@ def _back_matter(report: Report) -> dict[str, Any]:
     }
 
 
+def _checked(report: Report) -> str:
+    """What was checked: Terraform plans before apply, or the live account."""
+    if not report.run.sources:
+        return "Live AWS configuration and DR drill evidence checked by "
+    plans = ", ".join(f"{s.path}, SHA-256 {s.sha256}" for s in report.run.sources)
+    return f"Terraform plans ({plans}) checked before apply by "
+
+
 def render_oscal(report: Report) -> str:
     """OSCAL assessment results: an observation per result, a finding per assessed control,
     report.json (by its SHA-256) as back matter."""
@@ -116,8 +133,7 @@ def render_oscal(report: Report) -> str:
                 {
                     "uuid": _uuid(report, "result"),
                     "title": "Automated assessment",
-                    "description": "Live AWS configuration and DR drill evidence checked by "
-                    f"policycheck {report.run.tool_version} in "
+                    "description": _checked(report) + f"policycheck {report.run.tool_version} in "
                     f"{', '.join(e.name for e in report.run.environments)}.",
                     "start": report.run.started_at,
                     "end": report.run.finished_at,

@@ -1,12 +1,15 @@
 """A compact Markdown summary for $GITHUB_STEP_SUMMARY, cut to fit GitHub's 1 MiB limit."""
 
 from policycheck.render.markdown import (
-    CONTROL_HEADERS,
     STATUS_LABEL,
     cell,
+    control_headers,
     control_rows,
+    overall,
+    plan_change_lines,
     table,
     unassessed_lines,
+    unjudged_lines,
 )
 from policycheck.report import Report
 
@@ -16,16 +19,14 @@ SUMMARY_LIMIT_BYTES = 1024 * 1024 - 16 * 1024
 
 def render_summary(report: Report, limit: int = SUMMARY_LIMIT_BYTES) -> str:
     """Control matrix, then failures and errors, one line each, until the limit."""
-    counts = report.summary.results
+    label, detail = overall(report, waived=True)
     head = "\n".join(
         [
-            f"## policycheck: {STATUS_LABEL[report.summary.status]}",
+            f"## policycheck: {label}",
             "",
-            f"{counts.pass_} passed, {counts.fail} failed, {counts.error} errors, "
-            f"{counts.waived} waived in {counts.total} results "
-            f"({', '.join(e.name for e in report.run.environments)}).",
+            f"{detail} ({', '.join(e.name for e in report.run.environments)}).",
             "",
-            table(control_rows(report), CONTROL_HEADERS),
+            table(control_rows(report), control_headers(report)),
             "",
             "### Findings",
             "",
@@ -33,12 +34,14 @@ def render_summary(report: Report, limit: int = SUMMARY_LIMIT_BYTES) -> str:
     )
     lines = [
         *(f"- **NOT ASSESSED** {cell(line)}" for line in unassessed_lines(report)),
+        *(f"- **PLAN** {cell(line)}" for line in plan_change_lines(report)),
         *(
             f"- **{STATUS_LABEL[r.status]}** `{r.check_id}` on `{r.resource.name}` "
             f"({r.environment}): {cell(r.message)}"
             for r in report.results
             if r.status in ("fail", "error", "waived")
         ),
+        *(f"- **NOT JUDGED** {cell(line)}" for line in unjudged_lines(report)),
     ] or ["None."]
     text, shown = head, 0
     for line in lines:

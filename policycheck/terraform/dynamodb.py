@@ -1,0 +1,103 @@
+"""DynamoDB facts from a plan's ``aws_dynamodb_table``, in the shapes of
+``policycheck.collectors.dynamodb``.
+
+A computed argument the configuration does not set takes AWS's default: a PITR recovery
+period left unset is the 35 days AWS applies (reported without ``RecoveryPeriodInDays``,
+as DescribeContinuousBackups does), and encryption enabled without a key is the AWS
+managed key ``alias/aws/dynamodb``. A key the configuration names is customer managed when
+it is an ``aws_kms_key`` of the plan, AWS managed when it is the ``alias/aws/dynamodb``
+alias (a ``data.aws_kms_key`` says which); any other key cannot be told from the plan.
+A known value wins over the configuration: a computed argument the configuration leaves
+unset keeps what AWS has."""
+
+from typing import Any
+
+from policycheck.terraform.common import Subject
+from policycheck.terraform.state import Node, PlanState, Unknowable
+
+AWS_MANAGED_ALIAS = "alias/aws/dynamodb"
+
+
+def continuous_backups(state: PlanState, subject: Subject) -> Any:
+    pitr = subject.instance.node.first("point_in_time_recovery")
+    enabled = bool(pitr.get("enabled")) if pitr is not None else False
+    description: dict[str, Any] = {
+        "PointInTimeRecoveryStatus": "ENABLED" if enabled else "DISABLED"
+    }
+    if enabled and pitr is not None:
+        days = _recovery_period(pitr)
+        if days is not None:
+            description["RecoveryPeriodInDays"] = days
+    return {"ContinuousBackupsStatus": "ENABLED", "PointInTimeRecoveryDescription": description}
+
+
+def _recovery_period(pitr: Node) -> int | None:
+    """The period the table will have; None: AWS's default (not set in the configuration,
+    or a provider that predates the argument)."""
+    if pitr.unknown("recovery_period_in_days") and not pitr.configured("recovery_period_in_days"):
+        return None
+    days = pitr.get("recovery_period_in_days")
+    return int(days) if days else None
+
+
+def time_to_live(state: PlanState, subject: Subject) -> Any:
+    ttl = subject.instance.node.first("ttl")
+    if ttl is None or not ttl.get("enabled"):
+        return {"TimeToLiveStatus": "DISABLED"}
+    return {"TimeToLiveStatus": "ENABLED", "AttributeName": ttl.get("attribute_name")}
+
+
+def description(state: PlanState, subject: Subject) -> Any:
+    """The table as DescribeTable will state it once the apply is done (Terraform waits
+    for ACTIVE)."""
+    table = subject.instance.node
+    keys = [{"AttributeName": table.get("hash_key"), "KeyType": "HASH"}]
+    if table.get("range_key"):
+        keys.append({"AttributeName": table.get("range_key"), "KeyType": "RANGE"})
+    described: dict[str, Any] = {
+        "TableStatus": "ACTIVE",
+        "KeySchema": keys,
+        "AttributeDefinitions": [
+            {"AttributeName": a.get("name"), "AttributeType": a.get("type")}
+            for a in table.blocks("attribute")
+        ],
+    }
+    sse = table.first("server_side_encryption")
+    if sse is not None and sse.get("enabled"):
+        described["SSEDescription"] = {"Status": "ENABLED", "SSEType": "KMS"}
+        key = sse.optional("kms_key_arn")
+        if key:
+            described["SSEDescription"]["KMSMasterKeyArn"] = key
+    return described
+
+
+def kms_key(state: PlanState, subject: Subject) -> Any:
+    """Who manages the table's key; None when DynamoDB's AWS owned key is used. The
+    provider leaves ``kms_key_arn`` empty for the AWS managed key."""
+    sse = subject.instance.node.first("server_side_encryption")
+    if sse is None or not sse.get("enabled"):
+        return None
+    if sse.unknown("kms_key_arn"):
+        if not sse.configured("kms_key_arn"):
+            return {"Arn": None, "KeyManager": "AWS"}  # enabled without a key
+        key = sse.resolve("kms_key_arn", to="aws_kms_key")
+        if key is not None:
+            return {"Arn": key.node.optional("arn") or key.address, "KeyManager": "CUSTOMER"}
+    arn = sse.get("kms_key_arn")
+    if not arn or arn == AWS_MANAGED_ALIAS or arn.endswith(":" + AWS_MANAGED_ALIAS):
+        return {"Arn": arn or None, "KeyManager": "AWS"}
+    if state.named("aws_kms_key", "arn", arn):
+        return {"Arn": arn, "KeyManager": "CUSTOMER"}
+    for described in _described_keys(state, arn):
+        return {"Arn": arn, "KeyManager": described.get("key_manager")}
+    raise Unknowable(
+        "KeyNotInPlan",
+        f"{subject.instance.address}: who manages KMS key {arn} cannot be told from the plan "
+        "(no aws_kms_key or data.aws_kms_key of it)",
+    )
+
+
+def _described_keys(state: PlanState, arn: str) -> list[Any]:
+    return [
+        key for key in state.of_type("aws_kms_key", mode="data") if key.node.optional("arn") == arn
+    ]

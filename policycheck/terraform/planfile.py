@@ -1,0 +1,157 @@
+"""Reading a plan file: ``terraform show -json PLANFILE`` output, format version 1.x.
+
+Bad input (unreadable, not JSON, a state instead of a plan, another major format version,
+an errored or empty plan, a malformed entry) is an InputError of one line naming the file
+and, where it applies, the key."""
+
+import hashlib
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from policycheck.errors import InputError
+
+#: The major format version understood; minor versions only add properties.
+SUPPORTED_MAJOR = "1"
+HOW_TO = "terraform plan -out tfplan && terraform show -json tfplan > plan.json"
+
+
+@dataclass(frozen=True)
+class PlanFile:
+    """One validated plan file."""
+
+    path: Path
+    sha256: str
+    terraform_version: str
+    format_version: str
+    document: dict[str, Any]
+
+    @property
+    def label(self) -> str:
+        return str(self.path)
+
+    @property
+    def timestamp(self) -> str | None:
+        """When the plan was made (Terraform 1.5 and later say it)."""
+        value = self.document.get("timestamp")
+        return value if isinstance(value, str) else None
+
+
+def read_plan(path: Path) -> PlanFile:
+    """The plan file, validated; InputError (one line) when it is not a usable plan."""
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    try:
+        document = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InputError(
+            f"{path}: not JSON (line {exc.lineno}, column {exc.colno}); expected the output "
+            f"of {HOW_TO}"
+        ) from None
+    except UnicodeDecodeError:
+        raise InputError(f"{path}: not JSON (not UTF-8); expected the output of {HOW_TO}") from None
+    _check_document(path, document)
+    return PlanFile(
+        path=path,
+        sha256=hashlib.sha256(raw).hexdigest(),
+        terraform_version=str(document.get("terraform_version") or "unknown"),
+        format_version=str(document["format_version"]),
+        document=document,
+    )
+
+
+def _check_document(path: Path, document: Any) -> None:
+    if not isinstance(document, dict):
+        raise InputError(f"{path}: not a Terraform plan: expected a JSON object; run {HOW_TO}")
+    is_plan = "planned_values" in document or "resource_changes" in document
+    if not is_plan and "values" in document:
+        raise InputError(
+            f"{path}: a Terraform state (terraform show -json of a state), not a plan: it "
+            f"says what exists, not what an apply would change; run {HOW_TO}"
+        )
+    version = document.get("format_version")
+    if not isinstance(version, str) or not version:
+        raise InputError(f"{path}: not a Terraform plan: no format_version; run {HOW_TO}")
+    if version.split(".")[0] != SUPPORTED_MAJOR:
+        raise InputError(
+            f"{path}: format_version {version!r} is not supported (policycheck reads "
+            f"{SUPPORTED_MAJOR}.x, the format of Terraform 1.x)"
+        )
+    if not is_plan:
+        raise InputError(
+            f"{path}: not a Terraform plan: neither planned_values nor resource_changes; "
+            f"run {HOW_TO}"
+        )
+    if document.get("errored") is True:
+        raise InputError(f"{path}: the plan errored (Terraform could not finish planning)")
+    problem = next(_problems(document), None)
+    if problem:
+        raise InputError(f"{path}: {problem}")
+    if not any(True for _ in _resources(document)):
+        raise InputError(f"{path}: an empty plan: it has no resource to judge")
+
+
+def _problems(document: dict[str, Any]) -> Iterator[str]:
+    """Where the document departs from the plan format's shape (first problems first)."""
+    changes = document.get("resource_changes", [])
+    if not isinstance(changes, list):
+        yield "resource_changes: expected a list"
+        return
+    for index, change in enumerate(changes):
+        where = f"resource_changes[{index}]"
+        if not isinstance(change, dict):
+            yield f"{where}: expected an object"
+            continue
+        for key in ("address", "type", "name"):
+            if not isinstance(change.get(key), str):
+                yield f"{where}.{key}: expected a string"
+        detail = change.get("change")
+        if not isinstance(detail, dict):
+            yield f"{where}.change: expected an object"
+            continue
+        actions = detail.get("actions")
+        if (
+            not isinstance(actions, list)
+            or not actions
+            or not all(isinstance(a, str) for a in actions)
+        ):
+            yield f"{where}.change.actions: expected a list of actions"
+    for key in ("planned_values", "prior_state", "configuration"):
+        if key in document and not isinstance(document[key], dict):
+            yield f"{key}: expected an object"
+    for where, module in _modules(document.get("planned_values") or {}, "planned_values"):
+        for index, resource in enumerate(module.get("resources") or []):
+            if not isinstance(resource, dict) or not isinstance(resource.get("address"), str):
+                yield f"{where}.resources[{index}]: expected a resource with an address"
+
+
+def _modules(values: dict[str, Any], where: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """Every module of a values representation (root and child modules at any depth)."""
+    root = values.get("root_module")
+    pending = [(f"{where}.root_module", root)] if isinstance(root, dict) else []
+    while pending:
+        path, module = pending.pop()
+        yield path, module
+        children = module.get("child_modules") or []
+        pending += [
+            (f"{path}.child_modules[{i}]", child)
+            for i, child in enumerate(children)
+            if isinstance(child, dict)
+        ]
+
+
+def modules(values: Any) -> Iterator[dict[str, Any]]:
+    """Every module of a values representation (``planned_values``, ``prior_state.values``)."""
+    if isinstance(values, dict):
+        for _, module in _modules(values, ""):
+            yield module
+
+
+def _resources(document: dict[str, Any]) -> Iterator[Any]:
+    yield from document.get("resource_changes") or []
+    for module in modules(document.get("planned_values")):
+        yield from module.get("resources") or []

@@ -1,0 +1,100 @@
+"""What a Terraform plan can supply: for every fact, how it is read from a plan or why a
+plan cannot show it; how a policy's resource is found in a plan. The one place that says
+which checks ``policycheck plan`` judges (:func:`plan_judgeable`); a test proves every
+registered fact is declared here."""
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from policycheck.registry import CheckSpec
+from policycheck.terraform import dynamodb, ecr, ecs, firehose, s3, ssm
+from policycheck.terraform.common import Subject
+from policycheck.terraform.state import Instance, PlanState
+
+#: Reads one fact from a plan's resources (raises Unknowable when the plan cannot tell).
+Mapper = Callable[[PlanState, Subject], Any]
+
+#: Facts a plan supplies, in the collectors' shapes.
+FROM_PLAN: Mapping[str, Mapper] = MappingProxyType(
+    {
+        "s3_bucket.versioning": s3.versioning,
+        "s3_bucket.encryption": s3.encryption,
+        "s3_bucket.public_access_block": s3.public_access_block,
+        "s3_bucket.lifecycle": s3.lifecycle,
+        "s3_bucket.policy": s3.policy,
+        "s3_account.public_access_block": s3.account_public_access_block,
+        "s3_account.firehose_streams": firehose.streams,
+        "dynamodb_table.continuous_backups": dynamodb.continuous_backups,
+        "dynamodb_table.ttl": dynamodb.time_to_live,
+        "dynamodb_table.description": dynamodb.description,
+        "dynamodb_table.kms_key": dynamodb.kms_key,
+        "ecr_repository.lifecycle_policy": ecr.lifecycle_policy,
+        "ecs_cluster.task_roles": ecs.task_roles,
+        "ssm_parameter.description": ssm.parameter,
+    }
+)
+_EVIDENCE = "a plan cannot show DR drill evidence (records committed to git)"
+_REPLICATION = (
+    "replication is judged live: a plan cannot show the replica bucket's region and "
+    "versioning when another module manages it"
+)
+#: Facts a plan cannot supply, and why (the reason a not_assessed result gives).
+NOT_FROM_PLAN: Mapping[str, str] = MappingProxyType(
+    {
+        "ecr_repository.tagged_images": "a plan cannot show the images pushed to a repository",
+        "ecs_service.description": (
+            "a plan cannot show whether a service's tasks are running and its deployment completed"
+        ),
+        "dr_drill.records": _EVIDENCE,
+        "dr_drill.deleted_records": _EVIDENCE,
+        "s3_bucket.replication": _REPLICATION,
+        "s3_bucket.replication_destinations": _REPLICATION,
+    }
+)
+
+
+@dataclass(frozen=True)
+class PlannedType:
+    """How a policy's resource type appears in a plan: the Terraform type, the argument
+    holding its name, and (for types inside another) how its parent is named."""
+
+    tf_type: str
+    name_attr: str
+    parent: Callable[[Instance], str] | None = None
+
+    def parent_of(self, instance: Instance) -> str:
+        return self.parent(instance) if self.parent else ""
+
+
+PLANNED_TYPES: Mapping[str, PlannedType] = MappingProxyType(
+    {
+        "s3_bucket": PlannedType("aws_s3_bucket", "bucket"),
+        "dynamodb_table": PlannedType("aws_dynamodb_table", "name"),
+        "ecr_repository": PlannedType("aws_ecr_repository", "name"),
+        "ecs_service": PlannedType(
+            "aws_ecs_service", "name", lambda service: ecs.cluster_name(service.node)
+        ),
+        "ssm_parameter": PlannedType("aws_ssm_parameter", "name"),
+    }
+)
+
+
+def why_not_judgeable(check: CheckSpec) -> str | None:
+    """Why a plan cannot judge the check (a fact it needs that a plan cannot show); None
+    when it can."""
+    reasons = [
+        NOT_FROM_PLAN.get(fact, f"policycheck does not read {fact} from a plan")
+        for fact in check.facts
+        if fact not in FROM_PLAN
+    ]
+    if check.resource_type not in PLANNED_TYPES and not reasons:
+        reasons.append(f"a plan has no {check.resource_type}")
+    return "; ".join(dict.fromkeys(reasons)) or None
+
+
+def plan_judgeable(check: CheckSpec) -> bool:
+    """Whether ``policycheck plan`` can judge the check: a plan supplies every fact it
+    needs (the README's check table says so per check)."""
+    return why_not_judgeable(check) is None

@@ -1,0 +1,694 @@
+"""`policycheck plan`: the policy judged on Terraform plans, with the checks of `run`.
+
+In process through the library (a plan is a file: no AWS), except one live audit on moto
+that the plan's verdicts are compared with, and two runs of the real CLI."""
+
+import copy
+import json
+import shutil
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import POLICY_PATH, REPO, MotoServer, run_cli
+from planbuilder import (
+    FIXTURE,
+    NEW_MCP,
+    PLAN_DEVIATIONS,
+    SECRET,
+    deviated,
+    patch,
+    platform_plan,
+)
+from policycheck.cli import main
+from policycheck.controls import Catalog, load_catalog
+from policycheck.demo.seeding import Deviation, demo_session, seed
+from policycheck.demo.server import reset
+from policycheck.errors import InputError
+from policycheck.paths import controls_dir_for
+from policycheck.planning import select
+from policycheck.plugins import load_registry
+from policycheck.policy import Policy, load_policy
+from policycheck.render import FORMATS
+from policycheck.report import UNJUDGED, Report
+from policycheck.runner import RunOptions, run_audit
+from policycheck.terraform.audit import plan_audit
+from policycheck.terraform.planfile import read_plan
+from policycheck.terraform.sources import FROM_PLAN, NOT_FROM_PLAN, plan_judgeable
+
+REGISTRY = load_registry()
+BOUND = sorted({b.check.id for b in load_policy(POLICY_PATH).bindings})
+#: The bound checks a plan can judge.
+JUDGEABLE = [c for c in BOUND if plan_judgeable(REGISTRY.checks[c])]
+
+
+@pytest.fixture(scope="module")
+def compliant() -> dict[str, Any]:
+    return json.loads(FIXTURE.read_text())
+
+
+def judge(
+    policy: Policy, catalog: Catalog, tmp_path: Path, *documents: dict[str, Any], env: str = "dev"
+) -> Report:
+    """The plan report of the documents (each a plan file), in process."""
+    paths = []
+    for index, document in enumerate(documents):
+        path = tmp_path / f"plan-{index}.json"
+        path.write_text(json.dumps(document))
+        paths.append(path)
+    selection = select(policy, catalog, [env])
+    return plan_audit(policy, catalog, selection, [read_plan(p) for p in paths])
+
+
+def plan_cli(path: Path, out: Path, *more: str) -> int:
+    """`policycheck plan PATH --env dev` with the shipped policy, in process: its exit code."""
+    return main(
+        ["plan", str(path), "--env", "dev", "--policy", str(POLICY_PATH), "-o", str(out), *more]
+    )
+
+
+def statuses(report: Report) -> dict[tuple[str, str], str]:
+    return {(r.check_id, r.resource.name): r.status for r in report.results}
+
+
+def result(report: Report, check_id: str, name: str) -> Any:
+    [found] = [r for r in report.results if r.check_id == check_id and r.resource.name == name]
+    return found
+
+
+# --- what a plan can judge ----------------------------------------------------------------
+
+
+def test_every_fact_says_whether_a_plan_supplies_it() -> None:
+    """Declared once per fact: read from a plan, or why a plan cannot show it."""
+    assert set(FROM_PLAN).isdisjoint(NOT_FROM_PLAN)
+    assert set(FROM_PLAN) | set(NOT_FROM_PLAN) == set(REGISTRY.facts)
+    assert JUDGEABLE == [
+        "dynamodb-access-isolated",
+        "dynamodb-encryption-at-rest",
+        "dynamodb-pitr-enabled",
+        "dynamodb-ttl-enabled",
+        "ecr-lifecycle-retains-tagged",
+        "firehose-delivers-to-audit-bucket",
+        "s3-encryption-at-rest",
+        "s3-lifecycle-archive-and-expire",
+        "s3-policy-denies-delete",
+        "s3-public-access-blocked",
+        "s3-retains-all-versions",
+        "s3-versioning-enabled",
+        "ssm-parameter-secure",
+        "terraform-lock-table-ready",
+    ]
+    assert not plan_judgeable(REGISTRY.checks["s3-cross-region-replication"])
+
+
+def test_every_plan_judgeable_check_has_a_plan_deviation() -> None:
+    """A check a plan can judge, with a deviation it catches live, has that deviation as
+    a change to the plan (tests/planbuilder.py), so the comparison below covers it."""
+    judgeable = {c.id for c in REGISTRY.checks.values() if plan_judgeable(c)}
+    with_deviation = {c for c in judgeable if REGISTRY.checks[c].examples.deviation.why != "(none)"}
+    assert with_deviation == set(PLAN_DEVIATIONS)
+
+
+def test_fixture_is_the_builders(tmp_path: Path) -> None:
+    """The committed plan is what tests/planbuilder.py writes (python tests/planbuilder.py)."""
+    assert json.loads(FIXTURE.read_text()) == json.loads(json.dumps(platform_plan("dev")))
+
+
+def test_compliant_plan(policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict) -> None:
+    """Every check a plan can judge passes on every resource (a new MCP's table, role and
+    service included, their values unknown until apply where no check needs them); the
+    others are not_assessed, saying why; nothing is not_in_plan."""
+    report = judge(policy, catalog, tmp_path, compliant)
+    for r in report.results:
+        expected = "pass" if r.check_id in JUDGEABLE else "not_assessed"
+        assert r.status == expected, (r.check_id, r.resource.name, r.message)
+    assert report.summary.status == "pass"
+    assert report.summary.results.not_in_plan == 0
+    assert report.summary.results.not_assessed == 12  # images, services, drills
+    assert {r.message for r in report.results if r.status == "not_assessed"} == {
+        "a plan cannot show the images pushed to a repository",
+        "a plan cannot show whether a service's tasks are running and its deployment completed",
+        "a plan cannot show DR drill evidence (records committed to git)",
+    }
+    assert report.run.sources[0].format_version == "1.2"
+    assert report.run.environments[0].account_id == "123456789012"  # from the plan's ARNs
+    new = result(report, "dynamodb-pitr-enabled", f"mcp-oauth-storage-{NEW_MCP}-dev")
+    assert new.plan.action == "create" and new.plan.before_status is None
+    # The recovery period is unset: AWS's 35 days, as DescribeContinuousBackups says it.
+    assert new.evidence.facts[0].value["PointInTimeRecoveryDescription"] == {
+        "PointInTimeRecoveryStatus": "ENABLED"
+    }
+    audit = result(report, "s3-lifecycle-archive-and-expire", "nn-aiconnectors-audit-dev")
+    assert audit.plan.changed == [
+        "module.shared.aws_s3_bucket_lifecycle_configuration.audit (update)"
+    ]
+    assert audit.plan.before_status == "pass"
+    secret = result(
+        report, "ssm-parameter-secure", f"/aiconnectors/dev/mcps/{NEW_MCP}/client-secret"
+    )
+    assert secret.status == "pass"  # from a module nested in a for_each module instance
+
+
+# --- the same deviation, live and on a plan ---------------------------------------------
+
+
+def _chosen() -> dict[str, str]:
+    """Each judgeable check's dev resource, its own where the policy allows (as the live
+    end-to-end test chooses), existing before the plan."""
+    policy = load_policy(POLICY_PATH)
+    used: set[str] = set()
+    chosen = {}
+    for check_id in JUDGEABLE:
+        names = [
+            name
+            for b in policy.bindings
+            if b.check.id == check_id
+            for group in b.resource_groups
+            for name in policy.resource_names(group, "dev")
+            if NEW_MCP not in name
+        ]
+        name = next((n for n in names if n not in used), names[0])
+        used.add(name)
+        chosen[check_id] = name
+    return chosen
+
+
+CHOSEN = _chosen()
+
+
+@pytest.fixture(scope="module")
+def live(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Report:
+    """dev seeded on moto with every judgeable check's deviation at once, audited live in
+    process (the checks a plan can judge)."""
+    directory = tmp_path_factory.mktemp("live")
+    (directory / "controls").symlink_to(REPO / "controls")
+    text = POLICY_PATH.read_text().replace(
+        "evidence_dir: docs/compliance/dr-test-evidence", f"evidence_dir: {directory / 'evidence'}"
+    )
+    (directory / "policy.yaml").write_text(text)
+    (directory / "evidence").mkdir()
+    policy = load_policy(directory / "policy.yaml")
+    _moto_server.faults.clear()
+    reset(_moto_server.url)
+    deviations = tuple(Deviation("dev", c, n) for c, n in CHOSEN.items())
+    seed(policy, _moto_server.url, environments=["dev"], deviations=deviations)
+    catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
+    selection = select(policy, catalog, ["dev"], JUDGEABLE)
+    options = RunOptions(endpoint_url=_moto_server.url, session_factory=demo_session)
+    return run_audit(policy, catalog, selection, options)
+
+
+@pytest.mark.parametrize("check_id", JUDGEABLE)
+def test_live_and_plan_give_the_same_verdict(
+    check_id: str,
+    live: Report,
+    compliant: dict,
+    policy: Policy,
+    catalog: Catalog,
+    tmp_path: Path,
+) -> None:
+    """The check's deviation fails exactly that check on that resource, live (moto) and
+    on the plan; on the plan it is a change: the check passes today."""
+    name = CHOSEN[check_id]
+    failed_live = {
+        r.resource.name for r in live.results if r.check_id == check_id and r.status != "pass"
+    }
+    assert failed_live == {name}
+    report = judge(policy, catalog, tmp_path, deviated(compliant, check_id, name))
+    failed = {
+        (r.check_id, r.resource.name): r.message
+        for r in report.results
+        if r.status not in ("pass", *UNJUDGED)
+    }
+    assert set(failed) == {(check_id, name)}, failed
+    found = result(report, check_id, name)
+    assert found.status == "fail"
+    today = "fail" if any(op.get("before") for op in PLAN_DEVIATIONS[check_id]) else "pass"
+    assert found.plan.before_status == today
+
+
+def test_the_plan_breaks_a_check_in_so_many_words(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict, capsys: pytest.CaptureFixture
+) -> None:
+    """An update that turns PITR off: the Markdown, the step summary and the terminal say
+    what the plan does to the control, and the gate fails."""
+    table = "mcp-oauth-storage-teams-dev"
+    plan = copy.deepcopy(compliant)
+    patch(
+        plan,
+        {
+            "type": "aws_dynamodb_table",
+            "where": {"name": table},
+            "set": {"point_in_time_recovery": [{"enabled": False, "recovery_period_in_days": 0}]},
+        },
+    )
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    out = tmp_path / "out"
+    code = plan_cli(path, out, "--format", "json,markdown,summary")
+    assert code == 1
+    sentence = (
+        f"this plan breaks `dynamodb-pitr-enabled` on `{table}` "
+        f'(module.mcp["teams"].aws_dynamodb_table.tokens (update)): point-in-time recovery is '
+        "DISABLED; expected ENABLED with at least 35 days — SC.10.01.01 would fail (pass today)"
+    )
+    assert sentence in capsys.readouterr().out
+    markdown = (out / "report.md").read_text()
+    assert "## What this plan changes" in markdown and sentence.replace("|", "\\|") in markdown
+    assert "**PLAN** this plan breaks" in (out / "summary.md").read_text()
+    assert "**Overall: FAIL on the plan** — 35 judged (34 passed, 1 failed" in markdown
+
+
+# --- bad input --------------------------------------------------------------------------
+
+STATE = {
+    "format_version": "1.0",
+    "terraform_version": "1.9.8",
+    "values": {"root_module": {"resources": []}},
+}
+
+
+@pytest.mark.parametrize(
+    ("content", "says"),
+    [
+        ("{not json", "not JSON (line 1, column 2)"),
+        ("[]", "not a Terraform plan: expected a JSON object"),
+        (json.dumps(STATE), "a Terraform state (terraform show -json of a state), not a plan"),
+        (
+            json.dumps({"format_version": "2.0", "resource_changes": []}),
+            "format_version '2.0' is not supported",
+        ),
+        (json.dumps({"resource_changes": []}), "not a Terraform plan: no format_version"),
+        (
+            json.dumps(
+                {
+                    "format_version": "1.2",
+                    "planned_values": {"root_module": {}},
+                    "resource_changes": [],
+                }
+            ),
+            "an empty plan: it has no resource to judge",
+        ),
+        (
+            json.dumps({"format_version": "1.2", "resource_changes": [], "errored": True}),
+            "the plan errored",
+        ),
+        (
+            json.dumps(
+                {
+                    "format_version": "1.2",
+                    "resource_changes": [
+                        {"address": "a.b", "type": "a", "name": "b", "change": {}}
+                    ],
+                }
+            ),
+            "resource_changes[0].change.actions: expected a list of actions",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    content: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    path = tmp_path / "plan.json"
+    path.write_text(content)
+    out = tmp_path / "out"
+    code = plan_cli(path, out)
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"policycheck: error: {path}: ") and says in err, err
+    assert err.count("\n") == 1 and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_unreadable_plan_and_unknown_environment(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read"):
+        read_plan(tmp_path / "missing.json")
+    with pytest.raises(SystemExit):
+        main(["plan"])  # argparse: a plan file is required
+
+
+def test_a_plan_of_another_environment_judges_nothing(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """dev's shared module judged as prod: no resource the policy names in prod is in it;
+    exit 2, one line, no report: never a pass."""
+    with pytest.raises(InputError, match=r"the plan judges nothing in prod: .* not in the plan"):
+        judge(policy, catalog, tmp_path, _modules(compliant, "module.shared"), env="prod")
+
+
+# --- unknown, sensitive, not in the plan, deleted ------------------------------------------
+
+
+def test_a_value_needed_and_unknown_until_apply_is_an_error(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict, capsys: pytest.CaptureFixture
+) -> None:
+    plan = copy.deepcopy(compliant)
+    [change] = [
+        c
+        for c in plan["resource_changes"]
+        if c["address"] == 'module.mcp["teams"].aws_dynamodb_table.tokens'
+    ]
+    change["change"]["actions"] = ["update"]
+    change["change"]["after"]["point_in_time_recovery"] = [{}]
+    change["change"]["after_unknown"] = {
+        "point_in_time_recovery": [{"enabled": True, "recovery_period_in_days": True}]
+    }
+    report = judge(policy, catalog, tmp_path, plan)
+    found = result(report, "dynamodb-pitr-enabled", "mcp-oauth-storage-teams-dev")
+    assert found.status == "error" and found.error.code == "UnknownUntilApply"
+    assert (
+        'module.mcp["teams"].aws_dynamodb_table.tokens: '
+        "point_in_time_recovery[0].enabled is unknown until apply" in found.message
+    )
+    assert result(report, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev").status == "pass"
+    path = tmp_path / "unknown.json"
+    path.write_text(json.dumps(plan))
+    assert plan_cli(path, tmp_path / "o") == 3
+    assert plan_cli(path, tmp_path / "o", "--fail-on", "fail") == 0
+    capsys.readouterr()
+
+
+def test_a_reference_that_cannot_be_followed_is_an_error(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """The state bucket is created: its versioning's ``bucket`` is unknown until apply and
+    found through the configuration's reference; without it, which bucket that resource
+    configures cannot be told, so no bucket's versioning passes."""
+    plan = copy.deepcopy(compliant)
+    for change in plan["resource_changes"]:
+        if change["address"] == "module.shared.aws_s3_bucket_versioning.state":
+            change["change"].update(actions=["create"], before=None)
+            del change["change"]["after"]["bucket"]
+            change["change"]["after_unknown"] = {"bucket": True, "id": True}
+    report = judge(policy, catalog, tmp_path, plan)
+    assert (
+        result(report, "s3-versioning-enabled", "aiconnectors-terraform-state-dev").status == "pass"
+    )
+    [module] = [
+        m
+        for m in plan["configuration"]["root_module"]["module_calls"].values()
+        if m["source"] == "./modules/shared"
+    ]
+    for block in module["module"]["resources"]:
+        if block["address"] == "aws_s3_bucket_versioning.state":
+            block["expressions"]["bucket"] = {"references": ["var.bucket_id"]}
+    report = judge(policy, catalog, tmp_path, plan)
+    for name in ("aiconnectors-terraform-state-dev", "nn-aiconnectors-audit-dev"):
+        found = result(report, "s3-versioning-enabled", name)
+        assert found.status == "error" and "cannot tell which one it configures" in found.message
+
+
+def test_sensitive_values_are_never_read_nor_reported(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """A parameter's value is sensitive: never in a report, whatever the format. A value
+    a check needs that the plan marks sensitive is an error."""
+    report = judge(policy, catalog, tmp_path, compliant)
+    for fmt in FORMATS.values():
+        assert SECRET not in fmt.render(report), fmt.name
+    plan = copy.deepcopy(compliant)
+    for change in plan["resource_changes"]:
+        if change["type"] == "aws_ssm_parameter" and '"teams"' in change["address"]:
+            change["change"]["after_sensitive"] = {"value": True, "type": True}
+    found = result(
+        judge(policy, catalog, tmp_path, plan),
+        "ssm-parameter-secure",
+        "/aiconnectors/dev/mcps/teams/client-secret",
+    )
+    assert found.status == "error" and found.error.code == "SensitiveValue"
+
+
+def _modules(plan: dict, keep: str) -> dict:
+    """The plan of one module (Terragrunt plans each module on its own)."""
+    part = copy.deepcopy(plan)
+    part["resource_changes"] = [
+        c for c in part["resource_changes"] if c["address"].startswith(keep)
+    ]
+    for section in (part["planned_values"], part["prior_state"]["values"]):
+        section["root_module"]["child_modules"] = [
+            m
+            for m in section["root_module"].get("child_modules", [])
+            if m["address"].startswith(keep)
+        ]
+    return part
+
+
+def test_one_modules_plan_leaves_the_rest_not_in_plan(
+    compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """The shared module's plan judges the buckets, the lock table and the stream; the MCP
+    resources are not in it: stated with their counts, not gated (exit 0)."""
+    path = tmp_path / "shared.json"
+    path.write_text(json.dumps(_modules(compliant, "module.shared")))
+    out = tmp_path / "out"
+    code = plan_cli(path, out, "--format", "json,markdown,csv,junit,sarif,summary,oscal")
+    printed = capsys.readouterr().out
+    assert code == 0
+    report = Report.model_validate_json((out / "report.json").read_text())
+    missing = {(r.check_id, r.resource.name) for r in report.results if r.status == "not_in_plan"}
+    assert ("dynamodb-pitr-enabled", "mcp-oauth-storage-teams-dev") in missing
+    assert all("mcp" in name for _, name in missing)
+    counts = report.summary.results
+    assert counts.not_in_plan == len(missing) == 24 and counts.fail == counts.error == 0
+    line = (
+        f"PASS on the plan: {counts.pass_} judged ({counts.pass_} passed, 0 failed, 0 errors), "
+        f"24 not in plan, {counts.not_assessed} not judgeable from a plan"
+    )
+    assert line in printed
+    assert (
+        "not in plan: `dynamodb-pitr-enabled` on mcp-oauth-storage-databricks-dev (dev)" in printed
+    )
+    sarif = json.loads((out / "report.sarif").read_text())
+    kinds = {(r["ruleId"], r.get("kind")) for r in sarif["runs"][0]["results"]}
+    assert kinds == {
+        ("policycheck-not-in-plan", "notApplicable"),
+        ("policycheck-not-judgeable-from-plan", "notApplicable"),
+    }
+    junit = (out / "report.junit.xml").read_text()
+    assert junit.count('<skipped message="not in the plan:') == 24
+    assert (
+        ",not_in_plan,mcp-oauth-storage-teams-dev is not in the plan"
+        not in (out / "report.csv").read_text()
+    )
+    assert (
+        ",dynamodb-pitr-enabled,not_in_plan,"
+        "DynamoDB table mcp-oauth-storage-teams-dev is not in the plan"
+        in (out / "report.csv").read_text()
+    )
+    oscal = json.loads((out / "assessment-results.json").read_text())
+    states = {
+        f["target"]["target-id"]: f["target"]["status"]["state"]
+        for f in oscal["assessment-results"]["results"][0]["findings"]
+    }
+    assert states["SC.10.01.02"] == "satisfied"  # judged parts pass; counts in the finding
+    assert "Terraform plans (" in oscal["assessment-results"]["results"][0]["description"]
+
+
+def test_several_plans_make_one_report(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """One plan per Terragrunt module (shared, mcp) judge as the whole plan does."""
+    (tmp_path / "whole").mkdir()
+    (tmp_path / "parts").mkdir()
+    whole = judge(policy, catalog, tmp_path / "whole", compliant)
+    shared, mcps = _modules(compliant, "module.shared"), _modules(compliant, "module.mcp")
+    parts = judge(policy, catalog, tmp_path / "parts", shared, mcps)
+    assert statuses(parts) == statuses(whole)
+    assert len(parts.run.sources) == 2
+
+
+def test_what_the_plan_deletes(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """A token table the plan deletes fails every check bound to it; deleting a bucket's
+    versioning suspends it, its lifecycle goes; deleting its encryption leaves S3's
+    default SSE-S3 (AES256)."""
+    plan = copy.deepcopy(compliant)
+    gone = {
+        'module.mcp["teams"].aws_dynamodb_table.tokens',
+        "module.shared.aws_s3_bucket_versioning.state",
+        "module.shared.aws_s3_bucket_server_side_encryption_configuration.state",
+        "module.shared.aws_s3_bucket_lifecycle_configuration.audit",
+    }
+    for change in plan["resource_changes"]:
+        if change["address"] in gone:
+            change["change"].update(
+                actions=["delete"], after=None, after_unknown={}, after_sensitive=False
+            )
+    for module in [
+        plan["planned_values"]["root_module"],
+        *plan["planned_values"]["root_module"]["child_modules"],
+    ]:
+        module["resources"] = [r for r in module["resources"] if r["address"] not in gone]
+    report = judge(policy, catalog, tmp_path, plan)
+    table = "mcp-oauth-storage-teams-dev"
+    for check_id in (
+        "dynamodb-pitr-enabled",
+        "dynamodb-ttl-enabled",
+        "dynamodb-encryption-at-rest",
+    ):
+        found = result(report, check_id, table)
+        assert found.status == "fail" and found.message.startswith("the plan deletes it")
+        assert (found.plan.action, found.plan.before_status) == ("delete", "pass")
+    versioning = result(report, "s3-versioning-enabled", "aiconnectors-terraform-state-dev")
+    assert (versioning.status, versioning.message) == (
+        "fail",
+        "versioning is Suspended; expected Enabled",
+    )
+    assert (
+        result(report, "s3-encryption-at-rest", "aiconnectors-terraform-state-dev").status == "pass"
+    )
+    lifecycle = result(report, "s3-lifecycle-archive-and-expire", "nn-aiconnectors-audit-dev")
+    assert lifecycle.message.startswith("no lifecycle configuration")
+    lines = [r for r in report.results if r.status == "fail"]
+    assert len(lines) == 5
+
+
+def test_name_patterns_match_the_plans_names(
+    workspace: Any, tmp_path: Path, compliant: dict
+) -> None:
+    """A pattern matches the names the plan has (the run's matcher); one that matches
+    nothing is not in the plan, not a failure."""
+
+    def edit(document: dict) -> None:
+        document["resources"]["token_tables"]["name"] = "mcp-oauth-storage-*-{env}"
+        document["resources"]["ecr_repositories"]["name"] = "nothing-like-it-*"
+
+    workspace.edit(edit)
+    policy = workspace.policy
+    catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
+    report = judge(policy, catalog, tmp_path, compliant)
+    tables = {r.resource.name for r in report.results if r.check_id == "dynamodb-pitr-enabled"}
+    assert tables == {
+        f"mcp-oauth-storage-{m}-dev" for m in ("sharepoint", "outlook-mcp", "teams", "databricks")
+    }
+    [repos] = [r for r in report.results if r.check_id == "ecr-lifecycle-retains-tagged"]
+    assert repos.status == "not_in_plan" and "matches 'nothing-like-it-*'" in repos.message
+
+
+# --- the gate against an earlier report -------------------------------------------------
+
+
+def test_fail_on_new_gates_only_what_changed(
+    compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    first = tmp_path / "first.json"
+    first.write_text(
+        json.dumps(deviated(compliant, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev"))
+    )
+    assert plan_cli(first, tmp_path / "a") == 1
+    baseline = str(tmp_path / "a" / "report.json")
+    assert plan_cli(first, tmp_path / "b", "--fail-on-new", baseline) == 0
+    second = deviated(
+        json.loads(first.read_text()), "dynamodb-pitr-enabled", "mcp-oauth-storage-teams-dev"
+    )
+    (tmp_path / "second.json").write_text(json.dumps(second))
+    assert plan_cli(tmp_path / "second.json", tmp_path / "c", "--fail-on-new", baseline) == 1
+    capsys.readouterr()
+
+
+def test_diff_of_a_live_report_and_a_plan(
+    compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """What a plan does not judge is listed as not compared, never resolved nor coverage
+    lost; merge keeps the plan sources."""
+    from policycheck.diff import diff_reports, is_regression
+    from policycheck.merge import merge_reports
+
+    shared = tmp_path / "shared.json"
+    shared.write_text(json.dumps(_modules(compliant, "module.shared")))
+    whole = tmp_path / "whole.json"
+    whole.write_text(
+        json.dumps(deviated(compliant, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev"))
+    )
+    plan_cli(whole, tmp_path / "old")
+    plan_cli(shared, tmp_path / "new")
+    capsys.readouterr()
+    old = Report.model_validate_json((tmp_path / "old" / "report.json").read_text())
+    new = Report.model_validate_json((tmp_path / "new" / "report.json").read_text())
+    changes = diff_reports(old, new)
+    assert not changes["resolved_failures"] and not changes["coverage_lost"]
+    assert not is_regression(changes)
+    assert {e["status"] for e in changes["not_compared"]} == {"not_in_plan"}
+    merged = merge_reports([new], ["new"])
+    assert merged.run.sources == new.run.sources
+    assert merged.summary.results == new.summary.results
+
+
+# --- the real command line --------------------------------------------------------------
+
+
+def test_cli_judges_a_plan(tmp_path: Path) -> None:
+    """`policycheck plan` as a user runs it: reports written, the summary line, exit 0."""
+    shutil.copy(FIXTURE, tmp_path / "plan.json")
+    result = run_cli("plan", "plan.json", "--env", "dev", "--policy", POLICY_PATH, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "PASS on the plan: 35 judged (35 passed, 0 failed, 0 errors), 0 not in plan, "
+        "12 not judgeable from a plan" in result.stdout
+    )
+    report = json.loads((tmp_path / "reports" / "report.json").read_text())
+    assert report["run"]["sources"][0]["path"] == "plan.json"
+
+
+def test_cli_refuses_a_state_file(tmp_path: Path) -> None:
+    (tmp_path / "state.json").write_text(json.dumps(STATE))
+    result = run_cli("plan", "state.json", "--env", "dev", "--policy", POLICY_PATH, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("policycheck: error: state.json: a Terraform state")
+    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_waivers_apply_to_plan_failures(workspace: Any, tmp_path: Path, compliant: dict) -> None:
+    """A failure the policy waives is waived on the plan as live: it does not gate."""
+    table = "mcp-oauth-storage-teams-dev"
+    workspace.edit(
+        lambda document: document.setdefault("waivers", []).append(
+            {
+                "check": "dynamodb-ttl-enabled",
+                "environment": "dev",
+                "resource": table,
+                "justification": "tokens expire in the application until the migration",
+                "owner": "platform-team",
+                "ticket": "SEC-7",
+                "expires": str(date.today() + timedelta(days=30)),
+            }
+        )
+    )
+    policy = workspace.policy
+    catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
+    report = judge(policy, catalog, tmp_path, deviated(compliant, "dynamodb-ttl-enabled", table))
+    assert result(report, "dynamodb-ttl-enabled", table).status == "waived"
+    assert report.summary.status == "waived"
+
+
+def test_an_environment_in_two_regions_places_each_plan(
+    workspace: Any, tmp_path: Path, compliant: dict
+) -> None:
+    """In an environment of several regions a plan goes where its provider's region and
+    its ARNs say; a plan that says neither is refused (exit 2)."""
+
+    def two_regions(document: dict) -> None:
+        document["environments"]["dev"] = {"regions": ["eu-central-1", "eu-west-1"]}
+        for bucket in ("state_bucket", "audit_bucket"):  # a bucket lives in one region
+            document["resources"][bucket]["regions"] = ["eu-central-1"]
+
+    workspace.edit(two_regions)
+    policy = workspace.policy
+    catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
+    report = judge(policy, catalog, tmp_path, compliant)
+    regions = {r.resource.region for r in report.results if r.status == "pass"}
+    assert regions == {"eu-central-1"}
+    missing = {r.resource.region for r in report.results if r.status == "not_in_plan"}
+    assert missing == {"eu-west-1"}  # the west region's resources: no plan for them
+    anonymous = copy.deepcopy(compliant)
+    del anonymous["configuration"]["provider_config"]
+    for change in anonymous["resource_changes"]:
+        for side in ("before", "after"):
+            if isinstance(change["change"][side], dict):
+                change["change"][side].pop("arn", None)
+    with pytest.raises(InputError, match=r"environment dev spans \?/eu-central-1, \?/eu-west-1"):
+        judge(policy, catalog, tmp_path, anonymous)
