@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
+from policycheck.crosswalk import Crosswalk
 from policycheck.errors import InputError
 from policycheck.plugins import Registry, load_registry
 from policycheck.validation import (
@@ -42,6 +43,11 @@ class Control(StrictModel):
     checks: list[ControlCheck] = Field(default_factory=list)
     manual: list[ManualStatement] = Field(
         default_factory=list, description="Statements an auditor must verify by hand."
+    )
+    frameworks: Crosswalk = Field(
+        default_factory=dict,
+        description="Requirements of external frameworks this control evidences: framework "
+        "id -> requirement id -> why.",
     )
 
     @property

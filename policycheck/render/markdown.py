@@ -5,18 +5,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from policycheck.report import Report, Result, assess_control
-
-STATUS_LABEL = {
-    "pass": "PASS",
-    "fail": "FAIL",
-    "error": "ERROR",
-    "waived": "WAIVED",
-    "manual": "MANUAL",
-    "not_assessed": "NOT ASSESSED",
-    "not_applicable": "N/A",
-    "not_selected": "NOT SELECTED",
-}
+from policycheck.render.statuses import STATUS_LABEL
+from policycheck.report import Report, Result, control_status_in, report_environments
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
@@ -77,35 +67,16 @@ def control_rows(report: Report) -> list[list[Any]]:
     ]
 
 
-def report_environments(report: Report) -> list[str]:
-    """The environments a report covers or was asked to cover, in order."""
-    return list(
-        dict.fromkeys(
-            [
-                *(report.run.selected_environments or []),
-                *(e.name for e in report.run.environments),
-                *(g.environment for g in report.run.gaps),
-            ]
-        )
-    )
-
-
 def environment_matrix(report: Report) -> str:
-    """Each control's status per environment (as assessed by the run; for reports without
-    that, from the environment's results only)."""
+    """Each control's status per environment."""
     environments = report_environments(report)
-    rows = []
-    for control in report.controls:
-        row = [control.id]
-        for environment in environments:
-            there = control.environments.get(environment)
-            if there is not None:
-                row.append(STATUS_LABEL[there.status])
-                continue
-            own = [r for r in report.results if r.environment == environment]
-            legacy = assess_control(control.id, control.title, control.checks, own, control.manual)
-            row.append(STATUS_LABEL[legacy.status])
-        rows.append(row)
+    rows = [
+        [
+            control.id,
+            *(STATUS_LABEL[control_status_in(report, control, env)] for env in environments),
+        ]
+        for control in report.controls
+    ]
     return table(rows, ["Control", *environments])
 
 
