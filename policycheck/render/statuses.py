@@ -24,7 +24,7 @@ STATUS_LOOKS: dict[str, StatusLook] = {
     "waived": StatusLook("WAIVED", "≈", "W", "waived"),
     "manual": StatusLook("MANUAL", "✎", "M", "info"),
     "not_assessed": StatusLook("NOT ASSESSED", "?", "?", "gap"),
-    "not_applicable": StatusLook("N/A", "–", "-", "none"),
+    "not_applicable": StatusLook("N/A", "⊘", "-", "none"),
     "not_selected": StatusLook("NOT SELECTED", "○", "_", "none"),
     "no_report": StatusLook("NO REPORT", "·", ".", "empty"),
 }
