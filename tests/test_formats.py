@@ -69,6 +69,7 @@ def test_csv_control_matrix(report: Report) -> None:
         "timestamp",
         "tool_version",
         "evidence_sha256",
+        "frameworks",
     ]
     per_result = sum(len(r.control_ids) or 1 for r in report.results)
     assert len(rows) == per_result + 1
@@ -86,6 +87,8 @@ def test_csv_control_matrix(report: Report) -> None:
         "timestamp": "",
         "tool_version": "",
         "evidence_sha256": "",
+        "frameworks": "NIST-800-53:CP-4;NIST-800-53:CP-9(1);ISO-27001:A.5.30;ISO-27001:A.8.13;"
+        "SOC2:A1.3",
     }
     failing = [r for r in rows if r["status"] == "fail"]
     assert {r["check"] for r in failing} >= {"s3-versioning-enabled", "ssm-parameter-secure"}
@@ -94,6 +97,7 @@ def test_csv_control_matrix(report: Report) -> None:
     assert versioning["requirement"].startswith("S3 versioning protects")
     assert versioning["resource_arn"] == "arn:aws:s3:::aiconnectors-terraform-state-dev"
     assert len(versioning["evidence_sha256"]) == 64
+    assert versioning["frameworks"] == "NIST-800-53:CP-9;ISO-27001:A.8.13;SOC2:A1.2"
 
 
 def test_junit(report: Report) -> None:
@@ -165,6 +169,19 @@ def test_oscal_validates_against_the_official_schema(report: Report) -> None:
     }
     assert len(results["observations"]) == len(report.results)
     assert {m for o in results["observations"] for m in o["methods"]} == {"TEST"}
+    # The crosswalk: a prop per framework requirement, a link per framework.
+    secured = next(f for f in results["findings"] if f["target"]["target-id"] == "SC.10.02")
+    cis = [p for p in secured["props"] if p["class"] == "CIS-AWS"]
+    assert [(p["name"], p["value"], p["ns"]) for p in cis] == [
+        ("framework-requirement", "2.1.4", "urn:policycheck:crosswalk")
+    ]
+    assert "Block Public Access" in cis[0]["remarks"]
+    assert {link["text"].split(":")[0] for link in secured["links"]} == {
+        "NIST SP 800-53 Rev. 5",
+        "ISO/IEC 27001",
+        "SOC 2 Trust Services Criteria (AICPA, 2017)",
+        "CIS Amazon Web Services Foundations Benchmark v5.0.0",
+    }
     [resource] = document["assessment-results"]["back-matter"]["resources"]
     assert resource["rlinks"][0]["hashes"][0]["algorithm"] == "SHA-256"
 

@@ -5,6 +5,7 @@ from typing import Any
 
 from tabulate import tabulate
 
+from policycheck.crosswalk import FRAMEWORKS, evidence_for
 from policycheck.render.statuses import STATUS_LABEL
 from policycheck.report import Report, Result, control_status_in, report_environments
 
@@ -39,6 +40,8 @@ def _finding(result: Result) -> str:
             f"- **Waiver:** {state} {w.expires} — {w.justification} "
             f"(owner {w.owner}, ticket {w.ticket})"
         )
+    if result.evidence:
+        lines.append(f"- **Evidence SHA-256:** `{result.evidence.sha256}`")
     if result.error:
         lines.append(f"- **AWS error:** `{result.error.code}`: {result.error.message}")
     else:
@@ -100,9 +103,74 @@ def unassessed_lines(report: Report) -> list[str]:
     return lines
 
 
+#: A piece of text and how it is set: "" plain, "code" (a literal: hash, ARN, file) or
+#: "strong"; shared by the Markdown and HTML views.
+Segment = tuple[str, str]
+
+
+def run_rows(report: Report) -> list[tuple[str, list[Segment]]]:
+    """The run's metadata as (label, value) rows: tool, times, commit, input hashes,
+    deadline, who the run was in each environment, the selection."""
+    run = report.run
+    policy_name = run.policy_file.rsplit("/", 1)[-1]
+    rows: list[tuple[str, list[Segment]]] = [
+        ("Tool version", [(run.tool_version, "")]),
+        ("Started", [(run.started_at, "")]),
+        ("Finished", [(run.finished_at, "")]),
+        ("Git commit", [(run.git_commit, "code")] if run.git_commit else [("unknown", "")]),
+        ("Policy file", [(run.policy_file, "code")]),
+        ("Policy SHA-256", [(run.policy_sha256, "code")]),
+        *(
+            (f"SHA-256 of {path}", [(digest, "code")])
+            for path, digest in run.input_sha256.items()
+            if path != policy_name
+        ),
+    ]
+    if run.deadline:
+        reached: list[Segment] = (
+            [(" — ", ""), ("reached", "strong")] if run.deadline_reached else []
+        )
+        rows.append(
+            (
+                "Deadline",
+                [
+                    (run.deadline, ""),
+                    *reached,
+                    *([(": facts not read by then are errors", "")] if reached else []),
+                ],
+            )
+        )
+    for env in run.environments:
+        where = f"account {env.account_id}, {env.region}, "
+        rows.append(
+            (
+                f"Environment {env.name}",
+                [(where, ""), ("not reached", "strong"), (f": {env.error}", "")]
+                if env.error
+                else [(where + "as ", ""), (env.caller_arn, "code")],
+            )
+        )
+    if run.selected_checks:
+        rows.append(("Selected checks", [(", ".join(run.selected_checks), "")]))
+    if run.selected_controls:
+        rows.append(("Selected controls", [(", ".join(run.selected_controls), "")]))
+    if run.shard:
+        rows.append(("Shard", [(run.shard, "")]))
+    return rows
+
+
+def _styled(segments: list[Segment]) -> str:
+    marks = {"": "", "code": "`", "strong": "**"}
+    return "".join(f"{marks[style]}{text}{marks[style]}" for text, style in segments)
+
+
+def short_hash(digest: str) -> str:
+    """The first 12 hex digits of a SHA-256: enough to find the full one in JSON or HTML."""
+    return digest[:12]
+
+
 def render_markdown(report: Report) -> str:
     """Render the report for auditors; failures and errors first."""
-    run = report.run
     summary = report.summary
     counts = summary.results
     parts = [
@@ -113,54 +181,7 @@ def render_markdown(report: Report) -> str:
         "",
         "## Run",
         "",
-        table(
-            [
-                ["Tool version", run.tool_version],
-                ["Started", run.started_at],
-                ["Finished", run.finished_at],
-                ["Policy file", f"`{run.policy_file}`"],
-                ["Policy SHA-256", f"`{run.policy_sha256}`"],
-                *(
-                    [
-                        [
-                            "Deadline",
-                            run.deadline
-                            + (
-                                " — **reached**: facts not read by then are errors"
-                                if run.deadline_reached
-                                else ""
-                            ),
-                        ]
-                    ]
-                    if run.deadline
-                    else []
-                ),
-                *(
-                    [
-                        f"Environment {env.name}",
-                        f"account {env.account_id}, {env.region}, "
-                        + (
-                            f"**not reached**: {env.error}"
-                            if env.error
-                            else f"as `{env.caller_arn}`"
-                        ),
-                    ]
-                    for env in run.environments
-                ),
-                *(
-                    [["Selected checks", ", ".join(run.selected_checks)]]
-                    if run.selected_checks
-                    else []
-                ),
-                *(
-                    [["Selected controls", ", ".join(run.selected_controls)]]
-                    if run.selected_controls
-                    else []
-                ),
-                *([["Shard", run.shard]] if run.shard else []),
-            ],
-            ["", ""],
-        ),
+        table([[label, _styled(value)] for label, value in run_rows(report)], ["", ""]),
         "",
         "## Control matrix",
         "",
@@ -197,6 +218,7 @@ def render_markdown(report: Report) -> str:
             ),
             "",
         ]
+    parts += _crosswalk_section(report)
     order = {"fail": 0, "error": 1, "waived": 2}
     findings = [r for r in report.results if r.status != "pass"]
     findings.sort(key=lambda r: (order[r.status], r.environment, r.check_id, r.resource.name))
@@ -248,13 +270,38 @@ def render_markdown(report: Report) -> str:
                     f"`{r.resource.name}`",
                     ", ".join(r.control_ids),
                     cell(r.message),
+                    f"`{short_hash(r.evidence.sha256)}`" if r.evidence else "—",
                 ]
                 for r in passes
             ],
-            ["Environment", "Check", "Resource", "Controls", "Observed"],
+            ["Environment", "Check", "Resource", "Controls", "Observed", "Evidence SHA-256"],
         )
         if passes
         else "None.",
         "",
     ]
     return "\n".join(parts)
+
+
+def _crosswalk_section(report: Report) -> list[str]:
+    """Per framework, each requirement the controls evidence and their status."""
+    statuses = {c.id: c.status for c in report.controls}
+    rows = [
+        [
+            FRAMEWORKS[framework_id].title,
+            e.requirement,
+            e.control_id,
+            STATUS_LABEL[statuses[e.control_id]],
+            cell(e.reason),
+        ]
+        for framework_id in FRAMEWORKS
+        for e in evidence_for(framework_id, report.controls)
+    ]
+    if not rows:
+        return []
+    return [
+        "## Framework crosswalk",
+        "",
+        table(rows, ["Framework", "Requirement", "Control", "Status", "Why"]),
+        "",
+    ]
