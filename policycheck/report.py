@@ -1,9 +1,10 @@
 """The report model: what was checked, where, and what held. Rendered to JSON and Markdown."""
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from policycheck.registry import Severity
 
@@ -406,3 +407,20 @@ def control_status_in(report: Report, control: ControlResult, environment: str) 
         return there.status
     own = [r for r in report.results if r.environment == environment]
     return assess_control(control.id, control.title, control.checks, own, control.manual).status
+
+
+def read_report(path: Path, max_problems: int = 5) -> Report:
+    """A saved report.json as this version states it (see ``upgraded``), or InputError
+    naming the file and what is wrong (at most ``max_problems`` lines)."""
+    from policycheck.errors import InputError
+    from policycheck.validation import describe_errors
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError(f"{path}: cannot read: {reason or exc}") from None
+    try:
+        return upgraded(Report.model_validate_json(text))
+    except ValidationError as exc:
+        raise InputError("\n".join(describe_errors(path, exc)[:max_problems])) from None

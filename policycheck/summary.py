@@ -4,11 +4,11 @@ from tabulate import tabulate
 
 from policycheck.render.markdown import (
     CONTROL_HEADERS,
-    STATUS_LABEL,
     control_rows,
     unassessed_lines,
 )
 from policycheck.report import Report
+from policycheck.statuses import STATUS_LABEL
 
 
 def summary_table(report: Report) -> str:

@@ -6,8 +6,8 @@ from typing import Any
 from tabulate import tabulate
 
 from policycheck.crosswalk import FRAMEWORKS, evidence_for
-from policycheck.render.statuses import STATUS_LABEL
 from policycheck.report import Report, Result, control_status_in, report_environments
+from policycheck.statuses import STATUS_LABEL
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:

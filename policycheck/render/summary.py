@@ -2,13 +2,13 @@
 
 from policycheck.render.markdown import (
     CONTROL_HEADERS,
-    STATUS_LABEL,
     cell,
     control_rows,
     table,
     unassessed_lines,
 )
 from policycheck.report import Report
+from policycheck.statuses import STATUS_LABEL
 
 #: GitHub drops a step summary over 1 MiB; stay well below it.
 SUMMARY_LIMIT_BYTES = 1024 * 1024 - 16 * 1024

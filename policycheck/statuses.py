@@ -12,7 +12,7 @@ class StatusLook:
     symbol: str
     #: One character per day in text timelines (ASCII, for any terminal or font).
     letter: str
-    #: CSS class suffix: the colour and pattern (see render/html.py).
+    #: CSS class suffix: the colour and pattern (see policycheck/render/html.py).
     tone: str
 
 
