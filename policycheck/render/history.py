@@ -101,17 +101,16 @@ def _strips(history: History) -> list[str]:
     """A code block: a line per control and environment, one character per day, and a
     line marking the days the policy changed (^)."""
     changed = {c.date for c in history.policy_changes}
-    label_width = max(
-        (len(f"{t.control_id} {t.environment}") for t in history.timelines), default=0
-    )
+    marker = "policy changed"
+    labels = [f"{t.control_id} {t.environment}" for t in history.timelines]
+    width = max(len(label) for label in [*labels, marker])
     lines = [
-        f"{f'{t.control_id} {t.environment}':<{label_width}}  "
-        + "".join(STATUS_LOOKS[s].letter for s in t.statuses)
-        for t in history.timelines
+        f"{label:<{width}}  " + "".join(STATUS_LOOKS[s].letter for s in t.statuses)
+        for label, t in zip(labels, history.timelines, strict=True)
     ]
     if changed:
         marks = "".join("^" if day in changed else " " for day in history.days)
-        lines.append(f"{'policy changed':<{label_width}}  {marks}".rstrip())
+        lines.append(f"{marker:<{width}}  {marks}".rstrip())
     legend = ", ".join(f"{look.letter} {look.label}" for look in STATUS_LOOKS.values())
     return [
         "## Status per day",

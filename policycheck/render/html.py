@@ -404,7 +404,7 @@ def _control(
         else "",
         f"<h3>Framework requirements</h3><ul>{frameworks}</ul>" if frameworks else "",
         _history_block(timelines, history),
-        f"<h3>Without a result</h3><ul>{''.join(elsewhere)}</ul>" if elsewhere else "",
+        f"<h3>Environments without a result</h3><ul>{''.join(elsewhere)}</ul>" if elsewhere else "",
         f"<h3>Manual statements (verified by hand)</h3><ul>{manual}</ul>" if manual else "",
         f"<h3>Results ({len(own)})</h3>" if own else "",
         '<p class="filter-note muted">No result of this control matches the filter.</p>',
