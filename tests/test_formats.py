@@ -17,9 +17,9 @@ from policycheck.report import Report
 
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real report: the demo, with its deliberate failures."""
+    """A real report: the demo, with its deliberate failures (and its HTML report)."""
     out = tmp_path_factory.mktemp("demo")
-    result = run_cli("demo", "--output-dir", out, "--format", "json", cwd=out)
+    result = run_cli("demo", "--output-dir", out, "--format", "json,html", cwd=out)
     assert result.returncode == 0, result.stderr
     return out / "report.json"
 
@@ -43,6 +43,22 @@ def test_render_every_format_with_checksums(demo_report: Path, tmp_path: Path) -
         assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest
     # JSON re-rendered from JSON is the same report.
     assert json.loads((tmp_path / "report.json").read_text()) == json.loads(demo_report.read_text())
+
+
+def test_render_reproduces_the_demo_html_from_its_json(demo_report: Path, tmp_path: Path) -> None:
+    """`policycheck demo --format html` writes report.html; render rebuilds it byte for
+    byte from report.json (it depends on nothing else)."""
+    result = run_cli("render", demo_report, "--format", "html", "-o", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "report.html").read_bytes() == (
+        demo_report.parent / "report.html"
+    ).read_bytes()
+
+
+def test_every_format_is_offered_on_the_command_line() -> None:
+    from policycheck.cli.options import FORMAT_NAMES
+
+    assert tuple(FORMATS) == FORMAT_NAMES
 
 
 def test_render_rejects_a_broken_report(tmp_path: Path) -> None:
