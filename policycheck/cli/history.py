@@ -6,7 +6,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-from policycheck.cli.options import Parents, csv_list
+from policycheck.cli.options import Parents, format_list
 from policycheck.errors import EXIT_PASS, InputError
 
 HISTORY_FORMAT_NAMES = ("json", "markdown", "html")
@@ -17,17 +17,6 @@ def _day(value: str) -> datetime.date:
         return datetime.date.fromisoformat(value)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r}: expected a date, YYYY-MM-DD") from None
-
-
-def _formats(value: str) -> list[str]:
-    chosen = csv_list(value)
-    unknown = [name for name in chosen if name not in HISTORY_FORMAT_NAMES]
-    if unknown or not chosen:
-        raise argparse.ArgumentTypeError(
-            f"unknown format {(unknown or ['(none)'])[0]!r}; choose from "
-            f"{', '.join(HISTORY_FORMAT_NAMES)}"
-        )
-    return chosen
 
 
 def add(commands: Any, parents: Parents) -> None:
@@ -56,7 +45,7 @@ def add(commands: Any, parents: Parents) -> None:
     )
     parser.add_argument(
         "--format",
-        type=_formats,
+        type=format_list(HISTORY_FORMAT_NAMES),
         default=list(HISTORY_FORMAT_NAMES),
         metavar="LIST",
         help="comma-separated: json, markdown, html (default: all three)",

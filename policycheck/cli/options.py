@@ -60,15 +60,23 @@ def duration(value: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def formats(value: str) -> list[str]:
-    chosen = csv_list(value)
-    unknown = [name for name in chosen if name not in FORMAT_NAMES]
-    if unknown or not chosen:
-        given = unknown[0] if unknown else "(none)"
-        raise argparse.ArgumentTypeError(
-            f"unknown format {given!r}; choose from {', '.join(FORMAT_NAMES)}"
-        )
-    return chosen
+def format_list(names: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """An argument type: a comma-separated list of some of ``names``."""
+
+    def parse(value: str) -> list[str]:
+        chosen = csv_list(value)
+        unknown = [name for name in chosen if name not in names]
+        if unknown or not chosen:
+            given = unknown[0] if unknown else "(none)"
+            raise argparse.ArgumentTypeError(
+                f"unknown format {given!r}; choose from {', '.join(names)}"
+            )
+        return chosen
+
+    return parse
+
+
+formats = format_list(FORMAT_NAMES)
 
 
 @dataclass(frozen=True)
