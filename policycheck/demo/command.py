@@ -11,7 +11,7 @@ from typing import Any
 from policycheck.collect import ProgressCallback
 from policycheck.controls import Catalog
 from policycheck.demo.seeding import Deviation, demo_session, seed
-from policycheck.demo.server import MotoNotInstalled, moto_server
+from policycheck.demo.server import MotoNotInstalled, moto_server, reset
 from policycheck.errors import InputError
 from policycheck.planning import select
 from policycheck.policy import Policy
@@ -45,8 +45,8 @@ def for_demo(policy: Policy, evidence_dir: Path) -> Policy:
 
 @contextmanager
 def demo_account(policy: Policy) -> Iterator[tuple[Policy, str, tuple[Deviation, ...]]]:
-    """A simulated account (moto on loopback) seeded from the policy and broken on purpose:
-    the policy as the demo runs it, the endpoint, and the deviations applied."""
+    """A simulated account (moto on loopback), emptied, seeded from the policy and broken on
+    purpose: the policy as the demo runs it, the endpoint, and the deviations applied."""
     bound = {binding.check.id for binding in policy.bindings}
     deviations = tuple(
         d for d in DEMO_DEVIATIONS if d.environment in policy.environments and d.check_id in bound
@@ -56,6 +56,7 @@ def demo_account(policy: Policy) -> Iterator[tuple[Policy, str, tuple[Deviation,
             tempfile.TemporaryDirectory(prefix="policycheck-demo-") as scratch,
             moto_server() as endpoint_url,
         ):
+            reset(endpoint_url)  # moto's state is per process: start from an empty account
             demo_policy = for_demo(policy, Path(scratch) / "dr-test-evidence")
             seed(demo_policy, endpoint_url, deviations=deviations)
             yield demo_policy, endpoint_url, deviations
