@@ -92,15 +92,17 @@ class _Run:
 
 
 def report_files(inputs: Iterable[Path]) -> Iterator[Path]:
-    """The report files named: files as given, directories searched for report.json."""
+    """The report files named, each once: files as given, directories searched for
+    report.json."""
+    seen: set[Path] = set()
     for path in inputs:
-        if not path.is_dir():
-            yield path
-            continue
-        found = sorted(path.rglob(REPORT_NAME))
+        found = sorted(path.rglob(REPORT_NAME)) if path.is_dir() else [path]
         if not found:
             raise InputError(f"{path}: no {REPORT_NAME} in it or below it")
-        yield from found
+        for file in found:
+            if file.resolve() not in seen:
+                seen.add(file.resolve())
+                yield file
 
 
 def started_at(text: str, path: Path) -> datetime:

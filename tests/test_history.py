@@ -119,7 +119,7 @@ def _timeline(history, control_id: str, env: str):  # type: ignore[no-untyped-de
 
 
 def test_thirty_nights_give_the_exact_timeline(month: Path) -> None:
-    history = build_history(report_files([month]))
+    history = build_history(report_files([month, month / "night-01" / "report.json"]))
     assert (history.start, history.end, history.reports) == ("2026-01-01", "2026-01-30", 31)
     assert len(history.days) == 30
     c1_dev = _timeline(history, "C.1", "dev")

@@ -188,3 +188,24 @@ def test_every_status_reads_without_colour() -> None:
     letters = [look.letter for look in STATUS_LOOKS.values()]
     assert len(set(symbols)) == len(symbols) and len(set(letters)) == len(letters)
     assert all(letter.isascii() and len(letter) == 1 for letter in letters)
+
+
+def test_legacy_report_renders_what_it_can_tell() -> None:
+    """A report of schema 1.0 (re-derived on reading) shows statuses from its results and
+    its unknown coverage as not assessed, never a pass."""
+    from policycheck.report import upgraded
+
+    legacy = make_report(make_result("a", "pass", environment="dev"))
+    control = assess_control("C.1", "t", ["a"], legacy.results)
+    legacy = legacy.model_copy(update={"schema_version": "1.0", "controls": [control]})
+    run = legacy.run.model_copy(
+        update={
+            "environments": [
+                EnvironmentInfo(name="dev", account_id="1", caller_arn="a", region="r")
+            ]
+        }
+    )
+    page = render_html(upgraded(legacy.model_copy(update={"run": run})))
+    assert re.search(r'<p class="overall">Overall: <span class="badge tone-gap">', page)
+    assert "report of an older policycheck (schema 1.0)" in page
+    assert re.findall(r'<td class="cell" data-status="(\w+)" data-env="dev">', page) == ["pass"]

@@ -33,7 +33,13 @@ def add(commands: Any, parents: Parents) -> None:
         "shows it, with a strip of days per control). Writes SHA256SUMS over them. A file "
         "that is not a readable report exits 2.",
     )
-    parser.add_argument("inputs", type=Path, nargs="+", metavar="REPORT|DIR")
+    parser.add_argument(
+        "inputs",
+        type=Path,
+        nargs="+",
+        metavar="REPORT|DIR",
+        help="report.json files (any name), or directories searched for report.json",
+    )
     parser.add_argument(
         "--output-dir",
         "-o",

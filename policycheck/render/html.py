@@ -52,6 +52,7 @@ color:#333;border:1px dashed #333}
 .tone-none{background:#f2f2f2;color:#555;border-color:#aaa}
 .tone-empty{background:#fff;color:#777;border:1px solid #bbb}
 .overall{font-size:1.3rem}.muted{color:#555}
+section,.result{scroll-margin-top:5.5rem}
 #filters{position:sticky;top:0;background:#fff;border:1px solid #999;padding:.4rem .6rem;
 z-index:1}
 #filters fieldset{display:inline-block;border:0;margin:0 1rem 0 0;padding:0}
