@@ -55,6 +55,22 @@ def test_render_reproduces_the_demo_html_from_its_json(demo_report: Path, tmp_pa
     ).read_bytes()
 
 
+def test_markdown_states_the_inputs_and_each_evidence_hash(report: Report) -> None:
+    markdown = FORMATS["markdown"].render(report)
+    run_table = markdown[markdown.index("## Run") : markdown.index("## Control matrix")]
+    assert "| Git commit " in run_table and f"`{report.run.git_commit}`" in run_table
+    for path, digest in report.run.input_sha256.items():
+        assert f"`{digest}`" in run_table, path
+    assert "| SHA-256 of controls/SC.10.02.yaml " in run_table
+    passed = markdown[markdown.index("## Passed") :].splitlines()[4:]
+    passes = [r for r in report.results if r.status == "pass"]
+    assert len([line for line in passed if line.startswith("|")]) == len(passes)
+    for line, result in zip(passed, passes, strict=False):
+        assert line.rstrip().endswith(f"| `{result.evidence.sha256[:12]}`     |"), line
+    findings = markdown[markdown.index("## Failures") : markdown.index("## Passed")]
+    assert findings.count("- **Evidence SHA-256:** `") == report.summary.results.fail
+
+
 def test_every_format_is_offered_on_the_command_line() -> None:
     from policycheck.cli.options import FORMAT_NAMES
 
