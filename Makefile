@@ -16,7 +16,12 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml requirements/action.in --unive
 	--python-version 3.11 --generate-hashes --no-config --custom-compile-command 'make lock' \
 	--quiet
 
-.PHONY: demo test lint lock lock-upgrade lock-check action-install-check schemas screenshot clean
+# What is derived from the registry: the README's check table and IAM action list, and
+# iam/policycheck-readonly.json; with the JSON Schemas of the policy and the report.
+docs: schemas
+	$(BIN)/python -m policycheck.generated .
+
+.PHONY: demo test lint docs lock lock-upgrade lock-check action-install-check schemas screenshot clean
 
 # The dev environment from the lock, then this project (editable), built with the
 # setuptools of the lock: nothing is installed unpinned or by a name alone.
@@ -30,7 +35,7 @@ demo: $(STAMP)
 	$(BIN)/policycheck demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto
 
 lint: $(STAMP) lock-check
 	$(BIN)/ruff check .
@@ -65,7 +70,7 @@ action-install-check: $(STAMP)
 	$(BIN)/python .ci/check_action_install.py
 
 schemas: $(STAMP)
-	$(BIN)/python -m policycheck.schemas
+	$(BIN)/python -m policycheck.schemagen
 
 # The README's picture of the HTML report: taken by the browser test (headless Chromium;
 # apt-get install chromium chromium-driver), which otherwise writes only to a temporary path.

@@ -50,22 +50,54 @@ def diff_reports(old: Report, new: Report) -> dict[str, Any]:
     before = {_key(r): r for r in old.results}
     after = {_key(r): r for r in new.results}
 
-    def entry(result: Result, was: str | None) -> dict[str, Any]:
-        return {
-            "environment": result.environment,
-            "check_id": result.check_id,
-            "resource": result.resource.arn,
-            "status": result.status,
-            "was": was,
-            "message": result.message,
-        }
-
     def was(key: Key) -> str | None:
         return before[key].status if key in before else None
 
+    def now_failed_then(status: str) -> list[dict[str, Any]]:
+        return [
+            _entry(after[k], "fail")
+            for k, r in before.items()
+            if r.status == "fail" and k in after and after[k].status == status
+        ]
+
     absent = {key: _why_absent(r, new) for key, r in before.items() if key not in after}
+    return {
+        "new_failures": [
+            _entry(r, was(k)) for k, r in after.items() if r.status == "fail" and was(k) != "fail"
+        ],
+        "resolved_failures": now_failed_then("pass"),
+        "waived_failures": now_failed_then("waived"),
+        "still_failing": [
+            _entry(r, "fail") for k, r in after.items() if r.status == "fail" and was(k) == "fail"
+        ],
+        "new_errors": [
+            _entry(r, was(k)) for k, r in after.items() if r.status == "error" and was(k) != "error"
+        ],
+        "not_compared": [
+            {**_entry(r, r.status), "status": absent[k][0]}
+            for k, r in before.items()
+            if k in absent
+        ],
+        "coverage_lost": _coverage_lost(old, new, absent),
+        "waiver_changes": _waiver_changes(old, new),
+    }
+
+
+def _entry(result: Result, was: str | None) -> dict[str, Any]:
+    return {
+        "environment": result.environment,
+        "check_id": result.check_id,
+        "resource": result.resource.arn,
+        "status": result.status,
+        "was": was,
+        "message": result.message,
+    }
+
+
+def _coverage_lost(old: Report, new: Report, absent: dict[Key, tuple[str, bool]]) -> list[str]:
+    """Why results OLD had are gone from NEW, and the gaps NEW has that OLD had not."""
     old_gaps = {(g.environment, g.reason) for g in old.run.gaps}
-    coverage_lost = sorted(
+    return sorted(
         {reason for reason, lost in absent.values() if lost}
         | {
             f"{g.environment}: {g.reason}"
@@ -73,45 +105,23 @@ def diff_reports(old: Report, new: Report) -> dict[str, Any]:
             if (g.environment, g.reason) not in old_gaps
         }
     )
-    waivers_before = {(w.ticket, w.check, w.environment, w.resource): w.state for w in old.waivers}
-    waivers_after = {(w.ticket, w.check, w.environment, w.resource): w.state for w in new.waivers}
-    return {
-        "new_failures": [
-            entry(r, was(k)) for k, r in after.items() if r.status == "fail" and was(k) != "fail"
-        ],
-        "resolved_failures": [
-            entry(after[k], "fail")
-            for k, r in before.items()
-            if r.status == "fail" and k in after and after[k].status == "pass"
-        ],
-        "waived_failures": [
-            entry(after[k], "fail")
-            for k, r in before.items()
-            if r.status == "fail" and k in after and after[k].status == "waived"
-        ],
-        "still_failing": [
-            entry(r, "fail") for k, r in after.items() if r.status == "fail" and was(k) == "fail"
-        ],
-        "new_errors": [
-            entry(r, was(k)) for k, r in after.items() if r.status == "error" and was(k) != "error"
-        ],
-        "not_compared": [
-            {**entry(r, r.status), "status": absent[k][0]} for k, r in before.items() if k in absent
-        ],
-        "coverage_lost": coverage_lost,
-        "waiver_changes": [
-            {
-                "ticket": key[0],
-                "check_id": key[1],
-                "environment": key[2],
-                "resource": key[3],
-                "was": waivers_before.get(key),
-                "now": waivers_after.get(key),
-            }
-            for key in sorted(waivers_before.keys() | waivers_after.keys())
-            if waivers_before.get(key) != waivers_after.get(key)
-        ],
-    }
+
+
+def _waiver_changes(old: Report, new: Report) -> list[dict[str, Any]]:
+    before = {(w.ticket, w.check, w.environment, w.resource): w.state for w in old.waivers}
+    after = {(w.ticket, w.check, w.environment, w.resource): w.state for w in new.waivers}
+    return [
+        {
+            "ticket": key[0],
+            "check_id": key[1],
+            "environment": key[2],
+            "resource": key[3],
+            "was": before.get(key),
+            "now": after.get(key),
+        }
+        for key in sorted(before.keys() | after.keys())
+        if before.get(key) != after.get(key)
+    ]
 
 
 def is_regression(changes: dict[str, Any]) -> bool:

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from policycheck.collect import FactKey, fact_key
 from policycheck.controls import Catalog
 from policycheck.facts import FactOutcome
-from policycheck.planning import NothingMatches, Target
+from policycheck.fetching import FactKey, fact_key
+from policycheck.planning import NothingMatches, Target, Unassessable
 from policycheck.plugins import Registry
-from policycheck.registry import NOW, RESOURCE
+from policycheck.registry import NOW, RESOURCE, CheckSpec
 from policycheck.report import ErrorInfo, Evidence, FactEvidence, ResourceInfo, Result
 from policycheck.resources import ResourceRef
 
@@ -26,52 +26,19 @@ def evaluate(
 ) -> Result:
     """Judge one target from collected facts. Missing resource: fail; unreadable fact: error."""
     spec = target.binding.check
-    region, account_id = target.where.region, target.where.account_id
     ref = ResourceRef(
         target.kind,
         target.resource.name,
-        region,
-        account_id,
+        target.where.region,
+        target.where.account_id,
         target.resource.parent,
         target.resource.variables,
     )
-    resource = ResourceInfo(
-        type=ref.type.name, name=ref.name, arn=ref.arn, region=ref.region, account_id=ref.account_id
-    )
-    common: dict[str, Any] = {
-        "check_id": spec.id,
-        "title": spec.title,
-        "control_ids": catalog.control_ids_for(spec.id),
-        "environment": target.environment,
-        "resource": resource,
-        "severity": spec.severity,
-        "remediation": spec.remediation.format(name=ref.name),
-    }
-    if isinstance(target.failure, NothingMatches):
-        unmatched = target.failure
-        where = f"account {account_id}, {region}" if account_id else region
-        return Result(
-            **common,
-            status="fail",
-            message=f"no {target.kind.label} matches "
-            f"{unmatched.pattern!r} in {where} (listed with {unmatched.list_action}); expected "
-            f"at least one (set allow_empty: true on resources.{unmatched.group} if none is "
-            "acceptable)",
-            expected={"matching_resources": ">= 1"},
-            observed={"matching_resources": 0, "pattern": unmatched.pattern},
-        )
+    common = _result_fields(target, ref, catalog)
     if target.failure:
-        failure = target.failure
-        return Result(
-            **common,
-            status="error",
-            message=f"{ref.name}: {failure.reason}",
-            expected=None,
-            observed=None,
-            error=ErrorInfo(code=failure.code, message=failure.reason),
-        )
+        return _unreachable(target.failure, ref, common)
     needed = [
-        outcomes[fact_key(account_id, region, registry.facts[name], ref.name, ref.parent)]
+        outcomes[fact_key(ref.account_id, ref.region, registry.facts[name], ref.name, ref.parent)]
         for name in spec.facts
     ]
     common["evidence"] = evidence_of(needed)
@@ -85,16 +52,10 @@ def evaluate(
         )
     failed = [(outcome.spec.action, outcome.error) for outcome in needed if outcome.error]
     if failed:
-        return Result(
-            **common,
-            status="error",
-            message="; ".join(
-                f"could not read {action}: {error.code}: {error.message}"
-                for action, error in failed
-            ),
-            expected=None,
-            observed=None,
-            error=ErrorInfo(code=failed[0][1].code, message=failed[0][1].message),
+        return _error(
+            common,
+            "; ".join(f"could not read {a}: {e.code}: {e.message}" for a, e in failed),
+            ErrorInfo(code=failed[0][1].code, message=failed[0][1].message),
         )
     values = {outcome.spec.name: outcome.value for outcome in needed}
     values[RESOURCE] = {
@@ -107,16 +68,65 @@ def evaluate(
         "variables": ref.variables,
     }
     values[NOW] = now.isoformat()
+    return _judged(spec, values, target.binding.params, common)
+
+
+def _result_fields(target: Target, ref: ResourceRef, catalog: Catalog) -> dict[str, Any]:
+    """What every result of this target says, whatever its status."""
+    spec = target.binding.check
+    resource = ResourceInfo(
+        type=ref.type.name, name=ref.name, arn=ref.arn, region=ref.region, account_id=ref.account_id
+    )
+    return {
+        "check_id": spec.id,
+        "title": spec.title,
+        "control_ids": catalog.control_ids_for(spec.id),
+        "environment": target.environment,
+        "resource": resource,
+        "severity": spec.severity,
+        "remediation": spec.remediation.format(name=ref.name),
+    }
+
+
+def _error(common: dict[str, Any], message: str, error: ErrorInfo) -> Result:
+    return Result(
+        **common, status="error", message=message, expected=None, observed=None, error=error
+    )
+
+
+def _unreachable(
+    failure: Unassessable | NothingMatches, ref: ResourceRef, common: dict[str, Any]
+) -> Result:
+    """A target that could not be reached: a pattern that matched nothing fails, any other
+    failure (the account, the listing) is an error."""
+    if not isinstance(failure, NothingMatches):
+        return _error(
+            common,
+            f"{ref.name}: {failure.reason}",
+            ErrorInfo(code=failure.code, message=failure.reason),
+        )
+    where = f"account {ref.account_id}, {ref.region}" if ref.account_id else ref.region
+    return Result(
+        **common,
+        status="fail",
+        message=f"no {ref.type.label} matches "
+        f"{failure.pattern!r} in {where} (listed with {failure.list_action}); expected "
+        f"at least one (set allow_empty: true on resources.{failure.group} if none is "
+        "acceptable)",
+        expected={"matching_resources": ">= 1"},
+        observed={"matching_resources": 0, "pattern": failure.pattern},
+    )
+
+
+def _judged(spec: CheckSpec, values: dict[str, Any], params: Any, common: dict[str, Any]) -> Result:
+    """The check's verdict; a check that raises is an error, never a pass."""
     try:
-        verdict = spec.evaluate(values, target.binding.params)
-    except Exception as exc:  # fail closed: a check that cannot judge is an error, never a pass
-        return Result(
-            **common,
-            status="error",
-            message=f"check could not evaluate: {exc!r}",
-            expected=None,
-            observed=None,
-            error=ErrorInfo(code=type(exc).__name__, message=str(exc)),
+        verdict = spec.evaluate(values, params)
+    except Exception as exc:  # fail closed
+        return _error(
+            common,
+            f"check could not evaluate: {exc!r}",
+            ErrorInfo(code=type(exc).__name__, message=str(exc)),
         )
     return Result(
         **common,

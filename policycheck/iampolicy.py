@@ -52,6 +52,12 @@ def readonly_policy(
     }
 
 
+def policy_document(policy: Policy) -> dict[str, Any]:
+    """The read-only IAM policy for every check the policy binds, listings included."""
+    checks = [binding.check.id for binding in policy.bindings]
+    return readonly_policy(checks, policy.registry, discovery_actions(policy))
+
+
 #: What `run --org` calls with the run's own credentials, besides GetCallerIdentity (which
 #: needs no permission).
 ORG_ACTIONS = ("organizations:ListAccounts", "organizations:ListTagsForResource")

@@ -9,6 +9,7 @@ from policycheck.report import (
     Gap,
     Report,
     Result,
+    RunInfo,
     WaiverReport,
     assess_control,
     catalog_fields,
@@ -26,28 +27,10 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
     """One report over every environment of the inputs; controls and summary recomputed."""
     if not reports:
         raise InputError("merge: no reports given")
+    if not allow_mixed:
+        _refuse_mixed_inputs(reports, sources)
+    _refuse_overlaps(reports, sources)
     first = reports[0]
-    for report, source in zip(reports[1:], sources[1:], strict=True):
-        if not allow_mixed and _versions(report) != _versions(first):
-            changed = sorted(
-                k
-                for k in _versions(report).keys() | _versions(first).keys()
-                if _versions(report).get(k) != _versions(first).get(k)
-            )
-            raise InputError(
-                f"{source}: made from other policy or control files than {sources[0]} "
-                f"({', '.join(changed)}); pass --allow-mixed to merge anyway"
-            )
-    seen: dict[tuple[str, str, str], int] = {}
-    for index, report in enumerate(reports):
-        for environment in report.run.environments:
-            key = (environment.name, environment.account_id, environment.region)
-            if seen.setdefault(key, index) != index:
-                raise InputError(
-                    f"{sources[index]}: environment {environment.name} "
-                    f"({environment.account_id}, {environment.region}) is in "
-                    f"{sources[seen[key]]} already"
-                )
     results: list[Result] = sorted(
         (r for report in reports for r in report.results),
         key=lambda r: (r.environment, r.check_id, r.resource.name, r.resource.account_id),
@@ -72,7 +55,47 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
         )
         for control in first.controls
     ]
-    run = first.run.model_copy(
+    return Report(
+        run=_merged_run(reports, gaps, environments + missing),
+        summary=summarize(controls, results, gaps),
+        controls=controls,
+        results=results,
+        waivers=_merge_waivers(reports),
+    )
+
+
+def _refuse_mixed_inputs(reports: list[Report], sources: list[str]) -> None:
+    """InputError when a report was made from other policy or control files than the first."""
+    first = _versions(reports[0])
+    for report, source in zip(reports[1:], sources[1:], strict=True):
+        versions = _versions(report)
+        if versions != first:
+            changed = sorted(
+                k for k in versions.keys() | first.keys() if versions.get(k) != first.get(k)
+            )
+            raise InputError(
+                f"{source}: made from other policy or control files than {sources[0]} "
+                f"({', '.join(changed)}); pass --allow-mixed to merge anyway"
+            )
+
+
+def _refuse_overlaps(reports: list[Report], sources: list[str]) -> None:
+    """InputError when two reports audited the same environment, account and region."""
+    seen: dict[tuple[str, str, str], int] = {}
+    for index, report in enumerate(reports):
+        for environment in report.run.environments:
+            key = (environment.name, environment.account_id, environment.region)
+            if seen.setdefault(key, index) != index:
+                raise InputError(
+                    f"{sources[index]}: environment {environment.name} "
+                    f"({environment.account_id}, {environment.region}) is in "
+                    f"{sources[seen[key]]} already"
+                )
+
+
+def _merged_run(reports: list[Report], gaps: list[Gap], environments: list[str]) -> RunInfo:
+    """The first report's run, with what the inputs say together."""
+    return reports[0].run.model_copy(
         update={
             "tool_version": _distinct(r.run.tool_version for r in reports),
             "started_at": min(r.run.started_at for r in reports),
@@ -81,7 +104,7 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
             "environments": [e for r in reports for e in r.run.environments],
             "selected_checks": _union(r.run.selected_checks for r in reports),
             "selected_controls": _union(r.run.selected_controls for r in reports),
-            "selected_environments": environments + missing,
+            "selected_environments": environments,
             "policy_environments": _union(r.run.policy_environments for r in reports),
             "shard": None,
             "occupied_shards": None,
@@ -89,13 +112,6 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
             "deadline": _distinct(r.run.deadline for r in reports),
             "deadline_reached": any(r.run.deadline_reached for r in reports),
         }
-    )
-    return Report(
-        run=run,
-        summary=summarize(controls, results, gaps),
-        controls=controls,
-        results=results,
-        waivers=_merge_waivers(reports),
     )
 
 

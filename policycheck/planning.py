@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from functools import partial
 
 from policycheck.bindings import Binding, ResourceInstance
-from policycheck.collect import FactKey, FactRequest, fact_key
 from policycheck.controls import Catalog, Control
 from policycheck.errors import InputError
+from policycheck.fetching import FactKey, FactRequest, fact_key
 from policycheck.locations import Where, static_locations
 from policycheck.plugins import Registry
 from policycheck.policy import Policy

@@ -15,7 +15,9 @@ from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from typing import Any
 
-from policycheck.collect import (
+from policycheck.deadline import NO_DEADLINE, Deadline
+from policycheck.facts import AwsError, FactOutcome
+from policycheck.fetching import (
     ClientsFor,
     FactKey,
     FactRequest,
@@ -25,8 +27,6 @@ from policycheck.collect import (
     too_late,
     with_dependencies,
 )
-from policycheck.deadline import NO_DEADLINE, Deadline
-from policycheck.facts import AwsError, FactOutcome
 from policycheck.locations import shard_of
 
 #: One more process for every this many facts, up to the number of cores.
@@ -100,9 +100,7 @@ def collect_spread(
         parts=parts,
         clients_for=clients_for,
         max_workers=math.ceil(max_workers / len(parts)),
-        service_caps={
-            service: max(1, cap // len(parts)) for service, cap in (service_caps or {}).items()
-        },
+        service_caps=_shares(service_caps or {}, len(parts)),
         finished=finished,
         forget_clients=forget_clients,
         deadline=deadline,
@@ -113,40 +111,56 @@ def collect_spread(
     gc.collect()
     gc.freeze()
     pool = ProcessPoolExecutor(len(parts), mp_context=context, initializer=_start_child)
-    overdue = False
     try:
-        futures = [pool.submit(_collect_part, index) for index in range(len(parts))]
-        pending: set[Future[Packed]] = set(futures)
-        while pending:
-            _, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_EXCEPTION)
-            if progress:
-                progress(sum(finished[:]), len(everything))
-            if any(f.done() and f.exception() for f in futures):
-                break
-            if pending and deadline.passed(by=DEADLINE_GRACE_SECONDS):
-                overdue = True
-                break
-        packed = [
-            future.result()
-            if future.done()
-            else {key: _pack(too_late(request.spec, deadline)) for key, request in part.items()}
-            for future, part in zip(futures, parts, strict=True)
-        ]
+        packed, overdue = _gather(pool, parts, finished, len(everything), progress, deadline)
     except BaseException:  # interrupted or a child failed: stop the others now
         _stop_children(pool)
         raise
     finally:
         _WORK.clear()
         gc.unfreeze()
-    if overdue:
-        _stop_children(pool)
-    else:
-        pool.shutdown()
+    _stop_children(pool) if overdue else pool.shutdown()
     return {
         key: FactOutcome(everything[key].spec, value, missing, error, fetched_at)
         for part in packed
         for key, (value, missing, error, fetched_at) in part.items()
     }
+
+
+def _shares(service_caps: ServiceCaps, parts: int) -> ServiceCaps:
+    """Each process's part of every service cap (at least one call in flight)."""
+    return {name: max(1, cap // parts) for name, cap in service_caps.items()}
+
+
+def _gather(
+    pool: ProcessPoolExecutor,
+    parts: list[dict[FactKey, FactRequest]],
+    finished: Any,
+    total: int,
+    progress: ProgressCallback | None,
+    deadline: Deadline,
+) -> tuple[list[Packed], bool]:
+    """Each part's answers, and whether some child was overdue (its facts: deadline
+    errors); progress reported while waiting; stops at the first child that failed."""
+    futures = [pool.submit(_collect_part, index) for index in range(len(parts))]
+    pending: set[Future[Packed]] = set(futures)
+    overdue = False
+    while pending:
+        _, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_EXCEPTION)
+        if progress:
+            progress(sum(finished[:]), total)
+        if any(f.done() and f.exception() for f in futures):
+            break
+        if pending and deadline.passed(by=DEADLINE_GRACE_SECONDS):
+            overdue = True
+            break
+    packed = [
+        future.result()
+        if future.done()
+        else {key: _pack(too_late(request.spec, deadline)) for key, request in part.items()}
+        for future, part in zip(futures, parts, strict=True)
+    ]
+    return packed, overdue
 
 
 def _stop_children(pool: ProcessPoolExecutor) -> None:

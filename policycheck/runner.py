@@ -10,7 +10,6 @@ from typing import Any
 from policycheck.assembly import Audited, assemble, where_of
 from policycheck.aws import Connection, SessionFactory, default_session
 from policycheck.bindings import ResourceInstance
-from policycheck.collect import FactKey, ProgressCallback, ServiceCaps
 from policycheck.controls import Catalog
 from policycheck.deadline import Deadline
 from policycheck.discovery import Discovery, DiscoveryFailed
@@ -18,6 +17,7 @@ from policycheck.errors import InputError
 from policycheck.evaluation import evaluate
 from policycheck.evidence import EVIDENCE, EvidenceStore
 from policycheck.facts import FactOutcome
+from policycheck.fetching import FactKey, ProgressCallback, ServiceCaps
 from policycheck.locations import Reach, Unreachable, Where, open_locations
 from policycheck.planning import (
     Selection,

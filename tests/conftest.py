@@ -4,6 +4,7 @@ import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
@@ -13,6 +14,9 @@ from policycheck.controls import Catalog, load_catalog
 from policycheck.demo.server import moto_server, reset
 from policycheck.paths import controls_dir_for
 from policycheck.policy import Policy, load_policy
+
+if TYPE_CHECKING:
+    from policycheck.report import Report
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY_PATH = REPO / "policy.yaml"
@@ -109,6 +113,10 @@ class Workspace:
 
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
+    return _workspace(tmp_path)
+
+
+def _workspace(tmp_path: Path) -> Workspace:
     directory = tmp_path / "workspace"
     directory.mkdir()
     (directory / "controls").symlink_to(REPO / "controls")
@@ -117,6 +125,63 @@ def workspace(tmp_path: Path) -> Workspace:
     space.edit(lambda document: document.update(evidence_dir=str(space.evidence_dir)))
     space.evidence_dir.mkdir()
     return space
+
+
+@dataclass(frozen=True)
+class Call:
+    """One API call a run made: its service, the service's signing name (the prefix of
+    its IAM actions), the operation and its parameters."""
+
+    service: str
+    signing_name: str
+    operation: str
+    params: dict
+
+
+@dataclass(frozen=True)
+class RecordedRun:
+    report: "Report"
+    calls: list[Call]
+
+
+@pytest.fixture(scope="session")
+def recorded_full_run(
+    _moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory
+) -> RecordedRun:
+    """One in-process run of every check (cross-region replication bound too) over a
+    compliant seeded account, with every API call it made: the IAM and collector tests
+    read it instead of each running the whole policy."""
+    from policycheck.demo.seeding import demo_session, seed
+    from policycheck.planning import select
+    from policycheck.runner import RunOptions, run_audit
+
+    space = _workspace(tmp_path_factory.mktemp("recorded"))
+    space.edit(
+        lambda d: d["checks"].append(
+            {"check": "s3-cross-region-replication", "resources": ["audit_bucket"]}
+        )
+    )
+    _moto_server.faults.clear()
+    reset(_moto_server.url)
+    policy = space.policy
+    catalog = load_catalog(space.directory / "controls")
+    seed(policy, _moto_server.url)
+    calls: list[Call] = []
+
+    def record(model: Any, params: dict, **_: object) -> None:
+        service = model.service_model
+        calls.append(Call(service.service_name, service.signing_name, model.name, params))
+
+    session = demo_session("eu-central-1")
+    session.events.register("before-parameter-build", record)
+    report = run_audit(
+        policy,
+        catalog,
+        select(policy, catalog),
+        RunOptions(endpoint_url=_moto_server.url, session_factory=lambda region: session),
+    )
+    reset(_moto_server.url)
+    return RecordedRun(report, calls)
 
 
 def audit(

@@ -13,11 +13,11 @@ import pytest
 from checkhelpers import make_report
 from conftest import MotoServer, Workspace, audit, run_cli
 from faults import Fault
-from policycheck.collect import ServiceThrottle
 from policycheck.demo.seeding import seed
+from policycheck.fetching import ServiceThrottle
 from policycheck.locations import shard_of
 from policycheck.report import EnvironmentInfo
-from policycheck.summary import locations
+from policycheck.terminal import locations
 
 ROLE = "policycheck-audit"
 MANAGEMENT_ACCOUNT = "123456789012"  # moto's default account: the organisation's management

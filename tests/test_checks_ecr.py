@@ -21,8 +21,8 @@ from policycheck.checks.ecr import (
     Counterexample,
     retention_counterexample,
 )
-from policycheck.collect import read_fact
 from policycheck.facts import FetchContext
+from policycheck.fetching import read_fact
 from policycheck.plugins import load_registry
 
 CHECK = "ecr-lifecycle-retains-tagged"

@@ -10,8 +10,8 @@ from botocore.stub import Stubber
 
 from checkhelpers import judge
 from faults import Fault
-from policycheck.collect import read_fact
 from policycheck.facts import FactOutcome, FetchContext
+from policycheck.fetching import read_fact
 from policycheck.plugins import load_registry
 
 CHECK = "firehose-delivers-to-audit-bucket"

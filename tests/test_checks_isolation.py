@@ -10,9 +10,9 @@ import pytest
 from checkhelpers import judge, target
 from faults import Fault
 from policycheck.bindings import ResourceInstance
-from policycheck.collect import fact_key, read_fact
 from policycheck.evaluation import evaluate
 from policycheck.facts import FactOutcome, FetchContext
+from policycheck.fetching import fact_key, read_fact
 from policycheck.locations import Where
 from policycheck.plugins import load_registry
 

@@ -356,8 +356,8 @@ def test_archive_noncurrent_expiration_read_from_moto(moto) -> None:
     import boto3
 
     from faults import Fault
-    from policycheck.collect import read_fact
     from policycheck.facts import FetchContext
+    from policycheck.fetching import read_fact
     from policycheck.plugins import load_registry
 
     s3 = boto3.client("s3", endpoint_url=moto.url, region_name="eu-central-1")

@@ -10,8 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from policycheck.collect import read_fact
 from policycheck.facts import FactSpec, FetchContext
+from policycheck.fetching import read_fact
 from policycheck.plugins import load_registry
 
 REGION = "eu-central-1"
@@ -271,30 +271,15 @@ def test_every_fact_declares_its_actions() -> None:
             assert service in aws_services | {"local"} and operation[0].isupper(), spec
 
 
-def test_no_request_is_made_twice(moto, workspace, catalog) -> None:
+def test_no_request_is_made_twice(recorded_full_run) -> None:
     """A full run over a seeded account asks every question once: facts shared by checks,
     environments sharing an account, the one KMS key of all tables, the task roles."""
-    from policycheck.demo.seeding import demo_session, seed
-    from policycheck.planning import select
-    from policycheck.runner import RunOptions, run_audit
-
-    policy = workspace.policy
-    seed(policy, moto.url)
-    calls: Counter[str] = Counter()
-
-    def count(model, params, **_: object) -> None:
-        if model.service_model.service_name != "sts":
-            calls[f"{model.name} {json.dumps(params, sort_keys=True, default=str)}"] += 1
-
-    session = demo_session(REGION)
-    session.events.register("before-parameter-build", count)
-    report = run_audit(
-        policy,
-        catalog,
-        select(policy, catalog),
-        RunOptions(endpoint_url=moto.url, session_factory=lambda region: session),
+    assert recorded_full_run.report.summary.status == "pass"
+    calls = Counter(
+        f"{c.operation} {json.dumps(c.params, sort_keys=True, default=str)}"
+        for c in recorded_full_run.calls
+        if c.service != "sts"
     )
-    assert report.summary.status == "pass"
     assert {call: n for call, n in calls.items() if n > 1} == {}
     by_operation = Counter(call.split(" ", 1)[0] for call in calls)
     assert by_operation["DescribeKey"] == 1  # 8 tables, one AWS managed key

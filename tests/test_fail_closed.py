@@ -7,10 +7,10 @@ import pytest
 
 from checkhelpers import target
 from policycheck.bindings import ResourceInstance
-from policycheck.collect import fact_key
 from policycheck.controls import Catalog
 from policycheck.evaluation import evaluate
 from policycheck.facts import AwsError, FactOutcome
+from policycheck.fetching import fact_key
 from policycheck.locations import Where
 from policycheck.planning import Target
 from policycheck.plugins import load_registry

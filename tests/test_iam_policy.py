@@ -2,13 +2,10 @@
 
 import json
 
-from conftest import REPO, MotoServer, Workspace, run_cli
-from policycheck.controls import load_catalog
-from policycheck.demo.seeding import demo_session, seed
+from conftest import POLICY_PATH, REPO, RecordedRun, run_cli
 from policycheck.iampolicy import readonly_policy, required_actions
-from policycheck.planning import select
 from policycheck.plugins import load_registry
-from policycheck.runner import RunOptions, run_audit
+from policycheck.policy import load_policy
 
 #: Operations whose IAM action is named differently (AWS service authorization reference).
 RENAMED = {
@@ -36,32 +33,15 @@ def test_checks_option_and_dependencies() -> None:
     assert run_cli("iam-policy", "--checks", "nope").returncode == 2
 
 
-def test_every_operation_of_a_full_run_is_allowed(moto: MotoServer, workspace: Workspace) -> None:
-    workspace.edit(
-        lambda d: d["checks"].append(
-            {"check": "s3-cross-region-replication", "resources": ["audit_bucket"]}
-        )
-    )
-    policy = workspace.policy
-    catalog = load_catalog(workspace.directory / "controls")
-    seed(policy, moto.url)
-    called: set[str] = set()
-
-    def record(model, **_: object) -> None:
-        service = model.service_model.service_name
-        prefix = model.service_model.signing_name
-        called.add(RENAMED.get((service, model.name), f"{prefix}:{model.name}"))
-
-    session = demo_session("eu-central-1")
-    session.events.register("before-call", record)
-    report = run_audit(
-        policy,
-        catalog,
-        select(policy, catalog),
-        RunOptions(endpoint_url=moto.url, session_factory=lambda r: session),
-    )
+def test_every_operation_of_a_full_run_is_allowed(recorded_full_run: RecordedRun) -> None:
+    report, policy = recorded_full_run.report, load_policy(POLICY_PATH)
     assert report.summary.status == "pass"
-    document = readonly_policy([b.check.id for b in policy.bindings], policy.registry)
+    called = {
+        RENAMED.get((c.service, c.operation), f"{c.signing_name}:{c.operation}")
+        for c in recorded_full_run.calls
+    }
+    bound = [b.check.id for b in policy.bindings] + ["s3-cross-region-replication"]
+    document = readonly_policy(bound, policy.registry)
     allowed = set(document["Statement"][0]["Action"])
     assert called - NO_PERMISSION_NEEDED <= allowed, called - NO_PERMISSION_NEEDED - allowed
     assert len(called) > 20  # the run really exercised the collectors

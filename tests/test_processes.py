@@ -3,8 +3,8 @@
 import inspect
 
 from conftest import MotoServer, Workspace, audit
-from policycheck.collect import FactKey, FactRequest, with_dependencies
 from policycheck.demo.seeding import seed
+from policycheck.fetching import FactKey, FactRequest, with_dependencies
 from policycheck.plugins import load_registry
 from policycheck.processes import FACTS_PER_PROCESS, default_processes, partition
 

@@ -9,7 +9,7 @@ from conftest import POLICY_PATH, REPO
 from policycheck.render import render_json
 from policycheck.render.markdown import render_markdown
 from policycheck.report import Report, assess_control, summarize
-from policycheck.schemas import build_schema, schema_path
+from policycheck.schemagen import build_schema, schema_path
 
 
 @pytest.mark.parametrize("kind", ["report", "policy", "control"])

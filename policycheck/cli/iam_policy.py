@@ -73,7 +73,7 @@ def add(commands: Any, parents: Parents) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from policycheck.errors import InputError
-    from policycheck.iampolicy import discovery_actions, org_policy, readonly_policy
+    from policycheck.iampolicy import org_policy, policy_document, readonly_policy
 
     document: dict[str, Any]
     if args.trust:
@@ -82,12 +82,13 @@ def execute(args: argparse.Namespace) -> int:
         document = org_policy(args.org_role)
     else:
         policy, _ = load(args)
-        checks = args.checks or [b.check.id for b in policy.bindings]
-        unknown = [c for c in checks if c not in policy.registry.checks]
+        unknown = [c for c in args.checks or [] if c not in policy.registry.checks]
         if unknown:
             raise InputError(f"--checks: unknown check {unknown[0]!r}")
-        extra = [] if args.checks else discovery_actions(policy)
-        document = readonly_policy(checks, policy.registry, extra)
+        if args.checks:
+            document = readonly_policy(args.checks, policy.registry)
+        else:
+            document = policy_document(policy)
     print(json.dumps(document, indent=2))
     return EXIT_PASS
 

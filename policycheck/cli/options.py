@@ -250,7 +250,7 @@ def finish(report: "Report", args: argparse.Namespace) -> int:
     """Write the reports, print the summary table, and the exit code the gate says."""
     from policycheck.gating import exit_code
     from policycheck.render import write_reports
-    from policycheck.summary import summary_table
+    from policycheck.terminal import summary_table
 
     written = write_reports(report, args.output_dir, args.format)
     print(summary_table(report))

@@ -60,6 +60,21 @@ def add(commands: Any, parents: Parents) -> None:
         epilog=EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    _add_concurrency_options(parser)
+    _add_organisation_options(parser)
+    add_gate_options(parser, default="error")
+    parser.add_argument(
+        "--endpoint-url",
+        type=endpoint,
+        default=None,
+        metavar="URL",
+        help="send every API call to this endpoint, e.g. a moto server or LocalStack "
+        "(default: $AWS_ENDPOINT_URL, else AWS)",
+    )
+    parser.set_defaults(execute=execute)
+
+
+def _add_concurrency_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--max-per-service",
         type=service_caps,
@@ -79,6 +94,9 @@ def add(commands: Any, parents: Parents) -> None:
         "Python process makes about a thousand API calls a second, so large runs use every "
         "core (default: one per 1,500 facts, at most one per core; 1 where fork is missing)",
     )
+
+
+def _add_organisation_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--org",
         action="store_true",
@@ -104,16 +122,6 @@ def add(commands: Any, parents: Parents) -> None:
         "account where the account is known before the run, as with --org), to spread a "
         "large policy or organisation over N CI jobs whose reports `merge` combines",
     )
-    add_gate_options(parser, default="error")
-    parser.add_argument(
-        "--endpoint-url",
-        type=endpoint,
-        default=None,
-        metavar="URL",
-        help="send every API call to this endpoint, e.g. a moto server or LocalStack "
-        "(default: $AWS_ENDPOINT_URL, else AWS)",
-    )
-    parser.set_defaults(execute=execute)
 
 
 def execute(args: argparse.Namespace) -> int:
@@ -143,8 +151,8 @@ def execute(args: argparse.Namespace) -> int:
 
 def _check_service_caps(policy: Any, caps: dict[str, int] | None) -> None:
     """--max-per-service names services the checks call (by their IAM prefix)."""
-    from policycheck.collect import service_of
     from policycheck.errors import InputError
+    from policycheck.fetching import service_of
 
     facts = policy.registry.facts.values()
     known = sorted({service_of(spec) for spec in facts} - {"local"})

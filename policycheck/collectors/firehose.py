@@ -25,11 +25,30 @@ def _s3_locations(destination: dict[str, Any]) -> list[dict[str, Any]]:
 
     AWS repeats an Extended S3 destination as ``S3DestinationDescription``: an identical
     repeat is listed once."""
-    locations: list[dict[str, Any]] = []
-    seen: set[int] = set()
+    found = _Locations()
+    # Extended S3 before its plain-S3 repeat, so the repeat is the one dropped.
+    keys = sorted(
+        (key for key in destination if key.endswith("DestinationDescription")),
+        key=lambda key: key != "ExtendedS3DestinationDescription",
+    )
+    for key in keys:
+        description = destination[key]
+        if isinstance(description, dict):
+            found.add_known(key.removesuffix("DestinationDescription"), description)
+    for key in keys:
+        found.add_others(destination[key], key.removesuffix("DestinationDescription"))
+    return found.locations
 
-    def add(delivery: str, kind: str, s3: dict[str, Any], mode: str | None = None) -> None:
-        seen.add(id(s3))
+
+class _Locations:
+    """The S3 locations found so far, each once."""
+
+    def __init__(self) -> None:
+        self.locations: list[dict[str, Any]] = []
+        self.seen: set[int] = set()
+
+    def add(self, delivery: str, kind: str, s3: dict[str, Any], mode: str | None = None) -> None:
+        self.seen.add(id(s3))
         entry = {
             "delivery": delivery,
             "destination_type": kind,
@@ -38,45 +57,34 @@ def _s3_locations(destination: dict[str, Any]) -> list[dict[str, Any]]:
         }
         if not any(
             {**entry, "destination_type": None} == {**known, "destination_type": None}
-            for known in locations
+            for known in self.locations
         ):
-            locations.append(entry)
+            self.locations.append(entry)
 
-    # Extended S3 before its plain-S3 repeat, so the repeat is the one dropped.
-    keys = sorted(
-        (key for key in destination if key.endswith("DestinationDescription")),
-        key=lambda key: key != "ExtendedS3DestinationDescription",
-    )
-    for key in keys:
-        description = destination[key]
-        if not isinstance(description, dict):
-            continue
-        kind = key.removesuffix("DestinationDescription")
+    def add_known(self, kind: str, description: dict[str, Any]) -> None:
+        """The places a destination of this ``kind`` documents as S3 locations."""
         mode = description.get("S3BackupMode")
         if kind in ("S3", "ExtendedS3"):
-            add("primary", kind, description)
+            self.add("primary", kind, description)
         elif isinstance(description.get("S3DestinationDescription"), dict):
             s3 = description["S3DestinationDescription"]
             if kind in STAGING_S3:
-                add("intermediate", kind, s3)
+                self.add("intermediate", kind, s3)
             else:
-                add("backup", kind, s3, mode)
+                self.add("backup", kind, s3, mode)
         if isinstance(description.get("S3BackupDescription"), dict):
-            add("backup", kind, description["S3BackupDescription"], mode)
+            self.add("backup", kind, description["S3BackupDescription"], mode)
 
-    def other(value: Any, kind: str) -> None:
+    def add_others(self, value: Any, kind: str) -> None:
+        """Any other bucket named anywhere in ``value``."""
         if isinstance(value, dict):
-            if "BucketARN" in value and id(value) not in seen:
-                add("other", kind, value)
+            if "BucketARN" in value and id(value) not in self.seen:
+                self.add("other", kind, value)
             for item in value.values():
-                other(item, kind)
+                self.add_others(item, kind)
         elif isinstance(value, list):
             for item in value:
-                other(item, kind)
-
-    for key in keys:
-        other(destination[key], key.removesuffix("DestinationDescription"))
-    return locations
+                self.add_others(item, kind)
 
 
 def _stream_names(firehose: Any) -> list[str]:

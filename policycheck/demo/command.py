@@ -8,11 +8,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from policycheck.collect import ProgressCallback
 from policycheck.controls import Catalog
 from policycheck.demo.seeding import Deviation, demo_session, seed
 from policycheck.demo.server import MotoNotInstalled, moto_server, reset
 from policycheck.errors import InputError
+from policycheck.fetching import ProgressCallback
 from policycheck.planning import select
 from policycheck.policy import Policy
 from policycheck.report import Report

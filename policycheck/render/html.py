@@ -188,7 +188,7 @@ def _header(report: Report) -> str:
 
 
 def _run_section(report: Report) -> str:
-    rows = [[esc(label), _segments(value)] for label, value in run_rows(report)]
+    rows = [[esc(label), _segments(value)] for label, value in run_rows(report.run)]
     rows += [[esc(f"Gap ({gap.environment})"), esc(gap.reason)] for gap in report.run.gaps]
     return f'<section id="run"><h2>Run</h2>{_table(["", ""], rows, "run")}</section>'
 

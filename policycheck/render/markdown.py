@@ -6,7 +6,7 @@ from typing import Any
 from tabulate import tabulate
 
 from policycheck.crosswalk import FRAMEWORKS, evidence_for
-from policycheck.report import Report, Result, control_status_in, report_environments
+from policycheck.report import Report, Result, RunInfo, control_status_in, report_environments
 from policycheck.statuses import STATUS_LABEL
 
 
@@ -103,15 +103,39 @@ def unassessed_lines(report: Report) -> list[str]:
     return lines
 
 
+def render_markdown(report: Report) -> str:
+    """Render the report for auditors; failures and errors first."""
+    counts = report.summary.results
+    sections = [
+        [
+            "# policycheck report",
+            "",
+            f"**Overall: {STATUS_LABEL[report.summary.status]}** — {counts.pass_} passed, "
+            f"{counts.fail} failed, {counts.error} errors, {counts.waived} waived across "
+            f"{counts.total} results.",
+            "",
+        ],
+        ["## Run", "", _run_table(report.run), ""],
+        ["## Control matrix", "", _control_matrix(report), ""],
+        _not_assessed_section(report),
+        _environments_section(report),
+        _manual_section(report),
+        _crosswalk_section(report),
+        _findings_section(report),
+        _waivers_section(report),
+        _passed_section(report),
+    ]
+    return "\n".join(line for section in sections for line in section)
+
+
 #: A piece of text and how it is set: "" plain, "code" (a literal: hash, ARN, file) or
 #: "strong"; shared by the Markdown and HTML views.
 Segment = tuple[str, str]
 
 
-def run_rows(report: Report) -> list[tuple[str, list[Segment]]]:
+def run_rows(run: RunInfo) -> list[tuple[str, list[Segment]]]:
     """The run's metadata as (label, value) rows: tool, times, commit, input hashes,
     deadline, who the run was in each environment, the selection."""
-    run = report.run
     policy_name = run.policy_file.rsplit("/", 1)[-1]
     rows: list[tuple[str, list[Segment]]] = [
         ("Tool version", [(run.tool_version, "")]),
@@ -127,29 +151,20 @@ def run_rows(report: Report) -> list[tuple[str, list[Segment]]]:
         ),
     ]
     if run.deadline:
-        reached: list[Segment] = (
-            [(" — ", ""), ("reached", "strong")] if run.deadline_reached else []
-        )
-        rows.append(
-            (
-                "Deadline",
-                [
-                    (run.deadline, ""),
-                    *reached,
-                    *([(": facts not read by then are errors", "")] if reached else []),
-                ],
-            )
-        )
+        reached: list[Segment] = [
+            (" — ", ""),
+            ("reached", "strong"),
+            (": facts not read by then are errors", ""),
+        ]
+        rows.append(("Deadline", [(run.deadline, ""), *(reached if run.deadline_reached else [])]))
     for env in run.environments:
         where = f"account {env.account_id}, {env.region}, "
-        rows.append(
-            (
-                f"Environment {env.name}",
-                [(where, ""), ("not reached", "strong"), (f": {env.error}", "")]
-                if env.error
-                else [(where + "as ", ""), (env.caller_arn, "code")],
-            )
+        reach: list[Segment] = (
+            [(where, ""), ("not reached", "strong"), (f": {env.error}", "")]
+            if env.error
+            else [(where + "as ", ""), (env.caller_arn, "code")]
         )
+        rows.append((f"Environment {env.name}", reach))
     if run.selected_checks:
         rows.append(("Selected checks", [(", ".join(run.selected_checks), "")]))
     if run.selected_controls:
@@ -164,123 +179,117 @@ def _styled(segments: list[Segment]) -> str:
     return "".join(f"{marks[style]}{text}{marks[style]}" for text, style in segments)
 
 
+def _run_table(run: RunInfo) -> str:
+    return table([[label, _styled(value)] for label, value in run_rows(run)], ["", ""])
+
+
 def short_hash(digest: str) -> str:
     """The first 12 hex digits of a SHA-256: enough to find the full one in JSON or HTML."""
     return digest[:12]
 
 
-def render_markdown(report: Report) -> str:
-    """Render the report for auditors; failures and errors first."""
-    summary = report.summary
-    counts = summary.results
-    parts = [
-        "# policycheck report",
+def _control_matrix(report: Report) -> str:
+    return table(
+        [
+            [*row, len(c.manual), ", ".join(c.checks_not_run) or "—", cell(c.reason) or "—"]
+            for row, c in zip(control_rows(report), report.controls, strict=True)
+        ],
+        [*CONTROL_HEADERS, "Manual", "Checks not run", "Why no result"],
+    )
+
+
+def _not_assessed_section(report: Report) -> list[str]:
+    unassessed = unassessed_lines(report)
+    if not unassessed:
+        return []
+    return [
+        "## Not assessed",
         "",
-        f"**Overall: {STATUS_LABEL[summary.status]}** — {counts.pass_} passed, {counts.fail} "
-        f"failed, {counts.error} errors, {counts.waived} waived across {counts.total} results.",
+        "Selected but not assessed: the run is not a pass while any of these remains.",
         "",
-        "## Run",
-        "",
-        table([[label, _styled(value)] for label, value in run_rows(report)], ["", ""]),
-        "",
-        "## Control matrix",
-        "",
-        table(
-            [
-                [*row, len(c.manual), ", ".join(c.checks_not_run) or "—", cell(c.reason) or "—"]
-                for row, c in zip(control_rows(report), report.controls, strict=True)
-            ],
-            [*CONTROL_HEADERS, "Manual", "Checks not run", "Why no result"],
-        ),
+        *(f"- {cell(line)}" for line in unassessed),
         "",
     ]
-    unassessed = unassessed_lines(report)
-    if unassessed:
-        parts += [
-            "## Not assessed",
-            "",
-            "Selected but not assessed: the run is not a pass while any of these remains.",
-            "",
-            *(f"- {cell(line)}" for line in unassessed),
-            "",
-        ]
-    if len(report_environments(report)) > 1:
-        parts += ["## Controls by environment", "", environment_matrix(report), ""]
-    manual = [(c.id, statement) for c in report.controls for statement in c.manual]
-    if manual:
-        parts += [
-            "## Manual statements",
-            "",
-            "Not verified automatically: an auditor verifies these by hand.",
-            "",
-            table(
-                [[control_id, cell(text)] for control_id, text in manual], ["Control", "Statement"]
-            ),
-            "",
-        ]
-    parts += _crosswalk_section(report)
+
+
+def _environments_section(report: Report) -> list[str]:
+    if len(report_environments(report)) < 2:
+        return []
+    return ["## Controls by environment", "", environment_matrix(report), ""]
+
+
+def _manual_section(report: Report) -> list[str]:
+    manual = [[c.id, cell(statement)] for c in report.controls for statement in c.manual]
+    if not manual:
+        return []
+    return [
+        "## Manual statements",
+        "",
+        "Not verified automatically: an auditor verifies these by hand.",
+        "",
+        table(manual, ["Control", "Statement"]),
+        "",
+    ]
+
+
+def _findings_section(report: Report) -> list[str]:
     order = {"fail": 0, "error": 1, "waived": 2}
     findings = [r for r in report.results if r.status != "pass"]
     findings.sort(key=lambda r: (order[r.status], r.environment, r.check_id, r.resource.name))
-    parts += ["## Failures, errors and waived failures", ""]
-    parts += [_finding(r) for r in findings] if findings else ["None.", ""]
-    if report.waivers:
-        parts += [
-            "## Waivers",
-            "",
-            table(
-                [
-                    [
-                        w.state.upper(),
-                        f"`{w.check}`",
-                        w.environment,
-                        cell(w.resource),
-                        w.expires,
-                        w.owner,
-                        w.ticket,
-                        w.matched,
-                        w.waived,
-                        cell(w.justification),
-                    ]
-                    for w in report.waivers
-                ],
-                [
-                    "State",
-                    "Check",
-                    "Environment",
-                    "Resource",
-                    "Expires",
-                    "Owner",
-                    "Ticket",
-                    "Matched",
-                    "Waived",
-                    "Justification",
-                ],
-            ),
-            "",
+    body = [_finding(r) for r in findings] if findings else ["None.", ""]
+    return ["## Failures, errors and waived failures", "", *body]
+
+
+WAIVER_HEADERS = [
+    "State",
+    "Check",
+    "Environment",
+    "Resource",
+    "Expires",
+    "Owner",
+    "Ticket",
+    "Matched",
+    "Waived",
+    "Justification",
+]
+
+
+def _waivers_section(report: Report) -> list[str]:
+    if not report.waivers:
+        return []
+    rows = [
+        [
+            w.state.upper(),
+            f"`{w.check}`",
+            w.environment,
+            cell(w.resource),
+            w.expires,
+            w.owner,
+            w.ticket,
+            w.matched,
+            w.waived,
+            cell(w.justification),
         ]
-    passes = [r for r in report.results if r.status == "pass"]
-    parts += ["## Passed", ""]
-    parts += [
-        table(
-            [
-                [
-                    r.environment,
-                    f"`{r.check_id}`",
-                    f"`{r.resource.name}`",
-                    ", ".join(r.control_ids),
-                    cell(r.message),
-                    f"`{short_hash(r.evidence.sha256)}`" if r.evidence else "—",
-                ]
-                for r in passes
-            ],
-            ["Environment", "Check", "Resource", "Controls", "Observed", "Evidence SHA-256"],
-        )
-        if passes
-        else "None.",
-        "",
+        for w in report.waivers
     ]
-    return "\n".join(parts)
+    return ["## Waivers", "", table(rows, WAIVER_HEADERS), ""]
+
+
+def _passed_section(report: Report) -> list[str]:
+    rows = [
+        [
+            r.environment,
+            f"`{r.check_id}`",
+            f"`{r.resource.name}`",
+            ", ".join(r.control_ids),
+            cell(r.message),
+            f"`{short_hash(r.evidence.sha256)}`" if r.evidence else "—",
+        ]
+        for r in report.results
+        if r.status == "pass"
+    ]
+    headers = ["Environment", "Check", "Resource", "Controls", "Observed", "Evidence SHA-256"]
+    return ["## Passed", "", table(rows, headers) if rows else "None.", ""]
 
 
 def _crosswalk_section(report: Report) -> list[str]:

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from policycheck.crosswalk import FRAMEWORKS
-from policycheck.report import Report, Result
+from policycheck.report import ControlResult, Report, Result
 
 OSCAL_VERSION = "1.2.3"
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:policycheck")
@@ -60,6 +60,26 @@ def _observation(report: Report, result: Result) -> dict[str, Any]:
     return observation
 
 
+def _finding(
+    report: Report, control: ControlResult, observations: dict[int, dict[str, Any]]
+) -> dict[str, Any]:
+    own = [r for r in report.results if r.check_id in control.checks]
+    return {
+        "uuid": _uuid(report, "finding", control.id),
+        "title": f"{control.id} {control.title}",
+        "description": f"{control.status.upper()}: {control.counts.pass_} passed, "
+        f"{control.counts.fail} failed, {control.counts.error} errors, "
+        f"{control.counts.waived} waived." + (f" {control.reason}." if control.reason else ""),
+        "target": {
+            "type": "objective-id",
+            "target-id": control.id,
+            "status": {"state": SATISFIED[control.status]},
+        },
+        "related-observations": [{"observation-uuid": observations[id(r)]["uuid"]} for r in own],
+        **_crosswalk(control.frameworks),
+    }
+
+
 def _crosswalk(frameworks: dict[str, dict[str, str]]) -> dict[str, Any]:
     """A finding's framework requirements: a prop each (class: the framework, value: the
     requirement, remarks: why) and a link to each framework."""
@@ -89,33 +109,32 @@ def _crosswalk(frameworks: dict[str, dict[str, str]]) -> dict[str, Any]:
     }
 
 
-def render_oscal(report: Report) -> str:
-    observations = {id(r): _observation(report, r) for r in report.results}
-    findings = []
-    for control in report.controls:
-        if control.status not in SATISFIED:
-            continue  # manual, not applicable or not selected: reviewed, no automated finding
-        own = [r for r in report.results if r.check_id in control.checks]
-        findings.append(
-            {
-                "uuid": _uuid(report, "finding", control.id),
-                "title": f"{control.id} {control.title}",
-                "description": f"{control.status.upper()}: {control.counts.pass_} passed, "
-                f"{control.counts.fail} failed, {control.counts.error} errors, "
-                f"{control.counts.waived} waived."
-                + (f" {control.reason}." if control.reason else ""),
-                "target": {
-                    "type": "objective-id",
-                    "target-id": control.id,
-                    "status": {"state": SATISFIED[control.status]},
-                },
-                "related-observations": [
-                    {"observation-uuid": observations[id(r)]["uuid"]} for r in own
-                ],
-                **_crosswalk(control.frameworks),
-            }
-        )
+def _back_matter(report: Report) -> dict[str, Any]:
+    """report.json, identified by the SHA-256 of its text."""
     report_json = report.model_dump_json(indent=2, by_alias=True) + "\n"
+    digest = hashlib.sha256(report_json.encode()).hexdigest()
+    return {
+        "resources": [
+            {
+                "uuid": _uuid(report, "report.json"),
+                "title": "policycheck report.json",
+                "rlinks": [
+                    {"href": "report.json", "hashes": [{"algorithm": "SHA-256", "value": digest}]}
+                ],
+            }
+        ]
+    }
+
+
+def render_oscal(report: Report) -> str:
+    """OSCAL assessment results: an observation per result, a finding per assessed control,
+    report.json (by its SHA-256) as back matter."""
+    observations = {id(r): _observation(report, r) for r in report.results}
+    findings = [
+        _finding(report, control, observations)
+        for control in report.controls
+        if control.status in SATISFIED  # manual, not applicable, not selected: no finding
+    ]
     document: dict[str, Any] = {
         "assessment-results": {
             "uuid": _uuid(report, "assessment-results"),
@@ -146,25 +165,7 @@ def render_oscal(report: Report) -> str:
                     "findings": findings,
                 }
             ],
-            "back-matter": {
-                "resources": [
-                    {
-                        "uuid": _uuid(report, "report.json"),
-                        "title": "policycheck report.json",
-                        "rlinks": [
-                            {
-                                "href": "report.json",
-                                "hashes": [
-                                    {
-                                        "algorithm": "SHA-256",
-                                        "value": hashlib.sha256(report_json.encode()).hexdigest(),
-                                    }
-                                ],
-                            }
-                        ],
-                    }
-                ]
-            },
+            "back-matter": _back_matter(report),
         }
     }
     if not document["assessment-results"]["results"][0]["observations"]:

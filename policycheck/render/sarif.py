@@ -65,10 +65,45 @@ def _not_assessed(report: Report) -> list[dict[str, Any]]:
     return results
 
 
+NOT_ASSESSED_RULE_DESCRIPTION: dict[str, Any] = {
+    "id": NOT_ASSESSED_RULE,
+    "name": NOT_ASSESSED_RULE,
+    "shortDescription": {"text": "A selected control was not assessed"},
+    "fullDescription": {
+        "text": "The run was asked to assess this control in this environment "
+        "and produced no result for it: it is not a pass."
+    },
+    "help": {"text": "Bind its checks in policy.yaml, or audit the environment."},
+    "properties": {"severity": "high", "tags": ["coverage"]},
+}
+
+
+def _finding(report: Report, result: Result) -> dict[str, Any]:
+    """A SARIF result for a failure, an error or a waived failure (suppressed)."""
+    where = _location(report, result)
+    entry: dict[str, Any] = {
+        "ruleId": result.check_id,
+        "level": "error" if result.status == "error" else LEVELS[result.severity],
+        "message": {"text": f"{result.resource.arn} ({result.environment}): {result.message}"},
+        "locations": [
+            {
+                "physicalLocation": {
+                    "artifactLocation": {"uri": where["uri"]},
+                    "region": {"startLine": where["line"]},
+                }
+            }
+        ],
+        "partialFingerprints": {"policycheck/v1": fingerprint(result)},
+        "properties": {"environment": result.environment, "status": result.status},
+    }
+    if result.waiver and result.status == "waived":
+        entry["suppressions"] = [{"kind": "external", "justification": result.waiver.justification}]
+    return entry
+
+
 def render_sarif(report: Report) -> str:
     """Failures and errors as results; waived failures as suppressed results; controls
     selected but not assessed as results of their own rule."""
-    findings = [r for r in report.results if r.status in ("fail", "error", "waived")]
     by_check = {r.check_id: r for r in report.results}
     rules = [
         {
@@ -81,45 +116,13 @@ def render_sarif(report: Report) -> str:
         }
         for check_id, result in sorted(by_check.items())
     ]
-    results = []
-    for result in findings:
-        where = _location(report, result)
-        entry = {
-            "ruleId": result.check_id,
-            "level": "error" if result.status == "error" else LEVELS[result.severity],
-            "message": {"text": f"{result.resource.arn} ({result.environment}): {result.message}"},
-            "locations": [
-                {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": where["uri"]},
-                        "region": {"startLine": where["line"]},
-                    }
-                }
-            ],
-            "partialFingerprints": {"policycheck/v1": fingerprint(result)},
-            "properties": {"environment": result.environment, "status": result.status},
-        }
-        if result.waiver and result.status == "waived":
-            entry["suppressions"] = [
-                {"kind": "external", "justification": result.waiver.justification}
-            ]
-        results.append(entry)
+    results = [
+        _finding(report, r) for r in report.results if r.status in ("fail", "error", "waived")
+    ]
     gaps = _not_assessed(report)
     if gaps:
         results += gaps
-        rules.append(
-            {
-                "id": NOT_ASSESSED_RULE,
-                "name": NOT_ASSESSED_RULE,
-                "shortDescription": {"text": "A selected control was not assessed"},
-                "fullDescription": {
-                    "text": "The run was asked to assess this control in this environment "
-                    "and produced no result for it: it is not a pass."
-                },
-                "help": {"text": "Bind its checks in policy.yaml, or audit the environment."},
-                "properties": {"severity": "high", "tags": ["coverage"]},
-            }
-        )
+        rules.append(NOT_ASSESSED_RULE_DESCRIPTION)
     sarif = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",

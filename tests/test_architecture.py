@@ -1,0 +1,124 @@
+"""The code's shape, as the README's "How it works" promises it: no import circle, the
+engine never imports a plugin, no long function in the engine."""
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+PACKAGE = REPO / "policycheck"
+#: Plugin packages: the engine reaches them only through ``policycheck.plugins``, which
+#: imports them by name at run time.
+PLUGINS = ("policycheck.checks", "policycheck.collectors")
+MAX_FUNCTION_LINES = 60
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, ast.Module]:
+    found = {_module_name(p): ast.parse(p.read_text()) for p in PACKAGE.rglob("*.py")}
+    for path in (REPO / "checks").glob("*.py"):
+        found[_module_name(path).replace("checks", "policycheck.checks", 1)] = ast.parse(
+            path.read_text()
+        )
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(name: str, tree: ast.Module) -> Iterator[str]:
+    """The project modules ``name`` imports, wherever the import statement is."""
+    package = name if name in PACKAGES else name.rpartition(".")[0]
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                base = ".".join([*package.split(".")[: len(package.split(".")) - node.level + 1]])
+                base = f"{base}.{node.module}" if node.module else base
+            yield base
+            yield from (f"{base}.{alias.name}" for alias in node.names)
+
+
+PACKAGES = {_module_name(p) for p in PACKAGE.rglob("__init__.py")} | {"policycheck.checks"}
+
+
+def _graph() -> dict[str, set[str]]:
+    return {
+        name: {target for target in _imports(name, tree) if target in MODULES and target != name}
+        for name, tree in MODULES.items()
+    }
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle, if there is any (depth-first search)."""
+    state: dict[str, str] = {}
+    stack: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node] = "open"
+        stack.append(node)
+        for target in sorted(graph[node]):
+            if state.get(target) == "open":
+                return [*stack[stack.index(target) :], target]
+            if target not in state and (found := visit(target)):
+                return found
+        stack.pop()
+        state[node] = "done"
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_the_graph_is_read() -> None:
+    graph = _graph()
+    assert "policycheck.registry" in graph["policycheck.checks.s3"]
+    assert "policycheck.facts" in graph["policycheck.collectors.s3"]
+
+
+def test_no_import_circle() -> None:
+    assert _cycle(_graph()) is None
+
+
+def test_a_circle_is_found() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+
+
+def test_the_engine_never_imports_a_plugin() -> None:
+    engine = [
+        name
+        for name in MODULES
+        if not name.startswith(PLUGINS) and not name.startswith("policycheck.demo")
+    ]
+    graph = _graph()
+    offenders = {name: sorted(t for t in graph[name] if t.startswith(PLUGINS)) for name in engine}
+    assert {name: found for name, found in offenders.items() if found} == {}
+
+
+def _functions(tree: ast.Module) -> Iterator[ast.FunctionDef | ast.AsyncFunctionDef]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            yield node
+
+
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: str(p.relative_to(REPO))
+)
+def test_no_function_in_the_engine_is_longer_than_60_lines(path: Path) -> None:
+    long = {
+        f"{path.relative_to(REPO)}:{node.lineno} {node.name}": lines
+        for node in _functions(ast.parse(path.read_text()))
+        if (lines := (node.end_lineno or node.lineno) - node.lineno + 1) > MAX_FUNCTION_LINES
+    }
+    assert long == {}
