@@ -35,7 +35,7 @@ demo: $(STAMP)
 	$(BIN)/policycheck demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 lint: $(STAMP) lock-check
 	$(BIN)/ruff check .

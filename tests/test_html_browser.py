@@ -25,6 +25,9 @@ from policycheck.demo.seeding import demo_session
 from policycheck.report import Report, control_status_in, report_environments
 from policycheck.statuses import STATUS_LOOKS
 
+#: One browser and one demo for the module: its tests run in one xdist worker (make test
+#: distributes by --dist loadgroup).
+pytestmark = pytest.mark.xdist_group("browser")
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 #: A bucket policy statement id carrying markup: compliant otherwise, so it only shows in
 #: the evidence (observed configuration and raw facts).
