@@ -21,7 +21,7 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml requirements/action.in --unive
 docs: schemas
 	$(BIN)/python -m policycheck.generated .
 
-.PHONY: demo test lint docs lock lock-upgrade lock-check action-install-check schemas clean
+.PHONY: demo test lint docs lock lock-upgrade lock-check action-install-check schemas screenshot clean
 
 # The dev environment from the lock, then this project (editable), built with the
 # setuptools of the lock: nothing is installed unpinned or by a name alone.
@@ -35,7 +35,7 @@ demo: $(STAMP)
 	$(BIN)/policycheck demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -n auto
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 lint: $(STAMP) lock-check
 	$(BIN)/ruff check .
@@ -71,6 +71,14 @@ action-install-check: $(STAMP)
 
 schemas: $(STAMP)
 	$(BIN)/python -m policycheck.schemagen
+
+# The README's picture of the HTML report: taken by the browser test (headless Chromium;
+# apt-get install chromium chromium-driver), which otherwise writes only to a temporary path.
+screenshot: $(STAMP)
+	mkdir -p docs/images
+	POLICYCHECK_SCREENSHOT=docs/images/report-html.png $(BIN)/python -m pytest -q \
+		tests/test_html_browser.py -k screenshot
+	test -s docs/images/report-html.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache

@@ -95,6 +95,8 @@ def _control(
         if control.id in catalog.files
         else "",
         check_lines=catalog.lines.get(control.id, {}),
+        objective=control.objective,
+        frameworks={name: dict(mapped) for name, mapped in control.frameworks.items()},
     )
 
 

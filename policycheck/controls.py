@@ -4,9 +4,18 @@ checks that evidence it."""
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    Field,
+    StringConstraints,
+    TypeAdapter,
+    ValidationError,
+    WithJsonSchema,
+)
 
+from policycheck.crosswalk import FRAMEWORKS, Framework
 from policycheck.errors import InputError
 from policycheck.plugins import Registry, load_registry
 from policycheck.validation import (
@@ -16,6 +25,63 @@ from policycheck.validation import (
     read_yaml,
     sha256_file,
 )
+
+
+def _known_framework(framework_id: str) -> str:
+    if framework_id not in FRAMEWORKS:
+        raise ValueError(f"unknown framework; known: {', '.join(FRAMEWORKS)}")
+    return framework_id
+
+
+def _requirement_id(framework: Framework) -> Any:
+    def check(requirement: str) -> str:
+        if not re.fullmatch(framework.pattern, requirement):
+            raise ValueError(
+                f"not a requirement id of {framework.title} (like {framework.example})"
+            )
+        return requirement
+
+    return AfterValidator(check)
+
+
+Reason = Annotated[str, StringConstraints(min_length=1)]
+_UNKNOWN = TypeAdapter(dict[Annotated[str, AfterValidator(_known_framework)], Any])
+_REQUIREMENTS = {
+    framework.id: TypeAdapter(dict[str, dict[Annotated[str, _requirement_id(framework)], Reason]])
+    for framework in FRAMEWORKS.values()
+}
+
+
+def _validate(crosswalk: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+    """Each framework known and each requirement id of its framework's form; errors name
+    the framework and the requirement (``frameworks.NIST-800-53.CP9``)."""
+    _UNKNOWN.validate_python(crosswalk)
+    for framework_id, requirements in crosswalk.items():
+        _REQUIREMENTS[framework_id].validate_python({framework_id: requirements})
+    return crosswalk
+
+
+def _schema() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            f.id: {
+                "type": "object",
+                "description": f"{f.title}: requirement id (like {f.example}) -> why",
+                "propertyNames": {"pattern": f"^(?:{f.pattern})$"},
+                "additionalProperties": {"type": "string", "minLength": 1},
+            }
+            for f in FRAMEWORKS.values()
+        },
+    }
+
+
+#: A control file's ``frameworks:``: framework id -> requirement id -> why the control
+#: evidences it.
+Crosswalk = Annotated[
+    dict[str, dict[str, str]], AfterValidator(_validate), WithJsonSchema(_schema())
+]
 
 
 class ControlCheck(StrictModel):
@@ -42,6 +108,11 @@ class Control(StrictModel):
     checks: list[ControlCheck] = Field(default_factory=list)
     manual: list[ManualStatement] = Field(
         default_factory=list, description="Statements an auditor must verify by hand."
+    )
+    frameworks: Crosswalk = Field(
+        default_factory=dict,
+        description="Requirements of external frameworks this control evidences: framework "
+        "id -> requirement id -> why.",
     )
 
     @property

@@ -12,6 +12,7 @@ from policycheck.report import (
     RunInfo,
     WaiverReport,
     assess_control,
+    catalog_fields,
     control_result,
     strongest,
     summarize,
@@ -197,7 +198,9 @@ def _merge_control(
             status = "not_assessed"
         per_environment[environment] = next(there for there in said if there.status == status)
     if not any(part.environments for part in parts):  # reports of older versions
-        return assess_control(first.id, first.title, first.checks, results, first.manual)
+        return assess_control(
+            first.id, first.title, first.checks, results, first.manual, **catalog_fields(first)
+        )
     return control_result(
         first.id,
         first.title,
@@ -205,9 +208,7 @@ def _merge_control(
         own,
         per_environment,
         first.manual,
-        requirements=first.requirements,
-        source_file=first.source_file,
-        check_lines=first.check_lines,
+        **catalog_fields(first),
     )
 
 

@@ -1,9 +1,10 @@
 """The report model: what was checked, where, and what held. Rendered to JSON and Markdown."""
 
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from policycheck.registry import Severity
 
@@ -207,6 +208,21 @@ class ControlResult(ReportModel):
         default_factory=list,
         description="Statements not verified automatically: an auditor checks them by hand.",
     )
+    objective: str = Field("", description="The control's objective in the policy's words.")
+    frameworks: dict[str, dict[str, str]] = Field(
+        default_factory=dict,
+        description="The crosswalk: per framework id (NIST-800-53, ISO-27001, SOC2, CIS-AWS), "
+        "the requirement ids this control evidences and why.",
+    )
+
+
+#: What a control result carries from its control file, beside its status.
+CATALOG_FIELDS = ("requirements", "source_file", "check_lines", "objective", "frameworks")
+
+
+def catalog_fields(control: ControlResult) -> dict[str, Any]:
+    """What a control result took from its control file, to carry into a re-derived one."""
+    return {name: getattr(control, name) for name in CATALOG_FIELDS}
 
 
 class EnvironmentInfo(ReportModel):
@@ -459,9 +475,7 @@ def upgraded(report: Report) -> Report:
             c.checks,
             report.results,
             c.manual,
-            requirements=c.requirements,
-            source_file=c.source_file,
-            check_lines=c.check_lines,
+            **catalog_fields(c),
         )
         for c in report.controls
     ]
@@ -473,3 +487,43 @@ def upgraded(report: Report) -> Report:
             "summary": summarize(controls, report.results, gaps),
         }
     )
+
+
+def report_environments(report: Report) -> list[str]:
+    """The environments a report covers or was asked to cover, in order."""
+    return list(
+        dict.fromkeys(
+            [
+                *(report.run.selected_environments or []),
+                *(e.name for e in report.run.environments),
+                *(g.environment for g in report.run.gaps),
+            ]
+        )
+    )
+
+
+def control_status_in(report: Report, control: ControlResult, environment: str) -> ControlStatus:
+    """A control's status in one environment, as the run assessed it; for reports that do
+    not record it, from the environment's results only."""
+    there = control.environments.get(environment)
+    if there is not None:
+        return there.status
+    own = [r for r in report.results if r.environment == environment]
+    return assess_control(control.id, control.title, control.checks, own, control.manual).status
+
+
+def read_report(path: Path, max_problems: int = 5) -> Report:
+    """A saved report.json as this version states it (see ``upgraded``), or InputError
+    naming the file and what is wrong (at most ``max_problems`` lines)."""
+    from policycheck.errors import InputError
+    from policycheck.validation import describe_errors
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
+        raise InputError(f"{path}: cannot read: {reason or exc}") from None
+    try:
+        return upgraded(Report.model_validate_json(text))
+    except ValidationError as exc:
+        raise InputError("\n".join(describe_errors(path, exc)[:max_problems])) from None

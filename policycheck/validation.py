@@ -112,6 +112,8 @@ def key_path(location: Sequence[str | int]) -> str:
     """``("checks", 3, "params")`` -> ``checks[3].params``."""
     text = ""
     for part in location:
+        if part == "[key]":  # pydantic's marker of an invalid mapping key: the key is named
+            continue
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text or "(top level)"
 

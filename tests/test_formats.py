@@ -17,9 +17,9 @@ from policycheck.report import Report
 
 @pytest.fixture(scope="module")
 def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real report: the demo, with its deliberate failures."""
+    """A real report: the demo, with its deliberate failures (and its HTML report)."""
     out = tmp_path_factory.mktemp("demo")
-    result = run_cli("demo", "--output-dir", out, "--format", "json", cwd=out)
+    result = run_cli("demo", "--output-dir", out, "--format", "json,html", cwd=out)
     assert result.returncode == 0, result.stderr
     return out / "report.json"
 
@@ -43,6 +43,38 @@ def test_render_every_format_with_checksums(demo_report: Path, tmp_path: Path) -
         assert hashlib.sha256((tmp_path / name).read_bytes()).hexdigest() == digest
     # JSON re-rendered from JSON is the same report.
     assert json.loads((tmp_path / "report.json").read_text()) == json.loads(demo_report.read_text())
+
+
+def test_render_reproduces_the_demo_html_from_its_json(demo_report: Path, tmp_path: Path) -> None:
+    """`policycheck demo --format html` writes report.html; render rebuilds it byte for
+    byte from report.json (it depends on nothing else)."""
+    result = run_cli("render", demo_report, "--format", "html", "-o", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "report.html").read_bytes() == (
+        demo_report.parent / "report.html"
+    ).read_bytes()
+
+
+def test_markdown_states_the_inputs_and_each_evidence_hash(report: Report) -> None:
+    markdown = FORMATS["markdown"].render(report)
+    run_table = markdown[markdown.index("## Run") : markdown.index("## Control matrix")]
+    assert "| Git commit " in run_table and f"`{report.run.git_commit}`" in run_table
+    for path, digest in report.run.input_sha256.items():
+        assert f"`{digest}`" in run_table, path
+    assert "| SHA-256 of controls/SC.10.02.yaml " in run_table
+    passed = markdown[markdown.index("## Passed") :].splitlines()[4:]
+    passes = [r for r in report.results if r.status == "pass"]
+    assert len([line for line in passed if line.startswith("|")]) == len(passes)
+    for line, result in zip(passed, passes, strict=False):
+        assert line.rstrip().endswith(f"| `{result.evidence.sha256[:12]}`     |"), line
+    findings = markdown[markdown.index("## Failures") : markdown.index("## Passed")]
+    assert findings.count("- **Evidence SHA-256:** `") == report.summary.results.fail
+
+
+def test_every_format_is_offered_on_the_command_line() -> None:
+    from policycheck.cli.options import FORMAT_NAMES
+
+    assert tuple(FORMATS) == FORMAT_NAMES
 
 
 def test_render_rejects_a_broken_report(tmp_path: Path) -> None:
@@ -69,6 +101,7 @@ def test_csv_control_matrix(report: Report) -> None:
         "timestamp",
         "tool_version",
         "evidence_sha256",
+        "frameworks",
     ]
     per_result = sum(len(r.control_ids) or 1 for r in report.results)
     assert len(rows) == per_result + 1
@@ -86,6 +119,8 @@ def test_csv_control_matrix(report: Report) -> None:
         "timestamp": "",
         "tool_version": "",
         "evidence_sha256": "",
+        "frameworks": "NIST-800-53:CP-4;NIST-800-53:CP-9(1);ISO-27001:A.5.30;ISO-27001:A.8.13;"
+        "SOC2:A1.3",
     }
     failing = [r for r in rows if r["status"] == "fail"]
     assert {r["check"] for r in failing} >= {"s3-versioning-enabled", "ssm-parameter-secure"}
@@ -94,6 +129,7 @@ def test_csv_control_matrix(report: Report) -> None:
     assert versioning["requirement"].startswith("S3 versioning protects")
     assert versioning["resource_arn"] == "arn:aws:s3:::aiconnectors-terraform-state-dev"
     assert len(versioning["evidence_sha256"]) == 64
+    assert versioning["frameworks"] == "NIST-800-53:CP-9;ISO-27001:A.8.13;SOC2:A1.2"
 
 
 def test_junit(report: Report) -> None:
@@ -165,6 +201,19 @@ def test_oscal_validates_against_the_official_schema(report: Report) -> None:
     }
     assert len(results["observations"]) == len(report.results)
     assert {m for o in results["observations"] for m in o["methods"]} == {"TEST"}
+    # The crosswalk: a prop per framework requirement, a link per framework.
+    secured = next(f for f in results["findings"] if f["target"]["target-id"] == "SC.10.02")
+    cis = [p for p in secured["props"] if p["class"] == "CIS-AWS"]
+    assert [(p["name"], p["value"], p["ns"]) for p in cis] == [
+        ("framework-requirement", "2.1.4", "urn:policycheck:crosswalk")
+    ]
+    assert "Block Public Access" in cis[0]["remarks"]
+    assert {link["text"].split(":")[0] for link in secured["links"]} == {
+        "NIST SP 800-53 Rev. 5",
+        "ISO/IEC 27001",
+        "SOC 2 Trust Services Criteria (AICPA, 2017)",
+        "CIS Amazon Web Services Foundations Benchmark v5.0.0",
+    }
     [resource] = document["assessment-results"]["back-matter"]["resources"]
     assert resource["rlinks"][0]["hashes"][0]["algorithm"] == "SHA-256"
 

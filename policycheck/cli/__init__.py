@@ -14,6 +14,7 @@ from policycheck.cli import (
     diff,
     drills,
     environments,
+    history,
     iam_policy,
     merge,
     options,
@@ -39,6 +40,7 @@ SUBCOMMANDS = (
     iam_policy,
     environments,
     render,
+    history,
     drills,
     schema,
 )

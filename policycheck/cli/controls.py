@@ -1,17 +1,44 @@
-"""`policycheck controls`: the control catalog and the checks that evidence each control."""
+"""`policycheck controls`: the control catalog and the checks that evidence each control;
+with --framework, which requirements of a framework the controls (or a run) evidence."""
 
 import argparse
-from typing import Any
+import textwrap
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from policycheck.cli.options import Parents, load
-from policycheck.errors import EXIT_PASS
+from policycheck.cli.options import Parents, load, load_report
+from policycheck.crosswalk import FRAMEWORKS, evidence_for
+from policycheck.errors import EXIT_PASS, InputError
+from policycheck.statuses import STATUS_LABEL
+
+if TYPE_CHECKING:
+    from policycheck.report import Report
+
+FRAMEWORK_IDS = ", ".join(FRAMEWORKS)
 
 
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "controls",
         parents=[parents.common, parents.policy],
-        help="list the control catalog and the checks that evidence each control",
+        help="list the control catalog, or a framework's requirements the controls evidence",
+        description="Without --framework: each control and the checks that evidence it. "
+        "With --framework ID: each requirement of that framework that a control maps to "
+        "(the controls' frameworks: key), the controls and why; with --report also each "
+        "control's status in that run, and how many of the requirements the run evidenced "
+        "(a control with results evidences its requirements, whatever their verdict).",
+    )
+    parser.add_argument(
+        "--framework",
+        metavar="ID",
+        help=f"a framework: {FRAMEWORK_IDS}",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        metavar="REPORT",
+        help="with --framework: a report.json; its controls' mappings and statuses are "
+        "listed instead of the catalog's",
     )
     parser.set_defaults(execute=execute)
 
@@ -19,10 +46,59 @@ def add(commands: Any, parents: Parents) -> None:
 def execute(args: argparse.Namespace) -> int:
     from tabulate import tabulate
 
+    if args.report and not args.framework:
+        raise InputError("--report: only with --framework")
+    if args.framework:
+        if args.framework not in FRAMEWORKS:
+            raise InputError(
+                f"--framework: unknown framework {args.framework!r}; choose from {FRAMEWORK_IDS}"
+            )
+        report = load_report(args.report) if args.report else None
+        print(framework_listing(args, report))
+        return EXIT_PASS
     _, catalog = load(args)
     rows = [
-        [control.id, control.title, "\n".join(control.check_ids) or "(none: not assessed)"]
+        [
+            control.id,
+            control.title,
+            "\n".join(control.check_ids) or "(none: not assessed)",
+            "\n".join(f"{name} {', '.join(mapped)}" for name, mapped in control.frameworks.items()),
+        ]
         for control in catalog.controls
     ]
-    print(tabulate(rows, headers=["Control", "Title", "Checks"], tablefmt="simple"))
+    print(tabulate(rows, headers=["Control", "Title", "Checks", "Frameworks"], tablefmt="simple"))
     return EXIT_PASS
+
+
+def framework_listing(args: argparse.Namespace, report: "Report | None") -> str:
+    """The requirements of --framework and the controls evidencing them, with their
+    statuses in ``report`` when given."""
+    from tabulate import tabulate
+
+    framework = FRAMEWORKS[args.framework]
+    controls: list[Any] = list(report.controls) if report else list(load(args)[1].controls)
+    by_id = {control.id: control for control in controls}
+    pairs = evidence_for(framework.id, controls)
+    requirements = list(dict.fromkeys(e.requirement for e in pairs))
+    plural = "" if len(requirements) == 1 else "s"
+    heading = f"{framework.title} ({framework.id}): {len(requirements)} requirement{plural} mapped"
+    if not pairs:
+        return heading + " (no control maps to this framework)"
+    rows = []
+    for e in pairs:
+        row = [e.requirement, e.control_id]
+        if report:
+            control = by_id[e.control_id]
+            environments = ", ".join(
+                f"{env} {STATUS_LABEL[there.status]}" for env, there in control.environments.items()
+            )
+            row += [STATUS_LABEL[control.status], environments]
+        rows.append([*row, textwrap.fill(e.reason, 70)])
+    headers = ["Requirement", "Control", *(["Status", "By environment"] if report else []), "Why"]
+    if report:
+        evidenced = {e.requirement for e in pairs if by_id[e.control_id].counts.total}
+        heading += (
+            f"; the run of {report.run.started_at} evidenced {len(evidenced)} of them "
+            "(with results of a control mapped to each)"
+        )
+    return heading + "\n\n" + tabulate(rows, headers=headers, tablefmt="simple")

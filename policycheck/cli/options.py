@@ -27,7 +27,9 @@ exit codes (of the results that gate: --min-severity and above, not waived):
   130, 143, 129  interrupted (Ctrl-C, SIGTERM, SIGHUP): the previous report is intact
   141  the output pipe was closed (e.g. | head)
 """
-FORMAT_NAMES = ("json", "markdown", "csv", "junit", "sarif", "summary", "oscal")
+#: The names of policycheck.render.FORMATS, kept here so that --help need not import the
+#: renderers (tests/test_formats.py checks that the two agree).
+FORMAT_NAMES = ("json", "markdown", "csv", "junit", "sarif", "summary", "oscal", "html")
 
 
 def csv_list(value: str) -> list[str]:
@@ -58,15 +60,23 @@ def duration(value: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def formats(value: str) -> list[str]:
-    chosen = csv_list(value)
-    unknown = [name for name in chosen if name not in FORMAT_NAMES]
-    if unknown or not chosen:
-        given = unknown[0] if unknown else "(none)"
-        raise argparse.ArgumentTypeError(
-            f"unknown format {given!r}; choose from {', '.join(FORMAT_NAMES)}"
-        )
-    return chosen
+def format_list(names: tuple[str, ...]) -> Callable[[str], list[str]]:
+    """An argument type: a comma-separated list of some of ``names``."""
+
+    def parse(value: str) -> list[str]:
+        chosen = csv_list(value)
+        unknown = [name for name in chosen if name not in names]
+        if unknown or not chosen:
+            given = unknown[0] if unknown else "(none)"
+            raise argparse.ArgumentTypeError(
+                f"unknown format {given!r}; choose from {', '.join(names)}"
+            )
+        return chosen
+
+    return parse
+
+
+formats = format_list(FORMAT_NAMES)
 
 
 @dataclass(frozen=True)
@@ -116,7 +126,8 @@ def parents() -> Parents:
         metavar="LIST",
         help="comma-separated report formats: json, markdown, csv (control matrix), junit, "
         "sarif (code scanning), summary (for $GITHUB_STEP_SUMMARY, cut under 1 MiB), oscal "
-        "(NIST OSCAL assessment-results) (default: json,markdown)",
+        "(NIST OSCAL assessment-results), html (one self-contained page for auditors: "
+        "filters, print, evidence) (default: json,markdown)",
     )
     filters = _filters()
     return Parents(common, policy, output, _selection(filters), _audit(output), filters)
@@ -274,20 +285,9 @@ def finish(report: "Report", args: argparse.Namespace, baseline: "Report | None"
 def load_report(path: Path) -> "Report":
     """A saved report (of an older schema: re-derived), or InputError naming the file and
     what is wrong."""
-    from pydantic import ValidationError
+    from policycheck.report import read_report
 
-    from policycheck.errors import InputError
-    from policycheck.report import Report, upgraded
-    from policycheck.validation import describe_errors
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return upgraded(Report.model_validate_json(text))
-    except ValidationError as exc:
-        raise InputError("\n".join(describe_errors(path, exc)[:5])) from None
+    return read_report(path)
 
 
 def warn_about_regions(policy: "Policy") -> None:

@@ -2,12 +2,15 @@
 policy, mostly compliant with a few deliberate violations, then audited like a real one."""
 
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from policycheck.controls import Catalog
 from policycheck.demo.seeding import Deviation, demo_session, seed
-from policycheck.demo.server import MotoNotInstalled, moto_server
+from policycheck.demo.server import MotoNotInstalled, moto_server, reset
 from policycheck.errors import InputError
 from policycheck.fetching import ProgressCallback
 from policycheck.planning import select
@@ -40,15 +43,10 @@ def for_demo(policy: Policy, evidence_dir: Path) -> Policy:
     return replace(policy, document=document, evidence_root=evidence_dir.parent)
 
 
-def run_demo(
-    policy: Policy,
-    catalog: Catalog,
-    *,
-    max_workers: int = 16,
-    progress: ProgressCallback | None = None,
-    deadline_seconds: float | None = None,
-) -> tuple[Report, tuple[Deviation, ...]]:
-    """Seed a simulated account from the policy, break it on purpose, audit it."""
+@contextmanager
+def demo_account(policy: Policy) -> Iterator[tuple[Policy, str, tuple[Deviation, ...]]]:
+    """A simulated account (moto on loopback), emptied, seeded from the policy and broken on
+    purpose: the policy as the demo runs it, the endpoint, and the deviations applied."""
     bound = {binding.check.id for binding in policy.bindings}
     deviations = tuple(
         d for d in DEMO_DEVIATIONS if d.environment in policy.environments and d.check_id in bound
@@ -58,16 +56,36 @@ def run_demo(
             tempfile.TemporaryDirectory(prefix="policycheck-demo-") as scratch,
             moto_server() as endpoint_url,
         ):
+            reset(endpoint_url)  # moto's state is per process: start from an empty account
             demo_policy = for_demo(policy, Path(scratch) / "dr-test-evidence")
             seed(demo_policy, endpoint_url, deviations=deviations)
-            options = RunOptions(
-                endpoint_url=endpoint_url,
-                max_workers=max_workers,
-                session_factory=demo_session,
-                progress=progress,
-                deadline_seconds=deadline_seconds,
-            )
-            report = run_audit(demo_policy, catalog, select(demo_policy, catalog), options)
+            yield demo_policy, endpoint_url, deviations
     except MotoNotInstalled as exc:
         raise InputError(str(exc)) from None
+
+
+def audit_demo(demo_policy: Policy, catalog: Catalog, endpoint_url: str, **options: Any) -> Report:
+    """Audit the simulated account like a real one (options: see RunOptions)."""
+    run_options = RunOptions(endpoint_url=endpoint_url, session_factory=demo_session, **options)
+    return run_audit(demo_policy, catalog, select(demo_policy, catalog), run_options)
+
+
+def run_demo(
+    policy: Policy,
+    catalog: Catalog,
+    *,
+    max_workers: int = 16,
+    progress: ProgressCallback | None = None,
+    deadline_seconds: float | None = None,
+) -> tuple[Report, tuple[Deviation, ...]]:
+    """Seed a simulated account from the policy, break it on purpose, audit it."""
+    with demo_account(policy) as (demo_policy, endpoint_url, deviations):
+        report = audit_demo(
+            demo_policy,
+            catalog,
+            endpoint_url,
+            max_workers=max_workers,
+            progress=progress,
+            deadline_seconds=deadline_seconds,
+        )
     return report, deviations

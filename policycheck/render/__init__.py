@@ -6,6 +6,7 @@ from pathlib import Path
 
 from policycheck.publish import CHECKSUMS as CHECKSUMS
 from policycheck.publish import publish_set
+from policycheck.render.html import render_html
 from policycheck.render.junit import render_junit
 from policycheck.render.markdown import render_markdown
 from policycheck.render.oscal import render_oscal
@@ -37,6 +38,7 @@ FORMATS: dict[str, Format] = {
         Format("sarif", "report.sarif", render_sarif),
         Format("summary", "summary.md", render_summary),
         Format("oscal", "assessment-results.json", render_oscal),
+        Format("html", "report.html", render_html),
     )
 }
 

@@ -5,19 +5,17 @@ from typing import Any
 
 from tabulate import tabulate
 
-from policycheck.report import UNJUDGED, Report, Result, RunInfo, assess_control, unassessed
-
-STATUS_LABEL = {
-    "pass": "PASS",
-    "fail": "FAIL",
-    "error": "ERROR",
-    "waived": "WAIVED",
-    "manual": "MANUAL",
-    "not_assessed": "NOT ASSESSED",
-    "not_applicable": "N/A",
-    "not_selected": "NOT SELECTED",
-    "not_in_plan": "NOT IN PLAN",
-}
+from policycheck.crosswalk import FRAMEWORKS, evidence_for
+from policycheck.report import (
+    UNJUDGED,
+    Report,
+    Result,
+    RunInfo,
+    control_status_in,
+    report_environments,
+    unassessed,
+)
+from policycheck.statuses import STATUS_LABEL
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:
@@ -50,6 +48,8 @@ def _finding(result: Result) -> str:
             f"- **Waiver:** {state} {w.expires} — {w.justification} "
             f"(owner {w.owner}, ticket {w.ticket})"
         )
+    if result.evidence:
+        lines.append(f"- **Evidence SHA-256:** `{result.evidence.sha256}`")
     if result.error:
         lines.append(f"- **AWS error:** `{result.error.code}`: {result.error.message}")
     else:
@@ -169,35 +169,16 @@ def unjudged_lines(report: Report) -> list[str]:
     return lines
 
 
-def report_environments(report: Report) -> list[str]:
-    """The environments a report covers or was asked to cover, in order."""
-    return list(
-        dict.fromkeys(
-            [
-                *(report.run.selected_environments or []),
-                *(e.name for e in report.run.environments),
-                *(g.environment for g in report.run.gaps),
-            ]
-        )
-    )
-
-
 def environment_matrix(report: Report) -> str:
-    """Each control's status per environment (as assessed by the run; for reports without
-    that, from the environment's results only)."""
+    """Each control's status per environment."""
     environments = report_environments(report)
-    rows = []
-    for control in report.controls:
-        row = [control.id]
-        for environment in environments:
-            there = control.environments.get(environment)
-            if there is not None:
-                row.append(STATUS_LABEL[there.status])
-                continue
-            own = [r for r in report.results if r.environment == environment]
-            legacy = assess_control(control.id, control.title, control.checks, own, control.manual)
-            row.append(STATUS_LABEL[legacy.status])
-        rows.append(row)
+    rows = [
+        [
+            control.id,
+            *(STATUS_LABEL[control_status_in(report, control, env)] for env in environments),
+        ]
+        for control in report.controls
+    ]
     return table(rows, ["Control", *environments])
 
 
@@ -256,6 +237,7 @@ def render_markdown(report: Report) -> str:
         _not_assessed_section(report),
         _environments_section(report),
         _manual_section(report),
+        _crosswalk_section(report),
         _findings_section(report),
         _waivers_section(report),
         _passed_section(report),
@@ -263,40 +245,79 @@ def render_markdown(report: Report) -> str:
     return "\n".join(line for section in sections for line in section)
 
 
-def _run_table(run: RunInfo) -> str:
-    rows: list[list[Any]] = [
-        ["Tool version", run.tool_version],
-        ["Started", run.started_at],
-        ["Finished", run.finished_at],
-        ["Policy file", f"`{run.policy_file}`"],
-        ["Policy SHA-256", f"`{run.policy_sha256}`"],
+#: A piece of text and how it is set: "" plain, "code" (a literal: hash, ARN, file) or
+#: "strong"; shared by the Markdown and HTML views.
+Segment = tuple[str, str]
+
+
+def run_rows(run: RunInfo) -> list[tuple[str, list[Segment]]]:
+    """The run's metadata as (label, value) rows: tool, times, commit, input hashes,
+    deadline, who the run was in each environment, the selection."""
+    policy_name = run.policy_file.rsplit("/", 1)[-1]
+    rows: list[tuple[str, list[Segment]]] = [
+        ("Tool version", [(run.tool_version, "")]),
+        ("Started", [(run.started_at, "")]),
+        ("Finished", [(run.finished_at, "")]),
+        ("Git commit", [(run.git_commit, "code")] if run.git_commit else [("unknown", "")]),
+        ("Policy file", [(run.policy_file, "code")]),
+        ("Policy SHA-256", [(run.policy_sha256, "code")]),
+        *(
+            (f"SHA-256 of {path}", [(digest, "code")])
+            for path, digest in run.input_sha256.items()
+            if path != policy_name
+        ),
     ]
     if run.deadline:
-        reached = (
-            " — **reached**: facts not read by then are errors" if run.deadline_reached else ""
-        )
-        rows.append(["Deadline", run.deadline + reached])
-    rows += [
-        [
-            f"Plan `{source.path}`",
-            f"Terraform {source.terraform_version}, format {source.format_version}, "
-            f"SHA-256 `{source.sha256}`",
+        reached: list[Segment] = [
+            (" — ", ""),
+            ("reached", "strong"),
+            (": facts not read by then are errors", ""),
         ]
-        for source in run.sources
-    ]
+        rows.append(("Deadline", [(run.deadline, ""), *(reached if run.deadline_reached else [])]))
+    for source in run.sources:
+        rows.append(
+            (
+                f"Plan {source.path}",
+                [
+                    (
+                        f"Terraform {source.terraform_version}, format {source.format_version}, "
+                        "SHA-256 ",
+                        "",
+                    ),
+                    (source.sha256, "code"),
+                ],
+            )
+        )
     for env in run.environments:
+        where = f"account {env.account_id}, {env.region}, "
         if env.error:
-            who = f"**not reached**: {env.error}"
+            reach: list[Segment] = [(where, ""), ("not reached", "strong"), (f": {env.error}", "")]
+        elif run.sources:
+            reach = [(where + "judged on the plan", "")]
         else:
-            who = "judged on the plan" if run.sources else f"as `{env.caller_arn}`"
-        rows.append([f"Environment {env.name}", f"account {env.account_id}, {env.region}, {who}"])
+            reach = [(where + "as ", ""), (env.caller_arn, "code")]
+        rows.append((f"Environment {env.name}", reach))
     if run.selected_checks:
-        rows.append(["Selected checks", ", ".join(run.selected_checks)])
+        rows.append(("Selected checks", [(", ".join(run.selected_checks), "")]))
     if run.selected_controls:
-        rows.append(["Selected controls", ", ".join(run.selected_controls)])
+        rows.append(("Selected controls", [(", ".join(run.selected_controls), "")]))
     if run.shard:
-        rows.append(["Shard", run.shard])
-    return table(rows, ["", ""])
+        rows.append(("Shard", [(run.shard, "")]))
+    return rows
+
+
+def _styled(segments: list[Segment]) -> str:
+    marks = {"": "", "code": "`", "strong": "**"}
+    return "".join(f"{marks[style]}{text}{marks[style]}" for text, style in segments)
+
+
+def _run_table(run: RunInfo) -> str:
+    return table([[label, _styled(value)] for label, value in run_rows(run)], ["", ""])
+
+
+def short_hash(digest: str) -> str:
+    """The first 12 hex digits of a SHA-256: enough to find the full one in JSON or HTML."""
+    return digest[:12]
 
 
 def _control_matrix(report: Report) -> str:
@@ -394,9 +415,34 @@ def _passed_section(report: Report) -> list[str]:
             f"`{r.resource.name}`",
             ", ".join(r.control_ids),
             cell(r.message),
+            f"`{short_hash(r.evidence.sha256)}`" if r.evidence else "—",
         ]
         for r in report.results
         if r.status == "pass"
     ]
-    headers = ["Environment", "Check", "Resource", "Controls", "Observed"]
+    headers = ["Environment", "Check", "Resource", "Controls", "Observed", "Evidence SHA-256"]
     return ["## Passed", "", table(rows, headers) if rows else "None.", ""]
+
+
+def _crosswalk_section(report: Report) -> list[str]:
+    """Per framework, each requirement the controls evidence and their status."""
+    statuses = {c.id: c.status for c in report.controls}
+    rows = [
+        [
+            FRAMEWORKS[framework_id].title,
+            e.requirement,
+            e.control_id,
+            STATUS_LABEL[statuses[e.control_id]],
+            cell(e.reason),
+        ]
+        for framework_id in FRAMEWORKS
+        for e in evidence_for(framework_id, report.controls)
+    ]
+    if not rows:
+        return []
+    return [
+        "## Framework crosswalk",
+        "",
+        table(rows, ["Framework", "Requirement", "Control", "Status", "Why"]),
+        "",
+    ]

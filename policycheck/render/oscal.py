@@ -6,10 +6,13 @@ import json
 import uuid
 from typing import Any
 
+from policycheck.crosswalk import FRAMEWORKS
 from policycheck.report import ControlResult, Report, Result
 
 OSCAL_VERSION = "1.2.3"
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:policycheck")
+#: The namespace of policycheck's own props (OSCAL props outside NIST's need one).
+CROSSWALK_NS = "urn:policycheck:crosswalk"
 SATISFIED = {
     "pass": "satisfied",
     "fail": "not-satisfied",
@@ -82,6 +85,36 @@ def _finding(
             "status": {"state": SATISFIED[control.status]},
         },
         "related-observations": [{"observation-uuid": observations[id(r)]["uuid"]} for r in own],
+        **_crosswalk(control.frameworks),
+    }
+
+
+def _crosswalk(frameworks: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """A finding's framework requirements: a prop each (class: the framework, value: the
+    requirement, remarks: why) and a link to each framework."""
+    if not frameworks:
+        return {}
+    return {
+        "props": [
+            {
+                "name": "framework-requirement",
+                "ns": CROSSWALK_NS,
+                "class": name,
+                "value": requirement,
+                "remarks": reason,
+            }
+            for name, mapped in frameworks.items()
+            for requirement, reason in mapped.items()
+        ],
+        "links": [
+            {
+                "href": FRAMEWORKS[name].url,
+                "rel": "reference",
+                "text": f"{FRAMEWORKS[name].title}: {', '.join(mapped)}",
+            }
+            for name, mapped in frameworks.items()
+            if name in FRAMEWORKS
+        ],
     }
 
 

@@ -1,7 +1,6 @@
 """A compact Markdown summary for $GITHUB_STEP_SUMMARY, cut to fit GitHub's 1 MiB limit."""
 
 from policycheck.render.markdown import (
-    STATUS_LABEL,
     cell,
     control_headers,
     control_rows,
@@ -12,6 +11,7 @@ from policycheck.render.markdown import (
     unjudged_lines,
 )
 from policycheck.report import Report
+from policycheck.statuses import STATUS_LABEL
 
 #: GitHub drops a step summary over 1 MiB; stay well below it.
 SUMMARY_LIMIT_BYTES = 1024 * 1024 - 16 * 1024

@@ -19,7 +19,13 @@ COLUMNS = [
     "timestamp",
     "tool_version",
     "evidence_sha256",
+    "frameworks",
 ]
+
+
+def framework_refs(frameworks: dict[str, dict[str, str]]) -> str:
+    """A control's crosswalk in one cell: ``NIST-800-53:CP-9;ISO-27001:A.8.13``."""
+    return ";".join(f"{name}:{req}" for name, mapped in frameworks.items() for req in mapped)
 
 
 def render_csv(report: Report) -> str:
@@ -27,10 +33,11 @@ def render_csv(report: Report) -> str:
     Then a row per control and environment without a result, with the control's status
     there (not assessed, not applicable, ...) and why."""
     requirements = {c.id: c.requirements for c in report.controls}
+    crosswalk = {c.id: framework_refs(c.frameworks) for c in report.controls}
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    _write_results(writer, report, requirements)
+    _write_results(writer, report, requirements, crosswalk)
     for control in report.controls:
         for environment, there in control.environments.items():
             if not any(
@@ -49,12 +56,18 @@ def render_csv(report: Report) -> str:
                         "",
                         report.run.tool_version,
                         "",
+                        crosswalk[control.id],
                     ]
                 )
     return buffer.getvalue()
 
 
-def _write_results(writer: Any, report: Report, requirements: dict[str, dict[str, str]]) -> None:
+def _write_results(
+    writer: Any,
+    report: Report,
+    requirements: dict[str, dict[str, str]],
+    crosswalk: dict[str, str],
+) -> None:
     for result in report.results:
         for control_id in result.control_ids or [""]:
             writer.writerow(
@@ -73,5 +86,6 @@ def _write_results(writer: Any, report: Report, requirements: dict[str, dict[str
                     else report.run.finished_at,
                     report.run.tool_version,
                     result.evidence.sha256 if result.evidence else "",
+                    crosswalk.get(control_id, ""),
                 ]
             )

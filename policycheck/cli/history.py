@@ -1,0 +1,88 @@
+"""`policycheck history REPORT... | DIR`: how each control fared, day by day, over many
+saved reports (say a year of nightly artifacts)."""
+
+import argparse
+import datetime
+from pathlib import Path
+from typing import Any
+
+from policycheck.cli.options import Parents, format_list
+from policycheck.errors import EXIT_PASS, InputError
+
+HISTORY_FORMAT_NAMES = ("json", "markdown", "html")
+
+
+def _day(value: str) -> datetime.date:
+    try:
+        return datetime.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r}: expected a date, YYYY-MM-DD") from None
+
+
+def add(commands: Any, parents: Parents) -> None:
+    parser = commands.add_parser(
+        "history",
+        parents=[parents.common],
+        help="a timeline per control and environment over many saved reports",
+        description="Read saved report.json files (files, or directories searched for "
+        "report.json, e.g. downloaded nightly artifacts), one at a time, and write per "
+        "control and environment the status of each day (the last report of a day that "
+        "covers the environment counts), when each failure started and ended, the days out "
+        "of compliance, and where the policy or a control file changed between two reports: "
+        "history.json, history.md, and history.html (the latest report as report.html "
+        "shows it, with a strip of days per control). Writes SHA256SUMS over them. A file "
+        "that is not a readable report exits 2.",
+    )
+    parser.add_argument(
+        "inputs",
+        type=Path,
+        nargs="+",
+        metavar="REPORT|DIR",
+        help="report.json files (any name), or directories searched for report.json",
+    )
+    parser.add_argument(
+        "--output-dir",
+        "-o",
+        type=Path,
+        default=Path("reports/history"),
+        metavar="DIR",
+        help="where history.* and SHA256SUMS are written; not a directory holding a report "
+        "set (default: reports/history)",
+    )
+    parser.add_argument(
+        "--format",
+        type=format_list(HISTORY_FORMAT_NAMES),
+        default=list(HISTORY_FORMAT_NAMES),
+        metavar="LIST",
+        help="comma-separated: json, markdown, html (default: all three)",
+    )
+    parser.add_argument(
+        "--since", type=_day, metavar="DATE", help="first day (default: the first report's)"
+    )
+    parser.add_argument(
+        "--until", type=_day, metavar="DATE", help="last day (default: the last report's)"
+    )
+    parser.set_defaults(execute=execute)
+
+
+def execute(args: argparse.Namespace) -> int:
+    from policycheck.history import build_history, report_files
+    from policycheck.publish import check_output_dir, publish_set
+    from policycheck.render import FORMATS
+    from policycheck.render.history import HISTORY_FORMATS
+
+    if args.since and args.until and args.since > args.until:
+        raise InputError(f"--since {args.since} is after --until {args.until}")
+    check_output_dir(args.output_dir)
+    holds_report = [f.filename for f in FORMATS.values() if (args.output_dir / f.filename).exists()]
+    if holds_report:
+        raise InputError(
+            f"--output-dir {args.output_dir}: holds a report set ({holds_report[0]}); history "
+            "writes a set of its own, write it to another directory"
+        )
+    history = build_history(report_files(args.inputs), args.since, args.until)
+    files = {HISTORY_FORMATS[name][0]: HISTORY_FORMATS[name][1](history) for name in args.format}
+    managed = [filename for filename, _ in HISTORY_FORMATS.values()]
+    written = publish_set(args.output_dir, files, managed=managed)
+    print("wrote: " + ", ".join(str(path) for path in written))
+    return EXIT_PASS

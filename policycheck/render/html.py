@@ -1,0 +1,471 @@
+"""The auditor's report as one self-contained HTML file: run metadata, the control by
+environment matrix, the framework crosswalk, what was not assessed, waivers, and per
+control its objective, manual statements and every result with the policy sentence it
+verifies, observed vs expected, the API calls and times, the evidence hash and the
+remediation; with a history, a strip of each control's days.
+
+No network: CSS and a small script are inline, and the page's Content-Security-Policy
+allows nothing else (no request, no other script). Everything taken from AWS, the policy
+or the report is escaped. Filtering by status and environment works offline; printed, each
+control starts on a new page and the statuses read without colour (a symbol and a label
+each, patterns in the history strips)."""
+
+import base64
+import hashlib
+import json
+from html import escape
+from typing import Any
+
+from policycheck.crosswalk import FRAMEWORKS, evidence_for
+from policycheck.history import History, Timeline
+from policycheck.render.markdown import Segment, run_rows, unassessed_lines
+from policycheck.report import (
+    ControlResult,
+    Report,
+    Result,
+    WaiverReport,
+    control_status_in,
+    report_environments,
+)
+from policycheck.statuses import STATUS_LOOKS
+
+STYLE = """
+:root{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a}
+body{margin:0 auto;max-width:1200px;padding:1rem 1.5rem;line-height:1.4}
+h1{margin:.2rem 0}h2{margin-top:1.6rem;border-bottom:2px solid #333}h3{margin:.4rem 0}
+table{border-collapse:collapse;margin:.5rem 0;width:100%}
+th,td{border:1px solid #999;padding:.25rem .45rem;text-align:left;vertical-align:top}
+th{background:#eee}code,pre{font-family:ui-monospace,Menlo,Consolas,monospace;font-size:.85em}
+code{overflow-wrap:anywhere}
+pre{white-space:pre-wrap;overflow-wrap:anywhere;background:#f7f7f7;border:1px solid #ddd;
+padding:.4rem;margin:.2rem 0;max-height:28rem;overflow:auto}
+.badge{display:inline-block;border:1px solid #555;border-radius:3px;padding:0 .35rem;
+font-weight:600;white-space:nowrap}
+.tone-good{background:#dff3df;color:#0b5d1e;border-color:#0b5d1e}
+.tone-bad{background:#8b0000;color:#fff;border-color:#000}
+.tone-warn{background:repeating-linear-gradient(45deg,#ffd9a0 0 4px,#fff 4px 8px);
+color:#6b3a00;border:1px dashed #6b3a00}
+.tone-waived{background:repeating-linear-gradient(-45deg,#ddd 0 3px,#fff 3px 6px);
+color:#333;border:1px dashed #333}
+.tone-gap{background:#fff;color:#6b3a00;border:2px dotted #6b3a00}
+.tone-info{background:#e6ecfb;color:#1f3a93;border-color:#1f3a93}
+.tone-none{background:#f2f2f2;color:#555;border-color:#aaa}
+.tone-empty{background:#fff;color:#777;border:1px solid #bbb}
+.overall{font-size:1.3rem}.muted{color:#555}
+section,.result{scroll-margin-top:5.5rem}
+#filters{position:sticky;top:0;background:#fff;border:1px solid #999;padding:.4rem .6rem;
+z-index:1}
+#filters fieldset{display:inline-block;border:0;margin:0 1rem 0 0;padding:0}
+#filters label{margin-right:.6rem;white-space:nowrap}
+td.filtered,th.filtered{opacity:.25}
+.filterable.filtered{display:none}
+.control .filter-note{display:none}.control.no-match .filter-note{display:block}
+.result{border:1px solid #bbb;border-left:6px solid #999;margin:.6rem 0;padding:.3rem .7rem}
+.result[data-status=fail]{border-left-color:#8b0000}
+.result[data-status=error]{border-left-style:dashed;border-left-color:#b86e00}
+.result[data-status=waived]{border-left-style:double}
+.result dl{display:grid;grid-template-columns:10rem 1fr;gap:.15rem .6rem;margin:.3rem 0}
+.result dt{font-weight:600}.result dd{margin:0}
+.compare{display:grid;grid-template-columns:1fr 1fr;gap:.6rem}
+.strip{display:flex;height:14px;border:1px solid #555;margin:.15rem 0}
+.strip i{flex:1 1 0;min-width:1px}
+.strip i.changed{box-shadow:inset 2px 0 0 #000}
+.strip i.tone-good{background:#bfe6bf}.strip i.tone-bad{background:#222}
+.strip i.tone-empty{background:#fff}
+.timeline td{border:0;padding:.1rem .4rem}.timeline{width:100%}
+@page{size:A4;margin:12mm}
+@media print{
+*{print-color-adjust:exact;-webkit-print-color-adjust:exact}
+body{max-width:none;padding:0;font-size:9.5pt}
+#filters,.no-print{display:none}
+section.control{break-before:page}
+.result{break-inside:avoid-page}
+pre{max-height:none;overflow:visible}
+h2,h3,h4{break-after:avoid}
+}
+"""
+
+SCRIPT = """
+(function () {
+  var boxes = document.querySelectorAll('#filters input[type=checkbox]');
+  function apply() {
+    var on = {status: {}, env: {}};
+    boxes.forEach(function (box) { on[box.name][box.value] = box.checked; });
+    var shown = 0;
+    document.querySelectorAll('[data-status][data-env]').forEach(function (el) {
+      var visible = on.status[el.dataset.status] !== false && on.env[el.dataset.env] !== false;
+      el.classList.toggle('filtered', !visible);
+      if (visible && el.classList.contains('result')) { shown += 1; }
+    });
+    document.querySelectorAll('section.control').forEach(function (section) {
+      section.classList.toggle('no-match', !section.querySelector('.filterable:not(.filtered)'));
+    });
+    document.getElementById('shown').textContent = String(shown);
+  }
+  boxes.forEach(function (box) { box.addEventListener('change', apply); });
+  apply();
+})();
+"""
+
+
+def esc(value: object) -> str:
+    """Text safe anywhere in an element or a quoted attribute."""
+    return escape(str(value), quote=True)
+
+
+def badge(status: str) -> str:
+    """A status as a symbol and a label (readable without colour) in its tone."""
+    look = STATUS_LOOKS[status]
+    return (
+        f'<span class="badge tone-{look.tone}"><span aria-hidden="true">{esc(look.symbol)}'
+        f"</span> {esc(look.label)}</span>"
+    )
+
+
+def _segments(segments: list[Segment]) -> str:
+    tags = {"": ("", ""), "code": ("<code>", "</code>"), "strong": ("<strong>", "</strong>")}
+    return "".join(f"{tags[style][0]}{esc(text)}{tags[style][1]}" for text, style in segments)
+
+
+def _json(value: Any) -> str:
+    return f"<pre>{esc(json.dumps(value, indent=2, sort_keys=True, default=str))}</pre>"
+
+
+def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
+    """A table of already escaped cells (no header row when every header is empty)."""
+    head = "".join(f"<th>{esc(h)}</th>" for h in headers)
+    thead = f"<thead><tr>{head}</tr></thead>" if any(headers) else ""
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{css}">{thead}<tbody>{body}</tbody></table>'
+
+
+def render_html(report: Report, history: History | None = None) -> str:
+    """The report (and, given, its history) as one HTML document."""
+    environments = report_environments(report)
+    timelines = _timelines_by_control(history)
+    body = [
+        _header(report),
+        _run_section(report),
+        _filters(report, environments),
+        _matrix(report, environments),
+        _crosswalk(report),
+        _not_assessed(report),
+        _waivers(report.waivers),
+        _history_overview(history) if history else "",
+        *(
+            _control(report, control, environments, timelines.get(control.id, []), history)
+            for control in report.controls
+        ),
+    ]
+    title = (
+        f"policycheck report: {STATUS_LOOKS[report.summary.status].label} ({report.run.started_at})"
+    )
+    return _page(title, "\n".join(part for part in body if part))
+
+
+def _page(title: str, body: str) -> str:
+    digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
+    policy = (
+        "default-src 'none'; style-src 'unsafe-inline'; "
+        f"script-src 'sha256-{digest}'; base-uri 'none'; form-action 'none'"
+    )
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f'<meta http-equiv="Content-Security-Policy" content="{esc(policy)}">\n'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
+        f"{body}\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
+    )
+
+
+def _header(report: Report) -> str:
+    counts = report.summary.results
+    return (
+        '<header><h1>policycheck report</h1><p class="overall">Overall: '
+        f"{badge(report.summary.status)} {counts.pass_} passed, {counts.fail} failed, "
+        f"{counts.error} errors, {counts.waived} waived across {counts.total} results.</p></header>"
+    )
+
+
+def _run_section(report: Report) -> str:
+    rows = [[esc(label), _segments(value)] for label, value in run_rows(report.run)]
+    rows += [[esc(f"Gap ({gap.environment})"), esc(gap.reason)] for gap in report.run.gaps]
+    return f'<section id="run"><h2>Run</h2>{_table(["", ""], rows, "run")}</section>'
+
+
+def _filters(report: Report, environments: list[str]) -> str:
+    present = {r.status for r in report.results} | {
+        control_status_in(report, c, env) for c in report.controls for env in environments
+    }
+    statuses = "".join(
+        f'<label><input type="checkbox" name="status" value="{esc(s)}" checked> {badge(s)}</label>'
+        for s in STATUS_LOOKS
+        if s in present
+    )
+    envs = "".join(
+        f'<label><input type="checkbox" name="env" value="{esc(e)}" checked> {esc(e)}</label>'
+        for e in environments
+    )
+    return (
+        '<form id="filters" class="no-print"><fieldset><legend>Status</legend>'
+        f"{statuses}</fieldset><fieldset><legend>Environment</legend>{envs}</fieldset>"
+        f'<span>Showing <strong id="shown">{len(report.results)}</strong> of '
+        f"{len(report.results)} results</span></form>"
+    )
+
+
+def _matrix(report: Report, environments: list[str]) -> str:
+    headers = ["Control", "Title", *environments, "Overall", "Pass", "Fail", "Error", "Waived"]
+    rows = []
+    for control in report.controls:
+        cells = "".join(
+            f'<td class="cell" data-status="{esc(status)}" data-env="{esc(env)}">'
+            f"{badge(status)}</td>"
+            for env in environments
+            for status in [control_status_in(report, control, env)]
+        )
+        counts = control.counts
+        rows.append(
+            f'<tr id="matrix-{esc(control.id)}"><td><a href="#control-{esc(control.id)}">'
+            f"{esc(control.id)}</a></td><td>{esc(control.title)}</td>{cells}"
+            f'<td class="overall-cell">{badge(control.status)}</td><td>{counts.pass_}</td>'
+            f"<td>{counts.fail}</td><td>{counts.error}</td><td>{counts.waived}</td></tr>"
+        )
+    head = "".join(
+        f'<th data-env="{esc(h)}">{esc(h)}</th>' if h in environments else f"<th>{esc(h)}</th>"
+        for h in headers
+    )
+    return (
+        '<section id="matrix"><h2>Control matrix</h2><table class="matrix"><thead><tr>'
+        f"{head}</tr></thead><tbody>{''.join(rows)}</tbody></table></section>"
+    )
+
+
+def _crosswalk(report: Report) -> str:
+    statuses = {c.id: c.status for c in report.controls}
+    rows = [
+        [
+            esc(FRAMEWORKS[framework_id].title),
+            f"<code>{esc(e.requirement)}</code>",
+            f'<a href="#control-{esc(e.control_id)}">{esc(e.control_id)}</a>',
+            badge(statuses[e.control_id]),
+            esc(e.reason),
+        ]
+        for framework_id in FRAMEWORKS
+        for e in evidence_for(framework_id, report.controls)
+    ]
+    if not rows:
+        return ""
+    return (
+        '<section id="crosswalk"><h2>Framework crosswalk</h2><p class="muted">The '
+        "requirements of each framework the controls evidence, with the control's status "
+        "in this run and why the control evidences it.</p>"
+        f"{_table(['Framework', 'Requirement', 'Control', 'Status', 'Why'], rows)}</section>"
+    )
+
+
+def _not_assessed(report: Report) -> str:
+    gaps = [f"<li>{esc(line)}</li>" for line in unassessed_lines(report)]
+    why = [
+        f"<li>{esc(c.id)} in {esc(env)}: {badge(there.status)} {esc(there.reason)}</li>"
+        for c in report.controls
+        for env, there in c.environments.items()
+        if there.status in ("not_applicable", "not_selected") and there.reason
+    ]
+    none = "<li>Nothing: every selected control was assessed where it applies.</li>"
+    return (
+        '<section id="not-assessed"><h2>Not assessed</h2><p>Selected but not assessed '
+        f"(the run is not a pass while any remains):</p><ul>{''.join(gaps) or none}</ul>"
+        + (f"<p>Not applicable or not selected, and why:</p><ul>{''.join(why)}</ul>" if why else "")
+        + "</section>"
+    )
+
+
+def _waivers(waivers: list[WaiverReport]) -> str:
+    rows = [
+        [
+            badge("waived") if w.state == "active" else esc(w.state.upper()),
+            f"<code>{esc(w.check)}</code>",
+            esc(w.environment),
+            f"<code>{esc(w.resource)}</code>",
+            esc(w.owner),
+            esc(w.ticket),
+            esc(w.expires),
+            esc(w.matched),
+            esc(w.waived),
+            esc(w.justification),
+        ]
+        for w in waivers
+    ]
+    headers = ["State", "Check", "Environment", "Resource", "Owner", "Ticket", "Expires"]
+    table = (
+        _table([*headers, "Matched", "Waived", "Justification"], rows) if rows else "<p>None.</p>"
+    )
+    return f'<section id="waivers"><h2>Waivers</h2>{table}</section>'
+
+
+def _history_overview(history: History) -> str:
+    rows = [
+        [
+            f'<a href="#control-{esc(t.control_id)}">{esc(t.control_id)}</a>',
+            esc(t.environment),
+            esc(t.days_out_of_compliance),
+            esc(len(t.failures)),
+            esc(t.days_by_status.get("pass", 0)),
+            esc(sum(n for s, n in t.days_by_status.items() if s not in ("pass", "fail"))),
+        ]
+        for t in history.timelines
+    ]
+    headers = ["Control", "Environment", "Days out of compliance", "Failures", "Days passing"]
+    changes = "".join(
+        f"<li>{esc(c.date)}: {esc(', '.join(c.changed))} changed "
+        f"(policy <code>{esc(c.policy_sha256_before[:12])}</code> → "
+        f"<code>{esc(c.policy_sha256_after[:12])}</code>)</li>"
+        for c in history.policy_changes
+    )
+    return (
+        '<section id="history"><h2>History</h2>'
+        f"<p>{esc(history.start)} to {esc(history.end)} ({len(history.days)} days, "
+        f"{history.reports} reports). A failure lasts until a report shows the control "
+        "passing, waived or not applicable; days without evidence in between count as out "
+        "of compliance.</p>"
+        f"{_table([*headers, 'Other days (no report, error, waived, …)'], rows)}"
+        f"<h3>Policy changes</h3><ul>{changes or '<li>None in the period.</li>'}</ul></section>"
+    )
+
+
+def _timelines_by_control(history: History | None) -> dict[str, list[Timeline]]:
+    found: dict[str, list[Timeline]] = {}
+    for timeline in history.timelines if history else []:
+        found.setdefault(timeline.control_id, []).append(timeline)
+    return found
+
+
+def _strip(timeline: Timeline, days: list[str], changed: set[str]) -> str:
+    cells = "".join(
+        f'<i class="tone-{STATUS_LOOKS[status].tone}{" changed" if day in changed else ""}" '
+        f'title="{esc(day)}: {esc(STATUS_LOOKS[status].label)}'
+        f'{" (policy changed)" if day in changed else ""}"></i>'
+        for day, status in zip(days, timeline.statuses, strict=True)
+    )
+    failures = "; ".join(
+        f"failed {f.started} → {f.ended or 'still failing'} ({f.days} days"
+        + (f", ended {STATUS_LOOKS[f.ended_as].label}" if f.ended_as else "")
+        + ")"
+        for f in timeline.failures
+    )
+    return (
+        f'<tr><td>{esc(timeline.environment)}</td><td style="width:60%"><div class="strip" '
+        f'role="img" aria-label="status per day">{cells}</div></td><td>'
+        f"{timeline.days_out_of_compliance} days out of compliance"
+        f"{esc('; ' + failures) if failures else ''}</td></tr>"
+    )
+
+
+def _history_block(timelines: list[Timeline], history: History | None) -> str:
+    if not history or not timelines:
+        return ""
+    changed = {c.date for c in history.policy_changes}
+    days = history.days
+    return (
+        f"<h3>History {esc(history.start)} to {esc(history.end)}</h3>"
+        f'<table class="timeline">{"".join(_strip(t, days, changed) for t in timelines)}</table>'
+    )
+
+
+def _control(
+    report: Report,
+    control: ControlResult,
+    environments: list[str],
+    timelines: list[Timeline],
+    history: History | None,
+) -> str:
+    own = [r for r in report.results if control.id in r.control_ids]
+    elsewhere = [
+        f'<li class="filterable" data-status="{esc(status)}" data-env="{esc(env)}">'
+        f"{esc(env)}: {badge(status)} {esc(there.reason if there else '')}</li>"
+        for env in environments
+        if not any(r.environment == env for r in own)
+        for there in [control.environments.get(env)]
+        for status in [control_status_in(report, control, env)]
+    ]
+    frameworks = "".join(
+        f"<li>{esc(FRAMEWORKS[name].title if name in FRAMEWORKS else name)} "
+        f"<code>{esc(req)}</code>: {esc(reason)}</li>"
+        for name, mapped in control.frameworks.items()
+        for req, reason in mapped.items()
+    )
+    manual = "".join(f"<li>{esc(m)}</li>" for m in control.manual)
+    parts = [
+        f'<section class="control" id="control-{esc(control.id)}">',
+        f"<h2>{esc(control.id)} {esc(control.title)} {badge(control.status)}</h2>",
+        f"<p><strong>Objective:</strong> {esc(control.objective)}</p>" if control.objective else "",
+        f'<p class="muted">Control file <code>{esc(control.source_file)}</code></p>'
+        if control.source_file
+        else "",
+        f"<h3>Framework requirements</h3><ul>{frameworks}</ul>" if frameworks else "",
+        _history_block(timelines, history),
+        f"<h3>Environments without a result</h3><ul>{''.join(elsewhere)}</ul>" if elsewhere else "",
+        f"<h3>Manual statements (verified by hand)</h3><ul>{manual}</ul>" if manual else "",
+        f"<h3>Results ({len(own)})</h3>" if own else "",
+        '<p class="filter-note muted">No result of this control matches the filter.</p>',
+        *(_result(result, control) for result in own),
+        "</section>",
+    ]
+    return "\n".join(part for part in parts if part)
+
+
+def _result(result: Result, control: ControlResult) -> str:
+    resource = result.resource
+    facts: list[tuple[str, str]] = [
+        ("Verifies", f"“{esc(control.requirements.get(result.check_id, ''))}”"),
+        ("Check", f"<code>{esc(result.check_id)}</code>: {esc(result.title)}"),
+        ("Finding", esc(result.message)),
+        (
+            "Resource",
+            f"<code>{esc(resource.arn)}</code> ({esc(resource.type)}, account "
+            f"{esc(resource.account_id)}, {esc(resource.region)})",
+        ),
+        ("Severity", esc(result.severity)),
+    ]
+    if result.waiver:
+        w = result.waiver
+        facts.append(
+            (
+                "Waiver",
+                f"{'expired on' if w.expired else 'waived until'} {esc(w.expires)}: "
+                f"{esc(w.justification)} (owner {esc(w.owner)}, ticket {esc(w.ticket)})",
+            )
+        )
+    if result.error:
+        facts.append(
+            ("AWS error", f"<code>{esc(result.error.code)}</code>: {esc(result.error.message)}")
+        )
+    rows = "".join(f"<dt>{esc(name)}</dt><dd>{value}</dd>" for name, value in facts)
+    return (
+        f'<article class="result filterable" data-status="{esc(result.status)}" '
+        f'data-env="{esc(result.environment)}"><h4>{badge(result.status)} '
+        f"<code>{esc(result.check_id)}</code> on <code>{esc(resource.name)}</code> "
+        f"in {esc(result.environment)}</h4><dl>{rows}</dl>"
+        f'<div class="compare"><div><strong>Observed</strong>{_json(result.observed)}</div>'
+        f"<div><strong>Expected</strong>{_json(result.expected)}</div></div>"
+        f"{_evidence(result)}<p><strong>Remediation:</strong> {esc(result.remediation)}</p>"
+        "</article>"
+    )
+
+
+def _evidence(result: Result) -> str:
+    if not result.evidence:
+        return "<p><strong>Evidence:</strong> none recorded.</p>"
+    rows = [
+        [f"<code>{esc(f.name)}</code>", esc(", ".join(f.actions)), esc(f.fetched_at)]
+        for f in result.evidence.facts
+    ]
+    raw = [[f.name, f.value] for f in result.evidence.facts]
+    return (
+        f"{_table(['Fact', 'API actions', 'Fetched at'], rows, 'evidence')}"
+        f"<p><strong>Evidence SHA-256:</strong> <code>{esc(result.evidence.sha256)}</code></p>"
+        "<details><summary>Raw facts: the SHA-256 is of their canonical JSON, "
+        "<code>json.dumps([[name, value], …], sort_keys=True)</code></summary>"
+        f"{_json(raw)}</details>"
+    )
