@@ -32,6 +32,7 @@ from policycheck.planning import select
 from policycheck.plugins import load_registry
 from policycheck.policy import Policy, load_policy
 from policycheck.render import FORMATS
+from policycheck.render.markdown import plan_change_lines
 from policycheck.report import UNJUDGED, Report
 from policycheck.runner import RunOptions, run_audit
 from policycheck.terraform.audit import plan_audit
@@ -545,6 +546,73 @@ def test_what_the_plan_deletes(
     assert lifecycle.message.startswith("no lifecycle configuration")
     lines = [r for r in report.results if r.status == "fail"]
     assert len(lines) == 5
+
+
+def test_a_replacement_destroys_the_data_of_a_table_or_bucket(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """Replacing a table or a bucket (either order of delete and create) destroys its
+    items or versions: every check bound to it fails, and says so, one line per check.
+    Replacing an SSM parameter loses nothing: it is judged on its new configuration, and
+    the replacement is still stated."""
+    table, bucket = "mcp-oauth-storage-teams-dev", "nn-aiconnectors-audit-dev"
+    parameter = "/aiconnectors/dev/mcps/teams/client-secret"
+    plan = copy.deepcopy(compliant)
+    patch(plan, {"type": "aws_dynamodb_table", "where": {"name": table}, "action": "replace"})
+    patch(plan, {"type": "aws_s3_bucket", "where": {"bucket": bucket}, "action": "replace"})
+    patch(plan, {"type": "aws_ssm_parameter", "where": {"name": parameter}, "action": "replace"})
+    [entry] = [
+        c
+        for c in plan["resource_changes"]
+        if c["type"] == "aws_s3_bucket" and (c["change"]["after"] or {}).get("bucket") == bucket
+    ]
+    entry["change"]["actions"] = ["create", "delete"]  # create_before_destroy
+    report = judge(policy, catalog, tmp_path, plan)
+    for check_id in ("dynamodb-pitr-enabled", "dynamodb-ttl-enabled"):
+        found = result(report, check_id, table)
+        assert found.status == "fail"
+        assert found.message.startswith("the plan replaces it (")
+        assert "its items are destroyed" in found.message
+        assert (found.plan.action, found.plan.before_status) == ("replace", "pass")
+    versions = result(report, "s3-versioning-enabled", bucket)
+    assert versions.status == "fail" and "all their versions are destroyed" in versions.message
+    secure = result(report, "ssm-parameter-secure", parameter)
+    assert (secure.status, secure.plan.action) == ("pass", "replace")
+    lines = plan_change_lines(report)
+    assert any(
+        line.startswith(f"this plan replaces `{parameter}`")
+        and "passing `ssm-parameter-secure`" in line
+        for line in lines
+    )
+    on_table = [line for line in lines if f"`{table}`" in line]
+    assert len(on_table) == len(set(on_table)) == 3
+    assert all("failing `dynamodb-" in line for line in on_table)
+
+
+def test_a_rename_deletes_the_resource_of_the_old_name(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """A new name forces a replacement: the table of the policy's name is deleted (not
+    "not in the plan"), every check bound to it fails and the gate exits 1."""
+    table = "mcp-oauth-storage-teams-dev"
+    plan = copy.deepcopy(compliant)
+    patch(
+        plan,
+        {
+            "type": "aws_dynamodb_table",
+            "where": {"name": table},
+            "set": {"name": f"{table}-v2"},
+            "action": "replace",
+        },
+    )
+    report = judge(policy, catalog, tmp_path, plan)
+    for check_id in ("dynamodb-pitr-enabled", "dynamodb-ttl-enabled", "dynamodb-encryption-at-rest"):
+        found = result(report, check_id, table)
+        assert found.status == "fail", found.message
+        assert found.message.startswith("the plan deletes it (")
+        assert "replaced under another name" in found.message
+        assert found.plan.action == "delete"
+    assert report.summary.status == "fail"
 
 
 def test_name_patterns_match_the_plans_names(
