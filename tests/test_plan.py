@@ -760,3 +760,33 @@ def test_an_environment_in_two_regions_places_each_plan(
                 change["change"][side].pop("arn", None)
     with pytest.raises(InputError, match=r"environment dev spans \?/eu-central-1, \?/eu-west-1"):
         judge(policy, catalog, tmp_path, anonymous)
+
+
+def test_a_plan_of_another_account_or_region_is_refused(
+    workspace: Any, tmp_path: Path, compliant: dict
+) -> None:
+    """The dev plan judged as prod, whose account and region the policy names: exit 2,
+    one line naming the file, the environment and what differs (not a pass on the
+    resources whose names have no {env})."""
+
+    def prod_elsewhere(document: dict) -> None:
+        document["environments"]["prod"] = {"region": "eu-west-1", "account_id": "999999999999"}
+
+    workspace.edit(prod_elsewhere)
+    policy = workspace.policy
+    catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
+    with pytest.raises(InputError) as raised:
+        judge(policy, catalog, tmp_path, compliant, env="prod")
+    assert str(raised.value) == (
+        f"{tmp_path / 'plan-0.json'}: not a plan of environment prod: it names region "
+        "eu-central-1 (prod: eu-west-1) and account 123456789012 (prod: 999999999999)"
+    )
+    account_only = copy.deepcopy(compliant)
+    del account_only["configuration"]["provider_config"]
+    for change in account_only["resource_changes"]:
+        for side in ("before", "after"):
+            if isinstance(change["change"][side], dict) and "arn" in change["change"][side]:
+                arn = change["change"][side]["arn"]
+                change["change"][side]["arn"] = arn.replace(":eu-central-1:", ":eu-west-1:")
+    with pytest.raises(InputError, match=r"it names account 123456789012 \(prod: 999999999999\)$"):
+        judge(policy, catalog, tmp_path, account_only, env="prod")

@@ -163,6 +163,7 @@ def locate(policy: Policy, environment: str, plans: list[PlanFile]) -> dict[Wher
     placed: dict[Where, list[PlanFile]] = {where: [] for where in locations}
     for plan_file in plans:
         regions, accounts = _where_planned(plan_file)
+        _refuse_elsewhere(plan_file, environment, locations, regions, accounts)
         fitting = [
             w
             for w in locations
@@ -179,6 +180,35 @@ def locate(policy: Policy, environment: str, plans: list[PlanFile]) -> dict[Wher
             )
         placed[fitting[0]].append(plan_file)
     return {_with_account(where, files): files for where, files in placed.items()}
+
+
+def _refuse_elsewhere(
+    plan_file: PlanFile,
+    environment: str,
+    locations: list[Where],
+    regions: set[str],
+    accounts: set[str],
+) -> None:
+    """InputError when the plan is for another place than the environment: none of the
+    regions (provider, ARNs) or none of the accounts (ARNs) it names is the environment's."""
+    wanted_regions = {w.region for w in locations}
+    wanted_accounts = {w.account_id for w in locations if w.account_id}
+    differs = []
+    if regions and not regions & wanted_regions:
+        differs.append(
+            f"region {', '.join(sorted(regions))} ({environment}: "
+            f"{', '.join(sorted(wanted_regions))})"
+        )
+    if accounts and wanted_accounts and not accounts & wanted_accounts:
+        differs.append(
+            f"account {', '.join(sorted(accounts))} ({environment}: "
+            f"{', '.join(sorted(wanted_accounts))})"
+        )
+    if differs:
+        raise InputError(
+            f"{plan_file.path}: not a plan of environment {environment}: it names "
+            f"{' and '.join(differs)}"
+        )
 
 
 def _with_account(where: Where, files: list[PlanFile]) -> Where:
