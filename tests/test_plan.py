@@ -308,6 +308,22 @@ STATE = {
             ),
             "resource_changes[0].change.actions: expected a list of actions",
         ),
+        (
+            json.dumps(
+                {
+                    "format_version": "1.2",
+                    "resource_changes": [
+                        {
+                            "address": "a.b",
+                            "type": "a",
+                            "name": "b",
+                            "change": {"actions": ["bogus"]},
+                        }
+                    ],
+                }
+            ),
+            "resource_changes[0].change.actions: unknown action 'bogus'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -790,3 +806,23 @@ def test_a_plan_of_another_account_or_region_is_refused(
                 change["change"][side]["arn"] = arn.replace(":eu-central-1:", ":eu-west-1:")
     with pytest.raises(InputError, match=r"it names account 123456789012 \(prod: 999999999999\)$"):
         judge(policy, catalog, tmp_path, account_only, env="prod")
+
+
+def test_a_flag_that_is_not_a_boolean_is_an_error(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """PITR ``enabled: "yes"`` (a truthy string) is not read as true: an error naming
+    the value, never a pass."""
+    table = "mcp-oauth-storage-teams-dev"
+    plan = copy.deepcopy(compliant)
+    patch(
+        plan,
+        {
+            "type": "aws_dynamodb_table",
+            "where": {"name": table},
+            "set": {"point_in_time_recovery": [{"enabled": "yes"}]},
+        },
+    )
+    found = result(judge(policy, catalog, tmp_path, plan), "dynamodb-pitr-enabled", table)
+    assert (found.status, found.error.code) == ("error", "NotABoolean")
+    assert "point_in_time_recovery[0].enabled is 'yes', not true or false" in found.message

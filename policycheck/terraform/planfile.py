@@ -15,6 +15,8 @@ from policycheck.errors import InputError
 
 #: The major format version understood; minor versions only add properties.
 SUPPORTED_MAJOR = "1"
+#: The actions a plan's resource change may list (replacements list delete and create).
+ACTIONS = ("no-op", "create", "read", "update", "delete", "forget")
 HOW_TO = "terraform plan -out tfplan && terraform show -json tfplan > plan.json"
 
 
@@ -120,6 +122,11 @@ def _problems(document: dict[str, Any]) -> Iterator[str]:
             or not all(isinstance(a, str) for a in actions)
         ):
             yield f"{where}.change.actions: expected a list of actions"
+        elif unknown := [a for a in actions if a not in ACTIONS]:
+            yield (
+                f"{where}.change.actions: unknown action {unknown[0]!r} (Terraform plans "
+                f"{', '.join(ACTIONS)})"
+            )
     for key in ("planned_values", "prior_state", "configuration"):
         if key in document and not isinstance(document[key], dict):
             yield f"{key}: expected an object"

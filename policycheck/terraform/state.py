@@ -143,6 +143,18 @@ class Node:
             raise self.instance.unknowable(self.path + steps, marker)
         return value
 
+    def flag(self, *steps: Step) -> bool:
+        """The boolean there (False when absent); Unknowable when it is unknown,
+        sensitive, or not a boolean (``"yes"``)."""
+        value = self.get(*steps)
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        raise Unknowable(
+            "NotABoolean",
+            f"{self.instance.address}: {path_text(self.path + steps)} is {value!r}, "
+            "not true or false",
+        )
+
     def optional(self, *steps: Step) -> Any:
         """The value there, or None when it is absent, unknown or sensitive: for what no
         check judges (a key id shown beside the algorithm that is judged)."""
@@ -202,6 +214,9 @@ class Instance:
 
     def get(self, *steps: Step) -> Any:
         return self.node.get(*steps)
+
+    def flag(self, *steps: Step) -> bool:
+        return self.node.flag(*steps)
 
     @property
     def action(self) -> PlanAction:
