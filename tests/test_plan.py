@@ -36,7 +36,7 @@ from policycheck.render.markdown import plan_change_lines
 from policycheck.report import UNJUDGED, Report
 from policycheck.runner import RunOptions, run_audit
 from policycheck.terraform.audit import plan_audit
-from policycheck.terraform.planfile import read_plan
+from policycheck.terraform.planfile import read_plan, read_plans
 from policycheck.terraform.sources import FROM_PLAN, NOT_FROM_PLAN, plan_judgeable
 
 REGISTRY = load_registry()
@@ -826,3 +826,38 @@ def test_a_flag_that_is_not_a_boolean_is_an_error(
     found = result(judge(policy, catalog, tmp_path, plan), "dynamodb-pitr-enabled", table)
     assert (found.status, found.error.code) == ("error", "NotABoolean")
     assert "point_in_time_recovery[0].enabled is 'yes', not true or false" in found.message
+
+
+def test_the_same_plan_twice_counts_once(tmp_path: Path, compliant: dict) -> None:
+    """A file given twice, or a copy of it (the same SHA-256), is judged once: not
+    every result an error "planned more than once"."""
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(compliant))
+    copied = tmp_path / "copy.json"
+    shutil.copy(path, copied)
+    assert [p.path for p in read_plans([path, path, copied])] == [path]
+    argv = ["plan", str(path), str(path), str(copied), "--policy", str(POLICY_PATH)]
+    assert main([*argv, "--env", "dev", "-o", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert len(report["run"]["sources"]) == 1
+
+
+def test_a_directory_stands_for_the_plans_in_it(tmp_path: Path, compliant: dict) -> None:
+    """Every Terraform plan (*.json) in a directory, sorted; other JSON (a report) is
+    skipped; a directory without a plan, or with a broken one, is exit 2."""
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "b.json").write_text(json.dumps(compliant))
+    shared = copy.deepcopy(compliant)
+    shared["timestamp"] = "2026-11-24T10:00:00Z"
+    (plans / "a.json").write_text(json.dumps(shared))
+    (plans / "report.json").write_text(json.dumps({"schema_version": "1.1"}))
+    (plans / "notes.txt").write_text("not a plan")
+    assert [p.path.name for p in read_plans([plans])] == ["a.json", "b.json"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match=r"empty: no Terraform plan \(\*\.json\) in the"):
+        read_plans([empty])
+    (plans / "c.json").write_text(json.dumps({"format_version": "1.2"}))
+    with pytest.raises(InputError, match=r"c\.json: not a Terraform plan"):
+        read_plans([plans])

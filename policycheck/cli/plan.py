@@ -49,7 +49,12 @@ def add(commands: Any, parents: Parents) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "plans", type=Path, nargs="+", metavar="PLAN.json", help="terraform show -json output"
+        "plans",
+        type=Path,
+        nargs="+",
+        metavar="PLAN.json",
+        help="terraform show -json output, or a directory of such files (every *.json in it "
+        "that is Terraform output); a file given twice counts once",
     )
     parser.add_argument(
         "--env",
@@ -66,7 +71,7 @@ def execute(args: argparse.Namespace) -> int:
     from policycheck.errors import InputError
     from policycheck.planning import select
     from policycheck.terraform.audit import plan_audit
-    from policycheck.terraform.planfile import read_plan
+    from policycheck.terraform.planfile import read_plans
 
     configure_logging(args.verbose)
     policy, catalog = load(args)
@@ -80,6 +85,6 @@ def execute(args: argparse.Namespace) -> int:
         [environment] = policy.environments
     selection = select(policy, catalog, [environment], args.checks, args.controls)
     baseline = load_report(args.fail_on_new) if args.fail_on_new else None
-    plans = [read_plan(path) for path in args.plans]
+    plans = read_plans(args.plans)
     prepare_output(args.output_dir, [*args.plans, *([args.fail_on_new] if baseline else [])])
     return finish(plan_audit(policy, catalog, selection, plans), args, baseline)
