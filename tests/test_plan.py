@@ -376,9 +376,9 @@ def test_a_value_needed_and_unknown_until_apply_is_an_error(
     report = judge(policy, catalog, tmp_path, plan)
     found = result(report, "dynamodb-pitr-enabled", "mcp-oauth-storage-teams-dev")
     assert found.status == "error" and found.error.code == "UnknownUntilApply"
-    assert (
+    assert found.message == (
         'module.mcp["teams"].aws_dynamodb_table.tokens: '
-        "point_in_time_recovery[0].enabled is unknown until apply" in found.message
+        "point_in_time_recovery[0].enabled is known only after apply"
     )
     assert result(report, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev").status == "pass"
     path = tmp_path / "unknown.json"
@@ -436,6 +436,10 @@ def test_sensitive_values_are_never_read_nor_reported(
         "/aiconnectors/dev/mcps/teams/client-secret",
     )
     assert found.status == "error" and found.error.code == "SensitiveValue"
+    assert found.message == (
+        'module.mcp["teams"].module.secret.aws_ssm_parameter.this: type is sensitive in the '
+        "plan (its value is hidden)"
+    )
 
 
 def _modules(plan: dict, keep: str) -> dict:
@@ -562,6 +566,17 @@ def test_what_the_plan_deletes(
     assert lifecycle.message.startswith("no lifecycle configuration")
     lines = [r for r in report.results if r.status == "fail"]
     assert len(lines) == 5
+    on_table = [line for line in plan_change_lines(report) if f"`{table}`" in line]
+    assert sorted(on_table) == sorted(
+        f'this plan deletes `{table}` (module.mcp["teams"].aws_dynamodb_table.tokens (delete)), '
+        f"failing `{check_id}`: {result(report, check_id, table).message} — "
+        f"{', '.join(result(report, check_id, table).control_ids)} would fail (pass today)"
+        for check_id in (
+            "dynamodb-pitr-enabled",
+            "dynamodb-ttl-enabled",
+            "dynamodb-encryption-at-rest",
+        )
+    )
 
 
 def test_a_replacement_destroys_the_data_of_a_table_or_bucket(
@@ -622,7 +637,11 @@ def test_a_rename_deletes_the_resource_of_the_old_name(
         },
     )
     report = judge(policy, catalog, tmp_path, plan)
-    for check_id in ("dynamodb-pitr-enabled", "dynamodb-ttl-enabled", "dynamodb-encryption-at-rest"):
+    for check_id in (
+        "dynamodb-pitr-enabled",
+        "dynamodb-ttl-enabled",
+        "dynamodb-encryption-at-rest",
+    ):
         found = result(report, check_id, table)
         assert found.status == "fail", found.message
         assert found.message.startswith("the plan deletes it (")

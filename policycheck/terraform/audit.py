@@ -381,7 +381,11 @@ class _Judge:
             outcome, seen = self.memo[(state.view, key)]
             outcomes[key] = outcome
             recorded += [i for i in seen if not any(i is r for r in recorded)]
-        return evaluate(target, outcomes, self.catalog, self.now, self.registry), recorded
+        result = evaluate(target, outcomes, self.catalog, self.now, self.registry)
+        unread = [o.error.message for o in outcomes.values() if o.error]
+        if result.status == "error" and unread:  # say what the plan does not tell, plainly
+            result = result.model_copy(update={"message": "; ".join(dict.fromkeys(unread))})
+        return result, recorded
 
     def _read(
         self, spec: FactSpec, state: PlanState, subject: Subject

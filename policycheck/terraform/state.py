@@ -243,9 +243,9 @@ class Instance:
         if marker is SENSITIVE:
             return Unknowable(
                 "SensitiveValue",
-                f"{where} is sensitive; policycheck does not read sensitive values",
+                f"{where} is sensitive in the plan (its value is hidden)",
             )
-        return Unknowable(UNKNOWN_UNTIL_APPLY, f"{where} is unknown until apply")
+        return Unknowable(UNKNOWN_UNTIL_APPLY, f"{where} is known only after apply")
 
     def _expression(self, steps: tuple[Step, ...]) -> Any:
         """The configuration's expression of an argument, or of a nested block (a list of
@@ -267,7 +267,7 @@ class Instance:
             else:
                 raise Unknowable(
                     UNKNOWN_UNTIL_APPLY,
-                    f"{self.address}: {path_text(steps)} is unknown until apply and its block "
+                    f"{self.address}: {path_text(steps)} is known only after apply and its block "
                     "is not written out in the configuration (a dynamic block?)",
                 )
         return current
@@ -389,7 +389,7 @@ class PlanState:
             first = unresolved[0]
             raise Unknowable(
                 UNKNOWN_UNTIL_APPLY,
-                f"{first.address}: {attr} is unknown until apply and refers to no "
+                f"{first.address}: {attr} is known only after apply and refers to no "
                 f"{owner_type} of the plan: cannot tell which one it configures",
             )
         return self._record(list(index.get(value, [])))
