@@ -880,3 +880,15 @@ def test_a_directory_stands_for_the_plans_in_it(tmp_path: Path, compliant: dict)
     (plans / "c.json").write_text(json.dumps({"format_version": "1.2"}))
     with pytest.raises(InputError, match=r"c\.json: not a Terraform plan"):
         read_plans([plans])
+
+
+def test_plan_help_describes_plan(capsys: pytest.CaptureFixture) -> None:
+    """plan --help explains plan's gate (not run's deadline and not-assessed), and its
+    --verbose does not promise AWS API calls it never makes."""
+    with pytest.raises(SystemExit) as done:
+        main(["plan", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "not_in_plan results and checks a plan cannot judge never gate" in text
+    assert "known only after apply, exits 3" in text
+    assert "deadline" not in text and "log every AWS API call" not in text

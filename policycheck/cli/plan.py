@@ -38,11 +38,18 @@ exit codes (of the results that gate: --min-severity and above, not waived; with
   70 internal error (a bug): rerun with --verbose for the traceback
 """
 
+FAIL_ON = (
+    "what makes the exit code non-zero: error (failures after the apply and deletions "
+    "exit 1; an error, such as a value it needs that is known only after apply, exits 3), "
+    "fail (failures exit 1; errors are only reported), none (0 once the report is written); "
+    "not_in_plan results and checks a plan cannot judge never gate"
+)
+
 
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "plan",
-        parents=[parents.common, parents.policy, parents.output, parents.filters],
+        parents=[parents.policy, parents.output, parents.filters],
         help="judge Terraform plans (terraform show -json) before they are applied",
         description=DESCRIPTION,
         epilog=EXIT_CODES,
@@ -62,7 +69,13 @@ def add(commands: Any, parents: Parents) -> None:
         metavar="ENV",
         help="the environment of the policy the plans are for (default: the policy's only one)",
     )
-    add_gate_options(parser, default="error")
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="print the traceback of an internal error (plan makes no AWS call)",
+    )
+    add_gate_options(parser, default="error", fail_on_help=FAIL_ON)
     add_baseline_option(parser)
     parser.set_defaults(execute=execute)
 
