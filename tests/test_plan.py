@@ -32,10 +32,11 @@ from policycheck.planning import select
 from policycheck.plugins import load_registry
 from policycheck.policy import Policy, load_policy
 from policycheck.render import FORMATS
+from policycheck.render.markdown import plan_change_lines
 from policycheck.report import UNJUDGED, Report
 from policycheck.runner import RunOptions, run_audit
 from policycheck.terraform.audit import plan_audit
-from policycheck.terraform.planfile import read_plan
+from policycheck.terraform.planfile import read_plan, read_plans
 from policycheck.terraform.sources import FROM_PLAN, NOT_FROM_PLAN, plan_judgeable
 
 REGISTRY = load_registry()
@@ -307,6 +308,22 @@ STATE = {
             ),
             "resource_changes[0].change.actions: expected a list of actions",
         ),
+        (
+            json.dumps(
+                {
+                    "format_version": "1.2",
+                    "resource_changes": [
+                        {
+                            "address": "a.b",
+                            "type": "a",
+                            "name": "b",
+                            "change": {"actions": ["bogus"]},
+                        }
+                    ],
+                }
+            ),
+            "resource_changes[0].change.actions: unknown action 'bogus'",
+        ),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
@@ -359,9 +376,9 @@ def test_a_value_needed_and_unknown_until_apply_is_an_error(
     report = judge(policy, catalog, tmp_path, plan)
     found = result(report, "dynamodb-pitr-enabled", "mcp-oauth-storage-teams-dev")
     assert found.status == "error" and found.error.code == "UnknownUntilApply"
-    assert (
+    assert found.message == (
         'module.mcp["teams"].aws_dynamodb_table.tokens: '
-        "point_in_time_recovery[0].enabled is unknown until apply" in found.message
+        "point_in_time_recovery[0].enabled is known only after apply"
     )
     assert result(report, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev").status == "pass"
     path = tmp_path / "unknown.json"
@@ -419,6 +436,10 @@ def test_sensitive_values_are_never_read_nor_reported(
         "/aiconnectors/dev/mcps/teams/client-secret",
     )
     assert found.status == "error" and found.error.code == "SensitiveValue"
+    assert found.message == (
+        'module.mcp["teams"].module.secret.aws_ssm_parameter.this: type is sensitive in the '
+        "plan (its value is hidden)"
+    )
 
 
 def _modules(plan: dict, keep: str) -> dict:
@@ -545,6 +566,88 @@ def test_what_the_plan_deletes(
     assert lifecycle.message.startswith("no lifecycle configuration")
     lines = [r for r in report.results if r.status == "fail"]
     assert len(lines) == 5
+    on_table = [line for line in plan_change_lines(report) if f"`{table}`" in line]
+    assert sorted(on_table) == sorted(
+        f'this plan deletes `{table}` (module.mcp["teams"].aws_dynamodb_table.tokens (delete)), '
+        f"failing `{check_id}`: {result(report, check_id, table).message} — "
+        f"{', '.join(result(report, check_id, table).control_ids)} would fail (pass today)"
+        for check_id in (
+            "dynamodb-pitr-enabled",
+            "dynamodb-ttl-enabled",
+            "dynamodb-encryption-at-rest",
+        )
+    )
+
+
+def test_a_replacement_destroys_the_data_of_a_table_or_bucket(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """Replacing a table or a bucket (either order of delete and create) destroys its
+    items or versions: every check bound to it fails, and says so, one line per check.
+    Replacing an SSM parameter loses nothing: it is judged on its new configuration, and
+    the replacement is still stated."""
+    table, bucket = "mcp-oauth-storage-teams-dev", "nn-aiconnectors-audit-dev"
+    parameter = "/aiconnectors/dev/mcps/teams/client-secret"
+    plan = copy.deepcopy(compliant)
+    patch(plan, {"type": "aws_dynamodb_table", "where": {"name": table}, "action": "replace"})
+    patch(plan, {"type": "aws_s3_bucket", "where": {"bucket": bucket}, "action": "replace"})
+    patch(plan, {"type": "aws_ssm_parameter", "where": {"name": parameter}, "action": "replace"})
+    [entry] = [
+        c
+        for c in plan["resource_changes"]
+        if c["type"] == "aws_s3_bucket" and (c["change"]["after"] or {}).get("bucket") == bucket
+    ]
+    entry["change"]["actions"] = ["create", "delete"]  # create_before_destroy
+    report = judge(policy, catalog, tmp_path, plan)
+    for check_id in ("dynamodb-pitr-enabled", "dynamodb-ttl-enabled"):
+        found = result(report, check_id, table)
+        assert found.status == "fail"
+        assert found.message.startswith("the plan replaces it (")
+        assert "its items are destroyed" in found.message
+        assert (found.plan.action, found.plan.before_status) == ("replace", "pass")
+    versions = result(report, "s3-versioning-enabled", bucket)
+    assert versions.status == "fail" and "all their versions are destroyed" in versions.message
+    secure = result(report, "ssm-parameter-secure", parameter)
+    assert (secure.status, secure.plan.action) == ("pass", "replace")
+    lines = plan_change_lines(report)
+    assert any(
+        line.startswith(f"this plan replaces `{parameter}`")
+        and "passing `ssm-parameter-secure`" in line
+        for line in lines
+    )
+    on_table = [line for line in lines if f"`{table}`" in line]
+    assert len(on_table) == len(set(on_table)) == 3
+    assert all("failing `dynamodb-" in line for line in on_table)
+
+
+def test_a_rename_deletes_the_resource_of_the_old_name(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """A new name forces a replacement: the table of the policy's name is deleted (not
+    "not in the plan"), every check bound to it fails and the gate exits 1."""
+    table = "mcp-oauth-storage-teams-dev"
+    plan = copy.deepcopy(compliant)
+    patch(
+        plan,
+        {
+            "type": "aws_dynamodb_table",
+            "where": {"name": table},
+            "set": {"name": f"{table}-v2"},
+            "action": "replace",
+        },
+    )
+    report = judge(policy, catalog, tmp_path, plan)
+    for check_id in (
+        "dynamodb-pitr-enabled",
+        "dynamodb-ttl-enabled",
+        "dynamodb-encryption-at-rest",
+    ):
+        found = result(report, check_id, table)
+        assert found.status == "fail", found.message
+        assert found.message.startswith("the plan deletes it (")
+        assert "replaced under another name" in found.message
+        assert found.plan.action == "delete"
+    assert report.summary.status == "fail"
 
 
 def test_name_patterns_match_the_plans_names(
@@ -692,3 +795,100 @@ def test_an_environment_in_two_regions_places_each_plan(
                 change["change"][side].pop("arn", None)
     with pytest.raises(InputError, match=r"environment dev spans \?/eu-central-1, \?/eu-west-1"):
         judge(policy, catalog, tmp_path, anonymous)
+
+
+def test_a_plan_of_another_account_or_region_is_refused(
+    workspace: Any, tmp_path: Path, compliant: dict
+) -> None:
+    """The dev plan judged as prod, whose account and region the policy names: exit 2,
+    one line naming the file, the environment and what differs (not a pass on the
+    resources whose names have no {env})."""
+
+    def prod_elsewhere(document: dict) -> None:
+        document["environments"]["prod"] = {"region": "eu-west-1", "account_id": "999999999999"}
+
+    workspace.edit(prod_elsewhere)
+    policy = workspace.policy
+    catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
+    with pytest.raises(InputError) as raised:
+        judge(policy, catalog, tmp_path, compliant, env="prod")
+    assert str(raised.value) == (
+        f"{tmp_path / 'plan-0.json'}: not a plan of environment prod: it names region "
+        "eu-central-1 (prod: eu-west-1) and account 123456789012 (prod: 999999999999)"
+    )
+    account_only = copy.deepcopy(compliant)
+    del account_only["configuration"]["provider_config"]
+    for change in account_only["resource_changes"]:
+        for side in ("before", "after"):
+            if isinstance(change["change"][side], dict) and "arn" in change["change"][side]:
+                arn = change["change"][side]["arn"]
+                change["change"][side]["arn"] = arn.replace(":eu-central-1:", ":eu-west-1:")
+    with pytest.raises(InputError, match=r"it names account 123456789012 \(prod: 999999999999\)$"):
+        judge(policy, catalog, tmp_path, account_only, env="prod")
+
+
+def test_a_flag_that_is_not_a_boolean_is_an_error(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """PITR ``enabled: "yes"`` (a truthy string) is not read as true: an error naming
+    the value, never a pass."""
+    table = "mcp-oauth-storage-teams-dev"
+    plan = copy.deepcopy(compliant)
+    patch(
+        plan,
+        {
+            "type": "aws_dynamodb_table",
+            "where": {"name": table},
+            "set": {"point_in_time_recovery": [{"enabled": "yes"}]},
+        },
+    )
+    found = result(judge(policy, catalog, tmp_path, plan), "dynamodb-pitr-enabled", table)
+    assert (found.status, found.error.code) == ("error", "NotABoolean")
+    assert "point_in_time_recovery[0].enabled is 'yes', not true or false" in found.message
+
+
+def test_the_same_plan_twice_counts_once(tmp_path: Path, compliant: dict) -> None:
+    """A file given twice, or a copy of it (the same SHA-256), is judged once: not
+    every result an error "planned more than once"."""
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(compliant))
+    copied = tmp_path / "copy.json"
+    shutil.copy(path, copied)
+    assert [p.path for p in read_plans([path, path, copied])] == [path]
+    argv = ["plan", str(path), str(path), str(copied), "--policy", str(POLICY_PATH)]
+    assert main([*argv, "--env", "dev", "-o", str(tmp_path / "out")]) == 0
+    report = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert len(report["run"]["sources"]) == 1
+
+
+def test_a_directory_stands_for_the_plans_in_it(tmp_path: Path, compliant: dict) -> None:
+    """Every Terraform plan (*.json) in a directory, sorted; other JSON (a report) is
+    skipped; a directory without a plan, or with a broken one, is exit 2."""
+    plans = tmp_path / "plans"
+    plans.mkdir()
+    (plans / "b.json").write_text(json.dumps(compliant))
+    shared = copy.deepcopy(compliant)
+    shared["timestamp"] = "2026-11-24T10:00:00Z"
+    (plans / "a.json").write_text(json.dumps(shared))
+    (plans / "report.json").write_text(json.dumps({"schema_version": "1.1"}))
+    (plans / "notes.txt").write_text("not a plan")
+    assert [p.path.name for p in read_plans([plans])] == ["a.json", "b.json"]
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match=r"empty: no Terraform plan \(\*\.json\) in the"):
+        read_plans([empty])
+    (plans / "c.json").write_text(json.dumps({"format_version": "1.2"}))
+    with pytest.raises(InputError, match=r"c\.json: not a Terraform plan"):
+        read_plans([plans])
+
+
+def test_plan_help_describes_plan(capsys: pytest.CaptureFixture) -> None:
+    """plan --help explains plan's gate (not run's deadline and not-assessed), and its
+    --verbose does not promise AWS API calls it never makes."""
+    with pytest.raises(SystemExit) as done:
+        main(["plan", "--help"])
+    assert done.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "not_in_plan results and checks a plan cannot judge never gate" in text
+    assert "known only after apply, exits 3" in text
+    assert "deadline" not in text and "log every AWS API call" not in text

@@ -160,7 +160,9 @@ def test_a_new_bucket_that_sets_nothing_gets_s3s_defaults() -> None:
         unknown=unknown,
         expressions={"bucket": const("new"), "versioning": [{"enabled": ref("var.on")}]},
     )
-    with pytest.raises(Unknowable, match=r"aws_s3_bucket.new: versioning is unknown until apply"):
+    with pytest.raises(
+        Unknowable, match=r"aws_s3_bucket.new: versioning is known only after apply"
+    ):
         fact(states(plan)[0], "s3_bucket.versioning", "new", tf_type="aws_s3_bucket")
 
 
@@ -236,7 +238,7 @@ def test_a_policy_from_a_data_source_read_at_apply_is_unknown() -> None:
         expressions={"policy": ref("data.aws_iam_policy_document.p.json")},
     )
     with pytest.raises(
-        Unknowable, match=r"data.aws_iam_policy_document.p: json is unknown until apply"
+        Unknowable, match=r"data.aws_iam_policy_document.p: json is known only after apply"
     ):
         fact(states(plan)[0], "s3_bucket.policy", "logs", tf_type="aws_s3_bucket")
 

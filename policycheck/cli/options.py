@@ -187,16 +187,21 @@ def _audit(output: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return audit
 
 
-def add_gate_options(command: argparse.ArgumentParser, default: str) -> None:
-    """--fail-on and --min-severity: which results decide the exit code."""
+def add_gate_options(
+    command: argparse.ArgumentParser, default: str, fail_on_help: str | None = None
+) -> None:
+    """--fail-on and --min-severity: which results decide the exit code (``fail_on_help``
+    for a command whose statuses gate otherwise than run's)."""
+    explained = fail_on_help or (
+        "what makes the exit code non-zero: error (failures exit 1; errors, anything "
+        "not assessed and a reached deadline exit 3), fail (failures exit 1; read errors "
+        "are only reported), none (0 once the command completed)"
+    )
     command.add_argument(
         "--fail-on",
         choices=("error", "fail", "none"),
         default=default,
-        help="what makes the exit code non-zero: error (failures exit 1; errors, anything "
-        "not assessed and a reached deadline exit 3), fail (failures exit 1; read errors "
-        "are only reported), none (0 once the command completed) "
-        f"(default: {default})",
+        help=f"{explained} (default: {default})",
     )
     command.add_argument(
         "--min-severity",

@@ -38,18 +38,30 @@ exit codes (of the results that gate: --min-severity and above, not waived; with
   70 internal error (a bug): rerun with --verbose for the traceback
 """
 
+FAIL_ON = (
+    "what makes the exit code non-zero: error (failures after the apply and deletions "
+    "exit 1; an error, such as a value it needs that is known only after apply, exits 3), "
+    "fail (failures exit 1; errors are only reported), none (0 once the report is written); "
+    "not_in_plan results and checks a plan cannot judge never gate"
+)
+
 
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "plan",
-        parents=[parents.common, parents.policy, parents.output, parents.filters],
+        parents=[parents.policy, parents.output, parents.filters],
         help="judge Terraform plans (terraform show -json) before they are applied",
         description=DESCRIPTION,
         epilog=EXIT_CODES,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument(
-        "plans", type=Path, nargs="+", metavar="PLAN.json", help="terraform show -json output"
+        "plans",
+        type=Path,
+        nargs="+",
+        metavar="PLAN.json",
+        help="terraform show -json output, or a directory of such files (every *.json in it "
+        "that is Terraform output); a file given twice counts once",
     )
     parser.add_argument(
         "--env",
@@ -57,7 +69,13 @@ def add(commands: Any, parents: Parents) -> None:
         metavar="ENV",
         help="the environment of the policy the plans are for (default: the policy's only one)",
     )
-    add_gate_options(parser, default="error")
+    parser.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="print the traceback of an internal error (plan makes no AWS call)",
+    )
+    add_gate_options(parser, default="error", fail_on_help=FAIL_ON)
     add_baseline_option(parser)
     parser.set_defaults(execute=execute)
 
@@ -66,7 +84,7 @@ def execute(args: argparse.Namespace) -> int:
     from policycheck.errors import InputError
     from policycheck.planning import select
     from policycheck.terraform.audit import plan_audit
-    from policycheck.terraform.planfile import read_plan
+    from policycheck.terraform.planfile import read_plans
 
     configure_logging(args.verbose)
     policy, catalog = load(args)
@@ -80,6 +98,6 @@ def execute(args: argparse.Namespace) -> int:
         [environment] = policy.environments
     selection = select(policy, catalog, [environment], args.checks, args.controls)
     baseline = load_report(args.fail_on_new) if args.fail_on_new else None
-    plans = [read_plan(path) for path in args.plans]
+    plans = read_plans(args.plans)
     prepare_output(args.output_dir, [*args.plans, *([args.fail_on_new] if baseline else [])])
     return finish(plan_audit(policy, catalog, selection, plans), args, baseline)

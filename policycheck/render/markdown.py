@@ -114,36 +114,33 @@ def overall(report: Report, waived: bool = False) -> tuple[str, str]:
 
 
 def plan_change_lines(report: Report) -> list[str]:
-    """What the plan does to each verdict it changes, in a sentence: the plan breaks a
-    check that passes today, fixes one, deletes a resource, makes a value unknown until
-    apply, or creates a resource that would fail."""
+    """What the plan does to each verdict it changes, in a sentence per check: the plan
+    breaks a check that passes today, fixes one, deletes or replaces a resource (said
+    even when the verdict stays), makes a value unknown until apply, or creates a
+    resource that would fail."""
     lines = []
     for r in report.results:
         change = r.plan
-        if (
-            change is None
-            or change.before_status == r.status
-            or r.status
-            not in (
-                "fail",
-                "error",
-                "pass",
-            )
-        ):
+        if change is None or r.status not in ("fail", "error", "pass"):
             continue
-        if change.before_status is None and r.status == "pass":
+        destroys = change.action in ("delete", "replace")
+        if not destroys and change.before_status == r.status:
+            continue
+        if change.before_status is None and r.status == "pass" and not destroys:
             continue  # a new resource that complies: nothing to warn about
         controls = ", ".join(r.control_ids) or r.check_id
         what = ", ".join(change.changed) or f"{change.address} ({change.action})"
         where = f"`{r.resource.name}` ({what})"
-        if change.action == "delete":
-            verb = f"deletes {where}"
+        check = f"`{r.check_id}`"
+        if destroys:
+            outcome = {"fail": "failing", "pass": "passing", "error": "leaving undecided"}
+            verb = f"{change.action}s {where}, {outcome[r.status]} {check}"
         elif change.before_status is None:
-            verb = f"creates {where} failing `{r.check_id}`"
+            verb = f"creates {where} failing {check}"
         else:
-            verb = {"fail": "breaks", "pass": "fixes", "error": "leaves unknown until apply"}[
+            verb = {"fail": "breaks", "pass": "fixes", "error": "leaves undecided"}[
                 r.status
-            ] + f" `{r.check_id}` on {where}"
+            ] + f" {check} on {where}"
         today = f" ({change.before_status} today)" if change.before_status else ""
         lines.append(f"this plan {verb}: {r.message} — {controls} would {r.status}{today}")
     return lines

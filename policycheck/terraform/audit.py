@@ -39,6 +39,7 @@ from policycheck.policy import Policy
 from policycheck.report import (
     UNJUDGED,
     EnvironmentInfo,
+    PlanAction,
     PlanChange,
     Report,
     Result,
@@ -77,14 +78,20 @@ class PlanSet:
         ]
 
     def deleted(self, planned: PlannedType, name: str, parent: str) -> list[Instance]:
-        found = self.after.deleted_with(planned.tf_type, planned.name_attr, name)
-        return [i for i in found if _in(planned, i, parent)]
+        """The instances of a policy's resource the plan destroys without a successor of
+        that name: deleted, or replaced by one of another name (a rename)."""
+        kept = {(i.file, i.address) for i in self.find(self.after, planned, name, parent)}
+        return [
+            i
+            for i in self.find(self.before, planned, name, parent)
+            if "delete" in i.actions and (i.file, i.address) not in kept
+        ]
 
     def names(self, planned: PlannedType, parent: str) -> list[str]:
         """Every name of the type the plans have or delete (for name patterns)."""
         instances = [
             *self.after.of_type(planned.tf_type),
-            *(i for i in self.after.deleted if i.type == planned.tf_type),
+            *(i for i in self.before.of_type(planned.tf_type) if "delete" in i.actions),
         ]
         names = (i.node.optional(planned.name_attr) for i in instances if _in(planned, i, parent))
         return sorted({name for name in names if isinstance(name, str)})
@@ -156,6 +163,7 @@ def locate(policy: Policy, environment: str, plans: list[PlanFile]) -> dict[Wher
     placed: dict[Where, list[PlanFile]] = {where: [] for where in locations}
     for plan_file in plans:
         regions, accounts = _where_planned(plan_file)
+        _refuse_elsewhere(plan_file, environment, locations, regions, accounts)
         fitting = [
             w
             for w in locations
@@ -172,6 +180,35 @@ def locate(policy: Policy, environment: str, plans: list[PlanFile]) -> dict[Wher
             )
         placed[fitting[0]].append(plan_file)
     return {_with_account(where, files): files for where, files in placed.items()}
+
+
+def _refuse_elsewhere(
+    plan_file: PlanFile,
+    environment: str,
+    locations: list[Where],
+    regions: set[str],
+    accounts: set[str],
+) -> None:
+    """InputError when the plan is for another place than the environment: none of the
+    regions (provider, ARNs) or none of the accounts (ARNs) it names is the environment's."""
+    wanted_regions = {w.region for w in locations}
+    wanted_accounts = {w.account_id for w in locations if w.account_id}
+    differs = []
+    if regions and not regions & wanted_regions:
+        differs.append(
+            f"region {', '.join(sorted(regions))} ({environment}: "
+            f"{', '.join(sorted(wanted_regions))})"
+        )
+    if accounts and wanted_accounts and not accounts & wanted_accounts:
+        differs.append(
+            f"account {', '.join(sorted(accounts))} ({environment}: "
+            f"{', '.join(sorted(wanted_accounts))})"
+        )
+    if differs:
+        raise InputError(
+            f"{plan_file.path}: not a plan of environment {environment}: it names "
+            f"{' and '.join(differs)}"
+        )
 
 
 def _with_account(where: Where, files: list[PlanFile]) -> Where:
@@ -243,7 +280,9 @@ class _Judge:
         deleted = plans.deleted(planned, name, parent) if planned else []
         why = why_not_judgeable(target.binding.check)
         if deleted and not after:
-            return self._deleted(target, common, deleted[0], why)
+            return self._destroyed(target, common, deleted[0], why)
+        if planned and planned.destroys and len(after) == 1 and after[0].action == "replace":
+            return self._destroyed(target, common, after[0], why, planned.destroys)
         if why:
             return Result(
                 **common,
@@ -290,21 +329,33 @@ class _Judge:
             before_message=before.message if before else "",
         )
 
-    def _deleted(
-        self, target: Target, common: dict[str, Any], instance: Instance, why: str | None
+    def _destroyed(
+        self,
+        target: Target,
+        common: dict[str, Any],
+        instance: Instance,
+        why: str | None,
+        data: str = "",
     ) -> Result:
-        change = PlanChange(file=instance.file, address=instance.address, action="delete")
+        """A failure: the plan deletes the resource, or replaces one that holds ``data``."""
+        action: PlanAction = "replace" if data else "delete"
+        change = PlanChange(file=instance.file, address=instance.address, action=action)
         if why is None:
             change = self._change(target, instance, []).model_copy(
-                update={"action": "delete", "changed": [instance.label]}
+                update={"action": action, "changed": [instance.label]}
             )
+        where = f"{instance.address} in {instance.file}"
+        if data:
+            message = f"the plan replaces it ({where}): {data} are destroyed; expected it kept"
+        else:
+            renamed = ", replaced under another name" if instance.action == "replace" else ""
+            message = f"the plan deletes it ({where}{renamed}); expected it to exist"
         return Result(
             **common,
             status="fail",
-            message=f"the plan deletes it ({instance.address} in {instance.file}); expected it "
-            "to exist",
-            expected={"exists": True},
-            observed={"planned_action": "delete", "address": instance.address},
+            message=message,
+            expected={"exists": True, "replaced": False} if data else {"exists": True},
+            observed={"planned_action": action, "address": instance.address},
             plan=change,
         )
 
@@ -330,7 +381,11 @@ class _Judge:
             outcome, seen = self.memo[(state.view, key)]
             outcomes[key] = outcome
             recorded += [i for i in seen if not any(i is r for r in recorded)]
-        return evaluate(target, outcomes, self.catalog, self.now, self.registry), recorded
+        result = evaluate(target, outcomes, self.catalog, self.now, self.registry)
+        unread = [o.error.message for o in outcomes.values() if o.error]
+        if result.status == "error" and unread:  # say what the plan does not tell, plainly
+            result = result.model_copy(update={"message": "; ".join(dict.fromkeys(unread))})
+        return result, recorded
 
     def _read(
         self, spec: FactSpec, state: PlanState, subject: Subject

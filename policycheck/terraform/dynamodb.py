@@ -20,7 +20,7 @@ AWS_MANAGED_ALIAS = "alias/aws/dynamodb"
 
 def continuous_backups(state: PlanState, subject: Subject) -> Any:
     pitr = subject.instance.node.first("point_in_time_recovery")
-    enabled = bool(pitr.get("enabled")) if pitr is not None else False
+    enabled = pitr.flag("enabled") if pitr is not None else False
     description: dict[str, Any] = {
         "PointInTimeRecoveryStatus": "ENABLED" if enabled else "DISABLED"
     }
@@ -42,7 +42,7 @@ def _recovery_period(pitr: Node) -> int | None:
 
 def time_to_live(state: PlanState, subject: Subject) -> Any:
     ttl = subject.instance.node.first("ttl")
-    if ttl is None or not ttl.get("enabled"):
+    if ttl is None or not ttl.flag("enabled"):
         return {"TimeToLiveStatus": "DISABLED"}
     return {"TimeToLiveStatus": "ENABLED", "AttributeName": ttl.get("attribute_name")}
 
@@ -63,7 +63,7 @@ def description(state: PlanState, subject: Subject) -> Any:
         ],
     }
     sse = table.first("server_side_encryption")
-    if sse is not None and sse.get("enabled"):
+    if sse is not None and sse.flag("enabled"):
         described["SSEDescription"] = {"Status": "ENABLED", "SSEType": "KMS"}
         key = sse.optional("kms_key_arn")
         if key:
@@ -75,7 +75,7 @@ def kms_key(state: PlanState, subject: Subject) -> Any:
     """Who manages the table's key; None when DynamoDB's AWS owned key is used. The
     provider leaves ``kms_key_arn`` empty for the AWS managed key."""
     sse = subject.instance.node.first("server_side_encryption")
-    if sse is None or not sse.get("enabled"):
+    if sse is None or not sse.flag("enabled"):
         return None
     if sse.unknown("kms_key_arn"):
         if not sse.configured("kms_key_arn"):

@@ -35,7 +35,7 @@ def _stream(stream: Node) -> dict[str, Any]:
     sse = stream.first("server_side_encryption")
     encryption = None
     if sse is not None:
-        enabled = bool(sse.get("enabled"))
+        enabled = sse.flag("enabled")
         encryption = {"Status": "ENABLED" if enabled else "DISABLED"}
         if enabled and sse.optional("key_type"):
             encryption["KeyType"] = sse.get("key_type")

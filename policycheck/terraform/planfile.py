@@ -15,6 +15,13 @@ from policycheck.errors import InputError
 
 #: The major format version understood; minor versions only add properties.
 SUPPORTED_MAJOR = "1"
+#: The actions a plan's resource change may list (replacements list delete and create).
+ACTIONS = ("no-op", "create", "read", "update", "delete", "forget")
+#: Keys of ``terraform show -json`` output (a plan or a state): a JSON file in a plans
+#: directory with none of them is something else, skipped.
+TERRAFORM_KEYS = frozenset(
+    {"format_version", "terraform_version", "planned_values", "resource_changes", "values"}
+)
 HOW_TO = "terraform plan -out tfplan && terraform show -json tfplan > plan.json"
 
 
@@ -39,14 +46,44 @@ class PlanFile:
         return value if isinstance(value, str) else None
 
 
+def read_plans(paths: list[Path]) -> list[PlanFile]:
+    """The plans given: files, and directories standing for every plan (``*.json``,
+    sorted) in them; a file given twice (the same SHA-256) counts once. InputError for a
+    file that is not a usable plan, or a directory without one."""
+    found: dict[str, PlanFile] = {}
+    for path in paths:
+        plans = _directory_plans(path) if path.is_dir() else [read_plan(path)]
+        for plan_file in plans:
+            found.setdefault(plan_file.sha256, plan_file)
+    return list(found.values())
+
+
+def _directory_plans(directory: Path) -> list[PlanFile]:
+    """The plans among a directory's JSON files; other JSON (a report) is skipped, a
+    file that looks like Terraform output but is not a usable plan is InputError."""
+    plans = []
+    for path in sorted(p for p in directory.glob("*.json") if p.is_file()):
+        raw, document = _load(path)
+        if isinstance(document, dict) and not TERRAFORM_KEYS & document.keys():
+            continue
+        plans.append(_validated(path, raw, document))
+    if not plans:
+        raise InputError(f"{directory}: no Terraform plan (*.json) in the directory; run {HOW_TO}")
+    return plans
+
+
 def read_plan(path: Path) -> PlanFile:
     """The plan file, validated; InputError (one line) when it is not a usable plan."""
+    return _validated(path, *_load(path))
+
+
+def _load(path: Path) -> tuple[bytes, Any]:
     try:
         raw = path.read_bytes()
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        document = json.loads(raw)
+        return raw, json.loads(raw)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: not JSON (line {exc.lineno}, column {exc.colno}); expected the output "
@@ -54,6 +91,9 @@ def read_plan(path: Path) -> PlanFile:
         ) from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not JSON (not UTF-8); expected the output of {HOW_TO}") from None
+
+
+def _validated(path: Path, raw: bytes, document: Any) -> PlanFile:
     _check_document(path, document)
     return PlanFile(
         path=path,
@@ -120,6 +160,11 @@ def _problems(document: dict[str, Any]) -> Iterator[str]:
             or not all(isinstance(a, str) for a in actions)
         ):
             yield f"{where}.change.actions: expected a list of actions"
+        elif unknown := [a for a in actions if a not in ACTIONS]:
+            yield (
+                f"{where}.change.actions: unknown action {unknown[0]!r} (Terraform plans "
+                f"{', '.join(ACTIONS)})"
+            )
     for key in ("planned_values", "prior_state", "configuration"):
         if key in document and not isinstance(document[key], dict):
             yield f"{key}: expected an object"

@@ -54,7 +54,7 @@ def versioning(state: PlanState, subject: Subject) -> Any:
     if deleted:  # the provider suspends versioning when the resource goes
         return {"Status": "Suspended"}
     legacy = _inline(bucket, "versioning")
-    return {"Status": "Enabled"} if legacy and legacy[0].get("enabled") else {}
+    return {"Status": "Enabled"} if legacy and legacy[0].flag("enabled") else {}
 
 
 def _encryption_rules(config: Node) -> dict[str, Any] | None:
@@ -105,7 +105,7 @@ def account_public_access_block(state: PlanState, subject: Subject) -> Any:
 def _flags(config: Instance | None) -> dict[str, bool] | None:
     if config is None:
         return None
-    return {flag: bool(config.get(attr)) for flag, attr in PUBLIC_ACCESS_FLAGS.items()}
+    return {flag: config.flag(attr) for flag, attr in PUBLIC_ACCESS_FLAGS.items()}
 
 
 def lifecycle(state: PlanState, subject: Subject) -> Any:
@@ -220,7 +220,7 @@ def _transition(transition: Node, days_attr: str) -> dict[str, Any]:
 
 def _legacy_rule(rule: Node) -> dict[str, Any]:
     """A ``lifecycle_rule`` block of aws_s3_bucket (AWS provider before 4.0, still read)."""
-    out: dict[str, Any] = {"Status": "Enabled" if rule.get("enabled") else "Disabled"}
+    out: dict[str, Any] = {"Status": "Enabled" if rule.flag("enabled") else "Disabled"}
     if rule.optional("id"):
         out["ID"] = rule.get("id")
     prefix, tags = rule.get("prefix") or "", rule.get("tags") or {}

@@ -63,6 +63,9 @@ class PlannedType:
     tf_type: str
     name_attr: str
     parent: Callable[[Instance], str] | None = None
+    #: What a replacement destroys with the resource (its data); empty when replacing it
+    #: loses nothing its new configuration does not restore.
+    destroys: str = ""
 
     def parent_of(self, instance: Instance) -> str:
         return self.parent(instance) if self.parent else ""
@@ -70,9 +73,11 @@ class PlannedType:
 
 PLANNED_TYPES: Mapping[str, PlannedType] = MappingProxyType(
     {
-        "s3_bucket": PlannedType("aws_s3_bucket", "bucket"),
-        "dynamodb_table": PlannedType("aws_dynamodb_table", "name"),
-        "ecr_repository": PlannedType("aws_ecr_repository", "name"),
+        "s3_bucket": PlannedType(
+            "aws_s3_bucket", "bucket", destroys="its objects and all their versions"
+        ),
+        "dynamodb_table": PlannedType("aws_dynamodb_table", "name", destroys="its items"),
+        "ecr_repository": PlannedType("aws_ecr_repository", "name", destroys="its images"),
         "ecs_service": PlannedType(
             "aws_ecs_service", "name", lambda service: ecs.cluster_name(service.node)
         ),

@@ -143,6 +143,18 @@ class Node:
             raise self.instance.unknowable(self.path + steps, marker)
         return value
 
+    def flag(self, *steps: Step) -> bool:
+        """The boolean there (False when absent); Unknowable when it is unknown,
+        sensitive, or not a boolean (``"yes"``)."""
+        value = self.get(*steps)
+        if value is None or isinstance(value, bool):
+            return bool(value)
+        raise Unknowable(
+            "NotABoolean",
+            f"{self.instance.address}: {path_text(self.path + steps)} is {value!r}, "
+            "not true or false",
+        )
+
     def optional(self, *steps: Step) -> Any:
         """The value there, or None when it is absent, unknown or sensitive: for what no
         check judges (a key id shown beside the algorithm that is judged)."""
@@ -203,6 +215,9 @@ class Instance:
     def get(self, *steps: Step) -> Any:
         return self.node.get(*steps)
 
+    def flag(self, *steps: Step) -> bool:
+        return self.node.flag(*steps)
+
     @property
     def action(self) -> PlanAction:
         """create, update, replace, delete, read or no-op."""
@@ -228,9 +243,9 @@ class Instance:
         if marker is SENSITIVE:
             return Unknowable(
                 "SensitiveValue",
-                f"{where} is sensitive; policycheck does not read sensitive values",
+                f"{where} is sensitive in the plan (its value is hidden)",
             )
-        return Unknowable(UNKNOWN_UNTIL_APPLY, f"{where} is unknown until apply")
+        return Unknowable(UNKNOWN_UNTIL_APPLY, f"{where} is known only after apply")
 
     def _expression(self, steps: tuple[Step, ...]) -> Any:
         """The configuration's expression of an argument, or of a nested block (a list of
@@ -252,7 +267,7 @@ class Instance:
             else:
                 raise Unknowable(
                     UNKNOWN_UNTIL_APPLY,
-                    f"{self.address}: {path_text(steps)} is unknown until apply and its block "
+                    f"{self.address}: {path_text(steps)} is known only after apply and its block "
                     "is not written out in the configuration (a dynamic block?)",
                 )
         return current
@@ -374,7 +389,7 @@ class PlanState:
             first = unresolved[0]
             raise Unknowable(
                 UNKNOWN_UNTIL_APPLY,
-                f"{first.address}: {attr} is unknown until apply and refers to no "
+                f"{first.address}: {attr} is known only after apply and refers to no "
                 f"{owner_type} of the plan: cannot tell which one it configures",
             )
         return self._record(list(index.get(value, [])))
