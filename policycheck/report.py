@@ -289,6 +289,11 @@ class RunInfo(ReportModel):
         default_factory=list,
         description="Judged on Terraform plans (`policycheck plan`), not live AWS: each file.",
     )
+    simulated: bool = Field(
+        False,
+        description="Made by `policycheck demo` against a simulated account (moto on "
+        "loopback), not AWS: evidence of nothing live.",
+    )
 
 
 class Summary(ReportModel):
@@ -487,6 +492,16 @@ def upgraded(report: Report) -> Report:
             "summary": summarize(controls, report.results, gaps),
         }
     )
+
+
+def live_evidence_problem(report: Report) -> str:
+    """Why the report is no evidence of the live accounts' state ("" when it is): judged on
+    a Terraform plan, or made against the demo's simulated account."""
+    if report.run.sources:
+        return "judged on a Terraform plan, not the live accounts"
+    if report.run.simulated:
+        return "made by the demo against a simulated account"
+    return ""
 
 
 def report_environments(report: Report) -> list[str]:

@@ -17,7 +17,7 @@ from html import escape
 from typing import Any
 
 from policycheck.crosswalk import FRAMEWORKS, evidence_for
-from policycheck.history import History, Timeline
+from policycheck.history import History, Timeline, counted
 from policycheck.render.markdown import Segment, run_rows, unassessed_lines
 from policycheck.report import (
     ControlResult,
@@ -325,8 +325,9 @@ def _history_overview(history: History) -> str:
     )
     return (
         '<section id="history"><h2>History</h2>'
-        f"<p>{esc(history.start)} to {esc(history.end)} ({len(history.days)} days, "
-        f"{history.reports} reports). A failure lasts until a report shows the control "
+        f"<p>{esc(history.start)} to {esc(history.end)} ({counted(len(history.days), 'day')}, "
+        f"{counted(history.reports, 'report')}; skipped: {len(history.skipped)}, see "
+        "history.json or history.md). A failure lasts until a report shows the control "
         "passing, waived or not applicable; days without evidence in between count as out "
         "of compliance.</p>"
         f"{_table([*headers, 'Other days (no report, error, waived, …)'], rows)}"
@@ -349,7 +350,7 @@ def _strip(timeline: Timeline, days: list[str], changed: set[str]) -> str:
         for day, status in zip(days, timeline.statuses, strict=True)
     )
     failures = "; ".join(
-        f"failed {f.started} → {f.ended or 'still failing'} ({f.days} days"
+        f"failed {f.started} → {f.ended or 'still failing'} ({counted(f.days, 'day')}"
         + (f", ended {STATUS_LOOKS[f.ended_as].label}" if f.ended_as else "")
         + ")"
         for f in timeline.failures
@@ -357,7 +358,7 @@ def _strip(timeline: Timeline, days: list[str], changed: set[str]) -> str:
     return (
         f'<tr><td>{esc(timeline.environment)}</td><td style="width:60%"><div class="strip" '
         f'role="img" aria-label="status per day">{cells}</div></td><td>'
-        f"{timeline.days_out_of_compliance} days out of compliance"
+        f"{counted(timeline.days_out_of_compliance, 'day')} out of compliance"
         f"{esc('; ' + failures) if failures else ''}</td></tr>"
     )
 

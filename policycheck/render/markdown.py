@@ -288,6 +288,8 @@ def run_rows(run: RunInfo) -> list[tuple[str, list[Segment]]]:
                 ],
             )
         )
+    if run.simulated:
+        rows.append(("Accounts", [("simulated by the demo (moto on loopback), not AWS", "")]))
     for env in run.environments:
         where = f"account {env.account_id}, {env.region}, "
         if env.error:
