@@ -373,3 +373,10 @@ def test_legacy_report_has_no_star_environment_and_days_are_counted_right(
     markdown = render_history_markdown(history)
     assert "1 day, 1 report;" in markdown
     assert "1 days" not in markdown and "1 days" not in render_history_html(history)
+
+
+def test_help_gives_the_date_format(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["history", "--help"])
+    out = capsys.readouterr().out
+    assert "--since YYYY-MM-DD" in out and "--until YYYY-MM-DD" in out
