@@ -60,6 +60,9 @@ RESULT_STATUSES: tuple[ResultStatus, ...] = (
 #: Results that judge nothing (only a plan makes them): they say what was not judged and
 #: why, and never pass or gate by themselves.
 UNJUDGED: tuple[ResultStatus, ...] = ("not_assessed", "not_in_plan")
+#: A control's statuses that judged something: a framework requirement is evidenced by a
+#: report only when a control mapped to it has one of them.
+JUDGED: tuple[ControlStatus, ...] = ("pass", "fail", "error", "waived")
 SEVERITIES = ("critical", "high", "medium", "low")
 
 
