@@ -150,13 +150,7 @@ class _Collector:
         self.skipped: list[SkippedReport] = []
 
     def add(self, path: Path) -> None:
-        try:
-            report = read_report(path, max_problems=1)
-        except InputError as exc:
-            detail = str(exc).removeprefix(f"{path}: ")
-            if detail.startswith("cannot read"):
-                raise
-            raise InputError(f"{path}: not a policycheck report: {detail}") from None
+        report = read_report(path)
         started = started_at(report.run.started_at, path)
         day = started.date()
         if (self.since and day < self.since) or (self.until and day > self.until):

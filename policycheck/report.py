@@ -530,9 +530,10 @@ def control_status_in(report: Report, control: ControlResult, environment: str) 
     return assess_control(control.id, control.title, control.checks, own, control.manual).status
 
 
-def read_report(path: Path, max_problems: int = 5) -> Report:
-    """A saved report.json as this version states it (see ``upgraded``), or InputError
-    naming the file and what is wrong (at most ``max_problems`` lines)."""
+def read_report(path: Path) -> Report:
+    """A saved report.json as this version states it (see ``upgraded``), or InputError in
+    one line naming the file: it cannot be read, or it is not a policycheck report (and its
+    first problem)."""
     from policycheck.errors import InputError
     from policycheck.validation import describe_errors
 
@@ -544,4 +545,6 @@ def read_report(path: Path, max_problems: int = 5) -> Report:
     try:
         return upgraded(Report.model_validate_json(text))
     except ValidationError as exc:
-        raise InputError("\n".join(describe_errors(path, exc)[:max_problems])) from None
+        problems = [line.removeprefix(f"{path}: ") for line in describe_errors(path, exc)]
+        more = f"; {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise InputError(f"{path}: not a policycheck report ({problems[0]}{more})") from None

@@ -182,6 +182,7 @@ def test_a_requirement_whose_controls_were_not_judged_is_not_evidenced(
     ("args", "said"),
     [
         (["--framework", "PCI"], "--framework: unknown framework 'PCI'; choose from NIST-800-53"),
+        (["--framework", ""], "--framework: unknown framework ''; choose from NIST-800-53"),
         (["--report", "r.json"], "--report: only with --framework"),
         (["--framework", "SOC2", "--report", "missing.json"], "missing.json: cannot read"),
     ],

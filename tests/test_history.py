@@ -274,9 +274,9 @@ def test_cli_writes_markdown_json_and_html(
 @pytest.mark.parametrize(
     ("content", "said"),
     [
-        ("{not json", "not a policycheck report: (top level): Invalid JSON"),
-        ('{"assessment-results": {}}', "not a policycheck report:"),
-        ('{"schema_version": "1.1", "run": {}}', "not a policycheck report: run."),
+        ("{not json", "not a policycheck report ((top level): Invalid JSON"),
+        ('{"assessment-results": {}}', "not a policycheck report ("),
+        ('{"schema_version": "1.1", "run": {}}', "not a policycheck report (run."),
     ],
 )
 def test_cli_bad_input_exits_2_in_one_line_naming_the_file(

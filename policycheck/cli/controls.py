@@ -50,7 +50,7 @@ def execute(args: argparse.Namespace) -> int:
 
     if args.report and not args.framework:
         raise InputError("--report: only with --framework")
-    if args.framework:
+    if args.framework is not None:
         if args.framework not in FRAMEWORKS:
             raise InputError(
                 f"--framework: unknown framework {args.framework!r}; choose from {FRAMEWORK_IDS}"
