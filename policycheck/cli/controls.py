@@ -20,7 +20,7 @@ FRAMEWORK_IDS = ", ".join(FRAMEWORKS)
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "controls",
-        parents=[parents.common, parents.policy],
+        parents=[parents.offline, parents.policy],
         help="list the control catalog, or a framework's requirements the controls evidence",
         description="Without --framework: each control and the checks that evidence it. "
         "With --framework ID: each requirement of that framework that a control maps to "

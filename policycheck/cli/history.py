@@ -22,7 +22,7 @@ def _day(value: str) -> datetime.date:
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "history",
-        parents=[parents.common],
+        parents=[parents.offline],
         help="a timeline per control and environment over many saved reports",
         description="Read saved report.json files (files, or directories searched for "
         "report.json, e.g. downloaded nightly artifacts), one at a time, and write per "
