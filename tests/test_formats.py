@@ -89,7 +89,7 @@ def test_render_rejects_a_broken_report(tmp_path: Path) -> None:
     broken.write_text('{"schema_version": "1.0", "run": {}}')
     result = run_cli("render", broken, "-o", tmp_path / "out")
     assert result.returncode == 2
-    assert f"{broken}: run.tool_version: Field required" in result.stderr
+    assert f"{broken}: not a policycheck report (run.tool_version: Field required" in result.stderr
     assert "Traceback" not in result.stderr
 
 
