@@ -143,7 +143,7 @@ SECTIONS = [
 
 
 def render_diff_markdown(changes: dict[str, Any]) -> str:
-    parts = ["# policycheck drift", ""]
+    parts = ["# policycheck diff: what changed between two reports", ""]
     if changes["coverage_lost"]:
         parts += [
             f"## Coverage lost ({len(changes['coverage_lost'])})",

@@ -7,7 +7,12 @@ one of the last report that day (by start time) covering the environment, so mer
 reports and one report per environment both work. A failure lasts from the first day a
 control fails until the first day it is seen passing (or waived, or not applicable): days
 between without evidence (no report, an error, not assessed) count as out of compliance,
-since nothing showed it fixed."""
+since nothing showed it fixed.
+
+Only reports of the live accounts are evidence: a report judged on a Terraform plan
+(run.sources) or made by the demo against a simulated account (run.simulated) is skipped,
+and the history lists it with the reason. A report of schema 1.0 covers the environments
+it reached; a shard missing from a merge shows as the environment ``*`` (not assessed)."""
 
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -20,8 +25,10 @@ from pydantic import Field
 
 from policycheck.errors import InputError
 from policycheck.report import (
+    Report,
     ReportModel,
     control_status_in,
+    live_evidence_problem,
     read_report,
     report_environments,
 )
@@ -65,11 +72,24 @@ class PolicyChange(ReportModel):
     policy_sha256_after: str
 
 
+class SkippedReport(ReportModel):
+    """A report read but not counted, and why."""
+
+    report: str
+    reason: str
+
+
 class History(ReportModel):
     start: str
     end: str
-    reports: int = Field(description="Reports read within the period.")
+    reports: int = Field(description="Reports within the period counted as evidence.")
     latest: str = Field(description="The latest report of the period.")
+    used: list[str] = Field(default_factory=list, description="The reports counted, oldest first.")
+    skipped: list[SkippedReport] = Field(
+        default_factory=list,
+        description="Reports not counted: outside the period, or no evidence of the live "
+        "accounts (judged on a Terraform plan, or made by the demo).",
+    )
     timelines: list[Timeline]
     policy_changes: list[PolicyChange]
 
@@ -89,6 +109,11 @@ class _Run:
     path: str
     policy_sha256: str
     inputs: dict[str, str]
+
+
+def counted(number: int, noun: str) -> str:
+    """``1 day``, ``2 days``: a number and its noun in the right number."""
+    return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
 def report_files(inputs: Iterable[Path]) -> Iterator[Path]:
@@ -122,18 +147,18 @@ class _Collector:
         self.days: dict[tuple[str, str], dict[date, tuple[datetime, str]]] = {}
         self.titles: dict[str, tuple[datetime, str]] = {}
         self.runs: list[_Run] = []
+        self.skipped: list[SkippedReport] = []
 
     def add(self, path: Path) -> None:
-        try:
-            report = read_report(path, max_problems=1)
-        except InputError as exc:
-            detail = str(exc).removeprefix(f"{path}: ")
-            if detail.startswith("cannot read"):
-                raise
-            raise InputError(f"{path}: not a policycheck report: {detail}") from None
+        report = read_report(path)
         started = started_at(report.run.started_at, path)
         day = started.date()
         if (self.since and day < self.since) or (self.until and day > self.until):
+            self.skipped.append(SkippedReport(report=str(path), reason="outside the period"))
+            return
+        problem = live_evidence_problem(report)
+        if problem:
+            self.skipped.append(SkippedReport(report=str(path), reason=problem))
             return
         policy_name = report.run.policy_file.rsplit("/", 1)[-1]
         inputs = {**report.run.input_sha256, policy_name: report.run.policy_sha256}
@@ -141,10 +166,21 @@ class _Collector:
         for control in report.controls:
             if control.id not in self.titles or self.titles[control.id][0] <= started:
                 self.titles[control.id] = (started, control.title)
-            for environment in report_environments(report):
+            for environment in _environments(report):
                 seen = self.days.setdefault((control.id, environment), {})
                 if day not in seen or seen[day][0] <= started:
                     seen[day] = (started, control_status_in(report, control, environment))
+
+
+def _environments(report: Report) -> list[str]:
+    """The environments a report gives a status in. A report of schema 1.0 carries the
+    whole-run gap ``*`` (what it did not assess is unknown): not an environment; its
+    environments are those it reached and those of its results. (A merge missing a shard
+    records ``*`` per control: kept.)"""
+    environments = report_environments(report)
+    if not any("*" in control.environments for control in report.controls):
+        environments = [env for env in environments if env != "*"]
+    return list(dict.fromkeys([*environments, *(r.environment for r in report.results)]))
 
 
 def build_history(
@@ -156,7 +192,12 @@ def build_history(
     for path in paths:
         collector.add(path)
     if not collector.runs:
-        raise InputError("history: no report within the period")
+        reasons = Counter(skipped.reason for skipped in collector.skipped)
+        why = ", ".join(f"{number} {reason}" for reason, number in reasons.items())
+        raise InputError(
+            "history: no report within the period of the live accounts"
+            + (f" (skipped: {why})" if why else "")
+        )
     runs = sorted(collector.runs, key=lambda run: run.started)
     start = since or runs[0].started.date()
     end = until or runs[-1].started.date()
@@ -178,6 +219,8 @@ def build_history(
         end=end.isoformat(),
         reports=len(runs),
         latest=runs[-1].path,
+        used=[run.path for run in runs],
+        skipped=collector.skipped,
         timelines=timelines,
         policy_changes=policy_changes(runs),
     )

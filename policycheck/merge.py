@@ -112,6 +112,7 @@ def _merged_run(reports: list[Report], gaps: list[Gap], environments: list[str])
             "deadline": _distinct(r.run.deadline for r in reports),
             "deadline_reached": any(r.run.deadline_reached for r in reports),
             "sources": [source for r in reports for source in r.run.sources],
+            "simulated": any(r.run.simulated for r in reports),
         }
     )
 

@@ -60,6 +60,9 @@ RESULT_STATUSES: tuple[ResultStatus, ...] = (
 #: Results that judge nothing (only a plan makes them): they say what was not judged and
 #: why, and never pass or gate by themselves.
 UNJUDGED: tuple[ResultStatus, ...] = ("not_assessed", "not_in_plan")
+#: A control's statuses that judged something: a framework requirement is evidenced by a
+#: report only when a control mapped to it has one of them.
+JUDGED: tuple[ControlStatus, ...] = ("pass", "fail", "error", "waived")
 SEVERITIES = ("critical", "high", "medium", "low")
 
 
@@ -289,6 +292,11 @@ class RunInfo(ReportModel):
         default_factory=list,
         description="Judged on Terraform plans (`policycheck plan`), not live AWS: each file.",
     )
+    simulated: bool = Field(
+        False,
+        description="Made by `policycheck demo` against a simulated account (moto on "
+        "loopback), not AWS: evidence of nothing live.",
+    )
 
 
 class Summary(ReportModel):
@@ -489,6 +497,16 @@ def upgraded(report: Report) -> Report:
     )
 
 
+def live_evidence_problem(report: Report) -> str:
+    """Why the report is no evidence of the live accounts' state ("" when it is): judged on
+    a Terraform plan, or made against the demo's simulated account."""
+    if report.run.sources:
+        return "judged on a Terraform plan, not the live accounts"
+    if report.run.simulated:
+        return "made by the demo against a simulated account"
+    return ""
+
+
 def report_environments(report: Report) -> list[str]:
     """The environments a report covers or was asked to cover, in order."""
     return list(
@@ -512,9 +530,10 @@ def control_status_in(report: Report, control: ControlResult, environment: str) 
     return assess_control(control.id, control.title, control.checks, own, control.manual).status
 
 
-def read_report(path: Path, max_problems: int = 5) -> Report:
-    """A saved report.json as this version states it (see ``upgraded``), or InputError
-    naming the file and what is wrong (at most ``max_problems`` lines)."""
+def read_report(path: Path) -> Report:
+    """A saved report.json as this version states it (see ``upgraded``), or InputError in
+    one line naming the file: it cannot be read, or it is not a policycheck report (and its
+    first problem)."""
     from policycheck.errors import InputError
     from policycheck.validation import describe_errors
 
@@ -526,4 +545,6 @@ def read_report(path: Path, max_problems: int = 5) -> Report:
     try:
         return upgraded(Report.model_validate_json(text))
     except ValidationError as exc:
-        raise InputError("\n".join(describe_errors(path, exc)[:max_problems])) from None
+        problems = [line.removeprefix(f"{path}: ") for line in describe_errors(path, exc)]
+        more = f"; {len(problems) - 1} more" if len(problems) > 1 else ""
+        raise InputError(f"{path}: not a policycheck report ({problems[0]}{more})") from None

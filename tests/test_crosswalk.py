@@ -139,7 +139,7 @@ def test_listing_with_a_report_gives_the_run_statuses(
     assert code == 0
     assert out.splitlines()[0] == (
         "SOC 2 Trust Services Criteria (AICPA, 2017) (SOC2): 2 requirements mapped; the run "
-        "of s evidenced 2 of them (with results of a control mapped to each)"
+        "of s evidenced 2 of them (a control mapped to each judged: pass, fail, error or waived)"
     )
     assert re.search(r"A1\.2 +C\.1 +FAIL +dev PASS, prod FAIL +backups", out)
     assert re.search(r"A1\.3 +C\.2 +NOT SELECTED +dev NOT SELECTED +tested too", out)
@@ -147,10 +147,42 @@ def test_listing_with_a_report_gives_the_run_statuses(
     assert "0 requirements mapped (no control maps to this framework)" in out
 
 
+def test_a_requirement_whose_controls_were_not_judged_is_not_evidenced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan's results that judge nothing (not_assessed, not_in_plan) evidence nothing."""
+    results = [
+        make_result("a", "not_assessed"),
+        make_result("b", "not_in_plan").model_copy(update={"control_ids": ["C.2"]}),
+        make_result("c", "pass").model_copy(update={"control_ids": ["C.3"]}),
+    ]
+    dev = {"dev": ControlInEnvironment(status="not_assessed")}
+    controls = (
+        assess_control(
+            "C.1", "t", ["a"], results, environments=dev, frameworks={"SOC2": {"A1.2": "x"}}
+        ),
+        assess_control(
+            "C.2", "u", ["b"], results, environments=dev, frameworks={"SOC2": {"A1.3": "y"}}
+        ),
+        assess_control(
+            "C.3", "v", ["c"], results, environments=dev, frameworks={"SOC2": {"CC6.1": "z"}}
+        ),
+    )
+    assert [c.status for c in controls] == ["not_assessed", "not_in_plan", "pass"]
+    path = tmp_path / "report.json"
+    path.write_text(make_report(*results, controls=controls).model_dump_json(by_alias=True))
+    code, out, _ = _listing(capsys, "--framework", "SOC2", "--report", str(path))
+    assert code == 0
+    first, second = out.splitlines()[:2]
+    assert "the run of s evidenced 1 of them" in first
+    assert second == "not evidenced by this report (no control mapped to it judged): A1.2, A1.3"
+
+
 @pytest.mark.parametrize(
     ("args", "said"),
     [
         (["--framework", "PCI"], "--framework: unknown framework 'PCI'; choose from NIST-800-53"),
+        (["--framework", ""], "--framework: unknown framework ''; choose from NIST-800-53"),
         (["--report", "r.json"], "--report: only with --framework"),
         (["--framework", "SOC2", "--report", "missing.json"], "missing.json: cannot read"),
     ],

@@ -10,6 +10,7 @@ import pytest
 
 from conftest import run_cli
 from policycheck.render import FORMATS
+from policycheck.render.markdown import render_markdown
 from policycheck.render.sarif import fingerprint
 from policycheck.render.summary import render_summary
 from policycheck.report import Report
@@ -27,6 +28,12 @@ def demo_report(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def report(demo_report: Path) -> Report:
     return Report.model_validate_json(demo_report.read_text())
+
+
+def test_the_demo_report_says_its_account_is_simulated(report: Report) -> None:
+    """So that history never counts it as evidence of a live account."""
+    assert report.run.simulated
+    assert "simulated by the demo" in render_markdown(report)
 
 
 def test_render_every_format_with_checksums(demo_report: Path, tmp_path: Path) -> None:
@@ -82,7 +89,7 @@ def test_render_rejects_a_broken_report(tmp_path: Path) -> None:
     broken.write_text('{"schema_version": "1.0", "run": {}}')
     result = run_cli("render", broken, "-o", tmp_path / "out")
     assert result.returncode == 2
-    assert f"{broken}: run.tool_version: Field required" in result.stderr
+    assert f"{broken}: not a policycheck report (run.tool_version: Field required" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -11,12 +11,18 @@ from checkhelpers import make_report, make_result
 from policycheck.cli import main
 from policycheck.errors import InputError
 from policycheck.history import build_history, failure_periods, report_files
+from policycheck.render.history import (
+    render_history_html,
+    render_history_json,
+    render_history_markdown,
+)
 from policycheck.report import (
     ControlInEnvironment,
     ControlResult,
     Counts,
     Report,
     RunInfo,
+    SourceInfo,
     summarize,
 )
 
@@ -268,9 +274,9 @@ def test_cli_writes_markdown_json_and_html(
 @pytest.mark.parametrize(
     ("content", "said"),
     [
-        ("{not json", "not a policycheck report: (top level): Invalid JSON"),
-        ('{"assessment-results": {}}', "not a policycheck report:"),
-        ('{"schema_version": "1.1", "run": {}}', "not a policycheck report: run."),
+        ("{not json", "not a policycheck report ((top level): Invalid JSON"),
+        ('{"assessment-results": {}}', "not a policycheck report ("),
+        ('{"schema_version": "1.1", "run": {}}', "not a policycheck report (run."),
     ],
 )
 def test_cli_bad_input_exits_2_in_one_line_naming_the_file(
@@ -298,3 +304,79 @@ def test_cli_other_bad_input(
     report_dir = month / "night-01"
     code, _, stderr = _cli(capsys, month, "-o", report_dir)
     assert code == 2 and "holds a report set (report.json)" in stderr
+
+
+def _write(path: Path, report: Report) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.model_dump_json(by_alias=True))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("run_update", "reason"),
+    [
+        (
+            {
+                "sources": [
+                    SourceInfo(
+                        path="plan.json", sha256="0" * 64, terraform_version="1", format_version="1"
+                    )
+                ]
+            },
+            "judged on a Terraform plan, not the live accounts",
+        ),
+        ({"simulated": True}, "made by the demo against a simulated account"),
+    ],
+)
+def test_plan_and_demo_reports_are_no_evidence_of_the_live_state(
+    tmp_path: Path, run_update: dict, reason: str
+) -> None:
+    """A live failure on day 1; a plan (or demo) report on day 2 that passes must not end
+    it: the failure lasts until a live report shows it fixed (day 3)."""
+    live1 = _write(tmp_path / "1/report.json", nightly(1, {"C.1": {"dev": "fail"}}))
+    other = nightly(2, {"C.1": {"dev": "pass"}})
+    other = other.model_copy(update={"run": other.run.model_copy(update=run_update)})
+    skipped = _write(tmp_path / "2/report.json", other)
+    live3 = _write(tmp_path / "3/report.json", nightly(3, {"C.1": {"dev": "pass"}}))
+    history = build_history([live1, skipped, live3])
+    timeline = _timeline(history, "C.1", "dev")
+    assert timeline.statuses == ["fail", "no_report", "pass"]
+    assert timeline.days_out_of_compliance == 2
+    assert history.reports == 2
+    assert history.used == [str(live1), str(live3)]
+    assert [(s.report, s.reason) for s in history.skipped] == [(str(skipped), reason)]
+    markdown = render_history_markdown(history)
+    assert f"- `{skipped}`: {reason}" in markdown
+    assert json.loads(render_history_json(history))["used"] == [str(live1), str(live3)]
+    with pytest.raises(InputError, match=f"of the live accounts \\(skipped: 1 {reason}\\)"):
+        build_history([skipped])
+
+
+def test_legacy_report_has_no_star_environment_and_days_are_counted_right(
+    tmp_path: Path,
+) -> None:
+    """A schema 1.0 report's whole-run gap (*) is no environment of the history; one day
+    reads "1 day", not "1 days"."""
+    legacy = json.loads(
+        make_report(make_result("a", "fail", environment="dev")).model_dump_json(by_alias=True)
+    )
+    legacy["schema_version"] = "1.0"
+    legacy["run"]["started_at"] = "2026-01-01T03:17:00+00:00"
+    legacy["controls"] = [
+        {"id": "C.1", "title": "t", "status": "fail", "counts": {}, "checks": ["a"]}
+        | {"checks_not_run": []}
+    ]
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(legacy))
+    history = build_history([path])
+    assert [(t.control_id, t.environment) for t in history.timelines] == [("C.1", "dev")]
+    markdown = render_history_markdown(history)
+    assert "1 day, 1 report;" in markdown
+    assert "1 days" not in markdown and "1 days" not in render_history_html(history)
+
+
+def test_help_gives_the_date_format(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["history", "--help"])
+    out = capsys.readouterr().out
+    assert "--since YYYY-MM-DD" in out and "--until YYYY-MM-DD" in out

@@ -4,6 +4,7 @@ self-contained, and it says what an auditor needs (the browser tests click and p
 import base64
 import hashlib
 import re
+from html import escape
 from html.parser import HTMLParser
 from typing import get_args
 
@@ -209,3 +210,72 @@ def test_legacy_report_renders_what_it_can_tell() -> None:
     assert re.search(r'<p class="overall">Overall: <span class="badge tone-gap">', page)
     assert "report of an older policycheck (schema 1.0)" in page
     assert re.findall(r'<td class="cell" data-status="(\w+)" data-env="dev">', page) == ["pass"]
+
+
+def _plan_report():  # type: ignore[no-untyped-def]
+    """A report judged on a plan: C.1 passes (the plan fixes it) with a resource not in
+    the plan; C.2's only result is not judgeable from a plan."""
+    from policycheck.report import ControlInEnvironment, PlanChange, SourceInfo
+
+    fixed = make_result("a", "pass").model_copy(
+        update={
+            "plan": PlanChange(
+                file="plan.json", address="aws_s3_bucket.b", action="update", before_status="fail"
+            )
+        }
+    )
+    absent = make_result("c", "not_in_plan", name="gone")
+    unjudged = make_result("b", "not_assessed", name="repo").model_copy(
+        update={"control_ids": ["C.2"]}
+    )
+    results = [fixed, absent, unjudged]
+    otherwise = {"dev": ControlInEnvironment(status="not_assessed", reason="no result")}
+    controls = (
+        assess_control("C.1", "t1", ["a", "c"], results, environments=otherwise),
+        assess_control("C.2", "t2", ["b"], results, environments=otherwise),
+    )
+    report = make_report(*results, controls=controls)
+    source = SourceInfo(
+        path="plan.json", sha256="0" * 64, terraform_version="1.9", format_version="1.2"
+    )
+    run = report.run.model_copy(update={"sources": [source], "selected_environments": ["dev"]})
+    return report.model_copy(update={"run": run})
+
+
+def test_plan_report_states_what_the_markdown_states() -> None:
+    """On a plan the HTML qualifies the verdict, counts what the plan could not judge, says
+    what the plan changes, and lists every control its matrix shows NOT ASSESSED."""
+    from policycheck.render.markdown import (
+        overall,
+        plan_change_lines,
+        render_markdown,
+        unjudged_control_lines,
+        unjudged_lines,
+    )
+
+    report = _plan_report()
+    page = render_html(report)
+    markdown = render_markdown(report)
+    label, detail = overall(report, waived=True)
+    assert label == "PASS on the plan"
+    assert f"</span> on the plan — {detail}.</p>" in page
+    assert "1 not in plan, 1 not judgeable from a plan" in detail
+    assert "<h2>What this plan changes</h2>" in page
+    for line in [*plan_change_lines(report), *unjudged_lines(report)]:
+        assert f"<li>{escape(line)}</li>" in page
+    assert "Nothing: every selected control was assessed" not in page
+    section = page.split('<section id="not-assessed">')[1].split("</section>")[0]
+    matrix = [
+        (row.split('"')[0], env)
+        for row in page.split('<tr id="matrix-')[1:]
+        for env in re.findall(
+            r'<td class="cell" data-status="not_assessed" data-env="([^"]+)">',
+            row.split("</tr>")[0],
+        )
+    ]
+    assert matrix == [("C.2", "dev")]
+    for control_id, env in matrix:
+        assert f"{control_id} in {env}: not judgeable from a plan" in section
+    for line in unjudged_control_lines(report):
+        assert f"- {line.replace('|', chr(92) + '|')}" in markdown
+    assert "<th>Not in plan</th><th>Not judgeable</th>" in page

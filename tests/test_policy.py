@@ -1,3 +1,4 @@
+import argparse
 import shutil
 from pathlib import Path
 
@@ -288,10 +289,46 @@ def test_help_explains_every_option() -> None:
         assert option in result.stdout
 
 
-def test_report_with_several_errors_lists_them_on_lines_of_their_own(tmp_path: Path) -> None:
+def test_report_with_several_errors_is_one_line(tmp_path: Path) -> None:
+    """Not a line per pydantic error: the file, that it is no report, the first problem."""
     report = tmp_path / "report.json"
     report.write_text('{"run": 1, "summary": 2, "controls": 3, "results": 4}')
     result = run_cli("render", report, "--output-dir", tmp_path / "out")
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert len(lines) > 1 and "\\n" not in result.stderr, result.stderr
+    assert len(lines) == 1 and "\\n" not in result.stderr, result.stderr
+    assert f"{report}: not a policycheck report (run: " in lines[0]
+
+
+#: The commands that call no AWS API (they read files only).
+OFFLINE_COMMANDS = (
+    "render",
+    "history",
+    "diff",
+    "merge",
+    "controls",
+    "schema",
+    "drills",
+    "environments",
+    "validate",
+    "iam-policy",
+)
+
+
+def test_help_of_offline_commands_claims_no_aws_call() -> None:
+    """--verbose logs AWS API calls only where there are some; every positional argument
+    says what it is, and every command what it does."""
+    from policycheck.cli import build_parser
+
+    parser = build_parser()
+    commands = next(
+        action for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+    )
+    for name, command in commands.choices.items():
+        verbose = next(a for a in command._actions if "--verbose" in a.option_strings)
+        assert ("AWS API call" in (verbose.help or "")) == (name not in OFFLINE_COMMANDS), name
+        for action in command._actions:
+            if not action.option_strings:
+                assert action.help, f"{name} {action.dest}: no help"
+        assert command.description, f"{name}: no description"
+    assert "plan" in commands.choices["render"]._actions[-1].help

@@ -1,4 +1,5 @@
 import json
+from pathlib import Path
 
 import jsonschema
 import pytest
@@ -106,3 +107,31 @@ def test_manual_statements_are_never_a_pass() -> None:
     assert with_checks.manual == ["Verify by hand."]
     passing = assess_control("C.3", "t", ["a"], [make_result("a", "pass")], ["Verify by hand."])
     assert passing.status == "pass" and passing.manual == ["Verify by hand."]
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["render", "{bad}", "-o", "{out}"],
+        ["diff", "{bad}", "{good}"],
+        ["diff", "{good}", "{bad}", "--fail-on-new"],
+        ["merge", "{good}", "{bad}", "-o", "{out}"],
+        ["controls", "--framework", "NIST-800-53", "--report", "{bad}"],
+    ],
+)
+def test_a_file_that_is_not_a_report_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    """Every command reading a report says so in one line naming the file and the first
+    problem, not a line per pydantic error."""
+    from policycheck.cli import main
+
+    bad, good = tmp_path / "base.json", tmp_path / "good.json"
+    bad.write_text('{"schema_version": "1.1", "run": {}, "a": 1}')
+    good.write_text(render_json(make_report(make_result("a", "pass"))))
+    paths = {"bad": str(bad), "good": str(good), "out": str(tmp_path / "out")}
+    code = main([part.format(**paths) for part in command])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.startswith(f"policycheck: error: {bad}: not a policycheck report ("), err
+    assert "more)" in err and len(err.strip().splitlines()) == 1, err

@@ -20,13 +20,15 @@ FRAMEWORK_IDS = ", ".join(FRAMEWORKS)
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "controls",
-        parents=[parents.common, parents.policy],
+        parents=[parents.offline, parents.policy],
         help="list the control catalog, or a framework's requirements the controls evidence",
         description="Without --framework: each control and the checks that evidence it. "
         "With --framework ID: each requirement of that framework that a control maps to "
         "(the controls' frameworks: key), the controls and why; with --report also each "
-        "control's status in that run, and how many of the requirements the run evidenced "
-        "(a control with results evidences its requirements, whatever their verdict).",
+        "control's status in that run, how many of the requirements the run evidenced (a "
+        "control mapped to it was judged: pass, fail, error or waived, whatever the verdict) "
+        "and which it did not (its controls not assessed, not in the plan, not applicable or "
+        "not selected).",
     )
     parser.add_argument(
         "--framework",
@@ -48,7 +50,7 @@ def execute(args: argparse.Namespace) -> int:
 
     if args.report and not args.framework:
         raise InputError("--report: only with --framework")
-    if args.framework:
+    if args.framework is not None:
         if args.framework not in FRAMEWORKS:
             raise InputError(
                 f"--framework: unknown framework {args.framework!r}; choose from {FRAMEWORK_IDS}"
@@ -75,6 +77,8 @@ def framework_listing(args: argparse.Namespace, report: "Report | None") -> str:
     statuses in ``report`` when given."""
     from tabulate import tabulate
 
+    from policycheck.report import JUDGED
+
     framework = FRAMEWORKS[args.framework]
     controls: list[Any] = list(report.controls) if report else list(load(args)[1].controls)
     by_id = {control.id: control for control in controls}
@@ -95,10 +99,17 @@ def framework_listing(args: argparse.Namespace, report: "Report | None") -> str:
             row += [STATUS_LABEL[control.status], environments]
         rows.append([*row, textwrap.fill(e.reason, 70)])
     headers = ["Requirement", "Control", *(["Status", "By environment"] if report else []), "Why"]
-    if report:
-        evidenced = {e.requirement for e in pairs if by_id[e.control_id].counts.total}
-        heading += (
-            f"; the run of {report.run.started_at} evidenced {len(evidenced)} of them "
-            "(with results of a control mapped to each)"
+    listing = tabulate(rows, headers=headers, tablefmt="simple")
+    if not report:
+        return heading + "\n\n" + listing
+    evidenced = {e.requirement for e in pairs if by_id[e.control_id].status in JUDGED}
+    missing = [requirement for requirement in requirements if requirement not in evidenced]
+    heading += (
+        f"; the run of {report.run.started_at} evidenced {len(evidenced)} of them "
+        "(a control mapped to each judged: pass, fail, error or waived)"
+    )
+    if missing:
+        heading += "\nnot evidenced by this report (no control mapped to it judged): " + ", ".join(
+            missing
         )
-    return heading + "\n\n" + tabulate(rows, headers=headers, tablefmt="simple")
+    return heading + "\n\n" + listing

@@ -11,7 +11,7 @@ from policycheck.errors import EXIT_FAIL, EXIT_PASS
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "diff",
-        parents=[parents.common],
+        parents=[parents.offline],
         help="what changed between two reports (new and resolved failures, new errors, waivers)",
         description="Compare two report.json files. Results OLD has and NEW lacks are "
         "'not compared', never 'resolved'. Exit 0, or with --fail-on-new exit 1 when there "

@@ -11,7 +11,7 @@ from policycheck.errors import EXIT_PASS
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "drills",
-        parents=[parents.common, parents.policy],
+        parents=[parents.offline, parents.policy],
         help="print the recovery-testing table (§5) filled in from the drill evidence",
         description="Print, as Markdown, the policy's recovery-testing table filled in from "
         "the evidence records: last tested, outcome, evidence location, next due. Reads the "

@@ -11,7 +11,7 @@ from policycheck.errors import EXIT_PASS
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "environments",
-        parents=[parents.common, parents.policy],
+        parents=[parents.offline, parents.policy],
         help="list the policy's environments with their regions, accounts and roles",
         description="List the environments of the policy with their regions, accounts and "
         "roles, so that a CI workflow builds its matrix from policy.yaml instead of "

@@ -22,7 +22,7 @@ def _day(value: str) -> datetime.date:
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "history",
-        parents=[parents.common],
+        parents=[parents.offline],
         help="a timeline per control and environment over many saved reports",
         description="Read saved report.json files (files, or directories searched for "
         "report.json, e.g. downloaded nightly artifacts), one at a time, and write per "
@@ -30,8 +30,10 @@ def add(commands: Any, parents: Parents) -> None:
         "covers the environment counts), when each failure started and ended, the days out "
         "of compliance, and where the policy or a control file changed between two reports: "
         "history.json, history.md, and history.html (the latest report as report.html "
-        "shows it, with a strip of days per control). Writes SHA256SUMS over them. A file "
-        "that is not a readable report exits 2.",
+        "shows it, with a strip of days per control). Only reports of the live accounts "
+        "count: reports judged on a Terraform plan or made by the demo are skipped, and "
+        "listed with why. Writes SHA256SUMS over them. A file that is not a readable report "
+        "exits 2.",
     )
     parser.add_argument(
         "inputs",
@@ -57,10 +59,16 @@ def add(commands: Any, parents: Parents) -> None:
         help="comma-separated: json, markdown, html (default: all three)",
     )
     parser.add_argument(
-        "--since", type=_day, metavar="DATE", help="first day (default: the first report's)"
+        "--since",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="first day, e.g. 2026-01-31 (UTC; default: the first report's)",
     )
     parser.add_argument(
-        "--until", type=_day, metavar="DATE", help="last day (default: the last report's)"
+        "--until",
+        type=_day,
+        metavar="YYYY-MM-DD",
+        help="last day, included (UTC; default: the last report's)",
     )
     parser.set_defaults(execute=execute)
 

@@ -20,7 +20,7 @@ def repository(value: str) -> str:
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "iam-policy",
-        parents=[parents.common, parents.policy],
+        parents=[parents.offline, parents.policy],
         help="print the read-only IAM policy the checks need",
         description="Print the IAM policy (JSON) granting exactly the read-only actions the "
         "selected checks call: by default the checks bound in the policy.",

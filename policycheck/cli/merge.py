@@ -12,14 +12,20 @@ from policycheck.errors import EXIT_ERROR, EXIT_PASS
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "merge",
-        parents=[parents.common, parents.output],
+        parents=[parents.offline, parents.output],
         help="merge reports made separately (per CI job or account) into one",
         description="Merge report.json files into one report and control matrix, written "
         "like run's. Refuses reports made from different policy or control files unless "
         "--allow-mixed. A shard of an I/N series or an environment of the policy that no "
         "report covers is recorded as not assessed, and merge exits 3 (see --allow-missing).",
     )
-    parser.add_argument("reports", type=Path, nargs="+", metavar="REPORT")
+    parser.add_argument(
+        "reports",
+        type=Path,
+        nargs="+",
+        metavar="REPORT",
+        help="report.json files to merge (of run, demo, plan, or an earlier merge)",
+    )
     parser.add_argument(
         "--allow-mixed",
         action="store_true",

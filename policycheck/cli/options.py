@@ -83,7 +83,10 @@ formats = format_list(FORMAT_NAMES)
 class Parents:
     """Option groups commands take as argparse parents."""
 
+    #: --verbose for the commands that call AWS APIs (run; demo, against its simulated account).
     common: argparse.ArgumentParser
+    #: --verbose for the commands that call no AWS API (they read files only).
+    offline: argparse.ArgumentParser
     policy: argparse.ArgumentParser
     output: argparse.ArgumentParser
     selection: argparse.ArgumentParser
@@ -100,6 +103,13 @@ def parents() -> Parents:
         "-v",
         action="store_true",
         help="log every AWS API call to stderr, and print the traceback of an internal error",
+    )
+    offline = argparse.ArgumentParser(add_help=False)
+    offline.add_argument(
+        "--verbose",
+        "-v",
+        action="store_true",
+        help="print the traceback of an internal error (this command calls no AWS API)",
     )
     policy = argparse.ArgumentParser(add_help=False)
     policy.add_argument(
@@ -130,7 +140,7 @@ def parents() -> Parents:
         "filters, print, evidence) (default: json,markdown)",
     )
     filters = _filters()
-    return Parents(common, policy, output, _selection(filters), _audit(output), filters)
+    return Parents(common, offline, policy, output, _selection(filters), _audit(output), filters)
 
 
 def _selection(filters: argparse.ArgumentParser) -> argparse.ArgumentParser:

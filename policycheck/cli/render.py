@@ -11,12 +11,14 @@ from policycheck.errors import EXIT_PASS
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "render",
-        parents=[parents.common, parents.output],
+        parents=[parents.offline, parents.output],
         help="regenerate report views from a saved report.json (no AWS call)",
         description="Re-render a saved report.json into any format, so that an auditor can "
         "re-derive the matrix from the evidence. Writes SHA256SUMS over the files.",
     )
-    parser.add_argument("report", type=Path, help="a report.json written by run or demo")
+    parser.add_argument(
+        "report", type=Path, help="a report.json written by run, demo, plan or merge"
+    )
     parser.set_defaults(execute=execute)
 
 

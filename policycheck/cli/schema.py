@@ -11,10 +11,17 @@ from policycheck.errors import EXIT_PASS
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "schema",
-        parents=[parents.common],
+        parents=[parents.offline],
         help="print a JSON Schema: report, policy, control or evidence (a drill record)",
+        description="Print the JSON Schema (draft 2020-12) of a policycheck file on stdout, "
+        "generated from the models that read and write it: report (report.json), policy "
+        "(policy.yaml), control (a file under controls/) or evidence (a DR drill record).",
     )
-    parser.add_argument("kind", choices=("report", "policy", "control", "evidence"))
+    parser.add_argument(
+        "kind",
+        choices=("report", "policy", "control", "evidence"),
+        help="which file's schema: report, policy, control or evidence",
+    )
     parser.set_defaults(execute=execute)
 
 

@@ -13,7 +13,7 @@ from policycheck.errors import EXIT_PASS
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "validate",
-        parents=[parents.common, parents.policy, parents.selection],
+        parents=[parents.offline, parents.policy, parents.selection],
         help="validate the policy and the controls (schemas and cross-references)",
         description="Validate the policy and the control files: types, unknown keys, unknown "
         "check ids and resources, check parameters, the drill evidence directory; and that "

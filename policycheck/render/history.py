@@ -5,7 +5,7 @@ control, see render/html.py)."""
 from collections.abc import Callable
 from pathlib import Path
 
-from policycheck.history import History
+from policycheck.history import History, counted
 from policycheck.render.html import render_html
 from policycheck.render.markdown import cell, table
 from policycheck.report import read_report
@@ -26,11 +26,13 @@ def render_history_markdown(history: History) -> str:
     parts = [
         "# policycheck history",
         "",
-        f"{history.start} to {history.end}: {len(history.days)} days, {history.reports} "
-        f"reports; latest `{history.latest}`. A day counts the last report of that day; a "
-        "failure lasts until a report shows the control passing, waived or not applicable "
-        "(days between without evidence count as out of compliance).",
+        f"{history.start} to {history.end}: {counted(len(history.days), 'day')}, "
+        f"{counted(history.reports, 'report')}; latest `{history.latest}`. A day counts the "
+        "last report of that day; a failure lasts until a report shows the control passing, "
+        "waived or not applicable (days between without evidence count as out of "
+        "compliance).",
         "",
+        *_reports(history),
         "## Compliance by control and environment",
         "",
         table(
@@ -64,6 +66,18 @@ def render_history_markdown(history: History) -> str:
         *_strips(history),
     ]
     return "\n".join(parts)
+
+
+def _reports(history: History) -> list[str]:
+    """The reports counted and those skipped, with why: only reports of the live accounts
+    are evidence (not a plan's, not the demo's)."""
+    used = [f"- `{cell(path)}`" for path in history.used]
+    skipped = [f"- `{cell(s.report)}`: {cell(s.reason)}" for s in history.skipped]
+    parts = ["## Reports", "", "Counted as evidence of the live accounts:", "", *used, ""]
+    if skipped:
+        parts += ["Skipped (not evidence of the live accounts, or outside the period):", ""]
+        parts += [*skipped, ""]
+    return parts
 
 
 def _failures(history: History) -> list[str]:

@@ -17,8 +17,20 @@ from html import escape
 from typing import Any
 
 from policycheck.crosswalk import FRAMEWORKS, evidence_for
-from policycheck.history import History, Timeline
-from policycheck.render.markdown import Segment, run_rows, unassessed_lines
+from policycheck.history import History, Timeline, counted
+from policycheck.render.markdown import (
+    NOT_ASSESSED_INTRO,
+    PLAN_HEADERS,
+    UNJUDGED_CONTROLS_INTRO,
+    Segment,
+    on_plan,
+    overall,
+    plan_change_lines,
+    run_rows,
+    unassessed_lines,
+    unjudged_control_lines,
+    unjudged_lines,
+)
 from policycheck.report import (
     ControlResult,
     Report,
@@ -148,6 +160,7 @@ def render_html(report: Report, history: History | None = None) -> str:
         _run_section(report),
         _filters(report, environments),
         _matrix(report, environments),
+        _plan_sections(report),
         _crosswalk(report),
         _not_assessed(report),
         _waivers(report.waivers),
@@ -179,11 +192,35 @@ def _page(title: str, body: str) -> str:
 
 
 def _header(report: Report) -> str:
-    counts = report.summary.results
+    """The verdict as the Markdown states it (see markdown.overall): on a plan, "on the
+    plan" and how much of it the plan could not judge."""
+    label, detail = overall(report, waived=True)
+    qualifier = label.removeprefix(STATUS_LOOKS[report.summary.status].label)
     return (
         '<header><h1>policycheck report</h1><p class="overall">Overall: '
-        f"{badge(report.summary.status)} {counts.pass_} passed, {counts.fail} failed, "
-        f"{counts.error} errors, {counts.waived} waived across {counts.total} results.</p></header>"
+        f"{badge(report.summary.status)}{esc(qualifier)} — {esc(detail)}.</p></header>"
+    )
+
+
+def _plan_sections(report: Report) -> str:
+    """On a plan, as the Markdown: what it changes, verdict by verdict, and what it could
+    not judge."""
+    if not on_plan(report):
+        return ""
+    changes = "".join(f"<li>{esc(line)}</li>" for line in plan_change_lines(report))
+    unjudged = "".join(f"<li>{esc(line)}</li>" for line in unjudged_lines(report))
+    return (
+        '<section id="plan"><h2>What this plan changes</h2>'
+        + (f"<ul>{changes}</ul>" if changes else "<p>No verdict changes.</p>")
+        + (
+            "<h3>Not judged on the plan</h3><p>Not a pass and not a failure: resources the "
+            "plan does not have (a plan of one module shows only its part of the account) "
+            "and checks that need what only the live account shows. The nightly audit "
+            f"judges them.</p><ul>{unjudged}</ul>"
+            if unjudged
+            else ""
+        )
+        + "</section>"
     )
 
 
@@ -215,7 +252,9 @@ def _filters(report: Report, environments: list[str]) -> str:
 
 
 def _matrix(report: Report, environments: list[str]) -> str:
+    plan = on_plan(report)
     headers = ["Control", "Title", *environments, "Overall", "Pass", "Fail", "Error", "Waived"]
+    headers += PLAN_HEADERS if plan else []
     rows = []
     for control in report.controls:
         cells = "".join(
@@ -229,7 +268,9 @@ def _matrix(report: Report, environments: list[str]) -> str:
             f'<tr id="matrix-{esc(control.id)}"><td><a href="#control-{esc(control.id)}">'
             f"{esc(control.id)}</a></td><td>{esc(control.title)}</td>{cells}"
             f'<td class="overall-cell">{badge(control.status)}</td><td>{counts.pass_}</td>'
-            f"<td>{counts.fail}</td><td>{counts.error}</td><td>{counts.waived}</td></tr>"
+            f"<td>{counts.fail}</td><td>{counts.error}</td><td>{counts.waived}</td>"
+            + (f"<td>{counts.not_in_plan}</td><td>{counts.not_assessed}</td>" if plan else "")
+            + "</tr>"
         )
     head = "".join(
         f'<th data-env="{esc(h)}">{esc(h)}</th>' if h in environments else f"<th>{esc(h)}</th>"
@@ -265,17 +306,22 @@ def _crosswalk(report: Report) -> str:
 
 
 def _not_assessed(report: Report) -> str:
+    """What the run did not assess (as the Markdown's section): gaps, and every control
+    the matrix shows NOT ASSESSED because a plan could not judge it."""
     gaps = [f"<li>{esc(line)}</li>" for line in unassessed_lines(report)]
+    unjudged = [f"<li>{esc(line)}</li>" for line in unjudged_control_lines(report)]
     why = [
         f"<li>{esc(c.id)} in {esc(env)}: {badge(there.status)} {esc(there.reason)}</li>"
         for c in report.controls
         for env, there in c.environments.items()
         if there.status in ("not_applicable", "not_selected") and there.reason
     ]
-    none = "<li>Nothing: every selected control was assessed where it applies.</li>"
+    assessed = "<p>Nothing: every selected control was assessed where it applies.</p>"
     return (
-        '<section id="not-assessed"><h2>Not assessed</h2><p>Selected but not assessed '
-        f"(the run is not a pass while any remains):</p><ul>{''.join(gaps) or none}</ul>"
+        '<section id="not-assessed"><h2>Not assessed</h2>'
+        + (f"<p>{esc(NOT_ASSESSED_INTRO)}</p><ul>{''.join(gaps)}</ul>" if gaps else "")
+        + (f"<p>{esc(UNJUDGED_CONTROLS_INTRO)}</p><ul>{''.join(unjudged)}</ul>" if unjudged else "")
+        + ("" if gaps or unjudged else assessed)
         + (f"<p>Not applicable or not selected, and why:</p><ul>{''.join(why)}</ul>" if why else "")
         + "</section>"
     )
@@ -325,8 +371,9 @@ def _history_overview(history: History) -> str:
     )
     return (
         '<section id="history"><h2>History</h2>'
-        f"<p>{esc(history.start)} to {esc(history.end)} ({len(history.days)} days, "
-        f"{history.reports} reports). A failure lasts until a report shows the control "
+        f"<p>{esc(history.start)} to {esc(history.end)} ({counted(len(history.days), 'day')}, "
+        f"{counted(history.reports, 'report')}; skipped: {len(history.skipped)}, see "
+        "history.json or history.md). A failure lasts until a report shows the control "
         "passing, waived or not applicable; days without evidence in between count as out "
         "of compliance.</p>"
         f"{_table([*headers, 'Other days (no report, error, waived, …)'], rows)}"
@@ -349,7 +396,7 @@ def _strip(timeline: Timeline, days: list[str], changed: set[str]) -> str:
         for day, status in zip(days, timeline.statuses, strict=True)
     )
     failures = "; ".join(
-        f"failed {f.started} → {f.ended or 'still failing'} ({f.days} days"
+        f"failed {f.started} → {f.ended or 'still failing'} ({counted(f.days, 'day')}"
         + (f", ended {STATUS_LOOKS[f.ended_as].label}" if f.ended_as else "")
         + ")"
         for f in timeline.failures
@@ -357,7 +404,7 @@ def _strip(timeline: Timeline, days: list[str], changed: set[str]) -> str:
     return (
         f'<tr><td>{esc(timeline.environment)}</td><td style="width:60%"><div class="strip" '
         f'role="img" aria-label="status per day">{cells}</div></td><td>'
-        f"{timeline.days_out_of_compliance} days out of compliance"
+        f"{counted(timeline.days_out_of_compliance, 'day')} out of compliance"
         f"{esc('; ' + failures) if failures else ''}</td></tr>"
     )
 

@@ -200,6 +200,31 @@ def unassessed_lines(report: Report) -> list[str]:
     return lines
 
 
+def unjudged_control_lines(report: Report) -> list[str]:
+    """Each control in each environment the matrix shows NOT ASSESSED that no gap explains:
+    only results that judge nothing (a plan's), with why. Not a pass, not a failure."""
+    gaps = set(unassessed(report.controls, report.results))
+    lines = []
+    for control in report.controls:
+        for environment in report_environments(report):
+            if (control.id, environment) in gaps or (
+                control_status_in(report, control, environment) != "not_assessed"
+            ):
+                continue
+            why = next(
+                (
+                    f"`{r.check_id}` on {r.resource.name}: {r.message}"
+                    for r in report.results
+                    if control.id in r.control_ids
+                    and r.environment == environment
+                    and r.status in UNJUDGED
+                ),
+                control.reason or "no result",
+            )
+            lines.append(f"{control.id} in {environment}: not judgeable from a plan ({why})")
+    return lines
+
+
 def _plan_sections(report: Report) -> list[str]:
     """On a plan: what it changes, verdict by verdict, and what it could not judge."""
     if not on_plan(report):
@@ -285,6 +310,8 @@ def run_rows(run: RunInfo) -> list[tuple[str, list[Segment]]]:
                 ],
             )
         )
+    if run.simulated:
+        rows.append(("Accounts", [("simulated by the demo (moto on loopback), not AWS", "")]))
     for env in run.environments:
         where = f"account {env.account_id}, {env.region}, "
         if env.error:
@@ -327,18 +354,24 @@ def _control_matrix(report: Report) -> str:
     )
 
 
+#: What the two lists of the "Not assessed" section say (the HTML says the same).
+NOT_ASSESSED_INTRO = "Selected but not assessed: the run is not a pass while any of these remains."
+UNJUDGED_CONTROLS_INTRO = (
+    "Not assessed on the plan, only results that judge nothing (not a pass, not a "
+    "failure; the nightly audit judges them):"
+)
+
+
 def _not_assessed_section(report: Report) -> list[str]:
-    unassessed = unassessed_lines(report)
-    if not unassessed:
+    gaps, unjudged = unassessed_lines(report), unjudged_control_lines(report)
+    if not gaps and not unjudged:
         return []
-    return [
-        "## Not assessed",
-        "",
-        "Selected but not assessed: the run is not a pass while any of these remains.",
-        "",
-        *(f"- {cell(line)}" for line in unassessed),
-        "",
-    ]
+    parts = ["## Not assessed", ""]
+    if gaps:
+        parts += [NOT_ASSESSED_INTRO, "", *(f"- {cell(line)}" for line in gaps), ""]
+    if unjudged:
+        parts += [UNJUDGED_CONTROLS_INTRO, "", *(f"- {cell(line)}" for line in unjudged), ""]
+    return parts
 
 
 def _environments_section(report: Report) -> list[str]:
