@@ -141,7 +141,9 @@ def test_matrix_cells_and_counts(page: Any, demo: tuple[Report, Path]) -> None:
             )
         ]
     assert _shown(page) == len(report.results) == 90
-    assert "Overall: ✗ FAIL 82 passed, 8 failed" in page.find_element("css selector", "header").text
+    assert (
+        "Overall: ✗ FAIL — 82 passed, 8 failed" in page.find_element("css selector", "header").text
+    )
 
 
 def test_filter_by_status_and_environment(page: Any, demo: tuple[Report, Path]) -> None:

@@ -312,6 +312,7 @@ OFFLINE_COMMANDS = (
     "environments",
     "validate",
     "iam-policy",
+    "plan",
 )
 
 

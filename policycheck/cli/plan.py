@@ -49,7 +49,7 @@ FAIL_ON = (
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "plan",
-        parents=[parents.policy, parents.output, parents.filters],
+        parents=[parents.offline, parents.policy, parents.output, parents.filters],
         help="judge Terraform plans (terraform show -json) before they are applied",
         description=DESCRIPTION,
         epilog=EXIT_CODES,
@@ -68,12 +68,6 @@ def add(commands: Any, parents: Parents) -> None:
         default=None,
         metavar="ENV",
         help="the environment of the policy the plans are for (default: the policy's only one)",
-    )
-    parser.add_argument(
-        "--verbose",
-        "-v",
-        action="store_true",
-        help="print the traceback of an internal error (plan makes no AWS call)",
     )
     add_gate_options(parser, default="error", fail_on_help=FAIL_ON)
     add_baseline_option(parser)
