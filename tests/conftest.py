@@ -72,22 +72,69 @@ class CliResult:
     stderr: str
 
 
+#: Commands that always run in a subprocess: the demo starts a moto server of its own,
+#: whose state moto keeps per process (it would reset the tests' server).
+SUBPROCESS_COMMANDS = {"demo"}
+
+
 def run_cli(
     *args: str | Path,
     cwd: Path | None = None,
     env: dict[str, str] | None = None,
     timeout: float = 120,
+    subprocess_: bool = False,
 ) -> CliResult:
-    """Run the real ``policycheck`` CLI in a subprocess."""
-    completed = subprocess.run(
-        [sys.executable, "-m", "policycheck", *map(str, args)],
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    return CliResult(completed.returncode, completed.stdout, completed.stderr)
+    """Run the real ``policycheck`` CLI: its ``main`` in this process (the same parser,
+    commands, exit codes and output, without starting an interpreter), or, with
+    ``subprocess_`` (and for the demo), as a process of its own: the walk-through, the
+    signals and the installed wheel need a real process."""
+    argv = [str(arg) for arg in args]
+    if subprocess_ or (argv and argv[0] in SUBPROCESS_COMMANDS):
+        completed = subprocess.run(
+            [sys.executable, "-m", "policycheck", *argv],
+            cwd=cwd,
+            env={**os.environ, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+        return CliResult(completed.returncode, completed.stdout, completed.stderr)
+    return _run_main(argv, cwd, env or {})
+
+
+def _run_main(argv: list[str], cwd: Path | None, env: dict[str, str]) -> CliResult:
+    """``policycheck.cli.main(argv)`` with its own working directory, environment, output
+    streams, signal handlers and log handlers, all put back afterwards."""
+    import contextlib
+    import io
+    import logging
+    import signal
+
+    from policycheck.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    saved_env, saved_cwd = dict(os.environ), os.getcwd()
+    handlers = {n: signal.getsignal(n) for n in (signal.SIGTERM, signal.SIGHUP)}
+    logger = logging.getLogger("policycheck")
+    log_handlers, level = list(logger.handlers), logger.level
+    try:
+        os.environ.update(env)
+        if cwd is not None:
+            os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as exc:  # argparse: usage errors (2) and --help (0)
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+        for signum, handler in handlers.items():
+            signal.signal(signum, handler)
+        logger.handlers[:] = log_handlers
+        logger.setLevel(level)
+    return CliResult(code, out.getvalue(), err.getvalue())
 
 
 @dataclass
@@ -190,6 +237,7 @@ def audit(
     *args: str | Path,
     out: Path | None = None,
     env: dict[str, str] | None = None,
+    subprocess_: bool = False,
 ) -> tuple[CliResult, dict | None]:
     """`policycheck run` with the workspace's policy against an endpoint; the result and
     the report it wrote (None when it exited 2)."""
@@ -207,6 +255,7 @@ def audit(
         out,
         *args,
         env=env,
+        subprocess_=subprocess_,
     )
     report = json.loads((out / "report.json").read_text()) if result.returncode != 2 else None
     return result, report

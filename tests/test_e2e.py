@@ -36,7 +36,7 @@ def _results(report: dict, status: str) -> dict[tuple[str, str, str], dict]:
 
 def test_compliant_account_passes_everything(moto: MotoServer, workspace: Workspace) -> None:
     seed(workspace.policy, moto.url)
-    result, report = audit(moto, workspace)
+    result, report = audit(moto, workspace, subprocess_=True)  # the CLI as a process
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(_statuses(report).values()) == {"pass"}
     assert report["summary"]["results"]["total"] == 90
@@ -411,7 +411,7 @@ def test_role_is_assumed_per_environment(moto: MotoServer, workspace: Workspace)
 
 
 def test_unreachable_endpoint_exits_2(workspace: Workspace) -> None:
-    result, _ = audit("http://127.0.0.1:9", workspace)
+    result, _ = audit("http://127.0.0.1:9", workspace, subprocess_=True)
     assert result.returncode == 2
     assert "policycheck: error: cannot reach AWS: Could not connect" in result.stderr
     assert "Traceback" not in result.stderr
@@ -435,7 +435,14 @@ def test_unknown_profile_exits_2(workspace: Workspace) -> None:
 def test_verbose_logs_api_calls(moto: MotoServer, workspace: Workspace) -> None:
     seed(workspace.policy, moto.url)
     result, _ = audit(
-        moto, workspace, "--verbose", "--env", "dev", "--checks", "s3-public-access-blocked"
+        moto,
+        workspace,
+        "--verbose",
+        "--env",
+        "dev",
+        "--checks",
+        "s3-public-access-blocked",
+        subprocess_=True,
     )
     assert result.returncode == 0
     assert "call s3.GetPublicAccessBlock" in result.stderr

@@ -264,7 +264,7 @@ def test_cli_bad_option_value_exits_2() -> None:
 
 
 def test_help_explains_every_option() -> None:
-    result = run_cli("run", "--help")
+    result = run_cli("run", "--help", subprocess_=True)
     assert result.returncode == 0
     for option in (
         "--policy",

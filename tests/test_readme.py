@@ -33,7 +33,10 @@ def test_readme_commands_in_order(moto: MotoServer, workspace: Workspace) -> Non
     shutil.copy(PLAN_FIXTURE, workspace.directory / "plan.json")
     for command in COMMANDS:
         result = run_cli(
-            *shlex.split(command), cwd=workspace.directory, env={"AWS_ENDPOINT_URL": moto.url}
+            *shlex.split(command),
+            cwd=workspace.directory,
+            env={"AWS_ENDPOINT_URL": moto.url},
+            subprocess_=True,  # as a user runs them
         )
         assert result.returncode == 0, (command, result.stdout + result.stderr)
 

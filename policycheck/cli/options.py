@@ -260,9 +260,14 @@ def progress() -> Callable[[int, int], None] | None:
 
 
 def configure_logging(verbose: bool) -> None:
+    """With --verbose, policycheck's log (every AWS call) goes to stderr; the root logger,
+    which an embedding program owns, is left alone."""
     if verbose:
-        logging.basicConfig(stream=sys.stderr, format="%(asctime)s %(message)s")
-        logging.getLogger("policycheck").setLevel(logging.INFO)
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
+        logger = logging.getLogger("policycheck")
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
 
 
 def prepare_output(output_dir: Path, inputs: list[Path] | None = None) -> None:
