@@ -317,6 +317,8 @@ def test_signals_stop_the_run_cleanly(
     out.mkdir()
     (out / "report.json").write_text("previous report")
     moto.faults.delay = 0.3
+    with moto.faults.lock:  # seeding's own calls (DescribeTable while tables are created)
+        moto.faults.requests.clear()
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "policycheck", "run", "--policy", workspace.policy_path),
@@ -328,7 +330,7 @@ def test_signals_stop_the_run_cleanly(
     )
     collecting = ("GetBucketVersioning", "DescribeTable", "GetLifecyclePolicy")
     assert _wait_until(lambda: any(moto.faults.requests[op] for op in collecting))
-    assert _handles(process.pid, signum)
+    assert _wait_until(lambda: _handles(process.pid, signum))
     if processes != "1":
         assert _wait_until(lambda: len(_children(process.pid)) >= int(processes))
     children = _children(process.pid)
