@@ -327,6 +327,9 @@ def test_signals_stop_the_run_cleanly(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        # As from a terminal: a shell starting the suite in the background leaves SIGINT
+        # ignored, which its children inherit (and Python then installs no handler).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     collecting = ("GetBucketVersioning", "DescribeTable", "GetLifecyclePolicy")
     assert _wait_until(lambda: any(moto.faults.requests[op] for op in collecting))
