@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 sys.path.insert(0, str(REPO / "tests"))
 
-from run import write_policy  # noqa: E402  (bench/run.py's policy: the same nine checks)
+from run import keep_tagged_policy, write_policy  # noqa: E402  (bench/run.py's policy: the same nine checks)
 
 from planbuilder import ACCOUNT, REGION, PlanBuilder, ref  # noqa: E402
 
@@ -177,20 +177,7 @@ def write_plan(path: Path, buckets: int, tables: int, repos: int) -> tuple[int, 
             index=i,
             count_expression={"constant_value": repos},
         )
-        policy = {
-            "rules": [
-                {
-                    "rulePriority": 1,
-                    "selection": {
-                        "tagStatus": "tagged",
-                        "tagPatternList": ["*"],
-                        "countType": "imageCountMoreThan",
-                        "countNumber": keep,
-                    },
-                    "action": {"type": "expire"},
-                }
-            ]
-        }
+        policy = keep_tagged_policy(keep)
         plan.add(
             "",
             "aws_ecr_lifecycle_policy",

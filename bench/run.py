@@ -94,6 +94,25 @@ class Middleware:
         return wrapped
 
 
+def keep_tagged_policy(keep: int) -> dict:
+    """An ECR lifecycle policy that expires tagged images beyond the newest ``keep`` (the
+    check passes at 10 or more)."""
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPatternList": ["*"],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": keep,
+                },
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+
+
 def seed_fleet(url: str, buckets: int, tables: int, repos: int) -> dict[str, str]:
     """Create the fleet with mixed settings; return the ground truth, check|name -> status."""
     import boto3
@@ -189,23 +208,7 @@ def seed_fleet(url: str, buckets: int, tables: int, repos: int) -> dict[str, str
         ecr.create_repository(repositoryName=name)
         keep = 10 if i % 2 == 0 else 5
         ecr.put_lifecycle_policy(
-            repositoryName=name,
-            lifecyclePolicyText=json.dumps(
-                {
-                    "rules": [
-                        {
-                            "rulePriority": 1,
-                            "selection": {
-                                "tagStatus": "tagged",
-                                "tagPatternList": ["*"],
-                                "countType": "imageCountMoreThan",
-                                "countNumber": keep,
-                            },
-                            "action": {"type": "expire"},
-                        }
-                    ]
-                }
-            ),
+            repositoryName=name, lifecyclePolicyText=json.dumps(keep_tagged_policy(keep))
         )
         if i % 5 != 0:
             ecr.put_image(repositoryName=name, imageManifest=ECR_MANIFEST, imageTag="v1")
