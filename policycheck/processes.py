@@ -119,7 +119,10 @@ def collect_spread(
     finally:
         _WORK.clear()
         gc.unfreeze()
-    _stop_children(pool) if overdue else pool.shutdown()
+    if overdue:
+        _stop_children(pool)
+    else:
+        pool.shutdown()
     return {
         key: FactOutcome(everything[key].spec, value, missing, error, fetched_at)
         for part in packed
