@@ -550,6 +550,12 @@ def parse_arguments() -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=15, help="the synthetic fleet's seed")
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="instead of timing: run policycheck once under tracemalloc (bench/memprofile.py) "
+        "and print what it holds at the end of each stage",
+    )
+    parser.add_argument(
         "--format", default="json,markdown", help="policycheck's report formats (its default)"
     )
     parser.add_argument(
@@ -584,6 +590,8 @@ def main() -> int:
         run += ["--max-workers", str(args.max_workers)]
         yardstick = [sys.executable, str(HERE / "yardstick.py"), "--endpoint-url", url]
         yardstick += ["--max-workers", str(args.max_workers)]
+        if args.profile:
+            return profile(run, url, env, args, middleware, setup)
         commands = [("policycheck", run), ("yardstick", yardstick)]
         problems = []
         for peer in peers:
@@ -606,6 +614,28 @@ def main() -> int:
                 agreed, extra = agreement(out / "report.json", setup.truth)
         print_table(args, setup, rows, problems, agreed, extra)
     return 0
+
+
+def profile(
+    run: list[str],
+    url: str,
+    env: dict[str, str],
+    args: argparse.Namespace,
+    middleware: Middleware,
+    setup: Setup,
+) -> int:
+    """policycheck once, in one process under tracemalloc (bench/memprofile.py), against
+    the replayed fleet: what it holds at the end of each stage."""
+    middleware.enabled = True
+    timed(run, env)  # recorded
+    synthesize = setup.fleet.answer if setup.fleet else None
+    with replay_server(middleware.recorded, args.latency_ms / 1000, synthesize) as (target, _):
+        command = [sys.executable, str(HERE / "memprofile.py"), *run[3:], "--processes", "1"]
+        command = [target if part == url else part for part in command]
+        started = time.perf_counter()
+        code = subprocess.run(command, env={**env, "AWS_ENDPOINT_URL": target}).returncode
+        print(f"profiled run: exit {code}, {time.perf_counter() - started:.1f} s under tracemalloc")
+    return code
 
 
 def print_table(

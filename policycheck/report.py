@@ -1,6 +1,6 @@
 """The report model: what was checked, where, and what held. Rendered to JSON and Markdown."""
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -8,8 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from policycheck.registry import Severity
 
 #: 1.1 adds per-environment control statuses, the selection, gaps and the deadline: a
-#: 1.0 report cannot tell what it did not assess (see ``upgraded``).
-SCHEMA_VERSION = "1.1"
+#: 1.0 report cannot tell what it did not assess (see ``upgraded``). 1.2 stores each
+#: distinct fact value once, in ``evidence_values`` under its SHA-256 (see FactEvidence).
+SCHEMA_VERSION = "1.2"
 LEGACY_SCHEMA_VERSION = "1.0"
 
 ResultStatus = Literal["pass", "fail", "error", "waived"]
@@ -77,12 +78,19 @@ class WaiverReport(WaiverInfo):
 
 
 class FactEvidence(ReportModel):
-    """One fact a verdict rests on: what was called, when, and what it answered."""
+    """One fact a verdict rests on: what was called, when, and what it answered: the value
+    itself (schema 1.1), or its SHA-256, the value being in the report's
+    ``evidence_values`` once however many results rest on it (1.2)."""
 
     name: str
     actions: list[str]
     fetched_at: str
-    value: Any = Field(description="The raw answer (excerpt) as collected.")
+    value: Any = Field(None, description="The raw answer (excerpt) as collected (schema 1.1).")
+    value_sha256: str | None = Field(
+        None,
+        description="SHA-256 of the value's canonical JSON (sorted keys, no spaces, UTF-8); "
+        "the value is in evidence_values under it (schema 1.2).",
+    )
 
 
 class Evidence(ReportModel):
@@ -214,21 +222,26 @@ class Summary(ReportModel):
 
 
 class Report(ReportModel):
-    schema_version: Literal["1.0", "1.1"] = "1.1"
+    schema_version: Literal["1.0", "1.1", "1.2"] = "1.2"
     run: RunInfo
     summary: Summary
     controls: list[ControlResult]
-    results: list[Result]
+    #: A list, or a large run's results read back one at a time from disk (spool.ResultLog).
+    results: Sequence[Result]
     waivers: list[WaiverReport] = Field(default_factory=list)
+    evidence_values: Mapping[str, Any] = Field(
+        default_factory=dict,
+        description="Each distinct fact value once, under its SHA-256 (the facts' value_sha256).",
+    )
 
 
-def count(results: list[Result]) -> Counts:
+def count(results: Sequence[Result]) -> Counts:
     """Results counted by status."""
     by_status = {status: sum(r.status == status for r in results) for status in RESULT_STATUSES}
     return Counts.model_validate({**by_status, "total": len(results)})
 
 
-def worst_status(results: list[Result]) -> ResultStatus:
+def worst_status(results: Sequence[Result]) -> ResultStatus:
     """fail if any result failed, else error if any errored, else waived if any failure
     was waived, else pass."""
     statuses = {result.status for result in results}
@@ -245,7 +258,7 @@ def assess_control(
     control_id: str,
     title: str,
     check_ids: list[str],
-    results: list[Result],
+    results: Sequence[Result],
     manual: list[str] | None = None,
     environments: Mapping[str, ControlInEnvironment] | None = None,
     **source: Any,
@@ -309,7 +322,7 @@ def control_result(
 
 
 def overall_status(
-    controls: list[ControlResult], results: list[Result], gaps: list[Gap]
+    controls: list[ControlResult], results: Sequence[Result], gaps: list[Gap]
 ) -> OverallStatus:
     """fail, else error, else not_assessed (a control or environment selected but not
     assessed), else waived, else pass."""
@@ -322,7 +335,7 @@ def overall_status(
 
 
 def summarize(
-    controls: list[ControlResult], results: list[Result], gaps: list[Gap] | None = None
+    controls: list[ControlResult], results: Sequence[Result], gaps: list[Gap] | None = None
 ) -> Summary:
     """Overall status and counts by status, of results and of controls."""
     control_counts: dict[ControlStatus, int] = {

@@ -1,0 +1,90 @@
+"""Run policycheck's CLI in this process under tracemalloc and print what is held at the
+end of each stage of a run, and the peak:
+
+    .venv/bin/python bench/memprofile.py run --policy P --processes 1 ...
+
+(bench/run.py --profile runs it on the synthetic fleet.) Each stage's snapshot lists the
+allocation sites holding the most memory, by source line; ``--processes 1`` keeps every
+allocation in this process. tracemalloc slows the run several times: its timings mean
+nothing, and it counts Python allocations only (not the interpreter, the modules' code or
+C libraries), so its totals are below the process's PSS."""
+
+import functools
+import os
+import sys
+import tracemalloc
+from typing import Any
+
+TOP = int(os.environ.get("MEMPROFILE_TOP", "12"))
+FRAMES = 12
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def report(stage: str) -> None:
+    """What is held now, by the innermost line of policycheck that allocated it."""
+    current, peak = tracemalloc.get_traced_memory()
+    snapshot = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__)]
+    )
+    held: dict[str, list[int]] = {}
+    for stat in snapshot.statistics("traceback"):
+        site = next(
+            (
+                f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}"
+                for frame in stat.traceback  # innermost first
+                if frame.filename.startswith(ROOT) and "site-packages" not in frame.filename
+            ),
+            "(imports and libraries)",
+        )
+        size, count = held.setdefault(site, [0, 0])
+        held[site] = [size + stat.size, count + stat.count]
+    print(
+        f"\n== {stage}: {current / 2**20:.1f} MiB traced now, {peak / 2**20:.1f} MiB peak so far",
+        file=sys.stderr,
+    )
+    for site, (size, count) in sorted(held.items(), key=lambda item: -item[1][0])[:TOP]:
+        print(f"{size / 2**20:8.1f} MiB {count:8d} blocks  {site}", file=sys.stderr)
+
+
+def after(module: Any, name: str, stage: str) -> None:
+    """Report when ``module.name`` returns (and wrap it where it is imported from)."""
+    original = getattr(module, name)
+
+    @functools.wraps(original)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        value = original(*args, **kwargs)
+        report(stage)
+        return value
+
+    setattr(module, name, wrapped)
+
+
+#: Where a stage of a run ends: (module, attribute path, stage); those the running
+#: version lacks are skipped.
+STAGES = [
+    ("policycheck.runner", "Located.collect", "facts collected"),
+    ("policycheck.runner", "assemble", "report assembled"),
+    ("policycheck.render", "publish_set", "reports rendered and published"),
+]
+
+
+def main() -> int:
+    import importlib
+
+    tracemalloc.start(FRAMES)
+    from policycheck import cli
+
+    for module_name, path, stage in STAGES:
+        owner: Any = importlib.import_module(module_name)
+        *parents, name = path.split(".")
+        for parent in parents:
+            owner = getattr(owner, parent, None)
+        if owner is not None and hasattr(owner, name):
+            after(owner, name, stage)
+    code = cli.main(sys.argv[1:])
+    report("end")
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
