@@ -163,7 +163,8 @@ def group_targets(
     resolved there gives its resources as written, each with the failure."""
     try:
         instances = resolve(group, where)
-    except Unassessable as failure:
+    except Unassessable as unassessable:
+        failure = unassessable  # the name of an except clause ends with it
         kind = policy.registry.resource_types[binding.check.resource_type]
         written = written_resources(policy, group, where)
         return (Target(binding, where, i, kind, failure) for i in written)

@@ -1,5 +1,7 @@
 """A compact Markdown summary for $GITHUB_STEP_SUMMARY, cut to fit GitHub's 1 MiB limit."""
 
+import itertools
+
 from policycheck.render.markdown import (
     CONTROL_HEADERS,
     STATUS_LABEL,
@@ -15,7 +17,8 @@ SUMMARY_LIMIT_BYTES = 1024 * 1024 - 16 * 1024
 
 
 def render_summary(report: Report, limit: int = SUMMARY_LIMIT_BYTES) -> str:
-    """Control matrix, then failures and errors, one line each, until the limit."""
+    """Control matrix, then failures and errors, one line each, until the limit (the
+    results read until then)."""
     counts = report.summary.results
     head = "\n".join(
         [
@@ -31,24 +34,29 @@ def render_summary(report: Report, limit: int = SUMMARY_LIMIT_BYTES) -> str:
             "",
         ]
     )
-    lines = [
-        *(f"- **NOT ASSESSED** {cell(line)}" for line in unassessed_lines(report)),
-        *(
+    gaps = unassessed_lines(report)
+    lines = itertools.chain(
+        (f"- **NOT ASSESSED** {cell(line)}" for line in gaps),
+        (
             f"- **{STATUS_LABEL[r.status]}** `{r.check_id}` on `{r.resource.name}` "
             f"({r.environment}): {cell(r.message)}"
             for r in report.results
             if r.status in ("fail", "error", "waived")
         ),
-    ] or ["None."]
-    text, shown = head, 0
+    )
+    text, size, shown, more = head, len(head.encode()), 0, 0
     for line in lines:
-        if len((text + line + "\n").encode()) > limit - 200:
+        size += len((line + "\n").encode())
+        if size > limit - 200:
+            more = 1 + sum(1 for _ in lines)
             break
         text += line + "\n"
         shown += 1
-    if shown < len(lines):
+    if not shown and not more:
+        text += "None.\n"
+    if more:
         text += (
-            f"\n_Truncated: {len(lines) - shown} more findings are in the full report "
+            f"\n_Truncated: {more} more findings are in the full report "
             f"(GitHub limits a step summary to 1 MiB)._\n"
         )
     return text

@@ -1,9 +1,9 @@
 """The auditor's control matrix as CSV: one row per result and control."""
 
 import csv
-import io
-from typing import Any
+from typing import Any, TextIO
 
+from policycheck.render.streamed import rendered
 from policycheck.report import Report
 
 COLUMNS = [
@@ -22,21 +22,17 @@ COLUMNS = [
 ]
 
 
-def render_csv(report: Report) -> str:
+def write_csv(report: Report, out: TextIO) -> None:
     """Rows sorted as the results are; a result evidencing no control has an empty one.
     Then a row per control and environment without a result, with the control's status
-    there (not assessed, not applicable, ...) and why."""
+    there (not assessed, not applicable, ...) and why. Written as the results are read."""
     requirements = {c.id: c.requirements for c in report.controls}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    _write_results(writer, report, requirements)
+    judged = _write_results(writer, report, requirements)
     for control in report.controls:
         for environment, there in control.environments.items():
-            if not any(
-                r.environment == environment and r.check_id in control.checks
-                for r in report.results
-            ):
+            if not any((environment, check) in judged for check in control.checks):
                 no_resource = ["", "", "", ""]  # account, region, resource ARN, check
                 writer.writerow(
                     [
@@ -51,11 +47,18 @@ def render_csv(report: Report) -> str:
                         "",
                     ]
                 )
-    return buffer.getvalue()
 
 
-def _write_results(writer: Any, report: Report, requirements: dict[str, dict[str, str]]) -> None:
+render_csv = rendered(write_csv)
+
+
+def _write_results(
+    writer: Any, report: Report, requirements: dict[str, dict[str, str]]
+) -> set[tuple[str, str]]:
+    """A row per result and control; the (environment, check) pairs with a result."""
+    judged = set()
     for result in report.results:
+        judged.add((result.environment, result.check_id))
         for control_id in result.control_ids or [""]:
             writer.writerow(
                 [
@@ -75,3 +78,4 @@ def _write_results(writer: Any, report: Report, requirements: dict[str, dict[str
                     result.evidence.sha256 if result.evidence else "",
                 ]
             )
+    return judged
