@@ -251,21 +251,10 @@ def finish(report: "Report", args: argparse.Namespace) -> int:
 
 def load_report(path: Path) -> "Report":
     """A saved report (of an older schema: re-derived), or InputError naming the file and
-    what is wrong."""
-    from pydantic import ValidationError
+    what is wrong; its results are read from disk one at a time."""
+    from policycheck.reportfile import read_report
 
-    from policycheck.errors import InputError
-    from policycheck.report import Report, upgraded
-    from policycheck.validation import describe_errors
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    try:
-        return upgraded(Report.model_validate_json(text))
-    except ValidationError as exc:
-        raise InputError("\\n".join(describe_errors(path, exc)[:5])) from None
+    return read_report(path)
 
 
 def warn_about_regions(policy: "Policy") -> None:
