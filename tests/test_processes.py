@@ -1,7 +1,6 @@
 """Facts fetched by several processes: the same calls, once each, and the same results."""
 
 import inspect
-
 from functools import partial
 
 from conftest import MotoServer, Workspace, audit
@@ -20,7 +19,8 @@ def test_resources_spread_whole_over_processes_and_shared_lookups_together(
 ) -> None:
     selection = select(policy, catalog)
     locations = static_locations(policy, selection.environments)
-    every = list(subjects(policy, catalog, selection, locations, partial(written_resources, policy)))
+    resolve = partial(written_resources, policy)
+    every = list(subjects(policy, catalog, selection, locations, resolve))
     # Every target of the plan, each once, all of a resource's together (across checks and
     # environments in one account and region).
     planned = [p.target for subject in every for p in subject.planned]
