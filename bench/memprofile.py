@@ -28,14 +28,12 @@ def report(stage: str) -> None:
     )
     held: dict[str, list[int]] = {}
     for stat in snapshot.statistics("traceback"):
-        site = next(
-            (
-                f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}"
-                for frame in stat.traceback  # innermost first
-                if frame.filename.startswith(ROOT) and "site-packages" not in frame.filename
-            ),
-            "(imports and libraries)",
-        )
+        ours = [
+            f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}"
+            for frame in reversed(stat.traceback)  # the most recent first
+            if frame.filename.startswith(ROOT) and "site-packages" not in frame.filename
+        ]
+        site = " < ".join(ours[:2]) or "(imports and libraries)"
         size, count = held.setdefault(site, [0, 0])
         held[site] = [size + stat.size, count + stat.count]
     print(
@@ -63,6 +61,7 @@ def after(module: Any, name: str, stage: str) -> None:
 #: version lacks are skipped.
 STAGES = [
     ("policycheck.runner", "Located.collect", "facts collected"),
+    ("policycheck.runner", "judge", "results judged"),
     ("policycheck.runner", "assemble", "report assembled"),
     ("policycheck.render", "publish_set", "reports rendered and published"),
 ]

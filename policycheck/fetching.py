@@ -209,11 +209,12 @@ def collect(
     service_caps: ServiceCaps | None = None,
     progress: ProgressCallback | None = None,
     deadline: Deadline = NO_DEADLINE,
+    memo: Memo | None = None,
 ) -> dict[FactKey, FactOutcome]:
     """Fetch every requested fact (and what it depends on) once, ``max_workers`` at a
-    time and at most ``service_caps`` per service, in dependency waves. At the deadline,
-    every fact not yet read is an error and it returns at once; interrupted, it cancels
-    what has not started."""
+    time and at most ``service_caps`` per service, in dependency waves, sharing lookups
+    through ``memo``. At the deadline, every fact not yet read is an error and it returns
+    at once; interrupted, it cancels what has not started."""
     everything = with_dependencies(requests)
     outcomes: dict[FactKey, FactOutcome] = {}
     with Fetcher(
@@ -223,6 +224,7 @@ def collect(
         deadline=deadline,
         progress=progress,
         total=len(everything),
+        memo=memo,
     ) as fetcher:
         fetcher.fetch(everything, {}, outcomes.update)
     return outcomes

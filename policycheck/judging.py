@@ -17,7 +17,14 @@ from policycheck.controls import Catalog
 from policycheck.deadline import Deadline
 from policycheck.evaluation import evaluate
 from policycheck.facts import FactOutcome, Memo
-from policycheck.fetching import ClientsFor, FactKey, Fetcher, ProgressCallback, ServiceCaps
+from policycheck.fetching import (
+    ClientsFor,
+    FactKey,
+    Fetcher,
+    ProgressCallback,
+    ServiceCaps,
+    collect,
+)
 from policycheck.locations import Where
 from policycheck.planning import Resolver, Selection, Unassessable, selected_bindings
 from policycheck.policy import Policy
@@ -91,19 +98,14 @@ def anything_to_judge(job: Job) -> bool:
 
 def judge(job: Job) -> Judged:
     """Every target of the run judged, each fact read once."""
-    shared: dict[FactKey, FactOutcome] = {}
-    with Fetcher(
+    shared = collect(
+        shared_requests(job.policy, job.catalog, job.selection, job.locations, job.resolve),
         job.clients_for,
         max_workers=job.max_workers,
         service_caps=job.service_caps,
         deadline=job.deadline,
         memo=job.memo,
-    ) as fetcher:
-        fetcher.fetch(
-            shared_requests(job.policy, job.catalog, job.selection, job.locations, job.resolve),
-            {},
-            shared.update,
-        )
+    )
     total = estimated_facts(job)
     parts = job.processes or default_processes(total)
     outcomes = spread(

@@ -8,9 +8,7 @@ from functools import partial
 from policycheck.bindings import Binding, ResourceInstance
 from policycheck.controls import Catalog, Control
 from policycheck.errors import InputError
-from policycheck.fetching import FactKey, FactRequest, fact_key
 from policycheck.locations import Where, static_locations
-from policycheck.plugins import Registry
 from policycheck.policy import Policy
 from policycheck.report import ControlInEnvironment, Gap
 from policycheck.resources import ResourceType
@@ -234,18 +232,3 @@ def nothing_to_assess(
     if not reasons:
         reasons.append("no control with a bound check is selected")
     return "nothing to assess: " + "; ".join(dict.fromkeys(reasons))
-
-
-def fact_requests(targets: list[Target], registry: Registry) -> dict[FactKey, FactRequest]:
-    """The distinct facts the targets need: each once per subject, however many checks
-    and environments share it."""
-    requests: dict[FactKey, FactRequest] = {}
-    for target in targets:
-        if target.failure:
-            continue
-        resource, where = target.resource, target.where
-        for name in target.binding.check.facts:
-            spec = registry.facts[name]
-            key = fact_key(where.account_id, where.region, spec, resource.name, resource.parent)
-            requests[key] = FactRequest(spec, resource.name, resource.parent)
-    return requests
