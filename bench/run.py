@@ -517,7 +517,55 @@ def measure(
             return None, problems, warm
         if setup.fleet and counters:
             requests = counters.served.value
+        if args.views and label == "policycheck":
+            problems += measure_views(
+                timed_command, timed_env, Path(command[command.index("--output-dir") + 1])
+            )
     return Row(label, statistics.median(times), peak, requests), problems, warm
+
+
+def results_in(path: Path) -> int:
+    """The number of results a report.json says it has (its summary, read first)."""
+    from policycheck.jsonstream import JsonReader
+
+    with open(path, encoding="utf-8") as file:
+        reader = JsonReader(file)
+        for key in reader.members():
+            value = reader.value()
+            if key == "summary":
+                return int(value["results"]["total"])
+    return 0
+
+
+def measure_views(run: list[str], env: dict[str, str], out: Path) -> list[str]:
+    """render (every format), merge and diff of the run's report, each timed with its peak
+    memory: the report of the run, merged with the same run's prod and dev reports made
+    separately (as a nightly merge joins its environments), and diffed with itself."""
+    dev, prod, views = out.parent / "dev", out.parent / "prod", out.parent / "views"
+    problems = []
+    for environment, directory in (("dev", dev), ("prod", prod)):
+        command = [*run[: run.index("--output-dir") + 1], str(directory)]
+        command += [*run[run.index("--output-dir") + 2 :], "--env", environment]
+        if timed(command, env)[2] != 0:
+            problems.append(f"policycheck --env {environment}: failed")
+    policycheck = [sys.executable, "-m", "policycheck"]
+    commands = {
+        "render": ["render", str(out / "report.json"), "-o", str(views / "render")],
+        "merge": ["merge", str(dev / "report.json"), str(prod / "report.json")],
+        "diff": ["diff", str(out / "report.json"), str(out / "report.json"), "--format", "json"],
+    }
+    commands["render"] += ["--format", "json,markdown,csv,junit,sarif,summary,oscal"]
+    commands["merge"] += ["-o", str(views / "merge")]
+    print(f"views of a report of {results_in(out / 'report.json')} results:")
+    for name, arguments in commands.items():
+        seconds, mib, code = timed([*policycheck, *arguments], env)
+        print(
+            f"  {name:<8} {seconds:8.2f} s {mib:6d} MiB peak" + (f" (exit {code})" if code else "")
+        )
+    markdown = views / "render" / "report.md"
+    if markdown.exists():
+        print(f"  report.md: {markdown.stat().st_size:,} bytes")
+    return problems
 
 
 def agreement(report_path: Path, truth: dict[str, str]) -> tuple[float, int]:
@@ -549,6 +597,12 @@ def parse_arguments() -> argparse.Namespace:
         "seeded in moto (implies --replay)",
     )
     parser.add_argument("--seed", type=int, default=15, help="the synthetic fleet's seed")
+    parser.add_argument(
+        "--views",
+        action="store_true",
+        help="after policycheck's timed runs: time render (every format), merge and diff of "
+        "its report, with their peak memory",
+    )
     parser.add_argument(
         "--profile",
         action="store_true",
@@ -666,8 +720,9 @@ def print_table(
     )
     for row in rows:
         print(
-            f"{row.label:<12} {row.seconds:8.2f} {row.seconds / latency_floor:8.2f} "
-            f"{row.peak_mib:9d} {row.requests:9d} {row.requests / resources:13.2f}"
+            f"{row.label:<12} {row.seconds:8.2f} "
+            + (f"{row.seconds / latency_floor:8.2f} " if latency_floor else f"{'-':>8} ")
+            + f"{row.peak_mib:9d} {row.requests:9d} {row.requests / resources:13.2f}"
         )
     if len(rows) > 1 and rows[0].label == "policycheck" and rows[1].label == "yardstick":
         print(f"policycheck / yardstick wall time: {rows[0].seconds / rows[1].seconds:.2f}x")
