@@ -11,6 +11,7 @@ import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -22,15 +23,13 @@ from policycheck.fetching import ProgressCallback
 FACTS_PER_PROCESS = 1500
 #: How often the parent reports the children's progress.
 PROGRESS_SECONDS = 0.25
-#: How long after the deadline the parent waits for a child's answer before stopping it.
+#: How long after the deadline the parent waits for a child that makes no progress before
+#: stopping it.
 DEADLINE_GRACE_SECONDS = 5.0
 #: prctl(2) option: the signal a process receives when its parent ends.
 PR_SET_PDEATHSIG = 1
 
 T = TypeVar("T")
-#: A part's work: (its index, a callback taking the facts it has read so far) -> what
-#: it amounted to (picklable).
-PartWork = Callable[[int, Callable[[int], None]], Any]
 
 #: What the forked children read: set by spread just before forking.
 _WORK: dict[str, Any] = {}
@@ -57,8 +56,9 @@ def spread(
     """``work(i, report)`` for each part ``i`` of ``parts``, each in a forked process
     (in this one when ``parts`` is 1); their answers in order. ``forget_clients`` runs
     first in each child, so that no HTTP connection is shared with the parent. Each child
-    stops at the deadline; one that has not answered DEADLINE_GRACE_SECONDS later is
-    stopped and its part is ``overdue(i)``, worked out here."""
+    stops reading at the deadline and judges what it has; one that has not answered and
+    made no progress for DEADLINE_GRACE_SECONDS after it is stopped and its part is
+    ``overdue(i)``, worked out here."""
     if parts < 2:
         return [work(0, lambda done: progress(done, total) if progress else None)]
     context = multiprocessing.get_context("fork")
@@ -91,18 +91,31 @@ def _gather(
     progress: ProgressCallback | None,
     deadline: Deadline,
 ) -> set[int]:
-    """Wait for every child, reporting progress; the children overdue after the
-    deadline; raises at once the error of a child that failed."""
+    """Wait for every child, reporting progress; the children overdue: after the deadline,
+    those whose progress has not moved for DEADLINE_GRACE_SECONDS (a child still judging
+    what it read is let finish). Raises at once the error of a child that failed."""
     pending: set[Future[Any]] = set(futures)
+    seen = list(finished[:])
+    moved = [time.monotonic()] * len(futures)
     while pending:
         _, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_EXCEPTION)
+        now, counts = time.monotonic(), finished[:]
+        moved = [
+            now if count != was else at for count, was, at in zip(counts, seen, moved, strict=True)
+        ]
+        seen = counts
         if progress:
-            progress(min(sum(finished[:]), total), total)
+            progress(min(sum(counts), total), total)
         for future in futures:
             if future.done() and future.exception():
                 raise future.exception()  # type: ignore[misc]
-        if pending and deadline.passed(by=DEADLINE_GRACE_SECONDS):
-            return {index for index, future in enumerate(futures) if future in pending}
+        stalled = {
+            index
+            for index, future in enumerate(futures)
+            if future in pending and now - moved[index] >= DEADLINE_GRACE_SECONDS
+        }
+        if pending and deadline.passed(by=DEADLINE_GRACE_SECONDS) and len(stalled) == len(pending):
+            return stalled
     return set()
 
 
