@@ -8,13 +8,13 @@ from typing import TextIO
 
 from policycheck.publish import CHECKSUMS as CHECKSUMS
 from policycheck.publish import publish_set
-from policycheck.render.junit import render_junit
+from policycheck.render.junit import write_junit
 from policycheck.render.markdown import render_markdown
-from policycheck.render.oscal import render_oscal
+from policycheck.render.oscal import write_oscal
 from policycheck.render.reportjson import write_json
-from policycheck.render.sarif import render_sarif
+from policycheck.render.sarif import write_sarif
 from policycheck.render.summary import render_summary
-from policycheck.render.tabular import render_csv
+from policycheck.render.tabular import write_csv
 from policycheck.report import Report
 from policycheck.spool import Scratch
 
@@ -30,29 +30,39 @@ def render_json(report: Report) -> str:
 class Format:
     name: str
     filename: str
-    render: Callable[[Report], str]
-    #: Writes the file as it renders it (formats whose size grows with the results).
-    write: Callable[[Report, TextIO], None] | None = None
+    #: Writes the file as it renders it: the formats whose size grows with the results
+    #: read them one at a time (report.md and summary.md have a size limit).
+    write: Callable[[Report, TextIO], None]
+
+    def render(self, report: Report) -> str:
+        """The whole file as text."""
+        buffer = io.StringIO()
+        self.write(report, buffer)
+        return buffer.getvalue()
 
     def write_into(self, report: Report, path: Path) -> Path:
         with open(path, "w", encoding="utf-8") as out:
-            if self.write:
-                self.write(report, out)
-            else:
-                out.write(self.render(report))
+            self.write(report, out)
         return path
+
+
+def _text(render: Callable[[Report], str]) -> Callable[[Report, TextIO], None]:
+    def write(report: Report, out: TextIO) -> None:
+        out.write(render(report))
+
+    return write
 
 
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("json", "report.json", render_json, write_json),
-        Format("markdown", "report.md", render_markdown),
-        Format("csv", "report.csv", render_csv),
-        Format("junit", "report.junit.xml", render_junit),
-        Format("sarif", "report.sarif", render_sarif),
-        Format("summary", "summary.md", render_summary),
-        Format("oscal", "assessment-results.json", render_oscal),
+        Format("json", "report.json", write_json),
+        Format("markdown", "report.md", _text(render_markdown)),
+        Format("csv", "report.csv", write_csv),
+        Format("junit", "report.junit.xml", write_junit),
+        Format("sarif", "report.sarif", write_sarif),
+        Format("summary", "summary.md", _text(render_summary)),
+        Format("oscal", "assessment-results.json", write_oscal),
     )
 }
 

@@ -4,7 +4,6 @@ from typing import TextIO
 from xml.etree import ElementTree as ET
 
 from policycheck.render.markdown import unassessed_lines
-from policycheck.render.streamed import rendered
 from policycheck.report import Report, Result
 
 #: Indentation per level, as ElementTree.indent writes it.
@@ -51,9 +50,6 @@ def write_junit(report: Report, out: TextIO) -> None:
             out.write(f"\n{SPACE * 2}{_element(case, 2)}")
         out.write(f"\n{SPACE}</testsuite>")
     out.write("\n</testsuites>\n")
-
-
-render_junit = rendered(write_junit)
 
 
 def _case(result: Result) -> ET.Element:

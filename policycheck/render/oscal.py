@@ -7,7 +7,7 @@ import uuid
 from typing import Any, TextIO, cast
 
 from policycheck.render.reportjson import write_json
-from policycheck.render.streamed import Lists, rendered, write_document
+from policycheck.render.streamed import Lists, write_document
 from policycheck.report import ControlResult, Report, Result
 
 OSCAL_VERSION = "1.2.3"
@@ -152,6 +152,3 @@ def write_oscal(report: Report, out: TextIO) -> None:
         }
     }
     write_document(out, document, lists)
-
-
-render_oscal = rendered(write_oscal)

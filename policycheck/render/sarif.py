@@ -6,7 +6,7 @@ import itertools
 from typing import Any, TextIO
 
 from policycheck import __version__
-from policycheck.render.streamed import Lists, rendered, write_document
+from policycheck.render.streamed import Lists, write_document
 from policycheck.report import Report, Result
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -143,6 +143,3 @@ def write_sarif(report: Report, out: TextIO) -> None:
         ],
     }
     write_document(out, sarif, lists)
-
-
-render_sarif = rendered(write_sarif)

@@ -2,10 +2,9 @@
 placeholder where each long list goes, and each list is written item by item, exactly as
 ``json.dumps(document, indent=2)`` would have written it."""
 
-import io
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, TextIO
 
 _PLACEHOLDER = "\x00list:{}"
@@ -45,14 +44,3 @@ def _write_list(out: TextIO, items: Iterable[Any], level: int, indent: int) -> N
         out.write(separator + json.dumps(item, indent=indent).replace("\n", "\n" + inner))
         separator = ",\n" + inner
     out.write("[]" if separator.startswith("[") else "\n" + " " * level + "]")
-
-
-def rendered(write: Callable[[Any, TextIO], None]) -> Callable[[Any], str]:
-    """A writer as a function returning the whole text (for small reports and tests)."""
-
-    def render(report: Any) -> str:
-        buffer = io.StringIO()
-        write(report, buffer)
-        return buffer.getvalue()
-
-    return render

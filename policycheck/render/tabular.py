@@ -3,7 +3,6 @@
 import csv
 from typing import Any, TextIO
 
-from policycheck.render.streamed import rendered
 from policycheck.report import Report
 
 COLUMNS = [
@@ -47,9 +46,6 @@ def write_csv(report: Report, out: TextIO) -> None:
                         "",
                     ]
                 )
-
-
-render_csv = rendered(write_csv)
 
 
 def _write_results(
