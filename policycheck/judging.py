@@ -6,12 +6,11 @@ once. A large run spreads the resources over processes (policycheck.processes), 
 judging its part; their sorted results are merged at the end."""
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from policycheck.controls import Catalog
 from policycheck.deadline import Deadline
@@ -120,7 +119,7 @@ def judge(job: Job) -> Judged:
     return _merged(job, outcomes)
 
 
-def _subjects(job: Job) -> Any:
+def _subjects(job: Job) -> Iterator[Subject]:
     return subjects(job.policy, job.catalog, job.selection, job.locations, job.resolve)
 
 

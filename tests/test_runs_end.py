@@ -314,6 +314,8 @@ def test_signals_stop_the_run_cleanly(
     out.mkdir()
     (out / "report.json").write_text("previous report")
     moto.faults.delay = 0.3
+    scratch = workspace.directory / "tmp"  # where the run spools its results
+    scratch.mkdir()
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "policycheck", "run", "--policy", workspace.policy_path),
@@ -322,6 +324,7 @@ def test_signals_stop_the_run_cleanly(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     collecting = ("GetBucketVersioning", "DescribeTable", "GetLifecyclePolicy")
     assert _wait_until(lambda: any(moto.faults.requests[op] for op in collecting))
@@ -338,6 +341,7 @@ def test_signals_stop_the_run_cleanly(
     assert (out / "report.json").read_text() == "previous report"
     assert sorted(p.name for p in out.iterdir()) == ["report.json"]
     assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".out")) == []
+    assert list(scratch.iterdir()) == []
 
 
 def test_internal_error_has_its_own_exit_code(
