@@ -17,7 +17,17 @@ from typing import Any
 
 TOP = int(os.environ.get("MEMPROFILE_TOP", "12"))
 FRAMES = 12
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+#: Where the code of policycheck is: this checkout, or the one PYTHONPATH names (an
+#: older version profiled with this script).
+ROOTS = [os.path.dirname(os.path.dirname(os.path.abspath(__file__)))]
+
+
+def _ours(filename: str) -> str:
+    """A file of policycheck's, relative to its checkout; "" for any other."""
+    if "site-packages" in filename:
+        return ""
+    root = next((root for root in ROOTS if filename.startswith(root + os.sep)), None)
+    return os.path.relpath(filename, root) if root else ""
 
 
 def report(stage: str) -> None:
@@ -29,9 +39,9 @@ def report(stage: str) -> None:
     held: dict[str, list[int]] = {}
     for stat in snapshot.statistics("traceback"):
         ours = [
-            f"{os.path.relpath(frame.filename, ROOT)}:{frame.lineno}"
+            f"{_ours(frame.filename)}:{frame.lineno}"
             for frame in reversed(stat.traceback)  # the most recent first
-            if frame.filename.startswith(ROOT) and "site-packages" not in frame.filename
+            if _ours(frame.filename)
         ]
         site = " < ".join(ours[:2]) or "(imports and libraries)"
         size, count = held.setdefault(site, [0, 0])
@@ -71,7 +81,10 @@ def main() -> int:
     import importlib
 
     tracemalloc.start(FRAMES)
+    import policycheck
     from policycheck import cli
+
+    ROOTS.append(os.path.dirname(os.path.dirname(os.path.abspath(policycheck.__file__))))
 
     for module_name, path, stage in STAGES:
         owner: Any = importlib.import_module(module_name)
