@@ -1,5 +1,5 @@
 """Run policycheck's CLI in this process under tracemalloc and print what is held at the
-end of each stage of a run, and the peak:
+end of each stage of a run, and the peak during the stage:
 
     .venv/bin/python bench/memprofile.py run --policy P --processes 1 ...
 
@@ -47,11 +47,14 @@ def report(stage: str) -> None:
         size, count = held.setdefault(site, [0, 0])
         held[site] = [size + stat.size, count + stat.count]
     print(
-        f"\n== {stage}: {current / 2**20:.1f} MiB traced now, {peak / 2**20:.1f} MiB peak so far",
+        f"\n== {stage}: {current / 2**20:.1f} MiB traced now, {peak / 2**20:.1f} MiB peak "
+        "since the stage before",
         file=sys.stderr,
     )
     for site, (size, count) in sorted(held.items(), key=lambda item: -item[1][0])[:TOP]:
         print(f"{size / 2**20:8.1f} MiB {count:8d} blocks  {site}", file=sys.stderr)
+    del snapshot
+    tracemalloc.reset_peak()  # the snapshot's own memory is not the run's
 
 
 def after(module: Any, name: str, stage: str) -> None:

@@ -199,7 +199,8 @@ class Sample:
                 if len(passes) < kept:
                     passes.append((index, result))
                 continue
-            key = (FINDING_ORDER[result.status], result.environment, result.check_id)
+            order = FINDING_ORDER.get(result.status, len(FINDING_ORDER))
+            key = (order, result.environment, result.check_id)
             findings = self.findings.setdefault(result.check_id, [])
             findings.append(((*key, result.resource.name, index), result))
             if len(findings) >= 2 * kept:
@@ -207,7 +208,8 @@ class Sample:
                 del findings[kept:]
 
     def shown_findings(self, shown: int) -> list[Result]:
-        kept = [item for items in self.findings.values() for item in sorted(items)[:shown]]
+        first = (sorted(items, key=itemgetter(0))[:shown] for items in self.findings.values())
+        kept = [item for items in first for item in items]
         return [result for _, result in sorted(kept, key=itemgetter(0))]
 
     def shown_passes(self, shown: int) -> list[Result]:
