@@ -15,7 +15,7 @@ from pathlib import Path
 from policycheck.controls import Catalog
 from policycheck.deadline import Deadline
 from policycheck.evaluation import evaluate
-from policycheck.facts import FactOutcome, Memo
+from policycheck.facts import FactOutcome, FactSpec, Memo
 from policycheck.fetching import (
     ClientsFor,
     FactKey,
@@ -107,15 +107,22 @@ def judge(job: Job) -> Judged:
     )
     total = estimated_facts(job)
     parts = job.processes or default_processes(total)
+
+    def progress(done: int, _total: int) -> None:  # the estimate's end is shown once, last
+        if job.progress:
+            job.progress(min(done, total - 1), total)
+
     outcomes = spread(
         partial(_judge_part, job, shared, parts, ""),
         parts,
         overdue=lambda index: _judge_part(job, shared, parts, ".overdue", index, lambda _: None),
         total=total,
-        progress=job.progress,
+        progress=progress,
         forget_clients=job.forget_clients,
         deadline=job.deadline,
     )
+    if job.progress and total:
+        job.progress(total, total)
     return _merged(job, outcomes)
 
 
@@ -195,10 +202,18 @@ def estimated_facts(job: Job) -> int:
     total = 0
     for where in job.locations:
         for binding in selected_bindings(job.policy, job.catalog, job.selection, where.environment):
-            own = sum(facts[name].scope == "resource" for name in binding.check.facts)
+            own = len(_resource_facts([facts[name] for name in binding.check.facts]))
             for group in binding.resource_groups if own else ():
                 try:
                     total += own * len(job.resolve(group, where))
                 except Unassessable:
                     continue
     return total
+
+
+def _resource_facts(specs: list[FactSpec]) -> set[str]:
+    """The resource's own facts among these and what they depend on."""
+    names = {spec.name for spec in specs if spec.scope == "resource"}
+    for spec in specs:
+        names |= _resource_facts(list(spec.depends_on))
+    return names

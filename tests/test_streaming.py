@@ -143,7 +143,9 @@ def fleet_policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
     return load_policy(path)
 
 
-def _judged(policy: Policy, names: list[str], processes: int, workers: int) -> list[str]:
+def _judged(
+    policy: Policy, names: list[str], processes: int, workers: int, progress: Any = None
+) -> list[str]:
     """Each result of a run over these buckets, as report.json stores it (its facts'
     read times left out: they are the only thing two runs differ in)."""
     catalog = load_catalog(controls_dir_for(policy.path))
@@ -164,6 +166,7 @@ def _judged(policy: Policy, names: list[str], processes: int, workers: int) -> l
         NO_DEADLINE,
         max_workers=workers,
         processes=processes,
+        progress=progress,
     )
     lines = []
     for line in judge(job).results.lines():
@@ -194,6 +197,19 @@ def test_a_large_run_judges_as_small_batches_do(
     assert large == in_order
     statuses = {json.loads(line)["status"] for line in large}
     assert statuses == {"pass", "fail", "error"}  # a mix, AccessDenied included
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_progress_ends_once_at_its_total(fleet_policy: Policy, processes: int) -> None:
+    shown: list[tuple[int, int]] = []
+
+    def record(done: int, total: int) -> None:
+        shown.append((done, total))
+
+    _judged(fleet_policy, [f"bucket-{i:03d}" for i in range(60)], processes, 4, record)
+    done = [d for d, _ in shown]
+    assert shown[-1] == (300, 300) and done == sorted(done)  # 60 buckets x 5 facts
+    assert [d for d, total in shown if d == total] == [300]  # the line ends once
 
 
 def _fact(name: str, value: Any) -> FactEvidence:
