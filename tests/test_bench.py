@@ -41,9 +41,7 @@ def test_small_fleet_requests_at_the_floor_and_full_agreement() -> None:
     out = result.stdout
     floor = int(re.search(r"floor: (\d+) requests", out).group(1))
     assert floor == 12 * 5 + 4 * 2 + 4 * 2 + 1 + 3
-    requests = dict(
-        re.findall(r"^(policycheck|yardstick)\s+[\d.]+\s+\S+\s+\d+\s+(\d+)", out, re.M)
-    )
+    requests = dict(re.findall(r"^(policycheck|yardstick)\s+[\d.]+\s+\S+\s+\d+\s+(\d+)", out, re.M))
     assert int(requests["policycheck"]) == floor + 1  # + sts:GetCallerIdentity
     assert requests["policycheck"] == requests["yardstick"]
     assert "agreement with ground truth: 100.0% of 76 verdicts" in out  # 12x5 + 4x2 + 4x2
