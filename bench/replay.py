@@ -8,12 +8,16 @@ import asyncio
 import hashlib
 import multiprocessing
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from urllib.parse import unquote
 
 #: key -> (status line, headers, body)
 Recording = dict[str, tuple[str, list[tuple[str, str]], bytes]]
+Answer = tuple[str, list[tuple[str, str]], bytes]
+#: (method, path, query, X-Amz-Target, body) -> an answer made up on the spot, or None:
+#: the recording answers (bench/fleet.py's synthetic fleet).
+Synthesizer = Callable[[str, str, str, str, bytes], Answer | None]
 #: Headers the replay server sets itself.
 HOP_HEADERS = {"content-length", "transfer-encoding", "connection", "date", "server"}
 
@@ -28,7 +32,8 @@ async def _serve_connection(
     writer: asyncio.StreamWriter,
     recording: Recording,
     latency_s: float,
-    misses: "multiprocessing.sharedctypes.Synchronized[int]",
+    counters: "Counters",
+    synthesize: Synthesizer | None,
 ) -> None:
     sock = writer.get_extra_info("socket")
     if sock is not None:
@@ -43,12 +48,16 @@ async def _serve_connection(
             length = int(headers.get("content-length") or 0)
             body = await reader.readexactly(length) if length else b""
             path, _, query = target.partition("?")
-            key = request_key(method, unquote(path), query, headers.get("x-amz-target", ""), body)
+            target = headers.get("x-amz-target", "")
+            path = unquote(path)
             await asyncio.sleep(latency_s)
-            answer = recording.get(key)
+            with counters.served.get_lock():
+                counters.served.value += 1
+            answer = synthesize(method, path, query, target, body) if synthesize else None
+            answer = answer or recording.get(request_key(method, path, query, target, body))
             if answer is None:
-                with misses.get_lock():
-                    misses.value += 1
+                with counters.misses.get_lock():
+                    counters.misses.value += 1
                 answer = ("500 Not Recorded", [], b"not recorded")
             status, answer_headers, payload = answer
             head = [f"HTTP/1.1 {status}"] + [
@@ -70,15 +79,28 @@ async def _serve_connection(
         writer.close()
 
 
+class Counters:
+    """Requests served and requests that were not recorded (a valid benchmark keeps
+    ``misses`` at 0), shared with the replay process."""
+
+    def __init__(self, context: "multiprocessing.context.BaseContext") -> None:
+        self.served = context.Value("q", 0)
+        self.misses = context.Value("q", 0)
+
+    def reset(self) -> None:
+        self.served.value = self.misses.value = 0
+
+
 def _run(
     listener: socket.socket,
     recording: Recording,
     latency_s: float,
-    misses: "multiprocessing.sharedctypes.Synchronized[int]",
+    counters: Counters,
+    synthesize: Synthesizer | None,
 ) -> None:
     async def main() -> None:
         server = await asyncio.start_server(
-            lambda r, w: _serve_connection(r, w, recording, latency_s, misses),
+            lambda r, w: _serve_connection(r, w, recording, latency_s, counters, synthesize),
             sock=listener,
             backlog=1024,
         )
@@ -90,22 +112,24 @@ def _run(
 
 @contextmanager
 def replay_server(
-    recording: Recording, latency_s: float
-) -> Iterator[tuple[str, "multiprocessing.sharedctypes.Synchronized[int]"]]:
-    """Serve ``recording`` on loopback; yield the endpoint URL and the count of requests
-    that were not recorded (which a valid benchmark keeps at 0)."""
+    recording: Recording, latency_s: float, synthesize: Synthesizer | None = None
+) -> Iterator[tuple[str, Counters]]:
+    """Serve ``recording`` (and what ``synthesize`` makes up) on loopback; yield the
+    endpoint URL and the counters of requests served and not recorded."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     listener.listen(1024)
     context = multiprocessing.get_context("fork")
-    misses = context.Value("i", 0)
+    counters = Counters(context)
     process = context.Process(
-        target=_run, args=(listener, dict(recording), latency_s, misses), daemon=True
+        target=_run,
+        args=(listener, dict(recording), latency_s, counters, synthesize),
+        daemon=True,
     )
     process.start()
     try:
-        yield f"http://127.0.0.1:{listener.getsockname()[1]}", misses
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", counters
     finally:
         process.terminate()
         process.join()

@@ -13,10 +13,13 @@ def _location(result: Result) -> tuple[str, str, str]:
     return (result.environment, result.resource.account_id, result.resource.region)
 
 
-def _why_absent(result: Result, new: Report) -> tuple[str, bool]:
-    """Why an earlier result has no counterpart in ``new``, and whether that is coverage
-    lost (the environment, account or check is no longer audited) rather than a resource
-    that no longer exists."""
+def _why_absent(
+    result: Result, new: Report, judged: set[tuple[str, tuple[str, str, str]]]
+) -> tuple[str, bool]:
+    """Why an earlier result has no counterpart in ``new`` (whose results are of the
+    (check, location) pairs ``judged``), and whether that is coverage lost (the
+    environment, account or check is no longer audited) rather than a resource that no
+    longer exists."""
     locations = {(e.name, e.account_id, e.region) for e in new.run.environments}
     if _location(result) not in locations:
         environment, account, region = _location(result)
@@ -27,9 +30,7 @@ def _why_absent(result: Result, new: Report) -> tuple[str, bool]:
     controls = new.run.selected_controls
     if controls is not None and not set(result.control_ids) & set(controls):
         return "missing from NEW: control not selected", True
-    if not any(
-        r.check_id == result.check_id and _location(r) == _location(result) for r in new.results
-    ):
+    if (result.check_id, _location(result)) not in judged:
         environment, account, region = _location(result)
         return (
             f"missing from NEW: no result of {result.check_id} in {environment} "
@@ -44,46 +45,70 @@ def diff_reports(old: Report, new: Report) -> dict[str, Any]:
     waived since, results not compared (missing from NEW, or that NEW, a plan, could not
     judge: not in the plan, not judgeable from a plan), coverage lost, waiver changes. A
     result is resolved only by a pass: one NEW did not assess is never resolved. A plan's
-    unjudged results are stated in NEW itself, so they are not coverage lost."""
-    before = {result_key(r): r for r in old.results}
-    after = {result_key(r): r for r in new.results}
+    unjudged results are stated in NEW itself, so they are not coverage lost. The reports'
+    results are read one at a time (OLD twice), only their keys and statuses kept besides
+    what is listed."""
+    before: dict[Key, tuple[str, int]] = {}  # status (of the last result), first position
+    for position, result in enumerate(old.results):
+        key = result_key(result)
+        before[key] = (result.status, before.get(key, ("", position))[1])
 
     def was(key: Key) -> str | None:
-        return before[key].status if key in before else None
+        return before[key][0] if key in before else None
 
-    def now_failed_then(status: str) -> list[dict[str, Any]]:
-        return [
-            _entry(after[k], "fail")
-            for k, r in before.items()
-            if r.status == "fail" and k in after and after[k].status == status
-        ]
-
-    absent = {key: _why_absent(r, new) for key, r in before.items() if key not in after}
+    sections: dict[str, dict[Key, dict[str, Any]]] = {name: {} for name, _ in SECTIONS}
+    after: dict[Key, int] = {}  # first position
+    judged: set[tuple[str, tuple[str, str, str]]] = set()
+    for position, result in enumerate(new.results):
+        key = result_key(result)
+        after.setdefault(key, position)
+        judged.add((result.check_id, _location(result)))
+        for section in sections.values():
+            section.pop(key, None)  # the last result of a key counts
+        for name in _sections_of(result.status, was(key)):
+            sections[name][key] = _entry(result, "fail" if name in RESOLVED else was(key))
+    for name, entries in sections.items():  # at the key's first place in NEW, or in OLD
+        order = (lambda k: before[k][1]) if name in RESOLVED else after.__getitem__
+        sections[name] = dict(sorted(entries.items(), key=lambda item: order(item[0])))
+    absent: dict[Key, tuple[str, bool]] = {}
+    for result in old.results:
+        key = result_key(result)
+        if key not in after:
+            absent[key] = _why_absent(result, new, judged)
+            entry = {**_entry(result, result.status), "status": absent[key][0]}
+            sections["not_compared"][key] = entry
+    listed = {name: list(entries.values()) for name, entries in sections.items()}
     return {
-        "new_failures": [
-            _entry(r, was(k)) for k, r in after.items() if r.status == "fail" and was(k) != "fail"
-        ],
-        "resolved_failures": now_failed_then("pass"),
-        "waived_failures": now_failed_then("waived"),
-        "still_failing": [
-            _entry(r, "fail") for k, r in after.items() if r.status == "fail" and was(k) == "fail"
-        ],
-        "new_errors": [
-            _entry(r, was(k)) for k, r in after.items() if r.status == "error" and was(k) != "error"
-        ],
-        "not_compared": [
-            {**_entry(r, r.status), "status": absent[k][0]}
-            for k, r in before.items()
-            if k in absent
-        ]
-        + [
-            _entry(after[k], r.status)
-            for k, r in before.items()
-            if k in after and after[k].status in UNJUDGED and r.status not in UNJUDGED
-        ],
+        **{name: listed[name] for name in DIFF_ORDER},
         "coverage_lost": _coverage_lost(old, new, absent),
         "waiver_changes": _waiver_changes(old, new),
     }
+
+
+#: The sections in the order diff_reports gives them.
+DIFF_ORDER = (
+    "new_failures",
+    "resolved_failures",
+    "waived_failures",
+    "still_failing",
+    "new_errors",
+    "not_compared",
+)
+#: Sections of a result that was a failure in OLD and is no longer one.
+RESOLVED = ("resolved_failures", "waived_failures")
+
+
+def _sections_of(status: str, was: str | None) -> list[str]:
+    """The sections a NEW result of ``status`` goes to, OLD's being ``was``."""
+    if status == "fail":
+        return ["still_failing" if was == "fail" else "new_failures"]
+    if status == "error":
+        return [] if was == "error" else ["new_errors"]
+    if was == "fail" and status in ("pass", "waived"):
+        return ["resolved_failures" if status == "pass" else "waived_failures"]
+    if status in UNJUDGED and was is not None and was not in UNJUDGED:
+        return ["not_compared"]  # NEW, a plan, could not judge what OLD judged
+    return []
 
 
 def _entry(result: Result, was: str | None) -> dict[str, Any]:

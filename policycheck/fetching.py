@@ -3,11 +3,12 @@
 import json
 import threading
 from collections import Counter, deque
-from collections.abc import Callable, Mapping
-from concurrent.futures import Future, as_completed
+from collections.abc import Callable, Iterator, Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
+from queue import Empty, SimpleQueue
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -208,89 +209,191 @@ def collect(
     service_caps: ServiceCaps | None = None,
     progress: ProgressCallback | None = None,
     deadline: Deadline = NO_DEADLINE,
+    memo: Memo | None = None,
 ) -> dict[FactKey, FactOutcome]:
     """Fetch every requested fact (and what it depends on) once, ``max_workers`` at a
-    time and at most ``service_caps`` per service, in dependency waves. At the deadline,
-    every fact not yet read is an error and it returns at once; interrupted, it cancels
-    what has not started."""
+    time and at most ``service_caps`` per service, in dependency waves, sharing lookups
+    through ``memo``. At the deadline, every fact not yet read is an error and it returns
+    at once; interrupted, it cancels what has not started."""
     everything = with_dependencies(requests)
-    pool = DaemonPool(max_workers)
-    run = _Collection(clients_for, ServiceThrottle(pool, service_caps or {}), deadline)
-
-    def tick() -> None:
-        if progress:
-            progress(len(run.outcomes), len(everything))
-
-    try:
-        for wave in fact_order(request.spec for request in everything.values()):
-            names = {spec.name for spec in wave}
-            run.await_wave(
-                run.submit({k: r for k, r in everything.items() if k.fact in names}), tick
-            )
-    except BaseException:
-        pool.shutdown(wait=False, cancel_futures=True)
-        raise
-    pool.shutdown(wait=not deadline.passed(), cancel_futures=True)
-    return run.outcomes
+    outcomes: dict[FactKey, FactOutcome] = {}
+    with Fetcher(
+        clients_for,
+        max_workers=max_workers,
+        service_caps=service_caps,
+        deadline=deadline,
+        progress=progress,
+        total=len(everything),
+        memo=memo,
+    ) as fetcher:
+        fetcher.fetch(everything, {}, outcomes.update)
+    return outcomes
 
 
-class _Collection:
-    """One collect call's state: the outcomes so far, the shared lookups, the lanes."""
+Done = Callable[[Mapping[FactKey, FactOutcome]], None]
+
+
+class _Batch(Mapping[FactKey, FactOutcome]):
+    """Facts fetched together (one subject's): read wave after wave of dependencies; when
+    every one is settled, ``done`` gets the batch, a mapping of its outcomes and the
+    known ones."""
 
     def __init__(
-        self, clients_for: ClientsFor, throttle: ServiceThrottle, deadline: Deadline
+        self,
+        requests: dict[FactKey, FactRequest],
+        known: Mapping[FactKey, FactOutcome],
+        done: Done,
+    ) -> None:
+        self.requests = requests
+        self.known = known
+        self.done = done
+        self.outcomes: dict[FactKey, FactOutcome] = {}
+        self.waves = fact_order(request.spec for request in requests.values())
+        self.started: dict[FactKey, Future[Any]] = {}
+
+    def __getitem__(self, key: FactKey) -> FactOutcome:
+        return self.outcomes[key] if key in self.outcomes else self.known[key]
+
+    def __iter__(self) -> Iterator[FactKey]:
+        return iter({**self.known, **self.outcomes})
+
+    def __len__(self) -> int:
+        return len(self.known.keys() | self.outcomes.keys())
+
+    def __hash__(self) -> int:  # batches are kept in a set while open
+        return id(self)
+
+    def __eq__(self, other: object) -> bool:
+        return self is other
+
+
+class Fetcher:
+    """Reads batches of facts concurrently as they are given, each fact by one call (see
+    read_fact), ``max_workers`` calls at a time and at most ``service_caps`` per service;
+    each batch's ``done`` runs in the thread that gives batches and waits (``fetch``,
+    ``wait_for_room``, leaving the ``with`` block), so batches are judged while later
+    ones are read. At the deadline every fact not yet read is an error; calls in flight
+    are abandoned; interrupted, what has not started is cancelled."""
+
+    def __init__(
+        self,
+        clients_for: ClientsFor,
+        *,
+        max_workers: int,
+        service_caps: ServiceCaps | None = None,
+        deadline: Deadline = NO_DEADLINE,
+        progress: ProgressCallback | None = None,
+        total: int = 0,
+        memo: Memo | None = None,
     ) -> None:
         self.clients_for = clients_for
-        self.throttle = throttle
         self.deadline = deadline
-        self.memo = Memo()
-        self.outcomes: dict[FactKey, FactOutcome] = {}
+        self.progress = progress
+        self.total = total
+        self.memo = memo or Memo()
+        self.settled = 0
+        self._pool = DaemonPool(max_workers)
+        self._throttle = ServiceThrottle(self._pool, service_caps or {})
+        self._events: SimpleQueue[tuple[_Batch, FactKey, Future[Any]]] = SimpleQueue()
+        self._open: set[_Batch] = set()
 
-    def submit(
-        self, wave: dict[FactKey, FactRequest]
-    ) -> dict[Future[Any], tuple[FactKey, FactSpec]]:
-        """Start every fact of a wave whose dependencies were read; settle the others
-        (a dependency missing or unreadable, or the deadline passed) at once."""
-        started: dict[Future[Any], tuple[FactKey, FactSpec]] = {}
-        for key, request in wave.items():
-            dependencies = {
-                spec.name: self.outcomes[
-                    fact_key(key.account_id, key.region, spec, request.name, request.parent)
-                ]
-                for spec in request.spec.depends_on
-            }
-            inherited = _inherited(request.spec, list(dependencies.values()))
-            if inherited or self.deadline.passed():
-                self.outcomes[key] = inherited or too_late(request.spec, self.deadline)
-                continue
-            context = FetchContext(
-                name=request.name,
-                account_id=key.account_id,
-                region=key.region,
-                parent=request.parent,
-                client=self.clients_for(key.location),
-                deps={name: outcome.value for name, outcome in dependencies.items()},
-                memo=self.memo.get,
-            )
-            lane = (key.account_id, key.region, service_of(request.spec))
-            future = self.throttle.submit(lane, partial(read_fact, request.spec, context))
-            started[future] = (key, request.spec)
-        return started
+    def __enter__(self) -> "Fetcher":
+        return self
 
-    def await_wave(
-        self, started: dict[Future[Any], tuple[FactKey, FactSpec]], tick: Callable[[], None]
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        if kind is None:
+            while self._open:
+                self._take_events()
+            self._pool.shutdown(wait=not self.deadline.passed(), cancel_futures=True)
+        else:  # interrupted: stop what has not started, abandon the rest
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    @property
+    def in_flight(self) -> int:
+        """Facts started and not yet settled."""
+        return sum(len(batch.started) for batch in self._open)
+
+    def fetch(
+        self, requests: dict[FactKey, FactRequest], known: Mapping[FactKey, FactOutcome], done: Done
     ) -> None:
-        """Take each outcome as it comes; at the deadline, what is not read stays unread."""
+        """Read ``requests`` (their dependencies among them or in ``known``)."""
+        batch = _Batch(requests, known, done)
+        self._open.add(batch)
+        self._advance(batch)
+
+    def wait_for_room(self, limit: int) -> None:
+        """Settle what comes in until fewer than ``limit`` facts are in flight."""
+        while self._open and self.in_flight >= limit:
+            self._take_events()
+
+    def _advance(self, batch: _Batch) -> None:
+        """Start the batch's next wave (settling at once what need not be read); once all
+        is settled, hand it over."""
+        while not batch.started and batch.waves:
+            names = {spec.name for spec in batch.waves.pop(0)}
+            for key, request in batch.requests.items():
+                if key.fact in names:
+                    self._start(batch, key, request)
+        if not batch.started and not batch.waves:
+            self._open.discard(batch)
+            batch.done(batch)
+
+    def _start(self, batch: _Batch, key: FactKey, request: FactRequest) -> None:
+        dependencies = {
+            spec.name: batch[
+                fact_key(key.account_id, key.region, spec, request.name, request.parent)
+            ]
+            for spec in request.spec.depends_on
+        }
+        inherited = _inherited(request.spec, list(dependencies.values()))
+        if inherited or self.deadline.passed():
+            self._settle(batch, key, inherited or too_late(request.spec, self.deadline))
+            return
+        context = FetchContext(
+            name=request.name,
+            account_id=key.account_id,
+            region=key.region,
+            parent=request.parent,
+            client=self.clients_for(key.location),
+            deps={name: outcome.value for name, outcome in dependencies.items()},
+            memo=self.memo.get,
+        )
+        lane = (key.account_id, key.region, service_of(request.spec))
+        future = self._throttle.submit(lane, partial(read_fact, request.spec, context))
+        batch.started[key] = future
+        future.add_done_callback(lambda done: self._events.put((batch, key, done)))
+
+    def _settle(self, batch: _Batch, key: FactKey, outcome: FactOutcome) -> None:
+        batch.outcomes[key] = outcome
+        self.settled += 1
+        if self.progress:
+            self.progress(self.settled, max(self.total, self.settled))
+
+    def _take_events(self) -> None:
+        """Settle the facts read (waiting for one, at most until the deadline); at the
+        deadline, every fact not read."""
         try:
-            for future in as_completed(started, timeout=self.deadline.remaining()):
-                self.outcomes[started[future][0]] = future.result()
-                tick()
-        except TimeoutError:
-            for future, (key, spec) in started.items():
-                if key in self.outcomes:
-                    continue
-                if future.done() and not future.cancelled():
-                    self.outcomes[key] = future.result()
-                else:
-                    future.cancel()
-                    self.outcomes[key] = too_late(spec, self.deadline)
+            events = [self._events.get(timeout=self.deadline.remaining())]
+        except Empty:
+            self._give_up()
+            return
+        while not self._events.empty():
+            events.append(self._events.get())
+        for batch, key, future in events:
+            if batch.started.pop(key, None) is None:
+                continue  # given up at the deadline already
+            if future.cancelled():
+                self._settle(batch, key, too_late(batch.requests[key].spec, self.deadline))
+            else:
+                self._settle(batch, key, future.result())
+            if not batch.started:
+                self._advance(batch)
+
+    def _give_up(self) -> None:
+        """The deadline: every fact in flight is an error, its call abandoned."""
+        for batch in list(self._open):
+            for key, future in batch.started.items():
+                future.cancel()
+                self._settle(batch, key, too_late(batch.requests[key].spec, self.deadline))
+            batch.started.clear()
+            self._advance(batch)

@@ -29,9 +29,9 @@ from policycheck.report import (
     ReportModel,
     control_status_in,
     live_evidence_problem,
-    read_report,
     report_environments,
 )
+from policycheck.reportfile import read_report
 
 #: A day without a report covering the control's environment.
 NO_REPORT = "no_report"

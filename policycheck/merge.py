@@ -17,6 +17,17 @@ from policycheck.report import (
     strongest,
     summarize,
 )
+from policycheck.spool import (
+    EvidenceValues,
+    ResultLog,
+    ResultLogWriter,
+    ResultSpool,
+    Scratch,
+    merge_runs,
+    sort_key,
+    stored_line,
+)
+from policycheck.tally import Tally
 
 
 def _versions(report: Report) -> dict[str, str]:
@@ -31,10 +42,8 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
         _refuse_mixed_inputs(reports, sources)
     _refuse_overlaps(reports, sources)
     first = reports[0]
-    results: list[Result] = sorted(
-        (r for report in reports for r in report.results),
-        key=lambda r: (r.environment, r.check_id, r.resource.name, r.resource.account_id),
-    )
+    merged, values, tally = _merged_results(reports)
+    results = tally.stand_in()  # what controls and the summary are assessed on
     gaps = merged_gaps(reports)
     environments = list(
         dict.fromkeys(
@@ -55,13 +64,42 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
         )
         for control in first.controls
     ]
-    return Report(
+    report = Report(
         run=_merged_run(reports, gaps, environments + missing),
         summary=summarize(controls, results, gaps),
         controls=controls,
         results=results,
         waivers=_merge_waivers(reports),
     )
+    return report.model_copy(update={"results": merged, "evidence_values": values})
+
+
+def _merged_results(reports: list[Report]) -> tuple[ResultLog, EvidenceValues, Tally]:
+    """Every input's results, sorted by environment, check, resource and account (then
+    in the inputs' order), read one at a time and stored on disk; their values once."""
+    scratch = Scratch()
+    spool = ResultSpool(scratch.path, "merged")
+    values = EvidenceValues(scratch.path, owner=scratch)
+    tally = Tally()
+    for number, report in enumerate(reports):
+        if isinstance(report.evidence_values, EvidenceValues):
+            for digest, text in report.evidence_values.raw_items():
+                values.add_canonical(digest, text)
+        else:
+            for value in report.evidence_values.values():
+                values.add(value)
+        for position, result in enumerate(report.results):
+            tally.add(result)
+            where = result.resource
+            key = sort_key(
+                result.environment, result.check_id, where.name, where.account_id, number, position
+            )
+            spool.add(key, stored_line(result, values))
+    spool.flush()
+    merged = merge_runs(spool.runs, ResultLogWriter(scratch.path / "results.jsonl", scratch))
+    for run in spool.runs:
+        run.unlink()
+    return merged, values, tally
 
 
 def _refuse_mixed_inputs(reports: list[Report], sources: list[str]) -> None:

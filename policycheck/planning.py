@@ -1,16 +1,14 @@
 """Planning a run: what the user selected, and every (check, resource, location) that
 selection asks for; why a control has no result where it has none."""
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
 from policycheck.bindings import Binding, ResourceInstance
 from policycheck.controls import Catalog, Control
 from policycheck.errors import InputError
-from policycheck.fetching import FactKey, FactRequest, fact_key
 from policycheck.locations import Where, static_locations
-from policycheck.plugins import Registry
 from policycheck.policy import Policy
 from policycheck.report import ControlInEnvironment, Gap
 from policycheck.resources import ResourceType
@@ -147,6 +145,18 @@ def plan(
     if locations is None:
         locations = static_locations(policy, selection.environments)
     resolve = resolve or partial(written_resources, policy)
+    targets: list[Target] = []
+    for where in locations:
+        for binding in selected_bindings(policy, catalog, selection, where.environment):
+            for group in binding.resource_groups:
+                targets += group_targets(policy, binding, where, group, resolve)
+    return targets
+
+
+def selected_bindings(
+    policy: Policy, catalog: Catalog, selection: Selection, environment: str
+) -> list[Binding]:
+    """The bindings the selection asks for in an environment, in the policy's order."""
     wanted_by_control: set[str] | None = None
     if selection.controls is not None:
         wanted_by_control = {
@@ -155,42 +165,42 @@ def plan(
             if control.id in selection.controls
             for check_id in control.check_ids
         }
-    targets = []
-    for where in locations:
-        for binding in policy.bindings:
-            check_id = binding.check.id
-            if selection.checks is not None and check_id not in selection.checks:
-                continue
-            if wanted_by_control is not None and check_id not in wanted_by_control:
-                continue
-            if not binding.applies_in(where.environment):
-                continue
-            for group in binding.resource_groups:
-                try:
-                    instances = resolve(group, where)
-                except Unassessable as failure:
-                    kind = policy.registry.resource_types[binding.check.resource_type]
-                    written = written_resources(policy, group, where)
-                    targets += [Target(binding, where, i, kind, failure) for i in written]
-                    continue
-                targets += _targets(policy, binding, where, group, instances)
-    return targets
+    return [
+        binding
+        for binding in policy.bindings
+        if (selection.checks is None or binding.check.id in selection.checks)
+        and (wanted_by_control is None or binding.check.id in wanted_by_control)
+        and binding.applies_in(environment)
+    ]
+
+
+def group_targets(
+    policy: Policy, binding: Binding, where: Where, group: str, resolve: Resolver
+) -> Iterator[Target]:
+    """A bound group's targets in a location, one at a time; a group that cannot be
+    resolved there gives its resources as written, each with the failure."""
+    try:
+        instances = resolve(group, where)
+    except Unassessable as unassessable:
+        failure = unassessable  # the name of an except clause ends with it
+        kind = policy.registry.resource_types[binding.check.resource_type]
+        written = written_resources(policy, group, where)
+        return (Target(binding, where, i, kind, failure) for i in written)
+    return _targets(policy, binding, where, group, instances)
 
 
 def _targets(
     policy: Policy, binding: Binding, where: Where, group: str, instances: list[ResourceInstance]
-) -> list[Target]:
+) -> Iterator[Target]:
     """A bound group's targets; a pattern that matched nothing fails unless allowed."""
     resource = policy.document.resources[group]
     kind = policy.registry.resource_types[resource.type]
-    targets = []
     for instance in instances:
         if not is_pattern(instance.name):
-            targets.append(Target(binding, where, instance, kind))
+            yield Target(binding, where, instance, kind)
         elif not resource.allow_empty and kind.listing is not None:
             failure = NothingMatches(instance.name, group, kind.listing.action)
-            targets.append(Target(binding, where, instance, kind, failure))
-    return targets
+            yield Target(binding, where, instance, kind, failure)
 
 
 def why_no_result(
@@ -242,18 +252,3 @@ def nothing_to_assess(
     if not reasons:
         reasons.append("no control with a bound check is selected")
     return "nothing to assess: " + "; ".join(dict.fromkeys(reasons))
-
-
-def fact_requests(targets: list[Target], registry: Registry) -> dict[FactKey, FactRequest]:
-    """The distinct facts the targets need: each once per subject, however many checks
-    and environments share it."""
-    requests: dict[FactKey, FactRequest] = {}
-    for target in targets:
-        if target.failure:
-            continue
-        resource, where = target.resource, target.where
-        for name in target.binding.check.facts:
-            spec = registry.facts[name]
-            key = fact_key(where.account_id, where.region, spec, resource.name, resource.parent)
-            requests[key] = FactRequest(spec, resource.name, resource.parent)
-    return requests

@@ -1,47 +1,38 @@
-"""Spread fact collection over processes: one Python process makes about a thousand
+"""Spread a run's work over processes: one Python process makes about a thousand
 botocore calls a second (each costs about a millisecond of CPU under the GIL), so a large
-run uses every core. Work is split by subject, never a subject's facts across processes,
-and facts that share lookups (``uses_memo``) stay in one process: still one call per fact.
-Linux only (fork: the children inherit the policy, sessions and plan without pickling)."""
+run uses every core. Each process judges a part of the resources (see
+subjects.Subject.part: never a resource's facts across processes, and facts that share
+lookups in one), and sends back only what its part amounted to. Linux only (fork: the
+children inherit the policy, sessions and plan without pickling)."""
 
 import ctypes
 import gc
-import math
 import multiprocessing
 import os
 import signal
 import sys
+import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_EXCEPTION, Future, ProcessPoolExecutor, wait
-from typing import Any
+from typing import Any, TypeVar
 
 from policycheck.deadline import NO_DEADLINE, Deadline
-from policycheck.facts import AwsError, FactOutcome
-from policycheck.fetching import (
-    ClientsFor,
-    FactKey,
-    FactRequest,
-    ProgressCallback,
-    ServiceCaps,
-    collect,
-    too_late,
-    with_dependencies,
-)
-from policycheck.locations import shard_of
+from policycheck.fetching import ProgressCallback
 
 #: One more process for every this many facts, up to the number of cores.
 FACTS_PER_PROCESS = 1500
 #: How often the parent reports the children's progress.
 PROGRESS_SECONDS = 0.25
-#: How long after the deadline the parent waits for a child's answer before stopping it.
+#: How long after the deadline the parent waits for a child that makes no progress before
+#: stopping it.
 DEADLINE_GRACE_SECONDS = 5.0
 #: prctl(2) option: the signal a process receives when its parent ends.
 PR_SET_PDEATHSIG = 1
 
-#: What the forked children read: set by collect_spread just before forking.
-_WORK: dict[str, Any] = {}
+T = TypeVar("T")
 
-Packed = dict[FactKey, tuple[Any, bool, AwsError | None, str]]
+#: What the forked children read: set by spread just before forking.
+_WORK: dict[str, Any] = {}
 
 
 def default_processes(facts: int) -> int:
@@ -52,118 +43,83 @@ def default_processes(facts: int) -> int:
     return max(1, min(os.cpu_count() or 1, facts // FACTS_PER_PROCESS))
 
 
-def partition(requests: dict[FactKey, FactRequest], count: int) -> list[dict[FactKey, FactRequest]]:
-    """Split by (account, region, subject), stably; every subject with a memo-sharing fact
-    goes to the first part, so that shared lookups are made once."""
-    sharing = {
-        (key.account_id, key.region, key.subject)
-        for key, request in requests.items()
-        if request.spec.uses_memo
-    }
-    parts: list[dict[FactKey, FactRequest]] = [{} for _ in range(count)]
-    for key, request in requests.items():
-        group = (key.account_id, key.region, key.subject)
-        index = 0 if group in sharing else shard_of("\0".join(group), count) - 1
-        parts[index][key] = request
-    return [part for part in parts if part]
-
-
-def collect_spread(
-    requests: dict[FactKey, FactRequest],
-    clients_for: ClientsFor,
+def spread(
+    work: Callable[[int, Callable[[int], None]], T],
+    parts: int,
     *,
-    processes: int,
-    max_workers: int,
-    service_caps: ServiceCaps | None = None,
+    overdue: Callable[[int], T],
+    total: int,
     progress: ProgressCallback | None = None,
     forget_clients: Callable[[], None] = lambda: None,
     deadline: Deadline = NO_DEADLINE,
-) -> dict[FactKey, FactOutcome]:
-    """``collect`` over up to ``processes`` forked processes, sharing ``max_workers`` and
-    each service cap between them. ``forget_clients`` runs first in each child, so that
-    no HTTP connection is shared with the parent. Each child stops at the deadline; one
-    that has not answered DEADLINE_GRACE_SECONDS later is stopped, its facts errors."""
-    everything = with_dependencies(requests)
-    parts = partition(everything, processes) if processes > 1 else [everything]
-    if len(parts) < 2:
-        return collect(
-            everything,
-            clients_for,
-            max_workers=max_workers,
-            service_caps=service_caps,
-            progress=progress,
-            deadline=deadline,
-        )
+) -> list[T]:
+    """``work(i, report)`` for each part ``i`` of ``parts``, each in a forked process
+    (in this one when ``parts`` is 1); their answers in order. ``forget_clients`` runs
+    first in each child, so that no HTTP connection is shared with the parent. Each child
+    stops reading at the deadline and judges what it has; one that has not answered and
+    made no progress for DEADLINE_GRACE_SECONDS after it is stopped and its part is
+    ``overdue(i)``, worked out here."""
+    if parts < 2:
+        return [work(0, lambda done: progress(done, total) if progress else None)]
     context = multiprocessing.get_context("fork")
-    finished = context.Array("i", len(parts))
-    _WORK.update(
-        parts=parts,
-        clients_for=clients_for,
-        max_workers=math.ceil(max_workers / len(parts)),
-        service_caps=_shares(service_caps or {}, len(parts)),
-        finished=finished,
-        forget_clients=forget_clients,
-        deadline=deadline,
-        parent=os.getpid(),
-    )
+    finished = context.Array("q", parts)
+    _WORK.update(work=work, finished=finished, forget_clients=forget_clients, parent=os.getpid())
     # Keep the collector from writing to every inherited object, so the children share
     # the parent's pages instead of copying them (memory stays near one process's).
     gc.collect()
     gc.freeze()
-    pool = ProcessPoolExecutor(len(parts), mp_context=context, initializer=_start_child)
+    pool = ProcessPoolExecutor(parts, mp_context=context, initializer=_start_child)
     try:
-        packed, overdue = _gather(pool, parts, finished, len(everything), progress, deadline)
+        futures = [pool.submit(_work_part, index) for index in range(parts)]
+        late = _gather(futures, finished, total, progress, deadline)
     except BaseException:  # interrupted or a child failed: stop the others now
         _stop_children(pool)
         raise
     finally:
         _WORK.clear()
         gc.unfreeze()
-    if overdue:
+    if late:
         _stop_children(pool)
     else:
         pool.shutdown()
-    return {
-        key: FactOutcome(everything[key].spec, value, missing, error, fetched_at)
-        for part in packed
-        for key, (value, missing, error, fetched_at) in part.items()
-    }
-
-
-def _shares(service_caps: ServiceCaps, parts: int) -> ServiceCaps:
-    """Each process's part of every service cap (at least one call in flight)."""
-    return {name: max(1, cap // parts) for name, cap in service_caps.items()}
+    return [
+        overdue(index) if index in late else future.result() for index, future in enumerate(futures)
+    ]
 
 
 def _gather(
-    pool: ProcessPoolExecutor,
-    parts: list[dict[FactKey, FactRequest]],
+    futures: list[Future[Any]],
     finished: Any,
     total: int,
     progress: ProgressCallback | None,
     deadline: Deadline,
-) -> tuple[list[Packed], bool]:
-    """Each part's answers, and whether some child was overdue (its facts: deadline
-    errors); progress reported while waiting; stops at the first child that failed."""
-    futures = [pool.submit(_collect_part, index) for index in range(len(parts))]
-    pending: set[Future[Packed]] = set(futures)
-    overdue = False
+) -> set[int]:
+    """Wait for every child, reporting progress; the children overdue: after the deadline,
+    those whose progress has not moved for DEADLINE_GRACE_SECONDS (a child still judging
+    what it read is let finish). Raises at once the error of a child that failed."""
+    pending: set[Future[Any]] = set(futures)
+    seen = list(finished[:])
+    moved = [time.monotonic()] * len(futures)
     while pending:
         _, pending = wait(pending, timeout=PROGRESS_SECONDS, return_when=FIRST_EXCEPTION)
+        now, counts = time.monotonic(), finished[:]
+        moved = [
+            now if count != was else at for count, was, at in zip(counts, seen, moved, strict=True)
+        ]
+        seen = counts
         if progress:
-            progress(sum(finished[:]), total)
-        if any(f.done() and f.exception() for f in futures):
-            break
-        if pending and deadline.passed(by=DEADLINE_GRACE_SECONDS):
-            overdue = True
-            break
-    packed = [
-        future.result()
-        if future.done()
-        else {key: _pack(too_late(request.spec, deadline)) for key, request in part.items()}
-        for future, part in zip(futures, parts, strict=True)
-    ]
-    return packed, overdue
+            progress(min(sum(counts), total), total)
+        for future in futures:
+            if future.done() and future.exception():
+                raise future.exception()  # type: ignore[misc]
+        stalled = {
+            index
+            for index, future in enumerate(futures)
+            if future in pending and now - moved[index] >= DEADLINE_GRACE_SECONDS
+        }
+        if pending and deadline.passed(by=DEADLINE_GRACE_SECONDS) and len(stalled) == len(pending):
+            return stalled
+    return set()
 
 
 def _stop_children(pool: ProcessPoolExecutor) -> None:
@@ -194,24 +150,11 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
-def _collect_part(index: int) -> Packed:
-    """In a child: collect one part; outcomes go back without their (unpicklable) specs."""
+def _work_part(index: int) -> Any:
+    """In a child: one part's work, its progress shared with the parent."""
     finished = _WORK["finished"]
 
-    def report(done: int, _total: int) -> None:
+    def report(done: int) -> None:
         finished[index] = done
 
-    outcomes = collect(
-        _WORK["parts"][index],
-        _WORK["clients_for"],
-        max_workers=_WORK["max_workers"],
-        service_caps=_WORK["service_caps"],
-        progress=report,
-        deadline=_WORK["deadline"],
-    )
-    return {key: _pack(outcome) for key, outcome in outcomes.items()}
-
-
-def _pack(outcome: FactOutcome) -> tuple[Any, bool, AwsError | None, str]:
-    """An outcome without its (unpicklable) spec."""
-    return outcome.value, outcome.resource_missing, outcome.error, outcome.fetched_at
+    return _WORK["work"](index, report)

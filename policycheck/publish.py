@@ -72,6 +72,9 @@ except ImportError:  # not POSIX: no locking
     fcntl = None  # type: ignore[assignment]
 
 CHECKSUMS = "SHA256SUMS"
+#: A file's content: bytes, or a file to copy (in chunks of CHUNK bytes).
+Content = bytes | Path
+CHUNK = 2**20
 STAGING_SUFFIX = ".policycheck"
 # Where locks do not work (NFS cannot flock a directory), a staging directory this old
 # (seconds) is taken to be left over by a killed run.
@@ -187,9 +190,10 @@ def _unwritable(directory: Path) -> str | None:
 
 
 def publish_set(
-    output_dir: Path, files: Mapping[str, str | bytes], *, managed: Iterable[str] = ()
+    output_dir: Path, files: Mapping[str, str | bytes | Path], *, managed: Iterable[str] = ()
 ) -> list[Path]:
-    """Publish ``files`` (name: content; a ``str`` is written as UTF-8) and SHA256SUMS over
+    """Publish ``files`` (name: content; a ``str`` is written as UTF-8, a ``Path`` is a
+    file whose content is copied, a large report rendered to disk) and SHA256SUMS over
     them into ``output_dir`` as one set, replacing the set there; the paths written, in
     order, SHA256SUMS last.
 
@@ -210,8 +214,8 @@ def publish_set(
     return [output_dir / name for name in contents]
 
 
-def _contents(files: Mapping[str, str | bytes]) -> dict[str, bytes]:
-    contents: dict[str, bytes] = {}
+def _contents(files: Mapping[str, str | bytes | Path]) -> dict[str, Content]:
+    contents: dict[str, Content] = {}
     for name, data in files.items():
         if (
             name in ("", ".", "..", CHECKSUMS)
@@ -219,10 +223,28 @@ def _contents(files: Mapping[str, str | bytes]) -> dict[str, bytes]:
             or _TEMPORARY.fullmatch(name)
         ):
             raise ValueError(f"{name!r}: not a report file name")
-        contents[name] = data.encode("utf-8") if isinstance(data, str) else bytes(data)
-    sums = "".join(f"{hashlib.sha256(d).hexdigest()}  {n}\n" for n, d in contents.items())
+        contents[name] = data.encode("utf-8") if isinstance(data, str) else data
+    sums = "".join(f"{_sha256(d)}  {n}\n" for n, d in contents.items())
     contents[CHECKSUMS] = sums.encode("ascii")
     return contents
+
+
+def _sha256(data: Content) -> str:
+    if isinstance(data, bytes):
+        return hashlib.sha256(data).hexdigest()
+    digest = hashlib.sha256()
+    with open(data, "rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _write(file: Any, data: Content) -> None:
+    if isinstance(data, bytes):
+        file.write(data)
+        return
+    with open(data, "rb") as source:
+        shutil.copyfileobj(source, file, CHUNK)
 
 
 def _exchange_possible(target: Path) -> bool:
@@ -246,7 +268,7 @@ def _anchors() -> Iterator[Path]:
 
 
 def _publish_by_exchange(
-    target: Path, contents: dict[str, bytes], set_names: frozenset[str]
+    target: Path, contents: dict[str, Content], set_names: frozenset[str]
 ) -> bool:
     """Publish by exchanging directories; False, with nothing changed and nothing left
     behind, where that cannot be done."""
@@ -293,7 +315,7 @@ class _Swap:
     """One publication by exchange: its staging directory and the file descriptors."""
 
     def __init__(
-        self, target: Path, parent_fd: int, contents: dict[str, bytes], set_names: frozenset[str]
+        self, target: Path, parent_fd: int, contents: dict[str, Content], set_names: frozenset[str]
     ) -> None:
         self.target = target
         self.parent_fd = parent_fd
@@ -328,7 +350,7 @@ class _Swap:
         for name, data in self.contents.items():
             fd = os.open(name, _O_NEW, 0o666, dir_fd=self.set_fd)
             with os.fdopen(fd, "wb") as file:
-                file.write(data)
+                _write(file, data)
                 file.flush()
                 os.fsync(file.fileno())
             _step(f"wrote {name}")
@@ -598,7 +620,9 @@ def _sweep_one(
 # The fallback: file by file
 
 
-def _publish_in_place(target: Path, contents: dict[str, bytes], set_names: frozenset[str]) -> None:
+def _publish_in_place(
+    target: Path, contents: dict[str, Content], set_names: frozenset[str]
+) -> None:
     target.mkdir(exist_ok=True)
     try:
         lock_fd = os.open(target.parent, _O_DIR)
@@ -613,7 +637,7 @@ def _publish_in_place(target: Path, contents: dict[str, bytes], set_names: froze
 
 
 def _replace_in_place(
-    target: Path, contents: dict[str, bytes], set_names: frozenset[str], locked: bool
+    target: Path, contents: dict[str, Content], set_names: frozenset[str], locked: bool
 ) -> None:
     """Remove SHA256SUMS, replace each file, write SHA256SUMS last (the lock held)."""
     target.mkdir(exist_ok=True)
@@ -650,7 +674,7 @@ def _random_token() -> str:
     return secrets.token_hex(6)
 
 
-def _replace_file(dir_fd: int, name: str, data: bytes) -> None:
+def _replace_file(dir_fd: int, name: str, data: Content) -> None:
     for _ in range(100):
         temporary = f".{name}.{_random_token()}{STAGING_SUFFIX}"
         try:
@@ -662,7 +686,7 @@ def _replace_file(dir_fd: int, name: str, data: bytes) -> None:
         raise OSError(errno.EEXIST, "no unused temporary name", name)
     try:
         with os.fdopen(fd, "wb") as file:
-            file.write(data)
+            _write(file, data)
             file.flush()
             os.fsync(file.fileno())
         _step(f"in place: wrote a temporary {name}")

@@ -1,16 +1,16 @@
 """The report model: what was checked, where, and what held. Rendered to JSON and Markdown."""
 
-from collections.abc import Iterable, Mapping
-from pathlib import Path
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from policycheck.registry import Severity
 
 #: 1.1 adds per-environment control statuses, the selection, gaps and the deadline: a
-#: 1.0 report cannot tell what it did not assess (see ``upgraded``).
-SCHEMA_VERSION = "1.1"
+#: 1.0 report cannot tell what it did not assess (see ``upgraded``). 1.2 stores each
+#: distinct fact value once, in ``evidence_values`` under its SHA-256 (see FactEvidence).
+SCHEMA_VERSION = "1.2"
 LEGACY_SCHEMA_VERSION = "1.0"
 
 #: A result's status. A Terraform plan adds two that judge nothing: ``not_assessed`` (the
@@ -105,12 +105,19 @@ class WaiverReport(WaiverInfo):
 
 
 class FactEvidence(ReportModel):
-    """One fact a verdict rests on: what was called, when, and what it answered."""
+    """One fact a verdict rests on: what was called, when, and what it answered: the value
+    itself (schema 1.1), or its SHA-256, the value being in the report's
+    ``evidence_values`` once however many results rest on it (1.2)."""
 
     name: str
     actions: list[str]
     fetched_at: str
-    value: Any = Field(description="The raw answer (excerpt) as collected.")
+    value: Any = Field(None, description="The raw answer (excerpt) as collected (schema 1.1).")
+    value_sha256: str | None = Field(
+        None,
+        description="SHA-256 of the value's canonical JSON (sorted keys, no spaces, UTF-8); "
+        "the value is in evidence_values under it (schema 1.2).",
+    )
 
 
 class Evidence(ReportModel):
@@ -306,12 +313,17 @@ class Summary(ReportModel):
 
 
 class Report(ReportModel):
-    schema_version: Literal["1.0", "1.1"] = "1.1"
+    schema_version: Literal["1.0", "1.1", "1.2"] = "1.2"
     run: RunInfo
     summary: Summary
     controls: list[ControlResult]
-    results: list[Result]
+    #: A list, or a large run's results read back one at a time from disk (spool.ResultLog).
+    results: Sequence[Result]
     waivers: list[WaiverReport] = Field(default_factory=list)
+    evidence_values: Mapping[str, Any] = Field(
+        default_factory=dict,
+        description="Each distinct fact value once, under its SHA-256 (the facts' value_sha256).",
+    )
 
 
 def result_key(result: Result) -> tuple[str, str, str]:
@@ -319,7 +331,15 @@ def result_key(result: Result) -> tuple[str, str, str]:
     return (result.environment, result.check_id, result.resource.arn)
 
 
-def count(results: list[Result]) -> Counts:
+def result_order(result: Result) -> tuple[str, ...]:
+    """Results sort by environment, account, region, check and resource: two runs over
+    the same state differ only in timestamps (a live run's spool sorts by the same
+    fields, see subjects)."""
+    where = result.resource
+    return (result.environment, where.account_id, where.region, result.check_id, where.name)
+
+
+def count(results: Sequence[Result]) -> Counts:
     """Results counted by status."""
     by_status = {status: sum(r.status == status for r in results) for status in RESULT_STATUSES}
     return Counts.model_validate({**by_status, "total": len(results)})
@@ -336,7 +356,7 @@ RESULT_PRECEDENCE: tuple[ResultStatus, ...] = (
 )
 
 
-def worst_status(results: list[Result]) -> ResultStatus:
+def worst_status(results: Sequence[Result]) -> ResultStatus:
     """fail if any result failed, else error if any errored, else waived if any failure
     was waived, else pass if any passed; results that judge nothing count only when there
     is nothing else (not_assessed, then not_in_plan)."""
@@ -344,7 +364,7 @@ def worst_status(results: list[Result]) -> ResultStatus:
     return next((s for s in RESULT_PRECEDENCE if s in statuses), "pass")
 
 
-def unassessed(controls: list[ControlResult], results: list[Result]) -> list[tuple[str, str]]:
+def unassessed(controls: list[ControlResult], results: Iterable[Result]) -> list[tuple[str, str]]:
     """(control id, environment; "" when the report has no per-environment statuses) for
     each control selected but not assessed that no result explains: a gap in what the run
     covered. A plan's not_assessed results say themselves why they judge nothing."""
@@ -372,7 +392,7 @@ def assess_control(
     control_id: str,
     title: str,
     check_ids: list[str],
-    results: list[Result],
+    results: Sequence[Result],
     manual: list[str] | None = None,
     environments: Mapping[str, ControlInEnvironment] | None = None,
     **source: Any,
@@ -436,7 +456,7 @@ def control_result(
 
 
 def overall_status(
-    controls: list[ControlResult], results: list[Result], gaps: list[Gap]
+    controls: list[ControlResult], results: Sequence[Result], gaps: list[Gap]
 ) -> OverallStatus:
     """fail, else error, else not_assessed (a control or environment selected but not
     assessed, or no result that judged anything), else waived, else pass."""
@@ -449,7 +469,7 @@ def overall_status(
 
 
 def summarize(
-    controls: list[ControlResult], results: list[Result], gaps: list[Gap] | None = None
+    controls: list[ControlResult], results: Sequence[Result], gaps: list[Gap] | None = None
 ) -> Summary:
     """Overall status and counts by status, of results and of controls."""
     control_counts: dict[ControlStatus, int] = {
@@ -528,23 +548,3 @@ def control_status_in(report: Report, control: ControlResult, environment: str) 
         return there.status
     own = [r for r in report.results if r.environment == environment]
     return assess_control(control.id, control.title, control.checks, own, control.manual).status
-
-
-def read_report(path: Path) -> Report:
-    """A saved report.json as this version states it (see ``upgraded``), or InputError in
-    one line naming the file: it cannot be read, or it is not a policycheck report (and its
-    first problem)."""
-    from policycheck.errors import InputError
-    from policycheck.validation import describe_errors
-
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
-        raise InputError(f"{path}: cannot read: {reason or exc}") from None
-    try:
-        return upgraded(Report.model_validate_json(text))
-    except ValidationError as exc:
-        problems = [line.removeprefix(f"{path}: ") for line in describe_errors(path, exc)]
-        more = f"; {len(problems) - 1} more" if len(problems) > 1 else ""
-        raise InputError(f"{path}: not a policycheck report ({problems[0]}{more})") from None

@@ -1,7 +1,8 @@
-"""Run an audit: reach the locations, plan, collect the facts once, evaluate, assemble the
-report. Usable as a library; the CLI is a thin layer over it."""
+"""Run an audit: reach the locations, plan, judge every target as its facts arrive (each
+fact read once), assemble the report. Usable as a library; the CLI is a thin layer over
+it."""
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -14,26 +15,21 @@ from policycheck.controls import Catalog
 from policycheck.deadline import Deadline
 from policycheck.discovery import Discovery, DiscoveryFailed
 from policycheck.errors import InputError
-from policycheck.evaluation import evaluate
 from policycheck.evidence import EVIDENCE, EvidenceStore
-from policycheck.facts import FactOutcome
-from policycheck.fetching import FactKey, ProgressCallback, ServiceCaps
+from policycheck.fetching import ClientsFor, ProgressCallback, ServiceCaps
+from policycheck.judging import Job, Judged, anything_to_judge, judge
 from policycheck.locations import Reach, Unreachable, Where, open_locations
 from policycheck.planning import (
     Selection,
-    Target,
     Unassessable,
-    fact_requests,
     nothing_to_assess,
     plan,
     resolve_with,
 )
 from policycheck.policy import Policy
 from policycheck.pool import concurrently
-from policycheck.processes import collect_spread, default_processes
-from policycheck.report import Gap, Report, Result
+from policycheck.report import Gap, Report
 from policycheck.resources import ResourceType
-from policycheck.waivers import apply_waivers
 
 #: Discovery listings made at once before planning.
 DISCOVERY_WORKERS = 8
@@ -82,37 +78,48 @@ def run_audit(
     )
     located = Located(policy, reach)
     located.discover_all()
-    targets = plan(policy, catalog, selection, list(located.locations), located.resolve)
-    if not targets:
+    clients_for, forget_clients = located.clients()
+    job = Job(
+        policy,
+        catalog,
+        selection,
+        list(located.locations),
+        located.resolve,
+        clients_for,
+        started,
+        [w for w in policy.document.waivers if w.environment in selection.environments],
+        deadline,
+        options.max_workers,
+        options.service_caps,
+        options.processes,
+        options.progress,
+        forget_clients,
+    )
+    if not anything_to_judge(job):
         gaps = [Gap(environment=u.environment, reason=u.reason) for u in reach.uncovered]
         raise InputError(nothing_to_assess(policy, catalog, selection, gaps))
-    outcomes = located.collect(targets, options, deadline)
-    judged = [evaluate(t, outcomes, catalog, started, policy.registry) for t in targets]
-    results = sorted(judged, key=result_order)
-    in_run = [w for w in policy.document.waivers if w.environment in selection.environments]
-    results, waivers = apply_waivers(results, in_run, started.date())
+    judged = judge(job)  # results sorted: two runs over the same state differ in timestamps
+    return _report(job, reach, judged)
+
+
+def _report(job: Job, reach: Reach, judged: Judged) -> Report:
+    """The run's report: controls and summary assessed on the tally, the results (on disk)
+    and their evidence values attached."""
     environments, gaps = audited_reach(reach)
-    return assemble(
-        Audited(
-            policy,
-            catalog,
-            selection,
-            environments,
-            gaps,
-            started,
-            results,
-            waivers,
-            deadline=deadline.label,
-            occupied_shards=reach.occupied_shards,
-        )
+    audited = Audited(
+        job.policy,
+        job.catalog,
+        job.selection,
+        environments,
+        gaps,
+        job.started,
+        judged.tally.stand_in(),
+        judged.waivers,
+        deadline=job.deadline.label,
+        occupied_shards=reach.occupied_shards,
     )
-
-
-def result_order(result: Result) -> tuple[str, ...]:
-    """Results sort by environment, account, region, check and resource: two runs over
-    the same state differ only in timestamps."""
-    where = result.resource
-    return (result.environment, where.account_id, where.region, result.check_id, where.name)
+    report = assemble(audited)
+    return report.model_copy(update={"results": judged.results, "evidence_values": judged.values})
 
 
 class Located:
@@ -174,10 +181,9 @@ class Located:
 
         concurrently(warm, work, DISCOVERY_WORKERS)
 
-    def collect(
-        self, targets: list[Target], options: RunOptions, deadline: Deadline
-    ) -> Mapping[FactKey, FactOutcome]:
-        """Every fact the targets need, each once, from AWS and the evidence store."""
+    def clients(self) -> tuple[ClientsFor, Callable[[], None]]:
+        """The clients of each location (the evidence store for local facts), and how to
+        forget them (a forked process makes its own connections)."""
         evidence = EvidenceStore(self.policy.evidence_dir, self.policy.repository)
         connections = self.connections
 
@@ -191,14 +197,4 @@ class Located:
             for connection in connections.values():
                 connection.forget_clients()
 
-        requests = fact_requests(targets, self.policy.registry)
-        return collect_spread(
-            requests,
-            clients_for,
-            processes=options.processes or default_processes(len(requests)),
-            max_workers=options.max_workers,
-            service_caps=options.service_caps,
-            progress=options.progress,
-            forget_clients=forget_clients,
-            deadline=deadline,
-        )
+        return clients_for, forget_clients

@@ -104,42 +104,50 @@ def apply_waivers(
     results: list[Result], waivers: list[Waiver], today: date
 ) -> tuple[list[Result], list[WaiverReport]]:
     """Results with waived failures marked, and the state of every waiver."""
-    matched = [0] * len(waivers)
-    updated = []
-    for result in results:
-        index = next(
-            (i for i, w in enumerate(waivers) if result.status == "fail" and w.matches(result)),
-            None,
-        )
+    ledger = WaiverLedger(waivers, today)
+    updated = [ledger.apply(result) for result in results]
+    return updated, ledger.reports()
+
+
+class WaiverLedger:
+    """Waivers applied to results one at a time, counting what each matched."""
+
+    def __init__(self, waivers: list[Waiver], today: date) -> None:
+        self.waivers = waivers
+        self.today = today
+        self.matched = [0] * len(waivers)
+
+    def apply(self, result: Result) -> Result:
+        """The result, a failure a waiver matches marked waived (or its waiver expired)."""
+        if result.status != "fail":
+            return result
+        index = next((i for i, w in enumerate(self.waivers) if w.matches(result)), None)
         if index is None:
-            updated.append(result)
-            continue
-        matched[index] += 1
-        waiver = waivers[index]
-        if waiver.expires < today:
-            updated.append(
-                result.model_copy(
-                    update={
-                        "waiver": waiver.info(expired=True),
-                        "message": f"{result.message} (waiver {waiver.ticket} expired on "
-                        f"{waiver.expires})",
-                    }
-                )
+            return result
+        self.matched[index] += 1
+        waiver = self.waivers[index]
+        if waiver.expires < self.today:
+            return result.model_copy(
+                update={
+                    "waiver": waiver.info(expired=True),
+                    "message": f"{result.message} (waiver {waiver.ticket} expired on "
+                    f"{waiver.expires})",
+                }
             )
-        else:
-            updated.append(
-                result.model_copy(update={"status": "waived", "waiver": waiver.info(expired=False)})
+        return result.model_copy(update={"status": "waived", "waiver": waiver.info(expired=False)})
+
+    def reports(self) -> list[WaiverReport]:
+        """Every waiver with its state and what it matched and waived."""
+        today = self.today
+        return [
+            WaiverReport(
+                **w.info(expired=w.expires < today).model_dump(),
+                state=waiver_state(w, today, self.matched[i]),
+                matched=self.matched[i],
+                waived=0 if w.expires < today else self.matched[i],
             )
-    reports = [
-        WaiverReport(
-            **w.info(expired=w.expires < today).model_dump(),
-            state=waiver_state(w, today, matched[i]),
-            matched=matched[i],
-            waived=0 if w.expires < today else matched[i],
-        )
-        for i, w in enumerate(waivers)
-    ]
-    return updated, reports
+            for i, w in enumerate(self.waivers)
+        ]
 
 
 def lint_waivers(waivers: list[Waiver], today: date) -> list[str]:

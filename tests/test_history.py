@@ -274,7 +274,8 @@ def test_cli_writes_markdown_json_and_html(
 @pytest.mark.parametrize(
     ("content", "said"),
     [
-        ("{not json", "not a policycheck report ((top level): Invalid JSON"),
+        ("{not json", "not a policycheck report (not valid JSON: Expecting"),
+        ("[1, 2]", "not a policycheck report ((top level): not a JSON object)"),
         ('{"assessment-results": {}}', "not a policycheck report ("),
         ('{"schema_version": "1.1", "run": {}}', "not a policycheck report (run."),
     ],

@@ -6,9 +6,11 @@ import hashlib
 import re
 from html import escape
 from html.parser import HTMLParser
+from pathlib import Path
 from typing import get_args
 
 from checkhelpers import make_report, make_result
+from policycheck.render import render_json
 from policycheck.render.html import SCRIPT, render_html
 from policycheck.report import (
     ControlInEnvironment,
@@ -23,6 +25,7 @@ from policycheck.report import (
     WaiverReport,
     assess_control,
 )
+from policycheck.reportfile import read_report
 from policycheck.statuses import STATUS_LOOKS
 
 PAYLOAD = '</pre><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">"\''
@@ -279,3 +282,28 @@ def test_plan_report_states_what_the_markdown_states() -> None:
     for line in unjudged_control_lines(report):
         assert f"- {line.replace('|', chr(92) + '|')}" in markdown
     assert "<th>Not in plan</th><th>Not judgeable</th>" in page
+
+
+def test_a_saved_report_shows_each_fact_value_stored_once(tmp_path: Path) -> None:
+    """report.json keeps each fact value once, in evidence_values (schema 1.2): the page of
+    the saved report shows the values themselves, as the page of the run does."""
+    value = {"Status": "Enabled", "marker": "value-shown-to-the-auditor"}
+    fact = FactEvidence(
+        name="s3_bucket.versioning", actions=["s3:GetBucketVersioning"], fetched_at="t", value=value
+    )
+    results = [
+        make_result(check, "pass").model_copy(
+            update={"evidence": Evidence(facts=[fact], sha256="x")}
+        )
+        for check in ("a", "b")
+    ]
+    control = assess_control("C.1", "Versioned", ["a", "b"], results, [])
+    report = make_report(*results, controls=(control,))
+    path = tmp_path / "report.json"
+    path.write_text(render_json(report))
+    saved = read_report(path)
+    assert [r.evidence.facts[0].value for r in saved.results if r.evidence] == [None, None]
+    assert list(saved.evidence_values.values()) == [value]
+    page = render_html(saved)
+    assert page == render_html(report)
+    assert page.count("value-shown-to-the-auditor") == 2

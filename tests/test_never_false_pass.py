@@ -558,7 +558,7 @@ def test_legacy_report_is_never_a_pass(tmp_path: Path) -> None:
     rendered = run_cli("render", path, "-o", tmp_path / "rendered")
     assert rendered.returncode == 0, rendered.stderr
     again = json.loads((tmp_path / "rendered" / "report.json").read_text())
-    assert again["schema_version"] == "1.1"
+    assert again["schema_version"] == "1.2"
     assert again["summary"]["status"] == "not_assessed"
     assert "older policycheck" in again["run"]["gaps"][0]["reason"]
     merged = run_cli("merge", path, "-o", tmp_path / "merged")

@@ -1,40 +1,44 @@
 """Facts fetched by several processes: the same calls, once each, and the same results."""
 
 import inspect
+from functools import partial
 
 from conftest import MotoServer, Workspace, audit
+from policycheck.controls import Catalog
 from policycheck.demo.seeding import seed
-from policycheck.fetching import FactKey, FactRequest, with_dependencies
+from policycheck.locations import static_locations
+from policycheck.planning import plan, select, written_resources
 from policycheck.plugins import load_registry
-from policycheck.processes import FACTS_PER_PROCESS, default_processes, partition
+from policycheck.policy import Policy
+from policycheck.processes import FACTS_PER_PROCESS, default_processes
+from policycheck.subjects import sharing_checks, subjects
 
 
-def _requests(names: list[str], facts: list[str]) -> dict[FactKey, FactRequest]:
-    return with_dependencies(
-        {
-            FactKey("123456789012", "eu-central-1", fact, name): FactRequest(
-                load_registry().facts[fact], name
-            )
-            for name in names
-            for fact in facts
-        }
+def test_resources_spread_whole_over_processes_and_shared_lookups_together(
+    policy: Policy, catalog: Catalog
+) -> None:
+    selection = select(policy, catalog)
+    locations = static_locations(policy, selection.environments)
+    resolve = partial(written_resources, policy)
+    every = list(subjects(policy, catalog, selection, locations, resolve))
+    # Every target of the plan, each once, all of a resource's together (across checks and
+    # environments in one account and region).
+    planned = [p.target for subject in every for p in subject.planned]
+    assert sorted(map(repr, planned)) == sorted(map(repr, plan(policy, catalog, selection)))
+    assert len({(s.account_id, s.region, s.parent, s.name) for s in every}) == len(every)
+    assert all(
+        {(p.target.resource.parent, p.target.resource.name) for p in s.planned}
+        == {(s.parent, s.name)}
+        for s in every
     )
-
-
-def test_partition_keeps_subjects_whole_and_shared_lookups_together() -> None:
-    names = [f"table-{i}" for i in range(40)]
-    requests = _requests(names, ["dynamodb_table.continuous_backups", "dynamodb_table.kms_key"])
-    requests.update(_requests([f"bucket-{i}" for i in range(40)], ["s3_bucket.versioning"]))
-    parts = partition(requests, 3)
-
-    keys = [key for part in parts for key in part]
-    assert len(keys) == len(requests) and set(keys) == set(requests)  # each once
-    where = {key: index for index, part in enumerate(parts) for key in part}
-    for name in names:  # a table's facts, its dependency (description) too, in one part
-        assert {i for k, i in where.items() if k.subject == name} == {0}  # KMS lookups shared
-    buckets = {i for k, i in where.items() if k.subject.startswith("bucket-")}
-    assert len(buckets) == 3  # the rest spread
-    assert partition(requests, 3) == parts  # stable
+    sharing = sharing_checks(policy)
+    assert sharing == {"dynamodb-encryption-at-rest"}  # its tables' KMS keys are looked up
+    parts = [subject.part(3, sharing) for subject in every]
+    for subject, part in zip(every, parts, strict=True):
+        if any(p.target.binding.check.id in sharing for p in subject.planned):
+            assert part == 0  # each KMS key looked up once, in one process
+    assert set(parts) == {0, 1, 2}  # the rest spread
+    assert [subject.part(3, sharing) for subject in every] == parts  # stable
 
 
 def test_facts_that_share_lookups_say_so() -> None:

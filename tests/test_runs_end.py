@@ -319,6 +319,8 @@ def test_signals_stop_the_run_cleanly(
     moto.faults.delay = 0.3
     with moto.faults.lock:  # seeding's own calls (DescribeTable while tables are created)
         moto.faults.requests.clear()
+    scratch = workspace.directory / "tmp"  # where the run spools its results
+    scratch.mkdir()
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "policycheck", "run", "--policy", workspace.policy_path),
@@ -330,6 +332,7 @@ def test_signals_stop_the_run_cleanly(
         # As from a terminal: a shell starting the suite in the background leaves SIGINT
         # ignored, which its children inherit (and Python then installs no handler).
         preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        env={**os.environ, "TMPDIR": str(scratch)},
     )
     collecting = ("GetBucketVersioning", "DescribeTable", "GetLifecyclePolicy")
     assert _wait_until(lambda: any(moto.faults.requests[op] for op in collecting))
@@ -346,6 +349,7 @@ def test_signals_stop_the_run_cleanly(
     assert (out / "report.json").read_text() == "previous report"
     assert sorted(p.name for p in out.iterdir()) == ["report.json"]
     assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".out")) == []
+    assert list(scratch.iterdir()) == []
 
 
 def test_internal_error_has_its_own_exit_code(

@@ -304,8 +304,8 @@ def finish(report: "Report", args: argparse.Namespace, baseline: "Report | None"
 
 def load_report(path: Path) -> "Report":
     """A saved report (of an older schema: re-derived), or InputError naming the file and
-    what is wrong."""
-    from policycheck.report import read_report
+    what is wrong; its results are read from disk one at a time."""
+    from policycheck.reportfile import read_report
 
     return read_report(path)
 

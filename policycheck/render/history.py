@@ -8,7 +8,7 @@ from pathlib import Path
 from policycheck.history import History, counted
 from policycheck.render.html import render_html
 from policycheck.render.markdown import cell, table
-from policycheck.report import read_report
+from policycheck.reportfile import read_report
 from policycheck.statuses import STATUS_LOOKS
 
 #: Statuses a day may have that are neither a pass nor a failure (no evidence either way,

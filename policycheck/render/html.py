@@ -12,9 +12,12 @@ each, patterns in the history strips)."""
 
 import base64
 import hashlib
+import io
 import json
+from collections import Counter
+from collections.abc import Mapping
 from html import escape
-from typing import Any
+from typing import Any, TextIO
 
 from policycheck.crosswalk import FRAMEWORKS, evidence_for
 from policycheck.history import History, Timeline, counted
@@ -153,30 +156,55 @@ def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
 
 def render_html(report: Report, history: History | None = None) -> str:
     """The report (and, given, its history) as one HTML document."""
+    buffer = io.StringIO()
+    write_html(report, buffer, history)
+    return buffer.getvalue()
+
+
+def write_html(report: Report, out: TextIO, history: History | None = None) -> None:
+    """The report (and, given, its history) as one HTML document, written as the results
+    are read: once to see what is there, then once per control for its results."""
     environments = report_environments(report)
     timelines = _timelines_by_control(history)
-    body = [
+    seen = _Seen(report)
+    head = [
         _header(report),
         _run_section(report),
-        _filters(report, environments),
+        _filters(report, environments, seen),
         _matrix(report, environments),
         _plan_sections(report),
         _crosswalk(report),
         _not_assessed(report),
         _waivers(report.waivers),
         _history_overview(history) if history else "",
-        *(
-            _control(report, control, environments, timelines.get(control.id, []), history)
-            for control in report.controls
-        ),
     ]
     title = (
         f"policycheck report: {STATUS_LOOKS[report.summary.status].label} ({report.run.started_at})"
     )
-    return _page(title, "\n".join(part for part in body if part))
+    out.write(_page_start(title) + "\n".join(part for part in head if part))
+    for control in report.controls:
+        out.write("\n")
+        own_timelines = timelines.get(control.id, [])
+        _write_control(out, report, control, environments, seen, own_timelines, history)
+    out.write(_page_end())
 
 
-def _page(title: str, body: str) -> str:
+class _Seen:
+    """What the results hold, read once: their statuses, how many there are, and per
+    control the environments with a result and how many."""
+
+    def __init__(self, report: Report) -> None:
+        self.statuses: set[str] = set()
+        self.total = 0
+        self.by_control: dict[str, Counter[str]] = {c.id: Counter() for c in report.controls}
+        for result in report.results:
+            self.statuses.add(result.status)
+            self.total += 1
+            for control_id in result.control_ids:
+                self.by_control.setdefault(control_id, Counter())[result.environment] += 1
+
+
+def _page_start(title: str) -> str:
     digest = base64.b64encode(hashlib.sha256(SCRIPT.encode()).digest()).decode()
     policy = (
         "default-src 'none'; style-src 'unsafe-inline'; "
@@ -187,8 +215,11 @@ def _page(title: str, body: str) -> str:
         f'<meta http-equiv="Content-Security-Policy" content="{esc(policy)}">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
         f"<title>{esc(title)}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n"
-        f"{body}\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
     )
+
+
+def _page_end() -> str:
+    return f"\n<script>{SCRIPT}</script>\n</body>\n</html>\n"
 
 
 def _header(report: Report) -> str:
@@ -230,8 +261,8 @@ def _run_section(report: Report) -> str:
     return f'<section id="run"><h2>Run</h2>{_table(["", ""], rows, "run")}</section>'
 
 
-def _filters(report: Report, environments: list[str]) -> str:
-    present = {r.status for r in report.results} | {
+def _filters(report: Report, environments: list[str], seen: _Seen) -> str:
+    present = seen.statuses | {
         control_status_in(report, c, env) for c in report.controls for env in environments
     }
     statuses = "".join(
@@ -246,8 +277,8 @@ def _filters(report: Report, environments: list[str]) -> str:
     return (
         '<form id="filters" class="no-print"><fieldset><legend>Status</legend>'
         f"{statuses}</fieldset><fieldset><legend>Environment</legend>{envs}</fieldset>"
-        f'<span>Showing <strong id="shown">{len(report.results)}</strong> of '
-        f"{len(report.results)} results</span></form>"
+        f'<span>Showing <strong id="shown">{seen.total}</strong> of '
+        f"{seen.total} results</span></form>"
     )
 
 
@@ -420,19 +451,37 @@ def _history_block(timelines: list[Timeline], history: History | None) -> str:
     )
 
 
-def _control(
+def _write_control(
+    out: TextIO,
     report: Report,
     control: ControlResult,
     environments: list[str],
+    seen: _Seen,
+    timelines: list[Timeline],
+    history: History | None,
+) -> None:
+    """A control's section: what it is and where it has no result, then its results."""
+    out.write(_control_head(report, control, environments, seen, timelines, history))
+    for result in report.results:
+        if control.id in result.control_ids:
+            out.write("\n" + _result(result, control, report.evidence_values))
+    out.write("\n</section>")
+
+
+def _control_head(
+    report: Report,
+    control: ControlResult,
+    environments: list[str],
+    seen: _Seen,
     timelines: list[Timeline],
     history: History | None,
 ) -> str:
-    own = [r for r in report.results if control.id in r.control_ids]
+    with_results = seen.by_control.get(control.id, Counter())
     elsewhere = [
         f'<li class="filterable" data-status="{esc(status)}" data-env="{esc(env)}">'
         f"{esc(env)}: {badge(status)} {esc(there.reason if there else '')}</li>"
         for env in environments
-        if not any(r.environment == env for r in own)
+        if env not in with_results
         for there in [control.environments.get(env)]
         for status in [control_status_in(report, control, env)]
     ]
@@ -443,6 +492,7 @@ def _control(
         for req, reason in mapped.items()
     )
     manual = "".join(f"<li>{esc(m)}</li>" for m in control.manual)
+    own = with_results.total()
     parts = [
         f'<section class="control" id="control-{esc(control.id)}">',
         f"<h2>{esc(control.id)} {esc(control.title)} {badge(control.status)}</h2>",
@@ -454,15 +504,13 @@ def _control(
         _history_block(timelines, history),
         f"<h3>Environments without a result</h3><ul>{''.join(elsewhere)}</ul>" if elsewhere else "",
         f"<h3>Manual statements (verified by hand)</h3><ul>{manual}</ul>" if manual else "",
-        f"<h3>Results ({len(own)})</h3>" if own else "",
+        f"<h3>Results ({own})</h3>" if own else "",
         '<p class="filter-note muted">No result of this control matches the filter.</p>',
-        *(_result(result, control) for result in own),
-        "</section>",
     ]
     return "\n".join(part for part in parts if part)
 
 
-def _result(result: Result, control: ControlResult) -> str:
+def _result(result: Result, control: ControlResult, values: Mapping[str, Any]) -> str:
     resource = result.resource
     facts: list[tuple[str, str]] = [
         ("Verifies", f"“{esc(control.requirements.get(result.check_id, ''))}”"),
@@ -496,19 +544,24 @@ def _result(result: Result, control: ControlResult) -> str:
         f"in {esc(result.environment)}</h4><dl>{rows}</dl>"
         f'<div class="compare"><div><strong>Observed</strong>{_json(result.observed)}</div>'
         f"<div><strong>Expected</strong>{_json(result.expected)}</div></div>"
-        f"{_evidence(result)}<p><strong>Remediation:</strong> {esc(result.remediation)}</p>"
+        f"{_evidence(result, values)}<p><strong>Remediation:</strong> {esc(result.remediation)}</p>"
         "</article>"
     )
 
 
-def _evidence(result: Result) -> str:
+def _evidence(result: Result, values: Mapping[str, Any]) -> str:
+    """The facts a verdict rests on: their calls and times, the hash, and their values
+    (held in the fact, or, from schema 1.2, once in the report's evidence_values)."""
     if not result.evidence:
         return "<p><strong>Evidence:</strong> none recorded.</p>"
     rows = [
         [f"<code>{esc(f.name)}</code>", esc(", ".join(f.actions)), esc(f.fetched_at)]
         for f in result.evidence.facts
     ]
-    raw = [[f.name, f.value] for f in result.evidence.facts]
+    raw = [
+        [f.name, f.value if f.value_sha256 is None else values.get(f.value_sha256)]
+        for f in result.evidence.facts
+    ]
     return (
         f"{_table(['Fact', 'API actions', 'Fetched at'], rows, 'evidence')}"
         f"<p><strong>Evidence SHA-256:</strong> <code>{esc(result.evidence.sha256)}</code></p>"

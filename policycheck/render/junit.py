@@ -1,60 +1,90 @@
 """JUnit XML: one testsuite per environment, one testcase per result."""
 
+from typing import TextIO
 from xml.etree import ElementTree as ET
 
 from policycheck.render.markdown import unassessed_lines
-from policycheck.report import UNJUDGED, Report
+from policycheck.report import UNJUDGED, Report, Result
+
+#: Indentation per level, as ElementTree.indent writes it.
+SPACE = "  "
 
 
-def render_junit(report: Report) -> str:
+def write_junit(report: Report, out: TextIO) -> None:
     """fail -> <failure>, error -> <error>, waived -> <skipped> with the waiver, a plan's
     results that judge nothing (not in the plan, not judgeable from a plan) -> <skipped>
-    saying why; what was selected but not assessed -> an <error> in a "coverage" suite."""
-    root = ET.Element("testsuites", name="policycheck", tests=str(len(report.results)))
-    for environment in dict.fromkeys(r.environment for r in report.results):
-        results = [r for r in report.results if r.environment == environment]
-        suite = ET.SubElement(
-            root,
-            "testsuite",
-            name=environment,
-            tests=str(len(results)),
-            failures=str(sum(r.status == "fail" for r in results)),
-            errors=str(sum(r.status == "error" for r in results)),
-            skipped=str(sum(r.status in ("waived", *UNJUDGED) for r in results)),
-            time="0",
+    saying why; what was selected but not assessed -> an <error> in a "coverage" suite.
+    Written as the results are read (once to count them, once per environment)."""
+    suites: dict[str, dict[str, int]] = {}
+    for result in report.results:
+        counts = suites.setdefault(
+            result.environment, {"tests": 0, "failures": 0, "errors": 0, "skipped": 0}
         )
-        for result in results:
-            case = ET.SubElement(
-                suite, "testcase", classname=result.check_id, name=result.resource.arn, time="0"
-            )
-            if result.status == "fail":
-                ET.SubElement(
-                    case, "failure", message=result.message, type=result.severity
-                ).text = result.remediation
-            elif result.status == "error" and result.error:
-                ET.SubElement(
-                    case, "error", message=result.message, type=result.error.code
-                ).text = result.error.message
-            elif result.status == "waived" and result.waiver:
-                ET.SubElement(
-                    case,
-                    "skipped",
-                    message=(
-                        f"waived until {result.waiver.expires} ({result.waiver.ticket}): "
-                        f"{result.waiver.justification}"
-                    ),
-                )
-            elif result.status in UNJUDGED:
-                label = "not in the plan" if result.status == "not_in_plan" else "not judged"
-                ET.SubElement(case, "skipped", message=f"{label}: {result.message}")
+        counts["tests"] += 1
+        counts["failures"] += result.status == "fail"
+        counts["errors"] += result.status == "error"
+        counts["skipped"] += result.status in ("waived", *UNJUDGED)
     gaps = unassessed_lines(report)
+    total = sum(counts["tests"] for counts in suites.values()) + len(gaps)
+    root = ET.Element("testsuites", name="policycheck", tests=str(total))
+    out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
+    if not suites and not gaps:
+        out.write(ET.tostring(root, "unicode") + "\n")
+        return
+    out.write(_open(root))
+    for environment, counts in suites.items():
+        attributes = {"name": environment, **{k: str(v) for k, v in counts.items()}, "time": "0"}
+        suite = ET.Element("testsuite", attributes)
+        out.write(f"\n{SPACE}{_open(suite)}")
+        for result in report.results:
+            if result.environment == environment:
+                out.write(f"\n{SPACE * 2}{_element(_case(result), 2)}")
+        out.write(f"\n{SPACE}</testsuite>")
     if gaps:
-        suite = ET.SubElement(
-            root, "testsuite", name="coverage", tests=str(len(gaps)), errors=str(len(gaps))
+        suite = ET.Element(
+            "testsuite", name="coverage", tests=str(len(gaps)), errors=str(len(gaps))
         )
+        out.write(f"\n{SPACE}{_open(suite)}")
         for line in gaps:
-            case = ET.SubElement(suite, "testcase", classname="coverage", name=line, time="0")
+            case = ET.Element("testcase", classname="coverage", name=line, time="0")
             ET.SubElement(case, "error", message=f"not assessed: {line}", type="NotAssessed")
-        root.set("tests", str(len(report.results) + len(gaps)))
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
+            out.write(f"\n{SPACE * 2}{_element(case, 2)}")
+        out.write(f"\n{SPACE}</testsuite>")
+    out.write("\n</testsuites>\n")
+
+
+def _case(result: Result) -> ET.Element:
+    case = ET.Element("testcase", classname=result.check_id, name=result.resource.arn, time="0")
+    if result.status == "fail":
+        ET.SubElement(
+            case, "failure", message=result.message, type=result.severity
+        ).text = result.remediation
+    elif result.status == "error" and result.error:
+        ET.SubElement(
+            case, "error", message=result.message, type=result.error.code
+        ).text = result.error.message
+    elif result.status == "waived" and result.waiver:
+        ET.SubElement(
+            case,
+            "skipped",
+            message=(
+                f"waived until {result.waiver.expires} ({result.waiver.ticket}): "
+                f"{result.waiver.justification}"
+            ),
+        )
+    elif result.status in UNJUDGED:
+        label = "not in the plan" if result.status == "not_in_plan" else "not judged"
+        ET.SubElement(case, "skipped", message=f"{label}: {result.message}")
+    return case
+
+
+def _element(element: ET.Element, level: int) -> str:
+    """An element as ElementTree writes it at this depth of an indented document."""
+    ET.indent(element, SPACE, level)
+    return ET.tostring(element, "unicode")
+
+
+def _open(element: ET.Element) -> str:
+    """An element's start tag (ElementTree's quoting)."""
+    text = ET.tostring(element, "unicode")
+    return text[: -len(" />")] + ">"

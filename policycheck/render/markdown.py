@@ -1,6 +1,8 @@
 """The auditor's Markdown report: run metadata, control matrix, findings, passes."""
 
 import json
+from collections import Counter
+from operator import itemgetter
 from typing import Any
 
 from tabulate import tabulate
@@ -248,8 +250,32 @@ def _plan_sections(report: Report) -> list[str]:
     return parts
 
 
-def render_markdown(report: Report) -> str:
-    """Render the report for auditors; failures and errors first."""
+#: report.md stays under this many bytes, however many results (GitHub and editors
+#: choke on larger files; report.json and report.csv list every result).
+MARKDOWN_LIMIT = 1_000_000
+#: At most this many failures (and errors, waived failures) per check are shown in
+#: full, and this many passes per check listed; fewer when the report would not fit.
+SHOWN_PER_CHECK = 25
+
+
+def render_markdown(report: Report, limit: int = MARKDOWN_LIMIT) -> str:
+    """Render the report for auditors; failures and errors first, then the passes: in a
+    large report, the first of each check's findings and passes, with the count of the
+    rest, so that it stays under ``limit`` bytes (the results are read once)."""
+    sample = Sample(report, SHOWN_PER_CHECK)
+    shown = SHOWN_PER_CHECK
+    while True:
+        text = _markdown(report, sample, shown)
+        if len(text.encode()) <= limit or shown == 1:
+            break
+        shown = max(1, shown // 2)
+    if len(text.encode()) > limit:  # more checks than even one finding each fits
+        note = "\n\n_Cut to fit: every result is in report.json and report.csv._\n"
+        text = text.encode()[: limit - len(note.encode())].decode(errors="ignore") + note
+    return text
+
+
+def _markdown(report: Report, sample: "Sample", shown: int) -> str:
     label, detail = overall(report, waived=True)
     sections = [
         ["# policycheck report", "", f"**Overall: {label}** — {detail}.", ""],
@@ -260,11 +286,58 @@ def render_markdown(report: Report) -> str:
         _environments_section(report),
         _manual_section(report),
         _crosswalk_section(report),
-        _findings_section(report),
+        _findings_section(sample, shown),
         _waivers_section(report),
-        _passed_section(report),
+        _passed_section(sample, shown),
     ]
     return "\n".join(line for section in sections for line in section)
+
+
+#: Findings in this order: failures, errors, waived failures.
+FINDING_ORDER = {"fail": 0, "error": 1, "waived": 2}
+
+
+class Sample:
+    """What report.md shows of the results, read once: per check, the first ``kept``
+    findings (in the findings' order) and passes (in the results' order), and how many
+    of each there are. Results that judge nothing (a plan's) are neither: the plan
+    sections state them."""
+
+    def __init__(self, report: Report, kept: int) -> None:
+        self.findings: dict[str, list[tuple[tuple[Any, ...], Result]]] = {}
+        self.passes: dict[str, list[tuple[int, Result]]] = {}
+        self.counts: dict[str, Counter[str]] = {}
+        for index, result in enumerate(report.results):
+            self.counts.setdefault(result.check_id, Counter())[result.status] += 1
+            if result.status == "pass":
+                passes = self.passes.setdefault(result.check_id, [])
+                if len(passes) < kept:
+                    passes.append((index, result))
+            elif result.status in FINDING_ORDER:
+                key = (FINDING_ORDER[result.status], result.environment, result.check_id)
+                findings = self.findings.setdefault(result.check_id, [])
+                findings.append(((*key, result.resource.name, index), result))
+                if len(findings) >= 2 * kept:
+                    findings.sort(key=itemgetter(0))
+                    del findings[kept:]
+
+    def shown_findings(self, shown: int) -> list[Result]:
+        first = (sorted(items, key=itemgetter(0))[:shown] for items in self.findings.values())
+        kept = [item for items in first for item in items]
+        return [result for _, result in sorted(kept, key=itemgetter(0))]
+
+    def shown_passes(self, shown: int) -> list[Result]:
+        kept = [item for passes in self.passes.values() for item in passes[:shown]]
+        return [result for _, result in sorted(kept, key=itemgetter(0))]
+
+    def omitted(self, statuses: tuple[str, ...], shown: int) -> list[str]:
+        """Per check, how many results of these statuses are not shown."""
+        lines = []
+        for check_id, counts in self.counts.items():
+            total = sum(counts[status] for status in statuses)
+            if total > shown:
+                lines.append(f"`{check_id}`: {total - shown} more not shown (of {total})")
+        return lines
 
 
 #: A piece of text and how it is set: "" plain, "code" (a literal: hash, ARN, file) or
@@ -394,12 +467,28 @@ def _manual_section(report: Report) -> list[str]:
     ]
 
 
-def _findings_section(report: Report) -> list[str]:
-    order = {"fail": 0, "error": 1, "waived": 2}
-    findings = [r for r in report.results if r.status in order]
-    findings.sort(key=lambda r: (order[r.status], r.environment, r.check_id, r.resource.name))
+def _findings_section(sample: Sample, shown: int) -> list[str]:
+    findings = sample.shown_findings(shown)
     body = [_finding(r) for r in findings] if findings else ["None.", ""]
-    return ["## Failures, errors and waived failures", "", *body]
+    return [
+        "## Failures, errors and waived failures",
+        "",
+        *body,
+        *_omitted(sample, shown, "fail", "error", "waived"),
+    ]
+
+
+def _omitted(sample: Sample, shown: int, *statuses: str) -> list[str]:
+    lines = sample.omitted(statuses, shown)
+    if not lines:
+        return []
+    return [
+        f"Only the first {shown} of each check are shown; report.json and report.csv list "
+        "every result:",
+        "",
+        *(f"- {line}" for line in lines),
+        "",
+    ]
 
 
 WAIVER_HEADERS = [
@@ -437,7 +526,7 @@ def _waivers_section(report: Report) -> list[str]:
     return ["## Waivers", "", table(rows, WAIVER_HEADERS), ""]
 
 
-def _passed_section(report: Report) -> list[str]:
+def _passed_section(sample: Sample, shown: int) -> list[str]:
     rows = [
         [
             r.environment,
@@ -447,11 +536,16 @@ def _passed_section(report: Report) -> list[str]:
             cell(r.message),
             f"`{short_hash(r.evidence.sha256)}`" if r.evidence else "—",
         ]
-        for r in report.results
-        if r.status == "pass"
+        for r in sample.shown_passes(shown)
     ]
     headers = ["Environment", "Check", "Resource", "Controls", "Observed", "Evidence SHA-256"]
-    return ["## Passed", "", table(rows, headers) if rows else "None.", ""]
+    return [
+        "## Passed",
+        "",
+        table(rows, headers) if rows else "None.",
+        "",
+        *_omitted(sample, shown, "pass"),
+    ]
 
 
 def _crosswalk_section(report: Report) -> list[str]:

@@ -2,11 +2,13 @@
 result (method TEST, the resource as subject), the report's hash in back-matter."""
 
 import hashlib
-import json
+import io
 import uuid
-from typing import Any
+from typing import Any, TextIO, cast
 
 from policycheck.crosswalk import FRAMEWORKS
+from policycheck.render.reportjson import write_json
+from policycheck.render.streamed import Lists, write_document
 from policycheck.report import ControlResult, Report, Result
 
 OSCAL_VERSION = "1.2.3"
@@ -32,10 +34,13 @@ def _uuid(report: Report, *parts: str) -> str:
     )
 
 
+def _observation_uuid(report: Report, result: Result) -> str:
+    return _uuid(report, "observation", result.environment, result.check_id, result.resource.arn)
+
+
 def _observation(report: Report, result: Result) -> dict[str, Any]:
-    key = (result.environment, result.check_id, result.resource.arn)
     observation: dict[str, Any] = {
-        "uuid": _uuid(report, "observation", *key),
+        "uuid": _observation_uuid(report, result),
         "title": f"{result.check_id} on {result.resource.name} ({result.environment})",
         "description": f"{result.status.upper()}: {result.message}",
         "methods": ["TEST"],
@@ -62,10 +67,8 @@ def _observation(report: Report, result: Result) -> dict[str, Any]:
     return observation
 
 
-def _finding(
-    report: Report, control: ControlResult, observations: dict[int, dict[str, Any]]
-) -> dict[str, Any]:
-    own = [r for r in report.results if r.check_id in control.checks]
+def _finding(report: Report, control: ControlResult, lists: Lists) -> dict[str, Any]:
+    own = (r for r in report.results if r.check_id in control.checks)
     return {
         "uuid": _uuid(report, "finding", control.id),
         "title": f"{control.id} {control.title}",
@@ -84,7 +87,9 @@ def _finding(
             "target-id": control.id,
             "status": {"state": SATISFIED[control.status]},
         },
-        "related-observations": [{"observation-uuid": observations[id(r)]["uuid"]} for r in own],
+        "related-observations": lists(
+            {"observation-uuid": _observation_uuid(report, r)} for r in own
+        ),
         **_crosswalk(control.frameworks),
     }
 
@@ -118,10 +123,22 @@ def _crosswalk(frameworks: dict[str, dict[str, str]]) -> dict[str, Any]:
     }
 
 
+class _Hashing(io.TextIOBase):
+    """A text sink that keeps only the SHA-256 of what is written (UTF-8)."""
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+
+    def write(self, text: str) -> int:
+        self.digest.update(text.encode())
+        return len(text)
+
+
 def _back_matter(report: Report) -> dict[str, Any]:
     """report.json, identified by the SHA-256 of its text."""
-    report_json = report.model_dump_json(indent=2, by_alias=True) + "\n"
-    digest = hashlib.sha256(report_json.encode()).hexdigest()
+    sink = _Hashing()
+    write_json(report, cast(TextIO, sink))
+    digest = sink.digest.hexdigest()
     return {
         "resources": [
             {
@@ -143,15 +160,32 @@ def _checked(report: Report) -> str:
     return f"Terraform plans ({plans}) checked before apply by "
 
 
-def render_oscal(report: Report) -> str:
+def write_oscal(report: Report, out: TextIO) -> None:
     """OSCAL assessment results: an observation per result, a finding per assessed control,
-    report.json (by its SHA-256) as back matter."""
-    observations = {id(r): _observation(report, r) for r in report.results}
+    report.json (by its SHA-256) as back matter. Written as the results are read (once
+    for the observations, once per control for its findings' observations)."""
+    lists = Lists()
     findings = [
-        _finding(report, control, observations)
+        _finding(report, control, lists)
         for control in report.controls
         if control.status in SATISFIED  # manual, not applicable, not selected: no finding
     ]
+    result: dict[str, Any] = {
+        "uuid": _uuid(report, "result"),
+        "title": "Automated assessment",
+        "description": _checked(report) + f"policycheck {report.run.tool_version} in "
+        f"{', '.join(e.name for e in report.run.environments)}.",
+        "start": report.run.started_at,
+        "end": report.run.finished_at,
+        "reviewed-controls": {
+            "control-selections": [
+                {"include-controls": [{"control-id": c.id} for c in report.controls]}
+            ]
+        },
+    }
+    if report.results:
+        result["observations"] = lists(_observation(report, r) for r in report.results)
+    result["findings"] = findings
     document: dict[str, Any] = {
         "assessment-results": {
             "uuid": _uuid(report, "assessment-results"),
@@ -162,28 +196,8 @@ def render_oscal(report: Report) -> str:
                 "oscal-version": OSCAL_VERSION,
             },
             "import-ap": {"href": report.run.policy_file.rsplit("/", 1)[-1]},
-            "results": [
-                {
-                    "uuid": _uuid(report, "result"),
-                    "title": "Automated assessment",
-                    "description": _checked(report) + f"policycheck {report.run.tool_version} in "
-                    f"{', '.join(e.name for e in report.run.environments)}.",
-                    "start": report.run.started_at,
-                    "end": report.run.finished_at,
-                    "reviewed-controls": {
-                        "control-selections": [
-                            {
-                                "include-controls": [{"control-id": c.id} for c in report.controls],
-                            }
-                        ]
-                    },
-                    "observations": list(observations.values()),
-                    "findings": findings,
-                }
-            ],
+            "results": [result],
             "back-matter": _back_matter(report),
         }
     }
-    if not document["assessment-results"]["results"][0]["observations"]:
-        del document["assessment-results"]["results"][0]["observations"]
-    return json.dumps(document, indent=2) + "\n"
+    write_document(out, document, lists)

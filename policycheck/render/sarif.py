@@ -2,10 +2,11 @@
 control file line that lists the check, fingerprints are stable across runs."""
 
 import hashlib
-import json
-from typing import Any
+import itertools
+from typing import Any, TextIO
 
 from policycheck import __version__
+from policycheck.render.streamed import Lists, write_document
 from policycheck.report import Report, Result, unassessed
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -170,10 +171,11 @@ def _finding(report: Report, result: Result) -> dict[str, Any]:
     return entry
 
 
-def render_sarif(report: Report) -> str:
+def write_sarif(report: Report, out: TextIO) -> None:
     """Failures and errors as results; waived failures as suppressed results; controls
     selected but not assessed as results of their own rule; on a plan, what it could not
-    judge as notApplicable results of rules of their own."""
+    judge as notApplicable results of rules of their own. Written as the results are read
+    (three times: the rules come from the last result of each check)."""
     by_check = {r.check_id: r for r in report.results}
     rules = [
         {
@@ -186,16 +188,15 @@ def render_sarif(report: Report) -> str:
         }
         for check_id, result in sorted(by_check.items())
     ]
-    results = [
+    findings = (
         _finding(report, r) for r in report.results if r.status in ("fail", "error", "waived")
-    ]
+    )
     unjudged, unjudged_rules = _unjudged(report)
-    results += unjudged
     rules += unjudged_rules
     gaps = _not_assessed(report)
     if gaps:
-        results += gaps
         rules.append(NOT_ASSESSED_RULE_DESCRIPTION)
+    lists = Lists()
     sarif = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -209,8 +210,8 @@ def render_sarif(report: Report) -> str:
                         "rules": rules,
                     }
                 },
-                "results": results,
+                "results": lists(itertools.chain(findings, unjudged, gaps)),
             }
         ],
     }
-    return json.dumps(sarif, indent=2) + "\n"
+    write_document(out, sarif, lists)

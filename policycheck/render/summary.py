@@ -1,5 +1,7 @@
 """A compact Markdown summary for $GITHUB_STEP_SUMMARY, cut to fit GitHub's 1 MiB limit."""
 
+import itertools
+
 from policycheck.render.markdown import (
     cell,
     control_headers,
@@ -18,7 +20,8 @@ SUMMARY_LIMIT_BYTES = 1024 * 1024 - 16 * 1024
 
 
 def render_summary(report: Report, limit: int = SUMMARY_LIMIT_BYTES) -> str:
-    """Control matrix, then failures and errors, one line each, until the limit."""
+    """Control matrix, then failures and errors, one line each, until the limit (the
+    results read until then)."""
     label, detail = overall(report, waived=True)
     head = "\n".join(
         [
@@ -32,26 +35,30 @@ def render_summary(report: Report, limit: int = SUMMARY_LIMIT_BYTES) -> str:
             "",
         ]
     )
-    lines = [
-        *(f"- **NOT ASSESSED** {cell(line)}" for line in unassessed_lines(report)),
-        *(f"- **PLAN** {cell(line)}" for line in plan_change_lines(report)),
-        *(
+    lines = itertools.chain(
+        (f"- **NOT ASSESSED** {cell(line)}" for line in unassessed_lines(report)),
+        (f"- **PLAN** {cell(line)}" for line in plan_change_lines(report)),
+        (
             f"- **{STATUS_LABEL[r.status]}** `{r.check_id}` on `{r.resource.name}` "
             f"({r.environment}): {cell(r.message)}"
             for r in report.results
             if r.status in ("fail", "error", "waived")
         ),
-        *(f"- **NOT JUDGED** {cell(line)}" for line in unjudged_lines(report)),
-    ] or ["None."]
-    text, shown = head, 0
+        (f"- **NOT JUDGED** {cell(line)}" for line in unjudged_lines(report)),
+    )
+    text, size, shown, more = head, len(head.encode()), 0, 0
     for line in lines:
-        if len((text + line + "\n").encode()) > limit - 200:
+        size += len((line + "\n").encode())
+        if size > limit - 200:
+            more = 1 + sum(1 for _ in lines)
             break
         text += line + "\n"
         shown += 1
-    if shown < len(lines):
+    if not shown and not more:
+        text += "None.\n"
+    if more:
         text += (
-            f"\n_Truncated: {len(lines) - shown} more findings are in the full report "
+            f"\n_Truncated: {more} more findings are in the full report "
             f"(GitHub limits a step summary to 1 MiB)._\n"
         )
     return text

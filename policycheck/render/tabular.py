@@ -1,8 +1,7 @@
 """The auditor's control matrix as CSV: one row per result and control."""
 
 import csv
-import io
-from typing import Any
+from typing import Any, TextIO
 
 from policycheck.report import Report
 
@@ -28,22 +27,18 @@ def framework_refs(frameworks: dict[str, dict[str, str]]) -> str:
     return ";".join(f"{name}:{req}" for name, mapped in frameworks.items() for req in mapped)
 
 
-def render_csv(report: Report) -> str:
+def write_csv(report: Report, out: TextIO) -> None:
     """Rows sorted as the results are; a result evidencing no control has an empty one.
     Then a row per control and environment without a result, with the control's status
-    there (not assessed, not applicable, ...) and why."""
+    there (not assessed, not applicable, ...) and why. Written as the results are read."""
     requirements = {c.id: c.requirements for c in report.controls}
     crosswalk = {c.id: framework_refs(c.frameworks) for c in report.controls}
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(out, lineterminator="\n")
     writer.writerow(COLUMNS)
-    _write_results(writer, report, requirements, crosswalk)
+    judged = _write_results(writer, report, requirements, crosswalk)
     for control in report.controls:
         for environment, there in control.environments.items():
-            if not any(
-                r.environment == environment and r.check_id in control.checks
-                for r in report.results
-            ):
+            if not any((environment, check) in judged for check in control.checks):
                 no_resource = ["", "", "", ""]  # account, region, resource ARN, check
                 writer.writerow(
                     [
@@ -59,7 +54,6 @@ def render_csv(report: Report) -> str:
                         crosswalk[control.id],
                     ]
                 )
-    return buffer.getvalue()
 
 
 def _write_results(
@@ -67,8 +61,11 @@ def _write_results(
     report: Report,
     requirements: dict[str, dict[str, str]],
     crosswalk: dict[str, str],
-) -> None:
+) -> set[tuple[str, str]]:
+    """A row per result and control; the (environment, check) pairs with a result."""
+    judged = set()
     for result in report.results:
+        judged.add((result.environment, result.check_id))
         for control_id in result.control_ids or [""]:
             writer.writerow(
                 [
@@ -89,3 +86,4 @@ def _write_results(
                     crosswalk.get(control_id, ""),
                 ]
             )
+    return judged

@@ -44,9 +44,9 @@ from policycheck.report import (
     Report,
     Result,
     SourceInfo,
+    result_order,
 )
 from policycheck.resources import ResourceType
-from policycheck.runner import result_order
 from policycheck.templates import matching
 from policycheck.terraform.common import Subject
 from policycheck.terraform.planfile import PlanFile

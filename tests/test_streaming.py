@@ -1,0 +1,364 @@
+"""Organisation scale in flat memory (issue 15): a run judges resource by resource and
+spools its results to disk; report.json stores each fact value once; report.md stays
+under its size limit; render, merge and diff read reports a result at a time. What is
+checked here is behaviour (the same verdicts, the same files), never time."""
+
+import hashlib
+import io
+import json
+import random
+from dataclasses import replace
+from datetime import UTC, datetime
+from fnmatch import fnmatchcase
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from botocore.exceptions import ClientError
+
+from conftest import REPO, RecordedRun
+from policycheck import spool
+from policycheck.controls import load_catalog
+from policycheck.deadline import NO_DEADLINE
+from policycheck.errors import InputError
+from policycheck.jsonstream import JsonReader
+from policycheck.judging import Job, judge
+from policycheck.locations import Where
+from policycheck.paths import controls_dir_for
+from policycheck.planning import select, written_resources
+from policycheck.policy import Policy, load_policy
+from policycheck.render import render_json
+from policycheck.render.markdown import MARKDOWN_LIMIT, render_markdown
+from policycheck.report import Evidence, FactEvidence, Report
+from policycheck.reportfile import read_report
+from policycheck.spool import canonical
+
+WHERE = Where("bench", "123456789012", "eu-central-1")
+CHECKS = (
+    "s3-versioning-enabled",
+    "s3-encryption-at-rest",
+    "s3-public-access-blocked",
+    "s3-lifecycle-archive-and-expire",
+    "s3-policy-denies-delete",
+)
+
+
+def _draw(name: str, what: str) -> float:
+    digest = hashlib.blake2b(f"{name}|{what}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest) / 2**64
+
+
+def _missing(code: str, operation: str) -> ClientError:
+    return ClientError({"Error": {"Code": code, "Message": "not set"}}, operation)
+
+
+class FakeS3:
+    """An S3 whose buckets' settings are drawn from their names: a mix of passes,
+    failures and AccessDenied."""
+
+    def get_bucket_versioning(self, Bucket: str) -> dict[str, Any]:
+        return {"Status": "Enabled"} if _draw(Bucket, "versioning") < 0.7 else {}
+
+    def get_bucket_encryption(self, Bucket: str) -> dict[str, Any]:
+        if _draw(Bucket, "encryption") < 0.2:
+            raise _missing("ServerSideEncryptionConfigurationNotFoundError", "GetBucketEncryption")
+        rule = {"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}
+        return {"ServerSideEncryptionConfiguration": {"Rules": [rule]}}
+
+    def get_public_access_block(self, Bucket: str) -> dict[str, Any]:
+        flags = (
+            "BlockPublicAcls",
+            "IgnorePublicAcls",
+            "BlockPublicPolicy",
+            "RestrictPublicBuckets",
+        )
+        blocked = _draw(Bucket, "block") < 0.8
+        return {
+            "PublicAccessBlockConfiguration": {f: blocked or i < 3 for i, f in enumerate(flags)}
+        }
+
+    def get_bucket_lifecycle_configuration(self, Bucket: str) -> dict[str, Any]:
+        if _draw(Bucket, "lifecycle") < 0.3:
+            raise _missing("NoSuchLifecycleConfiguration", "GetBucketLifecycleConfiguration")
+        days = 365 if _draw(Bucket, "expiry") < 0.7 else 180
+        rule = {
+            "ID": "audit",
+            "Status": "Enabled",
+            "Filter": {"Prefix": ""},
+            "Transitions": [{"Days": 90, "StorageClass": "GLACIER"}],
+            "Expiration": {"Days": days},
+        }
+        return {"Rules": [rule]}
+
+    def get_bucket_policy(self, Bucket: str) -> dict[str, Any]:
+        draw = _draw(Bucket, "policy")
+        if draw < 0.02:
+            raise ClientError(
+                {"Error": {"Code": "AccessDenied", "Message": "no"}}, "GetBucketPolicy"
+            )
+        if draw < 0.3:
+            raise _missing("NoSuchBucketPolicy", "GetBucketPolicy")
+        statement = {
+            "Effect": "Deny",
+            "Principal": "*",
+            "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+            "Resource": f"arn:aws:s3:::{Bucket}/*",
+        }
+        return {"Policy": json.dumps({"Statement": [statement]})}
+
+
+class FakeS3Control:
+    def get_public_access_block(self, AccountId: str) -> dict[str, Any]:
+        raise _missing("NoSuchPublicAccessBlockConfiguration", "GetPublicAccessBlock")
+
+
+CLIENTS = {"s3": FakeS3(), "s3control": FakeS3Control()}
+
+
+@pytest.fixture
+def report(recorded_full_run: RecordedRun) -> Report:
+    """A real run's report (every check, a compliant account), its results in memory."""
+    recorded = recorded_full_run.report
+    return recorded.model_copy(
+        update={
+            "results": list(recorded.results),
+            "evidence_values": dict(recorded.evidence_values),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def fleet_policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    directory = tmp_path_factory.mktemp("fleet")
+    (directory / "controls").symlink_to(REPO / "controls")
+    document = {
+        "version": 1,
+        "environments": {"bench": {"region": WHERE.region}},
+        "resources": {"buckets": {"type": "s3_bucket", "name": "bucket-*"}},
+        "checks": [{"check": check, "resources": ["buckets"]} for check in CHECKS],
+    }
+    path = directory / "policy.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return load_policy(path)
+
+
+def _judged(
+    policy: Policy, names: list[str], processes: int, workers: int, progress: Any = None
+) -> list[str]:
+    """Each result of a run over these buckets, as report.json stores it (its facts'
+    read times left out: they are the only thing two runs differ in)."""
+    catalog = load_catalog(controls_dir_for(policy.path))
+
+    def resolve(group: str, where: Where) -> list[Any]:
+        [pattern] = written_resources(policy, group, where)
+        return [replace(pattern, name=n) for n in names if fnmatchcase(n, pattern.name)]
+
+    job = Job(
+        policy,
+        catalog,
+        select(policy, catalog),
+        [WHERE],
+        resolve,
+        lambda location: CLIENTS.__getitem__,
+        datetime(2026, 11, 24, tzinfo=UTC),
+        [],
+        NO_DEADLINE,
+        max_workers=workers,
+        processes=processes,
+        progress=progress,
+    )
+    lines = []
+    for line in judge(job).results.lines():
+        result = json.loads(line)
+        for fact in result["evidence"]["facts"]:
+            del fact["fetched_at"]
+        lines.append(json.dumps(result, sort_keys=True))
+    return lines
+
+
+def test_a_large_run_judges_as_small_batches_do(
+    fleet_policy: Policy, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """1,000 buckets in one run (two processes, results sorted from many runs on disk)
+    give exactly the results of 20 runs of 50 buckets each, in the report's order."""
+    names = [f"bucket-{i:05d}" for i in range(1000)]
+    monkeypatch.setattr(spool, "RUN_CHARS", 32 * 1024)  # many sorted runs to merge
+    large = _judged(fleet_policy, names, processes=2, workers=16)
+    monkeypatch.undo()
+    batches = [
+        line
+        for start in range(0, len(names), 50)
+        for line in _judged(fleet_policy, names[start : start + 50], processes=1, workers=1)
+    ]
+    key = [(json.loads(line)["check_id"], json.loads(line)["resource"]["name"]) for line in batches]
+    in_order = [line for _, line in sorted(zip(key, batches, strict=True))]
+    assert len(large) == 1000 * len(CHECKS)
+    assert large == in_order
+    statuses = {json.loads(line)["status"] for line in large}
+    assert statuses == {"pass", "fail", "error"}  # a mix, AccessDenied included
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+def test_progress_ends_once_at_its_total(fleet_policy: Policy, processes: int) -> None:
+    shown: list[tuple[int, int]] = []
+
+    def record(done: int, total: int) -> None:
+        shown.append((done, total))
+
+    _judged(fleet_policy, [f"bucket-{i:03d}" for i in range(60)], processes, 4, record)
+    done = [d for d, _ in shown]
+    assert shown[-1] == (300, 300) and done == sorted(done)  # 60 buckets x 5 facts
+    assert [d for d, total in shown if d == total] == [300]  # the line ends once
+
+
+def _fact(name: str, value: Any) -> FactEvidence:
+    return FactEvidence(
+        name=name, actions=["s3:GetX"], fetched_at="2026-11-24T00:00:00", value=value
+    )
+
+
+def _with_evidence(report: Report) -> Report:
+    """The report's results resting on shared and distinct values (None included)."""
+    shared = {"BlockPublicAcls": True, "nested": [1, {"é": None}]}
+    results = [
+        r.model_copy(
+            update={
+                "evidence": Evidence(
+                    facts=[_fact("shared", shared), _fact("own", {"n": i}), _fact("unset", None)],
+                    sha256="x" * 64,
+                )
+            }
+        )
+        for i, r in enumerate(report.results)
+    ]
+    return report.model_copy(update={"results": results, "evidence_values": {}})
+
+
+def test_evidence_values_are_stored_once_and_round_trip_through_render(
+    report: Report, tmp_path: Path
+) -> None:
+    original = _with_evidence(report)
+    text = render_json(original)
+    stored = json.loads(text)
+    values = stored["evidence_values"]
+    # Each distinct value once, under the SHA-256 of its canonical JSON.
+    assert len(values) == len(original.results) + 2
+    for digest, value in values.items():
+        assert hashlib.sha256(canonical(value).encode()).hexdigest() == digest
+    for result, saved in zip(original.results, stored["results"], strict=True):
+        assert result.evidence is not None
+        for fact, saved_fact in zip(result.evidence.facts, saved["evidence"]["facts"], strict=True):
+            assert "value" not in saved_fact
+            assert values[saved_fact["value_sha256"]] == fact.value
+    # render reproduces report.json from report.json, byte for byte.
+    path = tmp_path / "report.json"
+    path.write_text(text)
+    again = read_report(path)
+    assert render_json(again) == text
+    assert render_markdown(again) == render_markdown(original)
+    assert [r.status for r in again.results] == [r.status for r in original.results]
+
+
+def test_a_report_whose_evidence_was_altered_is_refused(report: Report, tmp_path: Path) -> None:
+    stored = json.loads(render_json(_with_evidence(report)))
+    digest = next(iter(stored["evidence_values"]))
+    stored["evidence_values"][digest] = {"BlockPublicAcls": False}
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(stored))
+    with pytest.raises(InputError, match=f"evidence_values.{digest}: the value does not match"):
+        read_report(path)
+    del stored["evidence_values"][digest]
+    path.write_text(json.dumps(stored))
+    with pytest.raises(InputError, match="is not in evidence_values"):
+        read_report(path)
+
+
+def test_a_report_of_schema_1_1_is_read_and_stored_once(report: Report, tmp_path: Path) -> None:
+    """A 1.1 report holds each value in its result: read, it is stored the 1.2 way."""
+    original = _with_evidence(report)
+    legacy = json.loads(original.model_dump_json(by_alias=True, exclude={"evidence_values"}))
+    legacy["schema_version"] = "1.1"
+    for result in legacy["results"]:
+        for fact in result["evidence"]["facts"]:
+            del fact["value_sha256"]
+    path = tmp_path / "report.json"
+    path.write_text(json.dumps(legacy, indent=2))
+    assert render_json(read_report(path)) == render_json(original)
+
+
+def _large_report(report: Report, count: int) -> Report:
+    """``count`` results of the demo's checks, most failing, with long observations."""
+    random.seed(15)
+    template = report.results
+    results = []
+    for index in range(count):
+        base = template[index % len(template)]
+        status = random.choice(["fail", "fail", "error", "pass"])
+        resource = base.resource.model_copy(update={"name": f"{base.resource.name}-{index:06d}"})
+        results.append(
+            base.model_copy(
+                update={"status": status, "resource": resource, "observed": {"long": "x" * 400}}
+            )
+        )
+    return report.model_copy(update={"results": results})
+
+
+def test_report_md_stays_under_its_limit_and_counts_what_it_leaves_out(report: Report) -> None:
+    large = _large_report(report, 50_000)
+    markdown = render_markdown(large)
+    assert len(markdown.encode()) <= MARKDOWN_LIMIT
+    checks = {r.check_id for r in large.results}
+    for check_id in checks:
+        shown = markdown.count(f": `{check_id}` on `")
+        findings = sum(r.check_id == check_id and r.status != "pass" for r in large.results)
+        assert 1 <= shown < findings
+        assert f"`{check_id}`: {findings - shown} more not shown (of {findings})" in markdown
+    assert "## Control matrix" in markdown and "## Passed" in markdown
+    # A limit too small for even one finding of each check: cut, and said so.
+    tiny = render_markdown(large, limit=20_000)
+    assert len(tiny.encode()) <= 20_000
+    assert tiny.endswith("_Cut to fit: every result is in report.json and report.csv._\n")
+
+
+def test_a_small_report_md_lists_every_result(report: Report) -> None:
+    markdown = render_markdown(report)
+    assert "more not shown" not in markdown
+    for result in report.results:
+        assert f"`{result.resource.name}`" in markdown
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64, 2**20])
+def test_json_reader_reads_any_document_piece_by_piece(chunk: int) -> None:
+    random.seed(chunk)
+
+    def anything(depth: int = 0) -> Any:
+        kind = random.random()
+        if depth > 3 or kind < 0.3:
+            return random.choice([0, -2.5e10, 123456789, 1.5e-7, 'a"b\\\n', True, None, "é"])
+        if kind < 0.6:
+            return [anything(depth + 1) for _ in range(random.randint(0, 4))]
+        return {f"k{i}": anything(depth + 1) for i in range(random.randint(0, 4))}
+
+    for _ in range(20):
+        document = {"head": anything(), "results": [anything() for _ in range(20)], "n": 12345}
+        for indent in (None, 2):
+            reader = JsonReader(io.StringIO(json.dumps(document, indent=indent)), chunk)
+            read: dict[str, Any] = {}
+            for key in reader.members():
+                read[key] = (
+                    [reader.value() for _ in reader.items()]
+                    if key == "results"
+                    else (reader.value())
+                )
+            reader.end()
+            assert read == document
+
+
+@pytest.mark.parametrize("text", ['{"a": 1', '{"a": [1, 2', '{"a" 1}', '{"a": tru}', "", "{} x"])
+def test_json_reader_refuses_what_is_not_json(text: str) -> None:
+    reader = JsonReader(io.StringIO(text), 2)
+    with pytest.raises(ValueError, match="not valid JSON"):
+        for _ in reader.members():
+            reader.value()
+        reader.end()
