@@ -261,23 +261,11 @@ SHOWN_PER_CHECK = 25
 def render_markdown(report: Report, limit: int = MARKDOWN_LIMIT) -> str:
     """Render the report for auditors; failures and errors first, then the passes: in a
     large report, the first of each check's findings and passes, with the count of the
-    rest, so that it stays under ``limit`` bytes (the results are read once)."""
+    rest, so that it stays under ``limit`` bytes (each section reads the results once,
+    however often the findings are cut)."""
     sample = Sample(report, SHOWN_PER_CHECK)
-    shown = SHOWN_PER_CHECK
-    while True:
-        text = _markdown(report, sample, shown)
-        if len(text.encode()) <= limit or shown == 1:
-            break
-        shown = max(1, shown // 2)
-    if len(text.encode()) > limit:  # more checks than even one finding each fits
-        note = "\n\n_Cut to fit: every result is in report.json and report.csv._\n"
-        text = text.encode()[: limit - len(note.encode())].decode(errors="ignore") + note
-    return text
-
-
-def _markdown(report: Report, sample: "Sample", shown: int) -> str:
     label, detail = overall(report, waived=True)
-    sections = [
+    head = [
         ["# policycheck report", "", f"**Overall: {label}** — {detail}.", ""],
         ["## Run", "", _run_table(report.run), ""],
         ["## Control matrix", "", _control_matrix(report), ""],
@@ -286,11 +274,24 @@ def _markdown(report: Report, sample: "Sample", shown: int) -> str:
         _environments_section(report),
         _manual_section(report),
         _crosswalk_section(report),
-        _findings_section(sample, shown),
-        _waivers_section(report),
-        _passed_section(sample, shown),
     ]
-    return "\n".join(line for section in sections for line in section)
+    waivers = _waivers_section(report)
+    shown = SHOWN_PER_CHECK
+    while True:
+        sections = [
+            *head,
+            _findings_section(sample, shown),
+            waivers,
+            _passed_section(sample, shown),
+        ]
+        text = "\n".join(line for section in sections for line in section)
+        if len(text.encode()) <= limit or shown == 1:
+            break
+        shown = max(1, shown // 2)
+    if len(text.encode()) > limit:  # more checks than even one finding each fits
+        note = "\n\n_Cut to fit: every result is in report.json and report.csv._\n"
+        text = text.encode()[: limit - len(note.encode())].decode(errors="ignore") + note
+    return text
 
 
 #: Findings in this order: failures, errors, waived failures.
