@@ -847,6 +847,99 @@ def test_a_flag_that_is_not_a_boolean_is_an_error(
     assert "point_in_time_recovery[0].enabled is 'yes', not true or false" in found.message
 
 
+def _audit_lifecycle(plan: dict[str, Any], days: Any, transition_days: Any = 90) -> None:
+    """The audit bucket's archive rule expiring after ``days`` (as the plan writes it)."""
+    rule = {
+        "id": "archive-and-expire",
+        "status": "Enabled",
+        "prefix": "",
+        "filter": [{"prefix": "", "and": [], "tag": [], "object_size_greater_than": None}],
+        "abort_incomplete_multipart_upload": [],
+        "expiration": [{"date": None, "days": days, "expired_object_delete_marker": False}],
+        "transition": [{"date": None, "days": transition_days, "storage_class": "GLACIER"}],
+        "noncurrent_version_expiration": [],
+        "noncurrent_version_transition": [],
+    }
+    patch(
+        plan,
+        {
+            "type": "aws_s3_bucket_lifecycle_configuration",
+            "where": {"bucket": "nn-aiconnectors-audit-dev"},
+            "set": {"rule": [rule]},
+        },
+    )
+
+
+@pytest.mark.parametrize(
+    ("days", "transition_days", "said"),
+    [
+        ("thirty", 90, "expiration[0].days is 'thirty', not a whole number"),
+        (365, "ninety", "transition[0].days is 'ninety', not a whole number"),
+        (365.5, 90, "expiration[0].days is 365.5, not a whole number"),
+        (True, 90, "expiration[0].days is True, not a whole number"),
+    ],
+)
+def test_a_number_that_is_not_a_whole_number_is_an_error(
+    policy: Policy,
+    catalog: Catalog,
+    tmp_path: Path,
+    compliant: dict,
+    days: Any,
+    transition_days: Any,
+    said: str,
+) -> None:
+    """Lifecycle days the plan writes as something else than a whole number: an error
+    result naming the resource and the value, and the run ends with its report (was an
+    internal error, exit 70)."""
+    plan = copy.deepcopy(compliant)
+    _audit_lifecycle(plan, days, transition_days)
+    bucket = "nn-aiconnectors-audit-dev"
+    report = judge(policy, catalog, tmp_path, plan)
+    found = result(report, "s3-lifecycle-archive-and-expire", bucket)
+    assert (found.status, found.error.code) == ("error", "NotANumber")
+    assert "aws_s3_bucket_lifecycle_configuration.audit" in found.message and said in found.message
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps(plan))
+    assert plan_cli(path, tmp_path / "out") == 3
+    assert (tmp_path / "out" / "report.json").exists()
+
+
+def test_digits_in_a_string_are_a_number(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """Some provider versions type sizes and days as strings: "365" reads as 365."""
+    plan = copy.deepcopy(compliant)
+    _audit_lifecycle(plan, "365", "90")
+    bucket = "nn-aiconnectors-audit-dev"
+    report = judge(policy, catalog, tmp_path, plan)
+    found = result(report, "s3-lifecycle-archive-and-expire", bucket)
+    assert found.status == "pass", found.message
+
+
+def test_a_fact_the_plan_reader_cannot_read_is_an_error(
+    policy: Policy,
+    catalog: Catalog,
+    tmp_path: Path,
+    compliant: dict,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A reader that meets a value of a shape it does not expect (here: raises TypeError)
+    makes its fact an error with the exception, as a live check that raises does: never
+    a pass, never a run without its report."""
+
+    def broken(state: Any, subject: Any) -> Any:
+        raise TypeError("'<' not supported between instances of 'str' and 'int'")
+
+    readers = {**FROM_PLAN, "dynamodb_table.continuous_backups": broken}
+    monkeypatch.setattr("policycheck.terraform.audit.FROM_PLAN", readers)
+    table = "mcp-oauth-storage-teams-dev"
+    found = result(judge(policy, catalog, tmp_path, compliant), "dynamodb-pitr-enabled", table)
+    assert (found.status, found.error.code) == ("error", "UnreadablePlanValue")
+    assert "could not read dynamodb_table.continuous_backups from the plan: TypeError(" in (
+        found.message
+    )
+
+
 def test_the_same_plan_twice_counts_once(tmp_path: Path, compliant: dict) -> None:
     """A file given twice, or a copy of it (the same SHA-256), is judged once: not
     every result an error "planned more than once"."""

@@ -397,6 +397,10 @@ class _Judge:
                 value, error = FROM_PLAN[spec.name](state, subject), None
             except Unknowable as unknown:
                 value, error = None, AwsError(unknown.code, unknown.message)
+            except Exception as exc:  # fail closed: a value of a shape no reader expects
+                what = subject.resource.address if subject.resource else subject.name
+                message = f"{what}: could not read {spec.name} from the plan: {exc!r}"
+                value, error = None, AwsError("UnreadablePlanValue", message)
         if subject.resource is not None and not any(i is subject.resource for i in seen):
             seen.insert(0, subject.resource)
         source = replace(spec, actions=("the plan", *(f"{i.file}: {i.label}" for i in seen)))

@@ -36,8 +36,7 @@ def _recovery_period(pitr: Node) -> int | None:
     or a provider that predates the argument)."""
     if pitr.unknown("recovery_period_in_days") and not pitr.configured("recovery_period_in_days"):
         return None
-    days = pitr.get("recovery_period_in_days")
-    return int(days) if days else None
+    return pitr.number("recovery_period_in_days") or None
 
 
 def time_to_live(state: PlanState, subject: Subject) -> Any:

@@ -134,9 +134,9 @@ def _rule(rule: Node) -> dict[str, Any]:
     out.update(_expiry(rule, "noncurrent_days"))
     noncurrent = rule.first("noncurrent_version_expiration")
     if noncurrent is not None:
-        newer = noncurrent.get("newer_noncurrent_versions")
+        newer = noncurrent.number("newer_noncurrent_versions")
         if newer:
-            out["NoncurrentVersionExpiration"]["NewerNoncurrentVersions"] = int(newer)
+            out["NoncurrentVersionExpiration"]["NewerNoncurrentVersions"] = newer
     moves = [
         _transition(t, "noncurrent_days") for t in rule.blocks("noncurrent_version_transition")
     ]
@@ -144,7 +144,7 @@ def _rule(rule: Node) -> dict[str, Any]:
         out["NoncurrentVersionTransitions"] = moves
     abort = rule.first("abort_incomplete_multipart_upload")
     if abort is not None:
-        days = abort.get("days_after_initiation")
+        days = abort.number("days_after_initiation")
         out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
     return out
 
@@ -161,7 +161,7 @@ def _expiry(rule: Node, noncurrent_days: str) -> dict[str, Any]:
         out["Transitions"] = transitions
     noncurrent = rule.first("noncurrent_version_expiration")
     if noncurrent is not None:
-        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": noncurrent.get(noncurrent_days)}
+        out["NoncurrentVersionExpiration"] = {"NoncurrentDays": noncurrent.number(noncurrent_days)}
     return out
 
 
@@ -172,7 +172,7 @@ def _filter(rule_filter: Node) -> dict[str, Any]:
         ("object_size_less_than", "ObjectSizeLessThan"),
     ):
         if rule_filter.get(attr) is not None:
-            out[key] = int(rule_filter.get(attr))
+            out[key] = rule_filter.number(attr)
     tag = rule_filter.first("tag")
     if tag is not None:
         out["Tag"] = {"Key": tag.get("key"), "Value": tag.get("value")}
@@ -182,7 +182,7 @@ def _filter(rule_filter: Node) -> dict[str, Any]:
             "Prefix": both.get("prefix") or "",
             "Tags": [{"Key": k, "Value": v} for k, v in (both.get("tags") or {}).items()],
             **{
-                key: int(both.get(attr))
+                key: both.number(attr)
                 for attr, key in (
                     ("object_size_greater_than", "ObjectSizeGreaterThan"),
                     ("object_size_less_than", "ObjectSizeLessThan"),
@@ -198,8 +198,8 @@ def _filter(rule_filter: Node) -> dict[str, Any]:
 def _expiration(expiration: Node, days_attr: str) -> dict[str, Any]:
     """Days 0 is how older providers write "not set" (S3 requires at least 1)."""
     out: dict[str, Any] = {}
-    if expiration.get(days_attr):
-        out["Days"] = int(expiration.get(days_attr))
+    if expiration.number(days_attr):
+        out["Days"] = expiration.number(days_attr)
     if expiration.get("date"):
         out["Date"] = expiration.get("date")
     if expiration.optional("expired_object_delete_marker"):
@@ -212,9 +212,8 @@ def _transition(transition: Node, days_attr: str) -> dict[str, Any]:
     if transition.optional("date"):
         out["Date"] = transition.get("date")
     elif transition.get(days_attr) is not None:
-        out["NoncurrentDays" if days_attr == "noncurrent_days" else "Days"] = int(
-            transition.get(days_attr)
-        )
+        days = transition.number(days_attr)
+        out["NoncurrentDays" if days_attr == "noncurrent_days" else "Days"] = days
     return out
 
 
@@ -230,8 +229,8 @@ def _legacy_rule(rule: Node) -> dict[str, Any]:
         else {"Prefix": prefix}
     )
     out.update(_expiry(rule, "days"))
-    if rule.get("abort_incomplete_multipart_upload_days"):
-        days = rule.get("abort_incomplete_multipart_upload_days")
+    if rule.number("abort_incomplete_multipart_upload_days"):
+        days = rule.number("abort_incomplete_multipart_upload_days")
         out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
     return out
 

@@ -155,6 +155,25 @@ class Node:
             "not true or false",
         )
 
+    def number(self, *steps: Step) -> int | None:
+        """The whole number there (None when absent): a JSON number, or digits in a string
+        (some provider versions type sizes as strings); Unknowable when it is unknown,
+        sensitive, or not a whole number (``"thirty"``, ``1.5``, ``true``)."""
+        value = self.get(*steps)
+        if value is None:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str) and re.fullmatch(r"\s*-?\d+\s*", value):
+            return int(value)
+        raise Unknowable(
+            "NotANumber",
+            f"{self.instance.address}: {path_text(self.path + steps)} is {value!r}, "
+            "not a whole number",
+        )
+
     def optional(self, *steps: Step) -> Any:
         """The value there, or None when it is absent, unknown or sensitive: for what no
         check judges (a key id shown beside the algorithm that is judged)."""
