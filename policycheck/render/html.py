@@ -14,9 +14,13 @@ import base64
 import hashlib
 import io
 import json
+import shutil
+import tempfile
 from collections import Counter
 from collections.abc import Mapping
+from contextlib import ExitStack
 from html import escape
+from pathlib import Path
 from typing import Any, TextIO
 
 from policycheck.crosswalk import FRAMEWORKS, evidence_for
@@ -162,46 +166,65 @@ def render_html(report: Report, history: History | None = None) -> str:
 
 
 def write_html(report: Report, out: TextIO, history: History | None = None) -> None:
-    """The report (and, given, its history) as one HTML document, written as the results
-    are read: once to see what is there, then once per control for its results."""
+    """The report (and, given, its history) as one HTML document, the results read once:
+    each rendered into its controls' sections (kept on disk until the page is written)."""
     environments = report_environments(report)
     timelines = _timelines_by_control(history)
-    seen = _Seen(report)
-    head = [
-        _header(report),
-        _run_section(report),
-        _filters(report, environments, seen),
-        _matrix(report, environments),
-        _plan_sections(report),
-        _crosswalk(report),
-        _not_assessed(report),
-        _waivers(report.waivers),
-        _history_overview(history) if history else "",
-    ]
-    title = (
-        f"policycheck report: {STATUS_LOOKS[report.summary.status].label} ({report.run.started_at})"
-    )
-    out.write(_page_start(title) + "\n".join(part for part in head if part))
-    for control in report.controls:
-        out.write("\n")
-        own_timelines = timelines.get(control.id, [])
-        _write_control(out, report, control, environments, seen, own_timelines, history)
+    with tempfile.TemporaryDirectory(prefix="policycheck-html-") as directory:
+        seen = _Sections(report, Path(directory))
+        head = [
+            _header(report),
+            _run_section(report),
+            _filters(report, environments, seen),
+            _matrix(report, environments),
+            _plan_sections(report),
+            _crosswalk(report),
+            _not_assessed(report),
+            _waivers(report.waivers),
+            _history_overview(history) if history else "",
+        ]
+        label = STATUS_LOOKS[report.summary.status].label
+        title = f"policycheck report: {label} ({report.run.started_at})"
+        out.write(_page_start(title) + "\n".join(part for part in head if part))
+        for control in report.controls:
+            own_timelines = timelines.get(control.id, [])
+            out.write(
+                "\n" + _control_head(report, control, environments, seen, own_timelines, history)
+            )
+            seen.copy_results(control.id, out)
+            out.write("\n</section>")
     out.write(_page_end())
 
 
-class _Seen:
-    """What the results hold, read once: their statuses, how many there are, and per
-    control the environments with a result and how many."""
+class _Sections:
+    """The results read once: their statuses, how many there are, per control the
+    environments with a result and how many, and each control's results rendered in
+    order into a file of their own."""
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, directory: Path) -> None:
         self.statuses: set[str] = set()
         self.total = 0
         self.by_control: dict[str, Counter[str]] = {c.id: Counter() for c in report.controls}
-        for result in report.results:
-            self.statuses.add(result.status)
-            self.total += 1
-            for control_id in result.control_ids:
-                self.by_control.setdefault(control_id, Counter())[result.environment] += 1
+        self._files = {c.id: directory / f"control-{i}.html" for i, c in enumerate(report.controls)}
+        controls = {c.id: c for c in report.controls}
+        with ExitStack() as stack:
+            files = {
+                control_id: stack.enter_context(open(path, "w", encoding="utf-8"))
+                for control_id, path in self._files.items()
+            }
+            for result in report.results:
+                self.statuses.add(result.status)
+                self.total += 1
+                for control_id in result.control_ids:
+                    self.by_control.setdefault(control_id, Counter())[result.environment] += 1
+                    if control_id in files:
+                        rendered = _result(result, controls[control_id], report.evidence_values)
+                        files[control_id].write("\n" + rendered)
+
+    def copy_results(self, control_id: str, out: TextIO) -> None:
+        """A control's results, as rendered, in the report's order."""
+        with open(self._files[control_id], encoding="utf-8") as rendered:
+            shutil.copyfileobj(rendered, out)
 
 
 def _page_start(title: str) -> str:
@@ -261,7 +284,7 @@ def _run_section(report: Report) -> str:
     return f'<section id="run"><h2>Run</h2>{_table(["", ""], rows, "run")}</section>'
 
 
-def _filters(report: Report, environments: list[str], seen: _Seen) -> str:
+def _filters(report: Report, environments: list[str], seen: _Sections) -> str:
     present = seen.statuses | {
         control_status_in(report, c, env) for c in report.controls for env in environments
     }
@@ -451,28 +474,11 @@ def _history_block(timelines: list[Timeline], history: History | None) -> str:
     )
 
 
-def _write_control(
-    out: TextIO,
-    report: Report,
-    control: ControlResult,
-    environments: list[str],
-    seen: _Seen,
-    timelines: list[Timeline],
-    history: History | None,
-) -> None:
-    """A control's section: what it is and where it has no result, then its results."""
-    out.write(_control_head(report, control, environments, seen, timelines, history))
-    for result in report.results:
-        if control.id in result.control_ids:
-            out.write("\n" + _result(result, control, report.evidence_values))
-    out.write("\n</section>")
-
-
 def _control_head(
     report: Report,
     control: ControlResult,
     environments: list[str],
-    seen: _Seen,
+    seen: _Sections,
     timelines: list[Timeline],
     history: History | None,
 ) -> str:
