@@ -367,19 +367,34 @@ def worst_status(results: Sequence[Result]) -> ResultStatus:
 def unassessed(controls: list[ControlResult], results: Iterable[Result]) -> list[tuple[str, str]]:
     """(control id, environment; "" when the report has no per-environment statuses) for
     each control selected but not assessed that no result explains: a gap in what the run
-    covered. A plan's not_assessed results say themselves why they judge nothing."""
-    explained = {(c, r.environment) for r in results if r.status in UNJUDGED for c in r.control_ids}
-    gaps = []
+    covered. A plan's not_assessed results say themselves why they judge nothing (the
+    results are read only when some control was not assessed)."""
+    candidates = []
     for control in controls:
         if control.environments:
-            gaps += [
+            candidates += [
                 (control.id, name)
                 for name, there in control.environments.items()
-                if there.status == "not_assessed" and (control.id, name) not in explained
+                if there.status == "not_assessed"
             ]
-        elif control.status == "not_assessed" and not any(c == control.id for c, _ in explained):
-            gaps.append((control.id, ""))
-    return gaps
+        elif control.status == "not_assessed":
+            candidates.append((control.id, ""))
+    if not candidates:
+        return []
+    explained = {(c, r.environment) for r in results if r.status in UNJUDGED for c in r.control_ids}
+    explained_anywhere = {c for c, _ in explained}
+    return [
+        (control_id, name)
+        for control_id, name in candidates
+        if (control_id, name) not in explained and (name or control_id not in explained_anywhere)
+    ]
+
+
+def has_unjudged(report: Report) -> bool:
+    """Whether any result judges nothing (not in the plan, not judgeable from a plan):
+    told by the counts, without reading the results."""
+    counts = report.summary.results
+    return bool(counts.not_in_plan or counts.not_assessed)
 
 
 def strongest(statuses: Iterable[ControlStatus]) -> ControlStatus:

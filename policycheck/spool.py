@@ -45,6 +45,9 @@ class EvidenceValues(Mapping[str, Any]):
     ) -> None:
         self.path = directory / name
         self._file: IO[bytes] = open(self.path, "a+b")  # noqa: SIM115 - closed by close()
+        #: Where the next value goes: appending (O_APPEND) writes there whatever a read
+        #: left the position at, so no seek (a flush each) is needed to store one.
+        self._end = self._file.seek(0, os.SEEK_END)
         self._offsets: dict[str, int] = {}
         self._owner = owner
 
@@ -59,9 +62,10 @@ class EvidenceValues(Mapping[str, Any]):
         """Store a value given as its hash and canonical JSON (if new)."""
         if digest in self._offsets:
             return
-        self._file.seek(0, os.SEEK_END)
-        self._offsets[digest] = self._file.tell()
-        self._file.write(f"{digest}\t{text}\n".encode())
+        line = f"{digest}\t{text}\n".encode()
+        self._offsets[digest] = self._end
+        self._file.write(line)
+        self._end += len(line)
 
     def raw_items(self) -> Iterator[tuple[str, str]]:
         """(SHA-256, canonical JSON) of every value, in the order they were stored."""

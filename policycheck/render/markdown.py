@@ -14,6 +14,7 @@ from policycheck.report import (
     Result,
     RunInfo,
     control_status_in,
+    has_unjudged,
     report_environments,
     unassessed,
 )
@@ -76,7 +77,7 @@ PLAN_HEADERS = ["Not in plan", "Not judgeable"]
 
 def on_plan(report: Report) -> bool:
     """Whether the report judged Terraform plans (or merges such reports)."""
-    return bool(report.run.sources) or any(r.status in UNJUDGED for r in report.results)
+    return bool(report.run.sources) or has_unjudged(report)
 
 
 def control_headers(report: Report) -> list[str]:
@@ -120,6 +121,8 @@ def plan_change_lines(report: Report) -> list[str]:
     breaks a check that passes today, fixes one, deletes or replaces a resource (said
     even when the verdict stays), makes a value unknown until apply, or creates a
     resource that would fail."""
+    if not on_plan(report):
+        return []
     lines = []
     for r in report.results:
         change = r.plan
@@ -151,6 +154,8 @@ def plan_change_lines(report: Report) -> list[str]:
 def unjudged_lines(report: Report) -> list[str]:
     """What a plan could not judge, one line per check: not judgeable from a plan (and
     why), or resources the policy names that the plan does not have."""
+    if not has_unjudged(report):
+        return []
     lines = []
     for status, label in (
         ("not_assessed", "not judgeable from a plan"),
