@@ -565,9 +565,9 @@ def measure_views(run: list[str], env: dict[str, str], out: Path) -> list[str]:
         print(
             f"  {name:<8} {seconds:8.2f} s {mib:6d} MiB peak" + (f" (exit {code})" if code else "")
         )
-    markdown = views / "render" / "report.md"
-    if markdown.exists():
-        print(f"  report.md: {markdown.stat().st_size:,} bytes")
+    rendered = sorted((views / "render").glob("*")) if (views / "render").exists() else []
+    sizes = ", ".join(f"{path.name} {path.stat().st_size:,}" for path in rendered)
+    print(f"  bytes: {sizes}")
     return problems
 
 
