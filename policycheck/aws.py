@@ -6,6 +6,7 @@ import os
 import random
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -181,12 +182,12 @@ class AwsSetup:
 
 @dataclass(frozen=True)
 class AccountAccess:
-    """How the run reaches one account: its id, the caller there, and the session whose
-    credentials reach it (None: the run's own session)."""
+    """How the run reaches one account: its id, the caller there, and the credentials
+    that reach it (an assumed role's, refreshing themselves; None: the run's own)."""
 
     account_id: str
     caller_arn: str
-    session: boto3.Session | None = None
+    credentials: DeferredRefreshableCredentials | None = None
 
 
 class AccessFailed(Exception):
@@ -214,6 +215,44 @@ class AccessFailed(Exception):
         )
 
 
+#: Clients a process keeps at once, across all its locations: about 0.3 MiB each, so an
+#: organisation's hundreds of accounts would otherwise hold hundreds of MiB. The least
+#: recently used is dropped first (a call in flight keeps its own); one needed again is
+#: made again (about 3 ms).
+MAX_LIVE_CLIENTS = 64
+
+
+class LiveClients:
+    """Every location's clients of a process in one least-recently-used order."""
+
+    def __init__(self, limit: int = MAX_LIVE_CLIENTS) -> None:
+        self.limit = limit
+        self._order: OrderedDict[tuple[int, str], Connection] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def used(self, connection: "Connection", service: str) -> None:
+        """Note a use of a location's client; drop the least recent beyond the limit."""
+        key = (id(connection), service)
+        with self._lock:
+            self._order[key] = connection
+            self._order.move_to_end(key)
+            while len(self._order) > self.limit:
+                (_, dropped), owner = self._order.popitem(last=False)
+                owner.drop_client(dropped)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def reset(self) -> None:
+        """Nothing live, and a new lock: in a forked child, before any call."""
+        self._lock = threading.Lock()
+        self._order = OrderedDict()
+
+
+#: The process's clients (see LiveClients).
+LIVE_CLIENTS = LiveClients()
+
+
 @dataclass
 class Connection:
     """One environment in one account and region: who the run is there, and the clients."""
@@ -224,6 +263,8 @@ class Connection:
     setup: AwsSetup
     _clients: dict[str, Any] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    #: The assumed role's session while the location has clients.
+    _session: boto3.Session | None = None
 
     @property
     def account_id(self) -> str:
@@ -237,15 +278,30 @@ class Connection:
         """Drop the clients (and their connections): in a forked child, before any call."""
         self._lock = threading.Lock()
         self._clients = {}
+        self._session = None
 
-    def client(self, service: str) -> Any:
-        """The location's one client for ``service`` (created on first use)."""
+    def drop_client(self, service: str) -> None:
+        """Let a client go (LiveClients keeps the process's number bounded), and the
+        assumed role's session with the last one (about 140 KiB each)."""
+        self._clients.pop(service, None)
+        if not self._clients:
+            self._session = None
+
+    def client(self, service: str, live: LiveClients = LIVE_CLIENTS) -> Any:
+        """The location's client for ``service``: made on first use, and again if
+        ``live`` dropped it since."""
         with self._lock:
-            if service not in self._clients:
-                self._clients[service] = self.setup.client(
-                    service, self.region, self.access.session
-                )
-            return self._clients[service]
+            client = self._clients.get(service)
+            if client is None:
+                credentials, session = self.access.credentials, self._session
+                if credentials is not None and session is None:
+                    # a local: drop_client may clear the attribute meanwhile, and a client
+                    # of the run's own session would reach another account
+                    session = self._session = session_with(self.setup, self.region, credentials)
+                client = self.setup.client(service, self.region, session)
+                self._clients[service] = client
+        live.used(self, service)
+        return client
 
 
 def make_client(
@@ -311,10 +367,12 @@ class _NoCache(dict[str, Any]):
         pass
 
 
-def assumed_role_session(setup: AwsSetup, region: str, role_arn: str) -> boto3.Session:
-    """A session whose credentials assume ``role_arn`` on first use and again before they
-    expire (botocore refreshes 15 minutes ahead), from the run's own credentials, which
-    may refresh themselves. The service models are shared with the run's session."""
+def assumed_role_credentials(
+    setup: AwsSetup, region: str, role_arn: str
+) -> DeferredRefreshableCredentials:
+    """Credentials that assume ``role_arn`` on first use and again before they expire
+    (botocore refreshes 15 minutes ahead), from the run's own credentials, which may
+    refresh themselves."""
     base = setup.session._session  # the run's botocore session
     fetcher = AssumeRoleCredentialFetcher(
         # The STS client of each refresh: the run's settings, deadline and call log.
@@ -335,15 +393,21 @@ def assumed_role_session(setup: AwsSetup, region: str, role_arn: str) -> boto3.S
         },
         cache=_NoCache(),
     )
-    refreshing = DeferredRefreshableCredentials(
+    return DeferredRefreshableCredentials(
         refresh_using=fetcher.fetch_credentials,
         method="assume-role",
         **({"time_fetcher": setup.clock} if setup.clock else {}),
     )
+
+
+def session_with(
+    setup: AwsSetup, region: str, credentials: DeferredRefreshableCredentials
+) -> boto3.Session:
+    """A session of these credentials, sharing the run's session's service models."""
     assumed = botocore.session.Session()
-    assumed.register_component("data_loader", base.get_component("data_loader"))
+    assumed.register_component("data_loader", setup.session._session.get_component("data_loader"))
     # botocore has no public setter for a credentials object
-    setattr(assumed, "_credentials", refreshing)  # noqa: B010
+    setattr(assumed, "_credentials", credentials)  # noqa: B010
     return boto3.Session(botocore_session=assumed, region_name=region)
 
 
@@ -351,7 +415,8 @@ def identify(setup: AwsSetup, region: str, role_arn: str | None = None) -> Accou
     """Assume ``role_arn`` if given (credentials that refresh), then read the caller
     identity. Throttling and transient errors are retried within the deadline; raises
     AccessFailed with the AWS code when the role or the identity cannot be had."""
-    session = assumed_role_session(setup, region, role_arn) if role_arn else None
+    credentials = assumed_role_credentials(setup, region, role_arn) if role_arn else None
+    session = session_with(setup, region, credentials) if credentials else None
     sts = setup.client("sts", region, session, client_config(1, retries=0, from_environment=False))
     try:
         identity = _retrying(sts.get_caller_identity, setup.deadline)
@@ -378,7 +443,7 @@ def identify(setup: AwsSetup, region: str, role_arn: str | None = None) -> Accou
             "the endpoint's answer to GetCallerIdentity names no account; check --endpoint-url",
             True,
         )
-    return AccountAccess(account, str(arn), session)
+    return AccountAccess(account, str(arn), credentials)
 
 
 def _retrying(

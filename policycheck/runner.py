@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from policycheck.assembly import Audited, assemble, audited_reach, where_of
-from policycheck.aws import Connection, SessionFactory, default_session
+from policycheck.aws import LIVE_CLIENTS, Connection, SessionFactory, default_session
 from policycheck.bindings import ResourceInstance
 from policycheck.controls import Catalog
 from policycheck.deadline import Deadline
@@ -194,6 +194,7 @@ class Located:
             return client
 
         def forget_clients() -> None:
+            LIVE_CLIENTS.reset()
             for connection in connections.values():
                 connection.forget_clients()
 

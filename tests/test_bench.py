@@ -141,3 +141,18 @@ def test_synthetic_fleet_lists_every_page_once() -> None:
         if not start:
             break
     assert tables == fleet.names("table") and fleet.pages()["table"] == 3
+
+
+def test_organisation_benchmark_audits_every_member_account() -> None:
+    """bench/organization.py: each member account's bucket, table and repository judged
+    by every fleet check (9 results an account); memory is printed, never asserted."""
+    result = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "organization.py"), "--accounts", "2,3"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    rows = re.findall(r"^\s+(\d+)\s+(\d+)\s+[\d.]+\s+\d+\s+[\d.]+$", result.stdout, re.M)
+    assert rows == [("2", "18"), ("3", "27")], result.stdout

@@ -243,7 +243,7 @@ def test_assumed_role_credentials_refresh_before_they_expire(moto: MotoServer) -
     assert access.account_id == "111111111111"
     s3 = Connection("dev", REGION, access, setup).client("s3")
     s3.list_buckets()
-    first_key = access.session.get_credentials().get_frozen_credentials().access_key  # type: ignore[union-attr]
+    first_key = access.credentials.get_frozen_credentials().access_key  # type: ignore[union-attr]
     assert moto.faults.requests["AssumeRole"] == 1
 
     moto.faults.add(Fault("ListBuckets", "ExpiredToken", 400, access_key=first_key))
@@ -251,7 +251,7 @@ def test_assumed_role_credentials_refresh_before_they_expire(moto: MotoServer) -
     s3.list_buckets()  # would fail with ExpiredToken on the first session's key
     assert moto.faults.requests["AssumeRole"] == 2
     assert moto.faults.injected["ListBuckets"] == 0
-    second_key = access.session.get_credentials().get_frozen_credentials().access_key  # type: ignore[union-attr]
+    second_key = access.credentials.get_frozen_credentials().access_key  # type: ignore[union-attr]
     assert second_key != first_key
 
 
