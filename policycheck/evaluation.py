@@ -1,8 +1,6 @@
 """Judging one target: from its collected facts to a result (fail closed: a missing
 resource fails, an unreadable fact or a check that cannot judge is an error)."""
 
-import hashlib
-import json
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
@@ -13,7 +11,14 @@ from policycheck.fetching import FactKey, fact_key
 from policycheck.planning import NothingMatches, Target, Unassessable
 from policycheck.plugins import Registry
 from policycheck.registry import NOW, RESOURCE, CheckSpec
-from policycheck.report import ErrorInfo, Evidence, FactEvidence, ResourceInfo, Result
+from policycheck.report import (
+    ErrorInfo,
+    Evidence,
+    FactEvidence,
+    ResourceInfo,
+    Result,
+    evidence_sha256,
+)
 from policycheck.resources import ResourceRef
 
 
@@ -146,6 +151,4 @@ def evidence_of(outcomes: list[FactOutcome]) -> Evidence:
         )
         for o in outcomes
     ]
-    # The hash identifies the configuration judged, not when it was read.
-    canonical = json.dumps([[f.name, f.value] for f in facts], sort_keys=True, default=str)
-    return Evidence(facts=facts, sha256=hashlib.sha256(canonical.encode()).hexdigest())
+    return Evidence(facts=facts, sha256=evidence_sha256((f.name, f.value) for f in facts))

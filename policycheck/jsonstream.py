@@ -3,10 +3,27 @@ members of an object and the items of an array one after the other, each value d
 on its own, so that a report of any size is read in little memory."""
 
 import json
+import re
 from collections.abc import Iterator
 from typing import Any, TextIO
 
 WHITESPACE = " \t\n\r"
+_NOT_WHITESPACE = re.compile(r"[^ \t\n\r]")
+#: A value that does not decode within this many characters is reported where decoding
+#: failed, not read on to the end of the file (a report's largest value, a result, is a
+#: few KB).
+MAX_VALUE_CHARS = 16 * 2**20
+
+
+def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An object whose keys are all different (JSON allows repeats; a report must not
+    have them: which one counts would be up to the reader)."""
+    found = dict(pairs)
+    if len(found) != len(pairs):
+        keys = [key for key, _ in pairs]
+        repeated = next(key for index, key in enumerate(keys) if key in keys[:index])
+        raise ValueError(f"the key {repeated!r} appears twice in an object")
+    return found
 
 
 class JsonReader:
@@ -21,7 +38,7 @@ class JsonReader:
         self._position = 0
         self._ended = False
         self._consumed = 0  # characters dropped from the buffer's front
-        self._decoder = json.JSONDecoder()
+        self._decoder = json.JSONDecoder(object_pairs_hook=_unique)
 
     def value(self) -> Any:
         """The next value, whole (meant for the small ones)."""
@@ -30,10 +47,13 @@ class JsonReader:
             try:
                 value, end = self._decoder.raw_decode(self._buffer, self._position)
             except json.JSONDecodeError as error:
-                if self._more():
+                pending = len(self._buffer) - self._position
+                if pending <= MAX_VALUE_CHARS and self._more():
                     continue
                 where = self._consumed + error.pos
                 raise ValueError(f"not valid JSON: {error.msg} (character {where})") from None
+            except RecursionError:
+                raise ValueError(f"nested too deeply ({self._where()})") from None
             if self._cut(value, end) and self._more():
                 continue
             self._position = end
@@ -53,10 +73,14 @@ class JsonReader:
         if self._peek() == "}":
             self._position += 1
             return
+        seen: set[str] = set()
         while True:
             key = self.value()
             if not isinstance(key, str):
                 raise ValueError(f"not valid JSON: a key is not a string ({self._where()})")
+            if key in seen:
+                raise ValueError(f"the key {key!r} appears twice ({self._where()})")
+            seen.add(key)
             self._expect(":")
             yield key
             if self._peek() == ",":
@@ -97,10 +121,11 @@ class JsonReader:
     def _peek(self) -> str:
         """The next character that is not whitespace (not consumed)."""
         while True:
-            while self._position < len(self._buffer) and self._buffer[self._position] in WHITESPACE:
-                self._position += 1
-            if self._position < len(self._buffer):
+            found = _NOT_WHITESPACE.search(self._buffer, self._position)
+            if found:
+                self._position = found.start()
                 return self._buffer[self._position]
+            self._position = len(self._buffer)
             if not self._more():
                 raise ValueError("not valid JSON: it ends too early")
 

@@ -1,5 +1,7 @@
 """The report model: what was checked, where, and what held. Rendered to JSON and Markdown."""
 
+import hashlib
+import json
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -118,6 +120,13 @@ class FactEvidence(ReportModel):
         description="SHA-256 of the value's canonical JSON (sorted keys, no spaces, UTF-8); "
         "the value is in evidence_values under it (schema 1.2).",
     )
+
+
+def evidence_sha256(facts: Iterable[tuple[str, Any]]) -> str:
+    """The SHA-256 of the facts a verdict rests on, as (name, value) pairs: identifies the
+    configuration judged, not when it was read."""
+    canonical = json.dumps([[name, value] for name, value in facts], sort_keys=True, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 class Evidence(ReportModel):

@@ -10,8 +10,18 @@ from pydantic import ValidationError
 
 from policycheck.errors import InputError
 from policycheck.jsonstream import JsonReader
-from policycheck.report import Report, Result, upgraded
+from policycheck.report import (
+    ControlResult,
+    Counts,
+    Report,
+    Result,
+    count,
+    evidence_sha256,
+    overall_status,
+    upgraded,
+)
 from policycheck.spool import EvidenceValues, ResultLogWriter, Scratch, canonical, stored_line
+from policycheck.tally import Tally
 from policycheck.validation import describe_errors
 
 
@@ -56,7 +66,71 @@ def read_report(path: Path) -> Report:
     except ValidationError as exc:
         raise _not_a_report(path, describe_errors(path, exc)) from None
     stored = report.model_copy(update={"results": results.finish(), "evidence_values": values})
-    return upgraded(stored)
+    return _verified(path, upgraded(stored))
+
+
+def _verified(path: Path, report: Report) -> Report:
+    """The report, once its results hold together with what it states: each result's
+    evidence hash with its facts' values, and the counts and statuses of the summary and
+    of each control (and environment) with the results. A report edited after the run,
+    by hand or by a tool, is refused rather than shown as it claims."""
+    tally = Tally()
+    values = report.evidence_values
+    for index, result in enumerate(report.results):
+        evidence = result.evidence
+        if evidence is not None:
+            pairs = [
+                (f.name, f.value if f.value_sha256 is None else values[f.value_sha256])
+                for f in evidence.facts
+            ]
+            if evidence_sha256(pairs) != evidence.sha256:
+                problem = f"results[{index}]: its evidence.sha256 is not that of its facts"
+                raise _inconsistent(path, problem)
+        tally.add(result)
+    results = tally.stand_in()
+    problems = [
+        *_count_problems("summary", report.summary.results, results),
+        *(
+            problem
+            for control in report.controls
+            for problem in _control_problems(control, results)
+        ),
+    ]
+    if overall_status(report.controls, results, report.run.gaps) != report.summary.status:
+        problems.append(f"summary.status is {report.summary.status!r}, not what its results say")
+    if problems:
+        raise _inconsistent(path, problems[0])
+    return report
+
+
+def _count_problems(where: str, stated: Counts, results: list[Result]) -> list[str]:
+    counted = count(results)
+    if counted == stated:
+        return []
+    said, held = stated.model_dump(by_alias=True), counted.model_dump(by_alias=True)
+    return [f"{where} counts {said}, its results {held}"]
+
+
+def _control_problems(control: ControlResult, results: list[Result]) -> list[str]:
+    """A control's counts against its checks' results; a failure it has may not read as a
+    pass (waived) or anything better than an error, in the control or its environment."""
+    own = [r for r in results if r.check_id in control.checks]
+    problems = _count_problems(f"controls.{control.id}", control.counts, own)
+    statuses = {(r.environment, r.status) for r in own}
+    for environment, status in [("", control.status)] + [
+        (name, there.status) for name, there in control.environments.items()
+    ]:
+        here = {s for e, s in statuses if not environment or e == environment}
+        allowed = ("fail",) if "fail" in here else ("fail", "error") if "error" in here else None
+        if allowed and status not in allowed:
+            where = f"controls.{control.id}"
+            where += f".environments.{environment}" if environment else ""
+            problems.append(f"{where} is {status!r} while its results hold a {allowed[-1]}")
+    return problems
+
+
+def _inconsistent(path: Path, problem: str) -> InputError:
+    return InputError(f"{path}: the report does not hold together ({problem})")
 
 
 def _not_a_report(path: Path, problems: list[str]) -> InputError:

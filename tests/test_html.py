@@ -24,6 +24,7 @@ from policycheck.report import (
     WaiverInfo,
     WaiverReport,
     assess_control,
+    evidence_sha256,
 )
 from policycheck.reportfile import read_report
 from policycheck.statuses import STATUS_LOOKS
@@ -291,11 +292,9 @@ def test_a_saved_report_shows_each_fact_value_stored_once(tmp_path: Path) -> Non
     fact = FactEvidence(
         name="s3_bucket.versioning", actions=["s3:GetBucketVersioning"], fetched_at="t", value=value
     )
+    evidence = Evidence(facts=[fact], sha256=evidence_sha256([(fact.name, value)]))
     results = [
-        make_result(check, "pass").model_copy(
-            update={"evidence": Evidence(facts=[fact], sha256="x")}
-        )
-        for check in ("a", "b")
+        make_result(check, "pass").model_copy(update={"evidence": evidence}) for check in ("a", "b")
     ]
     control = assess_control("C.1", "Versioned", ["a", "b"], results, [])
     report = make_report(*results, controls=(control,))

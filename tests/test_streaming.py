@@ -3,6 +3,7 @@ spools its results to disk; report.json stores each fact value once; report.md s
 under its size limit; render, merge and diff read reports a result at a time. What is
 checked here is behaviour (the same verdicts, the same files), never time."""
 
+import copy
 import hashlib
 import io
 import json
@@ -30,7 +31,7 @@ from policycheck.planning import select, written_resources
 from policycheck.policy import Policy, load_policy
 from policycheck.render import render_json
 from policycheck.render.markdown import MARKDOWN_LIMIT, render_markdown
-from policycheck.report import Evidence, FactEvidence, Report
+from policycheck.report import Evidence, FactEvidence, Report, evidence_sha256
 from policycheck.reportfile import read_report
 from policycheck.spool import canonical
 
@@ -218,18 +219,16 @@ def _fact(name: str, value: Any) -> FactEvidence:
     )
 
 
+def _evidence(shared: Any, own: Any) -> Evidence:
+    facts = [_fact("shared", shared), _fact("own", own), _fact("unset", None)]
+    return Evidence(facts=facts, sha256=evidence_sha256((f.name, f.value) for f in facts))
+
+
 def _with_evidence(report: Report) -> Report:
     """The report's results resting on shared and distinct values (None included)."""
     shared = {"BlockPublicAcls": True, "nested": [1, {"é": None}]}
     results = [
-        r.model_copy(
-            update={
-                "evidence": Evidence(
-                    facts=[_fact("shared", shared), _fact("own", {"n": i}), _fact("unset", None)],
-                    sha256="x" * 64,
-                )
-            }
-        )
+        r.model_copy(update={"evidence": _evidence(shared, {"n": i})})
         for i, r in enumerate(report.results)
     ]
     return report.model_copy(update={"results": results, "evidence_values": {}})
@@ -362,3 +361,90 @@ def test_json_reader_refuses_what_is_not_json(text: str) -> None:
         for _ in reader.members():
             reader.value()
         reader.end()
+
+
+def _saved(tmp_path: Path, document: Any, name: str = "report.json") -> Path:
+    path = tmp_path / name
+    path.write_text(document if isinstance(document, str) else json.dumps(document))
+    return path
+
+
+def test_a_report_edited_after_the_run_is_refused(report: Report, tmp_path: Path) -> None:
+    """What a report states is checked against its results as they are read: a summary or
+    control made to pass, a result's evidence pointed at another value, a value replaced
+    and filed under its new hash: each exit 2 in one line, never rendered as it claims."""
+    stored = json.loads(render_json(_with_evidence(report)))
+    assert read_report(_saved(tmp_path, stored)).summary == report.summary  # as written: read
+
+    lying = copy.deepcopy(stored)
+    lying["summary"]["results"]["pass"] += 1
+    with pytest.raises(InputError, match=r"does not hold together \(summary counts"):
+        read_report(_saved(tmp_path, lying))
+
+    lying = copy.deepcopy(stored)  # a failure whose counts were carried, not its status
+    result = lying["results"][0]
+    result["status"] = "fail"
+    [control] = [c for c in lying["controls"] if c["id"] in result["control_ids"]]
+    for counts in (lying["summary"]["results"], control["counts"]):
+        counts["pass"] -= 1
+        counts["fail"] += 1
+    lying["summary"]["status"] = "fail"
+    with pytest.raises(InputError, match=rf"controls\.{control['id']} is 'pass' while its"):
+        read_report(_saved(tmp_path, lying))
+
+    lying = copy.deepcopy(stored)
+    lying["summary"]["status"] = "fail"
+    with pytest.raises(InputError, match=r"summary\.status is 'fail', not what its results say"):
+        read_report(_saved(tmp_path, lying))
+
+    pointed = copy.deepcopy(stored)
+    del pointed["results"][0]["evidence"]["facts"][0]["value_sha256"]  # would read as null
+    with pytest.raises(InputError, match=r"results\[0\]: its evidence.sha256 is not that of"):
+        read_report(_saved(tmp_path, pointed))
+
+    forged = copy.deepcopy(stored)
+    shared = forged["results"][0]["evidence"]["facts"][0]["value_sha256"]
+    value = {"BlockPublicAcls": False}
+    digest = hashlib.sha256(canonical(value).encode()).hexdigest()
+    forged["evidence_values"][digest] = value
+    for result in forged["results"]:
+        for fact in result["evidence"]["facts"]:
+            if fact["value_sha256"] == shared:
+                fact["value_sha256"] = digest
+    with pytest.raises(InputError, match=r"its evidence\.sha256 is not that of its facts"):
+        read_report(_saved(tmp_path, forged))
+
+
+def test_repeated_keys_and_deep_nesting_are_refused(report: Report, tmp_path: Path) -> None:
+    """JSON leaves repeated keys to the reader; a report may not have them (its results
+    would count twice, or a second summary would win). Nesting deeper than Python decodes
+    is exit 2, not an internal error."""
+    text = render_json(report)
+    twice = text.rstrip().removesuffix("}") + ', "results": []}'
+    with pytest.raises(InputError, match=r"not a policycheck report \(the key 'results' appears"):
+        read_report(_saved(tmp_path, twice))
+    first = text.split('"results": [\n', 1)[1].split("\n", 1)[0]  # one result a line
+    nested = text.replace(first, first.replace('"status":', '"status":"pass","status":', 1))
+    assert nested != text
+    with pytest.raises(InputError, match="the key 'status' appears twice in an object"):
+        read_report(_saved(tmp_path, nested))
+    stored = json.loads(text)
+    stored["run"]["deep"] = "PLACEHOLDER"
+    deep = json.dumps(stored).replace('"PLACEHOLDER"', "[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputError, match="nested too deeply"):
+        read_report(_saved(tmp_path, deep))
+
+
+def test_a_value_that_never_decodes_is_refused_where_it_fails(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A malformed value is reported once it is longer than any report's value could be,
+    not after reading (and holding) the rest of the file."""
+    monkeypatch.setattr("policycheck.jsonstream.MAX_VALUE_CHARS", 1000)
+    text = '{"run": {"a": 1 "b": 2}' + " " * 100_000 + "}"
+    source = io.StringIO(text)
+    reader = JsonReader(source, 100)
+    with pytest.raises(ValueError, match=r"not valid JSON: Expecting ',' delimiter"):
+        for _ in reader.members():
+            reader.value()
+    assert source.tell() < 2000
