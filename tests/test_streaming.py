@@ -309,11 +309,17 @@ def test_report_md_stays_under_its_limit_and_counts_what_it_leaves_out(report: R
     assert len(markdown.encode()) <= MARKDOWN_LIMIT
     checks = {r.check_id for r in large.results}
     for check_id in checks:
-        shown = markdown.count(f": `{check_id}` on `")
-        findings = sum(r.check_id == check_id and r.status != "pass" for r in large.results)
-        assert 1 <= shown < findings
-        assert f"`{check_id}`: {findings - shown} more not shown (of {findings})" in markdown
+        hidden = []
+        for status, label in (("fail", "FAIL"), ("error", "ERROR")):
+            # every check's errors are shown too, not only its first failures
+            shown = markdown.count(f"### {label}: `{check_id}` on `")
+            total = sum(r.check_id == check_id and r.status == status for r in large.results)
+            assert 1 <= shown < total
+            hidden.append(f"{total - shown} {label} of {total}")
+        assert f"`{check_id}`: not shown {', '.join(hidden)}" in markdown
     assert "## Control matrix" in markdown and "## Passed" in markdown
+    findings = markdown.split("## Failures, errors and waived failures")[1]
+    assert findings.lstrip().startswith("**Only the first")  # the note before the findings
     # A limit too small for even one finding of each check: cut, and said so.
     tiny = render_markdown(large, limit=20_000)
     assert len(tiny.encode()) <= 20_000
@@ -322,7 +328,7 @@ def test_report_md_stays_under_its_limit_and_counts_what_it_leaves_out(report: R
 
 def test_a_small_report_md_lists_every_result(report: Report) -> None:
     markdown = render_markdown(report)
-    assert "more not shown" not in markdown
+    assert "not shown" not in markdown
     for result in report.results:
         assert f"`{result.resource.name}`" in markdown
 

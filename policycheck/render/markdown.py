@@ -304,24 +304,27 @@ FINDING_ORDER = {"fail": 0, "error": 1, "waived": 2}
 
 
 class Sample:
-    """What report.md shows of the results, read once: per check, the first ``kept``
-    findings (in the findings' order) and passes (in the results' order), and how many
-    of each there are. Results that judge nothing (a plan's) are neither: the plan
-    sections state them."""
+    """What report.md shows of the results, read once: the first ``kept`` findings of each
+    check, environment and status (so that a check's errors are not hidden behind its
+    failures, nor prod's behind dev's) and passes of each check, and how many of each
+    there are. Results that judge nothing (a plan's) are neither: the plan sections state
+    them."""
 
     def __init__(self, report: Report, kept: int) -> None:
-        self.findings: dict[str, list[tuple[tuple[Any, ...], Result]]] = {}
+        self.findings: dict[tuple[str, str, str], list[tuple[tuple[Any, ...], Result]]] = {}
         self.passes: dict[str, list[tuple[int, Result]]] = {}
-        self.counts: dict[str, Counter[str]] = {}
+        #: check -> (environment, status) -> results
+        self.counts: dict[str, Counter[tuple[str, str]]] = {}
         for index, result in enumerate(report.results):
-            self.counts.setdefault(result.check_id, Counter())[result.status] += 1
-            if result.status == "pass":
+            status, environment = result.status, result.environment
+            self.counts.setdefault(result.check_id, Counter())[environment, status] += 1
+            if status == "pass":
                 passes = self.passes.setdefault(result.check_id, [])
                 if len(passes) < kept:
                     passes.append((index, result))
-            elif result.status in FINDING_ORDER:
-                key = (FINDING_ORDER[result.status], result.environment, result.check_id)
-                findings = self.findings.setdefault(result.check_id, [])
+            elif status in FINDING_ORDER:
+                key = (FINDING_ORDER[status], environment, result.check_id)
+                findings = self.findings.setdefault((result.check_id, environment, status), [])
                 findings.append(((*key, result.resource.name, index), result))
                 if len(findings) >= 2 * kept:
                     findings.sort(key=itemgetter(0))
@@ -337,12 +340,21 @@ class Sample:
         return [result for _, result in sorted(kept, key=itemgetter(0))]
 
     def omitted(self, statuses: tuple[str, ...], shown: int) -> list[str]:
-        """Per check, how many results of these statuses are not shown."""
+        """Per check, how many results of these statuses are not shown, by status (passes
+        are capped per check, findings per check, environment and status)."""
         lines = []
         for check_id, counts in self.counts.items():
-            total = sum(counts[status] for status in statuses)
-            if total > shown:
-                lines.append(f"`{check_id}`: {total - shown} more not shown (of {total})")
+            total: Counter[str] = Counter()
+            hidden: Counter[str] = Counter()
+            for (_, status), n in counts.items():
+                total[status] += n
+                if status in statuses and status != "pass":
+                    hidden[status] += max(0, n - shown)
+            if "pass" in statuses:
+                hidden["pass"] = max(0, total["pass"] - shown)
+            parts = [f"{hidden[s]} {STATUS_LABEL[s]} of {total[s]}" for s in statuses if hidden[s]]
+            if parts:
+                lines.append(f"`{check_id}`: not shown {', '.join(parts)}")
         return lines
 
 
@@ -479,18 +491,18 @@ def _findings_section(sample: Sample, shown: int) -> list[str]:
     return [
         "## Failures, errors and waived failures",
         "",
+        *_omitted(sample, shown, "of each check, environment and status", *FINDING_ORDER),
         *body,
-        *_omitted(sample, shown, "fail", "error", "waived"),
     ]
 
 
-def _omitted(sample: Sample, shown: int, *statuses: str) -> list[str]:
+def _omitted(sample: Sample, shown: int, each: str, *statuses: str) -> list[str]:
     lines = sample.omitted(statuses, shown)
     if not lines:
         return []
     return [
-        f"Only the first {shown} of each check are shown; report.json and report.csv list "
-        "every result:",
+        f"**Only the first {shown} {each} are shown below**; report.json, report.csv and "
+        "report.html list every result:",
         "",
         *(f"- {line}" for line in lines),
         "",
@@ -548,9 +560,9 @@ def _passed_section(sample: Sample, shown: int) -> list[str]:
     return [
         "## Passed",
         "",
+        *_omitted(sample, shown, "of each check", "pass"),
         table(rows, headers) if rows else "None.",
         "",
-        *_omitted(sample, shown, "pass"),
     ]
 
 
