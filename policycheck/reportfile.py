@@ -18,7 +18,9 @@ from policycheck.report import (
     count,
     evidence_sha256,
     overall_status,
+    strongest,
     upgraded,
+    worst_status,
 )
 from policycheck.spool import EvidenceValues, ResultLogWriter, Scratch, canonical, stored_line
 from policycheck.tally import Tally
@@ -112,20 +114,22 @@ def _count_problems(where: str, stated: Counts, results: list[Result]) -> list[s
 
 
 def _control_problems(control: ControlResult, results: list[Result]) -> list[str]:
-    """A control's counts against its checks' results; a failure it has may not read as a
-    pass (waived) or anything better than an error, in the control or its environment."""
+    """A control's counts against its checks' results; where its results hold a failure
+    or an error, the control (and that environment) may not state anything better."""
     own = [r for r in results if r.check_id in control.checks]
     problems = _count_problems(f"controls.{control.id}", control.counts, own)
-    statuses = {(r.environment, r.status) for r in own}
-    for environment, status in [("", control.status)] + [
-        (name, there.status) for name, there in control.environments.items()
-    ]:
-        here = {s for e, s in statuses if not environment or e == environment}
-        allowed = ("fail",) if "fail" in here else ("fail", "error") if "error" in here else None
-        if allowed and status not in allowed:
-            where = f"controls.{control.id}"
-            where += f".environments.{environment}" if environment else ""
-            problems.append(f"{where} is {status!r} while its results hold a {allowed[-1]}")
+    stated = [(f"controls.{control.id}", control.status, own)] + [
+        (
+            f"controls.{control.id}.environments.{name}",
+            there.status,
+            [r for r in own if r.environment == name],
+        )
+        for name, there in control.environments.items()
+    ]
+    for where, status, held in stated:
+        worst = worst_status(held)
+        if worst in ("fail", "error") and strongest([status, worst]) != status:
+            problems.append(f"{where} is {status!r} while its results hold {worst!r}")
     return problems
 
 

@@ -397,6 +397,11 @@ def test_a_report_edited_after_the_run_is_refused(report: Report, tmp_path: Path
     lying["summary"]["status"] = "fail"
     with pytest.raises(InputError, match=rf"controls\.{control['id']} is 'pass' while its"):
         read_report(_saved(tmp_path, lying))
+    control["status"] = "fail"  # and the environment of the failure still says pass
+    environment = result["environment"]
+    where = rf"controls\.{control['id']}\.environments\.{environment}"
+    with pytest.raises(InputError, match=rf"{where} is 'pass' while its results hold 'fail'"):
+        read_report(_saved(tmp_path, lying))
 
     lying = copy.deepcopy(stored)
     lying["summary"]["status"] = "fail"

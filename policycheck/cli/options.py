@@ -95,22 +95,19 @@ class Parents:
     filters: argparse.ArgumentParser
 
 
+def _verbose(meaning: str) -> argparse.ArgumentParser:
+    """An option group of --verbose (-v), saying what it shows."""
+    group = argparse.ArgumentParser(add_help=False)
+    group.add_argument("--verbose", "-v", action="store_true", help=meaning)
+    return group
+
+
 def parents() -> Parents:
     """Build the option groups once per parser."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument(
-        "--verbose",
-        "-v",
-        action="store_true",
-        help="log every AWS API call to stderr, and print the traceback of an internal error",
+    common = _verbose(
+        "log every AWS API call to stderr, and print the traceback of an internal error"
     )
-    offline = argparse.ArgumentParser(add_help=False)
-    offline.add_argument(
-        "--verbose",
-        "-v",
-        action="store_true",
-        help="print the traceback of an internal error (this command calls no AWS API)",
-    )
+    offline = _verbose("print the traceback of an internal error (this command calls no AWS API)")
     policy = argparse.ArgumentParser(add_help=False)
     policy.add_argument(
         "--policy",

@@ -198,8 +198,8 @@ def _filter(rule_filter: Node) -> dict[str, Any]:
 def _expiration(expiration: Node, days_attr: str) -> dict[str, Any]:
     """Days 0 is how older providers write "not set" (S3 requires at least 1)."""
     out: dict[str, Any] = {}
-    if expiration.number(days_attr):
-        out["Days"] = expiration.number(days_attr)
+    if days := expiration.number(days_attr):
+        out["Days"] = days
     if expiration.get("date"):
         out["Date"] = expiration.get("date")
     if expiration.optional("expired_object_delete_marker"):
@@ -229,8 +229,7 @@ def _legacy_rule(rule: Node) -> dict[str, Any]:
         else {"Prefix": prefix}
     )
     out.update(_expiry(rule, "days"))
-    if rule.number("abort_incomplete_multipart_upload_days"):
-        days = rule.number("abort_incomplete_multipart_upload_days")
+    if days := rule.number("abort_incomplete_multipart_upload_days"):
         out["AbortIncompleteMultipartUpload"] = {"DaysAfterInitiation": days}
     return out
 
