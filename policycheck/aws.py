@@ -218,7 +218,7 @@ class AccessFailed(Exception):
 #: Clients a process keeps at once, across all its locations: about 0.3 MiB each, so an
 #: organisation's hundreds of accounts would otherwise hold hundreds of MiB. The least
 #: recently used is dropped first (a call in flight keeps its own); one needed again is
-#: made again (about 3 ms).
+#: made again (3 ms alone, about 10 ms beside a run's busy threads: bench/organization.py).
 MAX_LIVE_CLIENTS = 64
 
 
