@@ -362,6 +362,26 @@ def test_pitr_period_and_ttl() -> None:
     ] == {"PointInTimeRecoveryStatus": "DISABLED"}
 
 
+def test_pitr_unset_and_unknown_is_disabled_as_versioning_is() -> None:
+    """Plan formats 0.1/0.2 write a block the configuration does not set only in
+    after_unknown: AWS's default (PITR off) applies, a failure as for versioning, never an
+    error; a block the configuration sets but is unknown stays an error."""
+    plan = PlanBuilder()
+    _table(plan)
+    plan.resources[-1].unknown = {"point_in_time_recovery": True}
+    after, _ = states(plan)
+    assert fact(after, "dynamodb_table.continuous_backups", "t", tf_type="aws_dynamodb_table")[
+        "PointInTimeRecoveryDescription"
+    ] == {"PointInTimeRecoveryStatus": "DISABLED"}
+    plan.blocks[("", "aws_dynamodb_table.t")]["expressions"] = {
+        "name": const("t"),
+        "point_in_time_recovery": [{"enabled": ref("var.pitr")}],
+    }
+    after, _ = states(plan)
+    with pytest.raises(Unknowable, match="point_in_time_recovery is known only after apply"):
+        fact(after, "dynamodb_table.continuous_backups", "t", tf_type="aws_dynamodb_table")
+
+
 def _service(
     plan: PlanBuilder,
     *,

@@ -1,7 +1,9 @@
 """DynamoDB facts from a plan's ``aws_dynamodb_table``, in the shapes of
 ``policycheck.collectors.dynamodb``.
 
-A computed argument the configuration does not set takes AWS's default: a PITR recovery
+A computed argument the configuration does not set takes AWS's default (the rule for every
+provider generation and plan format: the fact the live audit reads after the apply): PITR
+unset, or known only after apply and not configured, is disabled; a PITR recovery
 period left unset is the 35 days AWS applies (reported without ``RecoveryPeriodInDays``,
 as DescribeContinuousBackups does), and encryption enabled without a key is the AWS
 managed key ``alias/aws/dynamodb``. A key the configuration names is customer managed when
@@ -19,7 +21,10 @@ AWS_MANAGED_ALIAS = "alias/aws/dynamodb"
 
 
 def continuous_backups(state: PlanState, subject: Subject) -> Any:
-    pitr = subject.instance.node.first("point_in_time_recovery")
+    table = subject.instance.node
+    pitr = None if table.defaulted("point_in_time_recovery") else table.first(
+        "point_in_time_recovery"
+    )
     enabled = pitr.flag("enabled") if pitr is not None else False
     description: dict[str, Any] = {
         "PointInTimeRecoveryStatus": "ENABLED" if enabled else "DISABLED"
@@ -34,7 +39,7 @@ def continuous_backups(state: PlanState, subject: Subject) -> Any:
 def _recovery_period(pitr: Node) -> int | None:
     """The period the table will have; None: AWS's default (not set in the configuration,
     or a provider that predates the argument)."""
-    if pitr.unknown("recovery_period_in_days") and not pitr.configured("recovery_period_in_days"):
+    if pitr.defaulted("recovery_period_in_days"):
         return None
     return pitr.number("recovery_period_in_days") or None
 

@@ -9,7 +9,13 @@ provider also fills from AWS for a bucket that exists. A split resource the plan
 leaves what its deletion leaves (versioning Suspended, the default SSE-S3 encryption, no
 lifecycle, block or policy), and so does a new bucket that sets none (S3's defaults).
 What the plan does not configure is taken as not configured: a public-access block
-managed elsewhere must come in the plan of its module."""
+managed elsewhere must come in the plan of its module.
+
+One rule across provider generations: a fact is what the live audit reads after the apply.
+Encryption left unset, or set empty (``server_side_encryption_configuration = []``, as
+providers before 4.0 write it), is the SSE-S3 that S3 applies to every bucket since January
+2023; a block the plan knows only after apply and the configuration does not set (older
+plan formats) is S3's default, as versioning off is."""
 
 from typing import Any
 
@@ -40,9 +46,7 @@ def _inline(bucket: Instance, attr: str) -> list[Node] | None:
     """The bucket's own (legacy) block; None when it is known only after the apply and
     the configuration does not set it: a new bucket, where S3's default applies."""
     node = bucket.node
-    if node.unknown(attr) and not node.configured(attr):
-        return None
-    return node.blocks(attr)
+    return None if node.defaulted(attr) else node.blocks(attr)
 
 
 def versioning(state: PlanState, subject: Subject) -> Any:
@@ -82,9 +86,9 @@ def encryption(state: PlanState, subject: Subject) -> Any:
     if config is not None:
         return _encryption_rules(config.node)
     legacy = _inline(bucket, "server_side_encryption_configuration")
-    if deleted or legacy is None:
+    if deleted or not legacy:  # unset, or set empty (providers before 4.0): S3's default
         return DEFAULT_ENCRYPTION
-    return _encryption_rules(legacy[0]) if legacy else None
+    return _encryption_rules(legacy[0]) or DEFAULT_ENCRYPTION
 
 
 def public_access_block(state: PlanState, subject: Subject) -> Any:

@@ -182,6 +182,11 @@ class Node:
         except Unknowable:
             return None
 
+    def defaulted(self, *steps: Step) -> bool:
+        """Whether AWS's default applies there: the value is known only after the apply and
+        the configuration does not set it (older plan formats write an unset block so)."""
+        return self.unknown(*steps) and not self.configured(*steps)
+
     def unknown(self, *steps: Step) -> bool:
         """Whether the value there is known only after the apply."""
         try:
