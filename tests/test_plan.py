@@ -347,13 +347,35 @@ def test_unreadable_plan_and_unknown_environment(tmp_path: Path) -> None:
         main(["plan"])  # argparse: a plan file is required
 
 
-def test_a_plan_of_another_environment_judges_nothing(
+def test_a_plan_of_another_environment_is_refused_naming_it(
     policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
 ) -> None:
-    """dev's shared module judged as prod: no resource the policy names in prod is in it;
-    exit 2, one line, no report: never a pass."""
-    with pytest.raises(InputError, match=r"the plan judges nothing in prod: .* not in the plan"):
-        judge(policy, catalog, tmp_path, _modules(compliant, "module.shared"), env="prod")
+    """dev's plan judged as prod (one region, no account: the names are the signal), whole
+    or one module of it: exit 2, one line naming dev, no report: never a pass (was: the
+    ECR repositories, named alike in both, passed and the rest was not in the plan)."""
+    for plan in (compliant, _modules(compliant, "module.shared")):
+        with pytest.raises(
+            InputError,
+            match=r"not a plan of environment prod: its resources have the names of dev "
+            r"\(.*\), none of prod's; run with --env dev",
+        ):
+            judge(policy, catalog, tmp_path, plan, env="prod")
+    mcp_only = _modules(compliant, 'module.mcp["teams"]')
+    report = judge(policy, catalog, tmp_path, mcp_only, env="dev")  # still judged as dev
+    assert result(report, "dynamodb-pitr-enabled", "mcp-oauth-storage-teams-dev").status == "pass"
+
+
+def test_a_plan_judging_little_says_so_first(
+    compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """One MCP's plan: nearly all the policy names is not in it, said before the counts."""
+    path = tmp_path / "teams.json"
+    path.write_text(json.dumps(_modules(compliant, 'module.mcp["teams"]')))
+    assert plan_cli(path, tmp_path / "out") == 0
+    printed = capsys.readouterr().out
+    assert "PASS on the plan: NEARLY ALL NOT IN THE PLAN: 29 of the 47 results name resources " in (
+        printed
+    )
 
 
 # --- unknown, sensitive, not in the plan, deleted ------------------------------------------

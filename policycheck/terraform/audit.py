@@ -47,7 +47,7 @@ from policycheck.report import (
     result_order,
 )
 from policycheck.resources import ResourceType
-from policycheck.templates import matching
+from policycheck.templates import is_pattern, matching
 from policycheck.terraform.common import Subject
 from policycheck.terraform.planfile import PlanFile
 from policycheck.terraform.sources import FROM_PLAN, PLANNED_TYPES, PlannedType, why_not_judgeable
@@ -117,6 +117,7 @@ def plan_audit(
         where: PlanSet(where, files, *build_states(files))
         for where, files in locate(policy, environment, plans).items()
     }
+    _refuse_another_environments(policy, environment, plans, list(sets.values()))
     judge = _Judge(policy, catalog, sets, started)
     targets = plan(policy, catalog, selection, list(sets), judge.resolve)
     results = sorted((judge.result(target) for target in targets), key=result_order)
@@ -141,6 +142,51 @@ def plan_audit(
         policy, catalog, selection, environments, [], started, results, waivers, sources=sources
     )
     return assemble(audited)
+
+
+def _refuse_another_environments(
+    policy: Policy, environment: str, plans: list[PlanFile], sets: list[PlanSet]
+) -> None:
+    """InputError when the plans name resources only another environment has (a name of
+    it that is not the selected one's) and none only the selected one has: the plan of
+    dev judged as prod. Names are the signal where environments share a region and the
+    policy names no account."""
+    planned = {
+        name
+        for plan_set in sets
+        for state in (plan_set.after, plan_set.before)
+        for kind in PLANNED_TYPES.values()
+        for instance in state.of_type(kind.tf_type)
+        if isinstance(name := instance.node.optional(kind.name_attr), str)
+    }
+    names = {env: _concrete_names(policy, env) for env in policy.environments}
+    others = [found for env, found in names.items() if env != environment]
+    if planned & names[environment].difference(*others):
+        return  # it has a resource only the selected environment names
+    theirs = {env: found - names[environment] for env, found in names.items() if env != environment}
+    matched = {env: sorted(planned & found) for env, found in theirs.items() if planned & found}
+    if not matched:
+        return
+    listed = "; ".join(
+        f"{env} ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''})"
+        for env, found in matched.items()
+    )
+    raise InputError(
+        f"{', '.join(str(p.path) for p in plans)}: not a plan of environment {environment}: "
+        f"its resources have the names of {listed}, none of {environment}'s; "
+        f"run with --env {next(iter(matched))}"
+    )
+
+
+def _concrete_names(policy: Policy, environment: str) -> set[str]:
+    """The names the policy gives the resources of an environment (patterns left out)."""
+    return {
+        instance.name
+        for group, written in policy.document.resources.items()
+        if written.type in PLANNED_TYPES
+        for instance in policy.resources_in(group, environment)
+        if not is_pattern(instance.name)
+    }
 
 
 def _judges_nothing(results: list[Result], plans: list[PlanFile], environment: str) -> str:
