@@ -631,3 +631,45 @@ def test_references_by_key_and_by_instance() -> None:
         ) == {"rules": [key]}
     instance: Instance = after.named("aws_ecr_repository", "name", "repo-a")[0]
     assert instance.module == 'module.m["a"]' and instance.config is not None
+
+
+def test_a_fact_cites_exactly_the_resources_it_was_read_from() -> None:
+    """Two created buckets, each with a public access block naming it by reference (known
+    only after apply): each bucket's fact cites its own bucket and block, whichever is read
+    first (was: the first lookup built the index and cited every bucket it resolved)."""
+    plan = PlanBuilder()
+    for name in ("alpha", "beta", "gamma"):
+        plan.add(
+            "",
+            "aws_s3_bucket",
+            name,
+            {"bucket": name},
+            action="create",
+            unknown={"id": True, "arn": True},
+            expressions={"bucket": const(name)},
+        )
+        plan.add(
+            "",
+            "aws_s3_bucket_public_access_block",
+            name,
+            {flag: True for flag in PUBLIC_ACCESS_ARGUMENTS},
+            action="create",
+            unknown={"bucket": True, "id": True},
+            expressions={"bucket": ref(f"aws_s3_bucket.{name}.id")},
+        )
+    after, _ = states(plan)
+    for name in ("beta", "alpha", "gamma"):
+        with after.recording() as seen:
+            assert fact(after, "s3_bucket.public_access_block", name, tf_type="aws_s3_bucket")
+        assert sorted(i.address for i in seen) == [
+            f"aws_s3_bucket.{name}",
+            f"aws_s3_bucket_public_access_block.{name}",
+        ]
+
+
+PUBLIC_ACCESS_ARGUMENTS = (
+    "block_public_acls",
+    "ignore_public_acls",
+    "block_public_policy",
+    "restrict_public_buckets",
+)

@@ -435,8 +435,15 @@ class PlanState:
         return index, unresolved
 
     def _index(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """An index built once, on the first lookup: what building it reads is not
+        recorded (only what a lookup returns is), so evidence does not depend on which
+        result looked first."""
         if key not in self._indexes:
-            self._indexes[key] = build()
+            recording, self._recorded = self._recorded, []
+            try:
+                self._indexes[key] = build()
+            finally:
+                self._recorded = recording
         return self._indexes[key]
 
     def resolve(self, instance: Instance, steps: tuple[Step, ...], to_type: str) -> Instance | None:
