@@ -243,6 +243,66 @@ def test_a_policy_from_a_data_source_read_at_apply_is_unknown() -> None:
         fact(states(plan)[0], "s3_bucket.policy", "logs", tf_type="aws_s3_bucket")
 
 
+def test_a_deferred_policy_document_is_built_from_its_statements() -> None:
+    """Terraform reads a policy document at apply when a resource it refers to changes
+    (read_because_dependency_pending): its json is unknown, its statement arguments are
+    known, and make the document the provider renders. One whose statements are unknown,
+    or that merges other documents, stays unknown."""
+    statement = {
+        "sid": "DenyDelete",
+        "effect": "Deny",
+        "actions": ["s3:DeleteObjectVersion", "s3:DeleteObject"],
+        "not_actions": None,
+        "resources": ["arn:aws:s3:::logs/*"],
+        "not_resources": None,
+        "principals": [{"type": "*", "identifiers": ["*"]}],
+        "not_principals": [],
+        "condition": [
+            {"test": "StringNotEquals", "variable": "aws:PrincipalAccount", "values": ["1"]}
+        ],
+    }
+    document = {
+        "statement": [statement],
+        "version": None,
+        "source_policy_documents": None,
+        "override_policy_documents": None,
+    }
+
+    def read(values: dict[str, Any], unknown: dict[str, Any]) -> Any:
+        plan = bucket_plan()
+        plan.add("", "aws_iam_policy_document", "p", values, mode="data", action="read")
+        plan.resources[-1].unknown = {"json": True, **unknown}
+        plan.add(
+            "",
+            "aws_s3_bucket_policy",
+            "logs",
+            {"bucket": "logs"},
+            unknown={"policy": True},
+            action="update",
+            before={"bucket": "logs", "policy": "{}"},
+            expressions={"policy": ref("data.aws_iam_policy_document.p.json")},
+        )
+        return fact(states(plan)[0], "s3_bucket.policy", "logs", tf_type="aws_s3_bucket")
+
+    assert read(document, {}) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Sid": "DenyDelete",
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Resource": ["arn:aws:s3:::logs/*"],
+                "Principal": "*",
+                "Condition": {"StringNotEquals": {"aws:PrincipalAccount": ["1"]}},
+            }
+        ],
+    }
+    with pytest.raises(Unknowable, match=r"statement\[0\].resources is known only after apply"):
+        read(document, {"statement": [{"resources": True}]})
+    with pytest.raises(Unknowable, match="it merges source_policy_documents"):
+        read({**document, "source_policy_documents": ["{}"]}, {})
+
+
 def _table(plan: PlanBuilder, **values: Any) -> None:
     plan.add(
         "",

@@ -91,6 +91,8 @@ def document_of_statements(source: Instance) -> dict[str, Any]:
     (``read_because_dependency_pending``), so its ``json`` is unknown while the arguments
     are known. Unknowable when a value it needs is unknown, or it merges other documents."""
     node = source.node
+    if not isinstance(node.get("statement"), list):
+        return source.get("json")  # no statement arguments known: json is unknown (raises)
     merged = [attr for attr in MERGED_DOCUMENTS if node.get(attr)]
     if merged:
         raise Unknowable(
