@@ -297,7 +297,7 @@ def test_a_deferred_policy_document_is_built_from_its_statements() -> None:
             }
         ],
     }
-    with pytest.raises(Unknowable, match=r"statement\[0\].resources is known only after apply"):
+    with pytest.raises(Unknowable, match=r"p: statement is known only after apply"):
         read(document, {"statement": [{"resources": True}]})
     with pytest.raises(Unknowable, match="it merges source_policy_documents"):
         read({**document, "source_policy_documents": ["{}"]}, {})
