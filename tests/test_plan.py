@@ -18,6 +18,7 @@ from planbuilder import (
     NEW_MCP,
     PLAN_DEVIATIONS,
     SECRET,
+    PlanBuilder,
     deviated,
     patch,
     platform_plan,
@@ -1007,3 +1008,61 @@ def test_plan_help_describes_plan(capsys: pytest.CaptureFixture) -> None:
     assert "not_in_plan results and checks a plan cannot judge never gate" in text
     assert "known only after apply, exits 3" in text
     assert "deadline" not in text and "log every AWS API call" not in text
+
+
+def test_a_standalone_attachment_of_a_resource_managed_elsewhere_is_judged(
+    policy: Policy, catalog: Catalog, tmp_path: Path
+) -> None:
+    """A module that creates only a lifecycle policy keeping 5 images for a repository
+    another module manages, and a public access block for a bucket it does not manage
+    (each naming its target by a string): the checks of the facts they carry are judged
+    (was: not in the plan, then exit 2, "the plan judges nothing"); the targets' other
+    facts stay not_in_plan."""
+    keep_five = {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "selection": {
+                    "tagStatus": "tagged",
+                    "tagPatternList": ["*"],
+                    "countType": "imageCountMoreThan",
+                    "countNumber": 5,
+                },
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+    plan = PlanBuilder()
+    plan.add(
+        "",
+        "aws_ecr_lifecycle_policy",
+        "teams",
+        {"repository": "mcp-teams", "policy": json.dumps(keep_five)},
+        action="create",
+        unknown={"id": True, "registry_id": True},
+    )
+    audit = "nn-aiconnectors-audit-dev"
+    flags = ("block_public_acls", "ignore_public_acls", "block_public_policy")
+    plan.add(
+        "",
+        "aws_s3_bucket_public_access_block",
+        "audit",
+        {"bucket": audit, **dict.fromkeys(flags, True), "restrict_public_buckets": True},
+        action="update",
+        before={"bucket": audit, **dict.fromkeys(flags, True), "restrict_public_buckets": False},
+    )
+    report = judge(policy, catalog, tmp_path, plan.document())
+    lifecycle = result(report, "ecr-lifecycle-retains-tagged", "mcp-teams")
+    assert lifecycle.status == "fail"
+    assert lifecycle.plan.address == "aws_ecr_lifecycle_policy.teams"
+    assert lifecycle.plan.changed == ["aws_ecr_lifecycle_policy.teams (create)"]
+    assert lifecycle.evidence.facts[0].actions[1:] == [
+        "plan-0.json: aws_ecr_lifecycle_policy.teams (create)".replace(
+            "plan-0.json", str(tmp_path / "plan-0.json")
+        )
+    ]
+    block = result(report, "s3-public-access-blocked", audit)
+    assert (block.status, block.plan.before_status) == ("pass", "fail")
+    assert result(report, "ecr-lifecycle-retains-tagged", "mcp-sharepoint").status == "not_in_plan"
+    assert result(report, "s3-versioning-enabled", audit).status == "not_in_plan"
+    assert result(report, "ecr-image-available", "mcp-teams").status == "not_assessed"

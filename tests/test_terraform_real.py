@@ -275,3 +275,59 @@ def test_deviations_get_the_same_verdict_on_the_plan_and_live_after_it(
     assert {k for k, v in on_plan.items() if v != "pass"} == BROKEN, on_plan
     assert on_plan == after
     assert on_plan[("dynamodb-access-isolated", "mcp-outlook-mcp-main-svc")] == "pass"
+
+
+#: Another team's module: standalone attachments naming by a string a repository and a
+#: bucket the platform manages; one keeps more images (compliant), one loosens the block.
+ELSEWHERE = """
+provider "aws" {
+  region = "eu-central-1"
+}
+
+resource "aws_ecr_lifecycle_policy" "teams" {
+  repository = "mcp-teams"
+  policy = jsonencode({
+    rules = [{
+      rulePriority = 1
+      selection = {
+        tagStatus      = "tagged"
+        tagPatternList = ["*"]
+        countType      = "imageCountMoreThan"
+        countNumber    = 20
+      }
+      action = { type = "expire" }
+    }]
+  })
+}
+
+resource "aws_s3_bucket_public_access_block" "state" {
+  bucket                  = "aiconnectors-terraform-state-dev"
+  block_public_acls       = true
+  ignore_public_acls      = true
+  block_public_policy     = true
+  restrict_public_buckets = false
+}
+"""
+
+
+def test_standalone_attachments_of_resources_managed_elsewhere(platform: Platform) -> None:
+    """The plan of a module holding only attachments judges the facts they carry, as the
+    live audit does after its apply; the targets' other checks are not in the plan."""
+    directory = platform.directory.parent / "elsewhere"
+    directory.mkdir()
+    (directory / "main.tf").write_text(ELSEWHERE)
+    shutil.copy(platform.directory / "moto_override.tf", directory)
+    module = Platform(directory, platform.endpoint, platform.environment)
+    module.terraform("init", "-input=false")
+    report = judged(module.plan("elsewhere"))
+    on_plan = {k: v for k, v in verdicts(report).items() if v != "not_in_plan"}
+    assert on_plan == {
+        ("ecr-lifecycle-retains-tagged", "mcp-teams"): "pass",
+        ("s3-public-access-blocked", "aiconnectors-terraform-state-dev"): "fail",
+    }
+    assert verdicts(report)[("s3-versioning-enabled", "aiconnectors-terraform-state-dev")] == (
+        "not_in_plan"
+    )
+    module.apply("elsewhere")
+    after = verdicts(live(platform))
+    assert {k: after[k] for k in on_plan} == on_plan

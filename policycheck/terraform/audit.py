@@ -50,7 +50,13 @@ from policycheck.resources import ResourceType
 from policycheck.templates import is_pattern, matching
 from policycheck.terraform.common import Subject
 from policycheck.terraform.planfile import PlanFile
-from policycheck.terraform.sources import FROM_PLAN, PLANNED_TYPES, PlannedType, why_not_judgeable
+from policycheck.terraform.sources import (
+    ATTACHMENTS,
+    FROM_PLAN,
+    PLANNED_TYPES,
+    PlannedType,
+    why_not_judgeable,
+)
 from policycheck.terraform.state import Instance, PlanState, Unknowable, build_states
 from policycheck.waivers import apply_waivers
 
@@ -338,6 +344,9 @@ class _Judge:
                 observed=None,
             )
         if not after:
+            attachments = self._attachments(target, plans.after)
+            if attachments:
+                return self._managed_elsewhere(target, attachments)
             return Result(
                 **common,
                 status="not_in_plan",
@@ -358,6 +367,48 @@ class _Judge:
             )
         result, recorded = self._evaluate(target, plans.after, after[0])
         return result.model_copy(update={"plan": self._change(target, after[0], recorded)})
+
+    def _attachments(self, target: Target, state: PlanState) -> list[Instance]:
+        """The standalone resources of the state carrying every resource fact the check
+        needs for a resource the plans do not manage (a lifecycle policy of a repository
+        another module manages), each naming it; none when one fact has none."""
+        found: list[Instance] = []
+        for name in target.binding.check.facts:
+            if self.registry.facts[name].scope != "resource":
+                continue
+            if name not in ATTACHMENTS:
+                return []
+            tf_type, attr = ATTACHMENTS[name]
+            carrying = state.named(tf_type, attr, target.resource.name) + state.deleted_with(
+                tf_type, attr, target.resource.name
+            )
+            if not carrying:
+                return []
+            found += carrying
+        return found
+
+    def _managed_elsewhere(self, target: Target, attachments: list[Instance]) -> Result:
+        """The check judged on the facts the plan's standalone resources carry for a
+        resource managed elsewhere; the change is theirs."""
+        plans = self.sets[target.where]
+        result, recorded = self._evaluate(target, plans.after, None)
+        before = (
+            self._evaluate(target, plans.before, None)[0]
+            if self._attachments(target, plans.before)
+            else None
+        )
+        first = attachments[0]
+        change = PlanChange(
+            file=first.file,
+            address=first.address,
+            action=first.action,
+            changed=list(
+                dict.fromkeys(i.label for i in [*attachments, *recorded] if i.action != "no-op")
+            ),
+            before_status=before.status if before else None,
+            before_message=before.message if before else "",
+        )
+        return result.model_copy(update={"plan": change})
 
     def _change(self, target: Target, instance: Instance, recorded: list[Instance]) -> PlanChange:
         """What the plan does to the resource, and the verdict before it."""
@@ -406,7 +457,7 @@ class _Judge:
         )
 
     def _evaluate(
-        self, target: Target, state: PlanState, instance: Instance
+        self, target: Target, state: PlanState, instance: Instance | None
     ) -> tuple[Result, list[Instance]]:
         """The check judged on a state's facts, and the instances they rest on."""
         resource, where = target.resource, target.where

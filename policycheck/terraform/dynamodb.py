@@ -22,8 +22,8 @@ AWS_MANAGED_ALIAS = "alias/aws/dynamodb"
 
 def continuous_backups(state: PlanState, subject: Subject) -> Any:
     table = subject.instance.node
-    pitr = None if table.defaulted("point_in_time_recovery") else table.first(
-        "point_in_time_recovery"
+    pitr = (
+        None if table.defaulted("point_in_time_recovery") else table.first("point_in_time_recovery")
     )
     enabled = pitr.flag("enabled") if pitr is not None else False
     description: dict[str, Any] = {
