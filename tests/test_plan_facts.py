@@ -733,3 +733,29 @@ PUBLIC_ACCESS_ARGUMENTS = (
     "block_public_policy",
     "restrict_public_buckets",
 )
+
+
+@pytest.mark.parametrize(
+    ("alias", "manager"), [("alias/aws/dynamodb", "AWS"), ("alias/t", "CUSTOMER")]
+)
+def test_a_key_named_through_a_kms_alias_data_source(alias: str, manager: str) -> None:
+    """kms_key_arn = data.aws_kms_alias.x.target_key_arn: the ARN the data source read
+    while planning, AWS managed for an alias/aws/ alias (was: cannot be told, an error)."""
+    arn = "arn:aws:kms:eu-central-1:123456789012:key/6f1e7e59-2c4c-4d3a-9f60-1d0a5e2b4c11"
+    plan = PlanBuilder()
+    _table(plan, server_side_encryption=[{"enabled": True, "kms_key_arn": arn}])
+    plan.add("", "aws_kms_alias", "x", {"name": alias, "target_key_arn": arn}, mode="data")
+    after, _ = states(plan)
+    assert fact(after, "dynamodb_table.kms_key", "t", tf_type="aws_dynamodb_table") == {
+        "Arn": arn,
+        "KeyManager": manager,
+    }
+
+
+def test_an_explicit_empty_encryption_block_is_s3s_default() -> None:
+    """Providers before 4.0 write ``server_side_encryption_configuration = []`` for a
+    bucket without one: S3 applies SSE-S3 to it (since January 2023), as live."""
+    after, _ = states(bucket_plan(server_side_encryption_configuration=[]))
+    assert fact(after, "s3_bucket.encryption", "logs", tf_type="aws_s3_bucket") == {
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    }

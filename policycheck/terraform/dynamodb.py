@@ -8,16 +8,19 @@ period left unset is the 35 days AWS applies (reported without ``RecoveryPeriodI
 as DescribeContinuousBackups does), and encryption enabled without a key is the AWS
 managed key ``alias/aws/dynamodb``. A key the configuration names is customer managed when
 it is an ``aws_kms_key`` of the plan, AWS managed when it is the ``alias/aws/dynamodb``
-alias (a ``data.aws_kms_key`` says which); any other key cannot be told from the plan.
+alias (a ``data.aws_kms_key`` says which, and a ``data.aws_kms_alias`` by its name: its
+``alias/aws/`` aliases are AWS's); any other key cannot be told from the plan.
 A known value wins over the configuration: a computed argument the configuration leaves
 unset keeps what AWS has."""
 
 from typing import Any
 
 from policycheck.terraform.common import Subject
-from policycheck.terraform.state import Node, PlanState, Unknowable
+from policycheck.terraform.state import Instance, Node, PlanState, Unknowable
 
 AWS_MANAGED_ALIAS = "alias/aws/dynamodb"
+AWS_ALIASES = "alias/aws/"
+ALIAS = "aws_kms_alias"
 
 
 def continuous_backups(state: PlanState, subject: Subject) -> Any:
@@ -87,6 +90,9 @@ def kms_key(state: PlanState, subject: Subject) -> Any:
         key = sse.resolve("kms_key_arn", to="aws_kms_key")
         if key is not None:
             return {"Arn": key.node.optional("arn") or key.address, "KeyManager": "CUSTOMER"}
+        alias = sse.resolve("kms_key_arn", to=ALIAS)
+        if alias is not None:
+            return {"Arn": alias.node.optional("target_key_arn"), "KeyManager": _manager(alias)}
     arn = sse.get("kms_key_arn")
     if not arn or arn == AWS_MANAGED_ALIAS or arn.endswith(":" + AWS_MANAGED_ALIAS):
         return {"Arn": arn or None, "KeyManager": "AWS"}
@@ -94,11 +100,20 @@ def kms_key(state: PlanState, subject: Subject) -> Any:
         return {"Arn": arn, "KeyManager": "CUSTOMER"}
     for described in _described_keys(state, arn):
         return {"Arn": arn, "KeyManager": described.get("key_manager")}
+    for alias in state.of_type(ALIAS, mode="data"):
+        if alias.node.optional("target_key_arn") == arn:
+            return {"Arn": arn, "KeyManager": _manager(alias)}
     raise Unknowable(
         "KeyNotInPlan",
         f"{subject.instance.address}: who manages KMS key {arn} cannot be told from the plan "
         "(no aws_kms_key or data.aws_kms_key of it)",
     )
+
+
+def _manager(alias: Instance) -> str:
+    """Who manages the key a ``data.aws_kms_alias`` names: AWS for its ``alias/aws/``
+    aliases (no one else may create them, nor alias an AWS managed key)."""
+    return "AWS" if str(alias.get("name")).startswith(AWS_ALIASES) else "CUSTOMER"
 
 
 def _described_keys(state: PlanState, arn: str) -> list[Any]:
