@@ -759,3 +759,22 @@ def test_an_explicit_empty_encryption_block_is_s3s_default() -> None:
     assert fact(after, "s3_bucket.encryption", "logs", tf_type="aws_s3_bucket") == {
         "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
     }
+
+
+def test_a_new_table_that_sets_no_encryption_has_dynamodbs_default() -> None:
+    """A new lock table without server_side_encryption (unknown until apply, not
+    configured: Terraform 1.11 and provider 5.100 plan it so): AWS owned key, as live."""
+    plan = PlanBuilder()
+    plan.add(
+        "",
+        "aws_dynamodb_table",
+        "lock",
+        {"name": "lock", "hash_key": "LockID", "attribute": [{"name": "LockID", "type": "S"}]},
+        action="create",
+        unknown={"arn": True, "server_side_encryption": True},
+        expressions={"name": const("lock"), "hash_key": const("LockID")},
+    )
+    after, _ = states(plan)
+    read = lambda name: fact(after, name, "lock", tf_type="aws_dynamodb_table")  # noqa: E731
+    assert "SSEDescription" not in read("dynamodb_table.description")
+    assert read("dynamodb_table.kms_key") is None

@@ -69,7 +69,7 @@ def description(state: PlanState, subject: Subject) -> Any:
             for a in table.blocks("attribute")
         ],
     }
-    sse = table.first("server_side_encryption")
+    sse = _encryption(table)
     if sse is not None and sse.flag("enabled"):
         described["SSEDescription"] = {"Status": "ENABLED", "SSEType": "KMS"}
         key = sse.optional("kms_key_arn")
@@ -81,7 +81,7 @@ def description(state: PlanState, subject: Subject) -> Any:
 def kms_key(state: PlanState, subject: Subject) -> Any:
     """Who manages the table's key; None when DynamoDB's AWS owned key is used. The
     provider leaves ``kms_key_arn`` empty for the AWS managed key."""
-    sse = subject.instance.node.first("server_side_encryption")
+    sse = _encryption(subject.instance.node)
     if sse is None or not sse.flag("enabled"):
         return None
     if sse.unknown("kms_key_arn"):
@@ -107,6 +107,14 @@ def kms_key(state: PlanState, subject: Subject) -> Any:
         "KeyNotInPlan",
         f"{subject.instance.address}: who manages KMS key {arn} cannot be told from the plan "
         "(no aws_kms_key or data.aws_kms_key of it)",
+    )
+
+
+def _encryption(table: Node) -> Node | None:
+    """The table's server_side_encryption block; None when unset (also unknown and not
+    configured, on a new table): DynamoDB's AWS owned key."""
+    return (
+        None if table.defaulted("server_side_encryption") else table.first("server_side_encryption")
     )
 
 
