@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from policycheck.terraform.state import Instance, Node, Unknowable
+from policycheck.terraform.state import UNKNOWN, UNKNOWN_UNTIL_APPLY, Instance, Node, Unknowable
 
 POLICY_DOCUMENT = "aws_iam_policy_document"
 
@@ -92,11 +92,11 @@ def document_of_statements(source: Instance) -> dict[str, Any]:
     are known. Unknowable when a value it needs is unknown, or it merges other documents."""
     node = source.node
     if not isinstance(node.get("statement"), list):
-        return source.get("json")  # no statement arguments known: json is unknown (raises)
+        raise source.unknowable(("json",), UNKNOWN)  # and no statement arguments known
     merged = [attr for attr in MERGED_DOCUMENTS if node.get(attr)]
     if merged:
         raise Unknowable(
-            "UnknownUntilApply",
+            UNKNOWN_UNTIL_APPLY,
             f"{source.address}: json is known only after apply and it merges {merged[0]}",
         )
     statements = []

@@ -159,7 +159,7 @@ def _supported(version: str) -> bool:
     if len(parts) < 2 or not all(p.isdigit() for p in parts):
         return False
     major, minor = int(parts[0]), int(parts[1])
-    return OLDEST_FORMAT <= (major, minor) and major < NEXT_MAJOR
+    return (major, minor) >= OLDEST_FORMAT and major < NEXT_MAJOR
 
 
 def _problems(document: dict[str, Any]) -> Iterator[str]:
