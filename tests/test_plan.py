@@ -1018,26 +1018,13 @@ def test_a_standalone_attachment_of_a_resource_managed_elsewhere_is_judged(
     (each naming its target by a string): the checks of the facts they carry are judged
     (was: not in the plan, then exit 2, "the plan judges nothing"); the targets' other
     facts stay not_in_plan."""
-    keep_five = {
-        "rules": [
-            {
-                "rulePriority": 1,
-                "selection": {
-                    "tagStatus": "tagged",
-                    "tagPatternList": ["*"],
-                    "countType": "imageCountMoreThan",
-                    "countNumber": 5,
-                },
-                "action": {"type": "expire"},
-            }
-        ]
-    }
+    keep_five = PLAN_DEVIATIONS["ecr-lifecycle-retains-tagged"][0]["set"]["policy"]
     plan = PlanBuilder()
     plan.add(
         "",
         "aws_ecr_lifecycle_policy",
         "teams",
-        {"repository": "mcp-teams", "policy": json.dumps(keep_five)},
+        {"repository": "mcp-teams", "policy": keep_five},
         action="create",
         unknown={"id": True, "registry_id": True},
     )

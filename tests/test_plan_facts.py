@@ -222,11 +222,18 @@ def test_two_resources_configuring_one_bucket_are_ambiguous() -> None:
 
 def test_a_policy_from_a_data_source_read_at_apply_is_unknown() -> None:
     """A document the plan defers (read at apply) leaves the policy unknown."""
+    with pytest.raises(
+        Unknowable, match=r"data.aws_iam_policy_document.p: json is known only after apply"
+    ):
+        _policy_from_deferred_document({}, {})
+
+
+def _policy_from_deferred_document(values: dict[str, Any], unknown: dict[str, Any]) -> Any:
+    """The policy of a bucket whose aws_iam_policy_document Terraform reads at apply (its
+    json unknown), with these values and unknowns."""
     plan = bucket_plan()
-    plan.add(
-        "", "aws_iam_policy_document", "p", None, mode="data", action="read", unknown={"json": True}
-    )
-    plan.resources[-1].after = {}
+    plan.add("", "aws_iam_policy_document", "p", values, mode="data", action="read")
+    plan.resources[-1].unknown = {"json": True, **unknown}
     plan.add(
         "",
         "aws_s3_bucket_policy",
@@ -237,10 +244,7 @@ def test_a_policy_from_a_data_source_read_at_apply_is_unknown() -> None:
         before={"bucket": "logs", "policy": "{}"},
         expressions={"policy": ref("data.aws_iam_policy_document.p.json")},
     )
-    with pytest.raises(
-        Unknowable, match=r"data.aws_iam_policy_document.p: json is known only after apply"
-    ):
-        fact(states(plan)[0], "s3_bucket.policy", "logs", tf_type="aws_s3_bucket")
+    return fact(states(plan)[0], "s3_bucket.policy", "logs", tf_type="aws_s3_bucket")
 
 
 def test_a_deferred_policy_document_is_built_from_its_statements() -> None:
@@ -268,22 +272,7 @@ def test_a_deferred_policy_document_is_built_from_its_statements() -> None:
         "override_policy_documents": None,
     }
 
-    def read(values: dict[str, Any], unknown: dict[str, Any]) -> Any:
-        plan = bucket_plan()
-        plan.add("", "aws_iam_policy_document", "p", values, mode="data", action="read")
-        plan.resources[-1].unknown = {"json": True, **unknown}
-        plan.add(
-            "",
-            "aws_s3_bucket_policy",
-            "logs",
-            {"bucket": "logs"},
-            unknown={"policy": True},
-            action="update",
-            before={"bucket": "logs", "policy": "{}"},
-            expressions={"policy": ref("data.aws_iam_policy_document.p.json")},
-        )
-        return fact(states(plan)[0], "s3_bucket.policy", "logs", tf_type="aws_s3_bucket")
-
+    read = _policy_from_deferred_document
     assert read(document, {}) == {
         "Version": "2012-10-17",
         "Statement": [
