@@ -880,17 +880,22 @@ PLAN_DEVIATIONS: dict[str, list[dict[str, Any]]] = {
             },
         }
     ],
+    # Live (moto) the deviation is no encryption; on AWS, and so on a plan, a bucket without
+    # one has SSE-S3 since 2023: here SSE-KMS where only AES256 is allowed.
     "s3-encryption-at-rest": [
         {
             "type": "aws_s3_bucket_server_side_encryption_configuration",
             "where": {"bucket": "{name}"},
-            "remove": True,
-        },
-        {
-            "type": "aws_s3_bucket",
-            "where": {"bucket": "{name}"},
-            "set": {"server_side_encryption_configuration": []},
-            "before": True,
+            "set": {
+                "rule": [
+                    {
+                        "apply_server_side_encryption_by_default": [
+                            {"sse_algorithm": "aws:kms", "kms_master_key_id": "{audit_key}"}
+                        ],
+                        "bucket_key_enabled": True,
+                    }
+                ]
+            },
         },
     ],
     "s3-public-access-blocked": [

@@ -18,6 +18,7 @@ from planbuilder import (
     NEW_MCP,
     PLAN_DEVIATIONS,
     SECRET,
+    PlanBuilder,
     deviated,
     patch,
     platform_plan,
@@ -347,13 +348,35 @@ def test_unreadable_plan_and_unknown_environment(tmp_path: Path) -> None:
         main(["plan"])  # argparse: a plan file is required
 
 
-def test_a_plan_of_another_environment_judges_nothing(
+def test_a_plan_of_another_environment_is_refused_naming_it(
     policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
 ) -> None:
-    """dev's shared module judged as prod: no resource the policy names in prod is in it;
-    exit 2, one line, no report: never a pass."""
-    with pytest.raises(InputError, match=r"the plan judges nothing in prod: .* not in the plan"):
-        judge(policy, catalog, tmp_path, _modules(compliant, "module.shared"), env="prod")
+    """dev's plan judged as prod (one region, no account: the names are the signal), whole
+    or one module of it: exit 2, one line naming dev, no report: never a pass (was: the
+    ECR repositories, named alike in both, passed and the rest was not in the plan)."""
+    for plan in (compliant, _modules(compliant, "module.shared")):
+        with pytest.raises(
+            InputError,
+            match=r"not a plan of environment prod: its resources have the names of dev "
+            r"\(.*\), none of prod's; run with --env dev",
+        ):
+            judge(policy, catalog, tmp_path, plan, env="prod")
+    mcp_only = _modules(compliant, 'module.mcp["teams"]')
+    report = judge(policy, catalog, tmp_path, mcp_only, env="dev")  # still judged as dev
+    assert result(report, "dynamodb-pitr-enabled", "mcp-oauth-storage-teams-dev").status == "pass"
+
+
+def test_a_plan_judging_little_says_so_first(
+    compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    """One MCP's plan: nearly all the policy names is not in it, said before the counts."""
+    path = tmp_path / "teams.json"
+    path.write_text(json.dumps(_modules(compliant, 'module.mcp["teams"]')))
+    assert plan_cli(path, tmp_path / "out") == 0
+    printed = capsys.readouterr().out
+    assert "PASS on the plan: NEARLY ALL NOT IN THE PLAN: 29 of the 47 results name resources " in (
+        printed
+    )
 
 
 # --- unknown, sensitive, not in the plan, deleted ------------------------------------------
@@ -985,3 +1008,48 @@ def test_plan_help_describes_plan(capsys: pytest.CaptureFixture) -> None:
     assert "not_in_plan results and checks a plan cannot judge never gate" in text
     assert "known only after apply, exits 3" in text
     assert "deadline" not in text and "log every AWS API call" not in text
+
+
+def test_a_standalone_attachment_of_a_resource_managed_elsewhere_is_judged(
+    policy: Policy, catalog: Catalog, tmp_path: Path
+) -> None:
+    """A module that creates only a lifecycle policy keeping 5 images for a repository
+    another module manages, and a public access block for a bucket it does not manage
+    (each naming its target by a string): the checks of the facts they carry are judged
+    (was: not in the plan, then exit 2, "the plan judges nothing"); the targets' other
+    facts stay not_in_plan."""
+    keep_five = PLAN_DEVIATIONS["ecr-lifecycle-retains-tagged"][0]["set"]["policy"]
+    plan = PlanBuilder()
+    plan.add(
+        "",
+        "aws_ecr_lifecycle_policy",
+        "teams",
+        {"repository": "mcp-teams", "policy": keep_five},
+        action="create",
+        unknown={"id": True, "registry_id": True},
+    )
+    audit = "nn-aiconnectors-audit-dev"
+    flags = ("block_public_acls", "ignore_public_acls", "block_public_policy")
+    plan.add(
+        "",
+        "aws_s3_bucket_public_access_block",
+        "audit",
+        {"bucket": audit, **dict.fromkeys(flags, True), "restrict_public_buckets": True},
+        action="update",
+        before={"bucket": audit, **dict.fromkeys(flags, True), "restrict_public_buckets": False},
+    )
+    report = judge(policy, catalog, tmp_path, plan.document())
+    lifecycle = result(report, "ecr-lifecycle-retains-tagged", "mcp-teams")
+    assert lifecycle.status == "fail"
+    assert lifecycle.plan.address == "aws_ecr_lifecycle_policy.teams"
+    assert lifecycle.plan.changed == ["aws_ecr_lifecycle_policy.teams (create)"]
+    assert lifecycle.evidence.facts[0].actions[1:] == [
+        "plan-0.json: aws_ecr_lifecycle_policy.teams (create)".replace(
+            "plan-0.json", str(tmp_path / "plan-0.json")
+        )
+    ]
+    block = result(report, "s3-public-access-blocked", audit)
+    assert (block.status, block.plan.before_status) == ("pass", "fail")
+    assert result(report, "ecr-lifecycle-retains-tagged", "mcp-sharepoint").status == "not_in_plan"
+    assert result(report, "s3-versioning-enabled", audit).status == "not_in_plan"
+    assert result(report, "ecr-image-available", "mcp-teams").status == "not_assessed"

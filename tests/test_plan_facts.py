@@ -222,11 +222,18 @@ def test_two_resources_configuring_one_bucket_are_ambiguous() -> None:
 
 def test_a_policy_from_a_data_source_read_at_apply_is_unknown() -> None:
     """A document the plan defers (read at apply) leaves the policy unknown."""
+    with pytest.raises(
+        Unknowable, match=r"data.aws_iam_policy_document.p: json is known only after apply"
+    ):
+        _policy_from_deferred_document({}, {})
+
+
+def _policy_from_deferred_document(values: dict[str, Any], unknown: dict[str, Any]) -> Any:
+    """The policy of a bucket whose aws_iam_policy_document Terraform reads at apply (its
+    json unknown), with these values and unknowns."""
     plan = bucket_plan()
-    plan.add(
-        "", "aws_iam_policy_document", "p", None, mode="data", action="read", unknown={"json": True}
-    )
-    plan.resources[-1].after = {}
+    plan.add("", "aws_iam_policy_document", "p", values, mode="data", action="read")
+    plan.resources[-1].unknown = {"json": True, **unknown}
     plan.add(
         "",
         "aws_s3_bucket_policy",
@@ -237,10 +244,52 @@ def test_a_policy_from_a_data_source_read_at_apply_is_unknown() -> None:
         before={"bucket": "logs", "policy": "{}"},
         expressions={"policy": ref("data.aws_iam_policy_document.p.json")},
     )
-    with pytest.raises(
-        Unknowable, match=r"data.aws_iam_policy_document.p: json is known only after apply"
-    ):
-        fact(states(plan)[0], "s3_bucket.policy", "logs", tf_type="aws_s3_bucket")
+    return fact(states(plan)[0], "s3_bucket.policy", "logs", tf_type="aws_s3_bucket")
+
+
+def test_a_deferred_policy_document_is_built_from_its_statements() -> None:
+    """Terraform reads a policy document at apply when a resource it refers to changes
+    (read_because_dependency_pending): its json is unknown, its statement arguments are
+    known, and make the document the provider renders. One whose statements are unknown,
+    or that merges other documents, stays unknown."""
+    statement = {
+        "sid": "DenyDelete",
+        "effect": "Deny",
+        "actions": ["s3:DeleteObjectVersion", "s3:DeleteObject"],
+        "not_actions": None,
+        "resources": ["arn:aws:s3:::logs/*"],
+        "not_resources": None,
+        "principals": [{"type": "*", "identifiers": ["*"]}],
+        "not_principals": [],
+        "condition": [
+            {"test": "StringNotEquals", "variable": "aws:PrincipalAccount", "values": ["1"]}
+        ],
+    }
+    document = {
+        "statement": [statement],
+        "version": None,
+        "source_policy_documents": None,
+        "override_policy_documents": None,
+    }
+
+    read = _policy_from_deferred_document
+    assert read(document, {}) == {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Deny",
+                "Sid": "DenyDelete",
+                "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+                "Resource": ["arn:aws:s3:::logs/*"],
+                "Principal": "*",
+                "Condition": {"StringNotEquals": {"aws:PrincipalAccount": ["1"]}},
+            }
+        ],
+    }
+    with pytest.raises(Unknowable, match=r"p: statement is known only after apply"):
+        read(document, {"statement": [{"resources": True}]})
+    with pytest.raises(Unknowable, match="it merges source_policy_documents"):
+        read({**document, "source_policy_documents": ["{}"]}, {})
 
 
 def _table(plan: PlanBuilder, **values: Any) -> None:
@@ -360,6 +409,26 @@ def test_pitr_period_and_ttl() -> None:
     assert fact(after, "dynamodb_table.continuous_backups", "t", tf_type="aws_dynamodb_table")[
         "PointInTimeRecoveryDescription"
     ] == {"PointInTimeRecoveryStatus": "DISABLED"}
+
+
+def test_pitr_unset_and_unknown_is_disabled_as_versioning_is() -> None:
+    """Plan formats 0.1/0.2 write a block the configuration does not set only in
+    after_unknown: AWS's default (PITR off) applies, a failure as for versioning, never an
+    error; a block the configuration sets but is unknown stays an error."""
+    plan = PlanBuilder()
+    _table(plan)
+    plan.resources[-1].unknown = {"point_in_time_recovery": True}
+    after, _ = states(plan)
+    assert fact(after, "dynamodb_table.continuous_backups", "t", tf_type="aws_dynamodb_table")[
+        "PointInTimeRecoveryDescription"
+    ] == {"PointInTimeRecoveryStatus": "DISABLED"}
+    plan.blocks[("", "aws_dynamodb_table.t")]["expressions"] = {
+        "name": const("t"),
+        "point_in_time_recovery": [{"enabled": ref("var.pitr")}],
+    }
+    after, _ = states(plan)
+    with pytest.raises(Unknowable, match="point_in_time_recovery is known only after apply"):
+        fact(after, "dynamodb_table.continuous_backups", "t", tf_type="aws_dynamodb_table")
 
 
 def _service(
@@ -611,3 +680,90 @@ def test_references_by_key_and_by_instance() -> None:
         ) == {"rules": [key]}
     instance: Instance = after.named("aws_ecr_repository", "name", "repo-a")[0]
     assert instance.module == 'module.m["a"]' and instance.config is not None
+
+
+def test_a_fact_cites_exactly_the_resources_it_was_read_from() -> None:
+    """Two created buckets, each with a public access block naming it by reference (known
+    only after apply): each bucket's fact cites its own bucket and block, whichever is read
+    first (was: the first lookup built the index and cited every bucket it resolved)."""
+    plan = PlanBuilder()
+    for name in ("alpha", "beta", "gamma"):
+        plan.add(
+            "",
+            "aws_s3_bucket",
+            name,
+            {"bucket": name},
+            action="create",
+            unknown={"id": True, "arn": True},
+            expressions={"bucket": const(name)},
+        )
+        plan.add(
+            "",
+            "aws_s3_bucket_public_access_block",
+            name,
+            {flag: True for flag in PUBLIC_ACCESS_ARGUMENTS},
+            action="create",
+            unknown={"bucket": True, "id": True},
+            expressions={"bucket": ref(f"aws_s3_bucket.{name}.id")},
+        )
+    after, _ = states(plan)
+    for name in ("beta", "alpha", "gamma"):
+        with after.recording() as seen:
+            assert fact(after, "s3_bucket.public_access_block", name, tf_type="aws_s3_bucket")
+        assert sorted(i.address for i in seen) == [
+            f"aws_s3_bucket.{name}",
+            f"aws_s3_bucket_public_access_block.{name}",
+        ]
+
+
+PUBLIC_ACCESS_ARGUMENTS = (
+    "block_public_acls",
+    "ignore_public_acls",
+    "block_public_policy",
+    "restrict_public_buckets",
+)
+
+
+@pytest.mark.parametrize(
+    ("alias", "manager"), [("alias/aws/dynamodb", "AWS"), ("alias/t", "CUSTOMER")]
+)
+def test_a_key_named_through_a_kms_alias_data_source(alias: str, manager: str) -> None:
+    """kms_key_arn = data.aws_kms_alias.x.target_key_arn: the ARN the data source read
+    while planning, AWS managed for an alias/aws/ alias (was: cannot be told, an error)."""
+    arn = "arn:aws:kms:eu-central-1:123456789012:key/6f1e7e59-2c4c-4d3a-9f60-1d0a5e2b4c11"
+    plan = PlanBuilder()
+    _table(plan, server_side_encryption=[{"enabled": True, "kms_key_arn": arn}])
+    plan.add("", "aws_kms_alias", "x", {"name": alias, "target_key_arn": arn}, mode="data")
+    after, _ = states(plan)
+    assert fact(after, "dynamodb_table.kms_key", "t", tf_type="aws_dynamodb_table") == {
+        "Arn": arn,
+        "KeyManager": manager,
+    }
+
+
+def test_an_explicit_empty_encryption_block_is_s3s_default() -> None:
+    """Providers before 4.0 write ``server_side_encryption_configuration = []`` for a
+    bucket without one: S3 applies SSE-S3 to it (since January 2023), as live."""
+    after, _ = states(bucket_plan(server_side_encryption_configuration=[]))
+    assert fact(after, "s3_bucket.encryption", "logs", tf_type="aws_s3_bucket") == {
+        "Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]
+    }
+
+
+def test_a_new_table_that_sets_no_encryption_has_dynamodbs_default() -> None:
+    """A new lock table without server_side_encryption (unknown until apply, not
+    configured: Terraform 1.11 and provider 5.100 plan it so): AWS owned key, as live."""
+    plan = PlanBuilder()
+    plan.add(
+        "",
+        "aws_dynamodb_table",
+        "lock",
+        {"name": "lock", "hash_key": "LockID", "attribute": [{"name": "LockID", "type": "S"}]},
+        action="create",
+        unknown={"arn": True, "server_side_encryption": True},
+        expressions={"name": const("lock"), "hash_key": const("LockID")},
+    )
+    after, _ = states(plan)
+    read = lambda name: fact(after, name, "lock", tf_type="aws_dynamodb_table")  # noqa: E731
+    assert "SSEDescription" not in read("dynamodb_table.description")
+    assert read("dynamodb_table.kms_key") is None

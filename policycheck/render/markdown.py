@@ -96,11 +96,15 @@ def control_rows(report: Report) -> list[list[Any]]:
     ]
 
 
+#: Said first when the results not in the plan are this many times those judged.
+NEARLY_ALL = 4
+
+
 def overall(report: Report, waived: bool = False) -> tuple[str, str]:
     """The verdict and the result counts behind it (the waived ones when there are some,
     or ``waived`` asks for them); on a plan, also how much of it the plan could judge:
     ("PASS on the plan", "40 judged (40 passed, 0 failed, 0 errors), 26 not in plan, 16
-    not judgeable from a plan")."""
+    not judgeable from a plan"), said first when nearly all are not in the plan."""
     counts = report.summary.results
     label = STATUS_LABEL[report.summary.status]
     tally = f"{counts.pass_} passed, {counts.fail} failed, {counts.error} errors" + (
@@ -109,9 +113,15 @@ def overall(report: Report, waived: bool = False) -> tuple[str, str]:
     if not on_plan(report):
         return label, f"{tally} in {counts.total} results"
     judged = counts.total - counts.not_in_plan - counts.not_assessed
+    mostly_missing = (
+        f"NEARLY ALL NOT IN THE PLAN: {counts.not_in_plan} of the {counts.total} results name "
+        "resources the plan neither has nor creates; "
+        if judged * NEARLY_ALL <= counts.not_in_plan
+        else ""
+    )
     return (
         f"{label} on the plan",
-        f"{judged} judged ({tally}), {counts.not_in_plan} not in plan, "
+        f"{mostly_missing}{judged} judged ({tally}), {counts.not_in_plan} not in plan, "
         f"{counts.not_assessed} not judgeable from a plan",
     )
 

@@ -47,10 +47,16 @@ from policycheck.report import (
     result_order,
 )
 from policycheck.resources import ResourceType
-from policycheck.templates import matching
+from policycheck.templates import is_pattern, matching
 from policycheck.terraform.common import Subject
 from policycheck.terraform.planfile import PlanFile
-from policycheck.terraform.sources import FROM_PLAN, PLANNED_TYPES, PlannedType, why_not_judgeable
+from policycheck.terraform.sources import (
+    ATTACHMENTS,
+    FROM_PLAN,
+    PLANNED_TYPES,
+    PlannedType,
+    why_not_judgeable,
+)
 from policycheck.terraform.state import Instance, PlanState, Unknowable, build_states
 from policycheck.waivers import apply_waivers
 
@@ -117,6 +123,7 @@ def plan_audit(
         where: PlanSet(where, files, *build_states(files))
         for where, files in locate(policy, environment, plans).items()
     }
+    _refuse_another_environments(policy, environment, plans, list(sets.values()))
     judge = _Judge(policy, catalog, sets, started)
     targets = plan(policy, catalog, selection, list(sets), judge.resolve)
     results = sorted((judge.result(target) for target in targets), key=result_order)
@@ -141,6 +148,51 @@ def plan_audit(
         policy, catalog, selection, environments, [], started, results, waivers, sources=sources
     )
     return assemble(audited)
+
+
+def _refuse_another_environments(
+    policy: Policy, environment: str, plans: list[PlanFile], sets: list[PlanSet]
+) -> None:
+    """InputError when the plans name resources only another environment has (a name of
+    it that is not the selected one's) and none only the selected one has: the plan of
+    dev judged as prod. Names are the signal where environments share a region and the
+    policy names no account."""
+    planned = {
+        name
+        for plan_set in sets
+        for state in (plan_set.after, plan_set.before)
+        for kind in PLANNED_TYPES.values()
+        for instance in state.of_type(kind.tf_type)
+        if isinstance(name := instance.node.optional(kind.name_attr), str)
+    }
+    names = {env: _concrete_names(policy, env) for env in policy.environments}
+    others = [found for env, found in names.items() if env != environment]
+    if planned & names[environment].difference(*others):
+        return  # it has a resource only the selected environment names
+    theirs = {env: found - names[environment] for env, found in names.items() if env != environment}
+    matched = {env: sorted(planned & found) for env, found in theirs.items() if planned & found}
+    if not matched:
+        return
+    listed = "; ".join(
+        f"{env} ({', '.join(found[:3])}{', ...' if len(found) > 3 else ''})"
+        for env, found in matched.items()
+    )
+    raise InputError(
+        f"{', '.join(str(p.path) for p in plans)}: not a plan of environment {environment}: "
+        f"its resources have the names of {listed}, none of {environment}'s; "
+        f"run with --env {next(iter(matched))}"
+    )
+
+
+def _concrete_names(policy: Policy, environment: str) -> set[str]:
+    """The names the policy gives the resources of an environment (patterns left out)."""
+    return {
+        instance.name
+        for group, written in policy.document.resources.items()
+        if written.type in PLANNED_TYPES
+        for instance in policy.resources_in(group, environment)
+        if not is_pattern(instance.name)
+    }
 
 
 def _judges_nothing(results: list[Result], plans: list[PlanFile], environment: str) -> str:
@@ -292,6 +344,9 @@ class _Judge:
                 observed=None,
             )
         if not after:
+            attachments = self._attachments(target, plans.after)
+            if attachments:
+                return self._managed_elsewhere(target, attachments)
             return Result(
                 **common,
                 status="not_in_plan",
@@ -312,6 +367,48 @@ class _Judge:
             )
         result, recorded = self._evaluate(target, plans.after, after[0])
         return result.model_copy(update={"plan": self._change(target, after[0], recorded)})
+
+    def _attachments(self, target: Target, state: PlanState) -> list[Instance]:
+        """The standalone resources of the state carrying every resource fact the check
+        needs for a resource the plans do not manage (a lifecycle policy of a repository
+        another module manages), each naming it; none when one fact has none."""
+        found: list[Instance] = []
+        for name in target.binding.check.facts:
+            if self.registry.facts[name].scope != "resource":
+                continue
+            if name not in ATTACHMENTS:
+                return []
+            tf_type, attr = ATTACHMENTS[name]
+            carrying = state.named(tf_type, attr, target.resource.name) + state.deleted_with(
+                tf_type, attr, target.resource.name
+            )
+            if not carrying:
+                return []
+            found += carrying
+        return found
+
+    def _managed_elsewhere(self, target: Target, attachments: list[Instance]) -> Result:
+        """The check judged on the facts the plan's standalone resources carry for a
+        resource managed elsewhere; the change is theirs."""
+        plans = self.sets[target.where]
+        result, recorded = self._evaluate(target, plans.after, None)
+        before = (
+            self._evaluate(target, plans.before, None)[0]
+            if self._attachments(target, plans.before)
+            else None
+        )
+        first = attachments[0]
+        change = PlanChange(
+            file=first.file,
+            address=first.address,
+            action=first.action,
+            changed=list(
+                dict.fromkeys(i.label for i in [*attachments, *recorded] if i.action != "no-op")
+            ),
+            before_status=before.status if before else None,
+            before_message=before.message if before else "",
+        )
+        return result.model_copy(update={"plan": change})
 
     def _change(self, target: Target, instance: Instance, recorded: list[Instance]) -> PlanChange:
         """What the plan does to the resource, and the verdict before it."""
@@ -360,7 +457,7 @@ class _Judge:
         )
 
     def _evaluate(
-        self, target: Target, state: PlanState, instance: Instance
+        self, target: Target, state: PlanState, instance: Instance | None
     ) -> tuple[Result, list[Instance]]:
         """The check judged on a state's facts, and the instances they rest on."""
         resource, where = target.resource, target.where

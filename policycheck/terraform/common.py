@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from policycheck.terraform.state import Instance, Node, Unknowable
+from policycheck.terraform.state import UNKNOWN, UNKNOWN_UNTIL_APPLY, Instance, Node, Unknowable
 
 POLICY_DOCUMENT = "aws_iam_policy_document"
 
@@ -45,7 +45,12 @@ def policy_document(node: Node, attr: str = "policy") -> dict[str, Any] | None:
     plan read it; None when the argument is empty."""
     if node.unknown(attr):
         source = node.resolve(attr, to=POLICY_DOCUMENT)
-        text = source.get("json") if source else node.get(attr)
+        if source is None:
+            text = node.get(attr)
+        elif source.node.unknown("json"):
+            return document_of_statements(source)
+        else:
+            text = source.get("json")
     else:
         text = node.get(attr)
     if not text:
@@ -61,3 +66,68 @@ def policy_document(node: Node, attr: str = "policy") -> dict[str, Any] | None:
             "MalformedPolicy", f"{node.instance.address}: {attr} is not a JSON policy document"
         )
     return document
+
+
+#: Arguments of aws_iam_policy_document that merge other documents in: with any set, its
+#: statements alone are not the document.
+MERGED_DOCUMENTS = (
+    "source_json",
+    "override_json",
+    "source_policy_documents",
+    "override_policy_documents",
+)
+#: A statement block's lists, and the keys of the policy document they become.
+STATEMENT_LISTS = {
+    "actions": "Action",
+    "not_actions": "NotAction",
+    "resources": "Resource",
+    "not_resources": "NotResource",
+}
+
+
+def document_of_statements(source: Instance) -> dict[str, Any]:
+    """The document an aws_iam_policy_document will render, from its ``statement``
+    arguments: Terraform defers reading it while a resource it refers to has changes
+    (``read_because_dependency_pending``), so its ``json`` is unknown while the arguments
+    are known. Unknowable when a value it needs is unknown, or it merges other documents."""
+    node = source.node
+    if not isinstance(node.get("statement"), list):
+        raise source.unknowable(("json",), UNKNOWN)  # and no statement arguments known
+    merged = [attr for attr in MERGED_DOCUMENTS if node.get(attr)]
+    if merged:
+        raise Unknowable(
+            UNKNOWN_UNTIL_APPLY,
+            f"{source.address}: json is known only after apply and it merges {merged[0]}",
+        )
+    statements = []
+    for block in node.blocks("statement"):
+        statement: dict[str, Any] = {"Effect": block.get("effect") or "Allow"}
+        if block.get("sid"):
+            statement["Sid"] = block.get("sid")
+        for attr, key in STATEMENT_LISTS.items():
+            if block.get(attr):
+                statement[key] = sorted(block.get(attr))
+        for attr, key in (("principals", "Principal"), ("not_principals", "NotPrincipal")):
+            principals = _principals(block.blocks(attr))
+            if principals is not None:
+                statement[key] = principals
+        conditions: dict[str, dict[str, list[str]]] = {}
+        for condition in block.blocks("condition"):
+            test = conditions.setdefault(condition.get("test"), {})
+            test[condition.get("variable")] = list(condition.get("values") or [])
+        if conditions:
+            statement["Condition"] = conditions
+        statements.append(statement)
+    return {"Version": node.get("version") or "2012-10-17", "Statement": statements}
+
+
+def _principals(blocks: list[Node]) -> Any:
+    """``principals`` blocks as a statement's Principal: ``*`` for everyone."""
+    if not blocks:
+        return None
+    found: dict[str, list[str]] = {}
+    for block in blocks:
+        found.setdefault(block.get("type"), []).extend(block.get("identifiers") or [])
+    if set(found) == {"*"}:
+        return "*"
+    return found

@@ -10,7 +10,7 @@ LIFECYCLE_POLICY = "aws_ecr_lifecycle_policy"
 
 
 def lifecycle_policy(state: PlanState, subject: Subject) -> Any:
-    name = subject.instance.get("name")
+    name = subject.name  # the repository may be managed elsewhere
     found = state.attached(LIFECYCLE_POLICY, "repository", "aws_ecr_repository", "name", name)
     config = one(found, f"the lifecycle policy of repository {name}")
     return policy_document(config.node) if config is not None else None

@@ -1,8 +1,23 @@
-"""Reading a plan file: ``terraform show -json PLANFILE`` output, format version 1.x.
+"""Reading a plan file: ``terraform show -json PLANFILE`` output, format versions 0.1 to 1.x.
 
-Bad input (unreadable, not JSON, a state instead of a plan, another major format version,
-an errored or empty plan, a malformed entry) is an InputError of one line naming the file
-and, where it applies, the key."""
+Terraform 0.12 to 0.14 write format 0.1, 0.15 and 1.0 write 0.2, 1.1 and later 1.x; the
+versions HashiCorp's own reader (terraform-json) accepts, ``>= 0.1, < 2.0``, are read. How
+the older formats differ, and how each difference is read:
+
+- 0.1 has no ``after_sensitive``, ``before_sensitive`` nor ``sensitive_values`` (added in
+  0.2): nothing is marked sensitive, so values are read as written.
+- 0.1 and 0.2 often write a nested block the configuration does not set only in
+  ``after_unknown`` (``"versioning": true``), not in ``after``: it reads as known only after
+  apply and not configured, which the fact readers take as AWS's default (see
+  ``state.Node.defaulted``), never as a pass of what is unknown.
+- 0.12 names the provider ``aws`` (``provider_name``), later ones its full address; only
+  the configuration's ``provider_config`` keys are read, which both write alike.
+- ``timestamp``, ``errored``, ``relevant_attributes``, ``checks`` and ``action_reason`` came
+  with 1.x; each is read only when present.
+
+Bad input (unreadable, not JSON, a state instead of a plan, a format version outside
+0.1 to 1.x, an errored or empty plan, a malformed entry) is an InputError of one line naming
+the file and, where it applies, the key."""
 
 import hashlib
 import json
@@ -13,8 +28,11 @@ from typing import Any
 
 from policycheck.errors import InputError
 
-#: The major format version understood; minor versions only add properties.
-SUPPORTED_MAJOR = "1"
+#: The format versions read: 0.1 <= version < 2.0 (within a major version, later minor
+#: versions only add properties).
+OLDEST_FORMAT = (0, 1)
+NEXT_MAJOR = 2
+SUPPORTED_FORMATS = "0.1, 0.2 and 1.x (Terraform 0.12 and later)"
 #: The actions a plan's resource change may list (replacements list delete and create).
 ACTIONS = ("no-op", "create", "read", "update", "delete", "forget")
 #: Keys of ``terraform show -json`` output (a plan or a state): a JSON file in a plans
@@ -116,10 +134,10 @@ def _check_document(path: Path, document: Any) -> None:
     version = document.get("format_version")
     if not isinstance(version, str) or not version:
         raise InputError(f"{path}: not a Terraform plan: no format_version; run {HOW_TO}")
-    if version.split(".")[0] != SUPPORTED_MAJOR:
+    if not _supported(version):
         raise InputError(
             f"{path}: format_version {version!r} is not supported (policycheck reads "
-            f"{SUPPORTED_MAJOR}.x, the format of Terraform 1.x)"
+            f"{SUPPORTED_FORMATS})"
         )
     if not is_plan:
         raise InputError(
@@ -133,6 +151,15 @@ def _check_document(path: Path, document: Any) -> None:
         raise InputError(f"{path}: {problem}")
     if not any(True for _ in _resources(document)):
         raise InputError(f"{path}: an empty plan: it has no resource to judge")
+
+
+def _supported(version: str) -> bool:
+    """Whether a format version is within 0.1 <= version < 2.0."""
+    parts = version.split(".")
+    if len(parts) < 2 or not all(p.isdigit() for p in parts):
+        return False
+    major, minor = int(parts[0]), int(parts[1])
+    return (major, minor) >= OLDEST_FORMAT and major < NEXT_MAJOR
 
 
 def _problems(document: dict[str, Any]) -> Iterator[str]:

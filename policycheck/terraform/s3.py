@@ -9,7 +9,13 @@ provider also fills from AWS for a bucket that exists. A split resource the plan
 leaves what its deletion leaves (versioning Suspended, the default SSE-S3 encryption, no
 lifecycle, block or policy), and so does a new bucket that sets none (S3's defaults).
 What the plan does not configure is taken as not configured: a public-access block
-managed elsewhere must come in the plan of its module."""
+managed elsewhere must come in the plan of its module.
+
+One rule across provider generations: a fact is what the live audit reads after the apply.
+Encryption left unset, or set empty (``server_side_encryption_configuration = []``, as
+providers before 4.0 write it), is the SSE-S3 that S3 applies to every bucket since January
+2023; a block the plan knows only after apply and the configuration does not set (older
+plan formats) is S3's default, as versioning off is."""
 
 from typing import Any
 
@@ -27,33 +33,30 @@ PUBLIC_ACCESS_FLAGS = {
 DEFAULT_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
 
 
-def _split(state: PlanState, bucket: Instance, tf_type: str) -> tuple[Instance | None, bool]:
-    """The split resource of ``tf_type`` configuring the bucket, and whether the plan
-    deletes one."""
-    name = bucket.get("bucket")
+def _split(state: PlanState, subject: Subject, tf_type: str) -> tuple[Instance | None, bool]:
+    """The split resource of ``tf_type`` configuring the bucket (named by the policy: the
+    bucket itself may be managed elsewhere), and whether the plan deletes one."""
+    name = subject.name
     found = state.attached(tf_type, "bucket", BUCKET, "bucket", name)
     deleted = state.deleted_with(tf_type, "bucket", name)
     return one(found, f"{tf_type} of bucket {name}"), bool(deleted)
 
 
-def _inline(bucket: Instance, attr: str) -> list[Node] | None:
+def _inline(subject: Subject, attr: str) -> list[Node] | None:
     """The bucket's own (legacy) block; None when it is known only after the apply and
     the configuration does not set it: a new bucket, where S3's default applies."""
-    node = bucket.node
-    if node.unknown(attr) and not node.configured(attr):
-        return None
-    return node.blocks(attr)
+    node = subject.instance.node
+    return None if node.defaulted(attr) else node.blocks(attr)
 
 
 def versioning(state: PlanState, subject: Subject) -> Any:
-    bucket = subject.instance
-    config, deleted = _split(state, bucket, "aws_s3_bucket_versioning")
+    config, deleted = _split(state, subject, "aws_s3_bucket_versioning")
     if config is not None:
         status = config.get("versioning_configuration", 0, "status")
         return {} if status in (None, "Disabled") else {"Status": status}
     if deleted:  # the provider suspends versioning when the resource goes
         return {"Status": "Suspended"}
-    legacy = _inline(bucket, "versioning")
+    legacy = _inline(subject, "versioning")
     return {"Status": "Enabled"} if legacy and legacy[0].flag("enabled") else {}
 
 
@@ -77,18 +80,19 @@ def _encryption_rules(config: Node) -> dict[str, Any] | None:
 
 
 def encryption(state: PlanState, subject: Subject) -> Any:
-    bucket = subject.instance
-    config, deleted = _split(state, bucket, "aws_s3_bucket_server_side_encryption_configuration")
+    config, deleted = _split(state, subject, "aws_s3_bucket_server_side_encryption_configuration")
     if config is not None:
         return _encryption_rules(config.node)
-    legacy = _inline(bucket, "server_side_encryption_configuration")
-    if deleted or legacy is None:
+    if deleted:
         return DEFAULT_ENCRYPTION
-    return _encryption_rules(legacy[0]) if legacy else None
+    legacy = _inline(subject, "server_side_encryption_configuration")
+    if not legacy:  # unset, or set empty (providers before 4.0): S3's default
+        return DEFAULT_ENCRYPTION
+    return _encryption_rules(legacy[0]) or DEFAULT_ENCRYPTION
 
 
 def public_access_block(state: PlanState, subject: Subject) -> Any:
-    config, _ = _split(state, subject.instance, "aws_s3_bucket_public_access_block")
+    config, _ = _split(state, subject, "aws_s3_bucket_public_access_block")
     return _flags(config)
 
 
@@ -109,14 +113,13 @@ def _flags(config: Instance | None) -> dict[str, bool] | None:
 
 
 def lifecycle(state: PlanState, subject: Subject) -> Any:
-    bucket = subject.instance
-    config, deleted = _split(state, bucket, "aws_s3_bucket_lifecycle_configuration")
+    config, deleted = _split(state, subject, "aws_s3_bucket_lifecycle_configuration")
     if config is not None:
         rules = [_rule(rule) for rule in config.node.blocks("rule")]
     elif deleted:
         return None
     else:
-        rules = [_legacy_rule(rule) for rule in _inline(bucket, "lifecycle_rule") or []]
+        rules = [_legacy_rule(rule) for rule in _inline(subject, "lifecycle_rule") or []]
     return rules or None
 
 
@@ -235,10 +238,9 @@ def _legacy_rule(rule: Node) -> dict[str, Any]:
 
 
 def policy(state: PlanState, subject: Subject) -> Any:
-    bucket = subject.instance
-    config, deleted = _split(state, bucket, "aws_s3_bucket_policy")
+    config, deleted = _split(state, subject, "aws_s3_bucket_policy")
     if config is not None:
         return policy_document(config.node)
-    if deleted or _inline(bucket, "policy") is None:
+    if deleted or _inline(subject, "policy") is None:
         return None
-    return policy_document(bucket.node)
+    return policy_document(subject.instance.node)

@@ -35,6 +35,18 @@ FROM_PLAN: Mapping[str, Mapper] = MappingProxyType(
         "ssm_parameter.description": ssm.parameter,
     }
 )
+#: Facts a standalone resource carries, naming its target by a known attribute (type, the
+#: attribute): a plan judges them also when the target is managed elsewhere.
+ATTACHMENTS: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "s3_bucket.versioning": ("aws_s3_bucket_versioning", "bucket"),
+        "s3_bucket.encryption": ("aws_s3_bucket_server_side_encryption_configuration", "bucket"),
+        "s3_bucket.public_access_block": ("aws_s3_bucket_public_access_block", "bucket"),
+        "s3_bucket.lifecycle": ("aws_s3_bucket_lifecycle_configuration", "bucket"),
+        "s3_bucket.policy": ("aws_s3_bucket_policy", "bucket"),
+        "ecr_repository.lifecycle_policy": (ecr.LIFECYCLE_POLICY, "repository"),
+    }
+)
 _EVIDENCE = "a plan cannot show DR drill evidence (records committed to git)"
 _REPLICATION = (
     "replication is judged live: a plan cannot show the replica bucket's region and "

@@ -182,6 +182,11 @@ class Node:
         except Unknowable:
             return None
 
+    def defaulted(self, *steps: Step) -> bool:
+        """Whether AWS's default applies there: the value is known only after the apply and
+        the configuration does not set it (older plan formats write an unset block so)."""
+        return self.unknown(*steps) and not self.configured(*steps)
+
     def unknown(self, *steps: Step) -> bool:
         """Whether the value there is known only after the apply."""
         try:
@@ -430,8 +435,15 @@ class PlanState:
         return index, unresolved
 
     def _index(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """An index built once, on the first lookup: what building it reads is not
+        recorded (only what a lookup returns is), so evidence does not depend on which
+        result looked first."""
         if key not in self._indexes:
-            self._indexes[key] = build()
+            recording, self._recorded = self._recorded, []
+            try:
+                self._indexes[key] = build()
+            finally:
+                self._recorded = recording
         return self._indexes[key]
 
     def resolve(self, instance: Instance, steps: tuple[Step, ...], to_type: str) -> Instance | None:
