@@ -4,6 +4,8 @@ Unlike :mod:`fnmatch`, brackets are literal, as in IAM policies.
 """
 
 import re
+from collections.abc import Sequence
+from collections.abc import Set as AbstractSet
 from functools import lru_cache
 
 
@@ -55,7 +57,7 @@ def covers_every_suffix(pattern: str, prefix: str) -> bool:
     return all(length in exact_lengths for length in range(1, open_from))
 
 
-def _closure(pattern: str, states: set[int]) -> set[int]:
+def _closure(pattern: str, states: AbstractSet[int]) -> set[int]:
     result = set(states)
     for state in sorted(states):
         position = state
@@ -65,7 +67,7 @@ def _closure(pattern: str, states: set[int]) -> set[int]:
     return result
 
 
-def _step(pattern: str, states: set[int], ch: str) -> set[int]:
+def _step(pattern: str, states: AbstractSet[int], ch: str) -> set[int]:
     following: set[int] = set()
     for state in states:
         if state >= len(pattern):
@@ -76,3 +78,43 @@ def _step(pattern: str, states: set[int], ch: str) -> set[int]:
         elif token == "?" or token == ch:
             following.add(state + 1)
     return following
+
+
+def some_string_matches(all_of: Sequence[str], none_of: Sequence[str] = ()) -> bool:
+    """Whether one string matches every pattern of ``all_of`` and no pattern of
+    ``none_of`` (case-sensitive IAM wildcards). Decided exactly: a search over the
+    product of the patterns' automata, on the characters the patterns name plus one they
+    do not (``*`` and ``?`` treat every other character alike)."""
+    literal = next((p for p in all_of if "*" not in p and "?" not in p), None)
+    if literal is not None:  # the only candidate
+        return all(wildcard_match(p, literal) for p in all_of) and not any(
+            wildcard_match(p, literal) for p in none_of
+        )
+    alphabet = {ch for pattern in (*all_of, *none_of) for ch in pattern if ch not in "*?"}
+    alphabet.add("\x00" if "\x00" not in alphabet else "\x01")
+    start = (
+        tuple(frozenset(_closure(p, {0})) for p in all_of),
+        tuple(frozenset(_closure(p, {0})) for p in none_of),
+    )
+    seen, frontier = {start}, [start]
+    while frontier:
+        wanted, unwanted = frontier.pop()
+        if all(len(p) in s for p, s in zip(all_of, wanted, strict=True)) and not any(
+            len(p) in s for p, s in zip(none_of, unwanted, strict=True)
+        ):
+            return True
+        for ch in alphabet:
+            following = (
+                tuple(
+                    frozenset(_closure(p, _step(p, s, ch)))
+                    for p, s in zip(all_of, wanted, strict=True)
+                ),
+                tuple(
+                    frozenset(_closure(p, _step(p, s, ch)))
+                    for p, s in zip(none_of, unwanted, strict=True)
+                ),
+            )
+            if all(following[0]) and following not in seen:
+                seen.add(following)
+                frontier.append(following)
+    return False
