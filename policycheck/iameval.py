@@ -27,7 +27,7 @@ in a Deny (read as not denying), and principals of other accounts.
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 from typing import Any
 
@@ -68,10 +68,13 @@ class StatementRef:
     sid: str
     effect: str
     conditional: bool
+    #: Its Resource entries, or ``not X`` for each NotResource entry.
+    resources: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         suffix = " (conditional)" if self.conditional else ""
-        return f"{self.effect} {self.sid} of {self.policy}{suffix}"
+        on = f" on {' '.join(self.resources)}" if self.resources else ""
+        return f"{self.effect} {self.sid} of {self.policy}{on}{suffix}"
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,11 @@ def _refs(policy: Policy) -> Iterator[tuple[StatementRef, dict[str, Any]]]:
     for index, statement in enumerate(statements(dict(policy.document))):
         effect = "Deny" if statement.get("Effect") == "Deny" else "Allow"
         sid = str(statement.get("Sid") or f"#{index + 1}")
-        yield StatementRef(policy.name, sid, effect, bool(statement.get("Condition"))), statement
+        resources = tuple(str(r) for r in as_list(statement.get("Resource"))) + tuple(
+            f"not {r}" for r in as_list(statement.get("NotResource"))
+        )
+        conditional = bool(statement.get("Condition"))
+        yield StatementRef(policy.name, sid, effect, conditional, resources), statement
 
 
 def _principal_values(statement: Mapping[str, Any], key: str) -> list[str] | None:
@@ -192,6 +199,71 @@ class Target:
     excluding: tuple[str, ...] = ()
 
 
+@dataclass
+class _Tally:
+    """The statements an evaluation found deciding, allowing or denying, and conditional."""
+
+    allowing: dict[StatementRef, None] = field(default_factory=dict)
+    denying: dict[StatementRef, None] = field(default_factory=dict)
+    conditional: dict[StatementRef, None] = field(default_factory=dict)
+
+    def allowed_by(self, *refs: StatementRef) -> None:
+        for ref in refs:
+            self.allowing[ref] = None
+            if ref.conditional:
+                self.conditional[ref] = None
+
+
+@dataclass(frozen=True)
+class _Applicable:
+    """The statements that apply to a principal, by kind."""
+
+    identity: list[_Statement]
+    boundary: list[_Statement] | None
+    on_resource: list[_Statement]
+
+
+def _action_allowed(
+    applicable: _Applicable, action: str, targets: Sequence[Target], tally: _Tally
+) -> bool:
+    """Whether ``action`` is allowed on some resource of ``targets``; records in
+    ``tally`` the statements that allow it or the explicit Denies that take it away."""
+
+    def covering(found: Iterable[_Statement], effect: str) -> list[_Statement]:
+        return [s for s in found if s.ref.effect == effect and covers_action(dict(s.body), action)]
+
+    everything = [*applicable.identity, *(applicable.boundary or []), *applicable.on_resource]
+    denies = covering(everything, "Deny")
+    for deny in denies:
+        if deny.ref.conditional:
+            tally.conditional[deny.ref] = None
+    firm = [(d.ref, _resources(d.body, "Deny")) for d in denies if not d.ref.conditional]
+    # A Deny with NotResource spares only the ARNs it names: a part of every reach.
+    spared = [_Resources(r.none_of, ()) for _, r in firm if r.any_of is None and r.none_of]
+    denied = tuple(p for _, r in firm if r.any_of for p in r.any_of)
+    limits: list[_Statement | None] = (
+        [None] if applicable.boundary is None else list(covering(applicable.boundary, "Allow"))
+    )
+    allowed = False
+    for grant in covering([*applicable.identity, *applicable.on_resource], "Allow"):
+        for limit in limits if grant.bounded else [None]:
+            parts = [_resources(grant.body, "Allow"), *spared]
+            parts += [_resources(limit.body, "Allow")] if limit is not None else []
+            for target in targets:
+                if not _reachable(target.pattern, target.excluding, parts):
+                    continue
+                if _reachable(target.pattern, (*target.excluding, *denied), parts):
+                    allowed = True
+                    tally.allowed_by(grant.ref, *([limit.ref] if limit else []))
+                    continue
+                for ref, reach in firm:
+                    if reach.any_of is None or _reachable(
+                        target.pattern, target.excluding, [*parts, reach]
+                    ):
+                        tally.denying[ref] = None
+    return allowed
+
+
 def evaluate(
     principal: Principal,
     actions: Iterable[str],
@@ -200,66 +272,18 @@ def evaluate(
 ) -> Decision:
     """Can ``principal`` perform any of ``actions`` on any resource of ``targets``?
     ``resource_policies``: the resource-based policies of the resources asked about."""
-    identity = [
-        _Statement(ref, body) for policy in principal.policies for ref, body in _refs(policy)
-    ]
-    boundary = (
-        [_Statement(ref, body) for ref, body in _refs(principal.boundary)]
-        if principal.boundary is not None
-        else None
+    applicable = _Applicable(
+        identity=[_Statement(ref, body) for p in principal.policies for ref, body in _refs(p)],
+        boundary=(
+            [_Statement(ref, body) for ref, body in _refs(principal.boundary)]
+            if principal.boundary is not None
+            else None
+        ),
+        on_resource=[s for p in resource_policies for s in _resource_statements(principal, p)],
     )
-    on_resource = [s for p in resource_policies for s in _resource_statements(principal, p)]
-    everything = identity + (boundary or []) + on_resource
-    allowing: dict[StatementRef, None] = {}
-    denying: dict[StatementRef, None] = {}
-    conditional: dict[StatementRef, None] = {}
-    allowed_actions: list[str] = []
-    targets = tuple(targets)
-    for action in dict.fromkeys(actions):
-        covering = [s for s in everything if covers_action(dict(s.body), action)]
-        denies = [s for s in covering if s.ref.effect == "Deny"]
-        for deny in denies:
-            if deny.ref.conditional:
-                conditional[deny.ref] = None
-        firm_denies = [_resources(d.body, "Deny") for d in denies if not d.ref.conditional]
-        # A Deny with NotResource spares only the ARNs it names: a part of every reach.
-        spared = [r for r in firm_denies if r.any_of is None and r.none_of]
-        spared_parts = [_Resources(r.none_of, ()) for r in spared]
-        denied = tuple(p for r in firm_denies if r.any_of for p in r.any_of)
-        limits: list[_Statement | None] = (
-            [None]
-            if boundary is None
-            else [s for s in boundary if s in covering and s.ref.effect == "Allow"]
-        )
-        grants = [
-            s for s in covering if s.ref.effect == "Allow" and (s in identity or s in on_resource)
-        ]
-        action_allowed = False
-        for grant in grants:
-            for limit in limits if grant.bounded else [None]:
-                parts = [_resources(grant.body, "Allow"), *spared_parts]
-                if limit is not None:
-                    parts.append(_resources(limit.body, "Allow"))
-                for target in targets:
-                    if not _reachable(target.pattern, target.excluding, parts):
-                        continue
-                    if _reachable(target.pattern, (*target.excluding, *denied), parts):
-                        action_allowed = True
-                        for ref in (grant.ref, *([limit.ref] if limit else [])):
-                            allowing[ref] = None
-                            if ref.conditional:
-                                conditional[ref] = None
-                    else:
-                        for deny in denies:
-                            reach = _resources(deny.body, "Deny")
-                            if not deny.ref.conditional and (
-                                reach.any_of is None
-                                or _reachable(target.pattern, target.excluding, [*parts, reach])
-                            ):
-                                denying[deny.ref] = None
-        if action_allowed:
-            allowed_actions.append(action)
-    if allowed_actions:
-        return Decision(True, tuple(allowed_actions), tuple(allowing), tuple(conditional))
-    ignored = tuple(ref for ref in conditional if ref.effect == "Deny")
-    return Decision(False, (), tuple(denying), ignored)
+    tally, asked = _Tally(), tuple(targets)
+    allowed = [a for a in dict.fromkeys(actions) if _action_allowed(applicable, a, asked, tally)]
+    if allowed:
+        return Decision(True, tuple(allowed), tuple(tally.allowing), tuple(tally.conditional))
+    ignored = tuple(ref for ref in tally.conditional if ref.effect == "Deny")
+    return Decision(False, (), tuple(tally.denying), ignored)

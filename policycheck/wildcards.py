@@ -84,7 +84,13 @@ def some_string_matches(all_of: Sequence[str], none_of: Sequence[str] = ()) -> b
     """Whether one string matches every pattern of ``all_of`` and no pattern of
     ``none_of`` (case-sensitive IAM wildcards). Decided exactly: a search over the
     product of the patterns' automata, on the characters the patterns name plus one they
-    do not (``*`` and ``?`` treat every other character alike)."""
+    do not (``*`` and ``?`` treat every other character alike). The same question comes
+    back for every principal and action that share a statement: answers are kept."""
+    return _some_string_matches(tuple(dict.fromkeys(all_of)), tuple(dict.fromkeys(none_of)))
+
+
+@lru_cache(maxsize=8192)
+def _some_string_matches(all_of: tuple[str, ...], none_of: tuple[str, ...]) -> bool:
     literal = next((p for p in all_of if "*" not in p and "?" not in p), None)
     if literal is not None:  # the only candidate
         return all(wildcard_match(p, literal) for p in all_of) and not any(
@@ -92,9 +98,22 @@ def some_string_matches(all_of: Sequence[str], none_of: Sequence[str] = ()) -> b
         )
     alphabet = {ch for pattern in (*all_of, *none_of) for ch in pattern if ch not in "*?"}
     alphabet.add("\x00" if "\x00" not in alphabet else "\x01")
+    wanted_states = [_closure(p, {0}) for p in all_of]
+    unwanted_states = [_closure(p, {0}) for p in none_of]
+    # Every match starts with the longest literal head of the patterns it must match.
+    head = max((re.split(r"[*?]", p, maxsplit=1)[0] for p in all_of), key=len, default="")
+    for ch in head:
+        wanted_states = [
+            _closure(p, _step(p, q, ch)) for p, q in zip(all_of, wanted_states, strict=True)
+        ]
+        unwanted_states = [
+            _closure(p, _step(p, q, ch)) for p, q in zip(none_of, unwanted_states, strict=True)
+        ]
+        if not all(wanted_states):
+            return False
     start = (
-        tuple(frozenset(_closure(p, {0})) for p in all_of),
-        tuple(frozenset(_closure(p, {0})) for p in none_of),
+        tuple(frozenset(q) for q in wanted_states),
+        tuple(frozenset(q) for q in unwanted_states),
     )
     seen, frontier = {start}, [start]
     while frontier:
