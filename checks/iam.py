@@ -113,32 +113,36 @@ def _principals(service: dict[str, Any]) -> list[Principal]:
     ]
 
 
+def _resource_policy(arn: str, policies: dict[str, Any]) -> tuple[Policy, ...]:
+    """The resource-based policy of ``arn``, if it has one."""
+    document = policies.get(arn)
+    return (Policy(f"resource policy of {arn}", document),) if document else ()
+
+
 def _table_questions(table_arn: str, policies: dict[str, Any]) -> list[Question]:
     """The table, its indexes, streams, backups and exports, with the table's resource
     policy (which governs the table and its indexes) and each stream's own."""
-
-    def policy(arn: str) -> tuple[Policy, ...]:
-        document = policies.get(arn)
-        return (Policy(f"resource policy of {arn}", document),) if document else ()
-
     streams = [arn for arn in policies if arn.startswith(f"{table_arn}/stream/")]
     return [
-        ((Target(table_arn), Target(f"{table_arn}/index/?*")), policy(table_arn)),
+        (
+            (Target(table_arn), Target(f"{table_arn}/index/?*")),
+            _resource_policy(table_arn, policies),
+        ),
         (tuple(Target(f"{table_arn}/{kind}/?*") for kind in SUB_RESOURCES[1:]), ()),
-        *(((Target(arn),), policy(arn)) for arn in streams if policies[arn]),
+        *(((Target(arn),), _resource_policy(arn, policies)) for arn in streams if policies[arn]),
     ]
 
 
 def _other_tables_questions(table_arn: str, policies: dict[str, Any]) -> list[Question]:
     """Every table but ``table_arn`` and its sub-resources, with their resource policies."""
     own = (table_arn, f"{table_arn}/*")
+    others = [arn for arn in policies if policies[arn] and not arn.startswith(f"{table_arn}/")]
     return [
         ((Target(ANY_TABLE, own),), ()),
         *(
-            ((Target(arn), Target(f"{arn}/?*")), policy)
-            for arn, document in policies.items()
-            if document and arn not in own and not arn.startswith(f"{table_arn}/")
-            for policy in [(Policy(f"resource policy of {arn}", document),)]
+            ((Target(arn), Target(f"{arn}/?*")), _resource_policy(arn, policies))
+            for arn in others
+            if arn != table_arn
         ),
     ]
 

@@ -20,43 +20,6 @@ def wildcard_match(pattern: str, value: str, *, case_sensitive: bool = True) -> 
     return _compile(pattern, case_sensitive).fullmatch(value) is not None
 
 
-def covers_every_suffix(pattern: str, prefix: str) -> bool:
-    """Whether ``pattern`` matches ``prefix + s`` for every non-empty string ``s``.
-
-    Used to decide whether a Resource such as ``arn:aws:s3:::bucket/*`` (or ``*``, or
-    ``arn:aws:s3:::bucket*``) covers every object of a bucket, whose ARNs all start with
-    ``arn:aws:s3:::bucket/`` followed by a non-empty key.
-    """
-    if pattern in ("*", prefix + "*") or (
-        pattern.endswith("*")
-        and prefix.startswith(pattern[:-1])
-        and "*" not in pattern[:-1]
-        and "?" not in pattern[:-1]
-    ):
-        return True  # the usual forms: "*", "<prefix>*" or a literal head of the prefix + "*"
-    states = _closure(pattern, {0})
-    for ch in prefix:
-        states = _closure(pattern, _step(pattern, states, ch))
-        if not states:
-            return False
-    # Only a remainder made of wildcards can match keys built from characters the pattern
-    # never names; such a remainder with q '?' matches lengths {q} (no '*') or all >= q.
-    exact_lengths: set[int] = set()
-    open_from: int | None = None
-    for state in states:
-        rest = pattern[state:]
-        if rest.strip("*?"):
-            continue
-        q = rest.count("?")
-        if "*" in rest:
-            open_from = q if open_from is None else min(open_from, q)
-        else:
-            exact_lengths.add(q)
-    if open_from is None:
-        return False
-    return all(length in exact_lengths for length in range(1, open_from))
-
-
 def _closure(pattern: str, states: AbstractSet[int]) -> set[int]:
     result = set(states)
     for state in sorted(states):
