@@ -604,16 +604,22 @@ def _put_table(client: Any, name: str) -> str:
     )["TableDescription"]["TableArn"]
 
 
+def _teams_and_sharepoint(client: Any, sharepoint_tables: list[str]) -> str:
+    """teams' task role reaches its own table; sharepoint's these tables (its role ARN)."""
+    iam = client("iam")
+    _service(client, "teams", taskRoleArn=_role(iam, "teams-task", ["mcp-oauth-storage-teams-dev"]))
+    other = _role(iam, "sharepoint-task", sharepoint_tables)
+    _service(client, "sharepoint", taskRoleArn=other)
+    return other
+
+
 def _read_both(client: Any) -> tuple[FactOutcome, FactOutcome]:
     return _read(client), _read(client, "dynamodb_account.resource_policies")
 
 
 def test_live_resource_policy_of_the_table_is_read(moto, catalog) -> None:
     client = _clients(moto.url)
-    iam = client("iam")
-    _service(client, "teams", taskRoleArn=_role(iam, "teams-task", ["mcp-oauth-storage-teams-dev"]))
-    other = _role(iam, "sharepoint-task", ["mcp-oauth-storage-sharepoint-dev"])
-    _service(client, "sharepoint", taskRoleArn=other)
+    other = _teams_and_sharepoint(client, ["mcp-oauth-storage-sharepoint-dev"])
     table = _put_table(client, "mcp-oauth-storage-teams-dev")
     _put_table(client, "mcp-oauth-storage-sharepoint-dev")
     roles, policies = _read_both(client)
@@ -658,9 +664,7 @@ def test_live_an_unreadable_resource_policy_is_an_error(moto, catalog) -> None:
 def test_live_a_permissions_boundary_is_read(moto, catalog) -> None:
     client = _clients(moto.url)
     iam = client("iam")
-    _service(client, "teams", taskRoleArn=_role(iam, "teams-task", ["mcp-oauth-storage-teams-dev"]))
-    broad = _role(iam, "sharepoint-task", ["*"])
-    _service(client, "sharepoint", taskRoleArn=broad)
+    broad = _teams_and_sharepoint(client, ["*"])
     assert _result(_read(client), catalog).status == "fail"
     boundary = iam.create_policy(
         PolicyName="own-table-only",
@@ -691,8 +695,7 @@ def test_live_a_permissions_boundary_is_read(moto, catalog) -> None:
 def test_live_only_the_default_version_of_a_managed_policy_counts(moto, catalog) -> None:
     client = _clients(moto.url)
     iam = client("iam")
-    _service(client, "teams", taskRoleArn=_role(iam, "teams-task", ["mcp-oauth-storage-teams-dev"]))
-    _service(client, "sharepoint", taskRoleArn=_role(iam, "sharepoint-task", []))
+    _teams_and_sharepoint(client, [])
 
     def document(table: str) -> str:
         return json.dumps(
