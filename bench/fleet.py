@@ -382,6 +382,8 @@ class Fleet:
             _operation(query, target),
             found[0] + b"-" + found[1] + b"-" + found[2],
         )
+        if operation == "GetResourcePolicy":  # no fleet table has a resource policy
+            return _error("PolicyNotFoundException", target)
         fact = next((f for f in self.facts[kind] if f.operation == operation), None)
         if fact is None:
             return None

@@ -5,7 +5,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 from policycheck.examples import Call, Deviation, Examples
-from policycheck.registry import CheckParams, Facts, Verdict, check, judge
+from policycheck.registry import CheckParams, Facts, ImpossibleValue, Verdict, check, judge
 
 
 def _pitr(days: int) -> Call:
@@ -62,7 +62,8 @@ class PitrParams(CheckParams):
 )
 def pitr_enabled(facts: Facts, params: PitrParams) -> Verdict:
     """Point-in-time recovery is ``ENABLED`` with ``RecoveryPeriodInDays`` of at least
-    ``min_recovery_days``."""
+    ``min_recovery_days``. A period DynamoDB cannot have (not a whole number from 1 to 35:
+    Infinity, NaN, negative) is an error naming the field, never a pass."""
     description = facts["dynamodb_table.continuous_backups"] or {}
     pitr = description.get("PointInTimeRecoveryDescription", {})
     status = pitr.get("PointInTimeRecoveryStatus", "not reported")
@@ -80,6 +81,11 @@ def pitr_enabled(facts: Facts, params: PitrParams) -> Verdict:
             expected_text,
             expected=expected,
             observed=observed,
+        )
+    if isinstance(period, bool) or not isinstance(period, int) or not 1 <= period <= 35:
+        raise ImpossibleValue(
+            f"RecoveryPeriodInDays is {period!r}: DynamoDB keeps a whole number of days "
+            "from 1 to 35"
         )
     return judge(
         period >= params.min_recovery_days,
@@ -140,7 +146,8 @@ class LockTableParams(CheckParams):
 
 @check(
     id="terraform-lock-table-ready",
-    passes="`aiconnectors-terraform-lock-{env}` is ACTIVE with partition key `LockID` of type S",
+    passes="`aiconnectors-terraform-lock-{env}` is ACTIVE with partition key `LockID` of type S "
+    "and no sort key",
     examples=Examples(
         at_creation=_partition_key("LockID"),
         deviation=Deviation(
@@ -157,16 +164,24 @@ class LockTableParams(CheckParams):
     params=LockTableParams,
 )
 def lock_table_ready(facts: Facts, params: LockTableParams) -> Verdict:
-    """The table is ``ACTIVE`` and its partition (HASH) key is ``hash_key`` of type S."""
+    """The table is ``ACTIVE``, its partition (HASH) key is ``hash_key`` of type S, and it
+    has no sort (RANGE) key: Terraform's S3 backend writes lock items with ``LockID`` only,
+    which a table with a sort key refuses."""
     table = facts["dynamodb_table.description"]
     hash_keys = [k["AttributeName"] for k in table.get("KeySchema", []) if k["KeyType"] == "HASH"]
     types = {a["AttributeName"]: a["AttributeType"] for a in table.get("AttributeDefinitions", [])}
     key = hash_keys[0] if hash_keys else None
+    sort_keys = [k["AttributeName"] for k in table.get("KeySchema", []) if k["KeyType"] == "RANGE"]
     problems = []
     if table.get("TableStatus") != "ACTIVE":
         problems.append(f"table is {table.get('TableStatus')}")
     if key != params.hash_key or types.get(key) != "S":
         problems.append(f"partition key is {key} of type {types.get(key) if key else None}")
+    if sort_keys:
+        problems.append(
+            f"sort key {sort_keys[0]}: the S3 backend writes lock items with "
+            f"{params.hash_key} only, so every lock write is refused"
+        )
     text = "; ".join(problems) or f"ACTIVE with partition key {key} (S)"
     return judge(
         not problems,

@@ -1,5 +1,6 @@
 """Firehose checks: audit logs are delivered to their bucket often and encrypted."""
 
+import math
 import re
 from typing import Any
 
@@ -89,6 +90,42 @@ def _encrypted(stream: dict[str, Any], destination: dict[str, Any]) -> bool:
     return stream_sse.get("Status") == "ENABLED" or bool(at_destination)
 
 
+#: A Lambda processor's buffer where its parameters do not set one (Firehose developer
+#: guide, "Transform source data": 60 s or 1 MB by default, up to 900 s and 3 MB).
+LAMBDA_BUFFER_DEFAULTS = {"BufferIntervalInSeconds": "60", "BufferSizeInMBs": "1"}
+
+
+def _lambda_buffers(destination: dict[str, Any]) -> list[dict[str, float | str]]:
+    """The buffer of each Lambda processor records pass through before the destination's
+    own buffer (a value that is not a number is kept as written)."""
+    processing = destination.get("ProcessingConfiguration") or {}
+    if processing.get("Enabled") is False:
+        return []
+    buffers = []
+    for processor in processing.get("Processors") or []:
+        if processor.get("Type") != "Lambda":
+            continue
+        given = {
+            p.get("ParameterName"): p.get("ParameterValue")
+            for p in processor.get("Parameters") or []
+        }
+        buffers.append(
+            {
+                name: _number(given.get(name, default))
+                for name, default in LAMBDA_BUFFER_DEFAULTS.items()
+            }
+        )
+    return buffers
+
+
+def _number(value: Any) -> float | str:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return str(value)
+    return number if math.isfinite(number) and number >= 0 else str(value)
+
+
 def _stream_problems(
     stream: dict[str, Any], destination: dict[str, Any], params: DeliveryParams
 ) -> list[str]:
@@ -98,8 +135,16 @@ def _stream_problems(
     problems = []
     if stream.get("status") != "ACTIVE":
         problems.append(f"stream {stream['name']} is {stream.get('status') or 'of unknown state'}")
-    if interval is None or interval > params.max_interval_seconds:
-        problems.append(f"{label} buffers {interval} s")
+    lambdas = _lambda_buffers(destination)
+    unreadable = [v for b in lambdas for v in b.values() if isinstance(v, str)]
+    if unreadable:
+        problems.append(f"{label}'s Lambda processor buffers {unreadable[0]!r}, not a number")
+    waited = 0.0 if unreadable else sum(float(b["BufferIntervalInSeconds"]) for b in lambdas)
+    if interval is None or interval + waited > params.max_interval_seconds:
+        after = f" after {waited:g} s in its Lambda processor" if waited else ""
+        problems.append(f"{label} buffers {interval} s{after}")
+    if not unreadable and any(float(b["BufferSizeInMBs"]) > params.max_size_mb for b in lambdas):
+        problems.append(f"{label}'s Lambda processor buffers more than {params.max_size_mb} MB")
     if size is None or size > params.max_size_mb:
         problems.append(f"{label} buffers {size} MB")
     if params.require_encryption and not _encrypted(stream, destination):
@@ -112,7 +157,8 @@ def _stream_problems(
     passes="a delivery stream delivers every record to the bucket (S3/Extended S3 destination, "
     "Redshift staging bucket, or S3 backup of all records), and every stream that writes "
     "anything there, S3 backups of failed records included, is active, buffers ≤ 60 s and "
-    "≤ 5 MB, and is encrypted",
+    "≤ 5 MB (a Lambda processor's buffer, 60 s by default, adds to the delay), and is "
+    "encrypted",
     examples=Examples(
         compliant=(_delivery_stream("{params.max_interval_seconds}"),),
         deviation=Deviation("buffers 300 s before delivering", (_delivery_stream(300),)),
@@ -133,7 +179,9 @@ def delivers_to_bucket(facts: Facts, params: DeliveryParams) -> Verdict:
     S3 destination, Redshift's intermediate bucket, or an S3 backup of all records), and
     every stream that writes anything to the bucket, S3 backups of failed records only
     included, is active, buffers no longer than ``max_interval_seconds`` and no more than
-    ``max_size_mb`` for that location, and is encrypted. A backup of failed records only
+    ``max_size_mb`` for that location, and is encrypted. A Lambda processor buffers records
+    (``BufferIntervalInSeconds``, ``BufferSizeInMBs``; 60 s and 1 MB by default) before the
+    destination's buffer: its interval adds to the delay. A backup of failed records only
     does not by itself count as delivering the logs. Buckets are matched by name, in any
     ARN partition."""
     bucket = facts[RESOURCE]["name"]

@@ -5,9 +5,8 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from policycheck.examples import Call, Deviation, Examples, Json
-from policycheck.policydocs import as_list, covers_action, statements
+from policycheck.iameval import Policy, Principal, Target, evaluate
 from policycheck.registry import RESOURCE, CheckParams, Facts, NoParams, Verdict, check, judge
-from policycheck.wildcards import covers_every_suffix
 
 SseAlgorithm = Literal["AES256", "aws:kms", "aws:kms:dsse"]
 StorageClass = Literal[
@@ -477,27 +476,17 @@ def retains_all_versions(facts: Facts, params: NoParams) -> Verdict:
     return judge(not deleting, text, "no rule that deletes data", expected=expected, observed=rules)
 
 
-def _applies_to_everyone(principal: Any) -> bool:
-    if principal == "*":
-        return True
-    return isinstance(principal, dict) and "*" in as_list(principal.get("AWS"))
-
-
-def _covers_all_objects(statement: dict[str, Any], bucket: str) -> bool:
-    # NotResource is not interpreted: such a statement is never credited (fail closed).
-    return any(
-        covers_every_suffix(pattern, f"arn:aws:s3:::{bucket}/")
-        for pattern in as_list(statement.get("Resource"))
-    )
-
-
-def _unconditional_deny_gap(statement: dict[str, Any]) -> str | None:
-    """Why a Deny statement that names the action does not protect every object."""
-    if "NotPrincipal" in statement or not _applies_to_everyone(statement.get("Principal")):
-        return "applies to some principals only"
-    if statement.get("Condition"):
-        return "applies only under a Condition"
-    return None
+#: A principal the bucket policy cannot name: of no account it trusts, allowed everything
+#: by its own policies. What is denied to it is denied to every principal.
+ANYONE = Principal(
+    "arn:aws:iam::000000000000:role/any-principal",
+    (
+        Policy(
+            "any identity policy",
+            {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}},
+        ),
+    ),
+)
 
 
 @check(
@@ -522,9 +511,11 @@ def _unconditional_deny_gap(statement: dict[str, Any]) -> str | None:
     ),
 )
 def policy_denies_delete(facts: Facts, params: NoParams) -> Verdict:
-    """The bucket policy has, for each of ``s3:DeleteObject`` and ``s3:DeleteObjectVersion``,
-    a ``Deny`` statement for every principal, without Condition, on every object of the
-    bucket. IAM wildcards in actions and resources count."""
+    """The bucket policy denies ``s3:DeleteObject`` and ``s3:DeleteObjectVersion`` on every
+    object of the bucket to every principal, as ``policycheck.iameval`` decides for a
+    principal the policy cannot name and whose own policies allow everything. IAM wildcards
+    in actions and resources count, ``NotAction``/``NotResource`` as AWS reads them; a
+    Deny under a Condition is not counted."""
     bucket = facts[RESOURCE]["name"]
     policy = facts["s3_bucket.policy"]
     expected = {
@@ -537,22 +528,19 @@ def policy_denies_delete(facts: Facts, params: NoParams) -> Verdict:
     expected_text = "an unconditional Deny of s3:DeleteObject and s3:DeleteObjectVersion to *"
     if policy is None:
         return judge(False, "no bucket policy", expected_text, expected=expected, observed=None)
-    denies = [
-        statement
-        for statement in statements(policy)
-        if statement.get("Effect") == "Deny" and _covers_all_objects(statement, bucket)
-    ]
+    objects = Target(f"arn:aws:s3:::{bucket}/?*")
     problems = []
     for action in DELETE_ACTIONS:
-        naming = [statement for statement in denies if covers_action(statement, action)]
-        gaps = [_unconditional_deny_gap(statement) for statement in naming]
-        if None in gaps:
+        decision = evaluate(ANYONE, [action], [objects], [Policy("the bucket policy", policy)])
+        if not decision.allowed:
             continue
-        if naming:
-            reasons = sorted({gap for gap in gaps if gap})
-            problems.append(f"the Deny of {action} {' and '.join(reasons)}")
+        conditional = [str(ref) for ref in decision.conditional if ref.effect == "Deny"]
+        if conditional:
+            problems.append(
+                f"the Deny of {action} applies only under a Condition ({', '.join(conditional)})"
+            )
         else:
-            problems.append(f"nothing denies {action} on every object")
+            problems.append(f"nothing denies {action} to every principal on every object")
     text = "; ".join(problems) if problems else "deletion of objects and versions is denied to *"
     return judge(not problems, text, expected_text, expected=expected, observed=policy)
 

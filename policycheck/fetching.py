@@ -1,6 +1,7 @@
 """Fetch facts concurrently, each at most once per subject per run, dependencies first."""
 
 import json
+import math
 import threading
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
@@ -68,8 +69,24 @@ def fact_key(account_id: str, region: str, spec: FactSpec, name: str, parent: st
 
 
 def jsonable(value: Any) -> Any:
-    """API answers with datetimes and bytes turned into JSON-ready values."""
-    return json.loads(json.dumps(value, default=_encode))
+    """API answers with datetimes and bytes turned into JSON-ready values (strict JSON:
+    a number that is not finite raises ValueError)."""
+    return json.loads(json.dumps(value, default=_encode, allow_nan=False))
+
+
+def non_finite(value: Any, path: str = "") -> str | None:
+    """Where in an answer a number is not finite (Infinity, NaN), as ``Key.Key[0]``;
+    None when every number is finite."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"{path or 'the answer'} is {value!r}"
+    children = (
+        (((f"{path}.{key}" if path else str(key)), item) for key, item in value.items())
+        if isinstance(value, dict)
+        else ((f"{path}[{index}]", item) for index, item in enumerate(value))
+        if isinstance(value, list | tuple)
+        else ()
+    )
+    return next((found for key, item in children if (found := non_finite(item, key))), None)
 
 
 def _encode(value: Any) -> Any:
@@ -105,6 +122,9 @@ def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
         return failed(type(exc).__name__, str(exc))
     except Exception as exc:  # fail closed: an unreadable answer is an error, never a pass
         return failed(getattr(exc, "code", type(exc).__name__), str(exc))
+    impossible = non_finite(value)
+    if impossible is not None:  # JSON cannot carry it, and no AWS setting is infinite
+        return failed("ImpossibleValue", f"{impossible}, not a finite number")
     return FactOutcome(spec, value=jsonable(value), fetched_at=fetched_at)
 
 

@@ -26,6 +26,12 @@ def _unique(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return found
 
 
+def refuse_constant(constant: str) -> Any:
+    """``Infinity``, ``-Infinity`` and ``NaN`` are not JSON (RFC 8259), though Python
+    reads them by default."""
+    raise ValueError(f"not valid JSON: {constant} is not a JSON number")
+
+
 class JsonReader:
     """A cursor over a JSON text: call ``members`` at an object and ``items`` at an array,
     and read each member's or item's value (``value``, or ``members``/``items`` again)
@@ -38,7 +44,7 @@ class JsonReader:
         self._position = 0
         self._ended = False
         self._consumed = 0  # characters dropped from the buffer's front
-        self._decoder = json.JSONDecoder(object_pairs_hook=_unique)
+        self._decoder = json.JSONDecoder(object_pairs_hook=_unique, parse_constant=refuse_constant)
 
     def value(self) -> Any:
         """The next value, whole (meant for the small ones)."""

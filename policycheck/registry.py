@@ -49,6 +49,12 @@ RESOURCE = "resource"
 #: The run's start time (ISO 8601), for checks that judge ages.
 NOW = "now"
 
+
+class ImpossibleValue(ValueError):
+    """An answer no AWS resource can give (a recovery period of Infinity days): the check
+    cannot judge it, and its result is an error naming the field (never a pass)."""
+
+
 P = TypeVar("P", bound=CheckParams)
 Evaluator = Callable[[Facts, Any], Verdict]
 

@@ -28,7 +28,9 @@ KEY_SEPARATOR = "\x1f"
 
 def canonical(value: Any) -> str:
     """The JSON a value is hashed and stored as: sorted keys, no spaces, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def sort_key(*fields: str | int) -> str:

@@ -74,3 +74,40 @@ def test_ttl_not_enabled_fails(status: str) -> None:
 def test_ttl_attribute_parameter() -> None:
     assert judge("dynamodb-ttl-enabled", _ttl("ENABLED", "ttl"), attribute_name="ttl").passed
     assert not judge("dynamodb-ttl-enabled", _ttl("ENABLED", "other"), attribute_name="ttl").passed
+
+
+@pytest.mark.parametrize("days", [float("inf"), float("nan"), -1, 0, 36, 35.5, "35", True])
+def test_an_impossible_recovery_period_is_an_error_naming_the_field(days: object) -> None:
+    """ "inf-day recovery period" passed on main: a value DynamoDB cannot hold is an
+    error (the check raises; the runner makes it an error result), never a pass."""
+    from policycheck.registry import ImpossibleValue
+
+    with pytest.raises(ImpossibleValue, match=r"RecoveryPeriodInDays is .*from 1 to 35"):
+        judge("dynamodb-pitr-enabled", _pitr(days=days))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("days", [1, 35])
+def test_the_recovery_period_range_ends_are_possible(days: int) -> None:
+    assert judge("dynamodb-pitr-enabled", _pitr(days=days), min_recovery_days=1).passed
+
+
+def test_a_non_finite_number_in_an_aws_answer_is_an_error_naming_it() -> None:
+    from policycheck.facts import FetchContext
+    from policycheck.fetching import read_fact
+    from policycheck.plugins import load_registry
+
+    class Answers:
+        def describe_continuous_backups(self, **_: object) -> dict:
+            description = {
+                "PointInTimeRecoveryStatus": "ENABLED",
+                "RecoveryPeriodInDays": float("inf"),
+            }
+            return {"ContinuousBackupsDescription": {"PointInTimeRecoveryDescription": description}}
+
+    spec = load_registry().facts["dynamodb_table.continuous_backups"]
+    context = FetchContext("t", "123456789012", "eu-central-1", "", lambda service: Answers())
+    outcome = read_fact(spec, context)
+    assert outcome.error is not None and outcome.error.code == "ImpossibleValue"
+    assert outcome.error.message == (
+        "PointInTimeRecoveryDescription.RecoveryPeriodInDays is inf, not a finite number"
+    )

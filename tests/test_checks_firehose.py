@@ -564,3 +564,72 @@ def test_s3_locations_of_a_destination() -> None:
         ("backup", "spare", "Disabled"),
         ("other", "tables", None),
     ]
+
+
+def _processed(*parameters: tuple[str, str], enabled: bool = True, kind: str = "Lambda") -> dict:
+    location = _location(interval=0)
+    location["ProcessingConfiguration"] = {
+        "Enabled": enabled,
+        "Processors": [
+            {
+                "Type": kind,
+                "Parameters": [
+                    {"ParameterName": "LambdaArn", "ParameterValue": "arn:aws:lambda:f"},
+                    *({"ParameterName": n, "ParameterValue": v} for n, v in parameters),
+                ],
+            }
+        ],
+    }
+    return location
+
+
+def test_a_lambda_processor_buffer_adds_to_the_delay() -> None:
+    """The false pass on main: a 900 s processor buffer before a 0 s destination buffer
+    passed the 60 s promise."""
+    verdict = _judge(_stream("audit", _processed(("BufferIntervalInSeconds", "900"))))
+    assert not verdict.passed
+    assert "buffers 0 s after 900 s in its Lambda processor" in verdict.message
+    # At the boundary: 60 s in the processor (its default) and none at the destination.
+    assert _judge(_stream("audit", _processed())).passed
+    assert _judge(_stream("audit", _processed(("BufferIntervalInSeconds", "60")))).passed
+    assert not _judge(_stream("audit", _processed(("BufferIntervalInSeconds", "61")))).passed
+    # A disabled processing configuration or another processor type buffers nothing here.
+    late = ("BufferIntervalInSeconds", "900")
+    assert _judge(_stream("audit", _processed(late, enabled=False))).passed
+    assert _judge(_stream("audit", _processed(late, kind="AppendDelimiterToRecord"))).passed
+
+
+def test_a_lambda_processor_buffer_size_and_unreadable_values() -> None:
+    verdict = _judge(_stream("audit", _processed(("BufferSizeInMBs", "6"))))
+    assert not verdict.passed and "Lambda processor buffers more than 5 MB" in verdict.message
+    for value in ("soon", "Infinity", "NaN", "-1"):
+        verdict = _judge(_stream("audit", _processed(("BufferIntervalInSeconds", value))))
+        assert not verdict.passed and f"buffers {value!r}, not a number" in verdict.message
+
+
+def test_the_collector_keeps_the_processing_configuration(moto) -> None:
+    client = _clients(moto.url)
+    firehose = client("firehose")
+    firehose.create_delivery_stream(
+        DeliveryStreamName="lambda",
+        ExtendedS3DestinationConfiguration={
+            "RoleARN": f"arn:aws:iam::{ACCOUNT}:role/firehose",
+            "BucketARN": "arn:aws:s3:::audit",
+            "BufferingHints": {"IntervalInSeconds": 0, "SizeInMBs": 5},
+            "ProcessingConfiguration": {
+                "Enabled": True,
+                "Processors": [
+                    {
+                        "Type": "Lambda",
+                        "Parameters": [
+                            {"ParameterName": "LambdaArn", "ParameterValue": "arn:aws:lambda:f"},
+                            {"ParameterName": "BufferIntervalInSeconds", "ParameterValue": "900"},
+                        ],
+                    }
+                ],
+            },
+        },
+    )
+    streams = _read(client).value
+    verdict = judge(CHECK, {"s3_account.firehose_streams": streams}, resource="audit")
+    assert not verdict.passed and "after 900 s in its Lambda processor" in verdict.message

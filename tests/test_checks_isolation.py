@@ -32,6 +32,7 @@ def _statement(
 
 def _cluster(**statements: list[dict]) -> dict:
     return {
+        "dynamodb_account.resource_policies": {},
         "ecs_cluster.task_roles": {
             f"mcp-{mcp}-main-svc": {
                 "task_definition": "td",
@@ -39,7 +40,7 @@ def _cluster(**statements: list[dict]) -> dict:
                 "task_role_arn": f"arn:aws:iam::{ACCOUNT}:role/{mcp}",
             }
             for mcp, s in statements.items()
-        }
+        },
     }
 
 
@@ -73,7 +74,10 @@ def test_own_table_and_its_indexes_only_passes() -> None:
 def test_star_resource_on_own_role_fails() -> None:
     verdict = _judge(_cluster(teams=[_statement("*", action="dynamodb:*")]))
     assert not verdict.passed
-    assert "own task role grants DynamoDB on * (inline:p)" in verdict.message
+    assert (
+        f"own task role arn:aws:iam::{ACCOUNT}:role/teams can reach tables other than "
+        "mcp-oauth-storage-teams-dev (Allow #1 of inline:p on *)"
+    ) in verdict.message
 
 
 def test_another_table_on_own_role_fails() -> None:
@@ -90,9 +94,8 @@ def test_other_role_reaching_by_wildcard_fails() -> None:
         )
     )
     assert not verdict.passed
-    assert "task role of mcp-sharepoint-main-svc can reach the table (arn:aws:iam::aws:x)" in (
-        verdict.message
-    )
+    reaching = "task role of mcp-sharepoint-main-svc can reach the table"
+    assert f"{reaching} (Allow #1 of arn:aws:iam::aws:x on " in verdict.message
     assert verdict.observed["other_roles_reaching"][0]["service"] == "mcp-sharepoint-main-svc"
 
 
@@ -119,7 +122,7 @@ def test_not_resource_is_broad() -> None:
         "NotResource": PREFIX + "other",
     }
     verdict = _judge(_cluster(teams=[statement]))
-    assert not verdict.passed and "NotResource" in verdict.message
+    assert not verdict.passed and "can reach tables other than" in verdict.message
 
 
 def test_table_pattern_parameter() -> None:
@@ -218,15 +221,23 @@ def _read(client: Any, fact: str = "ecs_cluster.task_roles", name: str = "") -> 
     return read_fact(load_registry().facts[fact], context)
 
 
-def _result(outcome: FactOutcome, catalog: Any, mcp: str = "teams") -> Any:
-    """The check's result as the runner makes it from this outcome of the fact."""
+def _result(
+    outcome: FactOutcome, catalog: Any, mcp: str = "teams", policies: FactOutcome | None = None
+) -> Any:
+    """The check's result as the runner makes it from this outcome of the fact (and of
+    the tables' resource policies: none unless given)."""
     resource = ResourceInstance(
         f"mcp-{mcp}-main-svc", CLUSTER, {"env": "dev", "mcp": mcp, "region": REGION}, REGION
     )
     bound = target("dynamodb-access-isolated", resource, Where("dev", ACCOUNT, REGION))
-    key = fact_key(ACCOUNT, REGION, outcome.spec, resource.name, CLUSTER)
+    spec = load_registry().facts["dynamodb_account.resource_policies"]
+    policies = policies or FactOutcome(spec, value={})
+    outcomes = {
+        fact_key(ACCOUNT, REGION, outcome.spec, resource.name, CLUSTER): outcome,
+        fact_key(ACCOUNT, REGION, spec, resource.name, CLUSTER): policies,
+    }
     now = datetime(2026, 11, 24, tzinfo=UTC)
-    return evaluate(bound, {key: outcome}, catalog, now, load_registry())
+    return evaluate(bound, outcomes, catalog, now, load_registry())
 
 
 def _describe_dropping(client: Any, service: str, failure: dict | None) -> Any:
@@ -358,7 +369,7 @@ def test_attached_policies_are_read(moto, catalog) -> None:
     )["Policy"]["Arn"]
     iam.attach_role_policy(RoleName="sharepoint-task", PolicyArn=managed)
     result = _result(_read(client), catalog)
-    assert result.status == "fail" and f"({managed})" in result.message
+    assert result.status == "fail" and f"(Allow #1 of {managed} on *)" in result.message
 
 
 def test_a_task_role_with_a_path_is_read_by_its_role_name(moto, catalog) -> None:
@@ -442,7 +453,7 @@ def test_roles_of_tasks_still_running_an_older_definition_count(
     assert sharepoint["other_task_role_arns"] == [old_role]
     result = _result(outcome, catalog)
     assert result.status == "fail"
-    assert f"(inline:tables of {old_role})" in result.message
+    assert f"(Allow #1 of inline:tables of {old_role} on " in result.message
     # A deployment that is INACTIVE runs no task.
     finished = _read(_running_also(client, "mcp-sharepoint-main-svc", group, old, "INACTIVE"))
     assert "other_task_definitions" not in finished.value["mcp-sharepoint-main-svc"]
@@ -477,3 +488,356 @@ def test_service_description_other_failure_is_an_error(
     outcome = _read(dropping, "ecs_service.description")
     assert not outcome.resource_missing
     assert outcome.error is not None and outcome.error.code == code
+
+
+# --- access as AWS decides it (issue 21): sub-resources, Deny, boundaries, resource policies
+
+SHAREPOINT_ROLE = f"arn:aws:iam::{ACCOUNT}:role/sharepoint"
+
+
+@pytest.mark.parametrize(
+    ("action", "resource"),
+    [
+        ("dynamodb:Query", OWN + "/index/*"),  # a GSI projecting ALL returns every token
+        ("dynamodb:GetRecords", OWN + "/stream/*"),  # NEW_AND_OLD_IMAGES carries every token
+        ("dynamodb:RestoreTableFromBackup", OWN + "/backup/*"),  # a full copy of the tokens
+        ("dynamodb:ExportTableToPointInTime", OWN),
+    ],
+)
+def test_another_role_reaching_a_sub_resource_of_the_table_fails(
+    action: str, resource: str
+) -> None:
+    """False passes on main: the Resource was matched against the bare table ARN only."""
+    verdict = _judge(
+        _cluster(
+            teams=[_statement([OWN, OWN + "/index/*"])],
+            sharepoint=[
+                _statement(PREFIX + "mcp-oauth-storage-sharepoint-dev"),
+                _statement(resource, action=action, source="inline:reader"),
+            ],
+        )
+    )
+    assert not verdict.passed
+    assert (
+        "task role of mcp-sharepoint-main-svc can reach the table "
+        f"(Allow #1 of inline:reader on {resource})"
+    ) in verdict.message
+    [reach] = verdict.observed["other_roles_reaching"]
+    assert action in reach["actions"] and reach["task_role_arn"] == SHAREPOINT_ROLE
+
+
+def test_an_explicit_deny_on_every_token_table_wins() -> None:
+    """False fail on main: Deny statements were ignored, so a broad Allow reached every
+    table although an explicit Deny takes the token tables away."""
+    broad_but_denied = [
+        _statement("*", action="dynamodb:*"),
+        _statement(PREFIX + "mcp-oauth-storage-*", action="dynamodb:*", effect="Deny"),
+    ]
+    assert _judge(_cluster(teams=[_statement(OWN)], sharepoint=broad_but_denied)).passed
+    # A Deny under a condition might not apply: it is not counted.
+    conditional = [
+        broad_but_denied[0],
+        {**broad_but_denied[1], "Condition": {"Bool": {"aws:ViaAWSService": "true"}}},
+    ]
+    verdict = _judge(_cluster(teams=[_statement(OWN)], sharepoint=conditional))
+    assert not verdict.passed
+    assert verdict.observed["other_roles_reaching"][0]["conditional"] == [
+        f"Deny #2 of inline:p on {PREFIX}mcp-oauth-storage-* (conditional)"
+    ]
+
+
+def test_a_conditional_allow_counts_as_granting() -> None:
+    allow = _statement(OWN, action="dynamodb:GetItem", Condition={"StringEquals": {"aws:x": "y"}})
+    verdict = _judge(_cluster(teams=[_statement(OWN)], sharepoint=[allow]))
+    assert not verdict.passed and "(conditional)" in verdict.message
+
+
+def test_a_permissions_boundary_limits_what_a_role_reaches() -> None:
+    facts = _cluster(teams=[_statement(OWN)], sharepoint=[_statement("*", action="dynamodb:*")])
+    service = facts["ecs_cluster.task_roles"]["mcp-sharepoint-main-svc"]
+    own_only = [_statement(PREFIX + "mcp-oauth-storage-sharepoint-dev", action="dynamodb:*")]
+    service["permissions_boundaries"] = {
+        SHAREPOINT_ROLE: {"policy": "arn:aws:iam::123456789012:policy/b", "statements": own_only}
+    }
+    assert _judge(facts).passed
+    # The boundary limits the role it is set on only.
+    service["permissions_boundaries"] = {
+        "arn:aws:iam::123456789012:role/x": {"policy": "b", "statements": own_only}
+    }
+    assert not _judge(facts).passed
+
+
+def test_a_table_resource_policy_granting_another_role_fails() -> None:
+    facts = _cluster(teams=[_statement(OWN)], sharepoint=[])
+    facts["dynamodb_account.resource_policies"] = {
+        OWN: {
+            "Statement": [
+                {
+                    "Sid": "LetSharepointRead",
+                    "Effect": "Allow",
+                    "Principal": {"AWS": SHAREPOINT_ROLE},
+                    "Action": "dynamodb:Query",
+                    "Resource": OWN,
+                }
+            ]
+        }
+    }
+    verdict = _judge(facts)
+    assert not verdict.passed
+    assert f"(Allow LetSharepointRead of resource policy of {OWN} on {OWN})" in verdict.message
+    # The same policy on another table opens that table to teams' role instead.
+    other = PREFIX + "mcp-oauth-storage-sharepoint-dev"
+    policy = facts["dynamodb_account.resource_policies"].pop(OWN)
+    policy["Statement"][0]["Principal"] = {"AWS": f"arn:aws:iam::{ACCOUNT}:role/teams"}
+    policy["Statement"][0]["Resource"] = other
+    facts["dynamodb_account.resource_policies"][other] = policy
+    verdict = _judge(facts)
+    assert not verdict.passed and "own task role" in verdict.message
+
+
+def _put_table(client: Any, name: str) -> str:
+    return client("dynamodb").create_table(
+        TableName=name,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )["TableDescription"]["TableArn"]
+
+
+def _teams_and_sharepoint(client: Any, sharepoint_tables: list[str]) -> str:
+    """teams' task role reaches its own table; sharepoint's these tables (its role ARN)."""
+    iam = client("iam")
+    _service(client, "teams", taskRoleArn=_role(iam, "teams-task", ["mcp-oauth-storage-teams-dev"]))
+    other = _role(iam, "sharepoint-task", sharepoint_tables)
+    _service(client, "sharepoint", taskRoleArn=other)
+    return other
+
+
+def _read_both(client: Any) -> tuple[FactOutcome, FactOutcome]:
+    return _read(client), _read(client, "dynamodb_account.resource_policies")
+
+
+def test_live_resource_policy_of_the_table_is_read(moto, catalog) -> None:
+    client = _clients(moto.url)
+    other = _teams_and_sharepoint(client, ["mcp-oauth-storage-sharepoint-dev"])
+    table = _put_table(client, "mcp-oauth-storage-teams-dev")
+    _put_table(client, "mcp-oauth-storage-sharepoint-dev")
+    roles, policies = _read_both(client)
+    assert policies.error is None and policies.value == {
+        table: None,
+        PREFIX + "mcp-oauth-storage-sharepoint-dev": None,
+    }
+    assert _result(roles, catalog, policies=policies).status == "pass"
+    grant = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Cross",
+                "Effect": "Allow",
+                "Principal": {"AWS": other},
+                "Action": "dynamodb:GetItem",
+                "Resource": table,
+            }
+        ],
+    }
+    client("dynamodb").put_resource_policy(ResourceArn=table, Policy=json.dumps(grant))
+    roles, policies = _read_both(client)
+    result = _result(roles, catalog, policies=policies)
+    assert result.status == "fail"
+    assert (
+        "task role of mcp-sharepoint-main-svc can reach the table (Allow Cross of resource policy"
+        in result.message
+    )
+
+
+def test_live_an_unreadable_resource_policy_is_an_error(moto, catalog) -> None:
+    client = _clients(moto.url)
+    _cluster_of_two(client)
+    _put_table(client, "mcp-oauth-storage-teams-dev")
+    moto.faults.add(Fault("GetResourcePolicy", "AccessDeniedException", 400))
+    roles, policies = _read_both(client)
+    assert policies.error is not None and policies.error.code == "AccessDeniedException"
+    result = _result(roles, catalog, policies=policies)
+    assert result.status == "error" and result.error.code == "AccessDeniedException"
+
+
+def test_live_a_permissions_boundary_is_read(moto, catalog) -> None:
+    client = _clients(moto.url)
+    iam = client("iam")
+    broad = _teams_and_sharepoint(client, ["*"])
+    assert _result(_read(client), catalog).status == "fail"
+    boundary = iam.create_policy(
+        PolicyName="own-table-only",
+        PolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "dynamodb:*",
+                        "Resource": PREFIX + "mcp-oauth-storage-sharepoint-dev",
+                    }
+                ],
+            }
+        ),
+    )["Policy"]["Arn"]
+    iam.put_role_permissions_boundary(RoleName="sharepoint-task", PermissionsBoundary=boundary)
+    outcome = _read(client)
+    assert (
+        outcome.value["mcp-sharepoint-main-svc"]["permissions_boundaries"][broad]["policy"]
+        == boundary
+    )
+    assert _result(outcome, catalog).status == "pass"
+    moto.faults.add(Fault("GetRole", "AccessDenied", 403))
+    assert _result(_read(client), catalog).status == "error"
+
+
+def test_live_only_the_default_version_of_a_managed_policy_counts(moto, catalog) -> None:
+    client = _clients(moto.url)
+    iam = client("iam")
+    _teams_and_sharepoint(client, [])
+
+    def document(table: str) -> str:
+        return json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Action": "dynamodb:Query",
+                        "Resource": PREFIX + table + "/index/*",
+                    }
+                ],
+            }
+        )
+
+    arn = iam.create_policy(
+        PolicyName="reads", PolicyDocument=document("mcp-oauth-storage-sharepoint-dev")
+    )["Policy"]["Arn"]
+    iam.attach_role_policy(RoleName="sharepoint-task", PolicyArn=arn)
+    iam.create_policy_version(
+        PolicyArn=arn, PolicyDocument=document("mcp-oauth-storage-teams-dev"), SetAsDefault=False
+    )
+    assert _result(_read(client), catalog).status == "pass"
+    iam.set_default_policy_version(PolicyArn=arn, VersionId="v2")
+    result = _result(_read(client), catalog)
+    assert result.status == "fail" and "/index/*" in result.message
+
+
+# --- plan mode: the plans show the roles' policies and the tables' resource policies ---
+
+
+def _plan_service(plan: Any, mcp: str, statements: list[dict]) -> None:
+    role = f"arn:aws:iam::{ACCOUNT}:role/{mcp}-task"
+    cluster = f"arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{CLUSTER}"
+    definition = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/{mcp}:1"
+    plan.add(
+        "",
+        "aws_ecs_service",
+        mcp,
+        {"name": f"mcp-{mcp}-main-svc", "cluster": cluster, "task_definition": f"{mcp}:1"},
+    )
+    plan.add(
+        "",
+        "aws_ecs_task_definition",
+        mcp,
+        {"family": mcp, "task_role_arn": role, "arn": definition},
+    )
+    plan.add(
+        "",
+        "aws_iam_role",
+        mcp,
+        {"name": f"{mcp}-task", "arn": role, "inline_policy": [], "managed_policy_arns": []},
+    )
+    plan.add(
+        "",
+        "aws_iam_role_policy",
+        mcp,
+        {"role": f"{mcp}-task", "name": "p", "policy": json.dumps({"Statement": statements})},
+    )
+
+
+def _plan_verdict(plan: Any):
+    from pathlib import Path
+
+    from policycheck.terraform.common import Subject
+    from policycheck.terraform.planfile import PlanFile
+    from policycheck.terraform.sources import FROM_PLAN
+    from policycheck.terraform.state import build_states
+
+    document = json.loads(json.dumps(plan.document()))
+    after, _ = build_states([PlanFile(Path("plan.json"), "0" * 64, "1.9.8", "1.2", document)])
+    facts = {
+        name: FROM_PLAN[name](after, Subject("", CLUSTER, ACCOUNT, REGION))
+        for name in ("ecs_cluster.task_roles", "dynamodb_account.resource_policies")
+    }
+    return _judge(facts)
+
+
+@pytest.mark.parametrize(
+    "reader",
+    [
+        {"Effect": "Allow", "Action": "dynamodb:Query", "Resource": OWN + "/index/*"},
+        {"Effect": "Allow", "Action": "dynamodb:GetRecords", "Resource": OWN + "/stream/*"},
+        {
+            "Effect": "Allow",
+            "Action": "dynamodb:RestoreTableFromBackup",
+            "Resource": OWN + "/backup/*",
+        },
+    ],
+)
+def test_plan_another_role_reaching_a_sub_resource_fails(reader: dict) -> None:
+    from planbuilder import PlanBuilder
+
+    plan = PlanBuilder()
+    _plan_service(plan, "teams", [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": OWN}])
+    _plan_service(plan, "sharepoint", [reader])
+    verdict = _plan_verdict(plan)
+    assert (
+        not verdict.passed
+        and "task role of mcp-sharepoint-main-svc can reach the table" in verdict.message
+    )
+
+
+def test_plan_deny_wins_and_resource_policy_counts() -> None:
+    from planbuilder import PlanBuilder, ref
+
+    plan = PlanBuilder()
+    _plan_service(plan, "teams", [{"Effect": "Allow", "Action": "dynamodb:*", "Resource": OWN}])
+    _plan_service(
+        plan,
+        "sharepoint",
+        [
+            {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"},
+            {"Effect": "Deny", "Action": "dynamodb:*", "Resource": PREFIX + "*"},
+        ],
+    )
+    assert _plan_verdict(plan).passed
+    plan.add("", "aws_dynamodb_table", "teams", {"name": "mcp-oauth-storage-teams-dev"})
+    grant = {
+        "Statement": [
+            {
+                "Sid": "Cross",
+                "Effect": "Allow",
+                "Principal": {"AWS": f"arn:aws:iam::{ACCOUNT}:role/outlook-task"},
+                "Action": "dynamodb:Scan",
+                "Resource": OWN,
+            }
+        ]
+    }
+    plan.add(
+        "",
+        "aws_dynamodb_resource_policy",
+        "teams",
+        {"policy": json.dumps(grant)},
+        action="create",
+        unknown={"resource_arn": True},
+        expressions={"resource_arn": ref("aws_dynamodb_table.teams.arn")},
+    )
+    _plan_service(plan, "outlook", [])
+    verdict = _plan_verdict(plan)
+    assert not verdict.passed
+    assert (
+        "task role of mcp-outlook-main-svc can reach the table (Allow Cross of resource policy"
+        in verdict.message
+    )

@@ -287,3 +287,15 @@ def test_no_replication_fails() -> None:
         {"s3_bucket.replication": None, "s3_bucket.replication_destinations": []},
     )
     assert not verdict.passed and verdict.message.startswith("no enabled replication rule")
+
+
+def test_a_lock_table_with_a_sort_key_fails() -> None:
+    """Terraform's S3 backend writes lock items with LockID only: a table with a sort key
+    refuses every lock write. It passed on main."""
+    table = _table()
+    description = table["dynamodb_table.description"]
+    description["KeySchema"].append({"AttributeName": "Info", "KeyType": "RANGE"})
+    description["AttributeDefinitions"].append({"AttributeName": "Info", "AttributeType": "S"})
+    verdict = judge("terraform-lock-table-ready", table)
+    assert not verdict.passed
+    assert "sort key Info: the S3 backend writes lock items with LockID only" in verdict.message

@@ -479,7 +479,9 @@ def test_policy_principal_aws_star_counts() -> None:
 def test_policy_only_delete_object_fails() -> None:
     verdict = judge("s3-policy-denies-delete", _deny(actions=("s3:DeleteObject",)))
     assert not verdict.passed
-    assert verdict.message.startswith("nothing denies s3:DeleteObjectVersion on every object")
+    assert verdict.message.startswith(
+        "nothing denies s3:DeleteObjectVersion to every principal on every object"
+    )
 
 
 def test_policy_deny_with_condition_fails() -> None:
@@ -496,7 +498,7 @@ def test_policy_deny_for_one_principal_fails() -> None:
         "s3-policy-denies-delete", _deny(principal={"AWS": "arn:aws:iam::111111111111:root"})
     )
     assert not verdict.passed
-    assert "applies to some principals only" in verdict.message
+    assert "nothing denies s3:DeleteObject to every principal" in verdict.message
 
 
 def test_policy_deny_on_a_prefix_only_fails() -> None:
@@ -538,3 +540,18 @@ def test_policy_absent_fails() -> None:
     verdict = judge("s3-policy-denies-delete", {"s3_bucket.policy": None})
     assert not verdict.passed
     assert verdict.message.startswith("no bucket policy")
+
+
+def test_policy_deny_with_not_resource_is_read_as_aws_does() -> None:
+    """A Deny on everything but another bucket denies every object of this one (main never
+    credited NotResource); one sparing this bucket's objects denies nothing here."""
+    statement = {
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": ["s3:DeleteObject", "s3:DeleteObjectVersion"],
+        "NotResource": "arn:aws:s3:::other/*",
+    }
+    assert judge("s3-policy-denies-delete", {"s3_bucket.policy": {"Statement": statement}}).passed
+    statement["NotResource"] = "arn:aws:s3:::bucket/keep/*"
+    verdict = judge("s3-policy-denies-delete", {"s3_bucket.policy": {"Statement": statement}})
+    assert not verdict.passed

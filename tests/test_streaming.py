@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import random
+import re
 from dataclasses import replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
@@ -459,3 +460,19 @@ def test_a_value_that_never_decodes_is_refused_where_it_fails(
         for _ in reader.members():
             reader.value()
     assert source.tell() < 2000
+
+
+@pytest.mark.parametrize("token", ["Infinity", "-Infinity", "NaN"])
+def test_infinity_and_nan_are_not_json_and_are_refused(
+    report: Report, tmp_path: Path, token: str
+) -> None:
+    """Python's json reads Infinity and NaN; a report holding one is not JSON (RFC 8259)
+    and a reader that took it would judge an 'inf-day recovery period'."""
+    text = render_json(report)
+    first = text.split('"results": [\n', 1)[1].split("\n", 1)[0].strip().rstrip(",")
+    result = json.loads(first)
+    result["observed"] = "PLACEHOLDER"
+    planted = text.replace(first, json.dumps(result).replace('"PLACEHOLDER"', token))
+    assert planted != text
+    with pytest.raises(InputError, match=re.escape(f"{token} is not a JSON number")):
+        read_report(_saved(tmp_path, planted))

@@ -1,6 +1,6 @@
 import pytest
 
-from policycheck.wildcards import covers_every_suffix, wildcard_match
+from policycheck.wildcards import some_string_matches, wildcard_match
 
 PREFIX = "arn:aws:s3:::b/"
 
@@ -27,7 +27,8 @@ PREFIX = "arn:aws:s3:::b/"
     ],
 )
 def test_covers_every_object(pattern: str, covers: bool) -> None:
-    assert covers_every_suffix(pattern, PREFIX) is covers
+    """A pattern covers every object when no object ARN escapes it."""
+    assert (not some_string_matches([PREFIX + "?*"], [pattern])) is covers
 
 
 @pytest.mark.parametrize(

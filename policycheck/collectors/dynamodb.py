@@ -1,10 +1,15 @@
 """DynamoDB tables: the resource type, and its facts: continuous backups (PITR), Time to
-Live, the table description and the KMS key that encrypts it."""
+Live, the table description and the KMS key that encrypts it; and the resource-based
+policies of every table and stream of the account (who else a table lets in)."""
 
+import json
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from policycheck.collectors.ecs import ECS_SERVICE
 from policycheck.examples import Call
-from policycheck.facts import FactSpec, FetchContext
+from policycheck.facts import FactSpec, FetchContext, UnknownAnswer
 from policycheck.resources import Listing, ResourceType
 
 DYNAMODB_TABLE = ResourceType(
@@ -89,4 +94,55 @@ KMS_KEY = _table_fact(
     _kms_key,
     depends_on=(DESCRIPTION,),
     uses_memo=True,
+)
+
+
+#: GetResourcePolicy's answer for a table or stream without a resource-based policy.
+NO_RESOURCE_POLICY = "PolicyNotFoundException"
+
+
+def _stream_arns(streams: Any) -> list[str]:
+    """Every stream of the account and region (ListStreams pages by the last stream)."""
+    arns: list[str] = []
+    request: dict[str, Any] = {}
+    while True:
+        page = streams.list_streams(**request)
+        fresh = [stream["StreamArn"] for stream in page.get("Streams", [])]
+        arns += fresh
+        last = page.get("LastEvaluatedStreamArn")
+        if not last:
+            return arns
+        if not fresh or last == request.get("ExclusiveStartStreamArn"):
+            raise UnknownAnswer("ListingStalled", f"ListStreams did not move past {last}")
+        request["ExclusiveStartStreamArn"] = last
+
+
+def _resource_policies(ctx: FetchContext) -> dict[str, Any]:
+    """The resource-based policy of every table and stream of the account and region, by
+    ARN (None: the resource has none). A resource policy can let another role in from the
+    table's side; any answer but PolicyNotFoundException leaves the fact unknown."""
+    dynamodb = ctx.client("dynamodb")
+    prefix = f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/"
+    arns = [
+        prefix + name
+        for page in dynamodb.get_paginator("list_tables").paginate()
+        for name in page["TableNames"]
+    ] + _stream_arns(ctx.client("dynamodbstreams"))
+    policies: dict[str, Any] = {}
+    for arn in arns:
+        try:
+            policies[arn] = json.loads(dynamodb.get_resource_policy(ResourceArn=arn)["Policy"])
+        except ClientError as error:
+            if error.response.get("Error", {}).get("Code") != NO_RESOURCE_POLICY:
+                raise
+            policies[arn] = None
+    return policies
+
+
+RESOURCE_POLICIES = FactSpec(
+    "dynamodb_account.resource_policies",
+    ECS_SERVICE,
+    ("dynamodb:GetResourcePolicy", "dynamodb:ListTables", "dynamodb:ListStreams"),
+    _resource_policies,
+    scope="account",
 )

@@ -1,9 +1,10 @@
 """ECS services: the resource type, and its facts: a service's deployment state, and what
 the task roles of every service in its cluster may do (read from IAM)."""
 
+from collections.abc import Callable
 from typing import Any
 
-from policycheck.collectors.iam import role_statements
+from policycheck.collectors.iam import role_boundary, role_statements
 from policycheck.examples import Call, Json
 from policycheck.facts import FactSpec, FetchContext, ResourceMissing, UnknownAnswer
 from policycheck.resources import Listing, ListingScope, ResourceType
@@ -158,7 +159,8 @@ def _cluster_task_roles(ctx: FetchContext) -> dict[str, Any]:
     ECS agent to pull images and read secrets and is not read here. A task definition
     without a task role gives its containers no AWS permissions (no statements).
     Statements of a role other than the current task definition's (a deployment still
-    running, a task set) name that role in their ``Source``."""
+    running, a task set) name that role in their ``Source`` and ``Role``. The permissions
+    boundary of each role that has one is under ``permissions_boundaries``."""
     ecs, iam = ctx.client("ecs"), ctx.client("iam")
     arns = [
         arn
@@ -174,12 +176,15 @@ def _cluster_task_roles(ctx: FetchContext) -> dict[str, Any]:
         role: str | None = definition.get("taskRoleArn")
         return role
 
-    def statements_of(role_arn: str) -> list[dict[str, Any]]:
-        statements: list[dict[str, Any]] = ctx.memo(
+    def role(role_arn: str) -> RoleReach:
+        reach: RoleReach = ctx.memo(
             ("role-statements", ctx.account_id, role_arn),
-            lambda: role_statements(iam, role_arn, ctx.account_id),
+            lambda: (
+                role_statements(iam, role_arn, ctx.account_id),
+                role_boundary(iam, role_arn, ctx.account_id),
+            ),
         )
-        return statements
+        return reach
 
     services: dict[str, Any] = {}
     for start in range(0, len(arns), DESCRIBE_BATCH):
@@ -187,30 +192,45 @@ def _cluster_task_roles(ctx: FetchContext) -> dict[str, Any]:
         for service in _described(ecs, ctx.parent, batch):
             definitions = _task_definitions(service)
             roles = {arn: task_role(arn) for arn in definitions}
-            role_arn = roles.get(service.get("taskDefinition") or "")
-            statements = list(statements_of(role_arn)) if role_arn else []
-            others = [r for r in dict.fromkeys(roles.values()) if r and r != role_arn]
-            for other in others:
-                statements += [
-                    {**statement, "Source": f"{statement['Source']} of {other}"}
-                    for statement in statements_of(other)
-                ]
-            services[service["serviceName"]] = {
-                "task_definition": service.get("taskDefinition"),
-                "task_role_arn": role_arn,
-                "statements": statements,
-                **(
-                    {
-                        "other_task_definitions": [
-                            arn for arn in definitions if arn != service.get("taskDefinition")
-                        ],
-                        "other_task_role_arns": others,
-                    }
-                    if definitions != [service.get("taskDefinition")]
-                    else {}
-                ),
-            }
+            services[service["serviceName"]] = _service_roles(service, roles, role)
     return services
+
+
+#: A role's statements and its permissions boundary (None: none).
+RoleReach = tuple[list[dict[str, Any]], dict[str, Any] | None]
+
+
+def _service_roles(
+    service: dict[str, Any], roles: dict[str, str | None], role: Callable[[str], RoleReach]
+) -> dict[str, Any]:
+    """A service's entry of ``ecs_cluster.task_roles``: its task role's statements, those
+    of the roles of other task definitions still running (labelled with the role), and
+    the permissions boundaries of the roles that have one."""
+    current = service.get("taskDefinition")
+    role_arn = roles.get(current or "")
+    statements = list(role(role_arn)[0]) if role_arn else []
+    others = [r for r in dict.fromkeys(roles.values()) if r and r != role_arn]
+    for other in others:
+        statements += [
+            {**statement, "Source": f"{statement['Source']} of {other}", "Role": other}
+            for statement in role(other)[0]
+        ]
+    boundaries = {
+        arn: boundary
+        for arn in ([role_arn] if role_arn else []) + others
+        if (boundary := role(arn)[1]) is not None
+    }
+    entry: dict[str, Any] = {
+        "task_definition": current,
+        "task_role_arn": role_arn,
+        "statements": statements,
+    }
+    if list(roles) != [current]:
+        entry["other_task_definitions"] = [arn for arn in roles if arn != current]
+        entry["other_task_role_arns"] = others
+    if boundaries:
+        entry["permissions_boundaries"] = boundaries
+    return entry
 
 
 SERVICE = FactSpec("ecs_service.description", ECS_SERVICE, ("ecs:DescribeServices",), _service)
@@ -221,6 +241,7 @@ CLUSTER_TASK_ROLES = FactSpec(
         "ecs:ListServices",
         "ecs:DescribeServices",
         "ecs:DescribeTaskDefinition",
+        "iam:GetRole",
         "iam:ListRolePolicies",
         "iam:GetRolePolicy",
         "iam:ListAttachedRolePolicies",

@@ -9,8 +9,14 @@ from policycheck.facts import FactSpec, FetchContext, UnknownAnswer
 #: Destination types whose ``S3DestinationDescription`` receives every record before it
 #: is loaded (Firehose stages data in S3 and Redshift COPYs it from there).
 STAGING_S3 = frozenset({"Redshift"})
-#: The fields of an S3 location the check judges.
-S3_LOCATION_KEYS = ("BucketARN", "BufferingHints", "EncryptionConfiguration")
+#: The fields of an S3 location the check judges (an Extended S3 destination's
+#: ProcessingConfiguration: a Lambda processor buffers records before it).
+S3_LOCATION_KEYS = (
+    "BucketARN",
+    "BufferingHints",
+    "EncryptionConfiguration",
+    "ProcessingConfiguration",
+)
 
 
 def _s3_locations(destination: dict[str, Any]) -> list[dict[str, Any]]:

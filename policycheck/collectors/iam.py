@@ -1,5 +1,6 @@
-"""Reading IAM roles: every statement of a role's inline and attached policies. Used by
-the facts of other collectors (an ECS service's task role); declares no fact itself."""
+"""Reading IAM roles: every statement of a role's inline and attached policies, and its
+permissions boundary. Used by the facts of other collectors (an ECS service's task role);
+declares no fact itself."""
 
 import re
 from typing import Any
@@ -45,11 +46,24 @@ def role_statements(iam: Any, role_arn: str, account_id: str) -> list[dict[str, 
     for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=role):
         for attached in page["AttachedPolicies"]:
             arn = attached["PolicyArn"]
-            version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
-            add(
-                arn,
-                iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"][
-                    "Document"
-                ],
-            )
+            add(arn, _default_version(iam, arn))
     return statements
+
+
+def _default_version(iam: Any, policy_arn: str) -> dict[str, Any]:
+    """A managed policy's document in its default version, the one AWS evaluates."""
+    version = iam.get_policy(PolicyArn=policy_arn)["Policy"]["DefaultVersionId"]
+    document: dict[str, Any] = iam.get_policy_version(PolicyArn=policy_arn, VersionId=version)[
+        "PolicyVersion"
+    ]["Document"]
+    return document
+
+
+def role_boundary(iam: Any, role_arn: str, account_id: str) -> dict[str, Any] | None:
+    """The role's permissions boundary (the managed policy's ARN and the statements of
+    its default version), or None when the role has none."""
+    role = iam.get_role(RoleName=role_name(role_arn, account_id))["Role"]
+    arn = (role.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
+    if not arn:
+        return None
+    return {"policy": arn, "statements": policy_statements(_default_version(iam, arn))}

@@ -15,7 +15,7 @@ unset keeps what AWS has."""
 
 from typing import Any
 
-from policycheck.terraform.common import Subject
+from policycheck.terraform.common import Subject, policy_document
 from policycheck.terraform.state import Instance, Node, PlanState, Unknowable
 
 AWS_MANAGED_ALIAS = "alias/aws/dynamodb"
@@ -128,3 +128,26 @@ def _described_keys(state: PlanState, arn: str) -> list[Any]:
     return [
         key for key in state.of_type("aws_kms_key", mode="data") if key.node.optional("arn") == arn
     ]
+
+
+def resource_policies(state: PlanState, subject: Subject) -> Any:
+    """Every ``aws_dynamodb_resource_policy`` of the plans by the ARN it is attached to,
+    in the shape of the live fact ``dynamodb_account.resource_policies``. An ARN known
+    only after apply is the table it refers to; one the plan cannot name is unknown."""
+    policies: dict[str, Any] = {}
+    for attached in state.of_type("aws_dynamodb_resource_policy"):
+        node = attached.node
+        if node.unknown("resource_arn"):
+            table = node.resolve("resource_arn", to="aws_dynamodb_table")
+            if table is None:
+                raise Unknowable(
+                    "UnknownResourcePolicyTarget",
+                    f"{attached.address}: the resource it is attached to is known only after apply",
+                )
+            arn = (
+                f"arn:aws:dynamodb:{subject.region}:{subject.account_id}:table/{table.get('name')}"
+            )
+        else:
+            arn = str(node.get("resource_arn"))
+        policies[arn] = policy_document(node)
+    return policies

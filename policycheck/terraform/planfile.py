@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from policycheck.errors import InputError
+from policycheck.jsonstream import refuse_constant
 
 #: The format versions read: 0.1 <= version < 2.0 (within a major version, later minor
 #: versions only add properties).
@@ -101,7 +102,7 @@ def _load(path: Path) -> tuple[bytes, Any]:
     except OSError as exc:
         raise InputError(f"{path}: cannot read: {exc.strerror or exc}") from None
     try:
-        return raw, json.loads(raw)
+        return raw, json.loads(raw, parse_constant=refuse_constant)
     except json.JSONDecodeError as exc:
         raise InputError(
             f"{path}: not JSON (line {exc.lineno}, column {exc.colno}); expected the output "
@@ -109,6 +110,8 @@ def _load(path: Path) -> tuple[bytes, Any]:
         ) from None
     except UnicodeDecodeError:
         raise InputError(f"{path}: not JSON (not UTF-8); expected the output of {HOW_TO}") from None
+    except ValueError as exc:  # Infinity, NaN: Python reads them, JSON has no such number
+        raise InputError(f"{path}: {exc}") from None
 
 
 def _validated(path: Path, raw: bytes, document: Any) -> PlanFile:

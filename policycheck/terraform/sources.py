@@ -30,6 +30,7 @@ FROM_PLAN: Mapping[str, Mapper] = MappingProxyType(
         "dynamodb_table.ttl": dynamodb.time_to_live,
         "dynamodb_table.description": dynamodb.description,
         "dynamodb_table.kms_key": dynamodb.kms_key,
+        "dynamodb_account.resource_policies": dynamodb.resource_policies,
         "ecr_repository.lifecycle_policy": ecr.lifecycle_policy,
         "ecs_cluster.task_roles": ecs.task_roles,
         "ssm_parameter.description": ssm.parameter,

@@ -1,0 +1,289 @@
+"""IAM policy evaluation within one account, as AWS documents it ("Policy evaluation
+logic", "Policy evaluation for requests within a single account", "Permissions boundaries
+for IAM entities"), for one question: can a principal perform any of some actions on any
+resource of a set?
+
+- An explicit Deny in any policy (identity-based, the permissions boundary, a
+  resource-based policy naming the principal) wins.
+- Identity-based Allows count only where the permissions boundary, when one is set, also
+  allows. A resource-based policy's Allow adds to them (same account: the union); it is
+  limited by the boundary only where it names the role's ARN itself (AWS: a grant to the
+  role ARN is limited by the boundary, one to a session or to a user is not).
+- ``Action``/``NotAction`` match case-insensitively, ``Resource``/``NotResource``
+  case-sensitively, both with ``*`` and ``?``; the resource set asked about is itself
+  given as wildcard patterns (``table/T/index/?*``: every index of T) and the answer is
+  exact over every ARN of the set (``policycheck.wildcards.some_string_matches``).
+- Conditions are never guessed: an Allow under a condition counts as allowing and a Deny
+  under a condition as not denying, so an unknown condition cannot turn a reach into
+  isolation. The answer names the conditional statements that played a part.
+- A managed policy counts in its default version: callers pass the documents of the
+  default versions (the collectors read ``DefaultVersionId``).
+
+Not modelled, each on the side of reach (see the README): service control policies,
+resource control policies and session policies (they can only take permissions away, so
+leaving them out can only report more reach), the values of conditions, ``NotPrincipal``
+in a Deny (read as not denying), and principals of other accounts.
+"""
+
+import re
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import product
+from typing import Any
+
+from policycheck.policydocs import as_list, covers_action, statements
+from policycheck.wildcards import some_string_matches
+
+_ACCOUNT_PRINCIPAL = re.compile(r"(?:\d{12}|arn:[^:]+:iam::\d{12}:root)")
+_ROLE_OR_SESSION = re.compile(
+    r"arn:[^:]+:(?:iam::(?P<account>\d*):role/(?:.*/)?(?P<role>[^/]+)"
+    r"|sts::(?P<session_account>\d*):assumed-role/(?P<session_role>[^/]+)/.*)"
+)
+
+
+@dataclass(frozen=True)
+class Policy:
+    """A policy document with the name it is reported under (``inline:NAME``, a managed
+    policy's ARN, ``resource policy of ARN``)."""
+
+    name: str
+    document: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Principal:
+    """An IAM role or user: the ARN, its identity-based policies (inline, attached in
+    their default versions, its groups') and its permissions boundary if one is set."""
+
+    arn: str
+    policies: tuple[Policy, ...]
+    boundary: Policy | None = None
+
+
+@dataclass(frozen=True)
+class StatementRef:
+    """Which statement: the policy's name, the statement's Sid (or its position)."""
+
+    policy: str
+    sid: str
+    effect: str
+    conditional: bool
+    #: Its Resource entries, or ``not X`` for each NotResource entry.
+    resources: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        suffix = " (conditional)" if self.conditional else ""
+        on = f" on {' '.join(self.resources)}" if self.resources else ""
+        return f"{self.effect} {self.sid} of {self.policy}{on}{suffix}"
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer: whether some action of the set is allowed on some resource of the set;
+    the statements that allow it (or, when denied, the explicit Denies that took away an
+    Allow); and the conditional statements that played a part (counted as allowing, or
+    as not denying)."""
+
+    allowed: bool
+    actions: tuple[str, ...] = ()
+    deciding: tuple[StatementRef, ...] = ()
+    conditional: tuple[StatementRef, ...] = ()
+
+
+@dataclass(frozen=True)
+class _Statement:
+    ref: StatementRef
+    body: Mapping[str, Any]
+    #: Whether the boundary limits this Allow (identity-based, or resource-based naming
+    #: the role's ARN).
+    bounded: bool = True
+
+
+def _refs(policy: Policy) -> Iterator[tuple[StatementRef, dict[str, Any]]]:
+    for index, statement in enumerate(statements(dict(policy.document))):
+        effect = "Deny" if statement.get("Effect") == "Deny" else "Allow"
+        sid = str(statement.get("Sid") or f"#{index + 1}")
+        resources = tuple(str(r) for r in as_list(statement.get("Resource"))) + tuple(
+            f"not {r}" for r in as_list(statement.get("NotResource"))
+        )
+        conditional = bool(statement.get("Condition"))
+        yield StatementRef(policy.name, sid, effect, conditional, resources), statement
+
+
+def _principal_values(statement: Mapping[str, Any], key: str) -> list[str] | None:
+    """The AWS principals a statement names under ``key`` (Principal or NotPrincipal);
+    ``["*"]`` for everyone; None when the key is absent."""
+    if key not in statement:
+        return None
+    value = statement[key]
+    if value == "*":
+        return ["*"]
+    if isinstance(value, Mapping):
+        return [str(v) for v in as_list(value.get("AWS"))]
+    return []
+
+
+def _same_role(named: str, principal_arn: str) -> bool:
+    """Whether ``named`` is ``principal_arn``'s role or one of its sessions (the path
+    ignored: a role name is unique in its account)."""
+    theirs, ours = _ROLE_OR_SESSION.fullmatch(named), _ROLE_OR_SESSION.fullmatch(principal_arn)
+    if theirs is None or ours is None or ours["role"] is None:
+        return False
+    account = theirs["account"] if theirs["role"] else theirs["session_account"]
+    return account == ours["account"] and (theirs["role"] or theirs["session_role"]) == ours["role"]
+
+
+def _resource_statements(principal: Principal, policy: Policy) -> Iterator[_Statement]:
+    """The statements of a resource-based policy that apply to ``principal``. An Allow
+    applies when it names everyone or the principal (its role, a session of it), and
+    always with ``NotPrincipal`` (the sessions of a role are principals of their own:
+    unless every one is listed, which no policy can do ahead, some are not excluded); an
+    account principal grants nothing by itself (the identity policy must allow). A Deny
+    applies when it names everyone, the account or exactly the principal; a Deny with
+    ``NotPrincipal`` is read as not denying."""
+    account = principal.arn.split(":")[4] if principal.arn.count(":") >= 5 else ""
+    for ref, body in _refs(policy):
+        named = _principal_values(body, "Principal")
+        if ref.effect == "Allow":
+            if named is not None:
+                if "*" in named:
+                    yield _Statement(ref, body, bounded=False)
+                elif principal.arn in named:
+                    yield _Statement(ref, body, bounded=":role/" in principal.arn)
+                elif any(_same_role(n, principal.arn) for n in named):
+                    yield _Statement(ref, body, bounded=False)
+            elif "NotPrincipal" in body:
+                yield _Statement(ref, body, bounded=False)
+        elif named is not None and (
+            "*" in named
+            or principal.arn in named
+            or any(_ACCOUNT_PRINCIPAL.fullmatch(n) and account and account in n for n in named)
+        ):
+            yield _Statement(ref, body)
+
+
+@dataclass(frozen=True)
+class _Resources:
+    """Which ARNs a statement applies to: one of ``any_of`` (none: every ARN) and none of
+    ``none_of``."""
+
+    any_of: tuple[str, ...] | None
+    none_of: tuple[str, ...]
+
+
+def _resources(body: Mapping[str, Any], effect: str) -> _Resources:
+    if "NotResource" in body:
+        return _Resources(None, tuple(str(p) for p in as_list(body["NotResource"])))
+    if "Resource" in body:
+        return _Resources(tuple(str(p) for p in as_list(body["Resource"])), ())
+    # No Resource at all: an Allow is read as every ARN, a Deny as none.
+    return _Resources(None, ()) if effect == "Allow" else _Resources((), ())
+
+
+def _reachable(target: str, excluded: Sequence[str], parts: Sequence[_Resources]) -> bool:
+    """Whether an ARN matching ``target`` and none of ``excluded`` is in every part."""
+    choices = [p.any_of if p.any_of is not None else (None,) for p in parts]
+    none_of = [*excluded, *(pattern for p in parts for pattern in p.none_of)]
+    return any(
+        some_string_matches([target, *(c for c in chosen if c is not None)], none_of)
+        for chosen in product(*choices)
+    )
+
+
+@dataclass(frozen=True)
+class Target:
+    """The resources asked about: the ARNs matching ``pattern`` (``*``/``?`` wildcards)
+    and none of ``excluding``."""
+
+    pattern: str
+    excluding: tuple[str, ...] = ()
+
+
+@dataclass
+class _Tally:
+    """The statements an evaluation found deciding, allowing or denying, and conditional."""
+
+    allowing: dict[StatementRef, None] = field(default_factory=dict)
+    denying: dict[StatementRef, None] = field(default_factory=dict)
+    conditional: dict[StatementRef, None] = field(default_factory=dict)
+
+    def allowed_by(self, *refs: StatementRef) -> None:
+        for ref in refs:
+            self.allowing[ref] = None
+            if ref.conditional:
+                self.conditional[ref] = None
+
+
+@dataclass(frozen=True)
+class _Applicable:
+    """The statements that apply to a principal, by kind."""
+
+    identity: list[_Statement]
+    boundary: list[_Statement] | None
+    on_resource: list[_Statement]
+
+
+def _action_allowed(
+    applicable: _Applicable, action: str, targets: Sequence[Target], tally: _Tally
+) -> bool:
+    """Whether ``action`` is allowed on some resource of ``targets``; records in
+    ``tally`` the statements that allow it or the explicit Denies that take it away."""
+
+    def covering(found: Iterable[_Statement], effect: str) -> list[_Statement]:
+        return [s for s in found if s.ref.effect == effect and covers_action(dict(s.body), action)]
+
+    everything = [*applicable.identity, *(applicable.boundary or []), *applicable.on_resource]
+    denies = covering(everything, "Deny")
+    for deny in denies:
+        if deny.ref.conditional:
+            tally.conditional[deny.ref] = None
+    firm = [(d.ref, _resources(d.body, "Deny")) for d in denies if not d.ref.conditional]
+    # A Deny with NotResource spares only the ARNs it names: a part of every reach.
+    spared = [_Resources(r.none_of, ()) for _, r in firm if r.any_of is None and r.none_of]
+    denied = tuple(p for _, r in firm if r.any_of for p in r.any_of)
+    limits: list[_Statement | None] = (
+        [None] if applicable.boundary is None else list(covering(applicable.boundary, "Allow"))
+    )
+    allowed = False
+    for grant in covering([*applicable.identity, *applicable.on_resource], "Allow"):
+        for limit in limits if grant.bounded else [None]:
+            parts = [_resources(grant.body, "Allow"), *spared]
+            parts += [_resources(limit.body, "Allow")] if limit is not None else []
+            for target in targets:
+                if not _reachable(target.pattern, target.excluding, parts):
+                    continue
+                if _reachable(target.pattern, (*target.excluding, *denied), parts):
+                    allowed = True
+                    tally.allowed_by(grant.ref, *([limit.ref] if limit else []))
+                    continue
+                for ref, reach in firm:
+                    if reach.any_of is None or _reachable(
+                        target.pattern, target.excluding, [*parts, reach]
+                    ):
+                        tally.denying[ref] = None
+    return allowed
+
+
+def evaluate(
+    principal: Principal,
+    actions: Iterable[str],
+    targets: Iterable[Target],
+    resource_policies: Iterable[Policy] = (),
+) -> Decision:
+    """Can ``principal`` perform any of ``actions`` on any resource of ``targets``?
+    ``resource_policies``: the resource-based policies of the resources asked about."""
+    applicable = _Applicable(
+        identity=[_Statement(ref, body) for p in principal.policies for ref, body in _refs(p)],
+        boundary=(
+            [_Statement(ref, body) for ref, body in _refs(principal.boundary)]
+            if principal.boundary is not None
+            else None
+        ),
+        on_resource=[s for p in resource_policies for s in _resource_statements(principal, p)],
+    )
+    tally, asked = _Tally(), tuple(targets)
+    allowed = [a for a in dict.fromkeys(actions) if _action_allowed(applicable, a, asked, tally)]
+    if allowed:
+        return Decision(True, tuple(allowed), tuple(tally.allowing), tuple(tally.conditional))
+    ignored = tuple(ref for ref in tally.conditional if ref.effect == "Deny")
+    return Decision(False, (), tuple(tally.denying), ignored)
