@@ -75,6 +75,7 @@ def _backend_problems(
         yield f"locks with dynamodb_table = {settings.get('dynamodb_table')!r}"
 
 
+_BACKEND = {"tree": "{name}", "environment": "{env}"}
 _COMPLIANT_BACKEND = {
     "bucket": "{params.bucket}",
     "region": "{region}",
@@ -89,16 +90,14 @@ _COMPLIANT_BACKEND = {
     "true, the policy's state bucket, the environment's region and the lock table (or "
     "use_lockfile where allowed)",
     examples=Examples(
-        compliant=(
-            Call(REPOSITORY, "write_backend", {"tree": "{name}", "config": _COMPLIANT_BACKEND}),
-        ),
+        compliant=(Call(REPOSITORY, "write_backend", {**_BACKEND, "config": _COMPLIANT_BACKEND}),),
         deviation=Deviation(
             "the root remote_state does not encrypt the state",
             (
                 Call(
                     REPOSITORY,
                     "write_backend",
-                    {"tree": "{name}", "config": {**_COMPLIANT_BACKEND, "encrypt": False}},
+                    {**_BACKEND, "config": {**_COMPLIANT_BACKEND, "encrypt": False}},
                 ),
             ),
         ),
@@ -132,15 +131,20 @@ def backend_encrypted_and_locked(facts: Facts, params: BackendParams) -> Verdict
     variables = {key: expand(value, names) for key, value in params.environment_variables.items()}
     found = facts["terraform_tree.backends"]
     modules = found["modules"]
-    problems = []
+    # Problems by where they are written: a root every module includes is named once.
+    grouped: dict[tuple[str, str], list[str]] = {}
     for module in modules:
         try:
             broken = list(_backend_problems(module, expected, variables))
         except Unresolvable as exc:
             raise Unresolvable(f"{module['module']}: {exc}: {CANNOT_RESOLVE}") from None
         if broken:
-            where = f" (from {module['declared_in']})" if module["declared_in"] else ""
-            problems.append(f"{module['module']}{where}: {', '.join(broken)}")
+            source = module["declared_in"] or module["module"]
+            grouped.setdefault((source, ", ".join(broken)), []).append(module["module"])
+    problems = [
+        f"{source}{_used_by(source, users)}: {broken}"
+        for (source, broken), users in grouped.items()
+    ]
     if not modules:
         problems.append(f"no module under {resource['name']} runs apply")
     lock = "dynamodb_table = " + expected["lock_table"]
@@ -157,6 +161,13 @@ def backend_encrypted_and_locked(facts: Facts, params: BackendParams) -> Verdict
     )
     observed = {"commit": found["commit"], "modules": len(modules), "problems": problems}
     return judge(not problems, text, expected_text, expected=expected, observed=observed)
+
+
+def _used_by(source: str, modules: list[str]) -> str:
+    """Which modules a backend configuration serves, when it is not one module's own."""
+    if modules == [source] or (len(modules) == 1 and source.startswith(f"{modules[0]}/")):
+        return ""
+    return f" (used by {len(modules)} module(s): {', '.join(modules)})"
 
 
 class PathParams(CheckParams):

@@ -618,7 +618,12 @@ def cross_region_replication(facts: Facts, params: NoParams) -> Verdict:
     examples=Examples(
         deviation=Deviation(
             "the bucket was created in another region",
-            at_creation={"CreateBucketConfiguration": {"LocationConstraint": "{other_region}"}},
+            at_creation={
+                "create_bucket": {
+                    "CreateBucketConfiguration": {"LocationConstraint": "{other_region}"}
+                }
+            },
+            created_in="{other_region}",
         ),
     ),
     title="S3 bucket is in the environment's region",

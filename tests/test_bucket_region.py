@@ -6,9 +6,9 @@ from collections.abc import Iterator
 import boto3
 import pytest
 from botocore.exceptions import ClientError
-from checkhelpers import judge
 from moto import mock_aws
 
+from checkhelpers import judge
 from policycheck.collectors.s3 import region_of
 from policycheck.facts import FetchContext
 from policycheck.fetching import read_fact

@@ -7,7 +7,6 @@ from typing import Any
 import yaml
 
 from policycheck.backends import TerraformTree
-from policycheck.examples import Call
 from policycheck.facts import FactSpec, FetchContext, ResourceMissing
 from policycheck.repository import REPOSITORY, PlatformRepository, text_of
 from policycheck.resources import ResourceType
@@ -15,21 +14,16 @@ from policycheck.resources import ResourceType
 WORKFLOWS_DIR = ".github/workflows"
 
 
-def _repository_type(name: str, label: str, example: tuple[Call, ...] = ()) -> ResourceType:
+def _repository_type(name: str, label: str) -> ResourceType:
     return ResourceType(
         name=name,
         label=label,
         missing_codes=frozenset(),
         arn_template=f"urn:policycheck:repository:{name}:{{name}}",
-        example=example,
     )
 
 
-TERRAFORM_TREE = _repository_type(
-    "terraform_tree",
-    "Terraform tree",
-    (Call(REPOSITORY, "add_path", {"path": "{name}", "kind": "directory"}),),
-)
+TERRAFORM_TREE = _repository_type("terraform_tree", "Terraform tree")
 REPOSITORY_PATH = _repository_type("repository_path", "repository path")
 GITHUB_WORKFLOW = _repository_type("github_workflow", "GitHub Actions workflow")
 
