@@ -263,7 +263,7 @@ class TerraformTree:
         self.files: dict[str, HclFile] = {}
         for path, text in texts.items():
             if isinstance(text, UnreadableFile):
-                raise InvalidHcl(str(text))
+                raise text
             self.files[path] = parse_file(path, text)
 
     def _in(self, *parts: str) -> str:

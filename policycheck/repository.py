@@ -85,7 +85,11 @@ class PlatformRepository:
             return self._entries
 
     def _list(self) -> dict[str, Entry]:
-        history = _GitHistory.open(self.root.resolve())
+        root = self.root.resolve()
+        inside = _run_git(root, "rev-parse", "--is-inside-work-tree", ok=(0, 128))
+        if inside.strip() != b"true":
+            raise GitError("not in a git work tree: the audited commit cannot be read")
+        history = _GitHistory.open(root)  # shallow, partial or grafted: an error
         top = history.top
         self._commit = _run_git(top, "rev-parse", "--verify", "HEAD^{commit}").decode().strip()
         listing = _run_git(top, "ls-tree", "-r", "-t", "-l", "-z", "--full-tree", self._commit)

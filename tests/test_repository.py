@@ -113,6 +113,9 @@ def test_outside_the_repository_is_an_error(tmp_path: Path) -> None:
 def test_not_a_git_repository_is_an_error(tmp_path: Path) -> None:
     outcome = _read("repository_path.entry", tmp_path, "README.md")
     assert outcome.error is not None and outcome.error.code == "RepositoryUnavailable"
+    assert outcome.error.message == (
+        f"platform repository {tmp_path}: not in a git work tree: the audited commit cannot be read"
+    )
 
 
 def test_shallow_clone_is_an_error(tmp_path: Path) -> None:
@@ -252,7 +255,8 @@ def test_a_symlinked_config_is_refused(tmp_path: Path) -> None:
     link.symlink_to("../../root.hcl")
     _commit(root, {})
     outcome = _read("terraform_tree.backends", root, "infra")
-    assert outcome.error is not None and "symlink" in outcome.error.message
+    assert outcome.error is not None and outcome.error.code == "UnreadableRepositoryFile"
+    assert "infra/main/shared/terragrunt.hcl is a symlink" in outcome.error.message
 
 
 # --- SC.10.03.01: recovery-path-present -------------------------------------------------
