@@ -369,3 +369,23 @@ def test_unreadable_workflow_is_an_error(tmp_path: Path) -> None:
     _commit(root, {})
     outcome = _read("github_workflow.definition", root, "deploy-teams-mcp.yml")
     assert outcome.error is not None and outcome.error.code == "UnreadableRepositoryFile"
+
+
+def test_the_commit_is_listed_once_and_each_file_read_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import policycheck.repository as source
+
+    calls: list[str] = []
+    real = source._run_git
+
+    def counting(cwd: Path, *args: str, **kwargs: Any) -> bytes:
+        calls.append(args[0])
+        return real(cwd, *args, **kwargs)
+
+    monkeypatch.setattr(source, "_run_git", counting)
+    repository = PlatformRepository(_commit(tmp_path, _layout()))
+    for _ in range(3):
+        assert repository.entry("infra/root.hcl") is not None
+        assert repository.texts(["infra/root.hcl", "infra/main/shared/terragrunt.hcl"])
+    assert calls.count("ls-tree") == 1 and calls.count("cat-file") == 1
