@@ -29,7 +29,11 @@ def _target(spec: CheckSpec) -> Target:
 
 
 #: Parameters of checks that have required ones.
-REQUIRED_PARAMS = {"dr-drill-evidence-fresh": {"frequency": "annually"}}
+REQUIRED_PARAMS = {
+    "dr-drill-evidence-fresh": {"frequency": "annually"},
+    "recovery-path-present": {"kind": "file", "procedure": "§4.1 render"},
+    "recovery-workflow-runnable": {"procedure": "§4.1 re-run"},
+}
 
 
 def _outcomes(spec: CheckSpec, **overrides: object) -> dict:
