@@ -597,3 +597,41 @@ def cross_region_replication(facts: Facts, params: NoParams) -> Verdict:
         expected={"Status": "Enabled", "destination": "versioned, other region"},
         observed=observed,
     )
+
+
+@check(
+    id="s3-bucket-in-region",
+    passes="the bucket is in the environment's region (a bucket of the same name elsewhere "
+    "is not the platform's)",
+    examples=Examples(
+        deviation=Deviation(
+            "the bucket was created in another region",
+            at_creation={
+                "create_bucket": {
+                    "CreateBucketConfiguration": {"LocationConstraint": "{other_region}"}
+                }
+            },
+            created_in="{other_region}",
+        ),
+    ),
+    title="S3 bucket is in the environment's region",
+    resource_type="s3_bucket",
+    severity="medium",
+    facts=("s3_bucket.region",),
+    remediation=(
+        "Recreate {name} in the environment's region (bucket names are global: one of this "
+        "name in another region is not the platform's)"
+    ),
+)
+def bucket_in_region(facts: Facts, params: NoParams) -> Verdict:
+    """GetBucketLocation names the environment's region ("All resources reside in
+    eu-central-1"); us-east-1's empty answer and the legacy ``EU`` are read as regions."""
+    expected = facts[RESOURCE]["region"]
+    region = facts["s3_bucket.region"]
+    return judge(
+        region == expected,
+        f"bucket is in {region}",
+        expected,
+        expected={"region": expected},
+        observed={"region": region},
+    )

@@ -38,11 +38,13 @@ class Call:
 class Deviation:
     """A configuration the check must fail: ``calls`` replace the compliant calls on the
     resource; ``at_creation`` overrides arguments of its creation (settings AWS fixes when
-    a resource is made, such as a table's key)."""
+    a resource is made, such as a table's key), ``created_in`` the region it is made in."""
 
     why: str
     calls: tuple[Call, ...] = ()
     at_creation: Mapping[str, Any] = field(default_factory=dict)
+    #: A region (template) the resource is created in instead of its environment's.
+    created_in: str = ""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from policycheck.terraform.sources import plan_judgeable
 #: README sections written between markers: name → (begin, end).
 SECTIONS = {
     "check-table": "checks/ and controls/",
+    "seed-coverage": "controls/",
     "iam-actions": "the facts' declared actions",
 }
 
@@ -55,6 +56,22 @@ def check_table(registry: Registry, catalog: Catalog) -> str:
     return "\n".join(rows) + "\n"
 
 
+def seed_coverage(catalog: Catalog) -> str:
+    """Every statement of the policy the catalog names, per control: the checks that
+    verify it, or why it stays manual, as a Markdown table."""
+    rows = ["| control | policy statement | verified by |", "|---|---|---|"]
+    for control in catalog.controls:
+        checked: dict[str, list[str]] = {}
+        for ref in control.checks:
+            checked.setdefault(ref.verifies, []).append(f"`{ref.id}`")
+        for statement, checks in checked.items():
+            rows.append(f"| {control.id} | {_cell(statement)} | {', '.join(checks)} |")
+        for manual in control.manual:
+            reason = _cell(f"manual: {manual.why}")
+            rows.append(f"| {control.id} | {_cell(manual.statement)} | {reason} |")
+    return "\n".join(rows) + "\n"
+
+
 def iam_actions(registry: Registry) -> str:
     """Every AWS action a fact declares, and those that list resources named by a pattern,
     as wrapped Markdown text."""
@@ -85,6 +102,7 @@ def with_section(text: str, section: str, body: str) -> str:
 def readme(text: str, registry: Registry, catalog: Catalog) -> str:
     """The README with every generated section current."""
     text = with_section(text, "check-table", check_table(registry, catalog))
+    text = with_section(text, "seed-coverage", seed_coverage(catalog))
     return with_section(text, "iam-actions", iam_actions(registry))
 
 

@@ -29,6 +29,7 @@ from policycheck.planning import (
 from policycheck.policy import Policy
 from policycheck.pool import concurrently
 from policycheck.report import Gap, Report
+from policycheck.repository import REPOSITORY, PlatformRepository
 from policycheck.resources import ResourceType
 
 #: Discovery listings made at once before planning.
@@ -182,14 +183,18 @@ class Located:
         concurrently(warm, work, DISCOVERY_WORKERS)
 
     def clients(self) -> tuple[ClientsFor, Callable[[], None]]:
-        """The clients of each location (the evidence store for local facts), and how to
-        forget them (a forked process makes its own connections)."""
-        evidence = EvidenceStore(self.policy.evidence_dir, self.policy.repository)
+        """The clients of each location (the evidence store and the platform repository
+        for local facts), and how to forget them (a forked process makes its own
+        connections)."""
+        local = {
+            EVIDENCE: EvidenceStore(self.policy.evidence_dir, self.policy.repository),
+            REPOSITORY: PlatformRepository(self.policy.repository),
+        }
         connections = self.connections
 
         def clients_for(location: tuple[str, str]) -> Callable[[str], Any]:
             def client(service: str) -> Any:
-                return evidence if service == EVIDENCE else connections[location].client(service)
+                return local[service] if service in local else connections[location].client(service)
 
             return client
 

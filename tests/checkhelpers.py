@@ -12,6 +12,12 @@ if TYPE_CHECKING:
     from policycheck.planning import Target
 
 TODAY = "2026-11-24T06:00:00+00:00"
+#: Parameters of checks that have required ones.
+REQUIRED_PARAMS: dict[str, dict[str, Any]] = {
+    "dr-drill-evidence-fresh": {"frequency": "annually"},
+    "recovery-path-present": {"kind": "file", "procedure": "§4.1 render"},
+    "recovery-workflow-runnable": {"procedure": "§4.1 re-run"},
+}
 
 
 def judge(

@@ -33,12 +33,16 @@ def test_catalog_maps_the_seed_controls(catalog: Catalog) -> None:
         "s3-policy-denies-delete",
         "dynamodb-encryption-at-rest",
         "dynamodb-access-isolated",
+        "terraform-backend-encrypted-and-locked",
+        "s3-bucket-in-region",
     ]
     assert catalog.get("SC.10.03.01").check_ids == [
         "ecr-image-available",
         "ecs-service-stable",
         "ssm-parameter-secure",
         "terraform-lock-table-ready",
+        "recovery-path-present",
+        "recovery-workflow-runnable",
     ]
     assert catalog.get("SC.10.03.02").check_ids == ["dr-drill-evidence-fresh"]
     assert catalog.control_ids_for("dynamodb-pitr-enabled") == ["SC.10.01.01"]

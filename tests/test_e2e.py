@@ -39,7 +39,7 @@ def test_compliant_account_passes_everything(moto: MotoServer, workspace: Worksp
     result, report = audit(moto, workspace, subprocess_=True)  # the CLI as a process
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(_statuses(report).values()) == {"pass"}
-    assert report["summary"]["results"]["total"] == 90
+    assert report["summary"]["results"]["total"] == 140
     assert {r["check_id"] for r in report["results"]} == set(load_registry().checks) - {
         "s3-cross-region-replication"
     }  # not bound by default
@@ -49,7 +49,7 @@ def test_compliant_account_passes_everything(moto: MotoServer, workspace: Worksp
     ]
     assert all(c["manual"] for c in report["controls"])
     assert [e["account_id"] for e in report["run"]["environments"]] == ["123456789012"] * 2
-    assert "PASS: 90 passed, 0 failed, 0 errors in 90 results" in result.stdout
+    assert "PASS: 140 passed, 0 failed, 0 errors in 140 results" in result.stdout
     markdown = (workspace.directory / "out" / "report.md").read_text()
     assert "## Manual statements" in markdown
 
@@ -84,7 +84,7 @@ def test_every_deviation_fails_exactly_its_result(moto: MotoServer, workspace: W
     from policycheck.runner import RunOptions, run_audit
 
     deviations = _deviations(workspace)
-    assert len(deviations) == len({b.check.id for b in workspace.policy.bindings}) == 17
+    assert len(deviations) == len({b.check.id for b in workspace.policy.bindings}) == 21
     policy = workspace.policy
     seed(policy, moto.url, deviations=tuple(deviations))
     catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
@@ -94,9 +94,11 @@ def test_every_deviation_fails_exactly_its_result(moto: MotoServer, workspace: W
         (r.environment, r.check_id, r.resource.name) for r in report.results if r.status != "pass"
     }
     expected = {(d.environment, d.check_id, d.resource_name) for d in deviations}
-    # ECR repositories are not per environment: both environments see the same one.
+    # ECR repositories and the platform repository are not per environment: both
+    # environments see the same one.
+    shared = ("ecr-", "recovery-", "terraform-backend-")
     expected |= {
-        ("prod", d.check_id, d.resource_name) for d in deviations if d.check_id.startswith("ecr-")
+        ("prod", d.check_id, d.resource_name) for d in deviations if d.check_id.startswith(shared)
     }
     assert failed == expected
 
@@ -236,7 +238,7 @@ def test_access_denied_is_an_error_for_that_fact_only(
         assert r["message"].startswith("could not read s3:GetBucketPolicy: AccessDenied")
     assert {r["status"] for r in report["results"]} == {"pass", "error"}
     assert [c["status"] for c in report["controls"] if c["id"] == "SC.10.02"] == ["error"]
-    assert "ERROR: 88 passed, 0 failed, 2 errors" in result.stdout
+    assert "ERROR: 138 passed, 0 failed, 2 errors" in result.stdout
 
 
 def test_denied_iam_read_errors_every_isolation_result(
@@ -257,7 +259,7 @@ def test_throttling_is_retried_through(moto: MotoServer, workspace: Workspace) -
     moto.faults.add(Fault("DescribeTimeToLive", "ThrottlingException", 400, times=1))
     result, report = audit(moto, workspace)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert report["summary"]["results"]["pass"] == 90
+    assert report["summary"]["results"]["pass"] == 140
     assert moto.faults.injected == {"GetBucketVersioning": 1, "DescribeTimeToLive": 1}
     # 4 buckets and 8 tables: each throttled call was retried, none was given up.
     assert moto.faults.requests["GetBucketVersioning"] == 4 + 1
@@ -320,8 +322,17 @@ def test_empty_account_fails_closed(moto: MotoServer, workspace: Workspace) -> N
     result, report = audit(moto, workspace)
     assert result.returncode == 1
     drills = [r for r in report["results"] if r["check_id"] == "dr-drill-evidence-fresh"]
-    others = [r for r in report["results"] if r["check_id"] != "dr-drill-evidence-fresh"]
+    repository = [
+        r
+        for r in report["results"]
+        if r["resource"]["arn"].startswith("urn:policycheck:repository:")
+    ]
+    others = [r for r in report["results"] if r not in drills and r not in repository]
     assert {r["status"] for r in others} == {"fail"}
+    # No platform repository (the workspace is in no git work tree): an error, never a pass.
+    assert {(r["status"], r["error"]["code"]) for r in repository} == {
+        ("error", "RepositoryUnavailable")
+    }
     # No evidence directory: nothing can be said about the drills.
     assert {(r["status"], r["error"]["code"]) for r in drills} == {
         ("error", "EvidenceDirUnavailable")
@@ -356,6 +367,8 @@ def test_controls_filter(moto: MotoServer, workspace: Workspace) -> None:
         "s3-policy-denies-delete",
         "dynamodb-encryption-at-rest",
         "dynamodb-access-isolated",
+        "terraform-backend-encrypted-and-locked",
+        "s3-bucket-in-region",
     }
     assert report["run"]["selected_controls"] == ["SC.10.02"]
     assert not (workspace.directory / "out" / "report.md").exists()

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from checkhelpers import target
+from checkhelpers import REQUIRED_PARAMS, target
 from policycheck.bindings import ResourceInstance
 from policycheck.controls import Catalog
 from policycheck.evaluation import evaluate
@@ -26,10 +26,6 @@ HERE = Where("dev", "123456789012", "eu-central-1")
 def _target(spec: CheckSpec) -> Target:
     resource = ResourceInstance("res-name", "parent", {"env": "dev", "mcp": "x"}, "eu-central-1")
     return target(spec.id, resource, HERE, REQUIRED_PARAMS.get(spec.id, {}))
-
-
-#: Parameters of checks that have required ones.
-REQUIRED_PARAMS = {"dr-drill-evidence-fresh": {"frequency": "annually"}}
 
 
 def _outcomes(spec: CheckSpec, **overrides: object) -> dict:

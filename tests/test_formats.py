@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+from collections import Counter
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -10,7 +11,7 @@ import pytest
 
 from conftest import run_cli
 from policycheck.render import FORMATS
-from policycheck.render.markdown import render_markdown
+from policycheck.render.markdown import SHOWN_PER_CHECK, render_markdown
 from policycheck.render.sarif import fingerprint
 from policycheck.render.summary import render_summary
 from policycheck.report import Report
@@ -69,10 +70,16 @@ def test_markdown_states_the_inputs_and_each_evidence_hash(report: Report) -> No
     for path, digest in report.run.input_sha256.items():
         assert f"`{digest}`" in run_table, path
     assert "| SHA-256 of controls/SC.10.02.yaml " in run_table
-    passed = markdown[markdown.index("## Passed") :].splitlines()[4:]
-    passes = [r for r in report.results if r.status == "pass"]
-    assert len([line for line in passed if line.startswith("|")]) == len(passes)
-    for line, result in zip(passed, passes, strict=False):
+    section = markdown[markdown.index("## Passed") :].splitlines()
+    passed = [line for line in section if line.startswith("|")][2:]  # after the header
+    shown: Counter[str] = Counter()
+    passes = []  # report.md lists the first SHOWN_PER_CHECK passes of each check
+    for r in report.results:
+        if r.status == "pass" and shown[r.check_id] < SHOWN_PER_CHECK:
+            shown[r.check_id] += 1
+            passes.append(r)
+    assert len(passed) == len(passes)
+    for line, result in zip(passed, passes, strict=True):
         assert line.rstrip().endswith(f"| `{result.evidence.sha256[:12]}`     |"), line
     findings = markdown[markdown.index("## Failures") : markdown.index("## Passed")]
     assert findings.count("- **Evidence SHA-256:** `") == report.summary.results.fail

@@ -9,7 +9,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checkhelpers import judge
+from checkhelpers import REQUIRED_PARAMS, judge
 from conftest import POLICY_PATH
 from policycheck.errors import InputError
 from policycheck.plugins import load_registry
@@ -97,7 +97,7 @@ def test_checks_never_crash_on_odd_but_typed_facts(check_id: str, values: list) 
     must never happen is a pass on an empty or missing configuration."""
     spec = load_registry().checks[check_id]
     facts = {name: None for name in spec.facts}
-    params = {"frequency": "annually"} if check_id == "dr-drill-evidence-fresh" else {}
+    params = REQUIRED_PARAMS.get(check_id, {})
     try:
         verdict = judge(check_id, facts, **params)
     except (AttributeError, TypeError, KeyError):

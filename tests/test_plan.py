@@ -129,11 +129,15 @@ def test_compliant_plan(policy: Policy, catalog: Catalog, tmp_path: Path, compli
         assert r.status == expected, (r.check_id, r.resource.name, r.message)
     assert report.summary.status == "pass"
     assert report.summary.results.not_in_plan == 0
-    assert report.summary.results.not_assessed == 12  # images, services, drills
+    # images, services, drills; the repository checks and bucket regions (read live)
+    assert report.summary.results.not_assessed == 37
     assert {r.message for r in report.results if r.status == "not_assessed"} == {
         "a plan cannot show the images pushed to a repository",
         "a plan cannot show whether a service's tasks are running and its deployment completed",
         "a plan cannot show DR drill evidence (records committed to git)",
+        "a plan does not show the region a bucket was created in",
+        "read from the platform repository's commit by policycheck run; a plan shows neither "
+        "the backend configuration nor the recovery plan's files",
     }
     assert report.run.sources[0].format_version == "1.2"
     assert report.run.environments[0].account_id == "123456789012"  # from the plan's ARNs
@@ -754,7 +758,7 @@ def test_cli_judges_a_plan(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert (
         "PASS on the plan: 35 judged (35 passed, 0 failed, 0 errors), 0 not in plan, "
-        "12 not judgeable from a plan" in result.stdout
+        "37 not judgeable from a plan" in result.stdout
     )
     report = json.loads((tmp_path / "reports" / "report.json").read_text())
     assert report["run"]["sources"][0]["path"] == "plan.json"

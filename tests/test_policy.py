@@ -35,6 +35,16 @@ def test_shipped_policy_binds_every_promise(policy: Policy) -> None:
         ("dr-drill-evidence-fresh", "dynamodb_recovery_test"),
         ("dr-drill-evidence-fresh", "environment_rebuild_drill"),
         ("dr-drill-evidence-fresh", "secret_rotation_drill"),
+        ("terraform-backend-encrypted-and-locked", "platform_infra"),
+        ("s3-bucket-in-region", "state_bucket"),
+        ("s3-bucket-in-region", "audit_bucket"),
+        ("recovery-path-present", "render_scripts"),
+        ("recovery-path-present", "mcp_sources"),
+        ("recovery-path-present", "initial_modules"),
+        ("recovery-path-present", "main_modules"),
+        ("recovery-path-present", "shared_module"),
+        ("recovery-workflow-runnable", "deploy_workflows"),
+        ("recovery-workflow-runnable", "infra_apply_workflow"),
     }
     drills = {
         b.resource_groups[0]: b for b in policy.bindings if b.check.id == "dr-drill-evidence-fresh"
@@ -154,7 +164,8 @@ BROKEN = [
         "type: s3_bucket\n    name: aiconnectors",
         "type: s3_bukket\n    name: aiconnectors",
         "resources.state_bucket.type: unknown resource type 's3_bukket'; known: dr_drill, "
-        "dynamodb_table, ecr_repository, ecs_service, s3_bucket, ssm_parameter",
+        "dynamodb_table, ecr_repository, ecs_service, github_workflow, repository_path, "
+        "s3_bucket, ssm_parameter, terraform_tree",
     ),
     (
         "transition_days: 90, expiration_days: 365",
@@ -213,7 +224,7 @@ def test_sha256_is_of_the_file_bytes(policy: Policy) -> None:
 def test_cli_validate_ok() -> None:
     result = run_cli("validate", "--policy", POLICY_PATH)
     assert result.returncode == 0, result.stderr
-    assert "valid — 2 environment(s), 11 resource group(s), 21 check binding(s), 90 result(s)" in (
+    assert "valid — 2 environment(s), 19 resource group(s), 30 check binding(s), 140 result(s)" in (
         result.stdout
     )
 

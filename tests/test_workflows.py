@@ -1170,6 +1170,10 @@ def world(tmp_path_factory: pytest.TempPathFactory, _moto_server: MotoServer) ->
             ignore=shutil.ignore_patterns(".git"),
             dirs_exist_ok=True,
         )
+        # The platform layout the seeding committed (Terragrunt, the recovery plan's
+        # files and workflows): the repository checks judge the checked-out repository.
+        for layout in ("infra", "connectors", ".github/workflows"):
+            shutil.copytree(root / "seed-0" / layout, repository / layout, dirs_exist_ok=True)
         _repository(repository, "as GitHub holds it")
     return world
 
@@ -1863,10 +1867,10 @@ esac
 
 
 def _infra_repository(world: World, tmp_path: Path) -> Path:
-    """A platform repository: policy.yaml, controls/ and a Terraform module."""
+    """A platform repository: policy.yaml, controls/, its layout and a Terraform module."""
     repository = tmp_path / "infra"
     shutil.copytree(world.adopter, repository, ignore=shutil.ignore_patterns(".git"))
-    (repository / "infra" / "main" / "shared").mkdir(parents=True)
+    (repository / "infra" / "main" / "shared").mkdir(parents=True, exist_ok=True)
     (repository / "infra" / "main" / "shared" / "main.tf").write_text('module "shared" {}\n')
     return _repository(repository, "platform")
 
@@ -1917,7 +1921,8 @@ def test_the_readme_plan_gate_runs_before_apply(world: World, tmp_path: Path, br
         assert job.result == "success", job.log()
         assert (gate.outputs["exit-code"], gate.outputs["status"]) == ("0", "pass")
         assert commands[-1] == "terraform apply -input=false tfplan"
-        assert int(gate.outputs["not-assessed"]) == 8  # images and running tasks
+        # images and running tasks; the repository checks and bucket regions (read live)
+        assert int(gate.outputs["not-assessed"]) == 33
         assert job.summary.startswith("## policycheck: PASS on the plan")
 
 

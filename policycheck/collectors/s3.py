@@ -100,11 +100,26 @@ def _replication_destinations(ctx: FetchContext) -> Any:
             {
                 "bucket": bucket,
                 "exists": True,
-                "region": location or "us-east-1",
+                "region": region_of(location),
                 "versioning": versioning,
             }
         )
     return destinations
+
+
+#: LocationConstraint values that are not region names (S3's legacy answers).
+LEGACY_LOCATIONS = {None: "us-east-1", "": "us-east-1", "EU": "eu-west-1"}
+
+
+def region_of(location: str | None) -> str:
+    """The region a GetBucketLocation LocationConstraint names."""
+    return LEGACY_LOCATIONS.get(location) or str(location)
+
+
+def _region(ctx: FetchContext) -> Any:
+    return region_of(
+        ctx.client("s3").get_bucket_location(Bucket=ctx.name).get("LocationConstraint")
+    )
 
 
 def _account_public_access_block(ctx: FetchContext) -> Any:
@@ -145,6 +160,7 @@ LIFECYCLE = _bucket_fact(
     "NoSuchLifecycleConfiguration",
 )
 POLICY = _bucket_fact("s3_bucket.policy", "s3:GetBucketPolicy", _policy, "NoSuchBucketPolicy")
+REGION = _bucket_fact("s3_bucket.region", "s3:GetBucketLocation", _region)
 REPLICATION = _bucket_fact(
     "s3_bucket.replication",
     "s3:GetReplicationConfiguration",

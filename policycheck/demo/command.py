@@ -27,12 +27,15 @@ DEMO_DEVIATIONS = (
     Deviation("prod", "ecr-lifecycle-retains-tagged", "mcp-teams"),
     Deviation("prod", "ssm-parameter-secure", "/aiconnectors/prod/mcps/databricks/client-secret"),
     Deviation("dev", "dr-drill-evidence-fresh", "secret-rotation"),
+    # One platform repository serves both environments: its deviation fails in each.
+    Deviation("dev", "terraform-backend-encrypted-and-locked", "infra"),
 )
 
 
 def for_demo(policy: Policy, evidence_dir: Path) -> Policy:
     """The policy as the demo runs it: every environment in one simulated account (no
-    account ids or roles), drill evidence in a scratch git repository."""
+    account ids or roles), drill evidence and the platform repository in a scratch git
+    repository."""
     environments = {
         name: env.model_copy(update={"account_id": None, "role_arn": None})
         for name, env in policy.environments.items()

@@ -13,7 +13,7 @@ import subprocess
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from pathlib import Path
@@ -25,17 +25,19 @@ from botocore.exceptions import ClientError
 
 from policycheck.aws import client_config, make_client
 from policycheck.bindings import Binding, ResourceInstance
+from policycheck.demo.repository import GIT_IDENTITY as GIT_IDENTITY
+from policycheck.demo.repository import RepositoryWriter, git
 from policycheck.errors import aws_error
 from policycheck.examples import Call, Json
 from policycheck.paths import bundled_catalog_dir
 from policycheck.policy import Policy
+from policycheck.repository import REPOSITORY
 from policycheck.resources import ResourceType
 from policycheck.templates import expand
 
 DEMO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 #: moto reads a new ECS service's running count from this variable.
 MOTO_ECS_RUNNING = "MOTO_ECS_SERVICE_RUNNING"
-GIT_IDENTITY = ("-c", "user.name=policycheck demo", "-c", "user.email=demo@example.invalid")
 #: Placeholders the seeder computes, beside the resource's names and the check's params.
 SEEDED = (
     "bucket_location",
@@ -156,10 +158,11 @@ class _Seeder:
         for group, written in self.policy.document.resources.items():
             kind = self.policy.registry.resource_types[written.type]
             for instance in self.policy.resources_in(group, environment):
-                overrides = self._creation_overrides(bound, instance)
+                overrides, created_in = self._creation_overrides(bound, instance)
                 context = _Context(self.account(instance.region), instance, kind, None)
                 for call in kind.example:
-                    self.run(call, context, overrides.get(call.operation, {}))
+                    placed = replace(call, region=created_in) if created_in else call
+                    self.run(placed, context, overrides.get(call.operation, {}))
         for binding, instance in bound:
             examples = binding.check.examples
             deviated = _target(binding, instance) in self.deviated
@@ -171,9 +174,11 @@ class _Seeder:
 
     def _creation_overrides(
         self, bound: list[tuple[Binding, ResourceInstance]], instance: ResourceInstance
-    ) -> dict[str, dict[str, Any]]:
-        """Creation arguments by operation, from the checks bound to the instance."""
+    ) -> tuple[dict[str, dict[str, Any]], str]:
+        """Creation arguments by operation, from the checks bound to the instance, and the
+        region a deviation creates it in instead of its own ("": its own)."""
         overrides: dict[str, dict[str, Any]] = {}
+        created_in = ""
         for binding, other in bound:
             if other != instance:
                 continue
@@ -182,7 +187,9 @@ class _Seeder:
             chosen = examples.deviation.at_creation if deviated else examples.at_creation
             for operation, args in chosen.items():
                 overrides.setdefault(operation, {}).update(args)
-        return overrides
+            if deviated and examples.deviation.created_in:
+                created_in = examples.deviation.created_in
+        return overrides, created_in
 
     def run(self, call: Call, context: "_Context", overrides: Mapping[str, Any] = {}) -> None:
         """Make one call of an example with its templates filled in."""
@@ -191,6 +198,9 @@ class _Seeder:
         if call.service == "evidence":
             record = args["record"]
             commit_record(account.evidence_dir, record, f"DR drill {record['drill']}")
+            return
+        if call.service == REPOSITORY:
+            getattr(RepositoryWriter(self.policy.repository), call.operation)(**args)
             return
         try:
             getattr(account.client(call.service), call.operation)(**args)
@@ -285,12 +295,6 @@ def _environ(name: str, value: str) -> Iterator[None]:
                 os.environ[name] = previous
 
 
-def _git(directory: Path, *args: str) -> None:
-    subprocess.run(
-        ["git", *GIT_IDENTITY, *args], cwd=directory, check=True, capture_output=True, text=True
-    )
-
-
 def commit_record(evidence_dir: Path, record: dict[str, Any], message: str) -> Path:
     """Write a drill record as ``<drill>/<date>-<environment>.yaml`` and commit it; the
     evidence directory becomes a git repository of its own if it is in none."""
@@ -309,12 +313,12 @@ def commit_record(evidence_dir: Path, record: dict[str, Any], message: str) -> P
         == 0
     )
     if not inside:
-        _git(evidence_dir, "init", "--quiet")
+        git(evidence_dir, "init", "--quiet")
     path: Path = (
         evidence_dir / str(record["drill"]) / f"{record['date']}-{record['environment']}.yaml"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(record, sort_keys=False))
-    _git(evidence_dir, "add", str(path))
-    _git(evidence_dir, "commit", "--quiet", "-m", message)
+    git(evidence_dir, "add", str(path))
+    git(evidence_dir, "commit", "--quiet", "-m", message)
     return path

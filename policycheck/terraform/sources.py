@@ -53,6 +53,10 @@ _REPLICATION = (
     "replication is judged live: a plan cannot show the replica bucket's region and "
     "versioning when another module manages it"
 )
+_REPOSITORY = (
+    "read from the platform repository's commit by policycheck run; a plan shows neither "
+    "the backend configuration nor the recovery plan's files"
+)
 #: Facts a plan cannot supply, and why (the reason a not_assessed result gives).
 NOT_FROM_PLAN: Mapping[str, str] = MappingProxyType(
     {
@@ -64,6 +68,10 @@ NOT_FROM_PLAN: Mapping[str, str] = MappingProxyType(
         "dr_drill.deleted_records": _EVIDENCE,
         "s3_bucket.replication": _REPLICATION,
         "s3_bucket.replication_destinations": _REPLICATION,
+        "s3_bucket.region": "a plan does not show the region a bucket was created in",
+        "terraform_tree.backends": _REPOSITORY,
+        "repository_path.entry": _REPOSITORY,
+        "github_workflow.definition": _REPOSITORY,
     }
 )
 
