@@ -13,10 +13,22 @@ class InputError(Exception):
     """
 
 
+#: An error's code and message are quoted up to this many characters.
+MAX_ERROR_CHARS = 2000
+
+
 def aws_error(exc: Exception) -> tuple[str, str]:
     """The AWS error code and message of a botocore ClientError; the HTTP status stands in
     for a code the answer lacks (an S3 HEAD has no body)."""
     response = getattr(exc, "response", None) or {}
     error = response.get("Error", {})
     code = error.get("Code") or response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-    return str(code or "Unknown"), str(error.get("Message") or exc)
+    return storable_text(str(code or "Unknown")), storable_text(str(error.get("Message") or exc))
+
+
+def storable_text(text: str) -> str:
+    """Text from outside (an error message) as a report can hold it: what UTF-8 cannot
+    encode (a lone surrogate) escaped, at most MAX_ERROR_CHARS characters."""
+    if len(text) > MAX_ERROR_CHARS:
+        text = text[: MAX_ERROR_CHARS - 3] + "..."
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")

@@ -14,7 +14,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policycheck.deadline import NO_DEADLINE, Deadline
-from policycheck.errors import aws_error
+from policycheck.errors import aws_error, storable_text
 from policycheck.facts import (
     AwsError,
     FactOutcome,
@@ -22,8 +22,10 @@ from policycheck.facts import (
     FetchContext,
     Memo,
     ResourceMissing,
+    UnknownAnswer,
     fact_order,
 )
+from policycheck.jsonstream import MAX_VALUE_CHARS
 from policycheck.pool import DaemonPool
 
 ProgressCallback = Callable[[int, int], None]
@@ -67,19 +69,57 @@ def fact_key(account_id: str, region: str, spec: FactSpec, name: str, parent: st
     return FactKey(account_id, region, spec.name, subject)
 
 
+#: The longest a fact's value may be as JSON: readers of report.json refuse longer values.
+MAX_FACT_CHARS = MAX_VALUE_CHARS
+
+
 def jsonable(value: Any) -> Any:
-    """API answers with datetimes and bytes turned into JSON-ready values."""
-    return json.loads(json.dumps(value, default=_encode))
+    """An API answer as a report stores it (datetimes and bytes turned into JSON-ready
+    values); UnknownAnswer naming the field for what a report cannot hold: text that is not
+    Unicode (a lone surrogate), a type JSON has no form for, more than MAX_FACT_CHARS."""
+    converted = _converted(value, "")
+    size = len(json.dumps(converted))
+    if size > MAX_FACT_CHARS:
+        raise UnknownAnswer(
+            "UnstorableValue", f"the answer is {size:,} characters as JSON, over {MAX_FACT_CHARS:,}"
+        )
+    return converted
 
 
-def _encode(value: Any) -> Any:
+def _converted(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        return {
+            _converted(key, f"{where} (a key)"): _converted(item, f"{where}.{key}".lstrip("."))
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_converted(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _unstorable(where, "is not Unicode text (a lone surrogate)") from None
+        return value
+    if value is None or isinstance(value, bool | int | float):
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise _unstorable(where, "is an integer too large to store")
+        return value
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    raise TypeError(f"cannot encode {type(value).__name__}")
+    raise _unstorable(where, f"is a {type(value).__name__}, which a report cannot hold")
+
+
+#: Integers up to 1,000 digits; Python refuses to write one of more than 4,300.
+MAX_INT_BITS = 3322
+
+
+def _unstorable(where: str, problem: str) -> UnknownAnswer:
+    return UnknownAnswer("UnstorableValue", f"{where or 'the answer'} {problem}")
 
 
 def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
@@ -88,10 +128,11 @@ def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
     fetched_at = datetime.now(UTC).isoformat()
 
     def failed(code: str, message: str) -> FactOutcome:
-        return FactOutcome(spec, error=AwsError(code, message), fetched_at=fetched_at)
+        error = AwsError(storable_text(code), storable_text(message))
+        return FactOutcome(spec, error=error, fetched_at=fetched_at)
 
     try:
-        value = spec.fetch(context)
+        value = jsonable(spec.fetch(context))
     except ClientError as exc:
         code, message = aws_error(exc)
         if code in spec.absent_codes:
@@ -105,7 +146,7 @@ def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
         return failed(type(exc).__name__, str(exc))
     except Exception as exc:  # fail closed: an unreadable answer is an error, never a pass
         return failed(getattr(exc, "code", type(exc).__name__), str(exc))
-    return FactOutcome(spec, value=jsonable(value), fetched_at=fetched_at)
+    return FactOutcome(spec, value=value, fetched_at=fetched_at)
 
 
 def with_dependencies(requests: dict[FactKey, FactRequest]) -> dict[FactKey, FactRequest]:

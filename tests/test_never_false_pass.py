@@ -12,6 +12,7 @@ import pytest
 
 from checkhelpers import make_report, make_result
 from conftest import MotoServer, Workspace, audit, run_cli
+from faults import Fault
 from policycheck.demo.seeding import seed
 from policycheck.diff import diff_reports, is_regression
 from policycheck.errors import InputError
@@ -643,3 +644,40 @@ def test_merge_can_gate_on_the_merged_status(tmp_path: Path) -> None:
     assert run_cli("merge", path, "-o", tmp_path / "m", "--allow-missing").returncode == 0
     gated = run_cli("merge", path, "-o", tmp_path / "m", "--fail-on", "error")
     assert gated.returncode == 1
+
+
+#: Answers holding a lone surrogate (JSON can say it, UTF-8 and so a report cannot) and
+#: what the error of the facts read from them says.
+SURROGATE_ANSWERS = {
+    # The stream is then described by its name and not found: the error quotes it escaped.
+    "ListDeliveryStreams": (
+        '{"DeliveryStreamNames": ["\\ud800x"], "HasMoreDeliveryStreams": false}',
+        "ResourceNotFoundException: Firehose \\ud800x under account",
+    ),
+    "DescribeTimeToLive": (
+        '{"TimeToLiveDescription": {"TimeToLiveStatus": "\\ud800x"}}',
+        "UnstorableValue: TimeToLiveStatus is not Unicode text (a lone surrogate)",
+    ),
+    "DescribeServices": (
+        '{"services": [{"serviceName": "x", "deployments": [{"status": "\\ud800x"}]}],'
+        ' "failures": []}',
+        "UnstorableValue: deployments[0].status is not Unicode text (a lone surrogate)",
+    ),
+}
+
+
+@pytest.mark.parametrize("operation", sorted(SURROGATE_ANSWERS))
+def test_an_answer_a_report_cannot_hold_is_an_error_of_its_fact_only(
+    moto: MotoServer, workspace: Workspace, operation: str
+) -> None:
+    """One undecodable string ended the run with exit 70, PydanticSerializationError and
+    no report."""
+    seed(workspace.policy, moto.url)
+    answer, said = SURROGATE_ANSWERS[operation]
+    moto.faults.add(Fault(operation, "", 200, answer=answer))
+    result, report = audit(moto, workspace, "--env", "dev")
+    assert result.returncode == 3, result.stderr
+    assert report is not None
+    errors = [r for r in report["results"] if r["status"] == "error"]
+    assert any(said in r["message"] for r in errors), errors
+    assert len(report["results"]) - len(errors) >= 39  # every other result is written
