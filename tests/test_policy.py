@@ -367,3 +367,24 @@ def test_help_of_offline_commands_claims_no_aws_call() -> None:
                 assert action.help, f"{name} {action.dest}: no help"
         assert command.description, f"{name}: no description"
     assert "plan" in commands.choices["render"]._actions[-1].help
+
+
+@pytest.mark.parametrize(
+    ("broken", "said"), [(50, None), (51, "1 more problem"), (2000, "1,950 more problems")]
+)
+def test_validation_errors_are_capped(workdir: Path, broken: int, said: str | None) -> None:
+    """A 769 KB policy printed 190,000 lines (35 MB) on stderr: the first 50, then a count."""
+    checks = "".join(
+        f"  - check: no-such-check-{i}\n    resources: [audit_bucket]\n" for i in range(broken)
+    )
+    _edit(workdir / "policy.yaml", "checks:\n", "checks:\n" + checks)
+    result = run_cli("validate", "--policy", workdir / "policy.yaml")
+    assert result.returncode == 2
+    lines = result.stderr.strip().split("\n")
+    assert "no-such-check-0'" in lines[0] and "no-such-check-49'" in lines[49]
+    if said is None:
+        assert len(lines) == 50
+    else:
+        assert len(lines) == 51 and lines[50] == f"... and {said} more problem" + "s" * (
+            broken > 51
+        )

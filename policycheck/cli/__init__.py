@@ -24,7 +24,7 @@ from policycheck.cli import (
     schema,
     validate,
 )
-from policycheck.errors import EXIT_INTERNAL, EXIT_USAGE
+from policycheck.errors import EXIT_INTERNAL, EXIT_USAGE, shown_problems
 
 #: 128 + the signal's number, as shells report a process a signal ended.
 EXIT_SIGNAL_BASE = 128
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         code: int = args.execute(args)
         return code
     except InputError as exc:
-        print(f"policycheck: error: {exc}", file=sys.stderr)
+        print(f"policycheck: error: {shown_problems(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
