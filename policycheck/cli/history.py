@@ -6,7 +6,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-from policycheck.cli.options import Parents, format_list
+from policycheck.cli.options import Parents, decide, format_list
 from policycheck.errors import EXIT_PASS, InputError
 
 HISTORY_FORMAT_NAMES = ("json", "markdown", "html")
@@ -91,6 +91,7 @@ def execute(args: argparse.Namespace) -> int:
     history = build_history(report_files(args.inputs), args.since, args.until)
     files = {HISTORY_FORMATS[name][0]: HISTORY_FORMATS[name][1](history) for name in args.format}
     managed = [filename for filename, _ in HISTORY_FORMATS.values()]
+    code = decide(args, EXIT_PASS)
     written = publish_set(args.output_dir, files, managed=managed)
     print("wrote: " + ", ".join(str(path) for path in written))
-    return EXIT_PASS
+    return code
