@@ -25,7 +25,13 @@ from policycheck.cli import (
     validate,
 )
 from policycheck.cli.options import DECIDED_EXIT_CODE
-from policycheck.errors import EXIT_ERROR, EXIT_INTERNAL, EXIT_USAGE, shown_problems
+from policycheck.errors import (
+    EXIT_ERROR,
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    InputError,
+    shown_problems,
+)
 
 #: 128 + the signal's number, as shells report a process a signal ended.
 EXIT_SIGNAL_BASE = 128
@@ -79,13 +85,12 @@ def _terminate(signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from policycheck.errors import InputError
-
-    for name in ("SIGTERM", "SIGHUP"):
+    for name in ("SIGTERM", "SIGHUP"):  # first: a signal from now on ends in a message
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _terminate)
+    args = argparse.Namespace(verbose=False)
     try:
+        args = build_parser().parse_args(argv)
         code: int = args.execute(args)
         return code
     except InputError as exc:
