@@ -341,6 +341,29 @@ def test_symlinked_record_is_refused_and_never_read(tmp_path: Path) -> None:
     assert "wJalrXUtnFEMI" not in repr(store.__dict__)
 
 
+def test_hard_linked_record_is_refused_and_never_read(tmp_path: Path) -> None:
+    """A hard link (a local disk only: git stores none) quoted 40 characters of its
+    target into every format."""
+    root = tmp_path / "repo"
+    evidence = root / "evidence"
+    commit_record(evidence, _record(drill="secret-rotation"), "other drill")
+    credentials = tmp_path / "credentials.yaml"
+    credentials.write_text(yaml.safe_dump(_record(notes=SECRET)))
+    (evidence / DRILL).mkdir()
+    os.link(credentials, evidence / DRILL / "run.yaml")
+    store = EvidenceStore(evidence, root)
+    with pytest.raises(
+        EvidenceError, match=r"ecs-redeploy/run\.yaml: is a hard link \(2 names\); refused"
+    ) as raised:
+        store.records_for(DRILL)
+    assert SECRET not in str(raised.value)
+    result = _run_result(store)
+    assert result.status == "error" and result.error.code == "InvalidEvidence"
+    assert SECRET not in result.model_dump_json()
+    credentials.unlink()  # its only name now: read as any record
+    assert len(EvidenceStore(evidence, root).records_for(DRILL)) == 1
+
+
 def test_symlink_inside_the_repository_is_refused_too(tmp_path: Path) -> None:
     """All symlinked records are refused, even one pointing at a record in the
     repository: a record is a regular file, so what is judged is what is committed."""
