@@ -7,6 +7,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,9 +17,17 @@ import pytest
 from conftest import MotoServer, Workspace, audit
 from faults import Fault
 from policycheck import cli
-from policycheck.aws import AwsSetup, Connection, _retrying, client_config, identify
+from policycheck.aws import (
+    AwsSetup,
+    Connection,
+    _retrying,
+    client_config,
+    credentials_last_the_deadline,
+    identify,
+)
 from policycheck.deadline import Deadline, DeadlineReached, parse_duration
 from policycheck.demo.seeding import seed
+from policycheck.errors import InputError
 from policycheck.facts import FactSpec
 from policycheck.fetching import FactKey, FactRequest, collect
 from policycheck.plugins import load_registry
@@ -366,3 +375,43 @@ def test_internal_error_has_its_own_exit_code(
     )
     assert cli.main(["schema", "report", "--verbose"]) == 70
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+# --- credentials that cannot last the deadline -------------------------------------------
+
+
+def test_a_deadline_longer_than_the_credentials_last_is_refused_at_start(
+    moto: MotoServer, workspace: Workspace
+) -> None:
+    """In GitHub Actions the OIDC credentials live an hour and an assumed role cannot be
+    refreshed past them: a longer deadline ended in a wall of errors."""
+    expiry = (datetime.now(UTC) + timedelta(minutes=30, seconds=30)).isoformat()
+    env = {"AWS_SESSION_TOKEN": "token", "AWS_CREDENTIAL_EXPIRATION": expiry}
+    result, _ = audit(moto, workspace, "--deadline", "1h", "--env", "dev", env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(
+        "policycheck: error: --deadline 1h is longer than the AWS credentials last: they "
+        "(env) expire at "
+    )
+    assert "in 30 minutes, and cannot be renewed by this run. Give a shorter --deadline" in (
+        result.stderr
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not moto.faults.requests["GetBucketVersioning"]  # refused before any check
+
+
+def test_credentials_that_renew_themselves_do_not_bound_the_deadline() -> None:
+    from botocore.credentials import RefreshableCredentials
+
+    session = boto3.Session(region_name=REGION)
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    metadata = RefreshableCredentials("a", "b", "c", soon, lambda: {}, method="iam-role")
+    session._session._credentials = metadata
+    setup = AwsSetup(session, None, client_config(1), Deadline.after(3600))
+    credentials_last_the_deadline(setup)  # instance metadata renews: no error
+    env = RefreshableCredentials("a", "b", "c", soon, lambda: {}, method="env")
+    session._session._credentials = env
+    with pytest.raises(InputError, match="--deadline 1h is longer than the AWS credentials last"):
+        credentials_last_the_deadline(setup)
+    credentials_last_the_deadline(replace(setup, deadline=Deadline.after(240)))  # 4m: lasts
+    credentials_last_the_deadline(replace(setup, deadline=Deadline()))  # no deadline
