@@ -9,7 +9,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -357,6 +357,36 @@ def base_identity(setup: AwsSetup, region: str) -> AccountAccess:
         if exc.unreachable:
             raise InputError(exc.message) from None
         raise InputError(f"the AWS credentials do not work: {exc}") from None
+
+
+#: How botocore's credentials renew themselves from a source that lasts (instance or
+#: container metadata, a credential process, a role assumed from a profile's keys):
+#: their expiry does not bound a run. Any other credentials with an expiry (environment
+#: variables with AWS_CREDENTIAL_EXPIRATION, an OIDC web identity token, SSO) end then.
+RENEWING_CREDENTIALS = frozenset({"iam-role", "container-role", "custom-process", "assume-role"})
+
+
+def credentials_last_the_deadline(setup: AwsSetup) -> None:
+    """InputError naming the fix when the run's own credentials expire, unrenewed, before
+    its deadline: every call after that (assumed roles cannot be refreshed past them
+    either) would be an error. Credentials whose expiry botocore does not know pass."""
+    remaining = setup.deadline.remaining()
+    credentials = setup.session.get_credentials()
+    expiry = getattr(credentials, "_expiry_time", None)  # botocore keeps it private
+    method = getattr(credentials, "method", "")
+    if remaining is None or not isinstance(expiry, datetime) or method in RENEWING_CREDENTIALS:
+        return
+    now = setup.clock() if setup.clock else datetime.now(UTC)
+    life = (expiry - now).total_seconds()
+    if life >= remaining:
+        return
+    raise InputError(
+        f"--deadline {setup.deadline.label} is longer than the AWS credentials last: they "
+        f"({method}) expire at {expiry.astimezone(UTC).isoformat(timespec='seconds')}, in "
+        f"{max(0, int(life)) // 60} minutes, and cannot be renewed by this run. Give a "
+        "shorter --deadline (or run.deadline), or credentials that last longer (e.g. "
+        "role-duration-seconds of aws-actions/configure-aws-credentials)"
+    )
 
 
 class _NoCache(dict[str, Any]):

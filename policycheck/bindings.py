@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from policycheck.plugins import Registry
 from policycheck.policyfile import PolicyDocument
 from policycheck.registry import CheckParams, CheckSpec
-from policycheck.templates import expand, is_pattern
+from policycheck.templates import expand, expanded_length, is_pattern
 from policycheck.validation import describe_errors, raise_if_errors
 from policycheck.waivers import MAX_WAIVER_DAYS
 
@@ -108,9 +108,31 @@ def _group_problems(
     problems = []
     if resource.uses_mcp() and not document.mcps:
         problems.append(f"{where}.name: uses {{mcp}} but `mcps` is empty")
-    if is_pattern(resource.name) and registry.resource_types[resource.type].listing is None:
+    resource_type = registry.resource_types[resource.type]
+    if is_pattern(resource.name) and resource_type.listing is None:
         problems.append(f"{where}.name: a {resource.type} cannot be named by pattern")
+    lengths = [("name", resource.name, resource_type.max_name_length)]
+    if resource.cluster is not None:
+        lengths.append(("cluster", resource.cluster, resource_type.max_parent_length))
+    for field, template, limit in lengths:
+        longest = _longest_expansion(document, template)
+        if limit is not None and longest > limit:
+            problems.append(
+                f"{where}.{field}: expands to names of up to {longest:,} characters; "
+                f"AWS allows at most {limit} ({resource_type.label} {field})"
+            )
     return problems + _region_problems(where, document, key)
+
+
+def _longest_expansion(document: PolicyDocument, template: str) -> int:
+    """The length of the longest name ``template`` expands to in any environment and
+    region, with the longest MCP name (computed, not expanded)."""
+    mcp = max((len(name) for name in document.mcps), default=0)
+    return max(
+        expanded_length(template, {"env": len(env), "region": len(region), "mcp": mcp})
+        for env, config in document.environments.items()
+        for region in config.region_names
+    )
 
 
 def _binding_problems(

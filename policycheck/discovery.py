@@ -10,6 +10,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from policycheck.deadline import DeadlineReached
 from policycheck.errors import aws_error
+from policycheck.facts import UnknownAnswer
+from policycheck.fetching import jsonable
 from policycheck.resources import Listing, ListingScope, ResourceType
 from policycheck.templates import literal_prefix, matching
 
@@ -30,7 +32,8 @@ def list_names(
             **listing.request(scope), **({"PaginationConfig": {"PageSize": size}} if size else {})
         )
     )
-    return sorted(listing.name_of(item) for page in pages for item in page.get(listing.items, []))
+    items = (item for page in pages for item in jsonable(page).get(listing.items, []))
+    return sorted(listing.name_of(item) for item in items)
 
 
 class DiscoveryFailed(Exception):
@@ -87,3 +90,5 @@ def _listed(
         return DiscoveryFailed(type(exc).__name__, str(exc))
     except DeadlineReached as exc:
         return DiscoveryFailed(DeadlineReached.code, str(exc))
+    except UnknownAnswer as exc:
+        return DiscoveryFailed(exc.code, f"{listing.operation}: {exc}")

@@ -294,7 +294,7 @@ def belongs_to(relative_path: str, drill: str) -> bool:
 
 
 def read_record(path: Path) -> str:
-    """A record's text: a regular file (never a symbolic link) of at most
+    """A record's text: a regular file (never a symbolic or hard link) of at most
     MAX_RECORD_BYTES, in UTF-8; raise EvidenceError otherwise, without reading more."""
     try:
         status = os.lstat(path)
@@ -328,6 +328,8 @@ def _refuse_kind(status: os.stat_result) -> None:
         raise EvidenceError("is a symbolic link; refused (not followed)")
     if not stat.S_ISREG(status.st_mode):
         raise EvidenceError("is not a regular file; refused")
+    if status.st_nlink > 1:  # another name of a file that may be anywhere on the disk
+        raise EvidenceError(f"is a hard link ({status.st_nlink} names); refused, as links are")
     if status.st_size > MAX_RECORD_BYTES:
         raise EvidenceError(_too_large(status.st_size))
 

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from policycheck.deadline import NO_DEADLINE, Deadline
-from policycheck.errors import aws_error
+from policycheck.errors import aws_error, storable_text
 from policycheck.facts import (
     AwsError,
     FactOutcome,
@@ -23,8 +23,10 @@ from policycheck.facts import (
     FetchContext,
     Memo,
     ResourceMissing,
+    UnknownAnswer,
     fact_order,
 )
+from policycheck.jsonstream import MAX_VALUE_CHARS
 from policycheck.pool import DaemonPool
 
 ProgressCallback = Callable[[int, int], None]
@@ -68,35 +70,63 @@ def fact_key(account_id: str, region: str, spec: FactSpec, name: str, parent: st
     return FactKey(account_id, region, spec.name, subject)
 
 
+#: The longest a fact's value may be as JSON: readers of report.json refuse longer values.
+MAX_FACT_CHARS = MAX_VALUE_CHARS
+
+
 def jsonable(value: Any) -> Any:
-    """API answers with datetimes and bytes turned into JSON-ready values (strict JSON:
-    a number that is not finite raises ValueError)."""
-    return json.loads(json.dumps(value, default=_encode, allow_nan=False))
+    """An API answer as a report stores it (datetimes and bytes turned into JSON-ready
+    values); UnknownAnswer naming the field for what a report cannot hold: text that is not
+    Unicode (a lone surrogate), a type JSON has no form for, a number that is not finite,
+    more than MAX_FACT_CHARS."""
+    converted = _converted(value, "")
+    size = len(json.dumps(converted, allow_nan=False))
+    if size > MAX_FACT_CHARS:
+        raise UnknownAnswer(
+            "UnstorableValue", f"the answer is {size:,} characters as JSON, over {MAX_FACT_CHARS:,}"
+        )
+    return converted
 
 
-def non_finite(value: Any, path: str = "") -> str | None:
-    """Where in an answer a number is not finite (Infinity, NaN), as ``Key.Key[0]``;
-    None when every number is finite."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return f"{path or 'the answer'} is {value!r}"
-    children = (
-        (((f"{path}.{key}" if path else str(key)), item) for key, item in value.items())
-        if isinstance(value, dict)
-        else ((f"{path}[{index}]", item) for index, item in enumerate(value))
-        if isinstance(value, list | tuple)
-        else ()
-    )
-    return next((found for key, item in children if (found := non_finite(item, key))), None)
-
-
-def _encode(value: Any) -> Any:
+def _converted(value: Any, where: str) -> Any:
+    if isinstance(value, dict):
+        return {
+            _converted(key, f"{where} (a key)"): _converted(item, f"{where}.{key}".lstrip("."))
+            for key, item in value.items()
+        }
+    if isinstance(value, list | tuple):
+        return [_converted(item, f"{where}[{index}]") for index, item in enumerate(value)]
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                raise _unstorable(where, "is not Unicode text (a lone surrogate)") from None
+        return value
+    if value is None or isinstance(value, bool | int | float):
+        if isinstance(value, int) and value.bit_length() > MAX_INT_BITS:
+            raise _unstorable(where, "is an integer too large to store")
+        if isinstance(value, float) and not math.isfinite(value):
+            # JSON cannot carry it, and no AWS setting is infinite
+            raise UnknownAnswer(
+                "ImpossibleValue", f"{where or 'the answer'} is {value!r}, not a finite number"
+            )
+        return value
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
-    raise TypeError(f"cannot encode {type(value).__name__}")
+    raise _unstorable(where, f"is a {type(value).__name__}, which a report cannot hold")
+
+
+#: Integers up to 1,000 digits; Python refuses to write one of more than 4,300.
+MAX_INT_BITS = 3322
+
+
+def _unstorable(where: str, problem: str) -> UnknownAnswer:
+    return UnknownAnswer("UnstorableValue", f"{where or 'the answer'} {problem}")
 
 
 def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
@@ -105,10 +135,11 @@ def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
     fetched_at = datetime.now(UTC).isoformat()
 
     def failed(code: str, message: str) -> FactOutcome:
-        return FactOutcome(spec, error=AwsError(code, message), fetched_at=fetched_at)
+        error = AwsError(storable_text(code), storable_text(message))
+        return FactOutcome(spec, error=error, fetched_at=fetched_at)
 
     try:
-        value = spec.fetch(context)
+        value = jsonable(spec.fetch(context))
     except ClientError as exc:
         code, message = aws_error(exc)
         if code in spec.absent_codes:
@@ -122,10 +153,7 @@ def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
         return failed(type(exc).__name__, str(exc))
     except Exception as exc:  # fail closed: an unreadable answer is an error, never a pass
         return failed(getattr(exc, "code", type(exc).__name__), str(exc))
-    impossible = non_finite(value)
-    if impossible is not None:  # JSON cannot carry it, and no AWS setting is infinite
-        return failed("ImpossibleValue", f"{impossible}, not a finite number")
-    return FactOutcome(spec, value=jsonable(value), fetched_at=fetched_at)
+    return FactOutcome(spec, value=value, fetched_at=fetched_at)
 
 
 def with_dependencies(requests: dict[FactKey, FactRequest]) -> dict[FactKey, FactRequest]:

@@ -163,10 +163,11 @@ class _Collector:
         policy_name = report.run.policy_file.rsplit("/", 1)[-1]
         inputs = {**report.run.input_sha256, policy_name: report.run.policy_sha256}
         self.runs.append(_Run(started, str(path), report.run.policy_sha256, inputs))
+        environments = _environments(report)  # read once: every result of the report
         for control in report.controls:
             if control.id not in self.titles or self.titles[control.id][0] <= started:
                 self.titles[control.id] = (started, control.title)
-            for environment in _environments(report):
+            for environment in environments:
                 seen = self.days.setdefault((control.id, environment), {})
                 if day not in seen or seen[day][0] <= started:
                     seen[day] = (started, control_status_in(report, control, environment))

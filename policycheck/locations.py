@@ -22,6 +22,7 @@ from policycheck.aws import (
     base_identity,
     client_config,
     configured_endpoint,
+    credentials_last_the_deadline,
     identify,
     open_session,
 )
@@ -249,6 +250,7 @@ def open_locations(
         clock=clock,
     )
     base = base_identity(setup, home_region)
+    credentials_last_the_deadline(setup)
     if ":assumed-role/" in base.caller_arn and setup.role_session_seconds > CHAINED_SESSION_SECONDS:
         # AWS caps a session assumed from an assumed role (role chaining) at one hour.
         setup = replace(setup, role_session_seconds=CHAINED_SESSION_SECONDS)

@@ -8,12 +8,24 @@ from pydantic import Field, field_validator, model_validator
 
 from policycheck.deadline import DEFAULT_ROLE_SESSION_SECONDS, parse_duration
 from policycheck.templates import is_pattern, placeholders
-from policycheck.validation import StrictModel
+from policycheck.validation import StrictModel, short_repr
 from policycheck.waivers import Waiver
 
 REGION_PATTERN = r"^[a-z]{2}(-[a-z]+)+-\d+$"
 ACCOUNT_ID_PATTERN = r"^\d{12}$"
 ROLE_ARN_PATTERN = r"^arn:aws[a-z-]*:iam::\d{12}:role/.+$"
+#: An environment's name: it goes into resource names, file names, reports and commands.
+ENVIRONMENT_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,31}$"
+
+
+def quoted_account_id(value: Any) -> Any:
+    """Pydantic validator (before): an account id YAML read as a number was not quoted."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        raise ValueError(
+            f"an account id is 12 digits in quotes; YAML read this one as the number {value} "
+            '(a leading 0 as octal): write it in quotes, e.g. "012345678901"'
+        )
+    return value
 
 
 class AccountConfig(StrictModel):
@@ -23,6 +35,8 @@ class AccountConfig(StrictModel):
     role_arn: str | None = Field(
         None, pattern=ROLE_ARN_PATTERN, description="Role to assume in this account."
     )
+
+    _quoted_account_id = field_validator("account_id", mode="before")(quoted_account_id)
 
 
 class EnvironmentConfig(StrictModel):
@@ -50,6 +64,8 @@ class EnvironmentConfig(StrictModel):
         min_length=1,
         description="With `run --org`: only the organisation's accounts carrying all these tags.",
     )
+
+    _quoted_account_id = field_validator("account_id", mode="before")(quoted_account_id)
 
     @field_validator("regions")
     @classmethod
@@ -182,3 +198,14 @@ class PolicyDocument(StrictModel):
     )
     waivers: list[Waiver] = Field(default_factory=list, description="Accepted failures.")
     run: RunSettings = Field(default_factory=RunSettings, description="Run settings.")
+
+    @field_validator("environments", mode="before")
+    @classmethod
+    def _environment_names(cls, environments: Any) -> Any:
+        for name in environments if isinstance(environments, dict) else ():
+            if not isinstance(name, str) or not re.match(ENVIRONMENT_NAME_PATTERN, name):
+                raise ValueError(
+                    f"{short_repr(name)} is not an environment name: letters, digits, - and _, "
+                    "starting with a letter or digit, at most 32 characters"
+                )
+        return environments

@@ -109,6 +109,12 @@ def _step(name: str) -> None:
         _step_hook(name)
 
 
+#: The output directories this process has published a new report set into, each noted in
+#: the step that makes the set visible, with signals held: what a command a signal ends
+#: says it did.
+published: list[Path] = []
+
+
 def _load_renameat2() -> Callable[..., int] | None:
     if not sys.platform.startswith("linux"):
         return None
@@ -404,6 +410,7 @@ class _Swap:
 
     def _committed(self) -> None:
         self.committed = True
+        published.append(self.target)
         os.fsync(self.parent_fd)
         _step("exchanged")
 
@@ -663,7 +670,7 @@ def _replace_in_place(
             with suppress(FileNotFoundError):
                 os.unlink(name, dir_fd=out_fd)
         for name, data in contents.items():
-            _replace_file(out_fd, name, data)
+            _replace_file(out_fd, name, data, target if name == CHECKSUMS else None)
             _step(f"in place: replaced {name}")
         os.fsync(out_fd)
     finally:
@@ -674,7 +681,9 @@ def _random_token() -> str:
     return secrets.token_hex(6)
 
 
-def _replace_file(dir_fd: int, name: str, data: Content) -> None:
+def _replace_file(dir_fd: int, name: str, data: Content, completes: Path | None = None) -> None:
+    """Replace one file by way of a temporary one; ``completes``: the output directory
+    whose set this file completes (SHA256SUMS), noted in ``published`` as it lands."""
     for _ in range(100):
         temporary = f".{name}.{_random_token()}{STAGING_SUFFIX}"
         try:
@@ -690,7 +699,10 @@ def _replace_file(dir_fd: int, name: str, data: Content) -> None:
             file.flush()
             os.fsync(file.fileno())
         _step(f"in place: wrote a temporary {name}")
-        os.replace(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+        with _deferred_signals():
+            os.replace(temporary, name, src_dir_fd=dir_fd, dst_dir_fd=dir_fd)
+            if completes is not None:
+                published.append(completes)
     except BaseException:
         with suppress(OSError):
             os.unlink(temporary, dir_fd=dir_fd)

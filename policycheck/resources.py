@@ -64,6 +64,9 @@ class ResourceType:
     listing: Listing | None = None
     #: The calls that create one in the demo's simulated account (see examples).
     example: tuple[Call, ...] = ()
+    #: The longest name AWS allows for one (None: no limit), and for its parent.
+    max_name_length: int | None = None
+    max_parent_length: int | None = None
 
     def arn(self, name: str, region: str, account_id: str, parent: str = "") -> str:
         """The resource's ARN (or URN, for resources outside AWS)."""

@@ -10,6 +10,9 @@ import hashlib
 import heapq
 import json
 import os
+import re
+import shutil
+import stat
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -210,12 +213,57 @@ def merge_runs(runs: Iterable[Path], into: ResultLogWriter) -> ResultLog:
     return into.finish()
 
 
+#: A scratch directory's name: ``policycheck-<pid of its process>-<random>``.
+SCRATCH_NAME = re.compile(r"policycheck-(?P<pid>[0-9]+)-[^/]+")
+
+
 class Scratch:
-    """A temporary directory that lives as long as the objects that keep it."""
+    """A temporary directory that lives as long as the objects that keep it, named after
+    the process that made it (its results and evidence values are removed by the next
+    process to make one, should a kill -9 leave them behind)."""
 
     def __init__(self) -> None:
-        self._directory = tempfile.TemporaryDirectory(prefix="policycheck-")
+        remove_abandoned_scratch()
+        self._directory = tempfile.TemporaryDirectory(prefix=f"policycheck-{os.getpid()}-")
         self.path = Path(self._directory.name)
 
     def cleanup(self) -> None:
         self._directory.cleanup()
+
+
+_swept: set[str] = set()
+
+
+def remove_abandoned_scratch() -> None:
+    """Remove, once per process and temporary directory, the scratch directories of
+    this user whose process has gone. A live process's is never touched (a pid reused
+    since counts as live); neither is anything not a directory of this user's."""
+    parent = tempfile.gettempdir()
+    if parent in _swept:
+        return
+    _swept.add(parent)
+    try:
+        names = os.listdir(parent)
+    except OSError:
+        return
+    for name in names:
+        match = SCRATCH_NAME.fullmatch(name)
+        if match is None or _is_alive(int(match["pid"])):
+            continue
+        path = os.path.join(parent, name)
+        try:
+            status = os.lstat(path)
+        except OSError:
+            continue
+        if stat.S_ISDIR(status.st_mode) and status.st_uid == os.getuid():
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _is_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):  # another user's; too large to be one
+        return True
+    return True

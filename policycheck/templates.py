@@ -41,6 +41,17 @@ def expand(template: str, variables: Mapping[str, str]) -> str:
     return template.format_map({name: variables.get(name, "") for name in NAME_PLACEHOLDERS})
 
 
+def expanded_length(template: str, lengths: Mapping[str, int]) -> int:
+    """The length of ``template`` expanded with variables of these lengths, computed
+    without expanding it; a ``*`` wildcard counts as nothing (it may match nothing)."""
+    literal = "".join(text for text, _, _, _ in string.Formatter().parse(template))
+    return (
+        len(literal)
+        - literal.count("*")
+        + sum(lengths.get(name, 0) for name in placeholders(template))
+    )
+
+
 def name_template(value: str) -> str:
     """Pydantic validator for a name template parameter."""
     placeholders(value)

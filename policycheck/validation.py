@@ -23,25 +23,38 @@ MAX_YAML_BYTES = 1024 * 1024
 #: Nodes of a document with every alias expanded: a "billion laughs" document is a few
 #: hundred bytes that expand to billions of nodes for whoever walks it.
 MAX_YAML_NODES = 200_000
+#: Bytes of the scalars of a document with every alias expanded: one long string repeated
+#: through aliases is few nodes but, copied into every name, gigabytes.
+MAX_YAML_EXPANDED_BYTES = 4 * MAX_YAML_BYTES
 
 
 class _BoundedLoader(yaml.SafeLoader):
-    """The safe loader, refusing documents whose alias expansion exceeds MAX_YAML_NODES."""
+    """The safe loader, refusing documents whose alias expansion exceeds MAX_YAML_NODES
+    nodes or MAX_YAML_EXPANDED_BYTES bytes of scalars."""
 
     def compose_document(self) -> Any:
         node = super().compose_document()
-        if node is not None and expanded_size(node, MAX_YAML_NODES) > MAX_YAML_NODES:
+        if node is None:
+            return node
+        nodes, size = expanded_size(node, MAX_YAML_NODES, MAX_YAML_EXPANDED_BYTES)
+        if nodes > MAX_YAML_NODES:
             raise yaml.YAMLError(
                 f"the document expands to more than {MAX_YAML_NODES:,} nodes through its "
                 "aliases (&anchor/*alias); write the values out"
             )
+        if size > MAX_YAML_EXPANDED_BYTES:
+            raise yaml.YAMLError(
+                f"the document expands to more than {MAX_YAML_EXPANDED_BYTES // 1024**2} MiB "
+                "of text through its aliases (&anchor/*alias); write the values out"
+            )
         return node
 
 
-def expanded_size(root: yaml.Node, limit: int) -> int:
-    """Nodes of ``root`` counted as if every alias were copied out; stops past ``limit``.
-    Linear in the document (shared nodes are counted once, multiplied)."""
-    sizes: dict[int, int] = {}
+def expanded_size(root: yaml.Node, node_limit: int, byte_limit: int) -> tuple[int, int]:
+    """Nodes of ``root`` and UTF-8 bytes of its scalars, counted as if every alias were
+    copied out; each stops past its limit. Linear in the document (shared nodes are
+    counted once, multiplied)."""
+    sizes: dict[int, tuple[int, int]] = {}
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -49,12 +62,19 @@ def expanded_size(root: yaml.Node, limit: int) -> int:
             continue
         children = _children(node)
         if children_done or not children:
-            total = 1 + sum(sizes[id(child)] for child in children)
-            sizes[id(node)] = min(total, limit + 1)
+            nodes = 1 + sum(sizes[id(child)][0] for child in children)
+            size = sum(sizes[id(child)][1] for child in children) + _scalar_bytes(node)
+            sizes[id(node)] = (min(nodes, node_limit + 1), min(size, byte_limit + 1))
             continue
         stack.append((node, True))
         stack.extend((child, False) for child in children if id(child) not in sizes)
     return sizes[id(root)]
+
+
+def _scalar_bytes(node: yaml.Node) -> int:
+    if isinstance(node, yaml.ScalarNode):
+        return len(str(node.value).encode("utf-8", "surrogatepass"))
+    return 0
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

@@ -25,6 +25,8 @@ class Fault:
     body_contains: str = ""
     #: Only requests signed with credentials whose access key id is this one.
     access_key: str = ""
+    #: The JSON answer to send instead of an error (``status`` should then be 200).
+    answer: str = ""
 
 
 @dataclass
@@ -98,6 +100,11 @@ class FaultInjector:
                 time.sleep(self.delay)
             if fault is None:
                 return app(environ, start_response)
+            if fault.answer:
+                start_response(
+                    f"{fault.status} OK", [("Content-Type", "application/x-amz-json-1.1")]
+                )
+                return [fault.answer.encode()]
             if environ.get("HTTP_X_AMZ_TARGET"):
                 body = json.dumps({"__type": fault.code, "message": f"injected {fault.code}"})
                 content_type = "application/x-amz-json-1.0"

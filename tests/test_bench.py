@@ -154,5 +154,7 @@ def test_organisation_benchmark_audits_every_member_account() -> None:
         check=False,
     )
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
-    rows = re.findall(r"^\s+(\d+)\s+(\d+)\s+[\d.]+\s+\d+\s+[\d.]+$", result.stdout, re.M)
+    # The memory per account is a difference of two measured peaks: on a loaded machine it
+    # can come out negative, which says nothing about the audit.
+    rows = re.findall(r"^\s+(\d+)\s+(\d+)\s+[\d.]+\s+\d+\s+-?[\d.]+$", result.stdout, re.M)
     assert rows == [("2", "18"), ("3", "27")], result.stdout

@@ -8,6 +8,8 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import tracemalloc
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,6 +21,7 @@ import yaml
 from checkhelpers import target
 from conftest import Workspace, run_cli
 from policycheck import evidence as evidence_module
+from policycheck import spool
 from policycheck.bindings import ResourceInstance
 from policycheck.collectors.drills import DELETED_RECORDS, RECORDS
 from policycheck.demo.seeding import GIT_IDENTITY, commit_record
@@ -341,6 +344,29 @@ def test_symlinked_record_is_refused_and_never_read(tmp_path: Path) -> None:
     assert "wJalrXUtnFEMI" not in repr(store.__dict__)
 
 
+def test_hard_linked_record_is_refused_and_never_read(tmp_path: Path) -> None:
+    """A hard link (a local disk only: git stores none) quoted 40 characters of its
+    target into every format."""
+    root = tmp_path / "repo"
+    evidence = root / "evidence"
+    commit_record(evidence, _record(drill="secret-rotation"), "other drill")
+    credentials = tmp_path / "credentials.yaml"
+    credentials.write_text(yaml.safe_dump(_record(notes=SECRET)))
+    (evidence / DRILL).mkdir()
+    os.link(credentials, evidence / DRILL / "run.yaml")
+    store = EvidenceStore(evidence, root)
+    with pytest.raises(
+        EvidenceError, match=r"ecs-redeploy/run\.yaml: is a hard link \(2 names\); refused"
+    ) as raised:
+        store.records_for(DRILL)
+    assert SECRET not in str(raised.value)
+    result = _run_result(store)
+    assert result.status == "error" and result.error.code == "InvalidEvidence"
+    assert SECRET not in result.model_dump_json()
+    credentials.unlink()  # its only name now: read as any record
+    assert len(EvidenceStore(evidence, root).records_for(DRILL)) == 1
+
+
 def test_symlink_inside_the_repository_is_refused_too(tmp_path: Path) -> None:
     """All symlinked records are refused, even one pointing at a record in the
     repository: a record is a regular file, so what is judged is what is committed."""
@@ -636,3 +662,43 @@ def test_record_edited_in_place_counts_only_when_a_judged_field_changed(tmp_path
     [rewritten] = _store_of(repo, evidence).deletions_for(DRILL)
     assert rewritten["change"] == "rewritten"
     assert rewritten["record_date"] == "2026-03-01"
+
+
+# --- scratch directories left by a kill -9 --------------------------------------------------
+
+
+def test_the_next_process_removes_scratch_directories_whose_process_is_gone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A kill -9 left $TMPDIR/policycheck-* (mode 0700, holding evidence values) that
+    nothing ever removed."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(spool, "_swept", set())
+    ended = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    gone = int(ended.stdout)
+    left = tmp_path / f"policycheck-{gone}-k1lled"
+    (left / "sub").mkdir(parents=True)
+    (left / "sub" / "evidence.values").write_text(SECRET)
+    os.chmod(left, 0o700)
+    live = [tmp_path / f"policycheck-{pid}-alive" for pid in (os.getpid(), os.getppid())]
+    kept = [
+        *live,
+        tmp_path / "policycheck-x1a2b3",  # an older version's, without its pid: unknown
+        tmp_path / f"other-{gone}-dir",
+    ]
+    for directory in kept:
+        directory.mkdir()
+    (tmp_path / f"policycheck-{gone}-file").write_text("not a directory")
+    (tmp_path / f"policycheck-{gone}-link").symlink_to(tmp_path / f"other-{gone}-dir")
+    scratch = spool.Scratch()
+    assert scratch.path.name.startswith(f"policycheck-{os.getpid()}-")
+    assert not left.exists()
+    assert all(directory.is_dir() for directory in kept)
+    assert (tmp_path / f"policycheck-{gone}-file").exists()
+    assert (tmp_path / f"policycheck-{gone}-link").is_symlink()
+    scratch.cleanup()

@@ -4,13 +4,16 @@ the AWS error code, and a check that crashes is an error — never a pass."""
 from datetime import UTC, datetime
 
 import pytest
+from botocore.exceptions import ClientError
 
 from checkhelpers import REQUIRED_PARAMS, target
 from policycheck.bindings import ResourceInstance
 from policycheck.controls import Catalog
+from policycheck.discovery import Discovery, DiscoveryFailed
+from policycheck.errors import MAX_ERROR_CHARS
 from policycheck.evaluation import evaluate
-from policycheck.facts import AwsError, FactOutcome
-from policycheck.fetching import fact_key
+from policycheck.facts import AwsError, FactOutcome, FactSpec, FetchContext
+from policycheck.fetching import MAX_FACT_CHARS, fact_key, read_fact
 from policycheck.locations import Where
 from policycheck.planning import Target
 from policycheck.plugins import load_registry
@@ -83,3 +86,53 @@ def test_crashing_check_is_an_error(catalog: Catalog) -> None:
     result = evaluate(_target(spec), outcomes, catalog, NOW, load_registry())
     assert result.status == "error"
     assert result.error is not None and result.error.code == "AttributeError"
+
+
+@pytest.mark.parametrize(
+    ("answer", "said"),
+    [
+        ({"Rules": [{"ID": "\ud800"}]}, "Rules[0].ID is not Unicode text (a lone surrogate)"),
+        ({"Tags": {"\udfff": "v"}}, "Tags (a key) is not Unicode text"),
+        ({"Size": 10**1200}, "Size is an integer too large to store"),
+        ({"Policy": object()}, "Policy is a object, which a report cannot hold"),
+        ({"Blob": "x" * (MAX_FACT_CHARS + 1)}, "characters as JSON, over 16,777,216"),
+    ],
+)
+def test_an_answer_a_report_cannot_hold_is_an_error_naming_the_field(
+    answer: dict, said: str
+) -> None:
+    bucket = load_registry().resource_types["s3_bucket"]
+    spec = FactSpec("test.answer", bucket, ("s3:GetBucketTagging",), lambda ctx: answer)
+    context = FetchContext("b", "123456789012", "eu-central-1", "", lambda _: None)
+    outcome = read_fact(spec, context)
+    assert outcome.error is not None and outcome.error.code == "UnstorableValue"
+    assert said in outcome.error.message
+
+
+def test_an_error_message_a_report_cannot_hold_is_escaped_and_cut() -> None:
+    bucket = load_registry().resource_types["s3_bucket"]
+
+    def fails(ctx: FetchContext) -> None:
+        error = {"Error": {"Code": "Bad\ud800", "Message": "\ud800" + "m" * 10_000}}
+        raise ClientError(error, "GetBucketTagging")  # type: ignore[arg-type]
+
+    spec = FactSpec("test.fails", bucket, ("s3:GetBucketTagging",), fails)
+    outcome = read_fact(spec, FetchContext("b", "1", "r", "", lambda _: None))
+    assert outcome.error is not None and outcome.error.code == "Bad\\ud800"
+    assert outcome.error.message.startswith("\\ud800mmm")
+    assert len(outcome.error.message) <= MAX_ERROR_CHARS + 6
+    outcome.error.message.encode("utf-8")
+
+
+def test_a_listed_name_a_report_cannot_hold_fails_the_listing() -> None:
+    s3 = load_registry().resource_types["s3_bucket"]
+
+    class Client:
+        def get_paginator(self, operation: str) -> "Client":
+            return self
+
+        def paginate(self, **request: object) -> list[dict]:
+            return [{"Buckets": [{"Name": "ok"}, {"Name": "b\ud800"}]}]
+
+    with pytest.raises(DiscoveryFailed, match=r"Buckets\[1\]\.Name is not Unicode text"):
+        Discovery().names(("1", "r"), lambda _: Client(), s3, "*")

@@ -2,6 +2,7 @@
 failure periods, days out of compliance and policy changes."""
 
 import json
+import tracemalloc
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from checkhelpers import make_report, make_result
 from policycheck.cli import main
 from policycheck.errors import InputError
 from policycheck.history import build_history, failure_periods, report_files
+from policycheck.render import write_reports
 from policycheck.render.history import (
     render_history_html,
     render_history_json,
@@ -20,9 +22,12 @@ from policycheck.report import (
     ControlInEnvironment,
     ControlResult,
     Counts,
+    Evidence,
+    FactEvidence,
     Report,
     RunInfo,
     SourceInfo,
+    evidence_sha256,
     summarize,
 )
 
@@ -381,3 +386,43 @@ def test_help_gives_the_date_format(capsys: pytest.CaptureFixture[str]) -> None:
         main(["history", "--help"])
     out = capsys.readouterr().out
     assert "--since YYYY-MM-DD" in out and "--until YYYY-MM-DD" in out
+
+
+def test_history_html_is_written_as_the_results_are_read(tmp_path: Path) -> None:
+    """history.html holds every result of the latest report, each with its evidence: it
+    was rendered whole in memory (917 MB at 57,600 results). Now what is held at once is
+    a small part of it (bench/history.py measures the real sizes). Here 300 results rest
+    on one fact value of 20,000 characters, stored once in report.json and shown with
+    each result in the page."""
+    value = {"Policy": "p" * 20_000}
+    fact = FactEvidence(name="shared", actions=["s3:GetX"], fetched_at="t", value=value)
+    evidence = Evidence(facts=[fact], sha256=evidence_sha256([("shared", value)]))
+    results = [
+        make_result("c", "fail", name=f"bucket-{index:05d}").model_copy(
+            update={"evidence": evidence}
+        )
+        for index in range(300)
+    ]
+    report = nightly(1, {"C.1": {"dev": "fail"}}).model_copy(
+        update={
+            "results": results,
+            "summary": summarize([], results).model_copy(update={"status": "fail"}),
+        }
+    )
+    control = report.controls[0]
+    control.checks.append("c")
+    control.counts.fail = control.counts.total = len(results)
+    control.status = "fail"
+    write_reports(report, tmp_path / "night", ["json"])
+    tracemalloc.start()
+    try:
+        code = main(
+            ["history", str(tmp_path / "night"), "-o", str(tmp_path / "h"), "--format", "html"]
+        )
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert code == 0
+    page = (tmp_path / "h" / "history.html").stat().st_size
+    assert page > 6_000_000 and "bucket-00299" in (tmp_path / "h" / "history.html").read_text()
+    assert peak < page / 2, f"peak {peak:,} bytes for a page of {page:,}"

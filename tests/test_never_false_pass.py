@@ -4,6 +4,7 @@ evidence fails closed (issue 9). Each test here failed on the code before the fi
 import json
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import boto3
@@ -11,11 +12,14 @@ import pytest
 
 from checkhelpers import make_report, make_result
 from conftest import MotoServer, Workspace, audit, run_cli
+from faults import Fault
 from policycheck.demo.seeding import seed
 from policycheck.diff import diff_reports, is_regression
+from policycheck.errors import InputError
 from policycheck.gating import exit_code
 from policycheck.merge import merge_reports
 from policycheck.report import ControlInEnvironment, Gap, assess_control
+from policycheck.validation import MAX_YAML_BYTES, MAX_YAML_EXPANDED_BYTES, parse_yaml
 
 # --- a run that assesses nothing is not a pass --------------------------------------
 
@@ -385,6 +389,62 @@ def test_yaml_alias_bomb_is_refused_quickly(workspace: Workspace, where: str) ->
     assert "expands to more than 200,000 nodes through its aliases" in result.stderr  # was: 5.8 GB
 
 
+@pytest.mark.parametrize("aliases", [25, 20_000])
+def test_one_big_string_repeated_through_aliases_is_refused(
+    workspace: Workspace, aliases: int
+) -> None:
+    """Few nodes, many bytes: 900 KB of one string repeated through aliases was valid at
+    426 MB expanded (25 aliases) and a MemoryError, exit 70, at 20,000."""
+    text = workspace.policy_path.read_text().replace("mcps:", "mcps_was:", 1)
+    text += f"\nmcps: [&s {'a' * 900_000}, {', '.join(['*s'] * aliases)}]\n"
+    assert len(text) < MAX_YAML_BYTES
+    workspace.policy_path.write_text(text)
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 2, result.stderr
+    assert "expands to more than 4 MiB of text through its aliases" in result.stderr
+    assert len(result.stderr) < 300
+
+
+def test_expanded_text_at_the_bound_is_read() -> None:
+    piece = "a" * 1000
+    bound = MAX_YAML_EXPANDED_BYTES // 1000
+    parse_yaml(f"[&s {piece}, " + ", ".join(["*s"] * (bound - 1)) + "]", "p.yaml")
+    with pytest.raises(InputError, match="more than 4 MiB of text"):
+        parse_yaml(f"[&s {piece}, " + ", ".join(["*s"] * bound) + ", b]", "p.yaml")
+
+
+@pytest.mark.parametrize(
+    ("group", "field", "template", "limit", "label"),
+    [
+        ("state_bucket", "name", "b-{env}-", 63, "S3 bucket name"),
+        ("lock_table", "name", "t-{env}-", 255, "DynamoDB table name"),
+        ("ecr_repositories", "name", "r-{mcp}-", 256, "ECR repository name"),
+        ("ecs_services", "name", "s-{mcp}-", 255, "ECS service name"),
+        ("ecs_services", "cluster", "c-{env}-", 255, "ECS service cluster"),
+        ("client_secrets", "name", "/p/{env}/", 1011, "SSM parameter name"),
+    ],
+)
+def test_a_name_longer_than_aws_allows_is_refused(
+    workspace: Workspace, group: str, field: str, template: str, limit: int, label: str
+) -> None:
+    """The longest expansion (the longest environment, region and MCP name) counts."""
+    longest = {"{env}": len("prod"), "{mcp}": len("outlook-mcp")}
+    fixed = len(template) - sum(len(k) - v for k, v in longest.items() if k in template)
+
+    def named(length: int) -> Callable[[dict], None]:
+        return lambda d: d["resources"][group].update({field: template + "x" * (length - fixed)})
+
+    workspace.edit(named(limit))
+    assert run_cli("validate", "--policy", workspace.policy_path).returncode == 0
+    workspace.edit(named(limit + 1))
+    result = run_cli("validate", "--policy", workspace.policy_path)
+    assert result.returncode == 2
+    assert (
+        f"resources.{group}.{field}: expands to names of up to {limit + 1:,} characters; "
+        f"AWS allows at most {limit} ({label})"
+    ) in result.stderr
+
+
 @pytest.mark.parametrize(
     "template", ["x-{env:>2000000000}", "x-{env!r}", "x-{env.__class__}", "x-{env[0]}"]
 )
@@ -584,3 +644,40 @@ def test_merge_can_gate_on_the_merged_status(tmp_path: Path) -> None:
     assert run_cli("merge", path, "-o", tmp_path / "m", "--allow-missing").returncode == 0
     gated = run_cli("merge", path, "-o", tmp_path / "m", "--fail-on", "error")
     assert gated.returncode == 1
+
+
+#: Answers holding a lone surrogate (JSON can say it, UTF-8 and so a report cannot) and
+#: what the error of the facts read from them says.
+SURROGATE_ANSWERS = {
+    # The stream is then described by its name and not found: the error quotes it escaped.
+    "ListDeliveryStreams": (
+        '{"DeliveryStreamNames": ["\\ud800x"], "HasMoreDeliveryStreams": false}',
+        "ResourceNotFoundException: Firehose \\ud800x under account",
+    ),
+    "DescribeTimeToLive": (
+        '{"TimeToLiveDescription": {"TimeToLiveStatus": "\\ud800x"}}',
+        "UnstorableValue: TimeToLiveStatus is not Unicode text (a lone surrogate)",
+    ),
+    "DescribeServices": (
+        '{"services": [{"serviceName": "x", "deployments": [{"status": "\\ud800x"}]}],'
+        ' "failures": []}',
+        "UnstorableValue: deployments[0].status is not Unicode text (a lone surrogate)",
+    ),
+}
+
+
+@pytest.mark.parametrize("operation", sorted(SURROGATE_ANSWERS))
+def test_an_answer_a_report_cannot_hold_is_an_error_of_its_fact_only(
+    moto: MotoServer, workspace: Workspace, operation: str
+) -> None:
+    """One undecodable string ended the run with exit 70, PydanticSerializationError and
+    no report."""
+    seed(workspace.policy, moto.url)
+    answer, said = SURROGATE_ANSWERS[operation]
+    moto.faults.add(Fault(operation, "", 200, answer=answer))
+    result, report = audit(moto, workspace, "--env", "dev")
+    assert result.returncode == 3, result.stderr
+    assert report is not None
+    errors = [r for r in report["results"] if r["status"] == "error"]
+    assert any(said in r["message"] for r in errors), errors
+    assert len(report["results"]) - len(errors) >= 39  # every other result is written

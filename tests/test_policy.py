@@ -182,7 +182,41 @@ BROKEN = [
         "mcps: []",
         "resources.token_tables.name: uses {mcp} but `mcps` is empty",
     ),
+    *[
+        (
+            "  prod:\n    region",
+            f"  {written}:\n    region",
+            f"environments: Value error, {shown} is not an environment name: letters, digits, "
+            "- and _, starting with a letter or digit, at most 32 characters",
+        )
+        for written, shown in [
+            ("\"=cmd|' /C calc'!A0\"", "\"=cmd|' /C calc'!A0\""),
+            ("../../outside", "'../../outside'"),
+            ('"pr\\nod"', "'pr\\nod'"),
+            ("-prod", "'-prod'"),
+            ("p" * 33, repr("p" * 33)),
+            ("2026", "2026"),
+        ]
+    ],
+    *[
+        (
+            "region: eu-central-1\n    # account_id",
+            f"region: eu-central-1\n    {key}: {written}\n    # account_id",
+            f"environments.dev.{where}: Value error, an account id is 12 digits in quotes; YAML "
+            f"read this one as the number {number} (a leading 0 as octal): write it in quotes",
+        )
+        for key, written, where, number in [
+            ("account_id", "123456789012", "account_id", 123456789012),
+            ("account_id", "012345670123", "account_id", 0o12345670123),
+            ("accounts", "[{account_id: 012345670123}]", "accounts[0].account_id", 0o12345670123),
+        ]
+    ],
 ]
+
+
+def test_an_environment_name_of_32_characters_is_accepted(workdir: Path) -> None:
+    _edit(workdir / "policy.yaml", "  prod:\n    region", "  " + "P_-9" * 8 + ":\n    region")
+    assert "P_-9" * 8 in load_policy(workdir / "policy.yaml").environments
 
 
 @pytest.mark.parametrize(("old", "new", "message"), BROKEN, ids=[m[:40] for *_, m in BROKEN])
@@ -344,3 +378,22 @@ def test_help_of_offline_commands_claims_no_aws_call() -> None:
                 assert action.help, f"{name} {action.dest}: no help"
         assert command.description, f"{name}: no description"
     assert "plan" in commands.choices["render"]._actions[-1].help
+
+
+@pytest.mark.parametrize(
+    ("broken", "said"), [(50, None), (51, "1 more problem"), (2000, "1,950 more problems")]
+)
+def test_validation_errors_are_capped(workdir: Path, broken: int, said: str | None) -> None:
+    """A 769 KB policy printed 190,000 lines (35 MB) on stderr: the first 50, then a count."""
+    checks = "".join(
+        f"  - check: no-such-check-{i}\n    resources: [audit_bucket]\n" for i in range(broken)
+    )
+    _edit(workdir / "policy.yaml", "checks:\n", "checks:\n" + checks)
+    result = run_cli("validate", "--policy", workdir / "policy.yaml")
+    assert result.returncode == 2
+    lines = result.stderr.strip().split("\n")
+    assert "no-such-check-0'" in lines[0] and "no-such-check-49'" in lines[49]
+    if said is None:
+        assert len(lines) == 50
+    else:
+        assert len(lines) == 51 and lines[50] == f"... and {said}"

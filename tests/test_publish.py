@@ -715,3 +715,61 @@ def test_check_output_dir_reports_why_not_writable(
         check_output_dir(tmp_path)
     with pytest.raises(InputError, match=r"new: cannot be created: Permission denied \("):
         check_output_dir(tmp_path / "new")
+
+
+# ---------------------------------------------------------------------------------------
+# A signal during a command's publication: what it says matches what is on disk
+
+
+@pytest.fixture
+def rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Path]]:
+    """A saved report to render, and an output directory holding an older set; the
+    command's signal handlers are put back afterwards."""
+    from checkhelpers import make_report, make_result
+    from policycheck.render import write_reports
+
+    handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
+    monkeypatch.setattr(publish, "published", [])
+    saved, out = tmp_path / "saved", tmp_path / "out"
+    write_reports(make_report(make_result(status="pass")), out, ["json", "markdown"])
+    write_reports(make_report(make_result(status="fail")), saved, ["json"])
+    monkeypatch.setattr(publish, "published", [])
+    yield saved / "report.json", out
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
+
+
+@pytest.mark.parametrize(
+    ("in_place", "step"),
+    [(False, step) for step in SWAP_STEPS]
+    + [(True, step) for step in [*IN_PLACE_STEPS, "in place: wrote a temporary SHA256SUMS"]],
+)
+def test_a_signal_during_publication_says_whether_the_new_set_was_published(
+    rendered: tuple[Path, Path],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    in_place: bool,
+    step: str,
+) -> None:
+    """Within 10 ms of the staging directory appearing, 6 of 12 signals said "no new
+    report written" although the new set had been published."""
+    from policycheck import cli
+
+    saved, out = rendered
+    if in_place:
+        monkeypatch.setattr(publish, "_renameat2", None)
+    _hook_once(monkeypatch, step, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    code = cli.main(["render", str(saved), "--output-dir", str(out)])  # json and markdown
+    stderr = capsys.readouterr().err
+    new = (out / "report.json").read_bytes() == saved.read_bytes()
+    if (out / CHECKSUMS).exists():
+        assert _sha256sum(out).returncode == 0
+    if new and (out / CHECKSUMS).exists():
+        assert code == 0, stderr
+        assert f"interrupted (SIGTERM) after the new report set was published in {out}" in stderr
+    else:
+        assert code == 128 + signal.SIGTERM, stderr
+        assert "interrupted (SIGTERM); no new report written" in stderr
+    published_from = SWAP_STEPS.index("exchanged") if not in_place else None
+    if published_from is not None:
+        assert new == (SWAP_STEPS.index(step) >= published_from)

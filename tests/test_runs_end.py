@@ -7,6 +7,8 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -15,10 +17,18 @@ import pytest
 
 from conftest import MotoServer, Workspace, audit
 from faults import Fault
-from policycheck import cli
-from policycheck.aws import AwsSetup, Connection, _retrying, client_config, identify
+from policycheck import cli, runner
+from policycheck.aws import (
+    AwsSetup,
+    Connection,
+    _retrying,
+    client_config,
+    credentials_last_the_deadline,
+    identify,
+)
 from policycheck.deadline import Deadline, DeadlineReached, parse_duration
 from policycheck.demo.seeding import seed
+from policycheck.errors import InputError
 from policycheck.facts import FactSpec
 from policycheck.fetching import FactKey, FactRequest, collect
 from policycheck.plugins import load_registry
@@ -64,16 +74,37 @@ def test_past_deadline_reads_nothing_and_every_fact_is_an_error() -> None:
 
 def test_deadline_returns_with_what_was_read_and_abandons_the_rest() -> None:
     """One fact answers, one hangs (an HTTP read that never ends): at the deadline the
-    first has its value, the second is an error, and collect returns without waiting."""
-    release = threading.Event()
-    quick = _fact("quick", lambda ctx: {"Status": "Enabled"})
-    hanging = _fact("hanging", lambda ctx: release.wait(60))
+    first has its value, the second is an error, and collect returns without waiting.
+    The deadline passes when the first has answered, however fast the machine is."""
+    release, answered = threading.Event(), threading.Event()
+
+    def quick_answer(ctx: object) -> dict[str, str]:
+        answered.set()
+        return {"Status": "Enabled"}
+
+    quick = _fact("quick", quick_answer)
+    hanging = _fact("hanging", lambda ctx: release.wait(600))
+    deadline = Deadline(at=3600.0, label="1h", clock=lambda: 7200.0 if answered.is_set() else 0)
     try:
-        outcomes = _collect([quick, hanging], Deadline.after(0.5))
+        outcomes = _collect([quick, hanging], deadline)
     finally:
         release.set()
     assert outcomes["quick"].value == {"Status": "Enabled"}  # type: ignore[attr-defined]
     assert outcomes["hanging"].error.code == "DeadlineReached"  # type: ignore[attr-defined]
+
+
+def _deadline_passes_when(monkeypatch: pytest.MonkeyPatch, passed: Callable[[], bool]) -> None:
+    """The run's deadline on a clock that stands still until ``passed()`` and is then far
+    past it: what a run does at its deadline, decided by what happened, never by how fast
+    the machine is (the run must keep to one process: --processes 1)."""
+    after = Deadline.after
+
+    class OnTheTestsClock:
+        @staticmethod
+        def after(seconds: float) -> Deadline:
+            return after(seconds, lambda: 10.0**9 if passed() else 0.0)
+
+    monkeypatch.setattr(runner, "Deadline", OnTheTestsClock)
 
 
 def test_no_attempt_starts_after_the_deadline(moto: MotoServer) -> None:
@@ -91,25 +122,25 @@ def test_no_attempt_starts_after_the_deadline(moto: MotoServer) -> None:
 
 
 def test_deadline_ends_a_throttled_run_with_a_report(
-    moto: MotoServer, workspace: Workspace
+    moto: MotoServer, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Permanent throttling and a slow endpoint: the run stops at its deadline, writes
-    every report, says the deadline was reached, and exits 3."""
+    """Permanent throttling: the run stops at its deadline (here: once S3 has throttled
+    three attempts), writes every report, says the deadline was reached, and exits 3."""
     seed(workspace.policy, moto.url)
     moto.faults.add(Fault("GetBucketVersioning", "Throttling", 400))
-    moto.faults.delay = 0.25
+    _deadline_passes_when(monkeypatch, lambda: moto.faults.injected["GetBucketVersioning"] >= 3)
     # The throttled service gets one lane, so that its retries do not hold every worker.
-    limits = ("--max-workers", "4", "--max-per-service", "s3=1")
-    result, report = audit(moto, workspace, "--deadline", "4s", *limits, "--env", "dev")
+    limits = ("--max-workers", "4", "--max-per-service", "s3=1", "--processes", "1")
+    result, report = audit(moto, workspace, "--deadline", "1h", *limits, "--env", "dev")
     assert result.returncode == 3, result.stdout + result.stderr
-    assert report["run"]["deadline"] == "4s" and report["run"]["deadline_reached"] is True
+    assert report["run"]["deadline"] == "1h" and report["run"]["deadline_reached"] is True
     late = [r for r in report["results"] if r["error"] and r["error"]["code"] == "DeadlineReached"]
-    assert late and all("deadline reached (4s); not read" in r["message"] for r in late)
+    assert late and all("deadline reached (1h); not read" in r["message"] for r in late)
     assert {r["status"] for r in report["results"]} <= {"pass", "error"}
     markdown = (workspace.directory / "out" / "report.md").read_text()
     assert "| Deadline " in markdown
-    assert "4s — **reached**: facts not read by then are errors" in markdown
-    assert "not assessed: the deadline (4s) was reached" in result.stdout
+    assert "1h — **reached**: facts not read by then are errors" in markdown
+    assert "not assessed: the deadline (1h) was reached" in result.stdout
 
 
 # --- STS at the start: throttling is retried, not "credentials do not work" --------------
@@ -193,11 +224,13 @@ def test_throttled_sts_at_start_does_not_end_the_run(
 
 
 def test_configured_role_that_stays_throttled_errs_its_results_only(
-    moto: MotoServer, workspace: Workspace
+    moto: MotoServer, workspace: Workspace, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """AssumeRole throttled past its retries and the deadline says nothing about the
-    credentials: the environment's results are errors and the report is written (exit 3),
-    instead of the whole run ending with exit 2."""
+    """AssumeRole throttled until the deadline (here: once it has been throttled twice)
+    says nothing about the credentials: the environment's results are errors and the
+    report is written (exit 3), instead of the whole run ending with exit 2. (With
+    --deadline 3s a loaded machine reached the deadline before the run's own identity was
+    read: exit 2.)"""
     seed(workspace.policy, moto.url)
     workspace.edit(
         lambda d: d["environments"]["dev"].update(
@@ -205,10 +238,12 @@ def test_configured_role_that_stays_throttled_errs_its_results_only(
         )
     )
     moto.faults.add(Fault("AssumeRole", "Throttling", 400))
-    result, report = audit(moto, workspace, "--env", "dev", "--deadline", "3s")
+    _deadline_passes_when(monkeypatch, lambda: moto.faults.injected["AssumeRole"] >= 2)
+    options = ("--env", "dev", "--deadline", "1h", "--processes", "1")
+    result, report = audit(moto, workspace, *options)
     assert result.returncode == 3, result.stderr
     [location] = report["run"]["environments"]
-    assert any(code in (location["error"] or "") for code in ("DeadlineReached", "Throttling"))
+    assert "DeadlineReached" in (location["error"] or "")
     assert {r["status"] for r in report["results"]} == {"error"}
 
 
@@ -345,7 +380,7 @@ def test_signals_stop_the_run_cleanly(
     assert process.returncode == code, stderr
     assert f"interrupted ({signal.Signals(signum).name}); no new report written" in stderr
     assert "Traceback" not in stderr
-    assert _wait_until(lambda: not any(_alive(child) for child in children), timeout=10)
+    assert _wait_until(lambda: not any(_alive(child) for child in children), timeout=60)
     assert (out / "report.json").read_text() == "previous report"
     assert sorted(p.name for p in out.iterdir()) == ["report.json"]
     assert sorted(p.name for p in out.parent.iterdir() if p.name.startswith(".out")) == []
@@ -366,3 +401,43 @@ def test_internal_error_has_its_own_exit_code(
     )
     assert cli.main(["schema", "report", "--verbose"]) == 70
     assert "Traceback (most recent call last)" in capsys.readouterr().err
+
+
+# --- credentials that cannot last the deadline -------------------------------------------
+
+
+def test_a_deadline_longer_than_the_credentials_last_is_refused_at_start(
+    moto: MotoServer, workspace: Workspace
+) -> None:
+    """In GitHub Actions the OIDC credentials live an hour and an assumed role cannot be
+    refreshed past them: a longer deadline ended in a wall of errors."""
+    expiry = (datetime.now(UTC) + timedelta(minutes=30, seconds=30)).isoformat()
+    env = {"AWS_SESSION_TOKEN": "token", "AWS_CREDENTIAL_EXPIRATION": expiry}
+    result, _ = audit(moto, workspace, "--deadline", "1h", "--env", "dev", env=env)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith(
+        "policycheck: error: --deadline 1h is longer than the AWS credentials last: they "
+        "(env) expire at "
+    )
+    assert "in 30 minutes, and cannot be renewed by this run. Give a shorter --deadline" in (
+        result.stderr
+    )
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not moto.faults.requests["GetBucketVersioning"]  # refused before any check
+
+
+def test_credentials_that_renew_themselves_do_not_bound_the_deadline() -> None:
+    from botocore.credentials import RefreshableCredentials
+
+    session = boto3.Session(region_name=REGION)
+    soon = datetime.now(UTC) + timedelta(minutes=5)
+    metadata = RefreshableCredentials("a", "b", "c", soon, lambda: {}, method="iam-role")
+    session._session._credentials = metadata
+    setup = AwsSetup(session, None, client_config(1), Deadline.after(3600))
+    credentials_last_the_deadline(setup)  # instance metadata renews: no error
+    env = RefreshableCredentials("a", "b", "c", soon, lambda: {}, method="env")
+    session._session._credentials = env
+    with pytest.raises(InputError, match="--deadline 1h is longer than the AWS credentials last"):
+        credentials_last_the_deadline(setup)
+    credentials_last_the_deadline(replace(setup, deadline=Deadline.after(240)))  # 4m: lasts
+    credentials_last_the_deadline(replace(setup, deadline=Deadline()))  # no deadline

@@ -24,7 +24,14 @@ from policycheck.cli import (
     schema,
     validate,
 )
-from policycheck.errors import EXIT_INTERNAL, EXIT_USAGE
+from policycheck.cli.options import DECIDED_EXIT_CODE
+from policycheck.errors import (
+    EXIT_ERROR,
+    EXIT_INTERNAL,
+    EXIT_USAGE,
+    InputError,
+    shown_problems,
+)
 
 #: 128 + the signal's number, as shells report a process a signal ended.
 EXIT_SIGNAL_BASE = 128
@@ -78,30 +85,43 @@ def _terminate(signum: int, _frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    from policycheck.errors import InputError
-
-    for name in ("SIGTERM", "SIGHUP"):
+    for name in ("SIGTERM", "SIGHUP"):  # first: a signal from now on ends in a message
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _terminate)
+    args = argparse.Namespace(verbose=False)
     try:
+        args = build_parser().parse_args(argv)
         code: int = args.execute(args)
         return code
     except InputError as exc:
-        print(f"policycheck: error: {exc}", file=sys.stderr)
+        print(f"policycheck: error: {shown_problems(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        print(
-            f"policycheck: interrupted ({signal.Signals(signum).name}); no new report written",
-            file=sys.stderr,
-        )
-        return EXIT_SIGNAL_BASE + signum
+        return _interrupted(getattr(exc, "signum", signal.SIGINT), args)
     except BrokenPipeError:  # `policycheck ... | head`: the reader has gone
         _silence_stdout()
         return EXIT_SIGNAL_BASE + signal.SIGPIPE
     except Exception as exc:
         return _internal_error(exc, args.verbose)
+
+
+def _interrupted(signum: int, args: argparse.Namespace) -> int:
+    """What a signal ended: before a new report set was published, no report (exit 128 +
+    the signal); after, the set stands and the command exits as it had decided (see
+    decided_exit_code), or 3 if it had not yet."""
+    from policycheck.publish import published
+
+    name = signal.Signals(signum).name
+    if not published:
+        print(f"policycheck: interrupted ({name}); no new report written", file=sys.stderr)
+        return EXIT_SIGNAL_BASE + signum
+    where = ", ".join(str(directory) for directory in published)
+    print(
+        f"policycheck: interrupted ({name}) after the new report set was published in {where}",
+        file=sys.stderr,
+    )
+    code: int = getattr(args, DECIDED_EXIT_CODE, EXIT_ERROR)
+    return code
 
 
 def _internal_error(exc: Exception, verbose: bool) -> int:

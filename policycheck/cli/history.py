@@ -6,7 +6,7 @@ import datetime
 from pathlib import Path
 from typing import Any
 
-from policycheck.cli.options import Parents, format_list
+from policycheck.cli.options import Parents, decide, format_list
 from policycheck.errors import EXIT_PASS, InputError
 
 HISTORY_FORMAT_NAMES = ("json", "markdown", "html")
@@ -78,6 +78,7 @@ def execute(args: argparse.Namespace) -> int:
     from policycheck.publish import check_output_dir, publish_set
     from policycheck.render import FORMATS
     from policycheck.render.history import HISTORY_FORMATS
+    from policycheck.spool import Scratch
 
     if args.since and args.until and args.since > args.until:
         raise InputError(f"--since {args.since} is after --until {args.until}")
@@ -89,8 +90,18 @@ def execute(args: argparse.Namespace) -> int:
             "writes a set of its own, write it to another directory"
         )
     history = build_history(report_files(args.inputs), args.since, args.until)
-    files = {HISTORY_FORMATS[name][0]: HISTORY_FORMATS[name][1](history) for name in args.format}
     managed = [filename for filename, _ in HISTORY_FORMATS.values()]
-    written = publish_set(args.output_dir, files, managed=managed)
+    scratch = Scratch()
+    try:
+        files: dict[str, str | bytes | Path] = {}
+        for name in args.format:  # on disk: history.html holds every result of a report
+            filename, write = HISTORY_FORMATS[name]
+            with open(scratch.path / filename, "w", encoding="utf-8") as out:
+                write(history, out)
+            files[filename] = scratch.path / filename
+        code = decide(args, EXIT_PASS)
+        written = publish_set(args.output_dir, files, managed=managed)
+    finally:
+        scratch.cleanup()
     print("wrote: " + ", ".join(str(path) for path in written))
-    return EXIT_PASS
+    return code

@@ -5,7 +5,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from policycheck.cli.options import Parents, add_gate_options, load_report, prepare_output
+from policycheck.cli.options import (
+    Parents,
+    add_gate_options,
+    decide,
+    load_report,
+    prepare_output,
+)
 from policycheck.errors import EXIT_ERROR, EXIT_PASS
 
 
@@ -49,11 +55,12 @@ def execute(args: argparse.Namespace) -> int:
     prepare_output(args.output_dir, args.reports)
     reports = [load_report(path) for path in args.reports]
     merged = merge_reports(reports, [str(p) for p in args.reports], args.allow_mixed)
+    code = exit_code(merged, args.fail_on, args.min_severity)
+    if code == EXIT_PASS and merged.run.gaps and not args.allow_missing:
+        code = EXIT_ERROR
+    decide(args, code)
     written = write_reports(merged, args.output_dir, args.format)
     print("wrote: " + ", ".join(str(path) for path in written))
     for gap in merged.run.gaps:
         print(f"not assessed: {gap.environment}: {gap.reason}", file=sys.stderr)
-    code = exit_code(merged, args.fail_on, args.min_severity)
-    if code == EXIT_PASS and merged.run.gaps and not args.allow_missing:
-        return EXIT_ERROR
     return code

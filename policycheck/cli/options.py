@@ -284,6 +284,17 @@ def prepare_output(output_dir: Path, inputs: list[Path] | None = None) -> None:
             )
 
 
+#: The attribute of a command's arguments holding the exit code it decided before
+#: publishing its reports: what it exits with if a signal ends it once they are published.
+DECIDED_EXIT_CODE = "decided_exit_code"
+
+
+def decide(args: argparse.Namespace, code: int) -> int:
+    """Note the exit code a command decided, before it publishes its reports."""
+    setattr(args, DECIDED_EXIT_CODE, code)
+    return code
+
+
 def finish(report: "Report", args: argparse.Namespace, baseline: "Report | None" = None) -> int:
     """Write the reports, print the summary table, and the exit code the gate says (only
     results new since ``baseline``, if given, gate)."""
@@ -291,12 +302,14 @@ def finish(report: "Report", args: argparse.Namespace, baseline: "Report | None"
     from policycheck.render import write_reports
     from policycheck.terminal import summary_table
 
+    gate = exit_code(
+        report, getattr(args, "fail_on", "error"), getattr(args, "min_severity", "low"), baseline
+    )
+    code = decide(args, gate)
     written = write_reports(report, args.output_dir, args.format)
     print(summary_table(report))
     print("reports: " + ", ".join(str(path) for path in written))
-    return exit_code(
-        report, getattr(args, "fail_on", "error"), getattr(args, "min_severity", "low"), baseline
-    )
+    return code
 
 
 def load_report(path: Path) -> "Report":

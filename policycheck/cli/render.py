@@ -4,7 +4,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from policycheck.cli.options import Parents, load_report, prepare_output
+from policycheck.cli.options import Parents, decide, load_report, prepare_output
 from policycheck.errors import EXIT_PASS
 
 
@@ -26,6 +26,8 @@ def execute(args: argparse.Namespace) -> int:
     from policycheck.render import write_reports
 
     prepare_output(args.output_dir, [args.report])
-    written = write_reports(load_report(args.report), args.output_dir, args.format)
+    report = load_report(args.report)
+    code = decide(args, EXIT_PASS)
+    written = write_reports(report, args.output_dir, args.format)
     print("wrote: " + ", ".join(str(path) for path in written))
-    return EXIT_PASS
+    return code

@@ -21,6 +21,8 @@ DYNAMODB_TABLE = ResourceType(
         {"TableNotFoundException", "ResourceNotFoundException", "ResourceNotFound"}
     ),
     arn_template="arn:aws:dynamodb:{region}:{account_id}:table/{name}",
+    # CreateTable TableName: 3 to 255 characters.
+    max_name_length=255,
     listing=Listing(
         action="dynamodb:ListTables",
         service="dynamodb",

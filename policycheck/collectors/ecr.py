@@ -18,6 +18,8 @@ ECR_REPOSITORY = ResourceType(
     label="ECR repository",
     missing_codes=frozenset({"RepositoryNotFoundException"}),
     arn_template="arn:aws:ecr:{region}:{account_id}:repository/{name}",
+    # CreateRepository repositoryName: 2 to 256 characters.
+    max_name_length=256,
     listing=Listing(
         action="ecr:DescribeRepositories",
         service="ecr",

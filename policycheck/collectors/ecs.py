@@ -27,6 +27,9 @@ ECS_SERVICE = ResourceType(
     missing_codes=frozenset({"ClusterNotFoundException", "ServiceNotFoundException"}),
     arn_template="arn:aws:ecs:{region}:{account_id}:service/{parent}/{name}",
     parent_label="cluster",
+    # CreateService serviceName and CreateCluster clusterName: up to 255 characters.
+    max_name_length=255,
+    max_parent_length=255,
     listing=Listing(
         action="ecs:ListServices",
         service="ecs",

@@ -23,6 +23,8 @@ S3_BUCKET = ResourceType(
     label="S3 bucket",
     missing_codes=frozenset({"NoSuchBucket"}),
     arn_template="arn:aws:s3:::{name}",
+    # "Bucket naming rules": 3 to 63 characters.
+    max_name_length=63,
     listing=Listing(
         action="s3:ListAllMyBuckets",
         service="s3",

@@ -18,6 +18,9 @@ SSM_PARAMETER = ResourceType(
     label="SSM parameter",
     missing_codes=frozenset({"ParameterNotFound"}),
     arn_template="arn:aws:ssm:{region}:{account_id}:parameter/{path}",
+    # PutParameter Name: at most 1011 characters with the ARN's prefix (of the 2048 the
+    # API reports, 1037 are reserved), so never more than 1011 alone.
+    max_name_length=1011,
     listing=Listing(
         action="ssm:DescribeParameters",
         service="ssm",

@@ -2,11 +2,13 @@
 per control and environment) and history.html (the latest report with a strip per
 control, see render/html.py)."""
 
+import io
 from collections.abc import Callable
 from pathlib import Path
+from typing import TextIO
 
 from policycheck.history import History, counted
-from policycheck.render.html import render_html
+from policycheck.render.html import write_html
 from policycheck.render.markdown import cell, table
 from policycheck.reportfile import read_report
 from policycheck.statuses import STATUS_LOOKS
@@ -138,14 +140,30 @@ def _strips(history: History) -> list[str]:
     ]
 
 
+def write_history_html(history: History, out: TextIO) -> None:
+    """The latest report of the period, with each control's strip, written as its results
+    are read (a page of 57,600 results held whole took 1 GB)."""
+    write_html(read_report(Path(history.latest)), out, history)
+
+
 def render_history_html(history: History) -> str:
-    """The latest report of the period, with each control's strip."""
-    return render_html(read_report(Path(history.latest)), history)
+    buffer = io.StringIO()
+    write_history_html(history, buffer)
+    return buffer.getvalue()
 
 
-#: Format name -> (file name, renderer).
-HISTORY_FORMATS: dict[str, tuple[str, Callable[[History], str]]] = {
-    "json": ("history.json", render_history_json),
-    "markdown": ("history.md", render_history_markdown),
-    "html": ("history.html", render_history_html),
+def _whole(render: Callable[[History], str]) -> Callable[[History, TextIO], None]:
+    """A writer of a view small enough to render whole (the timelines)."""
+
+    def write(history: History, out: TextIO) -> None:
+        out.write(render(history))
+
+    return write
+
+
+#: Format name -> (file name, writer).
+HISTORY_FORMATS: dict[str, tuple[str, Callable[[History, TextIO], None]]] = {
+    "json": ("history.json", _whole(render_history_json)),
+    "markdown": ("history.md", _whole(render_history_markdown)),
+    "html": ("history.html", write_history_html),
 }
