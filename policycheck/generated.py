@@ -3,6 +3,7 @@ the README's check table (each check's ``passes`` and the sentence its control s
 verifies), the README's list of IAM actions, and ``iam/policycheck-readonly.json``.
 ``make docs`` writes them; tests fail when a committed one is stale."""
 
+import argparse
 import json
 import sys
 import textwrap
@@ -16,6 +17,7 @@ from policycheck.terraform.sources import plan_judgeable
 
 #: README sections written between markers: name → (begin, end).
 SECTIONS = {
+    "command-table": "the CLI's subcommands",
     "check-table": "checks/ and controls/",
     "iam-actions": "the facts' declared actions",
 }
@@ -55,6 +57,30 @@ def check_table(registry: Registry, catalog: Catalog) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _positional(action: argparse.Action) -> str:
+    name = str(action.metavar or action.dest.upper())
+    return f"{name} …" if action.nargs in ("+", "*") else name
+
+
+def command_table() -> str:
+    """One row per subcommand, in `policycheck --help` order: its name and positional
+    arguments, and its help line, as a Markdown table."""
+    from policycheck.cli import build_parser
+
+    [commands] = [
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ]
+    rows = ["| command | what it does |", "|---|---|"]
+    for choice in commands._choices_actions:
+        parser = commands.choices[choice.dest]
+        positionals = [_positional(a) for a in parser._actions if not a.option_strings]
+        usage = " ".join([choice.dest, *positionals])
+        rows.append(f"| `{_cell(usage)}` | {_cell(choice.help or '')} |")
+    return "\n".join(rows) + "\n"
+
+
 def iam_actions(registry: Registry) -> str:
     """Every AWS action a fact declares, and those that list resources named by a pattern,
     as wrapped Markdown text."""
@@ -84,6 +110,7 @@ def with_section(text: str, section: str, body: str) -> str:
 
 def readme(text: str, registry: Registry, catalog: Catalog) -> str:
     """The README with every generated section current."""
+    text = with_section(text, "command-table", command_table())
     text = with_section(text, "check-table", check_table(registry, catalog))
     return with_section(text, "iam-actions", iam_actions(registry))
 

@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 import traceback
+from typing import NoReturn
 
 from policycheck import __version__
 from policycheck.cli import (
@@ -46,8 +47,16 @@ SUBCOMMANDS = (
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and where to read more, not the usage block
+    (commands inherit the class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nsee `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="policycheck",
         description=(
             "Verify the backup and disaster-recovery policy (controls SC.10.*) against live "

@@ -31,20 +31,25 @@ def execute(args: argparse.Namespace) -> int:
     from policycheck.demo.command import run_demo
 
     configure_logging(args.verbose)
-    policy, catalog = load(args)
+    policy, catalog = load(args, shipped=True)
     prepare_output(args.output_dir)
     print(f"demo: policy {policy.path}", file=sys.stderr)
-    report, deviations = run_demo(
+    report = run_demo(
         policy,
         catalog,
         max_workers=args.max_workers,
         progress=progress(),
         deadline_seconds=args.deadline,
     )
-    print("demo: simulated account (moto on loopback); deliberate violations:", file=sys.stderr)
-    for deviation in deviations:
+    failures = [result for result in report.results if result.status == "fail"]
+    print(
+        f"demo: simulated account (moto on loopback); {len(failures)} deliberate "
+        "violation(s), as the report has them:",
+        file=sys.stderr,
+    )
+    for result in failures:
         print(
-            f"  - {deviation.environment}: {deviation.check_id} on {deviation.resource_name}",
+            f"  - {result.environment}: {result.check_id} on {result.resource.name}",
             file=sys.stderr,
         )
     finish(report, args)

@@ -114,8 +114,8 @@ def parents() -> Parents:
         type=Path,
         default=None,
         metavar="FILE",
-        help="policy file (default: ./policy.yaml, else the policy shipped with policycheck); "
-        "controls are read from the controls/ directory beside it",
+        help="policy file (default: ./policy.yaml; only `demo` falls back to the policy "
+        "shipped with policycheck); controls are read from the controls/ directory beside it",
     )
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument(
@@ -231,17 +231,26 @@ def add_baseline_option(command: argparse.ArgumentParser) -> None:
     )
 
 
-def load(args: argparse.Namespace) -> "tuple[Policy, Catalog]":
-    """The policy (--policy, else ./policy.yaml, else the shipped one) and the controls
-    beside it, both checked against one registry of the installed plugins."""
+def load(args: argparse.Namespace, shipped: bool = False) -> "tuple[Policy, Catalog]":
+    """The policy (--policy, else ./policy.yaml, else InputError; the demo, ``shipped``,
+    falls back to the policy shipped with policycheck) and the controls beside it, both
+    checked against one registry of the installed plugins."""
     from policycheck.controls import load_catalog
-    from policycheck.paths import controls_dir_for, default_policy_path
+    from policycheck.errors import InputError
+    from policycheck.paths import NO_POLICY_HERE, controls_dir_for, default_policy_path
     from policycheck.plugins import load_registry
     from policycheck.policy import load_policy
 
-    path = args.policy or default_policy_path()
+    path = args.policy or default_policy_path(shipped)
+    if path is None:
+        raise InputError(NO_POLICY_HERE)
     registry = load_registry()
     return load_policy(path, registry), load_catalog(controls_dir_for(path), registry)
+
+
+def announce_policy(policy: "Policy") -> None:
+    """The first line of a command that judges: which policy file, and which version of it."""
+    print(f"policy: {policy.path.resolve()} (sha256 {policy.sha256})", flush=True)
 
 
 def progress() -> Callable[[int, int], None] | None:

@@ -7,6 +7,7 @@ from policycheck.cli.options import (
     EXIT_CODES_HELP,
     Parents,
     add_gate_options,
+    announce_policy,
     configure_logging,
     csv_list,
     finish,
@@ -131,6 +132,7 @@ def execute(args: argparse.Namespace) -> int:
 
     configure_logging(args.verbose)
     policy, catalog = load(args)
+    announce_policy(policy)
     if args.org != bool(args.role_name):
         raise InputError("--org and --role-name go together: --org --role-name NAME")
     _check_service_caps(policy, args.max_per_service)

@@ -79,9 +79,9 @@ def run_demo(
     max_workers: int = 16,
     progress: ProgressCallback | None = None,
     deadline_seconds: float | None = None,
-) -> tuple[Report, tuple[Deviation, ...]]:
+) -> Report:
     """Seed a simulated account from the policy, break it on purpose, audit it."""
-    with demo_account(policy) as (demo_policy, endpoint_url, deviations):
+    with demo_account(policy) as (demo_policy, endpoint_url, _):
         report = audit_demo(
             demo_policy,
             catalog,
@@ -90,4 +90,4 @@ def run_demo(
             progress=progress,
             deadline_seconds=deadline_seconds,
         )
-    return report, deviations
+    return report
