@@ -7,6 +7,8 @@ import shutil
 import subprocess
 import sys
 
+import boto3
+
 from conftest import REPO, MotoServer, Workspace, run_cli
 from planbuilder import FIXTURE as PLAN_FIXTURE
 from policycheck.demo.seeding import seed
@@ -31,6 +33,17 @@ def test_readme_commands_in_order(moto: MotoServer, workspace: Workspace) -> Non
     a compliant plan of dev (terraform show -json)."""
     seed(workspace.policy, moto.url)
     shutil.copy(PLAN_FIXTURE, workspace.directory / "plan.json")
+    boto3.client(  # the evidence archive's bucket (examples/archive-bucket/)
+        "s3",
+        endpoint_url=moto.url,
+        region_name="eu-central-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    ).create_bucket(
+        Bucket="acme-dr-evidence",
+        CreateBucketConfiguration={"LocationConstraint": "eu-central-1"},
+        ObjectLockEnabledForBucket=True,
+    )
     for command in COMMANDS:
         result = run_cli(
             *shlex.split(command),

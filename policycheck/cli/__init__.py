@@ -10,6 +10,7 @@ from typing import NoReturn
 
 from policycheck import __version__
 from policycheck.cli import (
+    archive,
     controls,
     demo,
     diff,
@@ -42,6 +43,7 @@ SUBCOMMANDS = (
     environments,
     render,
     history,
+    archive,
     drills,
     schema,
 )

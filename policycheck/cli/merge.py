@@ -2,10 +2,15 @@
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
-from policycheck.cli.options import Parents, add_gate_options, load_report, prepare_output
+from policycheck.cli.options import (
+    Parents,
+    add_gate_options,
+    load_report,
+    prepare_output,
+    report_location,
+)
 from policycheck.errors import EXIT_ERROR, EXIT_PASS
 
 
@@ -21,10 +26,11 @@ def add(commands: Any, parents: Parents) -> None:
     )
     parser.add_argument(
         "reports",
-        type=Path,
+        type=report_location,
         nargs="+",
         metavar="REPORT",
-        help="report.json files to merge (of run, demo, plan, or an earlier merge)",
+        help="report.json files to merge (of run, demo, plan, or an earlier merge), or "
+        "reports in the evidence archive (s3://BUCKET/KEY)",
     )
     parser.add_argument(
         "--allow-mixed",

@@ -276,7 +276,7 @@ def configure_logging(verbose: bool) -> None:
         logger.setLevel(logging.INFO)
 
 
-def prepare_output(output_dir: Path, inputs: list[Path] | None = None) -> None:
+def prepare_output(output_dir: Path, inputs: "list[Path | str] | None" = None) -> None:
     """Refuse an output directory that cannot be written before anything is collected,
     and one whose report set would replace a report this command reads."""
     from policycheck.errors import InputError
@@ -286,7 +286,11 @@ def prepare_output(output_dir: Path, inputs: list[Path] | None = None) -> None:
     check_output_dir(output_dir)
     replaced = {f.filename for f in FORMATS.values()} | {CHECKSUMS}
     for path in inputs or []:
-        if path.name in replaced and path.resolve().parent == output_dir.resolve():
+        if (
+            isinstance(path, Path)
+            and path.name in replaced
+            and path.resolve().parent == output_dir.resolve()
+        ):
             raise InputError(
                 f"{path}: is in --output-dir {output_dir}, whose report set this command "
                 "replaces; write to another directory"
@@ -308,12 +312,20 @@ def finish(report: "Report", args: argparse.Namespace, baseline: "Report | None"
     )
 
 
-def load_report(path: Path) -> "Report":
-    """A saved report (of an older schema: re-derived), or InputError naming the file and
-    what is wrong; its results are read from disk one at a time."""
-    from policycheck.reportfile import read_report
+def report_location(value: str) -> Path | str:
+    """A report file, or a report in the evidence archive (``s3://BUCKET/KEY``, kept as
+    text: a Path would fold its ``//``)."""
+    from policycheck.archive import is_archive
 
-    return read_report(path)
+    return value if is_archive(value) else Path(value)
+
+
+def load_report(path: Path | str) -> "Report":
+    """A saved report (of an older schema: re-derived), from a file or the archive, or
+    InputError naming it and what is wrong; its results are read from disk one at a time."""
+    from policycheck.archive import read_located
+
+    return read_located(path)
 
 
 def warn_about_regions(policy: "Policy") -> None:

@@ -3,12 +3,11 @@ per control and environment) and history.html (the latest report with a strip pe
 control, see render/html.py)."""
 
 from collections.abc import Callable
-from pathlib import Path
 
+from policycheck.archive import read_located
 from policycheck.history import History, counted
 from policycheck.render.html import render_html
 from policycheck.render.markdown import cell, table
-from policycheck.reportfile import read_report
 from policycheck.statuses import STATUS_LOOKS
 
 #: Statuses a day may have that are neither a pass nor a failure (no evidence either way,
@@ -140,7 +139,7 @@ def _strips(history: History) -> list[str]:
 
 def render_history_html(history: History) -> str:
     """The latest report of the period, with each control's strip."""
-    return render_html(read_report(Path(history.latest)), history)
+    return render_html(read_located(history.latest), history)
 
 
 #: Format name -> (file name, renderer).
