@@ -2,11 +2,12 @@
 argument errors in one line."""
 
 import argparse
+import json
 from pathlib import Path
 
 import pytest
 
-from conftest import Workspace, run_cli
+from conftest import Workspace, run_cli, served_demo
 from policycheck.cli import SUBCOMMANDS, build_parser
 
 
@@ -63,3 +64,41 @@ def test_every_subcommand_is_in_the_readme_table() -> None:
     assert len(commands.choices) == len(SUBCOMMANDS) == table.count("\n| `")
     for name in commands.choices:
         assert f"| `{name}" in table, name  # `environments` was missing
+
+
+def test_demo_serve_is_the_demo_account_until_ctrl_c(tmp_path: Path) -> None:
+    """`demo --serve`: the demo's seeding (its deliberate violations, ECS tasks running) on
+    loopback, usable from another process with the lines it prints; Ctrl-C ends it."""
+    import boto3
+
+    with served_demo(tmp_path) as (env, directory):
+        assert env["AWS_ENDPOINT_URL"].startswith("http://127.0.0.1:")
+        assert (env["AWS_ACCESS_KEY_ID"], env["AWS_SECRET_ACCESS_KEY"]) == ("testing", "testing")
+        assert (directory / "policy.yaml").is_file() and (directory / "controls").is_dir()
+        ecs = boto3.client(
+            "ecs",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name=env["AWS_DEFAULT_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
+        services = [
+            service
+            for cluster in ecs.list_clusters()["clusterArns"]
+            for service in ecs.describe_services(
+                cluster=cluster, services=ecs.list_services(cluster=cluster)["serviceArns"]
+            )["services"]
+        ]
+        assert services and all(s["runningCount"] >= 1 for s in services)
+        result = run_cli("run", "--env", "dev", cwd=directory, env=env, subprocess_=True)
+        assert result.returncode == 1  # the deliberate violations, as `demo` has them
+        assert result.stdout.startswith(f"policy: {directory.resolve() / 'policy.yaml'} ")
+        report = json.loads((directory / "reports" / "report.json").read_text())
+        failed = {
+            (r["check_id"], r["resource"]["name"])
+            for r in report["results"]
+            if r["status"] == "fail"
+        }
+        assert ("s3-versioning-enabled", "aiconnectors-terraform-state-dev") in failed
+        assert report["run"]["simulated"] is False  # a run against it is a run, not the demo
+    assert not directory.exists()

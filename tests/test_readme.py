@@ -1,4 +1,5 @@
-"""The README's examples run as written (AWS calls go to a seeded moto server)."""
+"""The README's examples run as written, against `policycheck demo --serve` (the library
+example against a seeded moto server)."""
 
 import os
 import re
@@ -6,10 +7,11 @@ import shlex
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import boto3
 
-from conftest import REPO, MotoServer, Workspace, run_cli
+from conftest import REPO, MotoServer, Workspace, run_cli, served_demo
 from planbuilder import FIXTURE as PLAN_FIXTURE
 from policycheck.demo.seeding import seed
 
@@ -27,31 +29,29 @@ def test_examples_found() -> None:
     assert len(COMMANDS) >= 6
 
 
-def test_readme_commands_in_order(moto: MotoServer, workspace: Workspace) -> None:
-    """Run where a user's policy.yaml and controls/ are, against a compliant account, one
-    after another (render, merge and diff read what earlier examples wrote); plan.json is
-    a compliant plan of dev (terraform show -json)."""
-    seed(workspace.policy, moto.url)
-    shutil.copy(PLAN_FIXTURE, workspace.directory / "plan.json")
-    boto3.client(  # the evidence archive's bucket (examples/archive-bucket/)
-        "s3",
-        endpoint_url=moto.url,
-        region_name="eu-central-1",
-        aws_access_key_id="testing",
-        aws_secret_access_key="testing",
-    ).create_bucket(
-        Bucket="acme-dr-evidence",
-        CreateBucketConfiguration={"LocationConstraint": "eu-central-1"},
-        ObjectLockEnabledForBucket=True,
-    )
-    for command in COMMANDS:
-        result = run_cli(
-            *shlex.split(command),
-            cwd=workspace.directory,
-            env={"AWS_ENDPOINT_URL": moto.url},
-            subprocess_=True,  # as a user runs them
+def test_readme_commands_in_order(tmp_path: Path) -> None:
+    """Run, as the README says, where `policycheck demo --serve --compliant` points: its
+    directory (the demo's policy.yaml, controls/ and drill evidence) and its account, one
+    command after another (render, merge and diff read what earlier examples wrote);
+    plan.json is a compliant plan of dev (terraform show -json); the archive's bucket is
+    made as examples/archive-bucket/ makes it."""
+    with served_demo(tmp_path, "--compliant") as (env, directory):
+        shutil.copy(PLAN_FIXTURE, directory / "plan.json")
+        boto3.client(
+            "s3",
+            endpoint_url=env["AWS_ENDPOINT_URL"],
+            region_name=env["AWS_DEFAULT_REGION"],
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        ).create_bucket(
+            Bucket="acme-dr-evidence",
+            CreateBucketConfiguration={"LocationConstraint": env["AWS_DEFAULT_REGION"]},
+            ObjectLockEnabledForBucket=True,
         )
-        assert result.returncode == 0, (command, result.stdout + result.stderr)
+        for command in COMMANDS:
+            result = run_cli(*shlex.split(command), cwd=directory, env=env, subprocess_=True)
+            assert result.returncode == 0, (command, result.stdout + result.stderr)
+    assert not directory.exists()  # removed with the account
 
 
 def test_readme_library_example(moto: MotoServer, workspace: Workspace) -> None:
