@@ -18,6 +18,7 @@ from policycheck.cli import (
     environments,
     history,
     iam_policy,
+    init,
     merge,
     options,
     plan,
@@ -32,6 +33,7 @@ from policycheck.errors import EXIT_INTERNAL, EXIT_USAGE
 EXIT_SIGNAL_BASE = 128
 #: In the order `policycheck --help` lists them.
 SUBCOMMANDS = (
+    init,
     run,
     plan,
     demo,
