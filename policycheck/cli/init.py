@@ -2,6 +2,7 @@
 
 import argparse
 import datetime
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,8 @@ from policycheck.errors import EXIT_PASS
 
 
 def add(commands: Any, parents: Parents) -> None:
+    from policycheck.cli.run import endpoint
+
     parser = commands.add_parser(
         "init",
         parents=[parents.offline],
@@ -32,6 +35,21 @@ def add(commands: Any, parents: Parents) -> None:
         metavar="REGION",
         help="the environment's region (default: the configured AWS region, else us-east-1)",
     )
+    parser.add_argument(
+        "--discover",
+        action="store_true",
+        help="instead, list (read-only) the account's buckets, tables, repositories and "
+        "services and print them as policy.yaml entries, grouped into {env} patterns where "
+        "the names allow, each marked for you to confirm; writes nothing",
+    )
+    parser.add_argument(
+        "--endpoint-url",
+        type=endpoint,
+        default=None,
+        metavar="URL",
+        help="with --discover: send the calls to this endpoint (default: $AWS_ENDPOINT_URL, "
+        "else AWS)",
+    )
     parser.set_defaults(execute=execute)
 
 
@@ -40,8 +58,25 @@ def execute(args: argparse.Namespace) -> int:
     from policycheck.init import starter, write_starter
 
     region = args.region or boto3_region()
+    if args.discover:
+        print(_discovered(region, args.endpoint_url), end="")
+        return EXIT_PASS
     written = write_starter(args.dir, starter(region, datetime.date.today()))
     for path in written:
         print(f"wrote {path}")
     print("next: edit policy.yaml (your resources and checks), then `policycheck validate`")
     return EXIT_PASS
+
+
+def _discovered(region: str, endpoint_url: str | None) -> str:
+    from policycheck.aws import client_config, configured_endpoint, default_session, make_client
+    from policycheck.init import discover, proposal_yaml
+
+    session, endpoint = default_session(region), configured_endpoint(endpoint_url)
+    config = client_config(4)
+
+    @functools.cache
+    def client(service: str) -> Any:
+        return make_client(session, service, region, endpoint, config)
+
+    return proposal_yaml(discover(client, region), region)
