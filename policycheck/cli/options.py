@@ -234,18 +234,17 @@ def add_baseline_option(command: argparse.ArgumentParser) -> None:
 def load(args: argparse.Namespace, shipped: bool = False) -> "tuple[Policy, Catalog]":
     """The policy (--policy, else ./policy.yaml, else InputError; the demo, ``shipped``,
     falls back to the policy shipped with policycheck) and the controls beside it, both
-    checked against one registry of the installed plugins."""
+    checked against one registry: the built-in checks and the policy's plugins."""
     from policycheck.controls import load_catalog
     from policycheck.errors import InputError
     from policycheck.paths import NO_POLICY_HERE, controls_dir_for, default_policy_path
-    from policycheck.plugins import load_registry
     from policycheck.policy import load_policy
 
     path = args.policy or default_policy_path(shipped)
     if path is None:
         raise InputError(NO_POLICY_HERE)
-    registry = load_registry()
-    return load_policy(path, registry), load_catalog(controls_dir_for(path), registry)
+    policy = load_policy(path)
+    return policy, load_catalog(controls_dir_for(path), policy.registry)
 
 
 def announce_policy(policy: "Policy") -> None:
