@@ -58,8 +58,7 @@ def _tagging(tags: dict[str, str]) -> Call:
     severity="medium",
     facts=("acme.s3_bucket.tags",),
     remediation=(
-        "aws s3api put-bucket-tagging --bucket {name} "
-        "--tagging 'TagSet=[{{Key=owner,Value=TEAM}}]'"
+        "aws s3api put-bucket-tagging --bucket {name} --tagging 'TagSet=[{{Key=owner,Value=TEAM}}]'"
     ),
 )
 def owner_tagged(facts: Facts, params: NoParams) -> Verdict:
