@@ -1,7 +1,8 @@
-"""Files derived from the registry, so that a check or a service is written down once:
-the README's check table (each check's ``passes`` and the sentence its control says it
-verifies), the README's list of IAM actions, and ``iam/policycheck-readonly.json``.
-``make docs`` writes them; tests fail when a committed one is stale."""
+"""Files derived from the registry and the CLI, so that a check, a service or a command is
+written down once: the command table, the check table (each check's ``passes`` and the
+sentence its control says it verifies), the list of IAM actions, wherever in the README
+and docs/ their markers are, and ``iam/policycheck-readonly.json``. ``make docs`` writes
+them; tests fail when a committed one is stale."""
 
 import argparse
 import json
@@ -15,7 +16,20 @@ from policycheck.plugins import Registry
 from policycheck.policy import load_policy
 from policycheck.terraform.sources import plan_judgeable
 
-#: README sections written between markers: name → (begin, end).
+#: The documentation, in reading order: the README, then docs/ and bench/ (the pages
+#: tests/test_readme.py runs the examples of, in this order).
+DOC_PAGES = (
+    "README.md",
+    "docs/usage.md",
+    "docs/policy-file.md",
+    "docs/checks.md",
+    "docs/reports.md",
+    "docs/ci.md",
+    "docs/auditors-view.md",
+    "docs/architecture.md",
+    "bench/README.md",
+)
+#: Sections written between markers: name → what they are generated from.
 SECTIONS = {
     "command-table": "the CLI's subcommands",
     "check-table": "checks/ and controls/",
@@ -99,28 +113,44 @@ def iam_actions(registry: Registry) -> str:
 
 
 def with_section(text: str, section: str, body: str) -> str:
-    """``text`` with the generated ``section`` replaced by ``body``."""
+    """``text`` with the generated ``section``, if it has its markers, replaced by
+    ``body``."""
     begin, end = markers(section)
     head, found_begin, rest = text.partition(begin)
     _, found_end, tail = rest.partition(end)
-    if not found_begin or not found_end:
-        raise ValueError(f"README: the markers {begin!r} and {end!r} are missing")
+    if not found_begin:
+        return text
+    if not found_end:
+        raise ValueError(f"the marker {end!r} is missing after {begin!r}")
     return f"{head}{begin}\n{body}{end}{tail}"
 
 
-def readme(text: str, registry: Registry, catalog: Catalog) -> str:
-    """The README with every generated section current."""
+def current(text: str, registry: Registry, catalog: Catalog) -> str:
+    """A page of the documentation with every generated section it holds current."""
     text = with_section(text, "command-table", command_table())
     text = with_section(text, "check-table", check_table(registry, catalog))
     return with_section(text, "iam-actions", iam_actions(registry))
 
 
+def placed(root: Path) -> dict[str, str]:
+    """Each generated section, and the page that holds it (exactly one)."""
+    pages = {page: (root / page).read_text(encoding="utf-8") for page in DOC_PAGES}
+    where = {}
+    for section in SECTIONS:
+        holding = [page for page, text in pages.items() if markers(section)[0] in text]
+        if len(holding) != 1:
+            raise ValueError(f"{section}: in {len(holding)} pages of {DOC_PAGES}, not one")
+        where[section] = holding[0]
+    return where
+
+
 def main(root: Path) -> int:
-    """Rewrite the generated parts of ``root``'s README and IAM policy."""
+    """Rewrite the generated parts of ``root``'s documentation and IAM policy."""
     policy = load_policy(root / "policy.yaml")
     catalog = load_catalog(root / "controls", policy.registry)
-    path = root / "README.md"
-    path.write_text(readme(path.read_text(encoding="utf-8"), policy.registry, catalog))
+    for page in sorted(set(placed(root).values())):
+        path = root / page
+        path.write_text(current(path.read_text(encoding="utf-8"), policy.registry, catalog))
     document = json.dumps(policy_document(policy), indent=2) + "\n"
     (root / "iam" / "policycheck-readonly.json").write_text(document, encoding="utf-8")
     return 0

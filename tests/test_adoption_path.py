@@ -55,11 +55,11 @@ def test_an_argument_error_is_one_line_and_where_to_read_more(
     assert see == "see `policycheck run --help`"
 
 
-def test_every_subcommand_is_in_the_readme_table() -> None:
+def test_every_subcommand_is_in_the_command_table() -> None:
     from conftest import REPO
 
-    readme = (REPO / "README.md").read_text()
-    table = readme[readme.index("<!-- command-table") : readme.index("<!-- /command-table")]
+    usage = (REPO / "docs" / "usage.md").read_text()
+    table = usage[usage.index("<!-- command-table") : usage.index("<!-- /command-table")]
     [commands] = [a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction)]
     assert len(commands.choices) == len(SUBCOMMANDS) == table.count("\n| `")
     for name in commands.choices:

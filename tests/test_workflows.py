@@ -50,11 +50,12 @@ from conftest import REPO, MotoServer
 from planbuilder import deviated, platform_plan
 from policycheck.demo.seeding import GIT_IDENTITY, Deviation, seed
 from policycheck.demo.server import reset
+from policycheck.generated import DOC_PAGES
 from policycheck.policy import load_policy
 
 WORKFLOWS = REPO / ".github" / "workflows"
 ACTION = REPO / "action.yml"
-README = (REPO / "README.md").read_text()
+DOCS = [(REPO / page).read_text() for page in DOC_PAGES]
 #: Where adopters find the action, and a repository that adopts it.
 POLICYCHECK = "OWNER/policycheck"
 ADOPTER = "acme/platform"
@@ -1089,15 +1090,20 @@ STAND_INS = {
 
 
 def readme_section(title: str) -> str:
-    start = README.index(f"## {title}\n")
-    return README[start : README.index("\n## ", start + 1)]
+    """The section of the README or of a page of docs/ with this title."""
+    [text] = [t for t in DOCS if f"## {title}\n" in t]
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else len(text)]
 
 
 ADOPT = readme_section("Adopt it in your repository")
 [BEFORE_APPLY_WORKFLOW] = re.findall(r"```yaml\n(.*?)```", readme_section("Before apply"), re.S)
 RELEASE_GATE_CALL = re.findall(r"```yaml\n(.*?)```", readme_section("In GitHub Actions"), re.S)[0]
 [ADOPTER_WORKFLOW] = re.findall(r"```yaml\n(.*?)```", ADOPT, re.S)
-ROLE_COMMANDS, VARIABLE_COMMAND = re.findall(r"```sh\n(.*?)```", ADOPT, re.S)
+ROLE_COMMANDS, VARIABLE_COMMAND = re.findall(
+    r"```sh\n(.*?)```", readme_section("The role, once per account"), re.S
+)
 
 
 @dataclass
