@@ -5,13 +5,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from policycheck.cli.options import Parents, configure_logging
+from policycheck.cli.options import Parents, add_endpoint_option, configure_logging
 from policycheck.errors import EXIT_PASS
 
 
 def add(commands: Any, parents: Parents) -> None:
-    from policycheck.cli.run import endpoint
-
     parser = commands.add_parser(
         "archive",
         parents=[parents.common],
@@ -42,13 +40,7 @@ def add(commands: Any, parents: Parents) -> None:
         help="the run's folder name, e.g. the CI run's id and attempt (default: the report's "
         "start time and the first 12 hex digits of its SHA-256)",
     )
-    parser.add_argument(
-        "--endpoint-url",
-        type=endpoint,
-        default=None,
-        metavar="URL",
-        help="S3 endpoint, e.g. a moto server (default: $AWS_ENDPOINT_URL, else AWS)",
-    )
+    add_endpoint_option(parser, "send the S3 calls to this endpoint, e.g. a moto server")
     parser.set_defaults(execute=execute)
 
 

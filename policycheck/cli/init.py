@@ -6,13 +6,11 @@ import functools
 from pathlib import Path
 from typing import Any
 
-from policycheck.cli.options import Parents
+from policycheck.cli.options import Parents, add_endpoint_option
 from policycheck.errors import EXIT_PASS
 
 
 def add(commands: Any, parents: Parents) -> None:
-    from policycheck.cli.run import endpoint
-
     parser = commands.add_parser(
         "init",
         parents=[parents.offline],
@@ -42,14 +40,7 @@ def add(commands: Any, parents: Parents) -> None:
         "services and print them as policy.yaml entries, grouped into {env} patterns where "
         "the names allow, each marked for you to confirm; writes nothing",
     )
-    parser.add_argument(
-        "--endpoint-url",
-        type=endpoint,
-        default=None,
-        metavar="URL",
-        help="with --discover: send the calls to this endpoint (default: $AWS_ENDPOINT_URL, "
-        "else AWS)",
-    )
+    add_endpoint_option(parser, "with --discover: send the calls to this endpoint")
     parser.set_defaults(execute=execute)
 
 

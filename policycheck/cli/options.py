@@ -218,6 +218,27 @@ def add_gate_options(
     )
 
 
+def endpoint(value: str) -> str:
+    """An argument type: a URL an API call can be sent to."""
+    from policycheck.aws import endpoint_problem
+
+    problem = endpoint_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+def add_endpoint_option(command: argparse.ArgumentParser, what: str) -> None:
+    """--endpoint-url, for a command that calls AWS: ``what`` it sends there."""
+    command.add_argument(
+        "--endpoint-url",
+        type=endpoint,
+        default=None,
+        metavar="URL",
+        help=f"{what} (default: $AWS_ENDPOINT_URL, else AWS)",
+    )
+
+
 def add_baseline_option(command: argparse.ArgumentParser) -> None:
     """--fail-on-new REPORT: only results new since an earlier report decide the exit code."""
     command.add_argument(
