@@ -23,8 +23,17 @@ def add(commands: Any, parents: Parents) -> None:
         "gets Object Lock retention (COMPLIANCE) until then. Run it with a role of its own: "
         "`policycheck iam-policy --archive s3://BUCKET/PREFIX`.",
     )
-    parser.add_argument("report_dir", type=Path, metavar="REPORT_DIR")
-    parser.add_argument("destination", metavar="s3://BUCKET/PREFIX")
+    parser.add_argument(
+        "report_dir",
+        type=Path,
+        metavar="REPORT_DIR",
+        help="a report set: report.json and the files its SHA256SUMS lists",
+    )
+    parser.add_argument(
+        "destination",
+        metavar="s3://BUCKET/PREFIX",
+        help="the evidence archive: a bucket (with versioning and Object Lock) and a prefix",
+    )
     parser.add_argument(
         "--retain",
         default=None,

@@ -13,7 +13,7 @@ from policycheck.errors import EXIT_PASS
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "init",
-        parents=[parents.offline],
+        parents=[parents.common],  # --discover calls AWS
         help="write a starter policy.yaml, controls/ and drill evidence that validate",
         description="Write, into a directory without them, a starter policy.yaml (one "
         "environment, a bucket and a drill bound to two checks), controls/BK.01.yaml "
