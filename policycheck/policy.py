@@ -68,7 +68,7 @@ def _registry(path: Path, plugins: Plugins) -> Registry:
     """The built-in plugins and the policy's own, checked together."""
     try:
         added = plugin_modules(plugins.modules, plugins.entry_points)
-        return load_registry(PLUGIN_PACKAGES + added)
+        return load_registry(PLUGIN_PACKAGES + added) if added else load_registry()
     except ImportError as exc:
         raise InputError(f"{path}: plugins: cannot import {exc.name or exc}: {exc}") from None
     except PluginError as exc:
