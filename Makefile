@@ -16,8 +16,9 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml requirements/action.in --unive
 	--python-version 3.11 --generate-hashes --no-config --custom-compile-command 'make lock' \
 	--quiet
 
-# What is derived from the registry: the README's check table and IAM action list, and
-# iam/policycheck-readonly.json; with the JSON Schemas of the policy and the report.
+# What is derived from the registry and the CLI: the command table (docs/usage.md), the
+# check table and IAM action list (docs/checks.md), and iam/policycheck-readonly.json;
+# with the JSON Schemas of the policy and the report.
 docs: schemas
 	$(BIN)/python -m policycheck.generated .
 

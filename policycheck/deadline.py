@@ -28,16 +28,16 @@ _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 
 
 def parse_duration(text: str) -> float:
-    """``90``, ``90s``, ``25m``, ``1h30m``, ``2h`` -> seconds; ValueError otherwise."""
+    """``90s``, ``25m``, ``1h30m``, ``2h`` -> seconds; ValueError otherwise, also for a
+    bare number (``25``: minutes, as every document says, or seconds?)."""
     text = text.strip()
+    match = _DURATION.fullmatch(text)
     if text.isdigit():
-        seconds = float(text)
-    else:
-        match = _DURATION.fullmatch(text)
-        if not text or match is None:
-            raise ValueError(f"{text!r} is not a duration; use e.g. 90s, 25m or 1h30m")
-        hours, minutes, secs = (int(group or 0) for group in match.groups())
-        seconds = float(hours * 3600 + minutes * 60 + secs)
+        raise ValueError(f"{text!r} has no unit; write {text}m or {text}s")
+    if not text or match is None:
+        raise ValueError(f"{text!r} is not a duration; use e.g. 90s, 25m or 1h30m")
+    hours, minutes, secs = (int(group or 0) for group in match.groups())
+    seconds = float(hours * 3600 + minutes * 60 + secs)
     if seconds <= 0:
         raise ValueError(f"{text!r}: a deadline must be longer than 0 s")
     if seconds > MAX_DEADLINE_SECONDS:

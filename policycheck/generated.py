@@ -1,8 +1,10 @@
-"""Files derived from the registry, so that a check or a service is written down once:
-the README's check table (each check's ``passes`` and the sentence its control says it
-verifies), the README's list of IAM actions, and ``iam/policycheck-readonly.json``.
-``make docs`` writes them; tests fail when a committed one is stale."""
+"""Files derived from the registry and the CLI, so that a check, a service or a command is
+written down once: the command table, the check table (each check's ``passes`` and the
+sentence its control says it verifies), the list of IAM actions, wherever in the README
+and docs/ their markers are, and ``iam/policycheck-readonly.json``. ``make docs`` writes
+them; tests fail when a committed one is stale."""
 
+import argparse
 import json
 import sys
 import textwrap
@@ -14,8 +16,22 @@ from policycheck.plugins import Registry
 from policycheck.policy import load_policy
 from policycheck.terraform.sources import plan_judgeable
 
-#: README sections written between markers: name → (begin, end).
+#: The documentation, in reading order: the README, then docs/ and bench/ (the pages
+#: tests/test_readme.py runs the examples of, in this order).
+DOC_PAGES = (
+    "README.md",
+    "docs/usage.md",
+    "docs/policy-file.md",
+    "docs/checks.md",
+    "docs/reports.md",
+    "docs/ci.md",
+    "docs/auditors-view.md",
+    "docs/architecture.md",
+    "bench/README.md",
+)
+#: Sections written between markers: name → what they are generated from.
 SECTIONS = {
+    "command-table": "the CLI's subcommands",
     "check-table": "checks/ and controls/",
     "seed-coverage": "controls/",
     "iam-actions": "the facts' declared actions",
@@ -72,6 +88,30 @@ def seed_coverage(catalog: Catalog) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _positional(action: argparse.Action) -> str:
+    name = str(action.metavar or action.dest.upper())
+    return f"{name} …" if action.nargs in ("+", "*") else name
+
+
+def command_table() -> str:
+    """One row per subcommand, in `policycheck --help` order: its name and positional
+    arguments, and its help line, as a Markdown table."""
+    from policycheck.cli import build_parser
+
+    [commands] = [
+        action
+        for action in build_parser()._actions
+        if isinstance(action, argparse._SubParsersAction)
+    ]
+    rows = ["| command | what it does |", "|---|---|"]
+    for choice in commands._choices_actions:
+        parser = commands.choices[choice.dest]
+        positionals = [_positional(a) for a in parser._actions if not a.option_strings]
+        usage = " ".join([choice.dest, *positionals])
+        rows.append(f"| `{_cell(usage)}` | {_cell(choice.help or '')} |")
+    return "\n".join(rows) + "\n"
+
+
 def iam_actions(registry: Registry) -> str:
     """Every AWS action a fact declares, and those that list resources named by a pattern,
     as wrapped Markdown text."""
@@ -90,28 +130,45 @@ def iam_actions(registry: Registry) -> str:
 
 
 def with_section(text: str, section: str, body: str) -> str:
-    """``text`` with the generated ``section`` replaced by ``body``."""
+    """``text`` with the generated ``section``, if it has its markers, replaced by
+    ``body``."""
     begin, end = markers(section)
     head, found_begin, rest = text.partition(begin)
     _, found_end, tail = rest.partition(end)
-    if not found_begin or not found_end:
-        raise ValueError(f"README: the markers {begin!r} and {end!r} are missing")
+    if not found_begin:
+        return text
+    if not found_end:
+        raise ValueError(f"the marker {end!r} is missing after {begin!r}")
     return f"{head}{begin}\n{body}{end}{tail}"
 
 
-def readme(text: str, registry: Registry, catalog: Catalog) -> str:
-    """The README with every generated section current."""
+def current(text: str, registry: Registry, catalog: Catalog) -> str:
+    """A page of the documentation with every generated section it holds current."""
+    text = with_section(text, "command-table", command_table())
     text = with_section(text, "check-table", check_table(registry, catalog))
     text = with_section(text, "seed-coverage", seed_coverage(catalog))
     return with_section(text, "iam-actions", iam_actions(registry))
 
 
+def placed(root: Path) -> dict[str, str]:
+    """Each generated section, and the page that holds it (exactly one)."""
+    pages = {page: (root / page).read_text(encoding="utf-8") for page in DOC_PAGES}
+    where = {}
+    for section in SECTIONS:
+        holding = [page for page, text in pages.items() if markers(section)[0] in text]
+        if len(holding) != 1:
+            raise ValueError(f"{section}: in {len(holding)} pages of {DOC_PAGES}, not one")
+        where[section] = holding[0]
+    return where
+
+
 def main(root: Path) -> int:
-    """Rewrite the generated parts of ``root``'s README and IAM policy."""
+    """Rewrite the generated parts of ``root``'s documentation and IAM policy."""
     policy = load_policy(root / "policy.yaml")
     catalog = load_catalog(root / "controls", policy.registry)
-    path = root / "README.md"
-    path.write_text(readme(path.read_text(encoding="utf-8"), policy.registry, catalog))
+    for page in sorted(set(placed(root).values())):
+        path = root / page
+        path.write_text(current(path.read_text(encoding="utf-8"), policy.registry, catalog))
     document = json.dumps(policy_document(policy), indent=2) + "\n"
     (root / "iam" / "policycheck-readonly.json").write_text(document, encoding="utf-8")
     return 0

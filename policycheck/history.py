@@ -116,6 +116,20 @@ def counted(number: int, noun: str) -> str:
     return f"{number} {noun}{'' if number == 1 else 's'}"
 
 
+@dataclass(frozen=True)
+class NamedReport:
+    """A report file read under another name (a report of the archive, downloaded)."""
+
+    name: str
+    path: Path
+
+    def read(self) -> Report:
+        try:
+            return read_report(self.path)
+        except InputError as exc:
+            raise InputError(str(exc).replace(str(self.path), self.name)) from None
+
+
 def report_files(inputs: Iterable[Path]) -> Iterator[Path]:
     """The report files named, each once: files as given, directories searched for
     report.json."""
@@ -130,7 +144,7 @@ def report_files(inputs: Iterable[Path]) -> Iterator[Path]:
                 yield file
 
 
-def started_at(text: str, path: Path) -> datetime:
+def started_at(text: str, path: str | Path) -> datetime:
     """A report's start time in UTC (a time without zone is read as UTC)."""
     try:
         moment = datetime.fromisoformat(text)
@@ -149,20 +163,21 @@ class _Collector:
         self.runs: list[_Run] = []
         self.skipped: list[SkippedReport] = []
 
-    def add(self, path: Path) -> None:
-        report = read_report(path)
-        started = started_at(report.run.started_at, path)
+    def add(self, source: "Path | NamedReport") -> None:
+        named = source if isinstance(source, NamedReport) else NamedReport(str(source), source)
+        report = named.read()
+        started = started_at(report.run.started_at, named.name)
         day = started.date()
         if (self.since and day < self.since) or (self.until and day > self.until):
-            self.skipped.append(SkippedReport(report=str(path), reason="outside the period"))
+            self.skipped.append(SkippedReport(report=named.name, reason="outside the period"))
             return
         problem = live_evidence_problem(report)
         if problem:
-            self.skipped.append(SkippedReport(report=str(path), reason=problem))
+            self.skipped.append(SkippedReport(report=named.name, reason=problem))
             return
         policy_name = report.run.policy_file.rsplit("/", 1)[-1]
         inputs = {**report.run.input_sha256, policy_name: report.run.policy_sha256}
-        self.runs.append(_Run(started, str(path), report.run.policy_sha256, inputs))
+        self.runs.append(_Run(started, named.name, report.run.policy_sha256, inputs))
         environments = _environments(report)  # read once: every result of the report
         for control in report.controls:
             if control.id not in self.titles or self.titles[control.id][0] <= started:
@@ -185,7 +200,7 @@ def _environments(report: Report) -> list[str]:
 
 
 def build_history(
-    paths: Iterable[Path], since: date | None = None, until: date | None = None
+    paths: Iterable["Path | NamedReport"], since: date | None = None, until: date | None = None
 ) -> History:
     """The timeline of the reports at ``paths`` (files; see report_files), limited to the
     days from ``since`` to ``until`` (default: the first and last report's days)."""

@@ -86,6 +86,40 @@ def org_policy(role_name: str) -> dict[str, Any]:
     }
 
 
+#: What `archive` calls on the bucket, and on the objects under its prefix (reading back,
+#: as `history s3://…` does, included). No delete, no governance bypass: the archive adds.
+ARCHIVE_BUCKET_ACTIONS = ("s3:ListBucket", "s3:GetBucketObjectLockConfiguration")
+ARCHIVE_OBJECT_ACTIONS = (
+    "s3:PutObject",
+    "s3:PutObjectRetention",
+    "s3:AbortMultipartUpload",
+    "s3:GetObject",
+)
+
+
+def archive_policy(bucket: str, prefix: str) -> dict[str, Any]:
+    """The policy of the role that archives report sets under s3://bucket/prefix (never
+    the read-only audit role: that one writes nothing)."""
+    objects = f"arn:aws:s3:::{bucket}/{prefix + '/' if prefix else ''}*"
+    return {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "PolicycheckArchiveBucket",
+                "Effect": "Allow",
+                "Action": list(ARCHIVE_BUCKET_ACTIONS),
+                "Resource": f"arn:aws:s3:::{bucket}",
+            },
+            {
+                "Sid": "PolicycheckArchiveObjects",
+                "Effect": "Allow",
+                "Action": list(ARCHIVE_OBJECT_ACTIONS),
+                "Resource": objects,
+            },
+        ],
+    }
+
+
 #: GitHub Actions' OIDC token issuer, as an IAM identity provider names it.
 GITHUB_OIDC_HOST = "token.actions.githubusercontent.com"
 

@@ -19,12 +19,17 @@ def bundled_catalog_dir() -> Path:
     return package_dir.parent
 
 
-def default_policy_path() -> Path:
-    """``./policy.yaml`` when present, else the policy shipped with the package."""
+#: What a command that audits says when it is not told which policy to audit.
+NO_POLICY_HERE = f"no {POLICY_FILENAME} here: --policy FILE, or `policycheck init`"
+
+
+def default_policy_path(shipped: bool = False) -> Path | None:
+    """``./policy.yaml`` when present; else the policy shipped with the package if
+    ``shipped`` (the demo), else None: no other command audits a policy it was not given."""
     local = Path(POLICY_FILENAME)
     if local.is_file():
         return local
-    return bundled_catalog_dir() / POLICY_FILENAME
+    return bundled_catalog_dir() / POLICY_FILENAME if shipped else None
 
 
 def controls_dir_for(policy_path: Path) -> Path:

@@ -59,8 +59,25 @@ def load_registry(packages: tuple[str, ...] = PLUGIN_PACKAGES) -> Registry:
     )
 
 
+#: The entry-point group through which an installed distribution offers check modules.
+ENTRY_POINT_GROUP = "policycheck.checks"
+
+
+def plugin_modules(modules: Iterable[str], entry_points: bool) -> tuple[str, ...]:
+    """The module names a policy's ``plugins:`` adds to the built-in packages: those it
+    names, and with ``entry_points`` the modules of every installed distribution's
+    ``policycheck.checks`` entry points."""
+    from importlib.metadata import entry_points as installed
+
+    offered = [ep.module for ep in installed(group=ENTRY_POINT_GROUP)] if entry_points else []
+    return tuple(dict.fromkeys([*modules, *offered]))
+
+
 def _modules(package: str) -> list[ModuleType]:
+    """A package and its modules; a plain module (a plugin) alone."""
     root = importlib.import_module(package)
+    if not hasattr(root, "__path__"):
+        return [root]
     return [root] + [
         importlib.import_module(f"{package}.{info.name}")
         for info in sorted(pkgutil.iter_modules(root.__path__), key=lambda info: info.name)

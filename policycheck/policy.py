@@ -10,8 +10,14 @@ from pydantic import ValidationError
 from policycheck.bindings import Binding, ResourceInstance, bind_checks, resource_instances
 from policycheck.errors import InputError
 from policycheck.evidence import repository_root
-from policycheck.plugins import Registry, load_registry
-from policycheck.policyfile import EnvironmentConfig, PolicyDocument
+from policycheck.plugins import (
+    PLUGIN_PACKAGES,
+    PluginError,
+    Registry,
+    load_registry,
+    plugin_modules,
+)
+from policycheck.policyfile import EnvironmentConfig, Plugins, PolicyDocument
 from policycheck.templates import is_pattern
 from policycheck.validation import describe_errors, read_yaml, sha256_file
 
@@ -58,10 +64,21 @@ class Policy:
         return [instance.name for instance in self.resources_in(group, environment)]
 
 
+def _registry(path: Path, plugins: Plugins) -> Registry:
+    """The built-in plugins and the policy's own, checked together."""
+    try:
+        added = plugin_modules(plugins.modules, plugins.entry_points)
+        return load_registry(PLUGIN_PACKAGES + added) if added else load_registry()
+    except ImportError as exc:
+        raise InputError(f"{path}: plugins: cannot import {exc.name or exc}: {exc}") from None
+    except PluginError as exc:
+        raise InputError(f"{path}: plugins: {exc}") from None
+
+
 def load_policy(path: Path, registry: Registry | None = None) -> Policy:
-    """Read and validate a policy file against the registry (default: the installed
-    plugins); raise InputError naming file and key on any problem."""
-    registry = registry or load_registry()
+    """Read and validate a policy file against the registry (default: the built-in
+    plugins and those the policy's ``plugins:`` names); raise InputError naming file and
+    key on any problem."""
     raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise InputError(f"{path}: expected a mapping at the top level")
@@ -69,6 +86,7 @@ def load_policy(path: Path, registry: Registry | None = None) -> Policy:
         document = PolicyDocument.model_validate(raw)
     except ValidationError as exc:
         raise InputError("\n".join(describe_errors(path, exc))) from None
+    registry = registry or _registry(path, document.plugins)
     return Policy(
         path=path,
         sha256=sha256_file(path),

@@ -184,10 +184,34 @@ class RunSettings(StrictModel):
         return parse_duration(self.deadline)
 
 
+class Plugins(StrictModel):
+    """Check modules of your own, loaded beside the built-in ones."""
+
+    modules: list[str] = Field(
+        default_factory=list,
+        description="Importable Python modules (or packages) declaring resource types, facts "
+        "and checks as policycheck's own do.",
+    )
+    entry_points: bool = Field(
+        False,
+        description="Also every module installed distributions offer in the "
+        "`policycheck.checks` entry-point group.",
+    )
+
+    @field_validator("modules")
+    @classmethod
+    def _module_names(cls, names: list[str]) -> list[str]:
+        for name in names:
+            if not all(part.isidentifier() for part in name.split(".")):
+                raise ValueError(f"{name!r} is not a Python module name")
+        return names
+
+
 class PolicyDocument(StrictModel):
     """The policy file as written."""
 
     version: Literal[1]
+    plugins: Plugins = Field(default_factory=Plugins, description="Your own check modules.")
     mcps: list[str] = Field(default_factory=list, description="MCP service names ({mcp}).")
     environments: dict[str, EnvironmentConfig] = Field(min_length=1)
     resources: dict[str, ResourceGroup] = Field(min_length=1)

@@ -2,6 +2,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -259,3 +260,31 @@ def audit(
     )
     report = json.loads((out / "report.json").read_text()) if result.returncode != 2 else None
     return result, report
+
+
+@contextmanager
+def served_demo(cwd: Path, *args: str) -> Iterator[tuple[dict[str, str], Path]]:
+    """`policycheck demo --serve ARGS`, as the README starts it: the variables its export
+    lines set and the directory its cd line names; Ctrl-C at the end, which must stop it
+    (exit 0)."""
+    import shlex
+    import signal
+
+    process = subprocess.Popen(
+        [sys.executable, "-m", "policycheck", "demo", "--serve", *args],
+        cwd=cwd,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    try:
+        *exports, cd = [process.stdout.readline() for _ in range(5)]  # ready when printed
+        assert all(line.startswith("export ") for line in exports), process.stderr.read()
+        env = dict(line.removeprefix("export ").strip().split("=", 1) for line in exports)
+        yield env, Path(shlex.split(cd)[1])
+    finally:
+        process.send_signal(signal.SIGINT)
+        stderr = process.communicate(timeout=120)[1]
+    assert process.returncode == 0, stderr
+    assert "demo: stopped" in stderr

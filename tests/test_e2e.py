@@ -476,4 +476,8 @@ def test_demo_runs_from_any_directory(tmp_path: Path) -> None:
     }
     assert ("dev", "s3-versioning-enabled", "aiconnectors-terraform-state-dev") in failed
     assert ("dev", "dr-drill-evidence-fresh", "secret-rotation") in failed
-    assert "deliberate violations" in result.stderr
+    # The banner counts and lists what the report has (the ECR repository two
+    # environments share deviates in both: one deviation, two failures).
+    assert f"{len(failed)} deliberate violation(s), as the report has them" in result.stderr
+    for environment, check_id, name in failed:
+        assert f"  - {environment}: {check_id} on {name}\n" in result.stderr

@@ -152,12 +152,20 @@ def test_installed_wheel_is_what_runs(clean_venv: Path, tmp_path: Path) -> None:
 
 
 def test_installed_wheel_has_its_catalog(clean_venv: Path, tmp_path: Path) -> None:
-    validate = run_installed(clean_venv, "validate", cwd=tmp_path)
-    assert validate.returncode == 0, validate.stderr
+    """The shipped policy and controls (which only the demo falls back to), and the
+    starter files of `init`."""
     catalog = next(clean_venv.rglob("policycheck/catalog"))
-    assert str(catalog / "policy.yaml") in validate.stdout
+    shipped = str(catalog / "policy.yaml")
+    validate = run_installed(clean_venv, "validate", "--policy", shipped, cwd=tmp_path)
+    assert validate.returncode == 0, validate.stderr
+    assert shipped in validate.stdout
     assert "5 control(s)" in validate.stdout
-    controls = run_installed(clean_venv, "controls", cwd=tmp_path)
+    assert run_installed(clean_venv, "validate", cwd=tmp_path).returncode == 2  # no policy here
+    started = tmp_path / "started"
+    started.mkdir()
+    assert run_installed(clean_venv, "init", cwd=started).returncode == 0
+    assert run_installed(clean_venv, "validate", cwd=started).returncode == 0
+    controls = run_installed(clean_venv, "controls", "--policy", shipped, cwd=tmp_path)
     assert controls.returncode == 0, controls.stderr
     assert "SC.10.03.02" in controls.stdout and "dr-drill-evidence-fresh" in controls.stdout
     schema = run_installed(clean_venv, "schema", "report", cwd=tmp_path)

@@ -38,6 +38,7 @@ import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -49,14 +50,16 @@ from conftest import REPO, MotoServer
 from planbuilder import deviated, platform_plan
 from policycheck.demo.seeding import GIT_IDENTITY, Deviation, seed
 from policycheck.demo.server import reset
+from policycheck.generated import DOC_PAGES
 from policycheck.policy import load_policy
 
 WORKFLOWS = REPO / ".github" / "workflows"
 ACTION = REPO / "action.yml"
-README = (REPO / "README.md").read_text()
+DOCS = [(REPO / page).read_text() for page in DOC_PAGES]
 #: Where adopters find the action, and a repository that adopts it.
 POLICYCHECK = "OWNER/policycheck"
 ADOPTER = "acme/platform"
+ARCHIVE_REGION = "eu-west-1"
 PROD_DEVIATION = Deviation("prod", "s3-versioning-enabled", "nn-aiconnectors-audit-prod")
 
 
@@ -915,6 +918,7 @@ class GitHub:
             "GITHUB_REF_NAME": state.run.branch,
             "GITHUB_SHA": state.sha,
             "GITHUB_RUN_ID": str(state.run.id),
+            "GITHUB_RUN_ATTEMPT": "1",
             "GITHUB_JOB": state.name,
             "RUNNER_TEMP": str(state.temp),
             "RUNNER_OS": "Linux",
@@ -1086,15 +1090,20 @@ STAND_INS = {
 
 
 def readme_section(title: str) -> str:
-    start = README.index(f"## {title}\n")
-    return README[start : README.index("\n## ", start + 1)]
+    """The section of the README or of a page of docs/ with this title."""
+    [text] = [t for t in DOCS if f"## {title}\n" in t]
+    start = text.index(f"## {title}\n")
+    end = text.find("\n## ", start + 1)
+    return text[start : end if end >= 0 else len(text)]
 
 
 ADOPT = readme_section("Adopt it in your repository")
 [BEFORE_APPLY_WORKFLOW] = re.findall(r"```yaml\n(.*?)```", readme_section("Before apply"), re.S)
 RELEASE_GATE_CALL = re.findall(r"```yaml\n(.*?)```", readme_section("In GitHub Actions"), re.S)[0]
 [ADOPTER_WORKFLOW] = re.findall(r"```yaml\n(.*?)```", ADOPT, re.S)
-ROLE_COMMANDS, VARIABLE_COMMAND = re.findall(r"```sh\n(.*?)```", ADOPT, re.S)
+ROLE_COMMANDS, VARIABLE_COMMAND = re.findall(
+    r"```sh\n(.*?)```", readme_section("The role, once per account"), re.S
+)
 
 
 @dataclass
@@ -1108,6 +1117,8 @@ class World:
     policycheck: Path
     adopter: Path
     state: tuple[Deviation, ...] | None = None
+    #: The evidence archive's buckets (one per simulated GitHub, whose run ids restart).
+    archives: list[str] = field(default_factory=list)
 
     def fleet(self, *deviations: Deviation) -> None:
         """Seed moto: compliant but for ``deviations`` (only when it holds something else)."""
@@ -1120,13 +1131,56 @@ class World:
         shutil.copy(REPO / "policy.yaml", scratch)
         shutil.copytree(REPO / "controls", scratch / "controls")
         seed(load_policy(scratch / "policy.yaml"), self.moto.url, deviations=deviations)
+        for bucket in self.archives:
+            self._create_archive(bucket)
         self.state = deviations
+
+    def _create_archive(self, bucket: str) -> None:
+        """A bucket with Object Lock, as examples/archive-bucket/ makes it."""
+        boto3.client(
+            "s3",
+            endpoint_url=self.moto.url,
+            region_name=ARCHIVE_REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        ).create_bucket(
+            Bucket=bucket,
+            CreateBucketConfiguration={"LocationConstraint": ARCHIVE_REGION},
+            ObjectLockEnabledForBucket=True,
+        )
+
+    def archived(self, bucket: str) -> dict[str, str | None]:
+        """Each object of the archive, and its Object Lock mode."""
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=self.moto.url,
+            region_name=ARCHIVE_REGION,
+            aws_access_key_id="testing",
+            aws_secret_access_key="testing",
+        )
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        return {
+            o["Key"]: s3.head_object(Bucket=bucket, Key=o["Key"]).get("ObjectLockMode")
+            for page in pages
+            for o in page.get("Contents", [])
+        }
 
     @property
     def sha(self) -> str:
         return _git(self.policycheck, "rev-parse", "HEAD")
 
     def github(self, root: Path, **options: Any) -> GitHub:
+        """A simulated GitHub, whose repository variables name an evidence archive of its
+        own (POLICYCHECK_ARCHIVE_*)."""
+        bucket = f"evidence-{len(self.archives)}"
+        self._create_archive(bucket)
+        self.archives.append(bucket)
+        options["vars"] = {
+            "POLICYCHECK_ARCHIVE_BUCKET": bucket,
+            "POLICYCHECK_ARCHIVE_REGION": ARCHIVE_REGION,
+            "POLICYCHECK_ARCHIVE_ROLE_ARN": "arn:aws:iam::123456789012:role/policycheck-archive",
+            **options.get("vars", {}),
+        }
         options.setdefault("repository", ADOPTER)
         repos = {POLICYCHECK: self.policycheck, ADOPTER: self.adopter, **options.pop("repos", {})}
         return GitHub(root, repos=repos, endpoint=self.moto.url, **options)
@@ -1202,6 +1256,19 @@ def assert_installed_from_the_lock(gh: GitHub, action_dirs: set[Path]) -> None:
         assert {"--no-deps", "--no-build-isolation", "--no-index"} <= set(args), args
         assert str(Path(args[-1]).resolve()) in resolved, args
         assert sum(not a.startswith("-") for a in args[1:]) == 1, args  # no name besides it
+
+
+def assert_archived(
+    world: World, gh: GitHub, scope: str, report: dict[str, Any], run_id: str
+) -> None:
+    """The report set is in the archive under nightly/SCOPE/YYYY/MM/DD/RUN-ID/, as its
+    SHA256SUMS lists it, with Object Lock retention."""
+    day = datetime.fromisoformat(report["run"]["started_at"]).astimezone(UTC)
+    folder = f"nightly/{scope}/{day:%Y/%m/%d}/{run_id}/"
+    archived = world.archived(gh.vars["POLICYCHECK_ARCHIVE_BUCKET"])
+    kept = {k.removeprefix(folder): mode for k, mode in archived.items() if k.startswith(folder)}
+    assert {"report.json", "SHA256SUMS"} <= set(kept), archived
+    assert set(kept.values()) == {"COMPLIANCE"}, kept  # --retain 3y
 
 
 def report_of(job: Job, directory: str) -> dict[str, Any]:
@@ -1294,6 +1361,7 @@ def test_jobs_have_only_the_permissions_they_use() -> None:
             "actions": "read",
         },
         ("nightly-audit.yml", "merge"): {"contents": "read", "actions": "read"},
+        ("nightly-audit.yml", "archive"): {"contents": "read", "id-token": "write"},
         ("nightly-audit.yml", "attest"): {
             "contents": "read",
             "id-token": "write",
@@ -1483,8 +1551,12 @@ def test_adopter_gets_a_nightly_audit_from_the_readme_workflow(
     ):
         assert (job.workspace / "reports" / name).is_file(), name
     assert job.summary.startswith("## policycheck: PASS")
-    [aws] = gh.called("aws-actions/configure-aws-credentials")
+    aws, archive_role = gh.called("aws-actions/configure-aws-credentials")
     assert (aws["role-to-assume"], aws["aws-region"]) == (role("prod"), "eu-central-1")
+    # The evidence outlives the job: uploaded for the run page, archived with its own role.
+    assert (run.artifacts / "policycheck-reports" / "report.json").is_file()
+    assert archive_role["role-to-assume"].endswith(":role/policycheck-archive")
+    assert_archived(world, gh, "prod", report_of(job, "reports"), "1-1")
     [checkout] = gh.called("actions/checkout")
     assert (checkout["fetch-depth"], checkout["persist-credentials"]) == ("0", "false")
     assert gh.called("actions/setup-python")[0]["python-version"] == "3.11"
@@ -1607,6 +1679,7 @@ def test_nightly_two_nights(world: World, tmp_path: Path) -> None:
     ]
     calls = gh.called("aws-actions/configure-aws-credentials")
     assert sorted((c["role-to-assume"], c["aws-region"]) for c in calls) == [
+        ("arn:aws:iam::123456789012:role/policycheck-archive", ARCHIVE_REGION),  # archive job
         (role("dev"), "eu-central-1"),
         (role("prod"), "eu-central-1"),
     ]
@@ -1621,6 +1694,9 @@ def test_nightly_two_nights(world: World, tmp_path: Path) -> None:
     assert report_of(merge, "merged")["run"]["selected_environments"] == ["dev", "prod"]
     assert "No previous night to compare with: judged on its own." in merge.summary
     assert first.jobs["attest"] == []
+    [archived] = first.jobs["archive"]
+    assert archived.result == "success", archived.log()
+    assert_archived(world, gh, "merged", report_of(merge, "merged"), "1-1")
     assert_installed_from_the_lock(gh, {j.workspace for js in first.jobs.values() for j in js})
 
     world.fleet(PROD_DEVIATION)
@@ -1641,6 +1717,9 @@ def test_nightly_two_nights(world: World, tmp_path: Path) -> None:
     assert (
         "s3-versioning-enabled" in merge.summary and "nn-aiconnectors-audit-prod" in merge.summary
     )
+    [archived] = second.jobs["archive"]  # a red night is evidence too
+    assert archived.result == "success", archived.log()
+    assert_archived(world, gh, "merged", report_of(merge, "merged"), "2-1")
     [attest] = second.jobs["attest"]
     assert attest.result == "success", attest.log()
     assert gh.called("actions/attest")[0]["subject-checksums"] == "merged/SHA256SUMS"
@@ -1679,7 +1758,10 @@ def test_failing_fleet_reports_then_fails(world: World, tmp_path: Path) -> None:
     gate = job.step("Pass or fail as fail-on says")
     assert gate.outcome == "failure" and "::error title=policycheck::a result failed" in gate.log
     order = [s.name for s in job.all_steps() if s.outcome != "skipped"]
-    assert order.index("Pass or fail as fail-on says") == len(order) - 1
+    # The action's last step; after it only the workflow's `if: always()` steps, which
+    # upload and archive the red night's reports too.
+    assert len(order) - 1 - order.index("Pass or fail as fail-on says") == 3, order
+    assert_archived(world, gh, "prod", report_of(job, "reports"), "1-1")
     assert [c["category"] for c in gh.called("github/codeql-action/upload-sarif")] == [
         "policycheck-prod"
     ]

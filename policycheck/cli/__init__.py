@@ -6,9 +6,11 @@ import os
 import signal
 import sys
 import traceback
+from typing import NoReturn
 
 from policycheck import __version__
 from policycheck.cli import (
+    archive,
     controls,
     demo,
     diff,
@@ -16,6 +18,7 @@ from policycheck.cli import (
     environments,
     history,
     iam_policy,
+    init,
     merge,
     options,
     plan,
@@ -37,6 +40,7 @@ from policycheck.errors import (
 EXIT_SIGNAL_BASE = 128
 #: In the order `policycheck --help` lists them.
 SUBCOMMANDS = (
+    init,
     run,
     plan,
     demo,
@@ -48,13 +52,22 @@ SUBCOMMANDS = (
     environments,
     render,
     history,
+    archive,
     drills,
     schema,
 )
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and where to read more, not the usage block
+    (commands inherit the class)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\nsee `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="policycheck",
         description=(
             "Verify the backup and disaster-recovery policy (controls SC.10.*) against live "

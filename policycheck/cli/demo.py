@@ -1,8 +1,9 @@
 """`policycheck demo`: the full audit of a simulated account (moto on loopback)."""
 
 import argparse
+import shlex
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policycheck.cli.options import (
     Parents,
@@ -14,6 +15,9 @@ from policycheck.cli.options import (
 )
 from policycheck.errors import EXIT_PASS
 
+if TYPE_CHECKING:
+    from policycheck.policy import Policy
+
 
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
@@ -22,7 +26,20 @@ def add(commands: Any, parents: Parents) -> None:
         help="run the full audit against a simulated account (moto) and write the reports",
         description="Start moto on loopback, seed it from the policy (mostly compliant, with "
         "a few deliberate violations), run the full audit, write the reports and print the "
-        "summary. Exits 0 when the demo ran. Never calls AWS.",
+        "summary. Exits 0 when the demo ran. Never calls AWS. With --serve, the seeded account "
+        "stays up instead, for any command to run against.",
+    )
+    parser.add_argument(
+        "--serve",
+        action="store_true",
+        help="instead of auditing: keep the seeded account up until Ctrl-C, and print the "
+        "shell lines that point AWS_ENDPOINT_URL and dummy credentials at it and change to "
+        "a directory holding the demo's policy.yaml, controls/ and drill evidence",
+    )
+    parser.add_argument(
+        "--compliant",
+        action="store_true",
+        help="seed without the deliberate violations (every check passes)",
     )
     parser.set_defaults(execute=execute)
 
@@ -31,21 +48,58 @@ def execute(args: argparse.Namespace) -> int:
     from policycheck.demo.command import run_demo
 
     configure_logging(args.verbose)
-    policy, catalog = load(args)
+    policy, catalog = load(args, shipped=True)
+    if args.serve:
+        return _serve(policy, args.compliant)
     prepare_output(args.output_dir)
     print(f"demo: policy {policy.path}", file=sys.stderr)
-    report, deviations = run_demo(
+    report = run_demo(
         policy,
         catalog,
+        compliant=args.compliant,
         max_workers=args.max_workers,
         progress=progress(),
         deadline_seconds=args.deadline,
     )
-    print("demo: simulated account (moto on loopback); deliberate violations:", file=sys.stderr)
-    for deviation in deviations:
+    failures = [result for result in report.results if result.status == "fail"]
+    print(
+        f"demo: simulated account (moto on loopback); {len(failures)} deliberate "
+        "violation(s), as the report has them:",
+        file=sys.stderr,
+    )
+    for result in failures:
         print(
-            f"  - {deviation.environment}: {deviation.check_id} on {deviation.resource_name}",
+            f"  - {result.environment}: {result.check_id} on {result.resource.name}",
             file=sys.stderr,
         )
     finish(report, args)
+    return EXIT_PASS
+
+
+def _serve(policy: "Policy", compliant: bool) -> int:
+    """The seeded account until Ctrl-C (or SIGTERM): the shell lines to use it on stdout."""
+    import threading
+
+    from policycheck.demo.command import demo_account, write_workspace
+    from policycheck.demo.seeding import DEMO_CREDENTIALS
+
+    with demo_account(policy, compliant) as (demo_policy, endpoint_url, deviations):
+        directory = write_workspace(policy, demo_policy)
+        region = next(iter(demo_policy.environments.values())).region_names[0]
+        print(f"export AWS_ENDPOINT_URL={endpoint_url}")
+        print(f"export AWS_ACCESS_KEY_ID={DEMO_CREDENTIALS['aws_access_key_id']}")
+        print(f"export AWS_SECRET_ACCESS_KEY={DEMO_CREDENTIALS['aws_secret_access_key']}")
+        print(f"export AWS_DEFAULT_REGION={region}")
+        print(f"cd {shlex.quote(str(directory))}", flush=True)
+        print(
+            f"demo: simulated account on {endpoint_url}, seeded from {policy.path} with "
+            f"{len(deviations)} deliberate violation(s); paste the lines above into another "
+            "shell; Ctrl-C stops it and removes the directory",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            threading.Event().wait()
+        except KeyboardInterrupt:
+            print("demo: stopped", file=sys.stderr)
     return EXIT_PASS

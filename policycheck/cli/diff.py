@@ -1,10 +1,9 @@
 """`policycheck diff OLD NEW`: what changed between two reports."""
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from policycheck.cli.options import Parents, load_report
+from policycheck.cli.options import Parents, load_report, report_location
 from policycheck.errors import EXIT_FAIL, EXIT_PASS
 
 
@@ -18,8 +17,8 @@ def add(commands: Any, parents: Parents) -> None:
         "are new failures, new errors, or NEW assesses less than OLD (an environment, account "
         "or check missing).",
     )
-    parser.add_argument("old", type=Path, help="the earlier report.json")
-    parser.add_argument("new", type=Path, help="the later report.json")
+    parser.add_argument("old", type=report_location, help="the earlier report.json")
+    parser.add_argument("new", type=report_location, help="the later report.json")
     parser.add_argument(
         "--format",
         choices=("markdown", "json"),

@@ -3,11 +3,15 @@ saved reports (say a year of nightly artifacts)."""
 
 import argparse
 import datetime
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from policycheck.cli.options import Parents, decide, format_list
 from policycheck.errors import EXIT_PASS, InputError
+
+if TYPE_CHECKING:
+    from policycheck.history import NamedReport
 
 HISTORY_FORMAT_NAMES = ("json", "markdown", "html")
 
@@ -37,10 +41,10 @@ def add(commands: Any, parents: Parents) -> None:
     )
     parser.add_argument(
         "inputs",
-        type=Path,
         nargs="+",
-        metavar="REPORT|DIR",
-        help="report.json files (any name), or directories searched for report.json",
+        metavar="REPORT|DIR|s3://BUCKET/PREFIX",
+        help="report.json files (any name), directories searched for report.json, or an "
+        "evidence archive (`policycheck archive`), read one report at a time",
     )
     parser.add_argument(
         "--output-dir",
@@ -73,8 +77,20 @@ def add(commands: Any, parents: Parents) -> None:
     parser.set_defaults(execute=execute)
 
 
+def _sources(inputs: list[str]) -> "Iterator[Path | NamedReport]":
+    """The reports named, in order: files, directories' report.json, archives' reports."""
+    from policycheck.archive import ArchiveLocation, archived_sources, is_archive, s3_client
+    from policycheck.history import report_files
+
+    for given in inputs:
+        if is_archive(given):
+            yield from archived_sources(s3_client(), ArchiveLocation.parse(given))
+        else:
+            yield from report_files([Path(given)])
+
+
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.history import build_history, report_files
+    from policycheck.history import build_history
     from policycheck.publish import check_output_dir, publish_set
     from policycheck.render import FORMATS
     from policycheck.render.history import HISTORY_FORMATS
@@ -89,7 +105,7 @@ def execute(args: argparse.Namespace) -> int:
             f"--output-dir {args.output_dir}: holds a report set ({holds_report[0]}); history "
             "writes a set of its own, write it to another directory"
         )
-    history = build_history(report_files(args.inputs), args.since, args.until)
+    history = build_history(_sources(args.inputs), args.since, args.until)
     managed = [filename for filename, _ in HISTORY_FORMATS.values()]
     scratch = Scratch()
     try:

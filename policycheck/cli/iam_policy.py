@@ -41,6 +41,13 @@ def add(commands: Any, parents: Parents) -> None:
         "list the organisation's accounts and assume NAME in each",
     )
     parser.add_argument(
+        "--archive",
+        default=None,
+        metavar="s3://BUCKET/PREFIX",
+        help="instead, the policy of the role that runs `archive` to this location (and reads "
+        "it back): writes under the prefix, never deletes; not the audit role",
+    )
+    parser.add_argument(
         "--trust",
         choices=("github",),
         default=None,
@@ -80,6 +87,12 @@ def execute(args: argparse.Namespace) -> int:
         document = _trust_policy(args)
     elif args.org_role:
         document = org_policy(args.org_role)
+    elif args.archive:
+        from policycheck.archive import ArchiveLocation
+        from policycheck.iampolicy import archive_policy
+
+        location = ArchiveLocation.parse(args.archive)
+        document = archive_policy(location.bucket, location.prefix)
     else:
         policy, _ = load(args)
         unknown = [c for c in args.checks or [] if c not in policy.registry.checks]

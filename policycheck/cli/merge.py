@@ -2,7 +2,6 @@
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
 from policycheck.cli.options import (
@@ -11,6 +10,7 @@ from policycheck.cli.options import (
     decide,
     load_report,
     prepare_output,
+    report_location,
 )
 from policycheck.errors import EXIT_ERROR, EXIT_PASS
 
@@ -27,10 +27,11 @@ def add(commands: Any, parents: Parents) -> None:
     )
     parser.add_argument(
         "reports",
-        type=Path,
+        type=report_location,
         nargs="+",
         metavar="REPORT",
-        help="report.json files to merge (of run, demo, plan, or an earlier merge)",
+        help="report.json files to merge (of run, demo, plan, or an earlier merge), or "
+        "reports in the evidence archive (s3://BUCKET/KEY)",
     )
     parser.add_argument(
         "--allow-mixed",

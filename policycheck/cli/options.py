@@ -114,8 +114,8 @@ def parents() -> Parents:
         type=Path,
         default=None,
         metavar="FILE",
-        help="policy file (default: ./policy.yaml, else the policy shipped with policycheck); "
-        "controls are read from the controls/ directory beside it",
+        help="policy file (default: ./policy.yaml; only `demo` falls back to the policy "
+        "shipped with policycheck); controls are read from the controls/ directory beside it",
     )
     output = argparse.ArgumentParser(add_help=False)
     output.add_argument(
@@ -218,6 +218,27 @@ def add_gate_options(
     )
 
 
+def endpoint(value: str) -> str:
+    """An argument type: a URL an API call can be sent to."""
+    from policycheck.aws import endpoint_problem
+
+    problem = endpoint_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
+def add_endpoint_option(command: argparse.ArgumentParser, what: str) -> None:
+    """--endpoint-url, for a command that calls AWS: ``what`` it sends there."""
+    command.add_argument(
+        "--endpoint-url",
+        type=endpoint,
+        default=None,
+        metavar="URL",
+        help=f"{what} (default: $AWS_ENDPOINT_URL, else AWS)",
+    )
+
+
 def add_baseline_option(command: argparse.ArgumentParser) -> None:
     """--fail-on-new REPORT: only results new since an earlier report decide the exit code."""
     command.add_argument(
@@ -231,17 +252,25 @@ def add_baseline_option(command: argparse.ArgumentParser) -> None:
     )
 
 
-def load(args: argparse.Namespace) -> "tuple[Policy, Catalog]":
-    """The policy (--policy, else ./policy.yaml, else the shipped one) and the controls
-    beside it, both checked against one registry of the installed plugins."""
+def load(args: argparse.Namespace, shipped: bool = False) -> "tuple[Policy, Catalog]":
+    """The policy (--policy, else ./policy.yaml, else InputError; the demo, ``shipped``,
+    falls back to the policy shipped with policycheck) and the controls beside it, both
+    checked against one registry: the built-in checks and the policy's plugins."""
     from policycheck.controls import load_catalog
-    from policycheck.paths import controls_dir_for, default_policy_path
-    from policycheck.plugins import load_registry
+    from policycheck.errors import InputError
+    from policycheck.paths import NO_POLICY_HERE, controls_dir_for, default_policy_path
     from policycheck.policy import load_policy
 
-    path = args.policy or default_policy_path()
-    registry = load_registry()
-    return load_policy(path, registry), load_catalog(controls_dir_for(path), registry)
+    path = args.policy or default_policy_path(shipped)
+    if path is None:
+        raise InputError(NO_POLICY_HERE)
+    policy = load_policy(path)
+    return policy, load_catalog(controls_dir_for(path), policy.registry)
+
+
+def announce_policy(policy: "Policy") -> None:
+    """The first line of a command that judges: which policy file, and which version of it."""
+    print(f"policy: {policy.path.resolve()} (sha256 {policy.sha256})", flush=True)
 
 
 def progress() -> Callable[[int, int], None] | None:
@@ -267,7 +296,7 @@ def configure_logging(verbose: bool) -> None:
         logger.setLevel(logging.INFO)
 
 
-def prepare_output(output_dir: Path, inputs: list[Path] | None = None) -> None:
+def prepare_output(output_dir: Path, inputs: "list[Path | str] | None" = None) -> None:
     """Refuse an output directory that cannot be written before anything is collected,
     and one whose report set would replace a report this command reads."""
     from policycheck.errors import InputError
@@ -277,7 +306,11 @@ def prepare_output(output_dir: Path, inputs: list[Path] | None = None) -> None:
     check_output_dir(output_dir)
     replaced = {f.filename for f in FORMATS.values()} | {CHECKSUMS}
     for path in inputs or []:
-        if path.name in replaced and path.resolve().parent == output_dir.resolve():
+        if (
+            isinstance(path, Path)
+            and path.name in replaced
+            and path.resolve().parent == output_dir.resolve()
+        ):
             raise InputError(
                 f"{path}: is in --output-dir {output_dir}, whose report set this command "
                 "replaces; write to another directory"
@@ -312,12 +345,20 @@ def finish(report: "Report", args: argparse.Namespace, baseline: "Report | None"
     return code
 
 
-def load_report(path: Path) -> "Report":
-    """A saved report (of an older schema: re-derived), or InputError naming the file and
-    what is wrong; its results are read from disk one at a time."""
-    from policycheck.reportfile import read_report
+def report_location(value: str) -> Path | str:
+    """A report file, or a report in the evidence archive (``s3://BUCKET/KEY``, kept as
+    text: a Path would fold its ``//``)."""
+    from policycheck.archive import is_archive
 
-    return read_report(path)
+    return value if is_archive(value) else Path(value)
+
+
+def load_report(path: Path | str) -> "Report":
+    """A saved report (of an older schema: re-derived), from a file or the archive, or
+    InputError naming it and what is wrong; its results are read from disk one at a time."""
+    from policycheck.archive import read_located
+
+    return read_located(path)
 
 
 def warn_about_regions(policy: "Policy") -> None:

@@ -9,6 +9,7 @@ from policycheck.cli.options import (
     Parents,
     add_baseline_option,
     add_gate_options,
+    announce_policy,
     configure_logging,
     finish,
     load,
@@ -82,6 +83,7 @@ def execute(args: argparse.Namespace) -> int:
 
     configure_logging(args.verbose)
     policy, catalog = load(args)
+    announce_policy(policy)
     environment = args.env
     if environment is None:
         if len(policy.environments) != 1:

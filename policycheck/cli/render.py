@@ -1,10 +1,9 @@
 """`policycheck render REPORT`: any view of a saved report, without calling AWS."""
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from policycheck.cli.options import Parents, decide, load_report, prepare_output
+from policycheck.cli.options import Parents, decide, load_report, prepare_output, report_location
 from policycheck.errors import EXIT_PASS
 
 
@@ -17,7 +16,10 @@ def add(commands: Any, parents: Parents) -> None:
         "re-derive the matrix from the evidence. Writes SHA256SUMS over the files.",
     )
     parser.add_argument(
-        "report", type=Path, help="a report.json written by run, demo, plan or merge"
+        "report",
+        type=report_location,
+        help="a report.json written by run, demo, plan or merge, or one in the evidence "
+        "archive (s3://BUCKET/KEY)",
     )
     parser.set_defaults(execute=execute)
 

@@ -6,7 +6,9 @@ from typing import Any
 from policycheck.cli.options import (
     EXIT_CODES_HELP,
     Parents,
+    add_endpoint_option,
     add_gate_options,
+    announce_policy,
     configure_logging,
     csv_list,
     finish,
@@ -41,15 +43,6 @@ def service_caps(value: str) -> dict[str, int]:
     return caps
 
 
-def endpoint(value: str) -> str:
-    from policycheck.aws import endpoint_problem
-
-    problem = endpoint_problem(value)
-    if problem:
-        raise argparse.ArgumentTypeError(problem)
-    return value
-
-
 def add(commands: Any, parents: Parents) -> None:
     parser = commands.add_parser(
         "run",
@@ -63,13 +56,8 @@ def add(commands: Any, parents: Parents) -> None:
     _add_concurrency_options(parser)
     _add_organisation_options(parser)
     add_gate_options(parser, default="error")
-    parser.add_argument(
-        "--endpoint-url",
-        type=endpoint,
-        default=None,
-        metavar="URL",
-        help="send every API call to this endpoint, e.g. a moto server or LocalStack "
-        "(default: $AWS_ENDPOINT_URL, else AWS)",
+    add_endpoint_option(
+        parser, "send every API call to this endpoint, e.g. a moto server or LocalStack"
     )
     parser.set_defaults(execute=execute)
 
@@ -131,6 +119,7 @@ def execute(args: argparse.Namespace) -> int:
 
     configure_logging(args.verbose)
     policy, catalog = load(args)
+    announce_policy(policy)
     if args.org != bool(args.role_name):
         raise InputError("--org and --role-name go together: --org --role-name NAME")
     _check_service_caps(policy, args.max_per_service)

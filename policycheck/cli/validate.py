@@ -6,7 +6,7 @@ import sys
 from datetime import date
 from typing import Any
 
-from policycheck.cli.options import Parents, load, warn_about_regions
+from policycheck.cli.options import Parents, announce_policy, load, warn_about_regions
 from policycheck.errors import EXIT_PASS
 
 
@@ -30,6 +30,7 @@ def execute(args: argparse.Namespace) -> int:
     from policycheck.waivers import lint_waivers
 
     policy, catalog = load(args)
+    announce_policy(policy)
     selection = select(policy, catalog, args.env, args.checks, args.controls)
     targets = plan(policy, catalog, selection)
     if not targets:

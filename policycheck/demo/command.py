@@ -1,6 +1,7 @@
 """`policycheck demo`'s work: a simulated account (moto on loopback) seeded from the
 policy, mostly compliant with a few deliberate violations, then audited like a real one."""
 
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -8,11 +9,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from policycheck.controls import Catalog
 from policycheck.demo.seeding import Deviation, demo_session, seed
 from policycheck.demo.server import MotoNotInstalled, moto_server, reset
 from policycheck.errors import InputError
 from policycheck.fetching import ProgressCallback
+from policycheck.paths import CONTROLS_DIRNAME, POLICY_FILENAME, controls_dir_for
 from policycheck.planning import select
 from policycheck.policy import Policy
 from policycheck.report import Report
@@ -47,12 +51,17 @@ def for_demo(policy: Policy, evidence_dir: Path) -> Policy:
 
 
 @contextmanager
-def demo_account(policy: Policy) -> Iterator[tuple[Policy, str, tuple[Deviation, ...]]]:
+def demo_account(
+    policy: Policy, compliant: bool = False
+) -> Iterator[tuple[Policy, str, tuple[Deviation, ...]]]:
     """A simulated account (moto on loopback), emptied, seeded from the policy and broken on
-    purpose: the policy as the demo runs it, the endpoint, and the deviations applied."""
+    purpose (unless ``compliant``): the policy as the demo runs it, the endpoint, and the
+    deviations applied."""
     bound = {binding.check.id for binding in policy.bindings}
     deviations = tuple(
-        d for d in DEMO_DEVIATIONS if d.environment in policy.environments and d.check_id in bound
+        d
+        for d in DEMO_DEVIATIONS
+        if not compliant and d.environment in policy.environments and d.check_id in bound
     )
     try:
         with (
@@ -65,6 +74,21 @@ def demo_account(policy: Policy) -> Iterator[tuple[Policy, str, tuple[Deviation,
             yield demo_policy, endpoint_url, deviations
     except MotoNotInstalled as exc:
         raise InputError(str(exc)) from None
+
+
+def write_workspace(policy: Policy, demo_policy: Policy) -> Path:
+    """Beside the demo's drill evidence, the policy as the demo runs it (every environment
+    in the simulated account: no account ids or roles) and its controls/, so that every
+    command runs there as written; the directory."""
+    directory = demo_policy.evidence_dir.parent
+    document = yaml.safe_load(policy.path.read_text(encoding="utf-8"))
+    for environment in document["environments"].values():
+        for key in ("account_id", "role_arn"):
+            environment.pop(key, None)
+    document["evidence_dir"] = demo_policy.evidence_dir.name
+    (directory / POLICY_FILENAME).write_text(yaml.safe_dump(document, sort_keys=False))
+    shutil.copytree(controls_dir_for(policy.path), directory / CONTROLS_DIRNAME)
+    return directory
 
 
 def audit_demo(demo_policy: Policy, catalog: Catalog, endpoint_url: str, **options: Any) -> Report:
@@ -82,9 +106,11 @@ def run_demo(
     max_workers: int = 16,
     progress: ProgressCallback | None = None,
     deadline_seconds: float | None = None,
-) -> tuple[Report, tuple[Deviation, ...]]:
-    """Seed a simulated account from the policy, break it on purpose, audit it."""
-    with demo_account(policy) as (demo_policy, endpoint_url, deviations):
+    compliant: bool = False,
+) -> Report:
+    """Seed a simulated account from the policy, break it on purpose (unless
+    ``compliant``), audit it."""
+    with demo_account(policy, compliant) as (demo_policy, endpoint_url, _):
         report = audit_demo(
             demo_policy,
             catalog,
@@ -93,4 +119,4 @@ def run_demo(
             progress=progress,
             deadline_seconds=deadline_seconds,
         )
-    return report, deviations
+    return report

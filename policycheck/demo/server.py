@@ -37,6 +37,8 @@ def operation_of(environ: dict[str, Any]) -> str:
         for key, operation in S3_GET_OPERATIONS.items():
             if key in query:
                 return operation
+    if environ.get("REQUEST_METHOD") == "POST" and "uploads" in query:
+        return "CreateMultipartUpload"
     if "Action" in query:
         return str(query["Action"][0])
     if environ.get("CONTENT_TYPE", "").startswith("application/x-www-form-urlencoded"):

@@ -4,13 +4,12 @@ control, see render/html.py)."""
 
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import TextIO
 
+from policycheck.archive import read_located
 from policycheck.history import History, counted
 from policycheck.render.html import write_html
 from policycheck.render.markdown import cell, table
-from policycheck.reportfile import read_report
 from policycheck.statuses import STATUS_LOOKS
 
 #: Statuses a day may have that are neither a pass nor a failure (no evidence either way,
@@ -143,7 +142,7 @@ def _strips(history: History) -> list[str]:
 def write_history_html(history: History, out: TextIO) -> None:
     """The latest report of the period, with each control's strip, written as its results
     are read (a page of 57,600 results held whole took 1 GB)."""
-    write_html(read_report(Path(history.latest)), out, history)
+    write_html(read_located(history.latest), out, history)
 
 
 def render_history_html(history: History) -> str:
