@@ -281,6 +281,12 @@ class RunInfo(ReportModel):
     policy_file: str
     policy_sha256: str
     git_commit: str | None = Field(None, description="GITHUB_SHA or git rev-parse HEAD.")
+    policy_dir_in_repository: str | None = Field(
+        None,
+        description="The policy's folder relative to the top level of its git checkout "
+        "(empty at the top level); none outside a git checkout. Code scanning resolves "
+        "locations from the repository root.",
+    )
     input_sha256: dict[str, str] = Field(
         default_factory=dict, description="SHA-256 of the policy and every control file."
     )
