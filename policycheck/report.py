@@ -114,6 +114,9 @@ class FactEvidence(ReportModel):
     name: str
     actions: list[str]
     fetched_at: str
+    seconds: float | None = Field(
+        None, description="How long the API call(s) took (none: not read from an API)."
+    )
     value: Any = Field(None, description="The raw answer (excerpt) as collected (schema 1.1).")
     value_sha256: str | None = Field(
         None,

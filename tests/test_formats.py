@@ -109,6 +109,8 @@ def test_csv_control_matrix(report: Report) -> None:
         "tool_version",
         "evidence_sha256",
         "frameworks",
+        "severity",
+        "remediation",
     ]
     per_result = sum(len(r.control_ids) or 1 for r in report.results)
     assert len(rows) == per_result + 1
@@ -128,6 +130,8 @@ def test_csv_control_matrix(report: Report) -> None:
         "evidence_sha256": "",
         "frameworks": "NIST-800-53:CP-4;NIST-800-53:CP-9(1);ISO-27001:A.5.30;ISO-27001:A.8.13;"
         "SOC2:A1.3",
+        "severity": "",
+        "remediation": "",
     }
     failing = [r for r in rows if r["status"] == "fail"]
     assert {r["check"] for r in failing} >= {"s3-versioning-enabled", "ssm-parameter-secure"}

@@ -25,6 +25,7 @@ from typing import Any, TextIO
 
 from policycheck.crosswalk import FRAMEWORKS, evidence_for
 from policycheck.history import History, Timeline, counted
+from policycheck.render.characters import visible
 from policycheck.render.markdown import (
     NOT_ASSESSED_INTRO,
     PLAN_HEADERS,
@@ -128,8 +129,9 @@ SCRIPT = """
 
 
 def esc(value: object) -> str:
-    """Text safe anywhere in an element or a quoted attribute."""
-    return escape(str(value), quote=True)
+    """Text safe anywhere in an element or a quoted attribute (without the characters
+    no XML or HTML parser accepts)."""
+    return visible(escape(str(value), quote=True))
 
 
 def badge(status: str) -> str:
