@@ -66,6 +66,11 @@ UNJUDGED: tuple[ResultStatus, ...] = ("not_assessed", "not_in_plan")
 #: report only when a control mapped to it has one of them.
 JUDGED: tuple[ControlStatus, ...] = ("pass", "fail", "error", "waived")
 SEVERITIES = ("critical", "high", "medium", "low")
+#: Results whose remediation applies: what failed, waived or not (a pass needs no fix; an
+#: error's cause is in its AWS error).
+REMEDIABLE: tuple[ResultStatus, ...] = ("fail", "waived")
+#: What a reader is shown first, one line each: what failed, and what could not be judged.
+FINDINGS: tuple[ResultStatus, ...] = ("fail", "error")
 
 
 class ReportModel(BaseModel):

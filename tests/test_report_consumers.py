@@ -150,3 +150,43 @@ def test_no_csv_cell_is_a_formula(value: str) -> None:
     if value.startswith(FORMULA_STARTS):
         for column in ("requirement", "environment", "resource_arn"):
             assert rows[0][column] == "'" + value.replace("\r", "\n"), column
+
+
+def test_html_puts_what_failed_first_and_no_fix_on_a_pass(demo: Path) -> None:
+    """An auditor sees the failures before the 30-row crosswalk; a passing result shows
+    no remediation command."""
+    from policycheck.render.html import render_html
+
+    report = Report.model_validate_json((demo / "report.json").read_text())
+    page = render_html(report)
+    findings = page[page.index('<section id="findings">') : page.index('<section id="run">')]
+    assert page.index('<section id="findings">') < page.index('<section id="crosswalk">')
+    assert findings.count("<li>") == report.summary.results.fail == 8
+    assert "mcp-oauth-storage-databricks-dev</code> in dev: point-in-time recovery" in findings
+    articles = page.split("<article ")[1:]
+    passing = [a for a in articles if a.startswith('class="result filterable" data-status="pass"')]
+    failing = [a for a in articles if a.startswith('class="result filterable" data-status="fail"')]
+    assert passing and not [a for a in passing if "Remediation:" in a]
+    assert failing and all("Remediation:" in a for a in failing)
+
+
+def test_the_terminal_lists_each_finding_after_the_matrix(demo: Path) -> None:
+    """`run` and `demo` print what failed, a line each, capped with the count of the rest;
+    a name's ANSI escape is shown, not run."""
+    from policycheck.terminal import finding_lines, summary_table
+
+    report = Report.model_validate_json((demo / "report.json").read_text())
+    printed = summary_table(report)
+    assert (
+        printed.index("Control ")
+        < printed.index(
+            "FAIL ssm-parameter-secure on /aiconnectors/prod/mcps/databricks/client-secret (prod): "
+            "parameter is a String; expected SecureString"
+        )
+        < printed.index("FAIL: 82 passed")
+    )
+    assert len(finding_lines(report)) == 8
+    cut = finding_lines(report, limit=3)
+    assert len(cut) == 4 and cut[-1].startswith("... and 5 more")
+    [line] = finding_lines(make_report(hostile("\x1b[2J\x1b]0;x\x07")))
+    assert "\x1b" not in line and "\\x1b[2J" in line

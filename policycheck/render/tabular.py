@@ -9,7 +9,7 @@ import csv
 from collections.abc import Iterable
 from typing import TextIO
 
-from policycheck.report import Report
+from policycheck.report import REMEDIABLE, Report
 
 COLUMNS = [
     "control",
@@ -116,7 +116,7 @@ def _write_results(
                     result.evidence.sha256 if result.evidence else "",
                     crosswalk.get(control_id, ""),
                     result.severity,
-                    result.remediation if result.status in ("fail", "waived") else "",
+                    result.remediation if result.status in REMEDIABLE else "",
                 ]
             )
     return judged
