@@ -96,7 +96,8 @@ def _control(
         else "",
         check_lines=catalog.lines.get(control.id, {}),
         objective=control.objective,
-        frameworks={name: dict(mapped) for name, mapped in control.frameworks.items()},
+        frameworks=control.frameworks,
+        framework_checks=control.framework_checks,
     )
 
 

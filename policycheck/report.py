@@ -241,10 +241,22 @@ class ControlResult(ReportModel):
         description="The crosswalk: per framework id (NIST-800-53, ISO-27001, SOC2, CIS-AWS), "
         "the requirement ids this control evidences and why.",
     )
+    framework_checks: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description="Per framework id and requirement id, the checks whose results alone "
+        "give the requirement's status (none in reports of older versions: the control's).",
+    )
 
 
 #: What a control result carries from its control file, beside its status.
-CATALOG_FIELDS = ("requirements", "source_file", "check_lines", "objective", "frameworks")
+CATALOG_FIELDS = (
+    "requirements",
+    "source_file",
+    "check_lines",
+    "objective",
+    "frameworks",
+    "framework_checks",
+)
 
 
 def catalog_fields(control: ControlResult) -> dict[str, Any]:

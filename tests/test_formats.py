@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from pathlib import Path
 from xml.etree import ElementTree as ET
 
@@ -236,3 +237,30 @@ def test_oscal_is_deterministic_and_the_schema_catches_mistakes(report: Report) 
     document = json.loads(FORMATS["oscal"].render(report))
     document["assessment-results"]["results"][0]["findings"][0]["target"]["type"] = "control"
     assert list(jsonschema.Draft7Validator(_oscal_schema()).iter_errors(document))
+
+
+def test_a_framework_requirement_has_the_status_of_its_own_checks(
+    report: Report, demo_report: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NIST AC-6 (least privilege) is evidenced by dynamodb-access-isolated alone: it
+    passes though SC.10.02 fails (on a public access block in prod); AC-3 fails with it."""
+    from policycheck.cli import main
+
+    control = next(c for c in report.controls if c.id == "SC.10.02")
+    assert control.status == "fail"
+    isolated = [r.status for r in report.results if r.check_id == "dynamodb-access-isolated"]
+    assert isolated and set(isolated) == {"pass"}
+    markdown = FORMATS["markdown"].render(report)
+    assert re.search(
+        r"\| NIST SP 800-53 Rev\. 5 +\| AC-6 +\| SC\.10\.02 +\| dynamodb-access-isolated +\| PASS ",
+        markdown,
+    ), markdown[markdown.index("## Framework crosswalk") :][:1500]
+    assert re.search(r"\| AC-3 +\| SC\.10\.02 +\| s3-public-access-blocked +\| FAIL ", markdown)
+    html = FORMATS["html"].render(report)
+    row = html[html.index("<code>AC-6</code>") :].split("</tr>")[0]
+    assert "<code>dynamodb-access-isolated</code>" in row and "PASS" in row and "FAIL" not in row
+    assert main(["controls", "--framework", "NIST-800-53", "--report", str(demo_report)]) == 0
+    listing = capsys.readouterr().out
+    assert re.search(
+        r"AC-6 +SC\.10\.02 +dynamodb-access-isolated +PASS +dev PASS, prod PASS", listing
+    ), listing

@@ -190,3 +190,107 @@ def test_the_terminal_lists_each_finding_after_the_matrix(demo: Path) -> None:
     assert len(cut) == 4 and cut[-1].startswith("... and 5 more")
     [line] = finding_lines(make_report(hostile("\x1b[2J\x1b]0;x\x07")))
     assert "\x1b" not in line and "\\x1b[2J" in line
+
+
+#: What must stay text in Markdown: raw HTML, a javascript: link, a code span closed early,
+#: an ANSI escape, emphasis and a table cell split.
+MARKUP_PAYLOADS = [
+    "<img src=x onerror=alert(1)>",
+    "[click](javascript:alert(1))",
+    "x` <b>bold</b> `y",
+    "\x1b[31mred\x1b[0m",
+    "**strong** _em_ ~~gone~~ | split",
+    "![img](http://evil.example/x.png)",
+]
+
+
+def _hostile_report(value: str) -> Report:
+    """Every place a value from AWS, the policy, a waiver or a report reaches report.md."""
+    from policycheck.report import (
+        ControlInEnvironment,
+        ControlResult,
+        Counts,
+        Gap,
+        WaiverInfo,
+    )
+
+    failed = hostile(value)
+    waived = hostile(value, "waived").model_copy(
+        update={
+            "check_id": "d",
+            "waiver": WaiverInfo(
+                check="d",
+                environment=value,
+                resource=value,
+                justification=value,
+                owner=value,
+                ticket=value,
+                expires="2099-01-01",
+                expired=False,
+            ),
+        }
+    )
+    control = ControlResult(
+        id="C.1",
+        title=value,
+        status="fail",
+        reason=value,
+        counts=Counts(fail=1, waived=1, total=2),
+        checks=["c", "d"],
+        checks_not_run=[],
+        requirements={"c": value},
+        environments={value: ControlInEnvironment(status="fail")},
+        manual=[value],
+        frameworks={"NIST-800-53": {"AC-6": value}},
+        framework_checks={"NIST-800-53": {"AC-6": ["c"]}},
+    )
+    report = make_report(failed, waived, controls=(control,))
+    gap = Gap(environment=value, reason=value)
+    return report.model_copy(
+        update={"run": report.run.model_copy(update={"gaps": [gap], "deadline": value})}
+    )
+
+
+def _markup_leaks(markdown: str, value: str) -> list[str]:
+    """What a GitHub-flavoured renderer (markdown-it-py, gfm-like) made markup of: raw
+    HTML, links and images, emphasis; and the value's text must be shown whole."""
+    from markdown_it import MarkdownIt
+
+    renderer = MarkdownIt("gfm-like")
+    tokens = renderer.parse(markdown)
+    leaks = [t.type for t in tokens if t.type.startswith("html")]
+    inline = [child for t in tokens if t.children for child in t.children]
+    leaks += [
+        f"{t.type} {t.attrs}"
+        for t in inline
+        if t.type.startswith(("html", "link_open", "image", "em_", "strong_", "s_open"))
+    ]
+    html = renderer.render(markdown)
+    if "\x1b" in html:
+        leaks.append("ANSI escape")
+    return leaks
+
+
+@pytest.mark.parametrize("value", MARKUP_PAYLOADS)
+def test_markdown_views_keep_every_value_as_text(value: str) -> None:
+    """report.md, summary.md (appended to $GITHUB_STEP_SUMMARY) and the diff: no payload
+    becomes markup; it shows as text."""
+    from markdown_it import MarkdownIt
+
+    from policycheck.diff import diff_reports, render_diff_markdown
+
+    report = _hostile_report(value)
+    views = {
+        "report.md": FORMATS["markdown"].render(report),
+        "summary.md": FORMATS["summary"].render(report),
+        "diff": render_diff_markdown(diff_reports(make_report(), report)),
+    }
+    for name, markdown in views.items():
+        # The headings and emphasis policycheck writes itself are markup; remove them.
+        own = markdown.replace("**", "").replace("_Truncated", "Truncated")
+        assert _markup_leaks(own, value) == [], name
+    shown = MarkdownIt("gfm-like").render(views["report.md"])
+    if value.startswith("x`"):
+        assert "<code>x` &lt;b&gt;bold&lt;/b&gt; `y</code>" in shown  # one code span, whole
+    if value.startswith("<img"):
+        assert "&lt;img src=x onerror=alert(1)&gt;" in shown

@@ -23,7 +23,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, TextIO
 
-from policycheck.crosswalk import FRAMEWORKS, evidence_for
+from policycheck.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
 from policycheck.history import History, Timeline, counted
 from policycheck.render.characters import visible
 from policycheck.render.markdown import (
@@ -377,13 +377,15 @@ def _matrix(report: Report, environments: list[str]) -> str:
 
 
 def _crosswalk(report: Report) -> str:
-    statuses = {c.id: c.status for c in report.controls}
+    controls = {c.id: c for c in report.controls}
+    checks = CheckStatuses(report.results)
     rows = [
         [
             esc(FRAMEWORKS[framework_id].title),
             f"<code>{esc(e.requirement)}</code>",
             f'<a href="#control-{esc(e.control_id)}">{esc(e.control_id)}</a>',
-            badge(statuses[e.control_id]),
+            ", ".join(f"<code>{esc(check)}</code>" for check in e.checks),
+            badge(checks.requirement_status(e, controls[e.control_id])),
             esc(e.reason),
         ]
         for framework_id in FRAMEWORKS
@@ -393,9 +395,10 @@ def _crosswalk(report: Report) -> str:
         return ""
     return (
         '<section id="crosswalk"><h2>Framework crosswalk</h2><p class="muted">The '
-        "requirements of each framework the controls evidence, with the control's status "
-        "in this run and why the control evidences it.</p>"
-        f"{_table(['Framework', 'Requirement', 'Control', 'Status', 'Why'], rows)}</section>"
+        "requirements of each framework the controls evidence, the checks that evidence "
+        "each, its status in this run from those checks' results alone, and why.</p>"
+        f"{_table(['Framework', 'Requirement', 'Control', 'Checks', 'Status', 'Why'], rows)}"
+        "</section>"
     )
 
 
