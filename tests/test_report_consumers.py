@@ -197,6 +197,7 @@ def test_the_terminal_lists_each_finding_after_the_matrix(demo: Path) -> None:
 MARKUP_PAYLOADS = [
     "<img src=x onerror=alert(1)>",
     "[click](javascript:alert(1))",
+    "[click](https://evil.example/phish)",
     "x` <b>bold</b> `y",
     "\x1b[31mred\x1b[0m",
     "**strong** _em_ ~~gone~~ | split",
@@ -294,3 +295,5 @@ def test_markdown_views_keep_every_value_as_text(value: str) -> None:
         assert "<code>x` &lt;b&gt;bold&lt;/b&gt; `y</code>" in shown  # one code span, whole
     if value.startswith("<img"):
         assert "&lt;img src=x onerror=alert(1)&gt;" in shown
+    if value.startswith("[click](javascript"):
+        assert "[click](javascript:alert(1))" in shown  # the text, not a link
