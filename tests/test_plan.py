@@ -32,7 +32,7 @@ from policycheck.planning import select
 from policycheck.plugins import load_registry
 from policycheck.policy import Policy, load_policy
 from policycheck.render import FORMATS
-from policycheck.render.markdown import plan_change_lines
+from policycheck.render.markdown import MARKDOWN, plan_change_lines
 from policycheck.report import UNJUDGED, Report
 from policycheck.runner import RunOptions, run_audit
 from policycheck.terraform.audit import plan_audit
@@ -258,7 +258,10 @@ def test_the_plan_breaks_a_check_in_so_many_words(
     )
     assert sentence in capsys.readouterr().out
     markdown = (out / "report.md").read_text()
-    assert "## What this plan changes" in markdown and sentence.replace("|", "\\|") in markdown
+    report = Report.model_validate_json((out / "report.json").read_text())
+    assert plan_change_lines(report) == [sentence]
+    [escaped] = plan_change_lines(report, MARKDOWN)  # as report.md escapes it
+    assert "## What this plan changes" in markdown and f"- {escaped}" in markdown
     assert "**PLAN** this plan breaks" in (out / "summary.md").read_text()
     assert "**Overall: FAIL on the plan** — 35 judged (34 passed, 1 failed" in markdown
 

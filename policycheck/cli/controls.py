@@ -24,11 +24,11 @@ def add(commands: Any, parents: Parents) -> None:
         help="list the control catalog, or a framework's requirements the controls evidence",
         description="Without --framework: each control and the checks that evidence it. "
         "With --framework ID: each requirement of that framework that a control maps to "
-        "(the controls' frameworks: key), the controls and why; with --report also each "
-        "control's status in that run, how many of the requirements the run evidenced (a "
-        "control mapped to it was judged: pass, fail, error or waived, whatever the verdict) "
-        "and which it did not (its controls not assessed, not in the plan, not applicable or "
-        "not selected).",
+        "(the controls' frameworks: key), the controls and checks that evidence it and why; "
+        "with --report also each requirement's status in that run from its checks' results, "
+        "how many of the requirements the run evidenced (its checks judged: pass, fail, "
+        "error or waived, whatever the verdict) and which it did not (its checks not "
+        "assessed, not in the plan, not applicable or not selected).",
     )
     parser.add_argument(
         "--framework",
@@ -39,8 +39,8 @@ def add(commands: Any, parents: Parents) -> None:
         "--report",
         type=Path,
         metavar="REPORT",
-        help="with --framework: a report.json; its controls' mappings and statuses are "
-        "listed instead of the catalog's",
+        help="with --framework: a report.json; its controls' mappings and their checks' "
+        "statuses are listed instead of the catalog's",
     )
     parser.set_defaults(execute=execute)
 

@@ -30,9 +30,9 @@ def table(rows: list[list[Any]], headers: list[str]) -> str:
 
 
 #: What GitHub-flavoured Markdown reads as markup within a line: raw HTML (<), entities
-#: (&), links and images ([ ] !), autolinks (the : of a scheme), code spans (`), emphasis
-#: (* _ ~), table cells (|), headings (#) and escapes (\).
-_INLINE_MARKUP = re.compile(r"[\\`*_\[\]<>&|~!#:]")
+#: (&), links and images ([ ] !), autolinks (the : of ://, the . of www.), code spans (`),
+#: emphasis (* _ ~), table cells (|), headings (#) and escapes (\).
+_INLINE_MARKUP = re.compile(r"[\\`*_\[\]<>&|~!#]|:(?=//)|(?<=www)\.")
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 
 
