@@ -19,6 +19,12 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml requirements/action.in --unive
 # What is derived from the registry and the CLI: the command table (docs/usage.md), the
 # check table and IAM action list (docs/checks.md), and iam/policycheck-readonly.json;
 # with the JSON Schemas of the policy and the report.
+# Microsoft's SARIF Multitool (npm: a self-contained .NET build), pinned with its
+# integrity hash in .ci/sarif-multitool/package-lock.json: the tests validate every SARIF
+# file with it, with GitHub's rule set (tests/test_sarif_consumers.py).
+SARIF_MULTITOOL_DIR := .ci/sarif-multitool
+SARIF_MULTITOOL := $(SARIF_MULTITOOL_DIR)/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
+
 docs: schemas
 	$(BIN)/python -m policycheck.generated .
 
@@ -35,7 +41,12 @@ $(STAMP): pyproject.toml $(DEV_LOCK)
 demo: $(STAMP)
 	$(BIN)/policycheck demo
 
-test: $(STAMP)
+$(SARIF_MULTITOOL): $(SARIF_MULTITOOL_DIR)/package-lock.json
+	npm ci --prefix $(SARIF_MULTITOOL_DIR) --ignore-scripts --no-audit --no-fund --silent
+	chmod u+x $(SARIF_MULTITOOL)
+	touch $(SARIF_MULTITOOL)
+
+test: $(STAMP) $(SARIF_MULTITOOL)
 	$(BIN)/python -m pytest -q -n auto --dist loadgroup
 
 lint: $(STAMP) lock-check

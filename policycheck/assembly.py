@@ -96,7 +96,8 @@ def _control(
         else "",
         check_lines=catalog.lines.get(control.id, {}),
         objective=control.objective,
-        frameworks={name: dict(mapped) for name, mapped in control.frameworks.items()},
+        frameworks=control.frameworks,
+        framework_checks=control.framework_checks,
     )
 
 
@@ -109,6 +110,7 @@ def _run_info(audited: Audited, environments: list[str], gaps: list[Gap]) -> Run
         policy_file=str(policy.path),
         policy_sha256=policy.sha256,
         git_commit=git_commit(policy.path.resolve().parent),
+        policy_dir_in_repository=dir_in_repository(policy.path.resolve().parent),
         input_sha256={policy.path.name: policy.sha256, **audited.catalog.file_hashes()},
         environments=audited.environments,
         selected_checks=list(selection.checks) if selection.checks else None,
@@ -152,13 +154,28 @@ def environment_info(location: Connection | Unreachable) -> EnvironmentInfo:
     )
 
 
+def dir_in_repository(directory: Path) -> str | None:
+    """``directory`` relative to the top level of its git checkout ("" at the top level);
+    None outside a checkout (a policy shipped inside the installed package)."""
+    top_level = _git(directory, "rev-parse", "--show-toplevel")
+    if top_level is None:
+        return None
+    relative = directory.relative_to(Path(top_level).resolve())
+    return "" if relative == Path(".") else relative.as_posix()
+
+
 def git_commit(directory: Path) -> str | None:
     """The commit being audited: GITHUB_SHA in GitHub Actions, else the policy's checkout."""
     if os.environ.get("GITHUB_SHA"):
         return os.environ["GITHUB_SHA"]
+    return _git(directory, "rev-parse", "HEAD")
+
+
+def _git(directory: Path, *arguments: str) -> str | None:
+    """What a git command run in ``directory`` prints; None when it fails."""
     try:
         completed = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
+            ["git", *arguments],
             cwd=directory,
             capture_output=True,
             text=True,

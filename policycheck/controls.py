@@ -8,8 +8,8 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     Field,
-    StringConstraints,
     TypeAdapter,
     ValidationError,
     WithJsonSchema,
@@ -44,43 +44,61 @@ def _requirement_id(framework: Framework) -> Any:
     return AfterValidator(check)
 
 
-Reason = Annotated[str, StringConstraints(min_length=1)]
+class FrameworkMapping(StrictModel):
+    """Why the control evidences a framework's requirement, and which of its checks do:
+    the requirement's status comes from their results alone."""
+
+    checks: list[str] = Field(
+        min_length=1, description="Ids of this control's checks that evidence the requirement."
+    )
+    why: str = Field(min_length=1, description="Why they evidence it.")
+
+
 _UNKNOWN = TypeAdapter(dict[Annotated[str, AfterValidator(_known_framework)], Any])
 _REQUIREMENTS = {
-    framework.id: TypeAdapter(dict[str, dict[Annotated[str, _requirement_id(framework)], Reason]])
+    framework.id: TypeAdapter(
+        dict[str, dict[Annotated[str, _requirement_id(framework)], FrameworkMapping]]
+    )
     for framework in FRAMEWORKS.values()
 }
 
 
-def _validate(crosswalk: dict[str, dict[str, str]]) -> dict[str, dict[str, str]]:
+def _validate(crosswalk: dict[str, Any]) -> dict[str, dict[str, FrameworkMapping]]:
     """Each framework known and each requirement id of its framework's form; errors name
     the framework and the requirement (``frameworks.NIST-800-53.CP9``)."""
     _UNKNOWN.validate_python(crosswalk)
-    for framework_id, requirements in crosswalk.items():
-        _REQUIREMENTS[framework_id].validate_python({framework_id: requirements})
-    return crosswalk
+    return {
+        framework_id: _REQUIREMENTS[framework_id].validate_python({framework_id: requirements})[
+            framework_id
+        ]
+        for framework_id, requirements in crosswalk.items()
+    }
 
 
 def _schema() -> dict[str, Any]:
+    mapping = FrameworkMapping.model_json_schema()
     return {
         "type": "object",
         "additionalProperties": False,
         "properties": {
             f.id: {
                 "type": "object",
-                "description": f"{f.title}: requirement id (like {f.example}) -> why",
+                "description": f"{f.title}: requirement id (like {f.example}) -> the checks "
+                "that evidence it, and why",
                 "propertyNames": {"pattern": f"^(?:{f.pattern})$"},
-                "additionalProperties": {"type": "string", "minLength": 1},
+                "additionalProperties": mapping,
             }
             for f in FRAMEWORKS.values()
         },
     }
 
 
-#: A control file's ``frameworks:``: framework id -> requirement id -> why the control
-#: evidences it.
+#: A control file's ``frameworks:``: framework id -> requirement id -> the checks that
+#: evidence it and why.
 Crosswalk = Annotated[
-    dict[str, dict[str, str]], AfterValidator(_validate), WithJsonSchema(_schema())
+    dict[str, dict[str, FrameworkMapping]],
+    BeforeValidator(_validate),
+    WithJsonSchema(_schema()),
 ]
 
 
@@ -109,15 +127,32 @@ class Control(StrictModel):
     manual: list[ManualStatement] = Field(
         default_factory=list, description="Statements an auditor must verify by hand."
     )
-    frameworks: Crosswalk = Field(
+    crosswalk: Crosswalk = Field(
         default_factory=dict,
+        alias="frameworks",
         description="Requirements of external frameworks this control evidences: framework "
-        "id -> requirement id -> why.",
+        "id -> requirement id -> the checks that evidence it, and why.",
     )
 
     @property
     def check_ids(self) -> list[str]:
         return [ref.id for ref in self.checks]
+
+    @property
+    def frameworks(self) -> dict[str, dict[str, str]]:
+        """Per framework, each requirement and why the control evidences it."""
+        return {
+            name: {requirement: m.why for requirement, m in mapped.items()}
+            for name, mapped in self.crosswalk.items()
+        }
+
+    @property
+    def framework_checks(self) -> dict[str, dict[str, list[str]]]:
+        """Per framework, each requirement and the checks that evidence it."""
+        return {
+            name: {requirement: list(m.checks) for requirement, m in mapped.items()}
+            for name, mapped in self.crosswalk.items()
+        }
 
 
 @dataclass(frozen=True)
@@ -171,6 +206,14 @@ def load_catalog(directory: Path, registry: Registry | None = None) -> Catalog:
         for position, ref in enumerate(control.checks):
             if ref.id not in known_checks:
                 problems.append(f"{path}: checks[{position}].id: unknown check {ref.id!r}")
+        problems += [
+            f"{path}: frameworks.{name}.{requirement}.checks[{position}]: {check_id!r} is "
+            f"not one of this control's checks ({', '.join(control.check_ids) or 'none'})"
+            for name, mapped in control.framework_checks.items()
+            for requirement, check_ids in mapped.items()
+            for position, check_id in enumerate(check_ids)
+            if check_id not in control.check_ids
+        ]
         controls.append(control)
     raise_if_errors(problems)
     by_id = {path.stem: path for path in files}

@@ -3,9 +3,19 @@
 requirements a catalog or a run evidences. (Validation: policycheck.controls.)"""
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from policycheck.report import (
+    JUDGED,
+    RESULT_PRECEDENCE,
+    ControlResult,
+    ControlStatus,
+    Result,
+    ResultStatus,
+    strongest,
+)
 
 
 @dataclass(frozen=True)
@@ -63,14 +73,19 @@ class Mapped(Protocol):
     @property
     def frameworks(self) -> Mapping[str, Mapping[str, str]]: ...
 
+    @property
+    def framework_checks(self) -> Mapping[str, Mapping[str, Sequence[str]]]: ...
+
 
 @dataclass(frozen=True)
 class Evidence:
-    """One control evidencing one requirement of a framework, and why."""
+    """One control evidencing one requirement of a framework, why, and by which of its
+    checks (none: a report of an older version, where the control's status stands)."""
 
     requirement: str
     control_id: str
     reason: str
+    checks: tuple[str, ...] = ()
 
 
 def requirement_order(requirement: str) -> list[tuple[int, int | str]]:
@@ -84,8 +99,50 @@ def requirement_order(requirement: str) -> list[tuple[int, int | str]]:
 def evidence_for(framework_id: str, controls: Iterable[Mapped]) -> list[Evidence]:
     """Every (requirement, control) pair of a framework, by requirement then control."""
     pairs = [
-        Evidence(requirement, control.id, reason)
+        Evidence(
+            requirement,
+            control.id,
+            reason,
+            tuple(control.framework_checks.get(framework_id, {}).get(requirement, ())),
+        )
         for control in controls
         for requirement, reason in control.frameworks.get(framework_id, {}).items()
     ]
     return sorted(pairs, key=lambda e: (requirement_order(e.requirement), e.control_id))
+
+
+class CheckStatuses:
+    """Each check's status in each environment, from the results (read once): what a
+    framework requirement's status is made of."""
+
+    def __init__(self, results: Iterable[Result]) -> None:
+        seen: dict[tuple[str, str], set[ResultStatus]] = {}
+        for result in results:
+            seen.setdefault((result.check_id, result.environment), set()).add(result.status)
+        self._statuses = {
+            key: next(s for s in RESULT_PRECEDENCE if s in statuses)
+            for key, statuses in seen.items()
+        }
+
+    def requirement_status(self, evidence: Evidence, control: ControlResult) -> ControlStatus:
+        """The status of the requirement as ``evidence``'s checks show it: in each of the
+        control's environments, their results' status; without one, the control's status
+        there if it judged nothing (not applicable, not selected, ...), else not assessed
+        (the control's other checks judged, these did not). A report of an older version
+        names no checks: the control's status."""
+        if not evidence.checks:
+            if not control.environments:
+                return control.status
+            return strongest(there.status for there in control.environments.values())
+        statuses: list[ControlStatus] = []
+        for environment, there in control.environments.items():
+            found = [
+                self._statuses[(check, environment)]
+                for check in evidence.checks
+                if (check, environment) in self._statuses
+            ]
+            if found:
+                statuses.append(next(s for s in RESULT_PRECEDENCE if s in found))
+            else:
+                statuses.append("not_assessed" if there.status in JUDGED else there.status)
+        return strongest(statuses) if statuses else control.status

@@ -3,7 +3,7 @@
 import json
 from typing import Any
 
-from policycheck.render.markdown import cell, table
+from policycheck.render.markdown import cell, code, table
 from policycheck.report import UNJUDGED, Report, Result, result_key
 
 Key = tuple[str, str, str]
@@ -181,11 +181,11 @@ def render_diff_markdown(changes: dict[str, Any]) -> str:
     for key, title in SECTIONS:
         rows = [
             [
-                e["environment"],
-                f"`{e['check_id']}`",
-                f"`{e['resource']}`",
-                e["was"] or "—",
-                e["status"],
+                cell(e["environment"]),
+                code(e["check_id"]),
+                code(e["resource"]),
+                cell(e["was"] or "—"),
+                cell(e["status"]),
                 cell(e["message"]),
             ]
             for e in changes[key]
@@ -199,12 +199,12 @@ def render_diff_markdown(changes: dict[str, Any]) -> str:
         ]
     rows = [
         [
-            w["ticket"],
-            f"`{w['check_id']}`",
-            w["environment"],
+            cell(w["ticket"]),
+            code(w["check_id"]),
+            cell(w["environment"]),
             cell(w["resource"]),
-            w["was"] or "—",
-            w["now"] or "—",
+            cell(w["was"] or "—"),
+            cell(w["now"] or "—"),
         ]
         for w in changes["waiver_changes"]
     ]

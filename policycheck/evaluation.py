@@ -147,7 +147,11 @@ def evidence_of(outcomes: list[FactOutcome]) -> Evidence:
     """The facts a verdict rests on, with their API actions, times and a hash."""
     facts = [
         FactEvidence(
-            name=o.spec.name, actions=list(o.spec.actions), fetched_at=o.fetched_at, value=o.value
+            name=o.spec.name,
+            actions=list(o.spec.actions),
+            fetched_at=o.fetched_at,
+            seconds=o.seconds,
+            value=o.value,
         )
         for o in outcomes
     ]

@@ -116,6 +116,8 @@ class FactOutcome:
     resource_missing: bool = False
     error: AwsError | None = None
     fetched_at: str = ""
+    #: How long reading it took (None: not read from an API, e.g. from a plan).
+    seconds: float | None = None
 
 
 def fact_order(specs: Iterable[FactSpec]) -> list[list[FactSpec]]:

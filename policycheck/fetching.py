@@ -3,10 +3,11 @@
 import json
 import math
 import threading
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime
 from functools import partial
 from queue import Empty, SimpleQueue
@@ -131,8 +132,13 @@ def _unstorable(where: str, problem: str) -> UnknownAnswer:
 
 def read_fact(spec: FactSpec, context: FetchContext) -> FactOutcome:
     """Fetch once and classify the answer: value, not configured (None), resource
-    missing, or error with its code. Never raises."""
-    fetched_at = datetime.now(UTC).isoformat()
+    missing, or error with its code, with how long it took. Never raises."""
+    started = time.perf_counter()
+    outcome = _classified(spec, context, datetime.now(UTC).isoformat())
+    return replace(outcome, seconds=round(time.perf_counter() - started, 6))
+
+
+def _classified(spec: FactSpec, context: FetchContext, fetched_at: str) -> FactOutcome:
 
     def failed(code: str, message: str) -> FactOutcome:
         error = AwsError(storable_text(code), storable_text(message))

@@ -66,6 +66,11 @@ UNJUDGED: tuple[ResultStatus, ...] = ("not_assessed", "not_in_plan")
 #: report only when a control mapped to it has one of them.
 JUDGED: tuple[ControlStatus, ...] = ("pass", "fail", "error", "waived")
 SEVERITIES = ("critical", "high", "medium", "low")
+#: Results whose remediation applies: what failed, waived or not (a pass needs no fix; an
+#: error's cause is in its AWS error).
+REMEDIABLE: tuple[ResultStatus, ...] = ("fail", "waived")
+#: What a reader is shown first, one line each: what failed, and what could not be judged.
+FINDINGS: tuple[ResultStatus, ...] = ("fail", "error")
 
 
 class ReportModel(BaseModel):
@@ -114,6 +119,9 @@ class FactEvidence(ReportModel):
     name: str
     actions: list[str]
     fetched_at: str
+    seconds: float | None = Field(
+        None, description="How long the API call(s) took (none: not read from an API)."
+    )
     value: Any = Field(None, description="The raw answer (excerpt) as collected (schema 1.1).")
     value_sha256: str | None = Field(
         None,
@@ -233,10 +241,22 @@ class ControlResult(ReportModel):
         description="The crosswalk: per framework id (NIST-800-53, ISO-27001, SOC2, CIS-AWS), "
         "the requirement ids this control evidences and why.",
     )
+    framework_checks: dict[str, dict[str, list[str]]] = Field(
+        default_factory=dict,
+        description="Per framework id and requirement id, the checks whose results alone "
+        "give the requirement's status (none in reports of older versions: the control's).",
+    )
 
 
 #: What a control result carries from its control file, beside its status.
-CATALOG_FIELDS = ("requirements", "source_file", "check_lines", "objective", "frameworks")
+CATALOG_FIELDS = (
+    "requirements",
+    "source_file",
+    "check_lines",
+    "objective",
+    "frameworks",
+    "framework_checks",
+)
 
 
 def catalog_fields(control: ControlResult) -> dict[str, Any]:
@@ -281,6 +301,12 @@ class RunInfo(ReportModel):
     policy_file: str
     policy_sha256: str
     git_commit: str | None = Field(None, description="GITHUB_SHA or git rev-parse HEAD.")
+    policy_dir_in_repository: str | None = Field(
+        None,
+        description="The policy's folder relative to the top level of its git checkout "
+        "(empty at the top level); none outside a git checkout. Code scanning resolves "
+        "locations from the repository root.",
+    )
     input_sha256: dict[str, str] = Field(
         default_factory=dict, description="SHA-256 of the policy and every control file."
     )

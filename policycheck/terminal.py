@@ -2,6 +2,7 @@
 
 from tabulate import tabulate
 
+from policycheck.render.characters import visible
 from policycheck.render.markdown import (
     control_headers,
     control_rows,
@@ -10,7 +11,11 @@ from policycheck.render.markdown import (
     unassessed_lines,
     unjudged_lines,
 )
-from policycheck.report import Report
+from policycheck.report import FINDINGS, Report
+from policycheck.statuses import STATUS_LABEL
+
+#: Findings listed one by one after the matrix; more are counted.
+LISTED_FINDINGS = 20
 
 
 def summary_table(report: Report) -> str:
@@ -19,7 +24,9 @@ def summary_table(report: Report) -> str:
     table = tabulate(control_rows(report), headers=control_headers(report), tablefmt="simple")
     label, detail = overall(report)
     return (
-        f"{table}\n\n{label}: {detail} [{locations(report)}]"
+        f"{table}\n"
+        + "".join(f"\n{line}" for line in finding_lines(report))
+        + f"\n\n{label}: {detail} [{locations(report)}]"
         + "".join(f"\nnot assessed: {line}" for line in unassessed_lines(report))
         + "".join(f"\n{line}" for line in plan_change_lines(report))
         + "".join(f"\n{line}" for line in unjudged_lines(report))
@@ -29,6 +36,28 @@ def summary_table(report: Report) -> str:
             for w in report.waivers
         )
     )
+
+
+def finding_lines(report: Report, limit: int = LISTED_FINDINGS) -> list[str]:
+    """What failed or erred, one line each (check, resource, environment, why), the
+    first ``limit``, then the count of the rest; control characters from AWS or a report
+    made visible (a terminal would run an ANSI escape)."""
+    findings = (r for r in report.results if r.status in FINDINGS)
+    lines: list[str] = []
+    more = 0
+    for result in findings:
+        if len(lines) == limit:
+            more += 1
+            continue
+        lines.append(
+            visible(
+                f"{STATUS_LABEL[result.status]} {result.check_id} on {result.resource.name} "
+                f"({result.environment}): {result.message}".replace("\n", " ")
+            )
+        )
+    if more:
+        lines.append(f"... and {more} more (every finding is in report.md and report.json)")
+    return lines
 
 
 #: Up to this many locations are listed one by one; more are counted.

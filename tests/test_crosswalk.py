@@ -52,24 +52,41 @@ def own_controls(workspace: Workspace) -> Path:
     return controls / "SC.10.02.yaml"
 
 
+def _mapped(requirement: str, why: str = "why", checks: str = "[s3-encryption-at-rest]") -> str:
+    return f"  {requirement}:\n    checks: {checks}\n    why: {why}"
+
+
 @pytest.mark.parametrize(
     ("frameworks", "said"),
     [
         (
-            "NIST:\n  CP-9: why",
+            "NIST:\n" + _mapped("CP-9"),
             "frameworks.NIST: Value error, unknown framework; known: NIST-800-53, ISO-27001, "
             "SOC2, CIS-AWS (got 'NIST')",
         ),
         (
-            "NIST-800-53:\n  CP9: why",
+            "NIST-800-53:\n" + _mapped("CP9"),
             "frameworks.NIST-800-53.CP9: Value error, not a requirement id of NIST SP 800-53 "
             "Rev. 5 (like CP-9, SC-28(1)) (got 'CP9')",
         ),
-        ("ISO-27001:\n  A.8.35: why", "frameworks.ISO-27001.A.8.35: Value error, not a"),
-        ("SOC2:\n  A1.4: why", "frameworks.SOC2.A1.4: Value error, not a requirement id"),
+        ("ISO-27001:\n" + _mapped("A.8.35"), "frameworks.ISO-27001.A.8.35: Value error, not a"),
+        ("SOC2:\n" + _mapped("A1.4"), "frameworks.SOC2.A1.4: Value error, not a requirement id"),
         # YAML reads an unquoted 2.1 as a number: CIS ids of two parts need quotes
-        ("CIS-AWS:\n  2.1: why", "frameworks.CIS-AWS.2.1: Input should be a valid string"),
-        ("SOC2:\n  A1.2: ''", "frameworks.SOC2.A1.2: String should have at least 1 character"),
+        ("CIS-AWS:\n" + _mapped("2.1"), "frameworks.CIS-AWS.2.1: Input should be a valid string"),
+        ("SOC2:\n" + _mapped("A1.2", "''"), "frameworks.SOC2.A1.2.why: String should have at"),
+        # Each mapping names the checks that evidence it: known, and the control's own.
+        ("SOC2:\n  A1.2: backups", "frameworks.SOC2.A1.2: Input should be a valid dictionary"),
+        ("SOC2:\n" + _mapped("A1.2", checks="[]"), "frameworks.SOC2.A1.2.checks: List should"),
+        (
+            "SOC2:\n" + _mapped("A1.2", checks="[s3-encryption-at-rest, no-such-check]"),
+            "frameworks.SOC2.A1.2.checks[1]: 'no-such-check' is not one of this control's "
+            "checks (s3-encryption-at-rest, s3-public-access-blocked",
+        ),
+        (
+            "NIST-800-53:\n" + _mapped("AC-6", checks="[dynamodb-pitr-enabled]"),
+            "frameworks.NIST-800-53.AC-6.checks[0]: 'dynamodb-pitr-enabled' is not one of this "
+            "control's checks",
+        ),
     ],
 )
 def test_validate_rejects_unknown_frameworks_and_malformed_ids(
@@ -139,7 +156,7 @@ def test_listing_with_a_report_gives_the_run_statuses(
     assert code == 0
     assert out.splitlines()[0] == (
         "SOC 2 Trust Services Criteria (AICPA, 2017) (SOC2): 2 requirements mapped; the run "
-        "of s evidenced 2 of them (a control mapped to each judged: pass, fail, error or waived)"
+        "of s evidenced 2 of them (the checks mapped to each judged: pass, fail, error or waived)"
     )
     assert re.search(r"A1\.2 +C\.1 +FAIL +dev PASS, prod FAIL +backups", out)
     assert re.search(r"A1\.3 +C\.2 +NOT SELECTED +dev NOT SELECTED +tested too", out)
@@ -175,7 +192,7 @@ def test_a_requirement_whose_controls_were_not_judged_is_not_evidenced(
     assert code == 0
     first, second = out.splitlines()[:2]
     assert "the run of s evidenced 1 of them" in first
-    assert second == "not evidenced by this report (no control mapped to it judged): A1.2, A1.3"
+    assert second == "not evidenced by this report (none of its checks judged): A1.2, A1.3"
 
 
 @pytest.mark.parametrize(

@@ -3,6 +3,7 @@
 import csv
 import io
 import json
+import re
 from collections import Counter
 from pathlib import Path
 from xml.etree import ElementTree as ET
@@ -116,6 +117,8 @@ def test_csv_control_matrix(report: Report) -> None:
         "tool_version",
         "evidence_sha256",
         "frameworks",
+        "severity",
+        "remediation",
     ]
     per_result = sum(len(r.control_ids) or 1 for r in report.results)
     assert len(rows) == per_result + 1
@@ -135,6 +138,8 @@ def test_csv_control_matrix(report: Report) -> None:
         "evidence_sha256": "",
         "frameworks": "NIST-800-53:CP-4;NIST-800-53:CP-9(1);ISO-27001:A.5.30;ISO-27001:A.8.13;"
         "SOC2:A1.3",
+        "severity": "",
+        "remediation": "",
     }
     failing = [r for r in rows if r["status"] == "fail"]
     assert {r["check"] for r in failing} >= {"s3-versioning-enabled", "ssm-parameter-secure"}
@@ -177,8 +182,8 @@ def test_sarif(report: Report) -> None:
             .splitlines()[location["region"]["startLine"] - 1]
         )
         assert entry["ruleId"] in line  # located at the line listing the check
-    fingerprints = [e["partialFingerprints"]["policycheck/v1"] for e in run["results"]]
-    assert fingerprints == [fingerprint(r) for r in failing]  # stable: check id + ARN
+    fingerprints = [e["partialFingerprints"]["primaryLocationLineHash"] for e in run["results"]]
+    assert sorted(fingerprints) == sorted(fingerprint(r) for r in failing)  # check, ARN, env
     assert len(set(fingerprints)) == len(fingerprints)
 
 
@@ -239,3 +244,30 @@ def test_oscal_is_deterministic_and_the_schema_catches_mistakes(report: Report) 
     document = json.loads(FORMATS["oscal"].render(report))
     document["assessment-results"]["results"][0]["findings"][0]["target"]["type"] = "control"
     assert list(jsonschema.Draft7Validator(_oscal_schema()).iter_errors(document))
+
+
+def test_a_framework_requirement_has_the_status_of_its_own_checks(
+    report: Report, demo_report: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """NIST AC-6 (least privilege) is evidenced by dynamodb-access-isolated alone: it
+    passes though SC.10.02 fails (on a public access block in prod); AC-3 fails with it."""
+    from policycheck.cli import main
+
+    control = next(c for c in report.controls if c.id == "SC.10.02")
+    assert control.status == "fail"
+    isolated = [r.status for r in report.results if r.check_id == "dynamodb-access-isolated"]
+    assert isolated and set(isolated) == {"pass"}
+    markdown = FORMATS["markdown"].render(report)
+    assert re.search(
+        r"\| NIST SP 800-53 Rev\. 5 +\| AC-6 +\| SC\.10\.02 +\| dynamodb-access-isolated +\| PASS ",
+        markdown,
+    ), markdown[markdown.index("## Framework crosswalk") :][:1500]
+    assert re.search(r"\| AC-3 +\| SC\.10\.02 +\| s3-public-access-blocked +\| FAIL ", markdown)
+    html = FORMATS["html"].render(report)
+    row = html[html.index("<code>AC-6</code>") :].split("</tr>")[0]
+    assert "<code>dynamodb-access-isolated</code>" in row and "PASS" in row and "FAIL" not in row
+    assert main(["controls", "--framework", "NIST-800-53", "--report", str(demo_report)]) == 0
+    listing = capsys.readouterr().out
+    assert re.search(
+        r"AC-6 +SC\.10\.02 +dynamodb-access-isolated +PASS +dev PASS, prod PASS", listing
+    ), listing

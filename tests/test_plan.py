@@ -33,7 +33,7 @@ from policycheck.planning import select
 from policycheck.plugins import load_registry
 from policycheck.policy import Policy, load_policy
 from policycheck.render import FORMATS
-from policycheck.render.markdown import plan_change_lines
+from policycheck.render.markdown import MARKDOWN, plan_change_lines
 from policycheck.report import UNJUDGED, Report
 from policycheck.runner import RunOptions, run_audit
 from policycheck.terraform.audit import plan_audit
@@ -263,7 +263,10 @@ def test_the_plan_breaks_a_check_in_so_many_words(
     )
     assert sentence in capsys.readouterr().out
     markdown = (out / "report.md").read_text()
-    assert "## What this plan changes" in markdown and sentence.replace("|", "\\|") in markdown
+    report = Report.model_validate_json((out / "report.json").read_text())
+    assert plan_change_lines(report) == [sentence]
+    [escaped] = plan_change_lines(report, MARKDOWN)  # as report.md escapes it
+    assert "## What this plan changes" in markdown and f"- {escaped}" in markdown
     assert "**PLAN** this plan breaks" in (out / "summary.md").read_text()
     assert "**Overall: FAIL on the plan** — 35 judged (34 passed, 1 failed" in markdown
 
@@ -509,12 +512,17 @@ def test_one_modules_plan_leaves_the_rest_not_in_plan(
     assert (
         "not in plan: `dynamodb-pitr-enabled` on mcp-oauth-storage-databricks-dev (dev)" in printed
     )
-    sarif = json.loads((out / "report.sarif").read_text())
-    kinds = {(r["ruleId"], r.get("kind")) for r in sarif["runs"][0]["results"]}
-    assert kinds == {
-        ("policycheck-not-in-plan", "notApplicable"),
-        ("policycheck-not-judgeable-from-plan", "notApplicable"),
-    }
+    # Nothing failed: no alert (code scanning opens one for any result, whatever its
+    # kind); what the plan could not judge is said as notifications.
+    [sarif_run] = json.loads((out / "report.sarif").read_text())["runs"]
+    assert sarif_run["results"] == []
+    notes = [
+        n["message"]["text"] for n in sarif_run["invocations"][0]["toolExecutionNotifications"]
+    ]
+    assert (
+        "dynamodb-pitr-enabled: 4 result(s) on resources the plan neither has nor creates"
+        in "\n".join(notes)
+    )
     junit = (out / "report.junit.xml").read_text()
     assert junit.count('<skipped message="not in the plan:') == 24
     assert (

@@ -175,7 +175,7 @@ def _judged(
     for line in judge(job).results.lines():
         result = json.loads(line)
         for fact in result["evidence"]["facts"]:
-            del fact["fetched_at"]
+            del fact["fetched_at"], fact["seconds"]  # when, and how long: of this run
         lines.append(json.dumps(result, sort_keys=True))
     return lines
 

@@ -7,12 +7,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policycheck.cli.options import Parents, load, load_report
-from policycheck.crosswalk import FRAMEWORKS, evidence_for
+from policycheck.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
 from policycheck.errors import EXIT_PASS, InputError
 from policycheck.statuses import STATUS_LABEL
 
 if TYPE_CHECKING:
-    from policycheck.report import Report
+    from policycheck.report import ControlResult, Report
 
 FRAMEWORK_IDS = ", ".join(FRAMEWORKS)
 
@@ -24,11 +24,11 @@ def add(commands: Any, parents: Parents) -> None:
         help="list the control catalog, or a framework's requirements the controls evidence",
         description="Without --framework: each control and the checks that evidence it. "
         "With --framework ID: each requirement of that framework that a control maps to "
-        "(the controls' frameworks: key), the controls and why; with --report also each "
-        "control's status in that run, how many of the requirements the run evidenced (a "
-        "control mapped to it was judged: pass, fail, error or waived, whatever the verdict) "
-        "and which it did not (its controls not assessed, not in the plan, not applicable or "
-        "not selected).",
+        "(the controls' frameworks: key), the controls and checks that evidence it and why; "
+        "with --report also each requirement's status in that run from its checks' results, "
+        "how many of the requirements the run evidenced (its checks judged: pass, fail, "
+        "error or waived, whatever the verdict) and which it did not (its checks not "
+        "assessed, not in the plan, not applicable or not selected).",
     )
     parser.add_argument(
         "--framework",
@@ -39,8 +39,8 @@ def add(commands: Any, parents: Parents) -> None:
         "--report",
         type=Path,
         metavar="REPORT",
-        help="with --framework: a report.json; its controls' mappings and statuses are "
-        "listed instead of the catalog's",
+        help="with --framework: a report.json; its controls' mappings and their checks' "
+        "statuses are listed instead of the catalog's",
     )
     parser.set_defaults(execute=execute)
 
@@ -72,6 +72,13 @@ def execute(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
+def _only(control: "ControlResult", environment: str) -> "ControlResult":
+    """The control as it stands in one environment."""
+    return control.model_copy(
+        update={"environments": {environment: control.environments[environment]}}
+    )
+
+
 def framework_listing(args: argparse.Namespace, report: "Report | None") -> str:
     """The requirements of --framework and the controls evidencing them, with their
     statuses in ``report`` when given."""
@@ -88,28 +95,38 @@ def framework_listing(args: argparse.Namespace, report: "Report | None") -> str:
     heading = f"{framework.title} ({framework.id}): {len(requirements)} requirement{plural} mapped"
     if not pairs:
         return heading + " (no control maps to this framework)"
+    checks = CheckStatuses(report.results) if report else None
+    statuses = {}
     rows = []
     for e in pairs:
-        row = [e.requirement, e.control_id]
-        if report:
+        row = [e.requirement, e.control_id, textwrap.fill(", ".join(e.checks), 30)]
+        if checks:
             control = by_id[e.control_id]
+            statuses[e] = checks.requirement_status(e, control)
             environments = ", ".join(
-                f"{env} {STATUS_LABEL[there.status]}" for env, there in control.environments.items()
+                f"{env} {STATUS_LABEL[checks.requirement_status(e, _only(control, env))]}"
+                for env in control.environments
             )
-            row += [STATUS_LABEL[control.status], environments]
+            row += [STATUS_LABEL[statuses[e]], environments]
         rows.append([*row, textwrap.fill(e.reason, 70)])
-    headers = ["Requirement", "Control", *(["Status", "By environment"] if report else []), "Why"]
+    headers = [
+        "Requirement",
+        "Control",
+        "Checks",
+        *(["Status", "By environment"] if report else []),
+        "Why",
+    ]
     listing = tabulate(rows, headers=headers, tablefmt="simple")
     if not report:
         return heading + "\n\n" + listing
-    evidenced = {e.requirement for e in pairs if by_id[e.control_id].status in JUDGED}
+    evidenced = {e.requirement for e in pairs if statuses[e] in JUDGED}
     missing = [requirement for requirement in requirements if requirement not in evidenced]
     heading += (
         f"; the run of {report.run.started_at} evidenced {len(evidenced)} of them "
-        "(a control mapped to each judged: pass, fail, error or waived)"
+        "(the checks mapped to each judged: pass, fail, error or waived)"
     )
     if missing:
-        heading += "\nnot evidenced by this report (no control mapped to it judged): " + ", ".join(
+        heading += "\nnot evidenced by this report (none of its checks judged): " + ", ".join(
             missing
         )
     return heading + "\n\n" + listing

@@ -9,7 +9,7 @@ from typing import TextIO
 from policycheck.archive import read_located
 from policycheck.history import History, counted
 from policycheck.render.html import write_html
-from policycheck.render.markdown import cell, table
+from policycheck.render.markdown import cell, code, table
 from policycheck.statuses import STATUS_LOOKS
 
 #: Statuses a day may have that are neither a pass nor a failure (no evidence either way,
@@ -72,8 +72,8 @@ def render_history_markdown(history: History) -> str:
 def _reports(history: History) -> list[str]:
     """The reports counted and those skipped, with why: only reports of the live accounts
     are evidence (not a plan's, not the demo's)."""
-    used = [f"- `{cell(path)}`" for path in history.used]
-    skipped = [f"- `{cell(s.report)}`: {cell(s.reason)}" for s in history.skipped]
+    used = [f"- {code(path)}" for path in history.used]
+    skipped = [f"- {code(s.report)}: {cell(s.reason)}" for s in history.skipped]
     parts = ["## Reports", "", "Counted as evidence of the live accounts:", "", *used, ""]
     if skipped:
         parts += ["Skipped (not evidence of the live accounts, or outside the period):", ""]
@@ -104,7 +104,7 @@ def _policy_changes(history: History) -> list[str]:
             c.date,
             cell(", ".join(c.changed)),
             f"`{c.policy_sha256_before[:12]}` → `{c.policy_sha256_after[:12]}`",
-            f"`{cell(c.report)}`",
+            code(c.report),
         ]
         for c in history.policy_changes
     ]

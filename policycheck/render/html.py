@@ -23,8 +23,9 @@ from html import escape
 from pathlib import Path
 from typing import Any, TextIO
 
-from policycheck.crosswalk import FRAMEWORKS, evidence_for
+from policycheck.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
 from policycheck.history import History, Timeline, counted
+from policycheck.render.characters import visible
 from policycheck.render.markdown import (
     NOT_ASSESSED_INTRO,
     PLAN_HEADERS,
@@ -39,6 +40,8 @@ from policycheck.render.markdown import (
     unjudged_lines,
 )
 from policycheck.report import (
+    FINDINGS,
+    REMEDIABLE,
     ControlResult,
     Report,
     Result,
@@ -128,8 +131,9 @@ SCRIPT = """
 
 
 def esc(value: object) -> str:
-    """Text safe anywhere in an element or a quoted attribute."""
-    return escape(str(value), quote=True)
+    """Text safe anywhere in an element or a quoted attribute (without the characters
+    no XML or HTML parser accepts)."""
+    return visible(escape(str(value), quote=True))
 
 
 def badge(status: str) -> str:
@@ -174,6 +178,7 @@ def write_html(report: Report, out: TextIO, history: History | None = None) -> N
         seen = _Sections(report, Path(directory))
         head = [
             _header(report),
+            seen.findings_section(),
             _run_section(report),
             _filters(report, environments, seen),
             _matrix(report, environments),
@@ -196,6 +201,10 @@ def write_html(report: Report, out: TextIO, history: History | None = None) -> N
     out.write(_page_end())
 
 
+#: Findings listed first on the page, at most (more are counted).
+LISTED_FINDINGS = 100
+
+
 class _Sections:
     """The results read once: their statuses, how many there are, per control the
     environments with a result and how many, and each control's results rendered in
@@ -204,6 +213,8 @@ class _Sections:
     def __init__(self, report: Report, directory: Path) -> None:
         self.statuses: set[str] = set()
         self.total = 0
+        self.findings: list[str] = []
+        self.more_findings = 0
         self.by_control: dict[str, Counter[str]] = {c.id: Counter() for c in report.controls}
         self._files = {c.id: directory / f"control-{i}.html" for i, c in enumerate(report.controls)}
         controls = {c.id: c for c in report.controls}
@@ -215,11 +226,40 @@ class _Sections:
             for result in report.results:
                 self.statuses.add(result.status)
                 self.total += 1
+                if result.status in FINDINGS:
+                    self._add_finding(result)
                 for control_id in result.control_ids:
                     self.by_control.setdefault(control_id, Counter())[result.environment] += 1
                     if control_id in files:
                         rendered = _result(result, controls[control_id], report.evidence_values)
                         files[control_id].write("\n" + rendered)
+
+    def _add_finding(self, result: Result) -> None:
+        if len(self.findings) == LISTED_FINDINGS:
+            self.more_findings += 1
+            return
+        target = f"#control-{result.control_ids[0]}" if result.control_ids else "#matrix"
+        self.findings.append(
+            f"<li>{badge(result.status)} <code>{esc(result.check_id)}</code> on "
+            f"<code>{esc(result.resource.name)}</code> in {esc(result.environment)}: "
+            f'{esc(result.message)} <a href="{esc(target)}">details</a></li>'
+        )
+
+    def findings_section(self) -> str:
+        """What failed or erred, first on the page: a line each, linking to its control."""
+        if not self.findings:
+            return ""
+        more = (
+            f'<p class="muted">… and {self.more_findings} more, in the sections of their '
+            "controls below.</p>"
+            if self.more_findings
+            else ""
+        )
+        return (
+            '<section id="findings"><h2>What failed</h2><ul class="findings">'
+            + "".join(self.findings)
+            + f"</ul>{more}</section>"
+        )
 
     def copy_results(self, control_id: str, out: TextIO) -> None:
         """A control's results, as rendered, in the report's order."""
@@ -337,13 +377,15 @@ def _matrix(report: Report, environments: list[str]) -> str:
 
 
 def _crosswalk(report: Report) -> str:
-    statuses = {c.id: c.status for c in report.controls}
+    controls = {c.id: c for c in report.controls}
+    checks = CheckStatuses(report.results)
     rows = [
         [
             esc(FRAMEWORKS[framework_id].title),
             f"<code>{esc(e.requirement)}</code>",
             f'<a href="#control-{esc(e.control_id)}">{esc(e.control_id)}</a>',
-            badge(statuses[e.control_id]),
+            ", ".join(f"<code>{esc(check)}</code>" for check in e.checks),
+            badge(checks.requirement_status(e, controls[e.control_id])),
             esc(e.reason),
         ]
         for framework_id in FRAMEWORKS
@@ -353,9 +395,10 @@ def _crosswalk(report: Report) -> str:
         return ""
     return (
         '<section id="crosswalk"><h2>Framework crosswalk</h2><p class="muted">The '
-        "requirements of each framework the controls evidence, with the control's status "
-        "in this run and why the control evidences it.</p>"
-        f"{_table(['Framework', 'Requirement', 'Control', 'Status', 'Why'], rows)}</section>"
+        "requirements of each framework the controls evidence, the checks that evidence "
+        "each, its status in this run from those checks' results alone, and why.</p>"
+        f"{_table(['Framework', 'Requirement', 'Control', 'Checks', 'Status', 'Why'], rows)}"
+        "</section>"
     )
 
 
@@ -550,8 +593,13 @@ def _result(result: Result, control: ControlResult, values: Mapping[str, Any]) -
         f"in {esc(result.environment)}</h4><dl>{rows}</dl>"
         f'<div class="compare"><div><strong>Observed</strong>{_json(result.observed)}</div>'
         f"<div><strong>Expected</strong>{_json(result.expected)}</div></div>"
-        f"{_evidence(result, values)}<p><strong>Remediation:</strong> {esc(result.remediation)}</p>"
-        "</article>"
+        f"{_evidence(result, values)}"
+        + (
+            f"<p><strong>Remediation:</strong> {esc(result.remediation)}</p>"
+            if result.status in REMEDIABLE
+            else ""
+        )
+        + "</article>"
     )
 
 

@@ -1,8 +1,10 @@
 """JUnit XML: one testsuite per environment, one testcase per result."""
 
+import json
 from typing import TextIO
 from xml.etree import ElementTree as ET
 
+from policycheck.render.characters import visible
 from policycheck.render.markdown import unassessed_lines
 from policycheck.report import UNJUDGED, Report, Result
 
@@ -29,11 +31,16 @@ def write_junit(report: Report, out: TextIO) -> None:
     root = ET.Element("testsuites", name="policycheck", tests=str(total))
     out.write('<?xml version="1.0" encoding="UTF-8"?>\n')
     if not suites and not gaps:
-        out.write(ET.tostring(root, "unicode") + "\n")
+        out.write(_xml(root) + "\n")
         return
     out.write(_open(root))
     for environment, counts in suites.items():
-        attributes = {"name": environment, **{k: str(v) for k, v in counts.items()}, "time": "0"}
+        seconds = sum(fact_seconds(r) for r in report.results if r.environment == environment)
+        attributes = {
+            "name": environment,
+            **{k: str(v) for k, v in counts.items()},
+            "time": f"{seconds:.3f}",
+        }
         suite = ET.Element("testsuite", attributes)
         out.write(f"\n{SPACE}{_open(suite)}")
         for result in report.results:
@@ -53,12 +60,36 @@ def write_junit(report: Report, out: TextIO) -> None:
     out.write("\n</testsuites>\n")
 
 
+def fact_seconds(result: Result) -> float:
+    """How long reading the facts of a result took (a fact several results rest on is
+    counted in each)."""
+    facts = result.evidence.facts if result.evidence else []
+    return sum(fact.seconds or 0.0 for fact in facts)
+
+
+def finding_text(result: Result) -> str:
+    """What was found, where, against what was expected; then the fix."""
+    return (
+        f"{result.message}\n"
+        f"resource: {result.resource.arn}\n"
+        f"environment: {result.environment}\n"
+        f"expected: {json.dumps(result.expected, sort_keys=True, default=str)}\n"
+        f"observed: {json.dumps(result.observed, sort_keys=True, default=str)}\n"
+        f"\nfix: {result.remediation}"
+    )
+
+
 def _case(result: Result) -> ET.Element:
-    case = ET.Element("testcase", classname=result.check_id, name=result.resource.arn, time="0")
+    case = ET.Element(
+        "testcase",
+        classname=result.check_id,
+        name=result.resource.arn,
+        time=f"{fact_seconds(result):.3f}",
+    )
     if result.status == "fail":
         ET.SubElement(
             case, "failure", message=result.message, type=result.severity
-        ).text = result.remediation
+        ).text = finding_text(result)
     elif result.status == "error" and result.error:
         ET.SubElement(
             case, "error", message=result.message, type=result.error.code
@@ -81,10 +112,16 @@ def _case(result: Result) -> ET.Element:
 def _element(element: ET.Element, level: int) -> str:
     """An element as ElementTree writes it at this depth of an indented document."""
     ET.indent(element, SPACE, level)
-    return ET.tostring(element, "unicode")
+    return _xml(element)
 
 
 def _open(element: ET.Element) -> str:
     """An element's start tag (ElementTree's quoting)."""
-    text = ET.tostring(element, "unicode")
+    text = _xml(element)
     return text[: -len(" />")] + ">"
+
+
+def _xml(element: ET.Element) -> str:
+    """An element as text, every character XML 1.0 forbids replaced (ElementTree writes
+    them as they are: an ill-formed file)."""
+    return visible(ET.tostring(element, "unicode"))

@@ -1,13 +1,17 @@
 """The auditor's Markdown report: run metadata, control matrix, findings, passes."""
 
 import json
+import re
 from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from operator import itemgetter
 from typing import Any
 
 from tabulate import tabulate
 
-from policycheck.crosswalk import FRAMEWORKS, evidence_for
+from policycheck.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
+from policycheck.render.characters import visible
 from policycheck.report import (
     UNJUDGED,
     Report,
@@ -25,8 +29,46 @@ def table(rows: list[list[Any]], headers: list[str]) -> str:
     return tabulate(rows, headers=headers, tablefmt="github")
 
 
-def cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+#: What GitHub-flavoured Markdown reads as markup within a line: raw HTML (<), entities
+#: (&), links and images ([ ] !), autolinks (the : of ://, the . of www.), code spans (`),
+#: emphasis (* _ ~), table cells (|), headings (#) and escapes (\).
+_INLINE_MARKUP = re.compile(r"[\\`*_\[\]<>&|~!#]|:(?=//)|(?<=www)\.")
+_LINE_BREAKS = re.compile(r"\r\n|\r|\n")
+
+
+def cell(value: object) -> str:
+    """A value from AWS, the policy, a waiver or a report as Markdown text, in a table cell
+    or a line: every markup character backslash-escaped (it shows as itself), line breaks
+    as spaces, control characters (ANSI escapes) visible."""
+    flat = _LINE_BREAKS.sub(" ", visible(str(value)))
+    return _INLINE_MARKUP.sub(lambda found: "\\" + found.group(), flat)
+
+
+def code(value: object) -> str:
+    """A value as a code span nothing in it closes: fenced with one backtick more than
+    its longest run of them; pipes escaped (GFM splits table cells on them even inside a
+    code span), line breaks as spaces, control characters visible."""
+    flat = _LINE_BREAKS.sub(" ", visible(str(value))).replace("|", "\\|")
+    fence = "`" * (1 + max((len(run) for run in re.findall("`+", flat)), default=0))
+    padded = f" {flat} " if flat.startswith("`") or flat.endswith("`") else flat
+    return f"{fence}{padded}{fence}"
+
+
+@dataclass(frozen=True)
+class Style:
+    """How the lines the views share set a literal (a check id, a resource) and a value:
+    as Markdown (escaped) or as plain text (the terminal; the HTML escapes the line)."""
+
+    code: Callable[[str], str]
+    text: Callable[[str], str]
+
+
+def _plain_code(value: str) -> str:
+    return f"`{visible(value)}`"
+
+
+PLAIN = Style(code=_plain_code, text=visible)
+MARKDOWN = Style(code=code, text=cell)
 
 
 def _json_block(value: Any) -> str:
@@ -35,26 +77,26 @@ def _json_block(value: Any) -> str:
 
 def _finding(result: Result) -> str:
     lines = [
-        f"### {STATUS_LABEL[result.status]}: `{result.check_id}` on `{result.resource.name}` "
-        f"({result.environment})",
+        f"### {STATUS_LABEL[result.status]}: {code(result.check_id)} on "
+        f"{code(result.resource.name)} ({cell(result.environment)})",
         "",
-        f"- **Check:** {result.title}",
-        f"- **Controls:** {', '.join(result.control_ids) or '(none)'}",
-        f"- **Severity:** {result.severity}",
-        f"- **Resource:** `{result.resource.arn}`",
-        f"- **Finding:** {result.message}",
+        f"- **Check:** {cell(result.title)}",
+        f"- **Controls:** {cell(', '.join(result.control_ids) or '(none)')}",
+        f"- **Severity:** {cell(result.severity)}",
+        f"- **Resource:** {code(result.resource.arn)}",
+        f"- **Finding:** {cell(result.message)}",
     ]
     if result.waiver:
         w = result.waiver
         state = "expired on" if w.expired else "waived until"
         lines.append(
-            f"- **Waiver:** {state} {w.expires} — {w.justification} "
-            f"(owner {w.owner}, ticket {w.ticket})"
+            f"- **Waiver:** {state} {cell(w.expires)} — {cell(w.justification)} "
+            f"(owner {cell(w.owner)}, ticket {cell(w.ticket)})"
         )
     if result.evidence:
-        lines.append(f"- **Evidence SHA-256:** `{result.evidence.sha256}`")
+        lines.append(f"- **Evidence SHA-256:** {code(result.evidence.sha256)}")
     if result.error:
-        lines.append(f"- **AWS error:** `{result.error.code}`: {result.error.message}")
+        lines.append(f"- **AWS error:** {code(result.error.code)}: {cell(result.error.message)}")
     else:
         lines += [
             "",
@@ -66,7 +108,7 @@ def _finding(result: Result) -> str:
             "",
             _json_block(result.expected),
         ]
-    lines += ["", f"**Remediation:** {result.remediation}", ""]
+    lines += ["", f"**Remediation:** {cell(result.remediation)}", ""]
     return "\n".join(lines)
 
 
@@ -85,12 +127,19 @@ def control_headers(report: Report) -> list[str]:
     return CONTROL_HEADERS + (PLAN_HEADERS if on_plan(report) else [])
 
 
-def control_rows(report: Report) -> list[list[Any]]:
+def control_rows(report: Report, style: Style = PLAIN) -> list[list[Any]]:
     """The control matrix: one row per control with its status and counts (and, on a
     plan, how many of its results the plan could not judge)."""
     plan = on_plan(report)
     return [
-        [c.id, cell(c.title), STATUS_LABEL[c.status], c.counts.pass_, c.counts.fail, c.counts.error]
+        [
+            style.text(c.id),
+            style.text(c.title),
+            STATUS_LABEL[c.status],
+            c.counts.pass_,
+            c.counts.fail,
+            c.counts.error,
+        ]
         + ([c.counts.not_in_plan, c.counts.not_assessed] if plan else [])
         for c in report.controls
     ]
@@ -126,7 +175,7 @@ def overall(report: Report, waived: bool = False) -> tuple[str, str]:
     )
 
 
-def plan_change_lines(report: Report) -> list[str]:
+def plan_change_lines(report: Report, style: Style = PLAIN) -> list[str]:
     """What the plan does to each verdict it changes, in a sentence per check: the plan
     breaks a check that passes today, fixes one, deletes or replaces a resource (said
     even when the verdict stays), makes a value unknown until apply, or creates a
@@ -143,10 +192,10 @@ def plan_change_lines(report: Report) -> list[str]:
             continue
         if change.before_status is None and r.status == "pass" and not destroys:
             continue  # a new resource that complies: nothing to warn about
-        controls = ", ".join(r.control_ids) or r.check_id
-        what = ", ".join(change.changed) or f"{change.address} ({change.action})"
-        where = f"`{r.resource.name}` ({what})"
-        check = f"`{r.check_id}`"
+        controls = style.text(", ".join(r.control_ids) or r.check_id)
+        what = style.text(", ".join(change.changed) or f"{change.address} ({change.action})")
+        where = f"{style.code(r.resource.name)} ({what})"
+        check = style.code(r.check_id)
         if destroys:
             outcome = {"fail": "failing", "pass": "passing", "error": "leaving undecided"}
             verb = f"{change.action}s {where}, {outcome[r.status]} {check}"
@@ -157,11 +206,13 @@ def plan_change_lines(report: Report) -> list[str]:
                 r.status
             ] + f" {check} on {where}"
         today = f" ({change.before_status} today)" if change.before_status else ""
-        lines.append(f"this plan {verb}: {r.message} — {controls} would {r.status}{today}")
+        lines.append(
+            f"this plan {verb}: {style.text(r.message)} — {controls} would {r.status}{today}"
+        )
     return lines
 
 
-def unjudged_lines(report: Report) -> list[str]:
+def unjudged_lines(report: Report, style: Style = PLAIN) -> list[str]:
     """What a plan could not judge, one line per check: not judgeable from a plan (and
     why), or resources the policy names that the plan does not have."""
     if not has_unjudged(report):
@@ -179,7 +230,7 @@ def unjudged_lines(report: Report) -> list[str]:
             names = sorted({f"{r.resource.name} ({r.environment})" for r in results})
             shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
             why = f": {results[0].message}" if status == "not_assessed" else ""
-            lines.append(f"{label}: `{check_id}` on {shown}{why}")
+            lines.append(f"{label}: {style.code(check_id)} on {style.text(shown + why)}")
     return lines
 
 
@@ -188,36 +239,39 @@ def environment_matrix(report: Report) -> str:
     environments = report_environments(report)
     rows = [
         [
-            control.id,
+            cell(control.id),
             *(STATUS_LABEL[control_status_in(report, control, env)] for env in environments),
         ]
         for control in report.controls
     ]
-    return table(rows, ["Control", *environments])
+    return table(rows, ["Control", *map(cell, environments)])
 
 
-def unassessed_lines(report: Report) -> list[str]:
+def unassessed_lines(report: Report, style: Style = PLAIN) -> list[str]:
     """What the run was asked to assess and could not: gaps, then each control in each
     environment where it was not assessed (and no result says why), and the deadline if
     it cut the run short."""
-    lines = [f"environment {gap.environment}: {gap.reason}" for gap in report.run.gaps]
+    lines = [
+        f"environment {style.text(gap.environment)}: {style.text(gap.reason)}"
+        for gap in report.run.gaps
+    ]
     controls = {control.id: control for control in report.controls}
     for control_id, name in unassessed(report.controls, report.results):
         control = controls[control_id]
         if name:
-            lines.append(
-                f"{control_id} in {name}: {control.environments[name].reason or 'no result'}"
-            )
+            reason = control.environments[name].reason or "no result"
+            lines.append(style.text(f"{control_id} in {name}: {reason}"))
         else:
-            lines.append(f"{control_id}: {control.reason or 'no result'}")
+            lines.append(style.text(f"{control_id}: {control.reason or 'no result'}"))
     if report.run.deadline_reached:
         lines.append(
-            f"the deadline ({report.run.deadline}) was reached: facts not read by then are errors"
+            f"the deadline ({style.text(report.run.deadline)}) was reached: facts not read by "
+            "then are errors"
         )
     return lines
 
 
-def unjudged_control_lines(report: Report) -> list[str]:
+def unjudged_control_lines(report: Report, style: Style = PLAIN) -> list[str]:
     """Each control in each environment the matrix shows NOT ASSESSED that no gap explains:
     only results that judge nothing (a plan's), with why. Not a pass, not a failure."""
     gaps = set(unassessed(report.controls, report.results))
@@ -230,15 +284,17 @@ def unjudged_control_lines(report: Report) -> list[str]:
                 continue
             why = next(
                 (
-                    f"`{r.check_id}` on {r.resource.name}: {r.message}"
+                    f"{style.code(r.check_id)} on {style.text(r.resource.name)}: "
+                    f"{style.text(r.message)}"
                     for r in report.results
                     if control.id in r.control_ids
                     and r.environment == environment
                     and r.status in UNJUDGED
                 ),
-                control.reason or "no result",
+                style.text(control.reason or "no result"),
             )
-            lines.append(f"{control.id} in {environment}: not judgeable from a plan ({why})")
+            where = style.text(f"{control.id} in {environment}")
+            lines.append(f"{where}: not judgeable from a plan ({why})")
     return lines
 
 
@@ -246,9 +302,10 @@ def _plan_sections(report: Report) -> list[str]:
     """On a plan: what it changes, verdict by verdict, and what it could not judge."""
     if not on_plan(report):
         return []
-    changes, unjudged = plan_change_lines(report), unjudged_lines(report)
+    changes = plan_change_lines(report, MARKDOWN)
+    unjudged = unjudged_lines(report, MARKDOWN)
     parts = ["## What this plan changes", ""]
-    parts += [f"- {cell(line)}" for line in changes] if changes else ["No verdict changes.", ""]
+    parts += [f"- {line}" for line in changes] if changes else ["No verdict changes.", ""]
     if changes:
         parts.append("")
     if unjudged:
@@ -259,7 +316,7 @@ def _plan_sections(report: Report) -> list[str]:
             "module shows only its part of the account) and checks that need what only the "
             "live account shows. The nightly audit judges them.",
             "",
-            *(f"- {cell(line)}" for line in unjudged),
+            *(f"- {line}" for line in unjudged),
             "",
         ]
     return parts
@@ -364,7 +421,7 @@ class Sample:
                 hidden["pass"] = max(0, total["pass"] - shown)
             parts = [f"{hidden[s]} {STATUS_LABEL[s]} of {total[s]}" for s in statuses if hidden[s]]
             if parts:
-                lines.append(f"`{check_id}`: not shown {', '.join(parts)}")
+                lines.append(f"{code(check_id)}: not shown {', '.join(parts)}")
         return lines
 
 
@@ -432,12 +489,16 @@ def run_rows(run: RunInfo) -> list[tuple[str, list[Segment]]]:
 
 
 def _styled(segments: list[Segment]) -> str:
-    marks = {"": "", "code": "`", "strong": "**"}
-    return "".join(f"{marks[style]}{text}{marks[style]}" for text, style in segments)
+    setters: dict[str, Callable[[str], str]] = {
+        "": cell,
+        "code": code,
+        "strong": lambda text: f"**{cell(text)}**",
+    }
+    return "".join(setters[style](text) for text, style in segments)
 
 
 def _run_table(run: RunInfo) -> str:
-    return table([[label, _styled(value)] for label, value in run_rows(run)], ["", ""])
+    return table([[cell(label), _styled(value)] for label, value in run_rows(run)], ["", ""])
 
 
 def short_hash(digest: str) -> str:
@@ -448,8 +509,13 @@ def short_hash(digest: str) -> str:
 def _control_matrix(report: Report) -> str:
     return table(
         [
-            [*row, len(c.manual), ", ".join(c.checks_not_run) or "—", cell(c.reason) or "—"]
-            for row, c in zip(control_rows(report), report.controls, strict=True)
+            [
+                *row,
+                len(c.manual),
+                cell(", ".join(c.checks_not_run)) or "—",
+                cell(c.reason) or "—",
+            ]
+            for row, c in zip(control_rows(report, MARKDOWN), report.controls, strict=True)
         ],
         [*control_headers(report), "Manual", "Checks not run", "Why no result"],
     )
@@ -464,14 +530,15 @@ UNJUDGED_CONTROLS_INTRO = (
 
 
 def _not_assessed_section(report: Report) -> list[str]:
-    gaps, unjudged = unassessed_lines(report), unjudged_control_lines(report)
+    gaps = unassessed_lines(report, MARKDOWN)
+    unjudged = unjudged_control_lines(report, MARKDOWN)
     if not gaps and not unjudged:
         return []
     parts = ["## Not assessed", ""]
     if gaps:
-        parts += [NOT_ASSESSED_INTRO, "", *(f"- {cell(line)}" for line in gaps), ""]
+        parts += [NOT_ASSESSED_INTRO, "", *(f"- {line}" for line in gaps), ""]
     if unjudged:
-        parts += [UNJUDGED_CONTROLS_INTRO, "", *(f"- {cell(line)}" for line in unjudged), ""]
+        parts += [UNJUDGED_CONTROLS_INTRO, "", *(f"- {line}" for line in unjudged), ""]
     return parts
 
 
@@ -482,7 +549,7 @@ def _environments_section(report: Report) -> list[str]:
 
 
 def _manual_section(report: Report) -> list[str]:
-    manual = [[c.id, cell(statement)] for c in report.controls for statement in c.manual]
+    manual = [[cell(c.id), cell(statement)] for c in report.controls for statement in c.manual]
     if not manual:
         return []
     return [
@@ -539,12 +606,12 @@ def _waivers_section(report: Report) -> list[str]:
     rows = [
         [
             w.state.upper(),
-            f"`{w.check}`",
-            w.environment,
+            code(w.check),
+            cell(w.environment),
             cell(w.resource),
-            w.expires,
-            w.owner,
-            w.ticket,
+            cell(w.expires),
+            cell(w.owner),
+            cell(w.ticket),
             w.matched,
             w.waived,
             cell(w.justification),
@@ -557,12 +624,12 @@ def _waivers_section(report: Report) -> list[str]:
 def _passed_section(sample: Sample, shown: int) -> list[str]:
     rows = [
         [
-            r.environment,
-            f"`{r.check_id}`",
-            f"`{r.resource.name}`",
-            ", ".join(r.control_ids),
+            cell(r.environment),
+            code(r.check_id),
+            code(r.resource.name),
+            cell(", ".join(r.control_ids)),
             cell(r.message),
-            f"`{short_hash(r.evidence.sha256)}`" if r.evidence else "—",
+            code(short_hash(r.evidence.sha256)) if r.evidence else "—",
         ]
         for r in sample.shown_passes(shown)
     ]
@@ -577,14 +644,17 @@ def _passed_section(sample: Sample, shown: int) -> list[str]:
 
 
 def _crosswalk_section(report: Report) -> list[str]:
-    """Per framework, each requirement the controls evidence and their status."""
-    statuses = {c.id: c.status for c in report.controls}
+    """Per framework, each requirement the controls evidence, by which checks, and its
+    status from those checks' results."""
+    controls = {c.id: c for c in report.controls}
+    checks = CheckStatuses(report.results)
     rows = [
         [
             FRAMEWORKS[framework_id].title,
-            e.requirement,
-            e.control_id,
-            STATUS_LABEL[statuses[e.control_id]],
+            cell(e.requirement),
+            cell(e.control_id),
+            cell(", ".join(e.checks)),
+            STATUS_LABEL[checks.requirement_status(e, controls[e.control_id])],
             cell(e.reason),
         ]
         for framework_id in FRAMEWORKS
@@ -595,6 +665,6 @@ def _crosswalk_section(report: Report) -> list[str]:
     return [
         "## Framework crosswalk",
         "",
-        table(rows, ["Framework", "Requirement", "Control", "Status", "Why"]),
+        table(rows, ["Framework", "Requirement", "Control", "Checks", "Status", "Why"]),
         "",
     ]

@@ -1,8 +1,18 @@
-"""SARIF 2.1.0 for GitHub code scanning: rules are checks, results are located at the
-control file line that lists the check, fingerprints are stable across runs."""
+"""SARIF 2.1.0 for GitHub code scanning: rules are checks (their help generic), results
+are findings (each saying its own resource and fix), located at the control file line that
+lists the check, relative to the repository root; each finding is its own alert.
+
+What code scanning does with a file (GitHub's documentation and upload-sarif): alerts are
+keyed on ``partialFingerprints.primaryLocationLineHash`` (computed from the text of the
+located line when absent, which would merge every result of a check into one alert);
+``kind`` is ignored, so every result opens an alert; severity comes from the rule's
+``security-severity``; a file is rejected beyond 25,000 results or rules per run or 20
+tags per rule."""
 
 import hashlib
 import itertools
+import posixpath
+from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
 from policycheck import __version__
@@ -11,15 +21,37 @@ from policycheck.report import Report, Result, unassessed
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}
+#: GitHub's bands: >= 9.0 critical, >= 7.0 high, >= 4.0 medium, else low.
+SECURITY_SEVERITY = {"critical": "9.5", "high": "8.0", "medium": "5.5", "low": "2.0"}
+#: GitHub's hard limits per run (a file beyond them is rejected).
+MAX_RESULTS = 25_000
+MAX_TAGS = 20
+
+#: The rule of results saying that a selected control was not assessed in an environment.
+NOT_ASSESSED_RULE = "policycheck-not-assessed"
 
 
-def _location(report: Report, result: Result) -> dict[str, Any]:
+def _location(report: Report, result_control_ids: list[str], check_id: str) -> dict[str, Any]:
+    """The control file line listing the check, relative to the repository root; a
+    logical location (the control) when the policy is in no git checkout (shipped inside
+    the installed package): no file of the repository holds it."""
     controls = {c.id: c for c in report.controls}
-    for control_id in result.control_ids:
+    base = report.run.policy_dir_in_repository
+    for control_id in result_control_ids:
         control = controls.get(control_id)
-        if control and control.source_file:
-            return {"uri": control.source_file, "line": control.check_lines.get(result.check_id, 1)}
-    return {"uri": report.run.policy_file.rsplit("/", 1)[-1] or "policy.yaml", "line": 1}
+        if control and control.source_file and base is not None:
+            return {
+                "physicalLocation": {
+                    "artifactLocation": {
+                        "uri": posixpath.join(base, control.source_file),
+                        "uriBaseId": "%SRCROOT%",
+                    },
+                    "region": {"startLine": control.check_lines.get(check_id, 1)},
+                }
+            }
+    return {
+        "logicalLocations": [{"fullyQualifiedName": "/".join([*result_control_ids[:1], check_id])}]
+    }
 
 
 def fingerprint(result: Result) -> str:
@@ -33,41 +65,25 @@ def _entry(
     rule_id: str,
     level: str,
     text: str,
-    where: dict[str, Any],
+    location: dict[str, Any],
     identity: str,
-    kind: str | None = None,
     **properties: str,
 ) -> dict[str, Any]:
-    """One SARIF result located at a file and line, with its fingerprint; ``kind``
-    notApplicable for a rule that was not evaluated (no alert)."""
-    entry: dict[str, Any] = {
+    """One SARIF result with its alert identity."""
+    return {
         "ruleId": rule_id,
         "level": level,
         "message": {"text": text},
-        "locations": [
-            {
-                "physicalLocation": {
-                    "artifactLocation": {"uri": where["uri"]},
-                    "region": {"startLine": where["line"]},
-                }
-            }
-        ],
-        "partialFingerprints": {"policycheck/v1": identity},
+        "locations": [location],
+        "partialFingerprints": {"primaryLocationLineHash": identity},
         "properties": properties,
     }
-    if kind:
-        entry["kind"] = kind
-    return entry
-
-
-#: The rule of results saying that a selected control was not assessed in an environment.
-NOT_ASSESSED_RULE = "policycheck-not-assessed"
 
 
 def _not_assessed(report: Report) -> list[dict[str, Any]]:
-    """A result per control and environment that was selected but not assessed (and that
-    no result explains), located at the control file: code scanning then shows the gap
-    instead of a clean page."""
+    """A result per control and environment that a live run was asked to assess and
+    produced no result for (and that no result explains): it keeps the run from passing,
+    so code scanning shows the gap instead of a clean page."""
     controls = {control.id: control for control in report.controls}
     results = []
     for control_id, environment in unassessed(report.controls, report.results):
@@ -81,7 +97,7 @@ def _not_assessed(report: Report) -> list[dict[str, Any]]:
                 NOT_ASSESSED_RULE,
                 "error",
                 f"{control.id} not assessed in {environment}: {reason}",
-                {"uri": control.source_file or "policy.yaml", "line": 1},
+                _location(report, [control.id], ""),
                 hashlib.sha256(identity.encode()).hexdigest(),
                 environment=environment,
                 status="not_assessed",
@@ -90,78 +106,75 @@ def _not_assessed(report: Report) -> list[dict[str, Any]]:
     return results
 
 
-#: The rules of a plan's results that judge nothing, by status.
-UNJUDGED_RULES = {
-    "not_in_plan": (
-        "policycheck-not-in-plan",
-        "A resource the policy names is not in the Terraform plan",
-        "The plan neither has nor creates this resource (a plan of one module shows only "
-        "its part of the account): not judged, neither a pass nor a failure.",
-        "Judge the plans of every module that manages the policy's resources together, or "
-        "rely on the live audit.",
-    ),
-    "not_assessed": (
-        "policycheck-not-judgeable-from-plan",
-        "A check a Terraform plan cannot judge",
-        "The check needs what only the live account shows (images, running tasks, drill "
-        "evidence): not judged on the plan.",
-        "The live audit (policycheck run) judges it.",
-    ),
-}
-
-
-def _unjudged(report: Report) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """A plan's results that judge nothing, as SARIF results of kind notApplicable (the
-    rule was not evaluated on the target: no alert), and their rules."""
-    results, used = [], {}
-    for result in report.results:
-        if result.status not in UNJUDGED_RULES:
-            continue
-        rule_id, short, full, help_text = UNJUDGED_RULES[result.status]
-        used[rule_id] = {
-            "id": rule_id,
-            "name": rule_id,
-            "shortDescription": {"text": short},
-            "fullDescription": {"text": full},
-            "help": {"text": help_text},
-            "properties": {"tags": ["coverage", "terraform-plan"]},
-        }
-        results.append(
-            _entry(
-                rule_id,
-                "none",
-                f"{result.check_id} on {result.resource.arn} ({result.environment}): "
-                f"{result.message}",
-                _location(report, result),
-                fingerprint(result),
-                kind="notApplicable",
-                environment=result.environment,
-                status=result.status,
-            )
-        )
-    return results, list(used.values())
-
-
 NOT_ASSESSED_RULE_DESCRIPTION: dict[str, Any] = {
     "id": NOT_ASSESSED_RULE,
-    "name": NOT_ASSESSED_RULE,
     "shortDescription": {"text": "A selected control was not assessed"},
     "fullDescription": {
         "text": "The run was asked to assess this control in this environment "
         "and produced no result for it: it is not a pass."
     },
     "help": {"text": "Bind its checks in policy.yaml, or audit the environment."},
-    "properties": {"severity": "high", "tags": ["coverage"]},
+    "properties": {
+        "severity": "high",
+        "security-severity": SECURITY_SEVERITY["high"],
+        "tags": ["security", "coverage"],
+    },
 }
 
 
+def _unjudged_notifications(report: Report) -> list[dict[str, Any]]:
+    """What a plan could not judge, one notification per check and status: said, but not
+    an alert (code scanning opens an alert for every result, whatever its kind)."""
+    counted: dict[tuple[str, str], list[Result]] = {}
+    for result in report.results:
+        if result.status in ("not_assessed", "not_in_plan"):
+            counted.setdefault((result.check_id, result.status), []).append(result)
+    return [
+        _notification(
+            f"{check_id}: {len(results)} result(s) "
+            + (
+                "on resources the plan neither has nor creates (not judged)"
+                if status == "not_in_plan"
+                else f"not judgeable from a plan: {results[0].message}"
+            )
+        )
+        for (check_id, status), results in counted.items()
+    ]
+
+
+def _notification(text: str) -> dict[str, Any]:
+    return {"level": "note", "message": {"text": text}}
+
+
+def _rule(result: Result) -> dict[str, Any]:
+    """A check as a rule: what it verifies, the same in every run (what failed, where,
+    and how to fix it is each result's message)."""
+    controls = ", ".join(result.control_ids) or "no control"
+    return {
+        "id": result.check_id,
+        "shortDescription": {"text": result.title},
+        "fullDescription": {"text": f"{result.title} (evidences {controls})."},
+        "help": {
+            "text": f"{result.title}. Each alert names the resource and environment, what "
+            "was observed against what the policy expects, and the fix for that resource."
+        },
+        "properties": {
+            "severity": result.severity,
+            "security-severity": SECURITY_SEVERITY[result.severity],
+            "tags": ["security", *result.control_ids][:MAX_TAGS],
+        },
+    }
+
+
 def _finding(report: Report, result: Result) -> dict[str, Any]:
-    """A failure, an error, or a waived failure (suppressed)."""
+    """A failure, an error, or a waived failure (suppressed): the resource, what was
+    found, and its fix."""
+    fix = f" Fix: {result.remediation}" if result.status != "error" else ""
     entry = _entry(
         result.check_id,
         "error" if result.status == "error" else LEVELS[result.severity],
-        f"{result.resource.arn} ({result.environment}): {result.message}",
-        _location(report, result),
+        f"{result.resource.arn} ({result.environment}): {result.message.rstrip('.')}.{fix}",
+        _location(report, result.control_ids, result.check_id),
         fingerprint(result),
         environment=result.environment,
         status=result.status,
@@ -171,47 +184,62 @@ def _finding(report: Report, result: Result) -> dict[str, Any]:
     return entry
 
 
+class _Capped:
+    """The first ``limit`` items of an iterable, counting the rest as they are read."""
+
+    def __init__(self, items: Iterable[dict[str, Any]], limit: int) -> None:
+        self.items, self.limit, self.left_out = items, limit, 0
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for index, item in enumerate(self.items):
+            if index < self.limit:
+                yield item
+            else:
+                self.left_out += 1
+
+    def notifications(self) -> Iterator[dict[str, Any]]:
+        """Read after the results: says how many were left out, if any."""
+        if self.left_out:
+            yield _notification(
+                f"{self.left_out} result(s) left out: GitHub code scanning accepts at most "
+                f"{self.limit:,} per run; report.json has them all."
+            )
+
+
 def write_sarif(report: Report, out: TextIO) -> None:
-    """Failures and errors as results; waived failures as suppressed results; controls
-    selected but not assessed as results of their own rule; on a plan, what it could not
-    judge as notApplicable results of rules of their own. Written as the results are read
-    (three times: the rules come from the last result of each check)."""
-    by_check = {r.check_id: r for r in report.results}
-    rules = [
-        {
-            "id": check_id,
-            "name": check_id,
-            "shortDescription": {"text": result.title},
-            "fullDescription": {"text": result.title},
-            "help": {"text": result.remediation},
-            "properties": {"severity": result.severity, "tags": result.control_ids},
-        }
-        for check_id, result in sorted(by_check.items())
-    ]
-    findings = (
-        _finding(report, r) for r in report.results if r.status in ("fail", "error", "waived")
-    )
-    unjudged, unjudged_rules = _unjudged(report)
-    rules += unjudged_rules
+    """Failures and errors as results, worst first (waived failures, suppressed, last);
+    controls a live run was asked to assess but did not as results of their own rule; on
+    a plan, what it could not judge as notifications (no alert). At most MAX_RESULTS
+    results, with a notification saying how many were left out. Written as the results
+    are read (several times: the rules come from the last result of each check)."""
+    by_check = {
+        r.check_id: r for r in report.results if r.status not in ("not_assessed", "not_in_plan")
+    }
+    rules = [_rule(result) for _, result in sorted(by_check.items())]
     gaps = _not_assessed(report)
     if gaps:
         rules.append(NOT_ASSESSED_RULE_DESCRIPTION)
+    findings = (
+        _finding(report, r)
+        for statuses in (("fail", "error"), ("waived",))
+        for r in report.results
+        if r.status in statuses
+    )
+    capped = _Capped(itertools.chain(gaps, findings), MAX_RESULTS)
     lists = Lists()
-    sarif = {
-        "$schema": SARIF_SCHEMA,
-        "version": "2.1.0",
-        "runs": [
+    run: dict[str, Any] = {
+        "tool": {"driver": {"name": "policycheck", "version": __version__, "rules": rules}},
+        "originalUriBaseIds": {
+            "%SRCROOT%": {"description": {"text": "The root of the policy's git repository."}}
+        },
+        "results": lists(capped),
+        "invocations": [
             {
-                "tool": {
-                    "driver": {
-                        "name": "policycheck",
-                        "version": __version__,
-                        "informationUri": "https://github.com/",
-                        "rules": rules,
-                    }
-                },
-                "results": lists(itertools.chain(findings, unjudged, gaps)),
+                "executionSuccessful": True,
+                "toolExecutionNotifications": lists(
+                    itertools.chain(_unjudged_notifications(report), capped.notifications())
+                ),
             }
         ],
     }
-    write_document(out, sarif, lists)
+    write_document(out, {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}, lists)

@@ -3,7 +3,9 @@
 import itertools
 
 from policycheck.render.markdown import (
+    MARKDOWN,
     cell,
+    code,
     control_headers,
     control_rows,
     overall,
@@ -27,24 +29,24 @@ def render_summary(report: Report, limit: int = SUMMARY_LIMIT_BYTES) -> str:
         [
             f"## policycheck: {label}",
             "",
-            f"{detail} ({', '.join(e.name for e in report.run.environments)}).",
+            f"{detail} ({cell(', '.join(e.name for e in report.run.environments))}).",
             "",
-            table(control_rows(report), control_headers(report)),
+            table(control_rows(report, MARKDOWN), control_headers(report)),
             "",
             "### Findings",
             "",
         ]
     )
     lines = itertools.chain(
-        (f"- **NOT ASSESSED** {cell(line)}" for line in unassessed_lines(report)),
-        (f"- **PLAN** {cell(line)}" for line in plan_change_lines(report)),
+        (f"- **NOT ASSESSED** {line}" for line in unassessed_lines(report, MARKDOWN)),
+        (f"- **PLAN** {line}" for line in plan_change_lines(report, MARKDOWN)),
         (
-            f"- **{STATUS_LABEL[r.status]}** `{r.check_id}` on `{r.resource.name}` "
-            f"({r.environment}): {cell(r.message)}"
+            f"- **{STATUS_LABEL[r.status]}** {code(r.check_id)} on {code(r.resource.name)} "
+            f"({cell(r.environment)}): {cell(r.message)}"
             for r in report.results
             if r.status in ("fail", "error", "waived")
         ),
-        (f"- **NOT JUDGED** {cell(line)}" for line in unjudged_lines(report)),
+        (f"- **NOT JUDGED** {line}" for line in unjudged_lines(report, MARKDOWN)),
     )
     text, size, shown, more = head, len(head.encode()), 0, 0
     for line in lines:

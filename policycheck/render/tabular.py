@@ -1,9 +1,15 @@
-"""The auditor's control matrix as CSV: one row per result and control."""
+"""The auditor's control matrix as CSV: one row per result and control.
+
+A cell a spreadsheet would run as a formula (starting with ``=``, ``+``, ``-``, ``@``,
+tab or carriage return: OWASP's CSV injection) is written with a ``'`` in front: the
+policy files of a pull request, an environment's name or an edited report.json are
+input."""
 
 import csv
-from typing import Any, TextIO
+from collections.abc import Iterable
+from typing import TextIO
 
-from policycheck.report import Report
+from policycheck.report import REMEDIABLE, Report
 
 COLUMNS = [
     "control",
@@ -19,7 +25,30 @@ COLUMNS = [
     "tool_version",
     "evidence_sha256",
     "frameworks",
+    "severity",
+    "remediation",
 ]
+
+#: What starts a formula in Excel, LibreOffice or Google Sheets.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def inert(cell: object) -> str:
+    """A cell as text no spreadsheet evaluates; a carriage return in it as a line break
+    (the writer quotes a cell with one, not with a lone CR: the row would split)."""
+    text = "" if cell is None else str(cell)
+    text = "'" + text if text.startswith(FORMULA_STARTS) else text
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+class _InertWriter:
+    """A csv writer whose every cell is inert."""
+
+    def __init__(self, out: TextIO) -> None:
+        self.writer = csv.writer(out, lineterminator="\n")
+
+    def writerow(self, row: Iterable[object]) -> None:
+        self.writer.writerow([inert(cell) for cell in row])
 
 
 def framework_refs(frameworks: dict[str, dict[str, str]]) -> str:
@@ -33,7 +62,7 @@ def write_csv(report: Report, out: TextIO) -> None:
     there (not assessed, not applicable, ...) and why. Written as the results are read."""
     requirements = {c.id: c.requirements for c in report.controls}
     crosswalk = {c.id: framework_refs(c.frameworks) for c in report.controls}
-    writer = csv.writer(out, lineterminator="\n")
+    writer = _InertWriter(out)
     writer.writerow(COLUMNS)
     judged = _write_results(writer, report, requirements, crosswalk)
     for control in report.controls:
@@ -52,12 +81,14 @@ def write_csv(report: Report, out: TextIO) -> None:
                         report.run.tool_version,
                         "",
                         crosswalk[control.id],
+                        "",  # severity
+                        "",  # remediation
                     ]
                 )
 
 
 def _write_results(
-    writer: Any,
+    writer: _InertWriter,
     report: Report,
     requirements: dict[str, dict[str, str]],
     crosswalk: dict[str, str],
@@ -84,6 +115,8 @@ def _write_results(
                     report.run.tool_version,
                     result.evidence.sha256 if result.evidence else "",
                     crosswalk.get(control_id, ""),
+                    result.severity,
+                    result.remediation if result.status in REMEDIABLE else "",
                 ]
             )
     return judged
