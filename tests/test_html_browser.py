@@ -140,9 +140,9 @@ def test_matrix_cells_and_counts(page: Any, demo: tuple[Report, Path]) -> None:
                 control.counts.waived,
             )
         ]
-    assert _shown(page) == len(report.results) == 90
+    assert _shown(page) == len(report.results) == 140
     assert (
-        "Overall: ✗ FAIL — 82 passed, 8 failed" in page.find_element("css selector", "header").text
+        "Overall: ✗ FAIL — 130 passed, 10 failed" in page.find_element("css selector", "header").text
     )
 
 
@@ -153,7 +153,7 @@ def test_filter_by_status_and_environment(page: Any, demo: tuple[Report, Path]) 
     try:
         passing.click()
         failures = [r for r in report.results if r.status != "pass"]
-        assert _shown(page) == len(failures) == 8
+        assert _shown(page) == len(failures) == 10
         visible = [
             a for a in page.find_elements("css selector", "article.result") if a.is_displayed()
         ]

@@ -381,7 +381,7 @@ def test_a_plan_judging_little_says_so_first(
     path.write_text(json.dumps(_modules(compliant, 'module.mcp["teams"]')))
     assert plan_cli(path, tmp_path / "out") == 0
     printed = capsys.readouterr().out
-    assert "PASS on the plan: NEARLY ALL NOT IN THE PLAN: 29 of the 47 results name resources " in (
+    assert "PASS on the plan: NEARLY ALL NOT IN THE PLAN: 29 of the 72 results name resources " in (
         printed
     )
 

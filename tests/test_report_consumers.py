@@ -95,7 +95,7 @@ def test_junit_failure_body_is_the_finding_then_the_fix(demo: Path) -> None:
         for suite, c in cases
         if c.result and isinstance(c.result[0], junitparser.Failure)
     ]
-    assert len(failing) == report.summary.results.fail == 8
+    assert len(failing) == report.summary.results.fail == 10
     for result, case in failing:
         body = case.result[0].text or ""
         lines = body.splitlines()
@@ -161,7 +161,7 @@ def test_html_puts_what_failed_first_and_no_fix_on_a_pass(demo: Path) -> None:
     page = render_html(report)
     findings = page[page.index('<section id="findings">') : page.index('<section id="run">')]
     assert page.index('<section id="findings">') < page.index('<section id="crosswalk">')
-    assert findings.count("<li>") == report.summary.results.fail == 8
+    assert findings.count("<li>") == report.summary.results.fail == 10
     assert "mcp-oauth-storage-databricks-dev</code> in dev: point-in-time recovery" in findings
     articles = page.split("<article ")[1:]
     passing = [a for a in articles if a.startswith('class="result filterable" data-status="pass"')]
@@ -183,11 +183,11 @@ def test_the_terminal_lists_each_finding_after_the_matrix(demo: Path) -> None:
             "FAIL ssm-parameter-secure on /aiconnectors/prod/mcps/databricks/client-secret (prod): "
             "parameter is a String; expected SecureString"
         )
-        < printed.index("FAIL: 82 passed")
+        < printed.index("FAIL: 130 passed")
     )
-    assert len(finding_lines(report)) == 8
+    assert len(finding_lines(report)) == 10
     cut = finding_lines(report, limit=3)
-    assert len(cut) == 4 and cut[-1].startswith("... and 5 more")
+    assert len(cut) == 4 and cut[-1].startswith("... and 7 more")
     [line] = finding_lines(make_report(hostile("\x1b[2J\x1b]0;x\x07")))
     assert "\x1b" not in line and "\\x1b[2J" in line
 

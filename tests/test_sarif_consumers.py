@@ -155,7 +155,7 @@ def test_no_two_distinct_findings_share_an_alert(demo_sarif: dict, repository: P
         (r["ruleId"], r["message"]["text"].split(" ")[0], r["properties"]["environment"])
         for r in results
     }
-    assert len(findings) == len(results) == 8
+    assert len(findings) == len(results) == 10
     assert len(set(identities)) == len(identities)
     assert all(r["partialFingerprints"]["primaryLocationLineHash"] for r in results)
 
@@ -236,7 +236,7 @@ def test_results_beyond_githubs_limit_are_cut_with_a_note(
     [run] = json.loads(FORMATS["sarif"].render(demo_report))["runs"]
     assert len(run["results"]) == 3
     [note] = run["invocations"][0]["toolExecutionNotifications"]
-    assert note["message"]["text"].startswith("5 result(s) left out: GitHub code scanning")
+    assert note["message"]["text"].startswith("7 result(s) left out: GitHub code scanning")
 
 
 def _multitool(path: Path, tmp_path: Path) -> list[dict]:
