@@ -389,3 +389,22 @@ def test_the_commit_is_listed_once_and_each_file_read_once(
         assert repository.entry("infra/root.hcl") is not None
         assert repository.texts(["infra/root.hcl", "infra/main/shared/terragrunt.hcl"])
     assert calls.count("ls-tree") == 1 and calls.count("cat-file") == 1
+
+
+def test_the_demo_writes_its_repository_beside_a_checkout_never_into_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A checkout in /tmp/x must not stop the demo from writing /tmp/policycheck-demo-*
+    (a fresh clone in /tmp made `make demo` exit 70); the checkout itself and the package
+    stay refused."""
+    from policycheck.demo import repository
+
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    monkeypatch.setattr(repository, "bundled_catalog_dir", lambda: checkout)
+    beside = tmp_path / "policycheck-demo-scratch"
+    beside.mkdir()
+    assert repository.RepositoryWriter(beside).root == beside.resolve()
+    for inside in (checkout / "scratch", Path(repository.__file__).parent):
+        with pytest.raises(ValueError, match="refusing to write the demo's repository"):
+            repository.RepositoryWriter(inside)

@@ -55,7 +55,8 @@ class RepositoryWriter:
 
     def __init__(self, root: Path) -> None:
         self.root = root.resolve()
-        if self.root.is_relative_to(bundled_catalog_dir().resolve().parent):
+        own = (bundled_catalog_dir().resolve(), Path(__file__).resolve().parents[1])
+        if any(self.root.is_relative_to(files) for files in own):
             raise ValueError(f"refusing to write the demo's repository into {self.root}")
 
     def _commit(self, files: dict[str, str], message: str) -> None:
