@@ -142,7 +142,8 @@ def test_matrix_cells_and_counts(page: Any, demo: tuple[Report, Path]) -> None:
         ]
     assert _shown(page) == len(report.results) == 140
     assert (
-        "Overall: ✗ FAIL — 130 passed, 10 failed" in page.find_element("css selector", "header").text
+        "Overall: ✗ FAIL — 130 passed, 10 failed"
+        in page.find_element("css selector", "header").text
     )
 
 
