@@ -33,6 +33,9 @@ def test_catalog_maps_the_seed_controls(catalog: Catalog) -> None:
         "s3-policy-denies-delete",
         "dynamodb-encryption-at-rest",
         "dynamodb-access-isolated",
+        "state-writers-restricted",
+        "lock-writers-restricted",
+        "apply-role-trust-pinned",
     ]
     assert catalog.get("SC.10.03.01").check_ids == [
         "ecr-image-available",

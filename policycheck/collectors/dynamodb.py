@@ -1,6 +1,7 @@
 """DynamoDB tables: the resource type, and its facts: continuous backups (PITR), Time to
-Live, the table description and the KMS key that encrypts it; and the resource-based
-policies of every table and stream of the account (who else a table lets in)."""
+Live, the table description, the KMS key that encrypts it and its resource-based policy;
+the resource-based policies of every table and stream of the account (who else a table
+lets in); and the account's IAM roles and users."""
 
 import json
 from typing import Any
@@ -8,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from policycheck.collectors.ecs import ECS_SERVICE
+from policycheck.collectors.iam import account_principals_fact
 from policycheck.examples import Call
 from policycheck.facts import FactSpec, FetchContext, UnknownAnswer
 from policycheck.resources import Listing, ResourceType
@@ -138,6 +140,21 @@ def _resource_policies(ctx: FetchContext) -> dict[str, Any]:
             policies[arn] = None
     return policies
 
+
+def _table_resource_policy(ctx: FetchContext) -> Any:
+    arn = f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{ctx.name}"
+    return json.loads(ctx.client("dynamodb").get_resource_policy(ResourceArn=arn)["Policy"])
+
+
+#: The table's own resource-based policy (None: it has none).
+RESOURCE_POLICY = _table_fact(
+    "dynamodb_table.resource_policy",
+    ("dynamodb:GetResourcePolicy",),
+    _table_resource_policy,
+    absent_codes=frozenset({NO_RESOURCE_POLICY}),
+)
+#: Every role and user of the account with its policies: who else can write a table.
+ACCOUNT_PRINCIPALS = account_principals_fact("dynamodb_account.iam_principals", DYNAMODB_TABLE)
 
 RESOURCE_POLICIES = FactSpec(
     "dynamodb_account.resource_policies",
