@@ -6,16 +6,16 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
+from policycheck.collectors.iam import create_role
 from policycheck.examples import Call, Deviation, Examples, Json
 from policycheck.iameval import (
-    ANYONE,
     Decision,
     Policy,
     Principal,
     Target,
     evaluate,
     foreign_principals,
-    unrestricted,
+    outside,
 )
 from policycheck.iampolicy import GITHUB_OIDC_HOST, github_trust_policy
 from policycheck.iamtrust import Claim, web_identity_trust
@@ -60,26 +60,7 @@ LOCK_WRITES = (
 def _writer_role(name: str, statement: dict[str, Any]) -> tuple[Call, ...]:
     """An IAM role ``name`` of the demo account with one inline policy ``statement``."""
     return (
-        Call(
-            "iam",
-            "create_role",
-            {
-                "RoleName": name,
-                "AssumeRolePolicyDocument": Json(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"AWS": "arn:aws:iam::{account_id}:root"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    }
-                ),
-            },
-            ignore=("EntityAlreadyExists",),
-        ),
+        create_role(name),
         Call(
             "iam",
             "put_role_policy",
@@ -143,7 +124,7 @@ def _other_writers(
     resource_policies = (resource_policy,) if resource_policy else ()
     if resource_policy is not None:
         foreign = foreign_principals(resource_policy, resource["account_id"])
-        candidates += [ANYONE, *(unrestricted(arn) for arn in foreign)]
+        candidates += [outside(arn) for arn in ("*", *foreign)]
     reaching: list[dict[str, Any]] = []
     for principal in candidates:
         if principal.exact and _named(principal.arn, writers):
@@ -153,7 +134,7 @@ def _other_writers(
             if decision.allowed:
                 reaching.append(
                     {
-                        "principal": "any principal" if principal is ANYONE else principal.arn,
+                        "principal": "any principal" if principal.arn == "*" else principal.arn,
                         "actions": list(decision.actions),
                         "statements": [str(ref) for ref in decision.deciding],
                         "conditional": [str(ref) for ref in decision.conditional],
@@ -198,7 +179,7 @@ _JUDGED = (
         ),
         deviation=Deviation(
             "a CI role the policy does not name can delete state versions",
-            _writer_role("ci-deployer-{env}", _writes(("s3:*",), "*")),
+            _writer_role("ci-state-writer-{env}", _writes(("s3:*",), "arn:aws:s3:::{name}*")),
         ),
     ),
     title="Only the named principals can write the Terraform state",
@@ -246,7 +227,10 @@ def state_writers_restricted(facts: Facts, params: WritersParams) -> Verdict:
         ),
         deviation=Deviation(
             "a CI role the policy does not name can delete lock items",
-            _writer_role("ci-deployer-{env}", _writes(("dynamodb:*",), "*")),
+            _writer_role(
+                "ci-lock-writer-{env}",
+                _writes(("dynamodb:*",), "arn:aws:dynamodb:{region}:{account_id}:table/{name}"),
+            ),
         ),
     ),
     title="Only the named principals can write the Terraform lock table",

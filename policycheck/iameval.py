@@ -15,14 +15,18 @@ resource of a set?
   exact over every ARN of the set (``policycheck.wildcards.some_string_matches``).
 - Conditions are never guessed: an Allow under a condition counts as allowing and a Deny
   under a condition as not denying, so an unknown condition cannot turn a reach into
-  isolation. The answer names the conditional statements that played a part.
+  isolation. The answer names the conditional statements that played a part. One
+  condition is known, not guessed: ``aws:PrincipalArn`` (String/Arn Equals/Like and their
+  Not and IfExists forms, alone in the Condition) is decided for a role or user whose ARN
+  is the principal's own, never for a stand-in (``Principal.exact``).
 - A managed policy counts in its default version: callers pass the documents of the
   default versions (the collectors read ``DefaultVersionId``).
 
 Not modelled, each on the side of reach (see the README): service control policies,
 resource control policies and session policies (they can only take permissions away, so
-leaving them out can only report more reach), the values of conditions, ``NotPrincipal``
-in a Deny (read as not denying), and principals of other accounts.
+leaving them out can only report more reach), the values of conditions other than
+``aws:PrincipalArn``, ``NotPrincipal`` in a Deny (read as not denying), and the policies
+of principals of other accounts (``outside``: taken to allow everything).
 """
 
 import re
@@ -157,10 +161,12 @@ ANYONE = Principal(
 )
 
 
-def unrestricted(arn: str) -> Principal:
-    """The principals ``arn`` names (another account's role, the account, an AWS
-    service), whose own policies cannot be read here: allowed everything by them."""
-    return Principal(arn, ANYONE.policies, exact=False)
+def outside(arn: str) -> Principal:
+    """The principals ``arn`` names outside the account (another account's role, that
+    account, an AWS service, ``*``: anyone): their own policies cannot be read here and
+    are taken to allow everything, so what they can do is what the resource-based
+    policy grants them (across accounts both sides must allow) less its Denies."""
+    return Principal(arn, (), exact=False)
 
 
 def _same_role(named: str, principal_arn: str) -> bool:

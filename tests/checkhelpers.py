@@ -7,11 +7,27 @@ from policycheck.registry import NOW, RESOURCE, Verdict
 from policycheck.report import Report, ResourceInfo, Result, RunInfo, summarize
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from policycheck.bindings import ResourceInstance
     from policycheck.locations import Where
     from policycheck.planning import Target
 
 TODAY = "2026-11-24T06:00:00+00:00"
+
+
+def moto_clients(url: str, region: str = "eu-central-1") -> "Callable[[str], Any]":
+    """client(service) for the moto server at ``url``: one client per service."""
+    import boto3
+
+    made: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = boto3.client(service, endpoint_url=url, region_name=region)
+        return made[service]
+
+    return client
 
 
 def judge(

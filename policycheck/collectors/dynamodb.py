@@ -130,20 +130,27 @@ def _resource_policies(ctx: FetchContext) -> dict[str, Any]:
         for page in dynamodb.get_paginator("list_tables").paginate()
         for name in page["TableNames"]
     ] + _stream_arns(ctx.client("dynamodbstreams"))
-    policies: dict[str, Any] = {}
-    for arn in arns:
+    return {arn: _resource_policy(ctx, arn) for arn in arns}
+
+
+def _resource_policy(ctx: FetchContext, arn: str) -> Any:
+    """The resource-based policy of a table or stream (None: it has none), read once per
+    run however many facts ask."""
+
+    def read() -> Any:
         try:
-            policies[arn] = json.loads(dynamodb.get_resource_policy(ResourceArn=arn)["Policy"])
+            answer = ctx.client("dynamodb").get_resource_policy(ResourceArn=arn)
         except ClientError as error:
             if error.response.get("Error", {}).get("Code") != NO_RESOURCE_POLICY:
                 raise
-            policies[arn] = None
-    return policies
+            return None
+        return json.loads(answer["Policy"])
+
+    return ctx.memo(("dynamodb-resource-policy", arn), read)
 
 
 def _table_resource_policy(ctx: FetchContext) -> Any:
-    arn = f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{ctx.name}"
-    return json.loads(ctx.client("dynamodb").get_resource_policy(ResourceArn=arn)["Policy"])
+    return _resource_policy(ctx, f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{ctx.name}")
 
 
 #: The table's own resource-based policy (None: it has none).
@@ -151,7 +158,7 @@ RESOURCE_POLICY = _table_fact(
     "dynamodb_table.resource_policy",
     ("dynamodb:GetResourcePolicy",),
     _table_resource_policy,
-    absent_codes=frozenset({NO_RESOURCE_POLICY}),
+    uses_memo=True,
 )
 #: Every role and user of the account with its policies: who else can write a table.
 ACCOUNT_PRINCIPALS = account_principals_fact("dynamodb_account.iam_principals", DYNAMODB_TABLE)
@@ -162,4 +169,5 @@ RESOURCE_POLICIES = FactSpec(
     ("dynamodb:GetResourcePolicy", "dynamodb:ListTables", "dynamodb:ListStreams"),
     _resource_policies,
     scope="account",
+    uses_memo=True,
 )

@@ -72,33 +72,33 @@ def role_boundary(iam: Any, role_arn: str, account_id: str) -> dict[str, Any] | 
     return {"policy": arn, "statements": policy_statements(_default_version(iam, arn))}
 
 
+def create_role(name: str) -> Call:
+    """The demo's call creating role ``name``, assumable from its own account (a check's
+    example then sets what it judges)."""
+    trust = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Effect": "Allow",
+                "Principal": {"AWS": "arn:aws:iam::{account_id}:root"},
+                "Action": "sts:AssumeRole",
+            }
+        ],
+    }
+    return Call(
+        "iam",
+        "create_role",
+        {"RoleName": name, "AssumeRolePolicyDocument": Json(trust)},
+        ignore=("EntityAlreadyExists",),
+    )
+
+
 IAM_ROLE = ResourceType(
     name="iam_role",
     label="IAM role",
     missing_codes=frozenset({"NoSuchEntity"}),
     arn_template="arn:aws:iam::{account_id}:role/{name}",
-    example=(
-        Call(
-            "iam",
-            "create_role",
-            {
-                "RoleName": "{name}",
-                "AssumeRolePolicyDocument": Json(
-                    {
-                        "Version": "2012-10-17",
-                        "Statement": [
-                            {
-                                "Effect": "Allow",
-                                "Principal": {"AWS": "arn:aws:iam::{account_id}:root"},
-                                "Action": "sts:AssumeRole",
-                            }
-                        ],
-                    }
-                ),
-            },
-            ignore=("EntityAlreadyExists",),
-        ),
-    ),
+    example=(create_role("{name}"),),
 )
 
 
