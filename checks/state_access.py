@@ -9,7 +9,6 @@ from pydantic import AfterValidator, Field
 from policycheck.collectors.iam import create_role
 from policycheck.examples import Call, Deviation, Examples, Json
 from policycheck.iameval import (
-    Decision,
     Policy,
     Principal,
     Target,
@@ -120,7 +119,17 @@ def _other_writers(
     resource has a policy) the principals outside the account it names and anyone."""
     resource = facts[RESOURCE]
     writers = {expand(w, resource["variables"]) for w in params.writers}
-    candidates = _account_principals(facts[principals_fact] or {"principals": []})
+    details = facts[principals_fact]
+    if not details or not details.get("principals"):
+        # The auditor's own role or user is one: an empty answer is not an account's.
+        return judge(
+            False,
+            "the account lists no role or user",
+            "the account's roles and users",
+            expected={"writers": params.writers},
+            observed=details,
+        )
+    candidates = _account_principals(details)
     resource_policies = (resource_policy,) if resource_policy else ()
     if resource_policy is not None:
         foreign = foreign_principals(resource_policy, resource["account_id"])
@@ -130,7 +139,7 @@ def _other_writers(
         if principal.exact and _named(principal.arn, writers):
             continue
         for actions, target in questions:
-            decision: Decision = evaluate(principal, actions, [target], resource_policies)
+            decision = evaluate(principal, actions, [target], resource_policies)
             if decision.allowed:
                 reaching.append(
                     {

@@ -207,7 +207,7 @@ def test_a_bucket_policy_letting_a_service_write_fails() -> None:
             }
         ]
     }
-    verdict = _state(policy=policy)
+    verdict = _state(READER, policy=policy)
     assert not verdict.passed
     assert "logging.s3.amazonaws.com can s3:PutObject" in verdict.message
 
@@ -251,9 +251,15 @@ def test_the_lock_tables_resource_policy_counts() -> None:
             }
         ]
     }
-    verdict = _lock(policy=policy)
+    verdict = _lock(READER, policy=policy)
     assert not verdict.passed
     assert "arn:aws:iam::210987654321:root can dynamodb:PutItem" in verdict.message
+
+
+def test_an_account_without_roles_or_users_is_not_a_pass() -> None:
+    """Boundary: the auditor's own principal is always listed; an empty answer fails."""
+    assert not _state().passed
+    assert "lists no role or user" in _lock().message
 
 
 # --- apply-role-trust-pinned: the judgement ---------------------------------------------

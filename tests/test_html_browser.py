@@ -140,9 +140,9 @@ def test_matrix_cells_and_counts(page: Any, demo: tuple[Report, Path]) -> None:
                 control.counts.waived,
             )
         ]
-    assert _shown(page) == len(report.results) == 90
+    assert _shown(page) == len(report.results) == 96
     assert (
-        "Overall: ✗ FAIL — 82 passed, 8 failed" in page.find_element("css selector", "header").text
+        "Overall: ✗ FAIL — 88 passed, 8 failed" in page.find_element("css selector", "header").text
     )
 
 

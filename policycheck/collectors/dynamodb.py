@@ -4,6 +4,7 @@ the resource-based policies of every table and stream of the account (who else a
 lets in); and the account's IAM roles and users."""
 
 import json
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -130,27 +131,29 @@ def _resource_policies(ctx: FetchContext) -> dict[str, Any]:
         for page in dynamodb.get_paginator("list_tables").paginate()
         for name in page["TableNames"]
     ] + _stream_arns(ctx.client("dynamodbstreams"))
-    return {arn: _resource_policy(ctx, arn) for arn in arns}
+    return {arn: ctx.memo(_policy_key(arn), partial(_read_policy, dynamodb, arn)) for arn in arns}
 
 
-def _resource_policy(ctx: FetchContext, arn: str) -> Any:
-    """The resource-based policy of a table or stream (None: it has none), read once per
-    run however many facts ask."""
+def _policy_key(arn: str) -> tuple[str, str]:
+    """The memo key of a table's or stream's resource policy: read once per run however
+    many facts ask."""
+    return ("dynamodb-resource-policy", arn)
 
-    def read() -> Any:
-        try:
-            answer = ctx.client("dynamodb").get_resource_policy(ResourceArn=arn)
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != NO_RESOURCE_POLICY:
-                raise
-            return None
-        return json.loads(answer["Policy"])
 
-    return ctx.memo(("dynamodb-resource-policy", arn), read)
+def _read_policy(dynamodb: Any, arn: str) -> Any:
+    """The resource-based policy of a table or stream (None: it has none)."""
+    try:
+        answer = dynamodb.get_resource_policy(ResourceArn=arn)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != NO_RESOURCE_POLICY:
+            raise
+        return None
+    return json.loads(answer["Policy"])
 
 
 def _table_resource_policy(ctx: FetchContext) -> Any:
-    return _resource_policy(ctx, f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{ctx.name}")
+    arn = f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{ctx.name}"
+    return ctx.memo(_policy_key(arn), partial(_read_policy, ctx.client("dynamodb"), arn))
 
 
 #: The table's own resource-based policy (None: it has none).
