@@ -5,7 +5,7 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from policycheck.examples import Call, Deviation, Examples, Json
-from policycheck.iameval import Policy, Principal, Target, evaluate
+from policycheck.iameval import ANYONE, Policy, Target, evaluate
 from policycheck.registry import RESOURCE, CheckParams, Facts, NoParams, Verdict, check, judge
 
 SseAlgorithm = Literal["AES256", "aws:kms", "aws:kms:dsse"]
@@ -474,19 +474,6 @@ def retains_all_versions(facts: Facts, params: NoParams) -> Verdict:
     else:
         text = "no enabled lifecycle rule deletes data"
     return judge(not deleting, text, "no rule that deletes data", expected=expected, observed=rules)
-
-
-#: A principal the bucket policy cannot name: of no account it trusts, allowed everything
-#: by its own policies. What is denied to it is denied to every principal.
-ANYONE = Principal(
-    "arn:aws:iam::000000000000:role/any-principal",
-    (
-        Policy(
-            "any identity policy",
-            {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}},
-        ),
-    ),
-)
 
 
 @check(

@@ -15,24 +15,28 @@ resource of a set?
   exact over every ARN of the set (``policycheck.wildcards.some_string_matches``).
 - Conditions are never guessed: an Allow under a condition counts as allowing and a Deny
   under a condition as not denying, so an unknown condition cannot turn a reach into
-  isolation. The answer names the conditional statements that played a part.
+  isolation. The answer names the conditional statements that played a part. One
+  condition is known, not guessed: ``aws:PrincipalArn`` (String/Arn Equals/Like and their
+  Not and IfExists forms, alone in the Condition) is decided for a role or user whose ARN
+  is the principal's own, never for a stand-in (``Principal.exact``).
 - A managed policy counts in its default version: callers pass the documents of the
   default versions (the collectors read ``DefaultVersionId``).
 
 Not modelled, each on the side of reach (see the README): service control policies,
 resource control policies and session policies (they can only take permissions away, so
-leaving them out can only report more reach), the values of conditions, ``NotPrincipal``
-in a Deny (read as not denying), and principals of other accounts.
+leaving them out can only report more reach), the values of conditions other than
+``aws:PrincipalArn``, ``NotPrincipal`` in a Deny (read as not denying), and the policies
+of principals of other accounts (``outside``: taken to allow everything).
 """
 
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import product
 from typing import Any
 
 from policycheck.policydocs import as_list, covers_action, statements
-from policycheck.wildcards import some_string_matches
+from policycheck.wildcards import some_string_matches, wildcard_match
 
 _ACCOUNT_PRINCIPAL = re.compile(r"(?:\d{12}|arn:[^:]+:iam::\d{12}:root)")
 _ROLE_OR_SESSION = re.compile(
@@ -58,6 +62,9 @@ class Principal:
     arn: str
     policies: tuple[Policy, ...]
     boundary: Policy | None = None
+    #: Whether ``arn`` is the principal's own (its ``aws:PrincipalArn``); False for a
+    #: stand-in for principals a policy cannot name (``ANYONE``, another account).
+    exact: bool = True
 
 
 @dataclass(frozen=True)
@@ -119,8 +126,47 @@ def _principal_values(statement: Mapping[str, Any], key: str) -> list[str] | Non
     if value == "*":
         return ["*"]
     if isinstance(value, Mapping):
-        return [str(v) for v in as_list(value.get("AWS"))]
+        return [str(v) for kind in ("AWS", "Service") for v in as_list(value.get(kind))]
     return []
+
+
+def foreign_principals(policy: Policy, account_id: str) -> list[str]:
+    """The principals a resource-based policy's Allow statements name that are not of
+    ``account_id``: other accounts' ARNs and accounts, and AWS services. Each can act
+    with its own identity policies, which this account cannot read."""
+    named = [
+        value
+        for ref, body in _refs(policy)
+        if ref.effect == "Allow"
+        for value in _principal_values(body, "Principal") or []
+    ]
+    return [
+        value
+        for value in dict.fromkeys(named)
+        if value != "*" and account_id not in [*value.split(":")[4:5], value]
+    ]
+
+
+#: A principal a resource-based policy cannot name: of no account it trusts, allowed
+#: everything by its own policies. What is denied to it is denied to every principal.
+ANYONE = Principal(
+    "arn:aws:iam::000000000000:role/any-principal",
+    (
+        Policy(
+            "any identity policy",
+            {"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}},
+        ),
+    ),
+    exact=False,
+)
+
+
+def outside(arn: str) -> Principal:
+    """The principals ``arn`` names outside the account (another account's role, that
+    account, an AWS service, ``*``: anyone): their own policies cannot be read here and
+    are taken to allow everything, so what they can do is what the resource-based
+    policy grants them (across accounts both sides must allow) less its Denies."""
+    return Principal(arn, (), exact=False)
 
 
 def _same_role(named: str, principal_arn: str) -> bool:
@@ -160,6 +206,59 @@ def _resource_statements(principal: Principal, policy: Policy) -> Iterator[_Stat
             or any(_ACCOUNT_PRINCIPAL.fullmatch(n) and account and account in n for n in named)
         ):
             yield _Statement(ref, body)
+
+
+#: The operators a condition on ``aws:PrincipalArn`` is decided with (``IfExists``
+#: changes nothing: an IAM role's or user's request always carries the key).
+_PRINCIPAL_ARN_OPERATORS = {
+    f"{kind}{negated}{test}": (kind, bool(negated), test == "Like")
+    for kind in ("String", "Arn")
+    for negated in ("", "Not")
+    for test in ("Equals", "Like")
+}
+
+
+def _arn_like(pattern: str, arn: str) -> bool:
+    """ArnLike: each of the six colon-delimited parts matched on its own."""
+    parts, theirs = pattern.split(":", 5), arn.split(":", 5)
+    return len(parts) == len(theirs) and all(map(wildcard_match, parts, theirs))
+
+
+def _principal_arn_condition(condition: Mapping[str, Any], arn: str) -> bool | None:
+    """Whether a Condition that tests only ``aws:PrincipalArn`` holds for ``arn``;
+    None when it tests anything else (it is then not decided here)."""
+    results = []
+    for operator, block in condition.items():
+        known = _PRINCIPAL_ARN_OPERATORS.get(str(operator).removesuffix("IfExists"))
+        if known is None or not isinstance(block, Mapping) or not block:
+            return None
+        kind, negated, like = known
+        for key, values in block.items():
+            if str(key).lower() != "aws:principalarn":
+                return None
+            if kind == "Arn":
+                matched = any(_arn_like(str(v), arn) for v in as_list(values))
+            elif like:
+                matched = any(wildcard_match(str(v), arn) for v in as_list(values))
+            else:
+                matched = arn in [str(v) for v in as_list(values)]
+            results.append(matched != negated)
+    return all(results)
+
+
+def _applies(principal: Principal, ref: StatementRef, body: Mapping[str, Any]) -> _Statement | None:
+    """The statement as it applies to ``principal``: a Condition on ``aws:PrincipalArn``
+    alone is decided for a principal whose ARN is known (the statement then applies
+    unconditionally, or not at all); any other stays conditional."""
+    if not ref.conditional or not principal.exact:
+        return _Statement(ref, body)
+    holds = _principal_arn_condition(body["Condition"], principal.arn)
+    if holds is None:
+        return _Statement(ref, body)
+    if not holds:
+        return None
+    decided = replace(ref, sid=f"{ref.sid} (aws:PrincipalArn matches)", conditional=False)
+    return _Statement(decided, {k: v for k, v in body.items() if k != "Condition"})
 
 
 @dataclass(frozen=True)
@@ -264,6 +363,16 @@ def _action_allowed(
     return allowed
 
 
+def _decided(principal: Principal, found: list[_Statement]) -> list[_Statement]:
+    """The statements with their ``aws:PrincipalArn`` conditions decided (``_applies``)."""
+    decided = []
+    for statement in found:
+        applied = _applies(principal, statement.ref, statement.body)
+        if applied is not None:
+            decided.append(replace(applied, bounded=statement.bounded))
+    return decided
+
+
 def evaluate(
     principal: Principal,
     actions: Iterable[str],
@@ -273,13 +382,17 @@ def evaluate(
     """Can ``principal`` perform any of ``actions`` on any resource of ``targets``?
     ``resource_policies``: the resource-based policies of the resources asked about."""
     applicable = _Applicable(
-        identity=[_Statement(ref, body) for p in principal.policies for ref, body in _refs(p)],
+        identity=_decided(
+            principal, [_Statement(r, b) for p in principal.policies for r, b in _refs(p)]
+        ),
         boundary=(
-            [_Statement(ref, body) for ref, body in _refs(principal.boundary)]
+            _decided(principal, [_Statement(r, b) for r, b in _refs(principal.boundary)])
             if principal.boundary is not None
             else None
         ),
-        on_resource=[s for p in resource_policies for s in _resource_statements(principal, p)],
+        on_resource=_decided(
+            principal, [s for p in resource_policies for s in _resource_statements(principal, p)]
+        ),
     )
     tally, asked = _Tally(), tuple(targets)
     allowed = [a for a in dict.fromkeys(actions) if _action_allowed(applicable, a, asked, tally)]

@@ -7,6 +7,8 @@ from policycheck.registry import NOW, RESOURCE, Verdict
 from policycheck.report import Report, ResourceInfo, Result, RunInfo, summarize
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from policycheck.bindings import ResourceInstance
     from policycheck.locations import Where
     from policycheck.planning import Target
@@ -18,6 +20,20 @@ REQUIRED_PARAMS: dict[str, dict[str, Any]] = {
     "recovery-path-present": {"kind": "file", "procedure": "§4.1 render"},
     "recovery-workflow-runnable": {"procedure": "§4.1 re-run"},
 }
+
+
+def moto_clients(url: str, region: str = "eu-central-1") -> "Callable[[str], Any]":
+    """client(service) for the moto server at ``url``: one client per service."""
+    import boto3
+
+    made: dict[str, Any] = {}
+
+    def client(service: str) -> Any:
+        if service not in made:
+            made[service] = boto3.client(service, endpoint_url=url, region_name=region)
+        return made[service]
+
+    return client
 
 
 def judge(

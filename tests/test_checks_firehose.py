@@ -8,7 +8,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from checkhelpers import judge
+from checkhelpers import judge, moto_clients
 from faults import Fault
 from policycheck.facts import FactOutcome, FetchContext
 from policycheck.fetching import read_fact
@@ -209,15 +209,8 @@ def test_no_stream_fails() -> None:
 # --- the collector against moto --------------------------------------------------------
 
 
-def _clients(url: str) -> Callable[[str], Any]:
-    made: dict[str, Any] = {}
-
-    def client(service: str) -> Any:
-        if service not in made:
-            made[service] = boto3.client(service, endpoint_url=url, region_name=REGION)
-        return made[service]
-
-    return client
+def _clients(url: str) -> Any:
+    return moto_clients(url, REGION)
 
 
 def _read(client: Callable[[str], Any]) -> FactOutcome:

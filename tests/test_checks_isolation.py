@@ -4,10 +4,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import boto3
 import pytest
 
-from checkhelpers import judge, target
+from checkhelpers import judge, moto_clients, target
 from faults import Fault
 from policycheck.bindings import ResourceInstance
 from policycheck.evaluation import evaluate
@@ -152,15 +151,8 @@ TRUST = {
 }
 
 
-def _clients(url: str):
-    made: dict[str, Any] = {}
-
-    def client(service: str) -> Any:
-        if service not in made:
-            made[service] = boto3.client(service, endpoint_url=url, region_name=REGION)
-        return made[service]
-
-    return client
+def _clients(url: str) -> Any:
+    return moto_clients(url, REGION)
 
 
 class Proxy:

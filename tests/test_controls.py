@@ -35,6 +35,9 @@ def test_catalog_maps_the_seed_controls(catalog: Catalog) -> None:
         "dynamodb-access-isolated",
         "terraform-backend-encrypted-and-locked",
         "s3-bucket-in-region",
+        "state-writers-restricted",
+        "lock-writers-restricted",
+        "apply-role-trust-pinned",
     ]
     assert catalog.get("SC.10.03.01").check_ids == [
         "ecr-image-available",

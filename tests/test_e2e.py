@@ -39,7 +39,7 @@ def test_compliant_account_passes_everything(moto: MotoServer, workspace: Worksp
     result, report = audit(moto, workspace, subprocess_=True)  # the CLI as a process
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(_statuses(report).values()) == {"pass"}
-    assert report["summary"]["results"]["total"] == 140
+    assert report["summary"]["results"]["total"] == 146
     assert {r["check_id"] for r in report["results"]} == set(load_registry().checks) - {
         "s3-cross-region-replication"
     }  # not bound by default
@@ -49,7 +49,7 @@ def test_compliant_account_passes_everything(moto: MotoServer, workspace: Worksp
     ]
     assert all(c["manual"] for c in report["controls"])
     assert [e["account_id"] for e in report["run"]["environments"]] == ["123456789012"] * 2
-    assert "PASS: 140 passed, 0 failed, 0 errors in 140 results" in result.stdout
+    assert "PASS: 146 passed, 0 failed, 0 errors in 146 results" in result.stdout
     markdown = (workspace.directory / "out" / "report.md").read_text()
     assert "## Manual statements" in markdown
 
@@ -84,7 +84,7 @@ def test_every_deviation_fails_exactly_its_result(moto: MotoServer, workspace: W
     from policycheck.runner import RunOptions, run_audit
 
     deviations = _deviations(workspace)
-    assert len(deviations) == len({b.check.id for b in workspace.policy.bindings}) == 21
+    assert len(deviations) == len({b.check.id for b in workspace.policy.bindings}) == 24
     policy = workspace.policy
     seed(policy, moto.url, deviations=tuple(deviations))
     catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
@@ -232,13 +232,15 @@ def test_access_denied_is_an_error_for_that_fact_only(
     assert set(errors) == {
         ("dev", "s3-policy-denies-delete", "nn-aiconnectors-audit-dev"),
         ("prod", "s3-policy-denies-delete", "nn-aiconnectors-audit-prod"),
+        ("dev", "state-writers-restricted", "aiconnectors-terraform-state-dev"),
+        ("prod", "state-writers-restricted", "aiconnectors-terraform-state-prod"),
     }
     for r in errors.values():
         assert r["error"]["code"] == "AccessDenied"
         assert r["message"].startswith("could not read s3:GetBucketPolicy: AccessDenied")
     assert {r["status"] for r in report["results"]} == {"pass", "error"}
     assert [c["status"] for c in report["controls"] if c["id"] == "SC.10.02"] == ["error"]
-    assert "ERROR: 138 passed, 0 failed, 2 errors" in result.stdout
+    assert "ERROR: 142 passed, 0 failed, 4 errors" in result.stdout
 
 
 def test_denied_iam_read_errors_every_isolation_result(
@@ -259,7 +261,7 @@ def test_throttling_is_retried_through(moto: MotoServer, workspace: Workspace) -
     moto.faults.add(Fault("DescribeTimeToLive", "ThrottlingException", 400, times=1))
     result, report = audit(moto, workspace)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert report["summary"]["results"]["pass"] == 140
+    assert report["summary"]["results"]["pass"] == 146
     assert moto.faults.injected == {"GetBucketVersioning": 1, "DescribeTimeToLive": 1}
     # 4 buckets and 8 tables: each throttled call was retried, none was given up.
     assert moto.faults.requests["GetBucketVersioning"] == 4 + 1
@@ -369,6 +371,9 @@ def test_controls_filter(moto: MotoServer, workspace: Workspace) -> None:
         "dynamodb-access-isolated",
         "terraform-backend-encrypted-and-locked",
         "s3-bucket-in-region",
+        "state-writers-restricted",
+        "lock-writers-restricted",
+        "apply-role-trust-pinned",
     }
     assert report["run"]["selected_controls"] == ["SC.10.02"]
     assert not (workspace.directory / "out" / "report.md").exists()

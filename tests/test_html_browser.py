@@ -140,9 +140,9 @@ def test_matrix_cells_and_counts(page: Any, demo: tuple[Report, Path]) -> None:
                 control.counts.waived,
             )
         ]
-    assert _shown(page) == len(report.results) == 140
+    assert _shown(page) == len(report.results) == 146
     assert (
-        "Overall: ✗ FAIL — 130 passed, 10 failed"
+        "Overall: ✗ FAIL — 136 passed, 10 failed"
         in page.find_element("css selector", "header").text
     )
 

@@ -309,3 +309,63 @@ def test_wildcard_sets_are_decided_exactly() -> None:
     assert some_string_matches([TABLES + "t/index/?*"], [TABLES + "t/index/a*"])
     assert not some_string_matches([TABLES + "t/index/?*", TABLES + "t"])
     assert some_string_matches(["A*"], ["a*"])  # case-sensitive: "A..." is not "a*"
+
+
+def _deny_unless(operator: str, values: object) -> Policy:
+    """A table policy: everyone allowed, Deny to whoever the condition on
+    aws:PrincipalArn selects."""
+    return Policy(
+        "table policy",
+        {
+            "Statement": [
+                {"Effect": "Allow", "Principal": "*", "Action": "dynamodb:*", "Resource": "*"},
+                {
+                    "Sid": "OnlyWriters",
+                    "Effect": "Deny",
+                    "Principal": "*",
+                    "Action": "dynamodb:PutItem",
+                    "Resource": "*",
+                    "Condition": {operator: {"aws:PrincipalArn": values}},
+                },
+            ]
+        },
+    )
+
+
+WRITER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/writer"
+
+
+def _put(principal: Principal, policy: Policy) -> bool:
+    return evaluate(principal, ["dynamodb:PutItem"], [Target(TABLES + "lock")], [policy]).allowed
+
+
+def test_a_condition_on_the_principal_arn_is_decided_for_a_known_principal() -> None:
+    """aws:PrincipalArn is the role's ARN: the Deny applies to others, not to the writer
+    (the negated operators, their Like and IfExists forms, ArnNotLike part by part)."""
+    other, writer = Principal(ROLE, ()), Principal(WRITER_ROLE, ())
+    for operator, values in [
+        ("ArnNotEquals", [WRITER_ROLE]),
+        ("StringNotEquals", WRITER_ROLE),
+        ("StringNotLike", f"arn:aws:iam::{ACCOUNT}:role/wr*"),
+        ("ArnNotLikeIfExists", "arn:aws:iam::*:role/writer"),
+    ]:
+        policy = _deny_unless(operator, values)
+        assert not _put(other, policy), operator
+        assert _put(writer, policy), operator
+    decision = evaluate(other, ["dynamodb:PutItem"], [Target(TABLES + "lock")], [policy])
+    assert _named(decision.deciding) == [
+        "Deny OnlyWriters (aws:PrincipalArn matches) of table policy"
+    ]
+
+
+def test_other_conditions_and_unknown_principals_stay_conservative() -> None:
+    """A condition with another key, an operator not decided here, or a stand-in for
+    principals the policy cannot name: the Deny counts as not denying."""
+    other = Principal(ROLE, ())
+    assert _put(other, _deny_unless("StringNotEqualsIgnoreCase", WRITER_ROLE))
+    assert _put(other, _deny_unless("ForAnyValue:StringNotEquals", WRITER_ROLE))
+    mixed = _deny_unless("ArnNotEquals", WRITER_ROLE)
+    mixed.document["Statement"][1]["Condition"]["Bool"] = {"aws:SecureTransport": "false"}
+    assert _put(other, mixed)
+    stand_in = Principal(ROLE, (), exact=False)
+    assert _put(stand_in, _deny_unless("ArnNotEquals", WRITER_ROLE))

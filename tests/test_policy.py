@@ -31,6 +31,9 @@ def test_shipped_policy_binds_every_promise(policy: Policy) -> None:
         ("ecs-service-stable", "ecs_services"),
         ("ssm-parameter-secure", "client_secrets"),
         ("terraform-lock-table-ready", "lock_table"),
+        ("state-writers-restricted", "state_bucket"),
+        ("lock-writers-restricted", "lock_table"),
+        ("apply-role-trust-pinned", "apply_role"),
         ("dr-drill-evidence-fresh", "ecs_redeploy_drill"),
         ("dr-drill-evidence-fresh", "dynamodb_recovery_test"),
         ("dr-drill-evidence-fresh", "environment_rebuild_drill"),
@@ -164,7 +167,7 @@ BROKEN = [
         "type: s3_bucket\n    name: aiconnectors",
         "type: s3_bukket\n    name: aiconnectors",
         "resources.state_bucket.type: unknown resource type 's3_bukket'; known: dr_drill, "
-        "dynamodb_table, ecr_repository, ecs_service, github_workflow, repository_path, "
+        "dynamodb_table, ecr_repository, ecs_service, github_workflow, iam_role, repository_path, "
         "s3_bucket, ssm_parameter, terraform_tree",
     ),
     (
@@ -258,7 +261,7 @@ def test_sha256_is_of_the_file_bytes(policy: Policy) -> None:
 def test_cli_validate_ok() -> None:
     result = run_cli("validate", "--policy", POLICY_PATH)
     assert result.returncode == 0, result.stderr
-    assert "valid — 2 environment(s), 19 resource group(s), 30 check binding(s), 140 result(s)" in (
+    assert "valid — 2 environment(s), 20 resource group(s), 33 check binding(s), 146 result(s)" in (
         result.stdout
     )
 

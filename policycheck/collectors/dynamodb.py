@@ -1,13 +1,16 @@
 """DynamoDB tables: the resource type, and its facts: continuous backups (PITR), Time to
-Live, the table description and the KMS key that encrypts it; and the resource-based
-policies of every table and stream of the account (who else a table lets in)."""
+Live, the table description, the KMS key that encrypts it and its resource-based policy;
+the resource-based policies of every table and stream of the account (who else a table
+lets in); and the account's IAM roles and users."""
 
 import json
+from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from policycheck.collectors.ecs import ECS_SERVICE
+from policycheck.collectors.iam import account_principals_fact
 from policycheck.examples import Call
 from policycheck.facts import FactSpec, FetchContext, UnknownAnswer
 from policycheck.resources import Listing, ResourceType
@@ -130,16 +133,40 @@ def _resource_policies(ctx: FetchContext) -> dict[str, Any]:
         for page in dynamodb.get_paginator("list_tables").paginate()
         for name in page["TableNames"]
     ] + _stream_arns(ctx.client("dynamodbstreams"))
-    policies: dict[str, Any] = {}
-    for arn in arns:
-        try:
-            policies[arn] = json.loads(dynamodb.get_resource_policy(ResourceArn=arn)["Policy"])
-        except ClientError as error:
-            if error.response.get("Error", {}).get("Code") != NO_RESOURCE_POLICY:
-                raise
-            policies[arn] = None
-    return policies
+    return {arn: ctx.memo(_policy_key(arn), partial(_read_policy, dynamodb, arn)) for arn in arns}
 
+
+def _policy_key(arn: str) -> tuple[str, str]:
+    """The memo key of a table's or stream's resource policy: read once per run however
+    many facts ask."""
+    return ("dynamodb-resource-policy", arn)
+
+
+def _read_policy(dynamodb: Any, arn: str) -> Any:
+    """The resource-based policy of a table or stream (None: it has none)."""
+    try:
+        answer = dynamodb.get_resource_policy(ResourceArn=arn)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != NO_RESOURCE_POLICY:
+            raise
+        return None
+    return json.loads(answer["Policy"])
+
+
+def _table_resource_policy(ctx: FetchContext) -> Any:
+    arn = f"arn:aws:dynamodb:{ctx.region}:{ctx.account_id}:table/{ctx.name}"
+    return ctx.memo(_policy_key(arn), partial(_read_policy, ctx.client("dynamodb"), arn))
+
+
+#: The table's own resource-based policy (None: it has none).
+RESOURCE_POLICY = _table_fact(
+    "dynamodb_table.resource_policy",
+    ("dynamodb:GetResourcePolicy",),
+    _table_resource_policy,
+    uses_memo=True,
+)
+#: Every role and user of the account with its policies: who else can write a table.
+ACCOUNT_PRINCIPALS = account_principals_fact("dynamodb_account.iam_principals", DYNAMODB_TABLE)
 
 RESOURCE_POLICIES = FactSpec(
     "dynamodb_account.resource_policies",
@@ -147,4 +174,5 @@ RESOURCE_POLICIES = FactSpec(
     ("dynamodb:GetResourcePolicy", "dynamodb:ListTables", "dynamodb:ListStreams"),
     _resource_policies,
     scope="account",
+    uses_memo=True,
 )

@@ -1,12 +1,13 @@
 """S3 buckets: the resource type, and the facts of a bucket (versioning, encryption,
 public-access block, lifecycle, policy, replication) and of its account (the account-level
-public-access block)."""
+public-access block, its IAM roles and users)."""
 
 import json
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from policycheck.collectors.iam import account_principals_fact
 from policycheck.examples import Call
 from policycheck.facts import FactSpec, FetchContext
 from policycheck.resources import Listing, ListingScope, ResourceType
@@ -184,3 +185,5 @@ ACCOUNT_PUBLIC_ACCESS_BLOCK = FactSpec(
     scope="account",
     absent_codes=NO_PUBLIC_ACCESS_BLOCK,
 )
+#: Every role and user of the account with its policies: who else can write a bucket.
+ACCOUNT_PRINCIPALS = account_principals_fact("s3_account.iam_principals", S3_BUCKET)

@@ -57,6 +57,10 @@ _REPOSITORY = (
     "read from the platform repository's commit by policycheck run; a plan shows neither "
     "the backend configuration nor the recovery plan's files"
 )
+_ACCOUNT_IAM = (
+    "a plan shows the roles and policies its configuration manages, not every role and "
+    "user of the account"
+)
 #: Facts a plan cannot supply, and why (the reason a not_assessed result gives).
 NOT_FROM_PLAN: Mapping[str, str] = MappingProxyType(
     {
@@ -66,6 +70,16 @@ NOT_FROM_PLAN: Mapping[str, str] = MappingProxyType(
         ),
         "dr_drill.records": _EVIDENCE,
         "dr_drill.deleted_records": _EVIDENCE,
+        "s3_account.iam_principals": _ACCOUNT_IAM,
+        "dynamodb_account.iam_principals": _ACCOUNT_IAM,
+        "dynamodb_table.resource_policy": (
+            "the lock table's resource policy is judged only with every role and user of "
+            "the account, which a plan cannot show"
+        ),
+        "iam_role.trust_policy": (
+            "the apply role is what applies the plan: it is created outside the platform's "
+            "configuration (a bootstrap), so the platform's plan does not show its trust policy"
+        ),
         "s3_bucket.replication": _REPLICATION,
         "s3_bucket.replication_destinations": _REPLICATION,
         "s3_bucket.region": "a plan does not show the region a bucket was created in",
