@@ -6,6 +6,7 @@ back-matter resource is referenced and its hash is the file's."""
 
 import hashlib
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from policycheck.render import FORMATS
 from policycheck.report import Report
 
 ROOT = Path(__file__).parent.parent
+REAL_PLANS = ROOT / "tests" / "fixtures" / "terraform" / "real"
 MODELS = {
     "catalog.json": ("catalog", Catalog),
     "assessment-plan.json": ("assessment-plan", AssessmentPlan),
@@ -29,13 +31,33 @@ MODELS = {
 }
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's report set with OSCAL."""
-    out = tmp_path_factory.mktemp("demo")
-    result = run_cli("demo", "--output-dir", out, "--format", "json,oscal", cwd=out)
-    assert result.returncode == 0, result.stderr
-    return out
+@pytest.fixture(scope="module", params=["demo", "plan"])
+def demo(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report set with OSCAL: the demo's (a live run, with its deliberate failures),
+    and a Terraform plan's (a real plan of Terraform 0.12, judged with a policy naming its
+    buckets)."""
+    out = tmp_path_factory.mktemp(request.param)
+    if request.param == "demo":
+        result = run_cli("demo", "--output-dir", out, "--format", "json,oscal", cwd=out)
+        assert result.returncode == 0, result.stderr
+        return out
+    policy = out / "policy"
+    policy.mkdir()
+    (policy / "controls").symlink_to(ROOT / "controls")
+    shutil.copy(REAL_PLANS / "policy.yaml", policy / "policy.yaml")
+    plan = sorted(REAL_PLANS.glob("*.json"))[0]
+    result = run_cli(
+        "plan",
+        plan,
+        "--policy",
+        policy / "policy.yaml",
+        "--format",
+        "json,oscal",
+        "-o",
+        out / "set",
+    )
+    assert result.returncode == 1, result.stderr  # the plan's buckets fail
+    return out / "set"
 
 
 def _documents(out: Path) -> dict[str, dict[str, Any]]:
@@ -141,7 +163,8 @@ def test_findings_target_statements_of_the_catalog(demo: Path) -> None:
         target = finding["target"]
         assert target["type"] == "statement-id"
         assert parts[target["target-id"]]["name"] == "statement"
-        assert {r["observation-uuid"] for r in finding["related-observations"]} <= observations
+        related = {r["observation-uuid"] for r in finding.get("related-observations", [])}
+        assert related <= observations
     reviewed = result["reviewed-controls"]["control-selections"][0]["include-controls"]
     assert {c["control-id"] for c in reviewed} == {c["id"] for c in controls}
     plan = documents["assessment-plan.json"]

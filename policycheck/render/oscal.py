@@ -347,8 +347,10 @@ def _observation(report: Report, result: Result) -> dict[str, Any]:
 
 
 def _finding(report: Report, control: ControlResult, lists: Lists) -> dict[str, Any]:
-    own = (r for r in report.results if r.check_id in control.checks)
-    return {
+    """The control's finding; its observations are its checks' results (a control not
+    assessed may have none: OSCAL lists are never empty)."""
+    checks = set(control.checks)
+    finding = {
         "uuid": _uuid(report, "finding", control.id),
         "title": f"{control.id} {control.title}",
         "description": f"{control.status.upper()}: {control.counts.pass_} passed, "
@@ -366,11 +368,15 @@ def _finding(report: Report, control: ControlResult, lists: Lists) -> dict[str, 
             "target-id": statement_id(control.id),
             "status": {"state": SATISFIED[control.status]},
         },
-        "related-observations": lists(
-            {"observation-uuid": _observation_uuid(report, r)} for r in own
-        ),
         **_crosswalk(control.frameworks),
     }
+    if any(r.check_id in checks for r in report.results):
+        finding["related-observations"] = lists(
+            {"observation-uuid": _observation_uuid(report, r)}
+            for r in report.results
+            if r.check_id in checks
+        )
+    return finding
 
 
 def _crosswalk(frameworks: Mapping[str, Mapping[str, str]]) -> dict[str, Any]:
