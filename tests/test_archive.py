@@ -268,7 +268,10 @@ def test_render_diff_and_merge_read_archived_reports(
     env = _env(moto)
     render = run_cli("render", uris[0], "--format", "csv", "-o", tmp_path / "views", env=env)
     assert render.returncode == 0, render.stderr
-    assert [p.name for p in (tmp_path / "views").iterdir()] == [FORMATS["csv"].filename, CHECKSUMS]
+    assert [p.name for p in (tmp_path / "views").iterdir()] == [
+        *FORMATS["csv"].filenames,
+        CHECKSUMS,
+    ]
     diff = run_cli("diff", *uris, "--fail-on-new", env=env)
     assert diff.returncode == 0, diff.stderr
     merge = run_cli("merge", *uris, "-o", tmp_path / "merged", env=env)

@@ -13,6 +13,7 @@ import pytest
 from conftest import run_cli
 from policycheck.render import FORMATS
 from policycheck.render.markdown import SHOWN_PER_CHECK, render_markdown
+from policycheck.render.oscal import statement_id
 from policycheck.render.sarif import fingerprint
 from policycheck.render.summary import render_summary
 from policycheck.report import Report
@@ -43,7 +44,7 @@ def test_render_every_format_with_checksums(demo_report: Path, tmp_path: Path) -
     assert result.returncode == 0, result.stderr
     sums = (tmp_path / "SHA256SUMS").read_text().splitlines()
     assert sorted(line.split("  ")[1] for line in sums) == sorted(
-        f.filename for f in FORMATS.values()
+        name for f in FORMATS.values() for name in f.filenames
     )
     import hashlib
 
@@ -212,16 +213,16 @@ def test_oscal_validates_against_the_official_schema(report: Report) -> None:
     assert not errors, [f"{list(e.path)}: {e.message}" for e in errors[:5]]
     results = document["assessment-results"]["results"][0]
     states = {f["target"]["target-id"]: f["target"]["status"]["state"] for f in results["findings"]}
-    assert {f["target"]["type"] for f in results["findings"]} == {"objective-id"}
+    assert {f["target"]["type"] for f in results["findings"]} == {"statement-id"}
     assert states == {
-        c.id: "satisfied" if c.status == "pass" else "not-satisfied"
+        statement_id(c.id): "satisfied" if c.status == "pass" else "not-satisfied"
         for c in report.controls
         if c.status in ("pass", "fail", "error", "waived")
     }
     assert len(results["observations"]) == len(report.results)
     assert {m for o in results["observations"] for m in o["methods"]} == {"TEST"}
     # The crosswalk: a prop per framework requirement, a link per framework.
-    secured = next(f for f in results["findings"] if f["target"]["target-id"] == "SC.10.02")
+    secured = next(f for f in results["findings"] if f["target"]["target-id"] == "SC.10.02_smt")
     cis = [p for p in secured["props"] if p["class"] == "CIS-AWS"]
     assert [(p["name"], p["value"], p["ns"]) for p in cis] == [
         ("framework-requirement", "2.1.4", "urn:policycheck:crosswalk")

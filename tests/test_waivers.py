@@ -279,7 +279,7 @@ def test_waived_report_renders_in_every_format(moto: MotoServer, workspace: Work
     oscal = json.loads((out / "assessment-results.json").read_text())
     findings = oscal["assessment-results"]["results"][0]["findings"]
     assert (
-        next(f for f in findings if f["target"]["target-id"] == "SC.10.02")["target"]["status"][
+        next(f for f in findings if f["target"]["target-id"] == "SC.10.02_smt")["target"]["status"][
             "state"
         ]
         == "not-satisfied"

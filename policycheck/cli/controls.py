@@ -12,9 +12,11 @@ from policycheck.errors import EXIT_PASS, InputError
 from policycheck.statuses import STATUS_LABEL
 
 if TYPE_CHECKING:
+    from policycheck.controls import Catalog
     from policycheck.report import ControlResult, Report
 
 FRAMEWORK_IDS = ", ".join(FRAMEWORKS)
+LISTING_FORMATS = ("table", "oscal-catalog")
 
 
 def add(commands: Any, parents: Parents) -> None:
@@ -36,6 +38,13 @@ def add(commands: Any, parents: Parents) -> None:
         help=f"a framework: {FRAMEWORK_IDS}",
     )
     parser.add_argument(
+        "--format",
+        choices=LISTING_FORMATS,
+        default="table",
+        help="table (default), or oscal-catalog: the controls as a NIST OSCAL catalog "
+        "(JSON; what `render --format oscal` writes as catalog.json)",
+    )
+    parser.add_argument(
         "--report",
         type=Path,
         metavar="REPORT",
@@ -50,6 +59,11 @@ def execute(args: argparse.Namespace) -> int:
 
     if args.report and not args.framework:
         raise InputError("--report: only with --framework")
+    if args.format == "oscal-catalog":
+        if args.framework is not None:
+            raise InputError("--format oscal-catalog: not with --framework")
+        print(oscal_catalog(load(args)[1]))
+        return EXIT_PASS
     if args.framework is not None:
         if args.framework not in FRAMEWORKS:
             raise InputError(
@@ -70,6 +84,21 @@ def execute(args: argparse.Namespace) -> int:
     ]
     print(tabulate(rows, headers=["Control", "Title", "Checks", "Frameworks"], tablefmt="simple"))
     return EXIT_PASS
+
+
+def oscal_catalog(catalog: "Catalog") -> str:
+    """The catalog as an OSCAL catalog, last modified when its newest control file was."""
+    import json
+    from datetime import UTC, datetime
+
+    from policycheck.render.oscal import CatalogControl, catalog_document
+
+    newest = max(path.stat().st_mtime for path in catalog.files.values())
+    document = catalog_document(
+        [CatalogControl.of_control(control) for control in catalog.controls],
+        datetime.fromtimestamp(newest, UTC).isoformat(timespec="seconds"),
+    )
+    return json.dumps(document, indent=2)
 
 
 def _only(control: "ControlResult", environment: str) -> "ControlResult":

@@ -92,14 +92,14 @@ def _sources(inputs: list[str]) -> "Iterator[Path | NamedReport]":
 def execute(args: argparse.Namespace) -> int:
     from policycheck.history import build_history
     from policycheck.publish import check_output_dir, publish_set
-    from policycheck.render import FORMATS
+    from policycheck.render import MANAGED
     from policycheck.render.history import HISTORY_FORMATS
     from policycheck.spool import Scratch
 
     if args.since and args.until and args.since > args.until:
         raise InputError(f"--since {args.since} is after --until {args.until}")
     check_output_dir(args.output_dir)
-    holds_report = [f.filename for f in FORMATS.values() if (args.output_dir / f.filename).exists()]
+    holds_report = [name for name in MANAGED if (args.output_dir / name).exists()]
     if holds_report:
         raise InputError(
             f"--output-dir {args.output_dir}: holds a report set ({holds_report[0]}); history "

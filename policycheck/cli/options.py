@@ -133,7 +133,8 @@ def parents() -> Parents:
         metavar="LIST",
         help="comma-separated report formats: json, markdown, csv (control matrix), junit, "
         "sarif (code scanning), summary (for $GITHUB_STEP_SUMMARY, cut under 1 MiB), oscal "
-        "(NIST OSCAL assessment-results), html (one self-contained page for auditors: "
+        "(NIST OSCAL assessment results, with the assessment plan and the catalog they "
+        "refer to), html (one self-contained page for auditors: "
         "filters, print, evidence) (default: json,markdown)",
     )
     filters = _filters()
@@ -301,10 +302,10 @@ def prepare_output(output_dir: Path, inputs: "list[Path | str] | None" = None) -
     and one whose report set would replace a report this command reads."""
     from policycheck.errors import InputError
     from policycheck.publish import check_output_dir
-    from policycheck.render import CHECKSUMS, FORMATS
+    from policycheck.render import CHECKSUMS, MANAGED
 
     check_output_dir(output_dir)
-    replaced = {f.filename for f in FORMATS.values()} | {CHECKSUMS}
+    replaced = {*MANAGED, CHECKSUMS}
     for path in inputs or []:
         if (
             isinstance(path, Path)

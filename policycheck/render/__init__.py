@@ -1,8 +1,8 @@
-"""Renderers: each turns a report into one output file."""
+"""Renderers: each turns a report into its output file (OSCAL: the files it refers to too)."""
 
 import io
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -11,7 +11,14 @@ from policycheck.publish import publish_set
 from policycheck.render.html import write_html
 from policycheck.render.junit import write_junit
 from policycheck.render.markdown import render_markdown
-from policycheck.render.oscal import write_oscal
+from policycheck.render.oscal import (
+    CATALOG_FILE,
+    PLAN_FILE,
+    RESULTS_FILE,
+    write_catalog,
+    write_plan,
+    write_results,
+)
 from policycheck.render.reportjson import write_json
 from policycheck.render.sarif import write_sarif
 from policycheck.render.summary import render_summary
@@ -28,8 +35,9 @@ def render_json(report: Report) -> str:
 
 
 @dataclass(frozen=True)
-class Format:
-    name: str
+class Document:
+    """One file a format writes."""
+
     filename: str
     #: Writes the file as it renders it: the formats whose size grows with the results
     #: read them one at a time (report.md and summary.md have a size limit).
@@ -47,6 +55,23 @@ class Format:
         return path
 
 
+@dataclass(frozen=True)
+class Format(Document):
+    """A format: its own file, and the files it refers to, written beside it (OSCAL's
+    assessment results import the assessment plan, which refers to the catalog)."""
+
+    name: str = field(kw_only=True)
+    companions: tuple[Document, ...] = field(default=(), kw_only=True)
+
+    @property
+    def documents(self) -> tuple[Document, ...]:
+        return (self, *self.companions)
+
+    @property
+    def filenames(self) -> list[str]:
+        return [document.filename for document in self.documents]
+
+
 def _text(render: Callable[[Report], str]) -> Callable[[Report, TextIO], None]:
     def write(report: Report, out: TextIO) -> None:
         out.write(render(report))
@@ -57,20 +82,29 @@ def _text(render: Callable[[Report], str]) -> Callable[[Report, TextIO], None]:
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("json", "report.json", write_json),
-        Format("markdown", "report.md", _text(render_markdown)),
-        Format("csv", "report.csv", write_csv),
-        Format("junit", "report.junit.xml", write_junit),
-        Format("sarif", "report.sarif", write_sarif),
-        Format("summary", "summary.md", _text(render_summary)),
-        Format("oscal", "assessment-results.json", write_oscal),
-        Format("html", "report.html", write_html),
+        Format("report.json", write_json, name="json"),
+        Format("report.md", _text(render_markdown), name="markdown"),
+        Format("report.csv", write_csv, name="csv"),
+        Format("report.junit.xml", write_junit, name="junit"),
+        Format("report.sarif", write_sarif, name="sarif"),
+        Format("summary.md", _text(render_summary), name="summary"),
+        Format(
+            RESULTS_FILE,
+            write_results,
+            name="oscal",
+            companions=(Document(PLAN_FILE, write_plan), Document(CATALOG_FILE, write_catalog)),
+        ),
+        Format("report.html", write_html, name="html"),
     )
 }
 
 
+#: Every file a report set may hold (a set replaces the ones an older set wrote).
+MANAGED = [filename for f in FORMATS.values() for filename in f.filenames]
+
+
 def write_reports(report: Report, output_dir: Path, formats: list[str]) -> list[Path]:
-    """Render one file per format, then publish them into ``output_dir`` with SHA256SUMS
+    """Render each format's files, then publish them into ``output_dir`` with SHA256SUMS
     over them (in ``sha256sum`` format, for ``sha256sum -c`` and actions/attest) as one
     set: a reader sees the old set or the new one, and files of an older set that this
     one lacks are removed; other files in ``output_dir`` are kept (policycheck.publish).
@@ -78,9 +112,10 @@ def write_reports(report: Report, output_dir: Path, formats: list[str]) -> list[
     scratch = Scratch()
     try:
         files: dict[str, str | bytes | Path] = {
-            FORMATS[name].filename: FORMATS[name].write_into(report, scratch.path / name)
+            document.filename: document.write_into(report, scratch.path / document.filename)
             for name in formats
+            for document in FORMATS[name].documents
         }
-        return publish_set(output_dir, files, managed=[f.filename for f in FORMATS.values()])
+        return publish_set(output_dir, files, managed=MANAGED)
     finally:
         scratch.cleanup()
