@@ -250,8 +250,9 @@ def test_oscal_is_deterministic_and_the_schema_catches_mistakes(report: Report) 
 def test_a_framework_requirement_has_the_status_of_its_own_checks(
     report: Report, demo_report: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """NIST AC-6 (least privilege) is evidenced by dynamodb-access-isolated alone: it
-    passes though SC.10.02 fails (on a public access block in prod); AC-3 fails with it."""
+    """NIST AC-6 (least privilege) is evidenced by the access checks alone (the task roles'
+    isolation, the state's writers, the apply role's trust): it passes though SC.10.02
+    fails (on a public access block in prod); AC-3 fails with it."""
     from policycheck.cli import main
 
     control = next(c for c in report.controls if c.id == "SC.10.02")
@@ -260,7 +261,8 @@ def test_a_framework_requirement_has_the_status_of_its_own_checks(
     assert isolated and set(isolated) == {"pass"}
     markdown = FORMATS["markdown"].render(report)
     assert re.search(
-        r"\| NIST SP 800-53 Rev\. 5 +\| AC-6 +\| SC\.10\.02 +\| dynamodb-access-isolated +\| PASS ",
+        r"\| NIST SP 800-53 Rev\. 5 +\| AC-6 +\| SC\.10\.02 +\| dynamodb-access-isolated, "
+        r"state-writers-restricted, lock-writers-restricted, apply-role-trust-pinned +\| PASS ",
         markdown,
     ), markdown[markdown.index("## Framework crosswalk") :][:1500]
     assert re.search(r"\| AC-3 +\| SC\.10\.02 +\| s3-public-access-blocked +\| FAIL ", markdown)
@@ -270,5 +272,5 @@ def test_a_framework_requirement_has_the_status_of_its_own_checks(
     assert main(["controls", "--framework", "NIST-800-53", "--report", str(demo_report)]) == 0
     listing = capsys.readouterr().out
     assert re.search(
-        r"AC-6 +SC\.10\.02 +dynamodb-access-isolated +PASS +dev PASS, prod PASS", listing
+        r"AC-6 +SC\.10\.02 +dynamodb-access-isolated, +PASS +dev PASS, prod PASS", listing
     ), listing
