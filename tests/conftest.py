@@ -12,6 +12,7 @@ import yaml
 
 from faults import FaultInjector
 from policycheck.controls import Catalog, load_catalog
+from policycheck.demo.seeding import seed_repository
 from policycheck.demo.server import moto_server, reset
 from policycheck.paths import controls_dir_for
 from policycheck.policy import Policy, load_policy
@@ -162,6 +163,14 @@ class Workspace:
 @pytest.fixture
 def workspace(tmp_path: Path) -> Workspace:
     return _workspace(tmp_path)
+
+
+def compliant_platform(tmp_path: Path) -> Workspace:
+    """A workspace that is a compliant platform repository (git; the demo's writer): the
+    repository checks pass on it, in a plan run as live."""
+    space = _workspace(tmp_path)
+    seed_repository(space.policy)
+    return space
 
 
 def _workspace(tmp_path: Path) -> Workspace:

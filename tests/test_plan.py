@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from conftest import POLICY_PATH, REPO, MotoServer, run_cli
+from conftest import POLICY_PATH, REPO, MotoServer, _workspace, compliant_platform, run_cli
 from planbuilder import (
     FIXTURE,
     NEW_MCP,
@@ -25,7 +25,7 @@ from planbuilder import (
 )
 from policycheck.cli import main
 from policycheck.controls import Catalog, load_catalog
-from policycheck.demo.seeding import Deviation, demo_session, seed
+from policycheck.demo.seeding import Deviation, demo_session, seed, seed_repository
 from policycheck.demo.server import reset
 from policycheck.errors import InputError
 from policycheck.paths import controls_dir_for
@@ -38,17 +38,35 @@ from policycheck.report import UNJUDGED, Report
 from policycheck.runner import RunOptions, run_audit
 from policycheck.terraform.audit import plan_audit
 from policycheck.terraform.planfile import read_plan, read_plans
-from policycheck.terraform.sources import FROM_PLAN, NOT_FROM_PLAN, plan_judgeable
+from policycheck.terraform.sources import (
+    FROM_PLAN,
+    FROM_REPOSITORY,
+    NOT_FROM_PLAN,
+    from_repository,
+    plan_judgeable,
+)
 
 REGISTRY = load_registry()
 BOUND = sorted({b.check.id for b in load_policy(POLICY_PATH).bindings})
 #: The bound checks a plan can judge.
 JUDGEABLE = [c for c in BOUND if plan_judgeable(REGISTRY.checks[c])]
+#: Those it judges on the platform repository; the others on the plans.
+ON_REPOSITORY = [c for c in JUDGEABLE if from_repository(REGISTRY.checks[c])]
+ON_PLANS = [c for c in JUDGEABLE if c not in ON_REPOSITORY]
+#: Results of the compliant plan not judgeable from a plan (images, services, drills,
+#: bucket regions, the account's IAM and the apply role's trust).
+NOT_ASSESSED = 17
 
 
 @pytest.fixture(scope="module")
 def compliant() -> dict[str, Any]:
     return json.loads(FIXTURE.read_text())
+
+
+@pytest.fixture(scope="module")
+def policy(tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    """The shipped policy in a compliant platform repository."""
+    return compliant_platform(tmp_path_factory.mktemp("platform")).policy
 
 
 def judge(
@@ -64,10 +82,10 @@ def judge(
     return plan_audit(policy, catalog, selection, [read_plan(p) for p in paths])
 
 
-def plan_cli(path: Path, out: Path, *more: str) -> int:
-    """`policycheck plan PATH --env dev` with the shipped policy, in process: its exit code."""
+def plan_cli(policy: Policy, path: Path, out: Path, *more: str) -> int:
+    """`policycheck plan PATH --env dev` with the policy, in process: its exit code."""
     return main(
-        ["plan", str(path), "--env", "dev", "--policy", str(POLICY_PATH), "-o", str(out), *more]
+        ["plan", str(path), "--env", "dev", "--policy", str(policy.path), "-o", str(out), *more]
     )
 
 
@@ -84,10 +102,17 @@ def result(report: Report, check_id: str, name: str) -> Any:
 
 
 def test_every_fact_says_whether_a_plan_supplies_it() -> None:
-    """Declared once per fact: read from a plan, or why a plan cannot show it."""
-    assert set(FROM_PLAN).isdisjoint(NOT_FROM_PLAN)
-    assert set(FROM_PLAN) | set(NOT_FROM_PLAN) == set(REGISTRY.facts)
-    assert JUDGEABLE == [
+    """Declared once per fact: read from a plan, from the platform repository, or why a
+    plan cannot show it."""
+    sources = [set(FROM_PLAN), set(FROM_REPOSITORY), set(NOT_FROM_PLAN)]
+    assert sum(map(len, sources)) == len(set.union(*sources))  # each in one place
+    assert set.union(*sources) == set(REGISTRY.facts)
+    assert ON_REPOSITORY == [
+        "recovery-path-present",
+        "recovery-workflow-runnable",
+        "terraform-backend-encrypted-and-locked",
+    ]
+    assert ON_PLANS == [
         "dynamodb-access-isolated",
         "dynamodb-encryption-at-rest",
         "dynamodb-pitr-enabled",
@@ -109,7 +134,9 @@ def test_every_fact_says_whether_a_plan_supplies_it() -> None:
 def test_every_plan_judgeable_check_has_a_plan_deviation() -> None:
     """A check a plan can judge, with a deviation it catches live, has that deviation as
     a change to the plan (tests/planbuilder.py), so the comparison below covers it."""
-    judgeable = {c.id for c in REGISTRY.checks.values() if plan_judgeable(c)}
+    judgeable = {
+        c.id for c in REGISTRY.checks.values() if plan_judgeable(c) and not from_repository(c)
+    }
     with_deviation = {c for c in judgeable if REGISTRY.checks[c].examples.deviation.why != "(none)"}
     assert with_deviation == set(PLAN_DEVIATIONS)
 
@@ -121,23 +148,22 @@ def test_fixture_is_the_builders(tmp_path: Path) -> None:
 
 def test_compliant_plan(policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict) -> None:
     """Every check a plan can judge passes on every resource (a new MCP's table, role and
-    service included, their values unknown until apply where no check needs them); the
-    others are not_assessed, saying why; nothing is not_in_plan."""
+    service included, their values unknown until apply where no check needs them; the
+    repository checks on the compliant platform repository); the others are not_assessed,
+    saying why; nothing is not_in_plan."""
     report = judge(policy, catalog, tmp_path, compliant)
     for r in report.results:
         expected = "pass" if r.check_id in JUDGEABLE else "not_assessed"
         assert r.status == expected, (r.check_id, r.resource.name, r.message)
     assert report.summary.status == "pass"
     assert report.summary.results.not_in_plan == 0
-    # images, services, drills; the repository checks and bucket regions (read live); IAM
-    assert report.summary.results.not_assessed == 40
+    # images, services, drills and bucket regions (read live); the account's IAM
+    assert report.summary.results.not_assessed == NOT_ASSESSED
     assert {r.message for r in report.results if r.status == "not_assessed"} == {
         "a plan cannot show the images pushed to a repository",
         "a plan cannot show whether a service's tasks are running and its deployment completed",
         "a plan cannot show DR drill evidence (records committed to git)",
         "a plan does not show the region a bucket was created in",
-        "read from the platform repository's commit by policycheck run; a plan shows neither "
-        "the backend configuration nor the recovery plan's files",
         NOT_FROM_PLAN["s3_account.iam_principals"],
         "; ".join(
             NOT_FROM_PLAN[fact]
@@ -145,6 +171,9 @@ def test_compliant_plan(policy: Policy, catalog: Catalog, tmp_path: Path, compli
         ),
         NOT_FROM_PLAN["iam_role.trust_policy"],
     }
+    repository = [r for r in report.results if r.check_id in ON_REPOSITORY]
+    assert len(repository) == 23 and {r.status for r in repository} == {"pass"}
+    assert all(r.plan is None for r in repository)  # no plan change: the repository's
     assert report.run.sources[0].format_version == "1.2"
     assert report.run.environments[0].account_id == "123456789012"  # from the plan's ARNs
     new = result(report, "dynamodb-pitr-enabled", f"mcp-oauth-storage-{NEW_MCP}-dev")
@@ -192,9 +221,9 @@ CHOSEN = _chosen()
 
 
 @pytest.fixture(scope="module")
-def live(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Report:
-    """dev seeded on moto with every judgeable check's deviation at once, audited live in
-    process (the checks a plan can judge)."""
+def live_policy(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Policy:
+    """The shipped policy with dev seeded on moto and in its platform repository with every
+    judgeable check's deviation at once."""
     directory = tmp_path_factory.mktemp("live")
     (directory / "controls").symlink_to(REPO / "controls")
     text = POLICY_PATH.read_text().replace(
@@ -207,13 +236,20 @@ def live(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> 
     reset(_moto_server.url)
     deviations = tuple(Deviation("dev", c, n) for c, n in CHOSEN.items())
     seed(policy, _moto_server.url, environments=["dev"], deviations=deviations)
+    return policy
+
+
+@pytest.fixture(scope="module")
+def live(_moto_server: MotoServer, live_policy: Policy) -> Report:
+    """dev audited live in process (the checks a plan can judge)."""
+    policy = live_policy
     catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
     selection = select(policy, catalog, ["dev"], JUDGEABLE)
     options = RunOptions(endpoint_url=_moto_server.url, session_factory=demo_session)
     return run_audit(policy, catalog, selection, options)
 
 
-@pytest.mark.parametrize("check_id", JUDGEABLE)
+@pytest.mark.parametrize("check_id", ON_PLANS)
 def test_live_and_plan_give_the_same_verdict(
     check_id: str,
     live: Report,
@@ -249,6 +285,42 @@ def test_live_and_plan_give_the_same_verdict(
     assert found.plan.before_status == today
 
 
+def test_live_and_plan_judge_the_repository_alike(
+    live_policy: Policy, live: Report, compliant: dict, catalog: Catalog, tmp_path: Path
+) -> None:
+    """A plan run judges the repository checks on the policy's repository as the live run
+    does: the same verdicts and messages, each deviation failing its own check and
+    resource (was: not_assessed, "read from the platform repository's commit by
+    policycheck run")."""
+
+    def verdicts(report: Report) -> dict[tuple[str, str], tuple[str, str]]:
+        return {
+            (r.check_id, r.resource.name): (r.status, r.message)
+            for r in report.results
+            if r.check_id in ON_REPOSITORY
+        }
+
+    planned = judge(live_policy, catalog, tmp_path, compliant)
+    assert verdicts(planned) == verdicts(live)
+    failed = {key for key, (status, _) in verdicts(planned).items() if status != "pass"}
+    assert failed == {(c, CHOSEN[c]) for c in ON_REPOSITORY}
+    assert planned.summary.status == "fail"  # the repository's failures gate a plan
+
+
+def test_an_unreadable_repository_is_an_error_in_a_plan_run(
+    catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """A policy outside git: the repository checks are errors naming why, as live, never a
+    pass; the plan's checks are judged."""
+    policy = _workspace(tmp_path).policy
+    report = judge(policy, catalog, tmp_path, compliant)
+    repository = [r for r in report.results if r.check_id in ON_REPOSITORY]
+    assert repository and {r.status for r in repository} == {"error"}
+    assert {r.error.code for r in repository if r.error} == {"RepositoryUnavailable"}
+    assert result(report, "dynamodb-pitr-enabled", "mcp-oauth-storage-teams-dev").status == "pass"
+    assert report.summary.status == "error"
+
+
 def test_the_plan_breaks_a_check_in_so_many_words(
     policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict, capsys: pytest.CaptureFixture
 ) -> None:
@@ -267,7 +339,7 @@ def test_the_plan_breaks_a_check_in_so_many_words(
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan))
     out = tmp_path / "out"
-    code = plan_cli(path, out, "--format", "json,markdown,summary")
+    code = plan_cli(policy, path, out, "--format", "json,markdown,summary")
     assert code == 1
     sentence = (
         f"this plan breaks `dynamodb-pitr-enabled` on `{table}` "
@@ -281,7 +353,7 @@ def test_the_plan_breaks_a_check_in_so_many_words(
     [escaped] = plan_change_lines(report, MARKDOWN)  # as report.md escapes it
     assert "## What this plan changes" in markdown and f"- {escaped}" in markdown
     assert "**PLAN** this plan breaks" in (out / "summary.md").read_text()
-    assert "**Overall: FAIL on the plan** — 35 judged (34 passed, 1 failed" in markdown
+    assert "**Overall: FAIL on the plan** — 58 judged (57 passed, 1 failed" in markdown
 
 
 # --- bad input --------------------------------------------------------------------------
@@ -348,12 +420,12 @@ STATE = {
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(
-    content: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture
+    policy: Policy, content: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     path = tmp_path / "plan.json"
     path.write_text(content)
     out = tmp_path / "out"
-    code = plan_cli(path, out)
+    code = plan_cli(policy, path, out)
     err = capsys.readouterr().err
     assert code == 2
     assert err.startswith(f"policycheck: error: {path}: ") and says in err, err
@@ -387,12 +459,13 @@ def test_a_plan_of_another_environment_is_refused_naming_it(
 
 
 def test_a_plan_judging_little_says_so_first(
-    compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+    policy: Policy, compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
-    """One MCP's plan: nearly all the policy names is not in it, said before the counts."""
+    """One MCP's plan: nearly all the policy names is not in it, said before the counts
+    (the repository checks, judged on the repository, do not hide it)."""
     path = tmp_path / "teams.json"
     path.write_text(json.dumps(_modules(compliant, 'module.mcp["teams"]')))
-    assert plan_cli(path, tmp_path / "out") == 0
+    assert plan_cli(policy, path, tmp_path / "out") == 0
     printed = capsys.readouterr().out
     assert "PASS on the plan: NEARLY ALL NOT IN THE PLAN: 29 of the 75 results name resources " in (
         printed
@@ -400,6 +473,19 @@ def test_a_plan_judging_little_says_so_first(
 
 
 # --- unknown, sensitive, not in the plan, deleted ------------------------------------------
+
+
+def test_a_plan_of_none_of_the_policys_resources_judges_nothing(
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
+) -> None:
+    """The repository's checks, judged whatever the plan, do not make a plan of other
+    resources (each named otherwise than the policy's) a judged one: exit 2."""
+    text = json.dumps(compliant)
+    for name, other in (("-dev", "-sandbox"), ("/dev/", "/sandbox/"), ('"mcp-', '"other-')):
+        text = text.replace(name, other)
+    elsewhere = json.loads(text)
+    with pytest.raises(InputError, match=r"the plan judges nothing in dev: 35 result\(s\) not"):
+        judge(policy, catalog, tmp_path, elsewhere)
 
 
 def test_a_value_needed_and_unknown_until_apply_is_an_error(
@@ -426,8 +512,8 @@ def test_a_value_needed_and_unknown_until_apply_is_an_error(
     assert result(report, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev").status == "pass"
     path = tmp_path / "unknown.json"
     path.write_text(json.dumps(plan))
-    assert plan_cli(path, tmp_path / "o") == 3
-    assert plan_cli(path, tmp_path / "o", "--fail-on", "fail") == 0
+    assert plan_cli(policy, path, tmp_path / "o") == 3
+    assert plan_cli(policy, path, tmp_path / "o", "--fail-on", "fail") == 0
     capsys.readouterr()
 
 
@@ -501,14 +587,14 @@ def _modules(plan: dict, keep: str) -> dict:
 
 
 def test_one_modules_plan_leaves_the_rest_not_in_plan(
-    compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+    policy: Policy, compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     """The shared module's plan judges the buckets, the lock table and the stream; the MCP
     resources are not in it: stated with their counts, not gated (exit 0)."""
     path = tmp_path / "shared.json"
     path.write_text(json.dumps(_modules(compliant, "module.shared")))
     out = tmp_path / "out"
-    code = plan_cli(path, out, "--format", "json,markdown,csv,junit,sarif,summary,oscal")
+    code = plan_cli(policy, path, out, "--format", "json,markdown,csv,junit,sarif,summary,oscal")
     printed = capsys.readouterr().out
     assert code == 0
     report = Report.model_validate_json((out / "report.json").read_text())
@@ -724,25 +810,27 @@ def test_name_patterns_match_the_plans_names(
 
 
 def test_fail_on_new_gates_only_what_changed(
-    compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+    policy: Policy, compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     first = tmp_path / "first.json"
     first.write_text(
         json.dumps(deviated(compliant, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev"))
     )
-    assert plan_cli(first, tmp_path / "a") == 1
+    assert plan_cli(policy, first, tmp_path / "a") == 1
     baseline = str(tmp_path / "a" / "report.json")
-    assert plan_cli(first, tmp_path / "b", "--fail-on-new", baseline) == 0
+    assert plan_cli(policy, first, tmp_path / "b", "--fail-on-new", baseline) == 0
     second = deviated(
         json.loads(first.read_text()), "dynamodb-pitr-enabled", "mcp-oauth-storage-teams-dev"
     )
     (tmp_path / "second.json").write_text(json.dumps(second))
-    assert plan_cli(tmp_path / "second.json", tmp_path / "c", "--fail-on-new", baseline) == 1
+    assert (
+        plan_cli(policy, tmp_path / "second.json", tmp_path / "c", "--fail-on-new", baseline) == 1
+    )
     capsys.readouterr()
 
 
 def test_diff_of_a_live_report_and_a_plan(
-    compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
+    policy: Policy, compliant: dict, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     """What a plan does not judge is listed as not compared, never resolved nor coverage
     lost; merge keeps the plan sources."""
@@ -755,8 +843,8 @@ def test_diff_of_a_live_report_and_a_plan(
     whole.write_text(
         json.dumps(deviated(compliant, "dynamodb-ttl-enabled", "mcp-oauth-storage-teams-dev"))
     )
-    plan_cli(whole, tmp_path / "old")
-    plan_cli(shared, tmp_path / "new")
+    plan_cli(policy, whole, tmp_path / "old")
+    plan_cli(policy, shared, tmp_path / "new")
     capsys.readouterr()
     old = Report.model_validate_json((tmp_path / "old" / "report.json").read_text())
     new = Report.model_validate_json((tmp_path / "new" / "report.json").read_text())
@@ -772,14 +860,15 @@ def test_diff_of_a_live_report_and_a_plan(
 # --- the real command line --------------------------------------------------------------
 
 
-def test_cli_judges_a_plan(tmp_path: Path) -> None:
-    """`policycheck plan` as a user runs it: reports written, the summary line, exit 0."""
+def test_cli_judges_a_plan(policy: Policy, tmp_path: Path) -> None:
+    """`policycheck plan` as a user runs it (the policy in its platform repository):
+    reports written, the summary line, exit 0."""
     shutil.copy(FIXTURE, tmp_path / "plan.json")
-    result = run_cli("plan", "plan.json", "--env", "dev", "--policy", POLICY_PATH, cwd=tmp_path)
+    result = run_cli("plan", "plan.json", "--env", "dev", "--policy", policy.path, cwd=tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
     assert (
-        "PASS on the plan: 35 judged (35 passed, 0 failed, 0 errors), 0 not in plan, "
-        "40 not judgeable from a plan" in result.stdout
+        "PASS on the plan: 58 judged (58 passed, 0 failed, 0 errors), 0 not in plan, "
+        "17 not judgeable from a plan" in result.stdout
     )
     report = json.loads((tmp_path / "reports" / "report.json").read_text())
     assert report["run"]["sources"][0]["path"] == "plan.json"
@@ -809,6 +898,7 @@ def test_waivers_apply_to_plan_failures(workspace: Any, tmp_path: Path, complian
             }
         )
     )
+    seed_repository(workspace.policy)
     policy = workspace.policy
     catalog = load_catalog(controls_dir_for(policy.path), policy.registry)
     report = judge(policy, catalog, tmp_path, deviated(compliant, "dynamodb-ttl-enabled", table))
@@ -948,7 +1038,7 @@ def test_a_number_that_is_not_a_whole_number_is_an_error(
     assert "aws_s3_bucket_lifecycle_configuration.audit" in found.message and said in found.message
     path = tmp_path / "plan.json"
     path.write_text(json.dumps(plan))
-    assert plan_cli(path, tmp_path / "out") == 3
+    assert plan_cli(policy, path, tmp_path / "out") == 3
     assert (tmp_path / "out" / "report.json").exists()
 
 
@@ -988,7 +1078,7 @@ def test_a_fact_the_plan_reader_cannot_read_is_an_error(
     )
 
 
-def test_the_same_plan_twice_counts_once(tmp_path: Path, compliant: dict) -> None:
+def test_the_same_plan_twice_counts_once(policy: Policy, tmp_path: Path, compliant: dict) -> None:
     """A file given twice, or a copy of it (the same SHA-256), is judged once: not
     every result an error "planned more than once"."""
     path = tmp_path / "plan.json"
@@ -996,7 +1086,7 @@ def test_the_same_plan_twice_counts_once(tmp_path: Path, compliant: dict) -> Non
     copied = tmp_path / "copy.json"
     shutil.copy(path, copied)
     assert [p.path for p in read_plans([path, path, copied])] == [path]
-    argv = ["plan", str(path), str(path), str(copied), "--policy", str(POLICY_PATH)]
+    argv = ["plan", str(path), str(path), str(copied), "--policy", str(policy.path)]
     assert main([*argv, "--env", "dev", "-o", str(tmp_path / "out")]) == 0
     report = json.loads((tmp_path / "out" / "report.json").read_text())
     assert len(report["run"]["sources"]) == 1

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import compliant_platform, run_cli
 from policycheck.assembly import dir_in_repository
 from policycheck.render import FORMATS, sarif
 from policycheck.report import Report
@@ -59,8 +59,9 @@ def demo_report(repository: Path) -> Report:
 @pytest.fixture(scope="module")
 def plan_set(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("plan")
+    policy_path = compliant_platform(tmp_path_factory.mktemp("platform")).policy_path
     result = run_cli(
-        "plan", PLAN, "--env", "dev", "--policy", ROOT / "policy.yaml", "-o", out,
+        "plan", PLAN, "--env", "dev", "--policy", policy_path, "-o", out,
         "--format", "json,sarif",
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

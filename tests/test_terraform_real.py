@@ -31,7 +31,7 @@ from policycheck.report import Report
 from policycheck.runner import RunOptions, run_audit
 from policycheck.terraform.audit import plan_audit
 from policycheck.terraform.planfile import read_plan
-from policycheck.terraform.sources import plan_judgeable
+from policycheck.terraform.sources import from_repository, plan_judgeable
 
 pytestmark = pytest.mark.xdist_group("terraform")
 
@@ -191,7 +191,15 @@ def platform(terraform_here: None, tmp_path_factory: pytest.TempPathFactory) -> 
 
 POLICY = load_policy(POLICY_PATH)
 CATALOG = load_catalog(controls_dir_for(POLICY_PATH), POLICY.registry)
-JUDGEABLE = sorted({b.check.id for b in POLICY.bindings if plan_judgeable(b.check)})
+#: The checks a Terraform plan judges (the platform repository's are judged on the
+#: repository: tests/test_plan.py).
+JUDGEABLE = sorted(
+    {
+        b.check.id
+        for b in POLICY.bindings
+        if plan_judgeable(b.check) and not from_repository(b.check)
+    }
+)
 
 
 def _judgeable(check: CheckSpec) -> bool:

@@ -2003,9 +2003,10 @@ def test_the_readme_plan_gate_runs_before_apply(world: World, tmp_path: Path, br
         assert job.result == "success", job.log()
         assert (gate.outputs["exit-code"], gate.outputs["status"]) == ("0", "pass")
         assert commands[-1] == "terraform apply -input=false tfplan"
-        # images and running tasks; the repository checks and bucket regions (read live); the
-        # state's writers and the apply role's trust
-        assert int(gate.outputs["not-assessed"]) == 36
+        # images, running tasks and bucket regions (read live), the state's
+        # writers and the apply role's trust; the repository checks are
+        # judged on the checked-out repository
+        assert int(gate.outputs["not-assessed"]) == 13
         assert job.summary.startswith("## policycheck: PASS on the plan")
 
 

@@ -11,7 +11,7 @@ import re
 import string
 import subprocess
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Container, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -108,6 +108,17 @@ def seed(
             seeder.seed_environment(environment)
 
 
+def seed_repository(
+    policy: Policy, environments: list[str] | None = None, deviations: tuple[Deviation, ...] = ()
+) -> None:
+    """Write only the platform repository (``policy.repository``) of the environments'
+    bound checks, as :func:`seed` writes it, without AWS: what a plan run judges besides
+    the plans."""
+    seeder = _Seeder(policy, "", _deviated(policy, deviations))
+    for environment in environments or list(policy.environments):
+        seeder.configure(environment, {REPOSITORY})
+
+
 def _deviated(policy: Policy, deviations: tuple[Deviation, ...]) -> set[tuple[str, str, str, str]]:
     """The target of each deviation; ValueError for one the policy does not bind."""
     found = set()
@@ -163,14 +174,20 @@ class _Seeder:
                 for call in kind.example:
                     placed = replace(call, region=created_in) if created_in else call
                     self.run(placed, context, overrides.get(call.operation, {}))
-        for binding, instance in bound:
+        self.configure(environment)
+
+    def configure(self, environment: str, services: Container[str] | None = None) -> None:
+        """Configure each bound resource for its checks: their compliant calls, or a
+        deviation's (only the calls to ``services`` when given)."""
+        for binding, instance in _bound(self.policy, environment):
             examples = binding.check.examples
             deviated = _target(binding, instance) in self.deviated
             calls = examples.deviation.calls if deviated else examples.compliant
             kind = self.policy.registry.resource_types[binding.check.resource_type]
             context = _Context(self.account(instance.region), instance, kind, binding)
             for call in calls:
-                self.run(call, context)
+                if services is None or call.service in services:
+                    self.run(call, context)
 
     def _creation_overrides(
         self, bound: list[tuple[Binding, ResourceInstance]], instance: ResourceInstance

@@ -162,10 +162,12 @@ def overall(report: Report, waived: bool = False) -> tuple[str, str]:
     if not on_plan(report):
         return label, f"{tally} in {counts.total} results"
     judged = counts.total - counts.not_in_plan - counts.not_assessed
+    # judged on the plans' resources (the others: on the platform repository)
+    on_plans = sum(r.plan is not None for r in report.results)
     mostly_missing = (
         f"NEARLY ALL NOT IN THE PLAN: {counts.not_in_plan} of the {counts.total} results name "
         "resources the plan neither has nor creates; "
-        if judged * NEARLY_ALL <= counts.not_in_plan
+        if on_plans * NEARLY_ALL <= counts.not_in_plan
         else ""
     )
     return (

@@ -6,6 +6,9 @@ For each check bound to a resource of the environment:
 
 - a resource the plan deletes fails every check bound to it ("the plan deletes it");
 - a check that needs a fact no plan shows is ``not_assessed``, saying why;
+- a check of the platform repository (its backend configuration, the recovery plan's
+  files) is judged on the repository's commit, read as ``run`` reads it: a plan run and
+  a live run give it the same verdict;
 - a resource the plans neither have nor create is ``not_in_plan`` (a plan of one module
   shows only its part of the account);
 - otherwise the check judges the facts as they will be after the apply; a fact that needs
@@ -24,8 +27,8 @@ from policycheck.bindings import ResourceInstance
 from policycheck.controls import Catalog
 from policycheck.errors import InputError
 from policycheck.evaluation import describe, evaluate
-from policycheck.facts import AwsError, FactOutcome, FactSpec
-from policycheck.fetching import FactKey, fact_key
+from policycheck.facts import AwsError, FactOutcome, FactSpec, FetchContext
+from policycheck.fetching import FactKey, fact_key, read_fact
 from policycheck.locations import Where, static_locations
 from policycheck.planning import (
     NothingMatches,
@@ -46,6 +49,7 @@ from policycheck.report import (
     SourceInfo,
     result_order,
 )
+from policycheck.repository import REPOSITORY, PlatformRepository
 from policycheck.resources import ResourceType
 from policycheck.templates import is_pattern, matching
 from policycheck.terraform.common import Subject
@@ -53,8 +57,10 @@ from policycheck.terraform.planfile import PlanFile
 from policycheck.terraform.sources import (
     ATTACHMENTS,
     FROM_PLAN,
+    FROM_REPOSITORY,
     PLANNED_TYPES,
     PlannedType,
+    from_repository,
     why_not_judgeable,
 )
 from policycheck.terraform.state import Instance, PlanState, Unknowable, build_states
@@ -127,8 +133,9 @@ def plan_audit(
     judge = _Judge(policy, catalog, sets, started)
     targets = plan(policy, catalog, selection, list(sets), judge.resolve)
     results = sorted((judge.result(target) for target in targets), key=result_order)
-    if all(r.status in UNJUDGED for r in results):
-        raise InputError(_judges_nothing(results, plans, environment))
+    on_plans = [r for r in results if not from_repository(policy.registry.checks[r.check_id])]
+    if all(r.status in UNJUDGED for r in on_plans):
+        raise InputError(_judges_nothing(on_plans, plans, environment))
     in_run = [w for w in policy.document.waivers if w.environment in selection.environments]
     results, waivers = apply_waivers(results, in_run, started.date())
     environments = [
@@ -305,6 +312,8 @@ class _Judge:
         self.registry = policy.registry
         self.memo: dict[tuple[str, FactKey], tuple[FactOutcome, list[Instance]]] = {}
         self.times = {str(p.path): p.timestamp for s in sets.values() for p in s.files}
+        self.repository = PlatformRepository(policy.repository)
+        self.from_repository: dict[FactKey, FactOutcome] = {}
 
     def resolve(self, group: str, where: Where) -> list[ResourceInstance]:
         """A group's resources: names as written, patterns matched against the plans."""
@@ -343,6 +352,8 @@ class _Judge:
                 expected=None,
                 observed=None,
             )
+        if from_repository(target.binding.check):
+            return self._evaluate(target, plans.after, None)[0]
         if not after:
             attachments = self._attachments(target, plans.after)
             if attachments:
@@ -466,6 +477,9 @@ class _Judge:
         for name in target.binding.check.facts:
             spec = self.registry.facts[name]
             key = fact_key(where.account_id, where.region, spec, resource.name, resource.parent)
+            if name in FROM_REPOSITORY:
+                outcomes[key] = self._read_repository(spec, key, resource, where)
+                continue
             if (state.view, key) not in self.memo:
                 subject = Subject(
                     resource.name,
@@ -483,6 +497,19 @@ class _Judge:
         if result.status == "error" and unread:  # say what the plan does not tell, plainly
             result = result.model_copy(update={"message": "; ".join(dict.fromkeys(unread))})
         return result, recorded
+
+    def _read_repository(
+        self, spec: FactSpec, key: FactKey, resource: ResourceInstance, where: Where
+    ) -> FactOutcome:
+        """A fact of the platform repository, read once by its own fetch as ``run`` reads
+        it (the same before and after the apply)."""
+        if key not in self.from_repository:
+            local = {REPOSITORY: self.repository}
+            context = FetchContext(
+                resource.name, where.account_id, where.region, resource.parent, local.__getitem__
+            )
+            self.from_repository[key] = read_fact(spec, context)
+        return self.from_repository[key]
 
     def _read(
         self, spec: FactSpec, state: PlanState, subject: Subject

@@ -1,5 +1,6 @@
-"""What a Terraform plan can supply: for every fact, how it is read from a plan or why a
-plan cannot show it; how a policy's resource is found in a plan. The one place that says
+"""What a Terraform plan can supply: for every fact, how it is read from a plan, that it
+is read from the platform repository as ``policycheck run`` reads it, or why a plan cannot
+show it; how a policy's resource is found in a plan. The one place that says
 which checks ``policycheck plan`` judges (:func:`plan_judgeable`); a test proves every
 registered fact is declared here."""
 
@@ -53,9 +54,12 @@ _REPLICATION = (
     "replication is judged live: a plan cannot show the replica bucket's region and "
     "versioning when another module manages it"
 )
-_REPOSITORY = (
-    "read from the platform repository's commit by policycheck run; a plan shows neither "
-    "the backend configuration nor the recovery plan's files"
+#: Facts both modes read from the same source by the same fetch: the platform repository's
+#: commit (HEAD of the repository holding the policy file). A plan shows neither the
+#: backend configuration nor the recovery plan's files, and an apply does not change them:
+#: a plan run judges them as they are, as ``policycheck run`` does.
+FROM_REPOSITORY: frozenset[str] = frozenset(
+    {"terraform_tree.backends", "repository_path.entry", "github_workflow.definition"}
 )
 _ACCOUNT_IAM = (
     "a plan shows the roles and policies its configuration manages, not every role and "
@@ -83,9 +87,6 @@ NOT_FROM_PLAN: Mapping[str, str] = MappingProxyType(
         "s3_bucket.replication": _REPLICATION,
         "s3_bucket.replication_destinations": _REPLICATION,
         "s3_bucket.region": "a plan does not show the region a bucket was created in",
-        "terraform_tree.backends": _REPOSITORY,
-        "repository_path.entry": _REPOSITORY,
-        "github_workflow.definition": _REPOSITORY,
     }
 )
 
@@ -127,14 +128,20 @@ def why_not_judgeable(check: CheckSpec) -> str | None:
     reasons = [
         NOT_FROM_PLAN.get(fact, f"policycheck does not read {fact} from a plan")
         for fact in check.facts
-        if fact not in FROM_PLAN
+        if fact not in FROM_PLAN and fact not in FROM_REPOSITORY
     ]
-    if check.resource_type not in PLANNED_TYPES and not reasons:
+    if check.resource_type not in PLANNED_TYPES and not from_repository(check) and not reasons:
         reasons.append(f"a plan has no {check.resource_type}")
     return "; ".join(dict.fromkeys(reasons)) or None
 
 
+def from_repository(check: CheckSpec) -> bool:
+    """Whether the check judges only facts of the platform repository (a plan run judges
+    it on the repository, not on the plans)."""
+    return bool(check.facts) and set(check.facts) <= FROM_REPOSITORY
+
+
 def plan_judgeable(check: CheckSpec) -> bool:
-    """Whether ``policycheck plan`` can judge the check: a plan supplies every fact it
-    needs (the README's check table says so per check)."""
+    """Whether ``policycheck plan`` can judge the check: a plan or the platform repository
+    supplies every fact it needs (the README's check table says so per check)."""
     return why_not_judgeable(check) is None
