@@ -183,7 +183,7 @@ def test_the_terminal_lists_each_finding_after_the_matrix(demo: Path) -> None:
             "FAIL ssm-parameter-secure on /aiconnectors/prod/mcps/databricks/client-secret (prod): "
             "parameter is a String; expected SecureString"
         )
-        < printed.index("FAIL: 130 passed")
+        < printed.index("FAIL: 136 passed")
     )
     assert len(finding_lines(report)) == 10
     cut = finding_lines(report, limit=3)
