@@ -51,6 +51,16 @@ class IsolationParams(CheckParams):
     )
 
 
+#: DynamoDB's item writes and their PartiQL forms (Service Authorization Reference).
+ITEM_WRITES = (
+    "dynamodb:PutItem",
+    "dynamodb:UpdateItem",
+    "dynamodb:DeleteItem",
+    "dynamodb:BatchWriteItem",
+    "dynamodb:PartiQLInsert",
+    "dynamodb:PartiQLUpdate",
+    "dynamodb:PartiQLDelete",
+)
 #: The DynamoDB actions that read, copy or change a token table's items, from the Service
 #: Authorization Reference for DynamoDB ("Actions defined by Amazon DynamoDB"): item reads
 #: and writes (a write's ReturnValues returns the old item) on ``table``; Query, Scan and
@@ -65,13 +75,7 @@ TOKEN_ACTIONS = (
     "dynamodb:Scan",
     "dynamodb:PartiQLSelect",
     "dynamodb:ConditionCheckItem",
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:PartiQLInsert",
-    "dynamodb:PartiQLUpdate",
-    "dynamodb:PartiQLDelete",
+    *ITEM_WRITES,
     "dynamodb:CreateBackup",
     "dynamodb:RestoreTableToPointInTime",
     "dynamodb:ExportTableToPointInTime",

@@ -21,6 +21,8 @@ from policycheck.iamtrust import Claim, web_identity_trust
 from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
 from policycheck.templates import expand, name_template
 
+from .iam import ITEM_WRITES
+
 #: The S3 actions that write, overwrite or destroy a state object (Service Authorization
 #: Reference for Amazon S3, "Actions defined by Amazon S3"), by the resource they are
 #: authorised on: on ``object``, PutObject (also CopyObject and multipart uploads),
@@ -44,13 +46,7 @@ STATE_WRITES = {
 #: Authorization Reference for DynamoDB): item writes and their PartiQL forms,
 #: DeleteTable, and PutResourcePolicy (which lets anyone write).
 LOCK_WRITES = (
-    "dynamodb:PutItem",
-    "dynamodb:UpdateItem",
-    "dynamodb:DeleteItem",
-    "dynamodb:BatchWriteItem",
-    "dynamodb:PartiQLInsert",
-    "dynamodb:PartiQLUpdate",
-    "dynamodb:PartiQLDelete",
+    *ITEM_WRITES,
     "dynamodb:DeleteTable",
     "dynamodb:PutResourcePolicy",
 )
