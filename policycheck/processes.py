@@ -125,7 +125,10 @@ def _gather(
 def _stop_children(pool: ProcessPoolExecutor) -> None:
     for child in multiprocessing.active_children():
         child.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
+    # Wait for the executor's manager thread to see its children end: left running, it
+    # closes its wake-up pipe while the interpreter's exit handler still writes to it
+    # ("Bad file descriptor" traceback after the run's own message).
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _start_child() -> None:
