@@ -26,7 +26,7 @@ SARIF_MULTITOOL_DIR := .ci/sarif-multitool
 SARIF_MULTITOOL := $(SARIF_MULTITOOL_DIR)/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
 
 docs: schemas
-	$(BIN)/python -m policycheck.generated .
+	$(BIN)/python -m policycheck.generate.docs .
 
 .PHONY: demo test lint docs lock lock-upgrade lock-check action-install-check schemas screenshot clean
 
@@ -82,7 +82,7 @@ action-install-check: $(STAMP)
 	$(BIN)/python .ci/check_action_install.py
 
 schemas: $(STAMP)
-	$(BIN)/python -m policycheck.schemagen
+	$(BIN)/python -m policycheck.generate.schemas
 
 # The README's picture of the HTML report: taken by the browser test (headless Chromium;
 # apt-get install chromium chromium-driver), which otherwise writes only to a temporary path.

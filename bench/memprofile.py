@@ -73,9 +73,9 @@ def after(module: Any, name: str, stage: str) -> None:
 #: Where a stage of a run ends: (module, attribute path, stage); those the running
 #: version lacks are skipped.
 STAGES = [
-    ("policycheck.runner", "Located.collect", "facts collected"),
-    ("policycheck.runner", "judge", "results judged"),
-    ("policycheck.runner", "assemble", "report assembled"),
+    ("policycheck.engine.runner", "Located.collect", "facts collected"),
+    ("policycheck.engine.runner", "judge", "results judged"),
+    ("policycheck.engine.runner", "assemble", "report assembled"),
     ("policycheck.render", "publish_set", "reports rendered and published"),
 ]
 

@@ -379,8 +379,8 @@ def setup_synthetic(
     """The demo platform and the templates in moto; the fleet's answers learnt."""
     from policycheck.demo.command import DEMO_DEVIATIONS
     from policycheck.demo.seeding import seed
-    from policycheck.plugins import load_registry
-    from policycheck.policy import load_policy
+    from policycheck.plugin.registry import load_registry
+    from policycheck.policy.load import load_policy
 
     counts = {"bucket": args.buckets, "table": args.tables, "repo": args.repos}
     fleet = Fleet(args.seed, counts, ECR_MANIFEST, REGION)
@@ -425,7 +425,7 @@ def _clients(url: str) -> dict[str, Any]:
 def platform_truth(policy: Any, deviations: Any) -> dict[str, str]:
     """Every result of the demo platform passes, except the deliberate violations (on the
     resource wherever it is seen, as the demo seeds them)."""
-    from policycheck.templates import is_pattern
+    from policycheck.policy.templates import is_pattern
 
     def bound(environment: str) -> list[tuple[str, str, str]]:
         return [
@@ -534,7 +534,7 @@ def measure(
 
 def results_in(path: Path) -> int:
     """The number of results a report.json says it has (its summary, read first)."""
-    from policycheck.jsonstream import JsonReader
+    from policycheck.report.jsonstream import JsonReader
 
     with open(path, encoding="utf-8") as file:
         reader = JsonReader(file)

@@ -10,7 +10,7 @@ import boto3
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from policycheck.aws import keep_endpoint_host
+from policycheck.engine.aws import keep_endpoint_host
 
 REGION = "eu-central-1"
 

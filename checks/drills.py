@@ -6,9 +6,9 @@ from typing import Any
 
 from pydantic import Field
 
-from policycheck.examples import Call, Deviation, Examples
-from policycheck.registry import NOW, RESOURCE, CheckParams, Facts, Verdict, check, judge
-from policycheck.schedule import Frequency, add_months, next_due
+from policycheck.plugin.check import NOW, RESOURCE, CheckParams, Facts, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples
+from policycheck.policy.schedule import Frequency, add_months, next_due
 
 ADJECTIVE = {
     "monthly": "monthly",

@@ -4,8 +4,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
-from policycheck.examples import Call, Deviation, Examples
-from policycheck.registry import CheckParams, Facts, ImpossibleValue, Verdict, check, judge
+from policycheck.plugin.check import CheckParams, Facts, ImpossibleValue, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples
 
 
 def _pitr(days: int) -> Call:

@@ -5,8 +5,8 @@ from typing import Any, cast
 
 from pydantic import Field
 
-from policycheck.examples import Call, Deviation, Examples, Json
-from policycheck.registry import CheckParams, Facts, NoParams, Verdict, check, judge
+from policycheck.plugin.check import CheckParams, Facts, NoParams, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples, Json
 
 #: A Docker image manifest with no layers: enough for ECR to hold a tagged image.
 DEMO_MANIFEST = {

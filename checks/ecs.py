@@ -2,8 +2,8 @@
 
 from pydantic import Field
 
-from policycheck.examples import Call, Deviation, Examples
-from policycheck.registry import CheckParams, Facts, Verdict, check, judge
+from policycheck.plugin.check import CheckParams, Facts, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples
 
 
 class StableParams(CheckParams):

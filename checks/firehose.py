@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field
 
-from policycheck.examples import Call, Deviation, Examples
-from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
+from policycheck.plugin.check import RESOURCE, CheckParams, Facts, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples
 
 #: S3 backup modes that send every record to the backup bucket.
 EVERY_RECORD_MODES = frozenset({"Enabled", "AllData", "AllDocuments", "AllEvents"})

@@ -4,11 +4,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from policycheck.collectors.ecs import DEMO_TASK_ROLE
-from policycheck.examples import Call, Deviation, Examples, Json
-from policycheck.iameval import Decision, Policy, Principal, Target, evaluate
-from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
-from policycheck.templates import expand, name_template
+from policycheck.iam.evaluator import Decision, Policy, Principal, Target, evaluate
+from policycheck.plugin.check import RESOURCE, CheckParams, Facts, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples, Json
+from policycheck.policy.templates import expand, name_template
+from policycheck.sources.aws.ecs import DEMO_TASK_ROLE
 
 
 def _token_cache_policy(*other_tables: str) -> Call:
@@ -205,7 +205,7 @@ def access_isolated(facts: Facts, params: IsolationParams) -> Verdict:
     """The service's task role can perform no token action (``TOKEN_ACTIONS``) on any
     table but its own, and no other service's task role in the cluster can perform one on
     the table or on its indexes, streams, backups and exports (``SUB_RESOURCES``), as
-    ``policycheck.iameval`` decides: explicit Denies, permissions boundaries and the
+    ``policycheck.iam.evaluator`` decides: explicit Denies, permissions boundaries and the
     resource-based policies of the tables and streams count; conditions are read so that
     an unknown condition never hides a reach.
 

@@ -6,11 +6,11 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from policycheck.backends import UNRESOLVED
-from policycheck.examples import Call, Deviation, Examples
-from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
-from policycheck.repository import REPOSITORY
-from policycheck.templates import expand, name_template
+from policycheck.plugin.check import RESOURCE, CheckParams, Facts, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples
+from policycheck.policy.templates import expand, name_template
+from policycheck.sources.repository.backends import UNRESOLVED
+from policycheck.sources.repository.checkout import REPOSITORY
 
 CANNOT_RESOLVE = "cannot be resolved without running terragrunt"
 

@@ -4,9 +4,9 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
-from policycheck.examples import Call, Deviation, Examples, Json
-from policycheck.iameval import ANYONE, Policy, Target, evaluate
-from policycheck.registry import RESOURCE, CheckParams, Facts, NoParams, Verdict, check, judge
+from policycheck.iam.evaluator import ANYONE, Policy, Target, evaluate
+from policycheck.plugin.check import RESOURCE, CheckParams, Facts, NoParams, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples, Json
 
 SseAlgorithm = Literal["AES256", "aws:kms", "aws:kms:dsse"]
 StorageClass = Literal[
@@ -499,7 +499,7 @@ def retains_all_versions(facts: Facts, params: NoParams) -> Verdict:
 )
 def policy_denies_delete(facts: Facts, params: NoParams) -> Verdict:
     """The bucket policy denies ``s3:DeleteObject`` and ``s3:DeleteObjectVersion`` on every
-    object of the bucket to every principal, as ``policycheck.iameval`` decides for a
+    object of the bucket to every principal, as ``policycheck.iam.evaluator`` decides for a
     principal the policy cannot name and whose own policies allow everything. IAM wildcards
     in actions and resources count, ``NotAction``/``NotResource`` as AWS reads them; a
     Deny under a Condition is not counted."""

@@ -1,7 +1,7 @@
 """SSM checks: secrets are stored encrypted."""
 
-from policycheck.examples import Call, Deviation, Examples
-from policycheck.registry import Facts, NoParams, Verdict, check, judge
+from policycheck.plugin.check import Facts, NoParams, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples
 
 
 @check(

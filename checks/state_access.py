@@ -6,9 +6,7 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 
-from policycheck.collectors.iam import create_role
-from policycheck.examples import Call, Deviation, Examples, Json
-from policycheck.iameval import (
+from policycheck.iam.evaluator import (
     Policy,
     Principal,
     Target,
@@ -16,10 +14,12 @@ from policycheck.iameval import (
     foreign_principals,
     outside,
 )
-from policycheck.iampolicy import GITHUB_OIDC_HOST, github_trust_policy
-from policycheck.iamtrust import Claim, web_identity_trust
-from policycheck.registry import RESOURCE, CheckParams, Facts, Verdict, check, judge
-from policycheck.templates import expand, name_template
+from policycheck.iam.generator import GITHUB_OIDC_HOST, github_trust_policy
+from policycheck.iam.trust import Claim, web_identity_trust
+from policycheck.plugin.check import RESOURCE, CheckParams, Facts, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples, Json
+from policycheck.policy.templates import expand, name_template
+from policycheck.sources.aws.iam import create_role
 
 from .iam import ITEM_WRITES
 
@@ -202,7 +202,7 @@ _JUDGED = (
 )
 def state_writers_restricted(facts: Facts, params: WritersParams) -> Verdict:
     """No principal but ``writers`` can write, overwrite or delete the bucket's objects or
-    change its lifecycle or policy (``STATE_WRITES``), as ``policycheck.iameval`` decides
+    change its lifecycle or policy (``STATE_WRITES``), as ``policycheck.iam.evaluator`` decides
     for every role and user of the account (read once per run with
     GetAccountAuthorizationDetails) with the bucket policy, and for the principals outside
     the account the bucket policy names (their own policies taken to allow everything).
@@ -250,7 +250,7 @@ def state_writers_restricted(facts: Facts, params: WritersParams) -> Verdict:
 )
 def lock_writers_restricted(facts: Facts, params: WritersParams) -> Verdict:
     """No principal but ``writers`` can write or delete the table's items or the table
-    (``LOCK_WRITES``), as ``policycheck.iameval`` decides for every role and user of the
+    (``LOCK_WRITES``), as ``policycheck.iam.evaluator`` decides for every role and user of the
     account with the table's resource-based policy, and for the principals outside the
     account that policy names; read as ``state-writers-restricted`` reads the bucket."""
     resource = facts[RESOURCE]
@@ -359,7 +359,7 @@ def apply_role_trust_pinned(facts: Facts, params: TrustParams) -> Verdict:
     (``arn:aws:iam::ACCOUNT:oidc-provider/token.actions.githubusercontent.com``), for
     ``sts:AssumeRoleWithWebIdentity``, with ``aud`` pinned to ``sts.amazonaws.com`` and
     ``sub`` to the platform repository (and to its environment or branch when the
-    parameters say so), as ``policycheck.iamtrust`` decides: a missing ``sub``, a wildcard
+    parameters say so), as ``policycheck.iam.trust`` decides: a missing ``sub``, a wildcard
     owner or repository, another federated, AWS or service principal, ``NotPrincipal``
     fail. A missing role fails; GetRole denied is an error."""
     resource = facts[RESOURCE]

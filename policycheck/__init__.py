@@ -1,3 +1,65 @@
-"""policycheck: verify a backup and disaster-recovery policy against live AWS resources."""
+"""policycheck: verify a backup and disaster-recovery policy against live AWS resources.
 
-__version__ = "0.1.0"
+The library's front door. Every name below is imported when first used, so that importing
+one module of the package does not load the whole engine::
+
+    from pathlib import Path
+    import policycheck
+
+    policy = policycheck.load_policy(Path("policy.yaml"))
+    catalog = policycheck.load_catalog(Path("controls"))
+    report = policycheck.run_audit(policy, catalog, policycheck.select(policy, catalog))
+    policycheck.write_reports(report, Path("reports"), ["json", "markdown"])
+
+The packages, one stage each: ``plugin`` (how checks, facts and resource types are
+declared), ``policy``, ``iam``, ``sources`` (AWS, Terraform plans, the platform
+repository), ``engine``, ``report``, ``render``, ``publish``, ``cli``.
+"""
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+from policycheck.version import __version__
+
+if TYPE_CHECKING:
+    from policycheck.engine.plan import judge_plan
+    from policycheck.engine.planning import select
+    from policycheck.engine.runner import run_audit
+    from policycheck.policy.controls import load_catalog
+    from policycheck.policy.load import load_policy
+    from policycheck.render import write_reports
+    from policycheck.report.merge import merge_reports
+    from policycheck.report.reader import read_report
+
+#: Where each public name lives.
+_HOMES = {
+    "load_policy": "policycheck.policy.load",
+    "load_catalog": "policycheck.policy.controls",
+    "select": "policycheck.engine.planning",
+    "run_audit": "policycheck.engine.runner",
+    "judge_plan": "policycheck.engine.plan",
+    "read_report": "policycheck.report.reader",
+    "write_reports": "policycheck.render",
+    "merge_reports": "policycheck.report.merge",
+}
+
+__all__ = [
+    "__version__",
+    "judge_plan",
+    "load_catalog",
+    "load_policy",
+    "merge_reports",
+    "read_report",
+    "run_audit",
+    "select",
+    "write_reports",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """Import a public name from its module the first time it is asked for."""
+    if name not in _HOMES:
+        raise AttributeError(f"module 'policycheck' has no attribute {name!r}")
+    value = getattr(import_module(_HOMES[name]), name)
+    globals()[name] = value
+    return value

@@ -2,16 +2,16 @@
 
 from typing import TYPE_CHECKING, Any
 
-from policycheck.plugins import load_registry
-from policycheck.registry import NOW, RESOURCE, Verdict
-from policycheck.report import Report, ResourceInfo, Result, RunInfo, summarize
+from policycheck.plugin.check import NOW, RESOURCE, Verdict
+from policycheck.plugin.registry import load_registry
+from policycheck.report.model import Report, ResourceInfo, Result, RunInfo, summarize
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from policycheck.bindings import ResourceInstance
-    from policycheck.locations import Where
-    from policycheck.planning import Target
+    from policycheck.engine.locations import Where
+    from policycheck.engine.planning import Target
+    from policycheck.policy.bindings import ResourceInstance
 
 TODAY = "2026-11-24T06:00:00+00:00"
 #: Parameters of checks that have required ones.
@@ -71,7 +71,7 @@ def make_result(
     severity: str = "high",
 ) -> "Result":
     """A result as the runner builds them, for tests of what happens after evaluation."""
-    from policycheck.report import Result
+    from policycheck.report.model import Result
 
     return Result(
         check_id=check_id,
@@ -120,8 +120,8 @@ def target(
     group: str = "group",
 ) -> "Target":
     """A check bound to one resource in one location, as the planner makes them."""
-    from policycheck.bindings import Binding
-    from policycheck.planning import Target
+    from policycheck.engine.planning import Target
+    from policycheck.policy.bindings import Binding
 
     registry = load_registry()
     spec = registry.checks[check_id]

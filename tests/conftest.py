@@ -11,14 +11,14 @@ import pytest
 import yaml
 
 from faults import FaultInjector
-from policycheck.controls import Catalog, load_catalog
 from policycheck.demo.seeding import seed_repository
 from policycheck.demo.server import moto_server, reset
 from policycheck.paths import controls_dir_for
-from policycheck.policy import Policy, load_policy
+from policycheck.policy.controls import Catalog, load_catalog
+from policycheck.policy.load import Policy, load_policy
 
 if TYPE_CHECKING:
-    from policycheck.report import Report
+    from policycheck.report.model import Report
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY_PATH = REPO / "policy.yaml"
@@ -209,8 +209,8 @@ def recorded_full_run(
     compliant seeded account, with every API call it made: the IAM and collector tests
     read it instead of each running the whole policy."""
     from policycheck.demo.seeding import demo_session, seed
-    from policycheck.planning import select
-    from policycheck.runner import RunOptions, run_audit
+    from policycheck.engine.planning import select
+    from policycheck.engine.runner import RunOptions, run_audit
 
     space = _workspace(tmp_path_factory.mktemp("recorded"))
     space.edit(

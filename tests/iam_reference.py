@@ -1,4 +1,4 @@
-"""A plain IAM policy evaluator: the reference ``policycheck.iameval`` is tested against.
+"""A plain IAM policy evaluator: the reference ``policycheck.iam.evaluator`` is tested against.
 Written from AWS's "Policy evaluation logic" pages independently of the engine (no code
 shared): it decides one request, one action on one concrete ARN, by the documented flow.
 

@@ -832,7 +832,7 @@ def platform_plan(env: str = "dev") -> dict[str, Any]:
 # --- deviations: each check's example of what it catches, as a change to the plan ---------
 
 #: Per plan-judgeable check, the change to the compliant plan that makes its deviation
-#: (policycheck.examples: the deviation each check catches, live). Each operation finds
+#: (policycheck.plugin.examples: the deviation each check catches, live). Each operation finds
 #: resources by ``type`` and ``where`` (after values; ``{name}`` is the deviated
 #: resource's name, ``{env}`` the environment) and: ``set`` arguments (``before``: also
 #: as they are today), ``path``/``value`` one nested argument, ``remove`` the resource

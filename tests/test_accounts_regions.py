@@ -14,10 +14,10 @@ from checkhelpers import make_report
 from conftest import MotoServer, Workspace, audit, run_cli
 from faults import Fault
 from policycheck.demo.seeding import seed
-from policycheck.fetching import ServiceThrottle
-from policycheck.locations import shard_of
-from policycheck.report import EnvironmentInfo
-from policycheck.terminal import locations
+from policycheck.engine.fetching import ServiceThrottle
+from policycheck.engine.locations import shard_of
+from policycheck.render.terminal import locations
+from policycheck.report.model import EnvironmentInfo
 
 ROLE = "policycheck-audit"
 MANAGEMENT_ACCOUNT = "123456789012"  # moto's default account: the organisation's management

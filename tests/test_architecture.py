@@ -1,5 +1,6 @@
-"""The code's shape, as the README's "How it works" promises it: no import circle, the
-engine never imports a plugin, no long function in the engine."""
+"""The code's shape, as docs/architecture.md draws it: each package is a stage and a
+module imports only from its own stage or one below it; no import circle; the engine never
+imports a plugin; no long function in the engine."""
 
 import ast
 from collections.abc import Iterator
@@ -8,11 +9,43 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from policycheck.plugin.registry import PLUGIN_PACKAGES
 
 PACKAGE = REPO / "policycheck"
-#: Plugin packages: the engine reaches them only through ``policycheck.plugins``, which
-#: imports them by name at run time.
-PLUGINS = ("policycheck.checks", "policycheck.collectors")
+#: Plugin modules: the engine reaches them only through the registry, which imports them
+#: by name at run time.
+PLUGINS = PLUGIN_PACKAGES
+#: The stages, lowest first: a module may import only from its own stage or a lower one.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    (
+        "foundation",
+        (
+            "policycheck.version",
+            "policycheck.errors",
+            "policycheck.paths",
+            "policycheck.validation",
+            "policycheck.deadline",
+            "policycheck.git",
+        ),
+    ),
+    ("plugin", ("policycheck.plugin",)),
+    ("report", ("policycheck.report",)),
+    ("policy", ("policycheck.policy",)),
+    ("iam", ("policycheck.iam",)),
+    ("sources", ("policycheck.sources", "policycheck.checks")),
+    ("engine", ("policycheck.engine",)),
+    ("render and publish", ("policycheck.render", "policycheck.publish", "policycheck.starter")),
+    (
+        "commands",
+        (
+            "policycheck.cli",
+            "policycheck.demo",
+            "policycheck.generate",
+            "policycheck.__main__",
+            "policycheck",
+        ),
+    ),
+)
 MAX_FUNCTION_LINES = 60
 
 
@@ -83,8 +116,8 @@ def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
 
 def test_the_graph_is_read() -> None:
     graph = _graph()
-    assert "policycheck.registry" in graph["policycheck.checks.s3"]
-    assert "policycheck.facts" in graph["policycheck.collectors.s3"]
+    assert "policycheck.plugin.check" in graph["policycheck.checks.s3"]
+    assert "policycheck.plugin.facts" in graph["policycheck.sources.aws.s3"]
 
 
 def test_no_import_circle() -> None:
@@ -122,3 +155,40 @@ def test_no_function_in_the_engine_is_longer_than_60_lines(path: Path) -> None:
         if (lines := (node.end_lineno or node.lineno) - node.lineno + 1) > MAX_FUNCTION_LINES
     }
     assert long == {}
+
+
+def _layer(module: str) -> int | None:
+    """The stage of ``module``: the one naming it or the package holding it (the
+    package ``policycheck`` itself, the front door, is only the module of that name)."""
+    for index, (_, prefixes) in reversed(list(enumerate(LAYERS))):
+        for prefix in prefixes:
+            if module == prefix or (prefix != "policycheck" and module.startswith(f"{prefix}.")):
+                return index
+    return None
+
+
+def _upward(graph: dict[str, set[str]]) -> dict[str, list[str]]:
+    """Each module's imports from a higher stage than its own."""
+    found = {}
+    for name, targets in graph.items():
+        own = _layer(name)
+        assert own is not None
+        upward = sorted(t for t in targets if (_layer(t) or 0) > own)
+        if upward:
+            found[name] = [f"{t} ({LAYERS[_layer(t) or 0][0]})" for t in upward]
+    return found
+
+
+def test_every_module_has_a_stage() -> None:
+    assert sorted(name for name in MODULES if _layer(name) is None) == []
+
+
+def test_each_stage_imports_only_from_itself_or_below() -> None:
+    assert _upward(_graph()) == {}
+
+
+def test_an_upward_import_is_found() -> None:
+    graph = {"policycheck.report.model": {"policycheck.render.markdown", "policycheck.errors"}}
+    assert _upward(graph) == {
+        "policycheck.report.model": ["policycheck.render.markdown (render and publish)"]
+    }

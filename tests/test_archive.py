@@ -17,10 +17,10 @@ import pytest
 
 from conftest import REPO, MotoServer, Workspace, audit, run_cli
 from faults import Fault
-from policycheck.archive import ArchiveLocation, archive, archived_sources, retain_until
 from policycheck.demo.seeding import seed
 from policycheck.errors import InputError
-from policycheck.iampolicy import ARCHIVE_BUCKET_ACTIONS, ARCHIVE_OBJECT_ACTIONS
+from policycheck.iam.generator import ARCHIVE_BUCKET_ACTIONS, ARCHIVE_OBJECT_ACTIONS
+from policycheck.publish.archive import ArchiveLocation, archive, archived_sources, retain_until
 from policycheck.render import CHECKSUMS, FORMATS
 
 REGION = "eu-central-1"

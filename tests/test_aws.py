@@ -2,7 +2,7 @@ import boto3
 import pytest
 from botocore.credentials import DeferredRefreshableCredentials
 
-from policycheck.aws import (
+from policycheck.engine.aws import (
     AccountAccess,
     AwsSetup,
     Connection,

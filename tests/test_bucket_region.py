@@ -9,10 +9,10 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 
 from checkhelpers import judge
-from policycheck.collectors.s3 import region_of
-from policycheck.facts import FetchContext
-from policycheck.fetching import read_fact
-from policycheck.plugins import load_registry
+from policycheck.engine.fetching import read_fact
+from policycheck.plugin.facts import FetchContext
+from policycheck.plugin.registry import load_registry
+from policycheck.sources.aws.s3 import region_of
 
 REGION = "eu-central-1"
 

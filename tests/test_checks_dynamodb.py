@@ -80,7 +80,7 @@ def test_ttl_attribute_parameter() -> None:
 def test_an_impossible_recovery_period_is_an_error_naming_the_field(days: object) -> None:
     """ "inf-day recovery period" passed on main: a value DynamoDB cannot hold is an
     error (the check raises; the runner makes it an error result), never a pass."""
-    from policycheck.registry import ImpossibleValue
+    from policycheck.plugin.check import ImpossibleValue
 
     with pytest.raises(ImpossibleValue, match=r"RecoveryPeriodInDays is .*from 1 to 35"):
         judge("dynamodb-pitr-enabled", _pitr(days=days))  # type: ignore[arg-type]
@@ -92,9 +92,9 @@ def test_the_recovery_period_range_ends_are_possible(days: int) -> None:
 
 
 def test_a_non_finite_number_in_an_aws_answer_is_an_error_naming_it() -> None:
-    from policycheck.facts import FetchContext
-    from policycheck.fetching import read_fact
-    from policycheck.plugins import load_registry
+    from policycheck.engine.fetching import read_fact
+    from policycheck.plugin.facts import FetchContext
+    from policycheck.plugin.registry import load_registry
 
     class Answers:
         def describe_continuous_backups(self, **_: object) -> dict:

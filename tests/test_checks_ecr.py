@@ -21,9 +21,9 @@ from policycheck.checks.ecr import (
     Counterexample,
     retention_counterexample,
 )
-from policycheck.facts import FetchContext
-from policycheck.fetching import read_fact
-from policycheck.plugins import load_registry
+from policycheck.engine.fetching import read_fact
+from policycheck.plugin.facts import FetchContext
+from policycheck.plugin.registry import load_registry
 
 CHECK = "ecr-lifecycle-retains-tagged"
 NOW = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)

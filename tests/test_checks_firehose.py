@@ -10,9 +10,9 @@ from botocore.stub import Stubber
 
 from checkhelpers import judge, moto_clients
 from faults import Fault
-from policycheck.facts import FactOutcome, FetchContext
-from policycheck.fetching import read_fact
-from policycheck.plugins import load_registry
+from policycheck.engine.fetching import read_fact
+from policycheck.plugin.facts import FactOutcome, FetchContext
+from policycheck.plugin.registry import load_registry
 
 CHECK = "firehose-delivers-to-audit-bucket"
 ACCOUNT, REGION = "123456789012", "eu-central-1"
@@ -540,7 +540,7 @@ def test_s3_locations_of_a_destination() -> None:
     """A disabled backup is recorded with its mode (the check ignores it); a bucket named
     in a part of the description not known yet is recorded as ``other`` (judged, never
     credited) rather than dropped."""
-    from policycheck.collectors.firehose import _s3_locations
+    from policycheck.sources.aws.firehose import _s3_locations
 
     redshift = {
         "RoleARN": ROLE,

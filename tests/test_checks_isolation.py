@@ -8,12 +8,12 @@ import pytest
 
 from checkhelpers import judge, moto_clients, target
 from faults import Fault
-from policycheck.bindings import ResourceInstance
-from policycheck.evaluation import evaluate
-from policycheck.facts import FactOutcome, FetchContext
-from policycheck.fetching import fact_key, read_fact
-from policycheck.locations import Where
-from policycheck.plugins import load_registry
+from policycheck.engine.evaluation import evaluate
+from policycheck.engine.fetching import fact_key, read_fact
+from policycheck.engine.locations import Where
+from policycheck.plugin.facts import FactOutcome, FetchContext
+from policycheck.plugin.registry import load_registry
+from policycheck.policy.bindings import ResourceInstance
 
 ACCOUNT, REGION = "123456789012", "eu-central-1"
 PREFIX = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/"
@@ -752,10 +752,10 @@ def _plan_service(plan: Any, mcp: str, statements: list[dict]) -> None:
 def _plan_verdict(plan: Any):
     from pathlib import Path
 
-    from policycheck.terraform.common import Subject
-    from policycheck.terraform.planfile import PlanFile
-    from policycheck.terraform.sources import FROM_PLAN
-    from policycheck.terraform.state import build_states
+    from policycheck.sources.terraform.common import Subject
+    from policycheck.sources.terraform.planfile import PlanFile
+    from policycheck.sources.terraform.sources import FROM_PLAN
+    from policycheck.sources.terraform.state import build_states
 
     document = json.loads(json.dumps(plan.document()))
     after, _ = build_states([PlanFile(Path("plan.json"), "0" * 64, "1.9.8", "1.2", document)])

@@ -356,9 +356,9 @@ def test_archive_noncurrent_expiration_read_from_moto(moto) -> None:
     import boto3
 
     from faults import Fault
-    from policycheck.facts import FetchContext
-    from policycheck.fetching import read_fact
-    from policycheck.plugins import load_registry
+    from policycheck.engine.fetching import read_fact
+    from policycheck.plugin.facts import FetchContext
+    from policycheck.plugin.registry import load_registry
 
     s3 = boto3.client("s3", endpoint_url=moto.url, region_name="eu-central-1")
     s3.create_bucket(

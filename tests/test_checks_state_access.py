@@ -11,13 +11,13 @@ import pytest
 
 from checkhelpers import judge, moto_clients, target
 from faults import Fault
-from policycheck.bindings import ResourceInstance
-from policycheck.evaluation import evaluate
-from policycheck.facts import FactOutcome, FetchContext, Memo
-from policycheck.fetching import fact_key, read_fact
-from policycheck.iampolicy import GITHUB_OIDC_HOST, github_trust_policy
-from policycheck.locations import Where
-from policycheck.plugins import load_registry
+from policycheck.engine.evaluation import evaluate
+from policycheck.engine.fetching import fact_key, read_fact
+from policycheck.engine.locations import Where
+from policycheck.iam.generator import GITHUB_OIDC_HOST, github_trust_policy
+from policycheck.plugin.facts import FactOutcome, FetchContext, Memo
+from policycheck.plugin.registry import load_registry
+from policycheck.policy.bindings import ResourceInstance
 
 ACCOUNT, REGION = "123456789012", "eu-central-1"
 BUCKET, TABLE = "aiconnectors-terraform-state-dev", "aiconnectors-terraform-lock-dev"

@@ -10,9 +10,9 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from policycheck.facts import FactSpec, FetchContext
-from policycheck.fetching import read_fact
-from policycheck.plugins import load_registry
+from policycheck.engine.fetching import read_fact
+from policycheck.plugin.facts import FactSpec, FetchContext
+from policycheck.plugin.registry import load_registry
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"

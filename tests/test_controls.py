@@ -3,8 +3,8 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, run_cli
-from policycheck.controls import Catalog, load_catalog
 from policycheck.errors import InputError
+from policycheck.policy.controls import Catalog, load_catalog
 
 
 def test_catalog_maps_the_seed_controls(catalog: Catalog) -> None:
@@ -54,7 +54,7 @@ def test_catalog_maps_the_seed_controls(catalog: Catalog) -> None:
 def test_every_check_is_mapped_and_every_control_states_its_manual_part(
     catalog: Catalog,
 ) -> None:
-    from policycheck.plugins import load_registry
+    from policycheck.plugin.registry import load_registry
 
     mapped = {check_id for c in catalog.controls for check_id in c.check_ids}
     assert mapped == set(load_registry().checks)

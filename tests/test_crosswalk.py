@@ -9,9 +9,9 @@ import pytest
 from checkhelpers import make_report, make_result
 from conftest import REPO, Workspace
 from policycheck.cli import main
-from policycheck.controls import Catalog
-from policycheck.crosswalk import FRAMEWORKS, evidence_for, requirement_order
-from policycheck.report import ControlInEnvironment, assess_control
+from policycheck.policy.controls import Catalog
+from policycheck.policy.crosswalk import FRAMEWORKS, evidence_for, requirement_order
+from policycheck.report.model import ControlInEnvironment, assess_control
 
 
 def test_every_shipped_control_maps_with_reasons(catalog: Catalog) -> None:

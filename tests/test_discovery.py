@@ -11,9 +11,9 @@ from moto import mock_aws
 from conftest import MotoServer, Workspace, audit, run_cli
 from faults import Fault
 from policycheck.demo.seeding import seed
-from policycheck.discovery import Discovery, DiscoveryFailed, list_names
-from policycheck.plugins import load_registry
-from policycheck.templates import is_pattern
+from policycheck.engine.discovery import Discovery, DiscoveryFailed, list_names
+from policycheck.plugin.registry import load_registry
+from policycheck.policy.templates import is_pattern
 
 REGION = "eu-central-1"
 
@@ -45,8 +45,8 @@ def _names(
     """What a pattern matches, listed as discovery lists it (with tiny pages if asked)."""
     from fnmatch import fnmatchcase
 
-    from policycheck.resources import ListingScope
-    from policycheck.templates import literal_prefix
+    from policycheck.plugin.resources import ListingScope
+    from policycheck.policy.templates import literal_prefix
 
     listing = load_registry().resource_types[type_name].listing
     prefix = literal_prefix(pattern) if listing.by_prefix else ""

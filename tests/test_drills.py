@@ -9,8 +9,9 @@ import pytest
 from checkhelpers import judge
 from policycheck.checks.drills import deleted_too_early
 from policycheck.demo.seeding import GIT_IDENTITY, commit_record
-from policycheck.evidence import EvidenceError, EvidenceStore, GitError
-from policycheck.schedule import add_months, next_due
+from policycheck.git import GitError
+from policycheck.policy.schedule import add_months, next_due
+from policycheck.sources.repository.records import EvidenceError, EvidenceStore
 
 
 def _run(date: str, outcome: str = "pass", minutes: float = 10, environment: str = "dev") -> dict:

@@ -10,11 +10,11 @@ import pytest
 
 from conftest import MotoServer, Workspace, audit, run_cli
 from faults import Fault
-from policycheck.controls import load_catalog
 from policycheck.demo.seeding import Deviation, commit_record, seed
+from policycheck.generate.schemas import schema_path
 from policycheck.paths import controls_dir_for
-from policycheck.plugins import load_registry
-from policycheck.schemagen import schema_path
+from policycheck.plugin.registry import load_registry
+from policycheck.policy.controls import load_catalog
 
 CONTROL_IDS = ["SC.10.01.01", "SC.10.01.02", "SC.10.02", "SC.10.03.01", "SC.10.03.02"]
 
@@ -80,8 +80,8 @@ def test_every_deviation_fails_exactly_its_result(moto: MotoServer, workspace: W
     platform (each on a resource of its own where possible), fails exactly that check on
     that resource, and nothing else: in process, through the library."""
     from policycheck.demo.seeding import demo_session
-    from policycheck.planning import select
-    from policycheck.runner import RunOptions, run_audit
+    from policycheck.engine.planning import select
+    from policycheck.engine.runner import RunOptions, run_audit
 
     deviations = _deviations(workspace)
     assert len(deviations) == len({b.check.id for b in workspace.policy.bindings}) == 24

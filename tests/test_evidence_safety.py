@@ -20,29 +20,28 @@ import yaml
 
 from checkhelpers import target
 from conftest import Workspace, run_cli
-from policycheck import evidence as evidence_module
-from policycheck import spool
-from policycheck.bindings import ResourceInstance
-from policycheck.collectors.drills import DELETED_RECORDS, RECORDS
+from policycheck import git
 from policycheck.demo.seeding import GIT_IDENTITY, commit_record
-from policycheck.drills import drills_report, drills_table
+from policycheck.engine.evaluation import evaluate
+from policycheck.engine.fetching import fact_key, read_fact
+from policycheck.engine.locations import Where
 from policycheck.errors import InputError
-from policycheck.evaluation import evaluate
-from policycheck.evidence import (
+from policycheck.git import GitError, repository_root
+from policycheck.plugin.facts import FetchContext
+from policycheck.plugin.registry import load_registry
+from policycheck.policy.bindings import ResourceInstance
+from policycheck.report import spool
+from policycheck.sources.repository.drill_table import drills_report, drills_table
+from policycheck.sources.repository.drills import DELETED_RECORDS, RECORDS
+from policycheck.sources.repository.records import (
     MAX_RECORD_BYTES,
     DirProblem,
     EvidenceDirError,
     EvidenceError,
     EvidenceStore,
-    GitError,
     evidence_dir_problems,
     record_from_text,
-    repository_root,
 )
-from policycheck.facts import FetchContext
-from policycheck.fetching import fact_key, read_fact
-from policycheck.locations import Where
-from policycheck.plugins import load_registry
 
 SECRET = "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
 
@@ -236,7 +235,7 @@ def test_git_failing_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_git_timing_out_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _, evidence = _repo_with_deletion(tmp_path)
     _fake_git(tmp_path, monkeypatch, f"exec {shutil.which('sleep')} 10")
-    monkeypatch.setattr(evidence_module, "GIT_TIMEOUT_SECONDS", 0.3)
+    monkeypatch.setattr(git, "GIT_TIMEOUT_SECONDS", 0.3)
     with pytest.raises(GitError, match=r"timed out after 0\.3 s"):
         EvidenceStore(evidence, tmp_path).deletions_for(DRILL)
 

@@ -7,17 +7,17 @@ import pytest
 from botocore.exceptions import ClientError
 
 from checkhelpers import REQUIRED_PARAMS, target
-from policycheck.bindings import ResourceInstance
-from policycheck.controls import Catalog
-from policycheck.discovery import Discovery, DiscoveryFailed
+from policycheck.engine.discovery import Discovery, DiscoveryFailed
+from policycheck.engine.evaluation import evaluate
+from policycheck.engine.fetching import MAX_FACT_CHARS, fact_key, read_fact
+from policycheck.engine.locations import Where
+from policycheck.engine.planning import Target
 from policycheck.errors import MAX_ERROR_CHARS
-from policycheck.evaluation import evaluate
-from policycheck.facts import AwsError, FactOutcome, FactSpec, FetchContext
-from policycheck.fetching import MAX_FACT_CHARS, fact_key, read_fact
-from policycheck.locations import Where
-from policycheck.planning import Target
-from policycheck.plugins import load_registry
-from policycheck.registry import CheckSpec
+from policycheck.plugin.check import CheckSpec
+from policycheck.plugin.facts import AwsError, FactOutcome, FactSpec, FetchContext
+from policycheck.plugin.registry import load_registry
+from policycheck.policy.bindings import ResourceInstance
+from policycheck.policy.controls import Catalog
 
 CHECK_IDS = sorted(load_registry().checks)
 

@@ -16,7 +16,7 @@ from policycheck.render.markdown import SHOWN_PER_CHECK, render_markdown
 from policycheck.render.oscal import statement_id
 from policycheck.render.sarif import fingerprint
 from policycheck.render.summary import render_summary
-from policycheck.report import Report
+from policycheck.report.model import Report
 
 
 @pytest.fixture(scope="module")

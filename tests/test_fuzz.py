@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from checkhelpers import REQUIRED_PARAMS, judge
 from conftest import POLICY_PATH
 from policycheck.errors import InputError
-from policycheck.plugins import load_registry
-from policycheck.policy import load_policy
+from policycheck.plugin.registry import load_registry
+from policycheck.policy.load import load_policy
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
@@ -114,7 +114,7 @@ PROBE_KEYS = ["z", "zz", "zzz", "a", "logs/z", "logs/", "z/y", "other/z", "?", "
 
 
 def _regex(pattern: str) -> re.Pattern[str]:
-    """IAM wildcard to regex, written independently of policycheck.wildcards."""
+    """IAM wildcard to regex, written independently of policycheck.iam.wildcards."""
     out = ""
     for ch in pattern:
         out += {"*": ".*", "?": "."}.get(ch, re.escape(ch))

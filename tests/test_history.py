@@ -11,14 +11,14 @@ import pytest
 from checkhelpers import make_report, make_result
 from policycheck.cli import main
 from policycheck.errors import InputError
-from policycheck.history import build_history, failure_periods, report_files
 from policycheck.render import write_reports
 from policycheck.render.history import (
     render_history_html,
     render_history_json,
     render_history_markdown,
 )
-from policycheck.report import (
+from policycheck.report.history import build_history, failure_periods, report_files
+from policycheck.report.model import (
     ControlInEnvironment,
     ControlResult,
     Counts,

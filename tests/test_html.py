@@ -12,7 +12,7 @@ from typing import get_args
 from checkhelpers import make_report, make_result
 from policycheck.render import render_json
 from policycheck.render.html import SCRIPT, render_html
-from policycheck.report import (
+from policycheck.report.model import (
     ControlInEnvironment,
     ControlStatus,
     EnvironmentInfo,
@@ -26,8 +26,8 @@ from policycheck.report import (
     assess_control,
     evidence_sha256,
 )
-from policycheck.reportfile import read_report
-from policycheck.statuses import STATUS_LOOKS
+from policycheck.report.reader import read_report
+from policycheck.report.statuses import STATUS_LOOKS
 
 PAYLOAD = '</pre><script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">"\''
 
@@ -198,7 +198,7 @@ def test_every_status_reads_without_colour() -> None:
 def test_legacy_report_renders_what_it_can_tell() -> None:
     """A report of schema 1.0 (re-derived on reading) shows statuses from its results and
     its unknown coverage as not assessed, never a pass."""
-    from policycheck.report import upgraded
+    from policycheck.report.model import upgraded
 
     legacy = make_report(make_result("a", "pass", environment="dev"))
     control = assess_control("C.1", "t", ["a"], legacy.results)
@@ -219,7 +219,7 @@ def test_legacy_report_renders_what_it_can_tell() -> None:
 def _plan_report():  # type: ignore[no-untyped-def]
     """A report judged on a plan: C.1 passes (the plan fixes it) with a resource not in
     the plan; C.2's only result is not judgeable from a plan."""
-    from policycheck.report import ControlInEnvironment, PlanChange, SourceInfo
+    from policycheck.report.model import ControlInEnvironment, PlanChange, SourceInfo
 
     fixed = make_result("a", "pass").model_copy(
         update={

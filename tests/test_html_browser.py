@@ -22,8 +22,8 @@ import pytest
 
 from conftest import POLICY_PATH, Catalog
 from policycheck.demo.seeding import demo_session
-from policycheck.report import Report, control_status_in, report_environments
-from policycheck.statuses import STATUS_LOOKS
+from policycheck.report.model import Report, control_status_in, report_environments
+from policycheck.report.statuses import STATUS_LOOKS
 
 #: One browser and one demo for the module: its tests run in one xdist worker (make test
 #: distributes by --dist loadgroup).
@@ -74,7 +74,7 @@ def demo(catalog: Catalog, tmp_path_factory: pytest.TempPathFactory) -> tuple[Re
     report.html (the policy named as `policycheck demo` names it, relative)."""
     _browser()
     from policycheck.demo.command import audit_demo, demo_account
-    from policycheck.policy import load_policy
+    from policycheck.policy.load import load_policy
     from policycheck.render import write_reports
 
     policy = load_policy(Path(os.path.relpath(POLICY_PATH)))

@@ -3,9 +3,9 @@
 import json
 
 from conftest import POLICY_PATH, REPO, RecordedRun, run_cli
-from policycheck.iampolicy import readonly_policy, required_actions
-from policycheck.plugins import load_registry
-from policycheck.policy import load_policy
+from policycheck.iam.generator import readonly_policy, required_actions
+from policycheck.plugin.registry import load_registry
+from policycheck.policy.load import load_policy
 
 #: Operations whose IAM action is named differently (AWS service authorization reference).
 RENAMED = {

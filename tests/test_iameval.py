@@ -1,4 +1,4 @@
-"""The IAM evaluator (policycheck.iameval) against a plain reference (iam_reference.py)
+"""The IAM evaluator (policycheck.iam.evaluator) against a plain reference (iam_reference.py)
 on generated policies, boundaries and resource policies over DynamoDB tables and their
 indexes, streams, backups and exports; and against AWS's documented examples."""
 
@@ -6,8 +6,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from iam_reference import Requester, allowed
 
-from policycheck.iameval import Policy, Principal, Target, evaluate
-from policycheck.wildcards import some_string_matches
+from policycheck.iam.evaluator import Policy, Principal, Target, evaluate
+from policycheck.iam.wildcards import some_string_matches
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/teams-task"

@@ -124,7 +124,7 @@ def test_diff_lists_drift_and_fails_on_regressions(
 
 
 def test_shards_cover_every_environment_once(workspace: Workspace) -> None:
-    from policycheck.locations import configured_accounts, in_shard, shard_of
+    from policycheck.engine.locations import configured_accounts, in_shard, shard_of
 
     workspace.edit(
         lambda d: d["environments"].update(

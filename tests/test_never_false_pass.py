@@ -14,11 +14,11 @@ from checkhelpers import make_report, make_result
 from conftest import MotoServer, Workspace, audit, run_cli
 from faults import Fault
 from policycheck.demo.seeding import seed
-from policycheck.diff import diff_reports, is_regression
 from policycheck.errors import InputError
-from policycheck.gating import exit_code
-from policycheck.merge import merge_reports
-from policycheck.report import ControlInEnvironment, Gap, assess_control
+from policycheck.report.diff import diff_reports, is_regression
+from policycheck.report.gating import exit_code
+from policycheck.report.merge import merge_reports
+from policycheck.report.model import ControlInEnvironment, Gap, assess_control
 from policycheck.validation import MAX_YAML_BYTES, MAX_YAML_EXPANDED_BYTES, parse_yaml
 
 # --- a run that assesses nothing is not a pass --------------------------------------
@@ -185,7 +185,7 @@ def test_allow_empty_needs_a_pattern(workspace: Workspace) -> None:
 
 
 def _report(*results, environments=("dev", "prod"), **run):  # type: ignore[no-untyped-def]
-    from policycheck.report import EnvironmentInfo
+    from policycheck.report.model import EnvironmentInfo
 
     report = make_report(*results)
     info = [

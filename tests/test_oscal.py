@@ -17,10 +17,10 @@ from trestle.oscal.assessment_results import AssessmentResults
 from trestle.oscal.catalog import Catalog
 
 from conftest import run_cli
-from policycheck.controls import load_catalog
 from policycheck.paths import controls_dir_for
+from policycheck.policy.controls import load_catalog
 from policycheck.render import FORMATS
-from policycheck.report import Report
+from policycheck.report.model import Report
 
 ROOT = Path(__file__).parent.parent
 REAL_PLANS = ROOT / "tests" / "fixtures" / "terraform" / "real"

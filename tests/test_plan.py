@@ -24,21 +24,21 @@ from planbuilder import (
     platform_plan,
 )
 from policycheck.cli import main
-from policycheck.controls import Catalog, load_catalog
 from policycheck.demo.seeding import Deviation, demo_session, seed, seed_repository
 from policycheck.demo.server import reset
+from policycheck.engine.plan import judge_plan
+from policycheck.engine.planning import select
+from policycheck.engine.runner import RunOptions, run_audit
 from policycheck.errors import InputError
 from policycheck.paths import controls_dir_for
-from policycheck.planning import select
-from policycheck.plugins import load_registry
-from policycheck.policy import Policy, load_policy
+from policycheck.plugin.registry import load_registry
+from policycheck.policy.controls import Catalog, load_catalog
+from policycheck.policy.load import Policy, load_policy
 from policycheck.render import FORMATS
 from policycheck.render.markdown import MARKDOWN, plan_change_lines
-from policycheck.report import UNJUDGED, Report
-from policycheck.runner import RunOptions, run_audit
-from policycheck.terraform.audit import plan_audit
-from policycheck.terraform.planfile import read_plan, read_plans
-from policycheck.terraform.sources import (
+from policycheck.report.model import UNJUDGED, Report
+from policycheck.sources.terraform.planfile import read_plan, read_plans
+from policycheck.sources.terraform.sources import (
     FROM_PLAN,
     FROM_REPOSITORY,
     NOT_FROM_PLAN,
@@ -79,7 +79,7 @@ def judge(
         path.write_text(json.dumps(document))
         paths.append(path)
     selection = select(policy, catalog, [env])
-    return plan_audit(policy, catalog, selection, [read_plan(p) for p in paths])
+    return judge_plan(policy, catalog, selection, [read_plan(p) for p in paths])
 
 
 def plan_cli(policy: Policy, path: Path, out: Path, *more: str) -> int:
@@ -834,8 +834,8 @@ def test_diff_of_a_live_report_and_a_plan(
 ) -> None:
     """What a plan does not judge is listed as not compared, never resolved nor coverage
     lost; merge keeps the plan sources."""
-    from policycheck.diff import diff_reports, is_regression
-    from policycheck.merge import merge_reports
+    from policycheck.report.diff import diff_reports, is_regression
+    from policycheck.report.merge import merge_reports
 
     shared = tmp_path / "shared.json"
     shared.write_text(json.dumps(_modules(compliant, "module.shared")))
@@ -1069,7 +1069,7 @@ def test_a_fact_the_plan_reader_cannot_read_is_an_error(
         raise TypeError("'<' not supported between instances of 'str' and 'int'")
 
     readers = {**FROM_PLAN, "dynamodb_table.continuous_backups": broken}
-    monkeypatch.setattr("policycheck.terraform.audit.FROM_PLAN", readers)
+    monkeypatch.setattr("policycheck.engine.plan.FROM_PLAN", readers)
     table = "mcp-oauth-storage-teams-dev"
     found = result(judge(policy, catalog, tmp_path, compliant), "dynamodb-pitr-enabled", table)
     assert (found.status, found.error.code) == ("error", "UnreadablePlanValue")

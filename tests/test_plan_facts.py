@@ -8,10 +8,16 @@ from typing import Any
 import pytest
 
 from planbuilder import ACCOUNT, REGION, PlanBuilder, const, ref
-from policycheck.terraform.common import Subject
-from policycheck.terraform.planfile import PlanFile
-from policycheck.terraform.sources import FROM_PLAN
-from policycheck.terraform.state import Instance, PlanState, Unknowable, build_states, overlay
+from policycheck.sources.terraform.common import Subject
+from policycheck.sources.terraform.planfile import PlanFile
+from policycheck.sources.terraform.sources import FROM_PLAN
+from policycheck.sources.terraform.state import (
+    Instance,
+    PlanState,
+    Unknowable,
+    build_states,
+    overlay,
+)
 
 
 def states(plan: PlanBuilder) -> tuple[PlanState, PlanState]:

@@ -6,7 +6,7 @@ import pytest
 
 from conftest import POLICY_PATH, REPO, run_cli
 from policycheck.errors import InputError
-from policycheck.policy import Policy, load_policy
+from policycheck.policy.load import Policy, load_policy
 
 
 def test_shipped_policy_binds_every_promise(policy: Policy) -> None:

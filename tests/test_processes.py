@@ -4,14 +4,14 @@ import inspect
 from functools import partial
 
 from conftest import MotoServer, Workspace, audit
-from policycheck.controls import Catalog
 from policycheck.demo.seeding import seed
-from policycheck.locations import static_locations
-from policycheck.planning import plan, select, written_resources
-from policycheck.plugins import load_registry
-from policycheck.policy import Policy
-from policycheck.processes import FACTS_PER_PROCESS, default_processes
-from policycheck.subjects import sharing_checks, subjects
+from policycheck.engine.locations import static_locations
+from policycheck.engine.planning import plan, select, written_resources
+from policycheck.engine.processes import FACTS_PER_PROCESS, default_processes
+from policycheck.engine.subjects import sharing_checks, subjects
+from policycheck.plugin.registry import load_registry
+from policycheck.policy.controls import Catalog
+from policycheck.policy.load import Policy
 
 
 def test_resources_spread_whole_over_processes_and_shared_lookups_together(

@@ -17,9 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from policycheck import publish
 from policycheck.errors import InputError
-from policycheck.publish import CHECKSUMS, check_output_dir, publish_set
+from policycheck.publish import staging as publish
+from policycheck.publish.staging import CHECKSUMS, check_output_dir, publish_set
 
 MANAGED = ["report.json", "report.md", "report.csv"]
 SWAP_STEPS = [
@@ -391,7 +391,7 @@ from pathlib import Path
 args = json.loads(sys.argv[1])
 sys.path.insert(0, args["tests"])
 from test_publish import MANAGED, _make_set
-from policycheck import publish
+from policycheck.publish import staging as publish
 
 if args["in_place"]:
     publish._renameat2 = None

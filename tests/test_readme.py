@@ -15,7 +15,7 @@ import boto3
 from conftest import REPO, MotoServer, Workspace, run_cli, served_demo
 from planbuilder import FIXTURE as PLAN_FIXTURE
 from policycheck.demo.seeding import seed
-from policycheck.generated import DOC_PAGES
+from policycheck.generate.docs import DOC_PAGES
 
 PAGES = {page: (REPO / page).read_text() for page in DOC_PAGES}
 DOCS = "\n".join(PAGES.values())
@@ -77,9 +77,9 @@ def test_generated_sections_are_current() -> None:
     """`make docs` wrote the command table, the check table and the IAM actions, wherever
     they are; a command, a check, a `passes` text, a control's sentence or a fact's
     action changed since makes this fail."""
-    from policycheck.controls import load_catalog
-    from policycheck.generated import current, placed
-    from policycheck.plugins import load_registry
+    from policycheck.generate.docs import current, placed
+    from policycheck.plugin.registry import load_registry
+    from policycheck.policy.controls import load_catalog
 
     registry = load_registry()
     catalog = load_catalog(REPO / "controls", registry)
@@ -93,7 +93,7 @@ def test_generated_sections_are_current() -> None:
 
 
 def test_docs_list_every_aws_action() -> None:
-    from policycheck.plugins import load_registry
+    from policycheck.plugin.registry import load_registry
 
     checks = PAGES["docs/checks.md"]
     permissions = checks[checks.index("## Permissions") :]

@@ -7,10 +7,10 @@ import yaml
 
 from checkhelpers import make_report, make_result
 from conftest import POLICY_PATH, REPO
+from policycheck.generate.schemas import build_schema, schema_path
 from policycheck.render import render_json
 from policycheck.render.markdown import render_markdown
-from policycheck.report import Report, assess_control, summarize
-from policycheck.schemagen import build_schema, schema_path
+from policycheck.report.model import Report, assess_control, summarize
 
 
 @pytest.mark.parametrize("kind", ["report", "policy", "control"])

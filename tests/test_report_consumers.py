@@ -16,7 +16,7 @@ from checkhelpers import make_report, make_result
 from conftest import run_cli
 from policycheck.render import FORMATS
 from policycheck.render.tabular import COLUMNS, FORMULA_STARTS
-from policycheck.report import Report, Result
+from policycheck.report.model import Report, Result
 
 #: What an attacker controls: a resource's name, a policy's sentence, an environment.
 PAYLOADS = [
@@ -131,7 +131,7 @@ def test_no_csv_cell_is_a_formula(value: str) -> None:
     spreadsheet; each is written with a ' in front."""
     result = hostile(value)
     control_id = result.control_ids[0]
-    from policycheck.report import ControlInEnvironment, ControlResult, Counts
+    from policycheck.report.model import ControlInEnvironment, ControlResult, Counts
 
     control = ControlResult(
         id=control_id,
@@ -173,7 +173,7 @@ def test_html_puts_what_failed_first_and_no_fix_on_a_pass(demo: Path) -> None:
 def test_the_terminal_lists_each_finding_after_the_matrix(demo: Path) -> None:
     """`run` and `demo` print what failed, a line each, capped with the count of the rest;
     a name's ANSI escape is shown, not run."""
-    from policycheck.terminal import finding_lines, summary_table
+    from policycheck.render.terminal import finding_lines, summary_table
 
     report = Report.model_validate_json((demo / "report.json").read_text())
     printed = summary_table(report)
@@ -207,7 +207,7 @@ MARKUP_PAYLOADS = [
 
 def _hostile_report(value: str) -> Report:
     """Every place a value from AWS, the policy, a waiver or a report reaches report.md."""
-    from policycheck.report import (
+    from policycheck.report.model import (
         ControlInEnvironment,
         ControlResult,
         Counts,
@@ -278,7 +278,8 @@ def test_markdown_views_keep_every_value_as_text(value: str) -> None:
     becomes markup; it shows as text."""
     from markdown_it import MarkdownIt
 
-    from policycheck.diff import diff_reports, render_diff_markdown
+    from policycheck.render.diff import render_diff_markdown
+    from policycheck.report.diff import diff_reports
 
     report = _hostile_report(value)
     views = {

@@ -10,10 +10,10 @@ import pytest
 
 from checkhelpers import judge
 from policycheck.checks.repository import Unresolvable
-from policycheck.facts import FactOutcome, FetchContext
-from policycheck.fetching import read_fact
-from policycheck.plugins import load_registry
-from policycheck.repository import PlatformRepository
+from policycheck.engine.fetching import read_fact
+from policycheck.plugin.facts import FactOutcome, FetchContext
+from policycheck.plugin.registry import load_registry
+from policycheck.sources.repository.checkout import PlatformRepository
 
 GIT = ("git", "-c", "user.name=t", "-c", "user.email=t@example.invalid")
 
@@ -374,16 +374,16 @@ def test_unreadable_workflow_is_an_error(tmp_path: Path) -> None:
 def test_the_commit_is_listed_once_and_each_file_read_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import policycheck.repository as source
+    import policycheck.sources.repository.checkout as source
 
     calls: list[str] = []
-    real = source._run_git
+    real = source.run_git
 
     def counting(cwd: Path, *args: str, **kwargs: Any) -> bytes:
         calls.append(args[0])
         return real(cwd, *args, **kwargs)
 
-    monkeypatch.setattr(source, "_run_git", counting)
+    monkeypatch.setattr(source, "run_git", counting)
     repository = PlatformRepository(_commit(tmp_path, _layout()))
     for _ in range(3):
         assert repository.entry("infra/root.hcl") is not None

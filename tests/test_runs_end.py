@@ -17,8 +17,11 @@ import pytest
 
 from conftest import MotoServer, Workspace, audit
 from faults import Fault
-from policycheck import cli, runner
-from policycheck.aws import (
+from policycheck import cli
+from policycheck.deadline import Deadline, DeadlineReached, parse_duration
+from policycheck.demo.seeding import seed
+from policycheck.engine import runner
+from policycheck.engine.aws import (
     AwsSetup,
     Connection,
     _retrying,
@@ -26,12 +29,10 @@ from policycheck.aws import (
     credentials_last_the_deadline,
     identify,
 )
-from policycheck.deadline import Deadline, DeadlineReached, parse_duration
-from policycheck.demo.seeding import seed
+from policycheck.engine.fetching import FactKey, FactRequest, collect
 from policycheck.errors import InputError
-from policycheck.facts import FactSpec
-from policycheck.fetching import FactKey, FactRequest, collect
-from policycheck.plugins import load_registry
+from policycheck.plugin.facts import FactSpec
+from policycheck.plugin.registry import load_registry
 
 REGION = "eu-central-1"
 

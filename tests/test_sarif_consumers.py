@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from conftest import compliant_platform, run_cli
-from policycheck.assembly import dir_in_repository
+from policycheck.engine.assembly import dir_in_repository
 from policycheck.render import FORMATS, sarif
-from policycheck.report import Report
+from policycheck.report.model import Report
 
 ROOT = Path(__file__).resolve().parent.parent
 PLAN = ROOT / "tests" / "fixtures" / "terraform" / "platform-dev.json"

@@ -21,21 +21,21 @@ import yaml
 from botocore.exceptions import ClientError
 
 from conftest import REPO, RecordedRun
-from policycheck import spool
-from policycheck.controls import load_catalog
 from policycheck.deadline import NO_DEADLINE
+from policycheck.engine.judging import Job, judge
+from policycheck.engine.locations import Where
+from policycheck.engine.planning import select, written_resources
 from policycheck.errors import InputError
-from policycheck.jsonstream import JsonReader
-from policycheck.judging import Job, judge
-from policycheck.locations import Where
 from policycheck.paths import controls_dir_for
-from policycheck.planning import select, written_resources
-from policycheck.policy import Policy, load_policy
+from policycheck.policy.controls import load_catalog
+from policycheck.policy.load import Policy, load_policy
 from policycheck.render import render_json
 from policycheck.render.markdown import MARKDOWN_LIMIT, SHOWN_PER_CHECK, render_markdown
-from policycheck.report import Evidence, FactEvidence, Report, evidence_sha256
-from policycheck.reportfile import read_report
-from policycheck.spool import canonical
+from policycheck.report import spool
+from policycheck.report.jsonstream import JsonReader
+from policycheck.report.model import Evidence, FactEvidence, Report, evidence_sha256
+from policycheck.report.reader import read_report
+from policycheck.report.spool import canonical
 
 WHERE = Where("bench", "123456789012", "eu-central-1")
 CHECKS = (
@@ -461,7 +461,7 @@ def test_a_value_that_never_decodes_is_refused_where_it_fails(
 ) -> None:
     """A malformed value is reported once it is longer than any report's value could be,
     not after reading (and holding) the rest of the file."""
-    monkeypatch.setattr("policycheck.jsonstream.MAX_VALUE_CHARS", 1000)
+    monkeypatch.setattr("policycheck.report.jsonstream.MAX_VALUE_CHARS", 1000)
     text = '{"run": {"a": 1 "b": 2}' + " " * 100_000 + "}"
     source = io.StringIO(text)
     reader = JsonReader(source, 100)

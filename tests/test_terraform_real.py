@@ -21,17 +21,17 @@ import boto3
 import pytest
 
 from conftest import POLICY_PATH, REPO
-from policycheck.controls import load_catalog
 from policycheck.demo.seeding import demo_session
+from policycheck.engine.plan import judge_plan
+from policycheck.engine.planning import select
+from policycheck.engine.runner import RunOptions, run_audit
 from policycheck.paths import controls_dir_for
-from policycheck.planning import select
-from policycheck.policy import load_policy
-from policycheck.registry import CheckSpec
-from policycheck.report import Report
-from policycheck.runner import RunOptions, run_audit
-from policycheck.terraform.audit import plan_audit
-from policycheck.terraform.planfile import read_plan
-from policycheck.terraform.sources import from_repository, plan_judgeable
+from policycheck.plugin.check import CheckSpec
+from policycheck.policy.controls import load_catalog
+from policycheck.policy.load import load_policy
+from policycheck.report.model import Report
+from policycheck.sources.terraform.planfile import read_plan
+from policycheck.sources.terraform.sources import from_repository, plan_judgeable
 
 pytestmark = pytest.mark.xdist_group("terraform")
 
@@ -212,7 +212,7 @@ def live(platform: Platform) -> Report:
 
 
 def judged(plan: Path) -> Report:
-    return plan_audit(POLICY, CATALOG, select(POLICY, CATALOG, ["dev"]), [read_plan(plan)])
+    return judge_plan(POLICY, CATALOG, select(POLICY, CATALOG, ["dev"]), [read_plan(plan)])
 
 
 def verdicts(report: Report) -> dict[tuple[str, str], str]:

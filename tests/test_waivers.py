@@ -8,9 +8,9 @@ from checkhelpers import make_report, make_result
 from conftest import MotoServer, Workspace, audit, run_cli
 from policycheck.demo.seeding import Deviation, seed
 from policycheck.errors import InputError
-from policycheck.gating import exit_code
-from policycheck.policy import load_policy
-from policycheck.waivers import Waiver, apply_waivers, lint_waivers
+from policycheck.policy.load import load_policy
+from policycheck.policy.waivers import Waiver, apply_waivers, lint_waivers
+from policycheck.report.gating import exit_code
 
 TODAY = date(2026, 11, 24)
 

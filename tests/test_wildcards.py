@@ -1,6 +1,6 @@
 import pytest
 
-from policycheck.wildcards import some_string_matches, wildcard_match
+from policycheck.iam.wildcards import some_string_matches, wildcard_match
 
 PREFIX = "arn:aws:s3:::b/"
 

@@ -50,8 +50,8 @@ from conftest import REPO, MotoServer
 from planbuilder import deviated, platform_plan
 from policycheck.demo.seeding import GIT_IDENTITY, Deviation, seed
 from policycheck.demo.server import reset
-from policycheck.generated import DOC_PAGES
-from policycheck.policy import load_policy
+from policycheck.generate.docs import DOC_PAGES
+from policycheck.policy.load import load_policy
 
 WORKFLOWS = REPO / ".github" / "workflows"
 ACTION = REPO / "action.yml"

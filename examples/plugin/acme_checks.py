@@ -14,10 +14,10 @@ Load it from the policy (the module must be importable: on PYTHONPATH, or instal
 
 from typing import Any
 
-from policycheck.collectors.s3 import S3_BUCKET
-from policycheck.examples import Call, Deviation, Examples
-from policycheck.facts import FactSpec, FetchContext
-from policycheck.registry import Facts, NoParams, Verdict, check, judge
+from policycheck.plugin.check import Facts, NoParams, Verdict, check, judge
+from policycheck.plugin.examples import Call, Deviation, Examples
+from policycheck.plugin.facts import FactSpec, FetchContext
+from policycheck.sources.aws.s3 import S3_BUCKET
 
 
 def _tags(ctx: FetchContext) -> Any:

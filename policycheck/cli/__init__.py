@@ -8,7 +8,6 @@ import sys
 import traceback
 from typing import NoReturn
 
-from policycheck import __version__
 from policycheck.cli import (
     archive,
     controls,
@@ -35,6 +34,7 @@ from policycheck.errors import (
     InputError,
     shown_problems,
 )
+from policycheck.version import __version__
 
 #: 128 + the signal's number, as shells report a process a signal ended.
 EXIT_SIGNAL_BASE = 128
@@ -122,7 +122,7 @@ def _interrupted(signum: int, args: argparse.Namespace) -> int:
     """What a signal ended: before a new report set was published, no report (exit 128 +
     the signal); after, the set stands and the command exits as it had decided (see
     decided_exit_code), or 3 if it had not yet."""
-    from policycheck.publish import published
+    from policycheck.publish.staging import published
 
     name = signal.Signals(signum).name
     if not published:

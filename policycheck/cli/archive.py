@@ -54,7 +54,7 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.archive import ArchiveLocation, archive, s3_client
+    from policycheck.publish.archive import ArchiveLocation, archive, s3_client
 
     configure_logging(args.verbose)
     location = ArchiveLocation.parse(args.destination)

@@ -7,13 +7,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from policycheck.cli.options import Parents, load, load_report
-from policycheck.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
 from policycheck.errors import EXIT_PASS, InputError
-from policycheck.statuses import STATUS_LABEL
+from policycheck.policy.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
+from policycheck.report.statuses import STATUS_LABEL
 
 if TYPE_CHECKING:
-    from policycheck.controls import Catalog
-    from policycheck.report import ControlResult, Report
+    from policycheck.policy.controls import Catalog
+    from policycheck.report.model import ControlResult, Report
 
 FRAMEWORK_IDS = ", ".join(FRAMEWORKS)
 LISTING_FORMATS = ("table", "oscal-catalog")
@@ -113,7 +113,7 @@ def framework_listing(args: argparse.Namespace, report: "Report | None") -> str:
     statuses in ``report`` when given."""
     from tabulate import tabulate
 
-    from policycheck.report import JUDGED
+    from policycheck.report.model import JUDGED
 
     framework = FRAMEWORKS[args.framework]
     controls: list[Any] = list(report.controls) if report else list(load(args)[1].controls)

@@ -16,7 +16,7 @@ from policycheck.cli.options import (
 from policycheck.errors import EXIT_PASS
 
 if TYPE_CHECKING:
-    from policycheck.policy import Policy
+    from policycheck.policy.load import Policy
 
 
 def add(commands: Any, parents: Parents) -> None:

@@ -34,7 +34,8 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.diff import diff_reports, is_regression, render_diff_json, render_diff_markdown
+    from policycheck.render.diff import render_diff_json, render_diff_markdown
+    from policycheck.report.diff import diff_reports, is_regression
 
     changes = diff_reports(load_report(args.old), load_report(args.new))
     render = render_diff_json if args.format == "json" else render_diff_markdown

@@ -21,7 +21,7 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.drills import drills_table
+    from policycheck.sources.repository.drill_table import drills_table
 
     policy, _ = load(args)
     print(drills_table(policy, datetime.now(UTC).date()))

@@ -11,7 +11,7 @@ from policycheck.cli.options import Parents, decide, format_list
 from policycheck.errors import EXIT_PASS, InputError
 
 if TYPE_CHECKING:
-    from policycheck.history import NamedReport
+    from policycheck.report.history import NamedReport
 
 HISTORY_FORMAT_NAMES = ("json", "markdown", "html")
 
@@ -79,8 +79,8 @@ def add(commands: Any, parents: Parents) -> None:
 
 def _sources(inputs: list[str]) -> "Iterator[Path | NamedReport]":
     """The reports named, in order: files, directories' report.json, archives' reports."""
-    from policycheck.archive import ArchiveLocation, archived_sources, is_archive, s3_client
-    from policycheck.history import report_files
+    from policycheck.publish.archive import ArchiveLocation, archived_sources, is_archive, s3_client
+    from policycheck.report.history import report_files
 
     for given in inputs:
         if is_archive(given):
@@ -90,11 +90,11 @@ def _sources(inputs: list[str]) -> "Iterator[Path | NamedReport]":
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.history import build_history
-    from policycheck.publish import check_output_dir, publish_set
+    from policycheck.publish.staging import check_output_dir, publish_set
     from policycheck.render import MANAGED
     from policycheck.render.history import HISTORY_FORMATS
-    from policycheck.spool import Scratch
+    from policycheck.report.history import build_history
+    from policycheck.report.spool import Scratch
 
     if args.since and args.until and args.since > args.until:
         raise InputError(f"--since {args.since} is after --until {args.until}")

@@ -80,7 +80,7 @@ def add(commands: Any, parents: Parents) -> None:
 
 def execute(args: argparse.Namespace) -> int:
     from policycheck.errors import InputError
-    from policycheck.iampolicy import org_policy, policy_document, readonly_policy
+    from policycheck.iam.generator import org_policy, policy_document, readonly_policy
 
     document: dict[str, Any]
     if args.trust:
@@ -88,8 +88,8 @@ def execute(args: argparse.Namespace) -> int:
     elif args.org_role:
         document = org_policy(args.org_role)
     elif args.archive:
-        from policycheck.archive import ArchiveLocation
-        from policycheck.iampolicy import archive_policy
+        from policycheck.iam.generator import archive_policy
+        from policycheck.publish.archive import ArchiveLocation
 
         location = ArchiveLocation.parse(args.archive)
         document = archive_policy(location.bucket, location.prefix)
@@ -108,7 +108,7 @@ def execute(args: argparse.Namespace) -> int:
 
 def _trust_policy(args: argparse.Namespace) -> dict[str, Any]:
     from policycheck.errors import InputError
-    from policycheck.iampolicy import github_trust_policy
+    from policycheck.iam.generator import github_trust_policy
 
     if not args.repo:
         raise InputError("--trust github needs --repo OWNER/REPO")

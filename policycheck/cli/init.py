@@ -45,8 +45,8 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.archive import boto3_region
-    from policycheck.init import starter, write_starter
+    from policycheck.publish.archive import boto3_region
+    from policycheck.starter.build import starter, write_starter
 
     region = args.region or boto3_region()
     if args.discover:
@@ -60,8 +60,13 @@ def execute(args: argparse.Namespace) -> int:
 
 
 def _discovered(region: str, endpoint_url: str | None) -> str:
-    from policycheck.aws import client_config, configured_endpoint, default_session, make_client
-    from policycheck.init import discover, proposal_yaml
+    from policycheck.engine.aws import (
+        client_config,
+        configured_endpoint,
+        default_session,
+        make_client,
+    )
+    from policycheck.starter.build import discover, proposal_yaml
 
     session, endpoint = default_session(region), configured_endpoint(endpoint_url)
     config = client_config(4)

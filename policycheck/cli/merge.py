@@ -49,9 +49,9 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.gating import exit_code
-    from policycheck.merge import merge_reports
     from policycheck.render import write_reports
+    from policycheck.report.gating import exit_code
+    from policycheck.report.merge import merge_reports
 
     prepare_output(args.output_dir, args.reports)
     reports = [load_report(path) for path in args.reports]

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from policycheck.controls import Catalog
-    from policycheck.policy import Policy
-    from policycheck.report import Report
+    from policycheck.policy.controls import Catalog
+    from policycheck.policy.load import Policy
+    from policycheck.report.model import Report
 
 EXIT_CODES_HELP = """\
 exit codes (of the results that gate: --min-severity and above, not waived):
@@ -221,7 +221,7 @@ def add_gate_options(
 
 def endpoint(value: str) -> str:
     """An argument type: a URL an API call can be sent to."""
-    from policycheck.aws import endpoint_problem
+    from policycheck.engine.aws import endpoint_problem
 
     problem = endpoint_problem(value)
     if problem:
@@ -257,10 +257,10 @@ def load(args: argparse.Namespace, shipped: bool = False) -> "tuple[Policy, Cata
     """The policy (--policy, else ./policy.yaml, else InputError; the demo, ``shipped``,
     falls back to the policy shipped with policycheck) and the controls beside it, both
     checked against one registry: the built-in checks and the policy's plugins."""
-    from policycheck.controls import load_catalog
     from policycheck.errors import InputError
     from policycheck.paths import NO_POLICY_HERE, controls_dir_for, default_policy_path
-    from policycheck.policy import load_policy
+    from policycheck.policy.controls import load_catalog
+    from policycheck.policy.load import load_policy
 
     path = args.policy or default_policy_path(shipped)
     if path is None:
@@ -301,7 +301,7 @@ def prepare_output(output_dir: Path, inputs: "list[Path | str] | None" = None) -
     """Refuse an output directory that cannot be written before anything is collected,
     and one whose report set would replace a report this command reads."""
     from policycheck.errors import InputError
-    from policycheck.publish import check_output_dir
+    from policycheck.publish.staging import check_output_dir
     from policycheck.render import CHECKSUMS, MANAGED
 
     check_output_dir(output_dir)
@@ -332,9 +332,9 @@ def decide(args: argparse.Namespace, code: int) -> int:
 def finish(report: "Report", args: argparse.Namespace, baseline: "Report | None" = None) -> int:
     """Write the reports, print the summary table, and the exit code the gate says (only
     results new since ``baseline``, if given, gate)."""
-    from policycheck.gating import exit_code
     from policycheck.render import write_reports
-    from policycheck.terminal import summary_table
+    from policycheck.render.terminal import summary_table
+    from policycheck.report.gating import exit_code
 
     gate = exit_code(
         report, getattr(args, "fail_on", "error"), getattr(args, "min_severity", "low"), baseline
@@ -349,7 +349,7 @@ def finish(report: "Report", args: argparse.Namespace, baseline: "Report | None"
 def report_location(value: str) -> Path | str:
     """A report file, or a report in the evidence archive (``s3://BUCKET/KEY``, kept as
     text: a Path would fold its ``//``)."""
-    from policycheck.archive import is_archive
+    from policycheck.publish.archive import is_archive
 
     return value if is_archive(value) else Path(value)
 
@@ -357,13 +357,13 @@ def report_location(value: str) -> Path | str:
 def load_report(path: Path | str) -> "Report":
     """A saved report (of an older schema: re-derived), from a file or the archive, or
     InputError naming it and what is wrong; its results are read from disk one at a time."""
-    from policycheck.archive import read_located
+    from policycheck.publish.archive import read_located
 
     return read_located(path)
 
 
 def warn_about_regions(policy: "Policy") -> None:
-    from policycheck.regions import region_warnings
+    from policycheck.policy.regions import region_warnings
 
     for warning in region_warnings(policy):
         print(f"warning: {warning}", file=sys.stderr)

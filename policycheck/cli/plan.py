@@ -76,10 +76,10 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from policycheck.engine.plan import judge_plan
+    from policycheck.engine.planning import select
     from policycheck.errors import InputError
-    from policycheck.planning import select
-    from policycheck.terraform.audit import plan_audit
-    from policycheck.terraform.planfile import read_plans
+    from policycheck.sources.terraform.planfile import read_plans
 
     configure_logging(args.verbose)
     policy, catalog = load(args)
@@ -96,4 +96,4 @@ def execute(args: argparse.Namespace) -> int:
     baseline = load_report(args.fail_on_new) if args.fail_on_new else None
     plans = read_plans(args.plans)
     prepare_output(args.output_dir, [*args.plans, *([args.fail_on_new] if baseline else [])])
-    return finish(plan_audit(policy, catalog, selection, plans), args, baseline)
+    return finish(judge_plan(policy, catalog, selection, plans), args, baseline)

@@ -113,9 +113,9 @@ def _add_organisation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from policycheck.engine.planning import select
+    from policycheck.engine.runner import RunOptions, run_audit
     from policycheck.errors import InputError
-    from policycheck.planning import select
-    from policycheck.runner import RunOptions, run_audit
 
     configure_logging(args.verbose)
     policy, catalog = load(args)
@@ -140,8 +140,8 @@ def execute(args: argparse.Namespace) -> int:
 
 def _check_service_caps(policy: Any, caps: dict[str, int] | None) -> None:
     """--max-per-service names services the checks call (by their IAM prefix)."""
+    from policycheck.engine.fetching import service_of
     from policycheck.errors import InputError
-    from policycheck.fetching import service_of
 
     facts = policy.registry.facts.values()
     known = sorted({service_of(spec) for spec in facts} - {"local"})

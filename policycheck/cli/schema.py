@@ -26,7 +26,7 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.schemagen import build_schema
+    from policycheck.generate.schemas import build_schema
 
     print(json.dumps(build_schema(args.kind), indent=2))
     return EXIT_PASS

@@ -25,9 +25,9 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
+    from policycheck.engine.planning import nothing_to_assess, plan, select, why_no_result
     from policycheck.errors import InputError
-    from policycheck.planning import nothing_to_assess, plan, select, why_no_result
-    from policycheck.waivers import lint_waivers
+    from policycheck.policy.waivers import lint_waivers
 
     policy, catalog = load(args)
     announce_policy(policy)
@@ -63,9 +63,9 @@ def execute(args: argparse.Namespace) -> int:
 def _check_evidence_dir(policy: Any) -> None:
     """Where the drill check reads evidence: refused if unusable, warned if its history
     cannot be read in this checkout."""
-    from policycheck.drills import DRILL_CHECK
     from policycheck.errors import InputError
-    from policycheck.evidence import evidence_dir_problems
+    from policycheck.sources.repository.drill_table import DRILL_CHECK
+    from policycheck.sources.repository.records import evidence_dir_problems
 
     if not any(b.check.id == DRILL_CHECK for b in policy.bindings):
         return

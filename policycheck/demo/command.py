@@ -11,16 +11,16 @@ from typing import Any
 
 import yaml
 
-from policycheck.controls import Catalog
 from policycheck.demo.seeding import Deviation, demo_session, seed
 from policycheck.demo.server import MotoNotInstalled, moto_server, reset
+from policycheck.engine.fetching import ProgressCallback
+from policycheck.engine.planning import select
+from policycheck.engine.runner import RunOptions, run_audit
 from policycheck.errors import InputError
-from policycheck.fetching import ProgressCallback
 from policycheck.paths import CONTROLS_DIRNAME, POLICY_FILENAME, controls_dir_for
-from policycheck.planning import select
-from policycheck.policy import Policy
-from policycheck.report import Report
-from policycheck.runner import RunOptions, run_audit
+from policycheck.policy.controls import Catalog
+from policycheck.policy.load import Policy
+from policycheck.report.model import Report
 
 #: What the demo breaks on purpose, so that its report shows failures worth reading.
 DEMO_DEVIATIONS = (

@@ -23,17 +23,17 @@ import boto3
 import yaml
 from botocore.exceptions import ClientError
 
-from policycheck.aws import client_config, make_client
-from policycheck.bindings import Binding, ResourceInstance
 from policycheck.demo.repository import GIT_IDENTITY as GIT_IDENTITY
 from policycheck.demo.repository import RepositoryWriter, git
+from policycheck.engine.aws import client_config, make_client
 from policycheck.errors import aws_error
-from policycheck.examples import Call, Json
 from policycheck.paths import bundled_catalog_dir
-from policycheck.policy import Policy
-from policycheck.repository import REPOSITORY
-from policycheck.resources import ResourceType
-from policycheck.templates import expand
+from policycheck.plugin.examples import Call, Json
+from policycheck.plugin.resources import ResourceType
+from policycheck.policy.bindings import Binding, ResourceInstance
+from policycheck.policy.load import Policy
+from policycheck.policy.templates import expand
+from policycheck.sources.repository.checkout import REPOSITORY
 
 DEMO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 #: moto reads a new ECS service's running count from this variable.
@@ -282,7 +282,7 @@ class _Context(dict[str, Any]):
 
 
 def render(value: Any, context: Mapping[str, Any]) -> Any:
-    """An example's value with its placeholders filled in (see policycheck.examples)."""
+    """An example's value with its placeholders filled in (see policycheck.plugin.examples)."""
     if isinstance(value, Json):
         return json.dumps(render(value.document, context))
     if isinstance(value, Mapping):

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from policycheck.publish import CHECKSUMS as CHECKSUMS
-from policycheck.publish import publish_set
+from policycheck.publish.staging import CHECKSUMS as CHECKSUMS
+from policycheck.publish.staging import publish_set
 from policycheck.render.html import write_html
 from policycheck.render.junit import write_junit
 from policycheck.render.markdown import render_markdown
@@ -23,8 +23,8 @@ from policycheck.render.reportjson import write_json
 from policycheck.render.sarif import write_sarif
 from policycheck.render.summary import render_summary
 from policycheck.render.tabular import write_csv
-from policycheck.report import Report
-from policycheck.spool import Scratch
+from policycheck.report.model import Report
+from policycheck.report.spool import Scratch
 
 
 def render_json(report: Report) -> str:
@@ -107,7 +107,7 @@ def write_reports(report: Report, output_dir: Path, formats: list[str]) -> list[
     """Render each format's files, then publish them into ``output_dir`` with SHA256SUMS
     over them (in ``sha256sum`` format, for ``sha256sum -c`` and actions/attest) as one
     set: a reader sees the old set or the new one, and files of an older set that this
-    one lacks are removed; other files in ``output_dir`` are kept (policycheck.publish).
+    one lacks are removed; other files in ``output_dir`` are kept (policycheck.publish.staging).
     The paths written, SHA256SUMS last."""
     scratch = Scratch()
     try:

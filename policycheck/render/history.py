@@ -6,11 +6,11 @@ import io
 from collections.abc import Callable
 from typing import TextIO
 
-from policycheck.archive import read_located
-from policycheck.history import History, counted
+from policycheck.publish.archive import read_located
 from policycheck.render.html import write_html
 from policycheck.render.markdown import cell, code, table
-from policycheck.statuses import STATUS_LOOKS
+from policycheck.report.history import History, counted
+from policycheck.report.statuses import STATUS_LOOKS
 
 #: Statuses a day may have that are neither a pass nor a failure (no evidence either way,
 #: or a waiver): counted in a column of their own.

@@ -23,8 +23,7 @@ from html import escape
 from pathlib import Path
 from typing import Any, TextIO
 
-from policycheck.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
-from policycheck.history import History, Timeline, counted
+from policycheck.policy.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
 from policycheck.render.characters import visible
 from policycheck.render.markdown import (
     NOT_ASSESSED_INTRO,
@@ -39,7 +38,8 @@ from policycheck.render.markdown import (
     unjudged_control_lines,
     unjudged_lines,
 )
-from policycheck.report import (
+from policycheck.report.history import History, Timeline, counted
+from policycheck.report.model import (
     FINDINGS,
     REMEDIABLE,
     ControlResult,
@@ -49,7 +49,7 @@ from policycheck.report import (
     control_status_in,
     report_environments,
 )
-from policycheck.statuses import STATUS_LOOKS
+from policycheck.report.statuses import STATUS_LOOKS
 
 STYLE = """
 :root{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:#1a1a1a}

@@ -6,7 +6,7 @@ from xml.etree import ElementTree as ET
 
 from policycheck.render.characters import visible
 from policycheck.render.markdown import unassessed_lines
-from policycheck.report import UNJUDGED, Report, Result
+from policycheck.report.model import UNJUDGED, Report, Result
 
 #: Indentation per level, as ElementTree.indent writes it.
 SPACE = "  "

@@ -10,9 +10,9 @@ from typing import Any
 
 from tabulate import tabulate
 
-from policycheck.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
+from policycheck.policy.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
 from policycheck.render.characters import visible
-from policycheck.report import (
+from policycheck.report.model import (
     UNJUDGED,
     Report,
     Result,
@@ -22,7 +22,7 @@ from policycheck.report import (
     report_environments,
     unassessed,
 )
-from policycheck.statuses import STATUS_LABEL
+from policycheck.report.statuses import STATUS_LABEL
 
 
 def table(rows: list[list[Any]], headers: list[str]) -> str:

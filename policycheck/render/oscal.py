@@ -16,13 +16,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
-from policycheck.crosswalk import FRAMEWORKS
+from policycheck.policy.crosswalk import FRAMEWORKS
 from policycheck.render.reportjson import write_json
 from policycheck.render.streamed import Lists, write_document
-from policycheck.report import ControlResult, Report, Result
+from policycheck.report.model import ControlResult, Report, Result
 
 if TYPE_CHECKING:
-    from policycheck.controls import Control
+    from policycheck.policy.controls import Control
 
 OSCAL_VERSION = "1.2.3"
 NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:policycheck")

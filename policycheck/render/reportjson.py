@@ -8,8 +8,8 @@ from typing import TextIO
 
 from pydantic import TypeAdapter
 
-from policycheck.report import SCHEMA_VERSION, ControlResult, Report, WaiverReport
-from policycheck.spool import EvidenceValues, ResultLog, Scratch, stored_line
+from policycheck.report.model import SCHEMA_VERSION, ControlResult, Report, WaiverReport
+from policycheck.report.spool import EvidenceValues, ResultLog, Scratch, stored_line
 
 _CONTROLS = TypeAdapter(list[ControlResult])
 _WAIVERS = TypeAdapter(list[WaiverReport])

@@ -15,9 +15,9 @@ import posixpath
 from collections.abc import Iterable, Iterator
 from typing import Any, TextIO
 
-from policycheck import __version__
 from policycheck.render.streamed import Lists, write_document
-from policycheck.report import Report, Result, unassessed
+from policycheck.report.model import Report, Result, unassessed
+from policycheck.version import __version__
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 LEVELS = {"critical": "error", "high": "error", "medium": "warning", "low": "note"}

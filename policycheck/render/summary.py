@@ -14,8 +14,8 @@ from policycheck.render.markdown import (
     unassessed_lines,
     unjudged_lines,
 )
-from policycheck.report import Report
-from policycheck.statuses import STATUS_LABEL
+from policycheck.report.model import Report
+from policycheck.report.statuses import STATUS_LABEL
 
 #: GitHub drops a step summary over 1 MiB; stay well below it.
 SUMMARY_LIMIT_BYTES = 1024 * 1024 - 16 * 1024

@@ -9,7 +9,7 @@ import csv
 from collections.abc import Iterable
 from typing import TextIO
 
-from policycheck.report import REMEDIABLE, Report
+from policycheck.report.model import REMEDIABLE, Report
 
 COLUMNS = [
     "control",

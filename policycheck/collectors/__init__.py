@@ -1,3 +1,0 @@
-"""Collectors: the only code that reads the audited systems (AWS, and the evidence
-repository for DR drills). Each module declares its resource type and facts;
-``policycheck.plugins.load_registry`` finds them."""

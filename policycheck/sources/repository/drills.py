@@ -1,0 +1,29 @@
+"""DR drills: the resource type (a drill exists through its evidence records), and its
+facts, read from the evidence directory and its git history (not from AWS)."""
+
+from typing import Any
+
+from policycheck.plugin.facts import FactSpec, FetchContext
+from policycheck.plugin.resources import ResourceType
+from policycheck.sources.repository.records import EVIDENCE
+
+DR_DRILL = ResourceType(
+    name="dr_drill",
+    label="DR drill",
+    missing_codes=frozenset(),
+    arn_template="urn:policycheck:dr-drill:{name}",
+)
+
+
+def _records(ctx: FetchContext) -> list[dict[str, Any]]:
+    records: list[dict[str, Any]] = ctx.client(EVIDENCE).records_for(ctx.name)
+    return records
+
+
+def _deletions(ctx: FetchContext) -> list[dict[str, Any]]:
+    deletions: list[dict[str, Any]] = ctx.client(EVIDENCE).deletions_for(ctx.name)
+    return deletions
+
+
+RECORDS = FactSpec("dr_drill.records", DR_DRILL, ("local:ReadEvidenceFiles",), _records)
+DELETED_RECORDS = FactSpec("dr_drill.deleted_records", DR_DRILL, ("local:GitLog",), _deletions)

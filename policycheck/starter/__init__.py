@@ -1,0 +1,1 @@
+"""``policycheck init``: a starter policy from what the account holds."""
