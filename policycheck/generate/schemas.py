@@ -13,7 +13,7 @@ from policycheck.sources.repository.records import EvidenceRecord
 
 SchemaKind = Literal["report", "policy", "control", "evidence"]
 KINDS: tuple[SchemaKind, ...] = ("report", "policy", "control", "evidence")
-SCHEMA_DIR = Path(__file__).parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
