@@ -21,7 +21,7 @@ UV_COMPILE = $(BIN)/uv pip compile pyproject.toml requirements/action.in --unive
 # with the JSON Schemas of the policy and the report.
 # Microsoft's SARIF Multitool (npm: a self-contained .NET build), pinned with its
 # integrity hash in .ci/sarif-multitool/package-lock.json: the tests validate every SARIF
-# file with it, with GitHub's rule set (tests/test_sarif_consumers.py).
+# file with it, with GitHub's rule set (tests/render/test_sarif.py).
 SARIF_MULTITOOL_DIR := .ci/sarif-multitool
 SARIF_MULTITOOL := $(SARIF_MULTITOOL_DIR)/node_modules/@microsoft/sarif-multitool-linux/Sarif.Multitool
 
@@ -89,7 +89,7 @@ schemas: $(STAMP)
 screenshot: $(STAMP)
 	mkdir -p docs/images
 	POLICYCHECK_SCREENSHOT=docs/images/report-html.png $(BIN)/python -m pytest -q \
-		tests/test_html_browser.py -k screenshot
+		tests/render/test_html_browser.py -k screenshot
 	test -s docs/images/report-html.png
 
 clean:

@@ -3,7 +3,7 @@
     .venv/bin/python bench/plan.py                   # 5,000 resources, median of 3 runs
     .venv/bin/python bench/plan.py --buckets 20 --tables 10 --repos 10 --runs 1
 
-Writes a plan in Terraform's JSON output format (tests/planbuilder.py): buckets in a
+Writes a plan in Terraform's JSON output format (tests/support/planbuilder.py): buckets in a
 for_each module, each with its split versioning, encryption, public-access block,
 lifecycle and policy resources (6 resources), tables by for_each, repositories and their
 lifecycle policies by count; settings mixed as bench/run.py mixes them, with the ground
@@ -27,7 +27,7 @@ sys.path.insert(0, str(REPO / "tests"))
 
 from run import keep_tagged_policy, write_policy  # noqa: E402  (bench/run.py's policy: the same nine checks)
 
-from planbuilder import ACCOUNT, REGION, PlanBuilder, ref  # noqa: E402
+from support.planbuilder import ACCOUNT, REGION, PlanBuilder, ref  # noqa: E402
 
 BUCKET_CHECKS = (
     "s3-versioning-enabled",

@@ -10,12 +10,12 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import yaml
 
-from faults import FaultInjector
 from policycheck.demo.seeding import seed_repository
 from policycheck.demo.server import moto_server, reset
 from policycheck.paths import controls_dir_for
 from policycheck.policy.controls import Catalog, load_catalog
 from policycheck.policy.load import Policy, load_policy
+from support.faults import FaultInjector
 
 if TYPE_CHECKING:
     from policycheck.report.model import Report

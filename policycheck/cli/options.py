@@ -28,7 +28,7 @@ exit codes (of the results that gate: --min-severity and above, not waived):
   141  the output pipe was closed (e.g. | head)
 """
 #: The names of policycheck.render.FORMATS, kept here so that --help need not import the
-#: renderers (tests/test_formats.py checks that the two agree).
+#: renderers (tests/render/test_formats.py checks that the two agree).
 FORMAT_NAMES = ("json", "markdown", "csv", "junit", "sarif", "summary", "oscal", "html")
 
 

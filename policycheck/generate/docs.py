@@ -17,7 +17,7 @@ from policycheck.policy.load import load_policy
 from policycheck.sources.terraform.sources import plan_judgeable
 
 #: The documentation, in reading order: the README, then docs/ and bench/ (the pages
-#: tests/test_readme.py runs the examples of, in this order).
+#: tests/e2e/test_docs.py runs the examples of, in this order).
 DOC_PAGES = (
     "README.md",
     "docs/usage.md",
