@@ -1,7 +1,8 @@
 """Compare two report sets (two ``--output-dir``s of ``policycheck run``/``demo``) file by
 file, ignoring only what differs from run to run: times and durations, the tool version,
 what moto invents anew on every run (key ids and other uuids, and the sha256 digests
-computed over them) and the commit ids of a repository committed anew (the demo's). Anything else that differs is printed, and the exit code is 1.
+computed over them) and the commit ids of a repository committed anew (the demo's).
+Anything else that differs is printed, and the exit code is 1.
 
     python .ci/compare_report_sets.py BEFORE_DIR AFTER_DIR
 
@@ -75,8 +76,7 @@ def main(argv: list[str]) -> int:
     sys.stdout.writelines(found[:400])
     files = sorted(p.name for p in before.iterdir())
     print(
-        f"{'DIFFERENT' if found else 'identical'}: {len(files)} files compared "
-        f"({', '.join(files)})"
+        f"{'DIFFERENT' if found else 'identical'}: {len(files)} files compared ({', '.join(files)})"
     )
     return 1 if found else 0
 
