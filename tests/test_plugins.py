@@ -12,7 +12,6 @@ import yaml
 
 from conftest import REPO, MotoServer, Workspace, audit, run_cli
 from planbuilder import FIXTURE
-from policycheck.cli import main
 from policycheck.demo.seeding import Deviation, seed
 from policycheck.plugin import registry as registry_module
 from policycheck.plugin.plans import PlanGap, PlannedType, PlanReader
@@ -154,7 +153,7 @@ def _read_nothing(state: object, subject: object) -> None:
     return None
 
 
-def _registry(*sources: PlanReader | PlanGap, planned: tuple[PlannedType, ...] = ()) -> None:
+def _build(*sources: PlanReader | PlanGap, planned: tuple[PlannedType, ...] = ()) -> None:
     """A registry of S3 buckets and their versioning, with these plan sources."""
     build_registry([S3_BUCKET], [VERSIONING], [], plan_sources=sources, planned_types=planned)
 
@@ -162,9 +161,9 @@ def _registry(*sources: PlanReader | PlanGap, planned: tuple[PlannedType, ...] =
 def test_a_fact_without_a_plan_source_is_refused() -> None:
     """Each fact says how a plan run gets it: read from a plan, or why a plan cannot show
     it; a fact saying neither is a plugin error naming it."""
-    _registry(PlanReader(fact=VERSIONING.name, read=_read_nothing))  # consistent
+    _build(PlanReader(fact=VERSIONING.name, read=_read_nothing))  # consistent
     with pytest.raises(PluginError, match=r"fact s3_bucket\.versioning: no plan source declared"):
-        _registry()
+        _build()
 
 
 def test_a_fact_with_two_plan_sources_is_refused() -> None:
@@ -173,17 +172,17 @@ def test_a_fact_with_two_plan_sources_is_refused() -> None:
     with pytest.raises(
         PluginError, match=r"the plan source of fact 's3_bucket\.versioning' is declared twice"
     ):
-        _registry(reader, gap)
+        _build(reader, gap)
 
 
 def test_a_plan_source_of_an_unknown_fact_is_refused() -> None:
     reader = PlanReader(fact=VERSIONING.name, read=_read_nothing)
     unknown = PlanReader(fact="s3_bucket.colour", read=_read_nothing)
     with pytest.raises(PluginError, match=r"PlanReader of unknown fact 's3_bucket\.colour'"):
-        _registry(reader, unknown)
+        _build(reader, unknown)
     planned = PlannedType(resource_type="s3_vault", tf_type="aws_s3_vault", name_attr="name")
     with pytest.raises(PluginError, match=r"PlannedType of unknown resource type 's3_vault'"):
-        _registry(reader, planned=(planned,))
+        _build(reader, planned=(planned,))
 
 
 def test_a_plugin_fact_without_a_plan_source(
@@ -216,18 +215,7 @@ def test_worked_example_on_a_plan(
     plugin declares no plan reader; the built-in checks are judged as without it."""
     _adopt(workspace, {"modules": ["acme_checks"]})
     out = tmp_path / "out"
-    main(
-        [
-            "plan",
-            str(FIXTURE),
-            "--env",
-            "dev",
-            "--policy",
-            str(workspace.policy_path),
-            "-o",
-            str(out),
-        ]
-    )
+    run_cli("plan", FIXTURE, "--env", "dev", "--policy", workspace.policy_path, "-o", out)
     report = json.loads((out / "report.json").read_text())
     owner = {
         (r["resource"]["name"], r["status"], r["message"])
