@@ -36,6 +36,7 @@ from policycheck.engine.planning import (
 )
 from policycheck.errors import InputError
 from policycheck.plugin.facts import AwsError, FactOutcome, FactSpec, FetchContext
+from policycheck.plugin.plans import FromRepository, PlannedType, PlanReader
 from policycheck.plugin.resources import ResourceType
 from policycheck.policy.bindings import ResourceInstance
 from policycheck.policy.controls import Catalog
@@ -55,15 +56,6 @@ from policycheck.report.model import (
 from policycheck.sources.repository.checkout import REPOSITORY, PlatformRepository
 from policycheck.sources.terraform.common import Subject
 from policycheck.sources.terraform.planfile import PlanFile
-from policycheck.sources.terraform.sources import (
-    ATTACHMENTS,
-    FROM_PLAN,
-    FROM_REPOSITORY,
-    PLANNED_TYPES,
-    PlannedType,
-    from_repository,
-    why_not_judgeable,
-)
 from policycheck.sources.terraform.state import Instance, PlanState, Unknowable, build_states
 
 #: An ARN's region and account: arn:PARTITION:SERVICE:REGION:ACCOUNT:...
@@ -133,7 +125,8 @@ def judge_plan(
     judge = _Judge(policy, catalog, sets, started)
     targets = plan(policy, catalog, selection, list(sets), judge.resolve)
     results = sorted((judge.result(target) for target in targets), key=result_order)
-    on_plans = [r for r in results if not from_repository(policy.registry.checks[r.check_id])]
+    registry = policy.registry
+    on_plans = [r for r in results if not registry.plan.on_repository(registry.checks[r.check_id])]
     if all(r.status in UNJUDGED for r in on_plans):
         raise InputError(_judges_nothing(on_plans, plans, environment))
     in_run = [w for w in policy.document.waivers if w.environment in selection.environments]
@@ -168,7 +161,7 @@ def _refuse_another_environments(
         name
         for plan_set in sets
         for state in (plan_set.after, plan_set.before)
-        for kind in PLANNED_TYPES.values()
+        for kind in policy.registry.plan.types.values()
         for instance in state.of_type(kind.tf_type)
         if isinstance(name := instance.node.optional(kind.name_attr), str)
     }
@@ -196,7 +189,7 @@ def _concrete_names(policy: Policy, environment: str) -> set[str]:
     return {
         instance.name
         for group, written in policy.document.resources.items()
-        if written.type in PLANNED_TYPES
+        if written.type in policy.registry.plan.types
         for instance in policy.resources_in(group, environment)
         if not is_pattern(instance.name)
     }
@@ -320,7 +313,7 @@ class _Judge:
         plans = self.sets[where]
 
         def names(kind: ResourceType, pattern: str, parent: str) -> list[str]:
-            planned = PLANNED_TYPES.get(kind.name)
+            planned = self.registry.plan.types.get(kind.name)
             return matching(plans.names(planned, parent), pattern) if planned else []
 
         return resolve_with(self.policy, group, where, names)
@@ -335,11 +328,11 @@ class _Judge:
                 expected={"matching_resources": ">= 1"},
                 observed={"matching_resources": 0, "pattern": target.failure.pattern},
             )
-        plans, planned = self.sets[target.where], PLANNED_TYPES.get(target.kind.name)
+        plans, planned = self.sets[target.where], self.registry.plan.types.get(target.kind.name)
         name, parent = target.resource.name, target.resource.parent
         after = plans.find(plans.after, planned, name, parent) if planned else []
         deleted = plans.deleted(planned, name, parent) if planned else []
-        why = why_not_judgeable(target.binding.check)
+        why = self.registry.plan.why_not_judgeable(target.binding.check)
         if deleted and not after:
             return self._destroyed(target, common, deleted[0], why)
         if planned and planned.destroys and len(after) == 1 and after[0].action == "replace":
@@ -352,7 +345,7 @@ class _Judge:
                 expected=None,
                 observed=None,
             )
-        if from_repository(target.binding.check):
+        if self.registry.plan.on_repository(target.binding.check):
             return self._evaluate(target, plans.after, None)[0]
         if not after:
             attachments = self._attachments(target, plans.after)
@@ -387,9 +380,10 @@ class _Judge:
         for name in target.binding.check.facts:
             if self.registry.facts[name].scope != "resource":
                 continue
-            if name not in ATTACHMENTS:
+            source = self.registry.plan.facts[name]
+            if not isinstance(source, PlanReader) or source.attachment is None:
                 return []
-            tf_type, attr = ATTACHMENTS[name]
+            tf_type, attr = source.attachment
             carrying = state.named(tf_type, attr, target.resource.name) + state.deleted_with(
                 tf_type, attr, target.resource.name
             )
@@ -423,7 +417,7 @@ class _Judge:
 
     def _change(self, target: Target, instance: Instance, recorded: list[Instance]) -> PlanChange:
         """What the plan does to the resource, and the verdict before it."""
-        plans, planned = self.sets[target.where], PLANNED_TYPES[target.kind.name]
+        plans, planned = self.sets[target.where], self.registry.plan.types[target.kind.name]
         previous = plans.find(plans.before, planned, target.resource.name, target.resource.parent)
         before = (
             self._evaluate(target, plans.before, previous[0])[0] if len(previous) == 1 else None
@@ -477,7 +471,8 @@ class _Judge:
         for name in target.binding.check.facts:
             spec = self.registry.facts[name]
             key = fact_key(where.account_id, where.region, spec, resource.name, resource.parent)
-            if name in FROM_REPOSITORY:
+            source = self.registry.plan.facts[name]
+            if isinstance(source, FromRepository):
                 outcomes[key] = self._read_repository(spec, key, resource, where)
                 continue
             if (state.view, key) not in self.memo:
@@ -488,7 +483,8 @@ class _Judge:
                     where.region,
                     instance if spec.scope == "resource" else None,
                 )
-                self.memo[(state.view, key)] = self._read(spec, state, subject)
+                assert isinstance(source, PlanReader)  # a gap makes the check not_assessed
+                self.memo[(state.view, key)] = self._read(spec, source, state, subject)
             outcome, seen = self.memo[(state.view, key)]
             outcomes[key] = outcome
             recorded += [i for i in seen if not any(i is r for r in recorded)]
@@ -512,13 +508,13 @@ class _Judge:
         return self.from_repository[key]
 
     def _read(
-        self, spec: FactSpec, state: PlanState, subject: Subject
+        self, spec: FactSpec, reader: PlanReader, state: PlanState, subject: Subject
     ) -> tuple[FactOutcome, list[Instance]]:
         """One fact from a state: its value, or the error saying what the plan does not
         tell; the evidence names the plan's resources it was read from."""
         with state.recording() as seen:
             try:
-                value, error = FROM_PLAN[spec.name](state, subject), None
+                value, error = reader.read(state, subject), None
             except Unknowable as unknown:
                 value, error = None, AwsError(unknown.code, unknown.message)
             except Exception as exc:  # fail closed: a value of a shape no reader expects

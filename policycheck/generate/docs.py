@@ -14,7 +14,6 @@ from policycheck.iam.generator import policy_document
 from policycheck.plugin.registry import Registry
 from policycheck.policy.controls import Catalog, load_catalog
 from policycheck.policy.load import load_policy
-from policycheck.sources.terraform.sources import plan_judgeable
 
 #: The documentation, in reading order: the README, then docs/ and bench/ (the pages
 #: tests/e2e/test_docs.py runs the examples of, in this order).
@@ -60,7 +59,7 @@ def check_table(registry: Registry, catalog: Catalog) -> str:
     for control in catalog.controls:
         for ref in control.checks:
             spec = registry.checks[ref.id]
-            plan = "yes" if plan_judgeable(spec) else "no (live only)"
+            plan = "yes" if registry.plan.judgeable(spec) else "no (live only)"
             cells = (
                 control.id,
                 f"`{spec.id}`",

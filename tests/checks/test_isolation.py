@@ -754,13 +754,12 @@ def _plan_verdict(plan: Any):
 
     from policycheck.sources.terraform.common import Subject
     from policycheck.sources.terraform.planfile import PlanFile
-    from policycheck.sources.terraform.sources import FROM_PLAN
     from policycheck.sources.terraform.state import build_states
 
     document = json.loads(json.dumps(plan.document()))
     after, _ = build_states([PlanFile(Path("plan.json"), "0" * 64, "1.9.8", "1.2", document)])
     facts = {
-        name: FROM_PLAN[name](after, Subject("", CLUSTER, ACCOUNT, REGION))
+        name: load_registry().plan.facts[name].read(after, Subject("", CLUSTER, ACCOUNT, REGION))
         for name in ("ecs_cluster.task_roles", "dynamodb_account.resource_policies")
     }
     return _judge(facts)

@@ -6,6 +6,7 @@ that the plan's verdicts are compared with, and two runs of the real CLI."""
 import copy
 import json
 import shutil
+from dataclasses import replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from policycheck.engine.planning import select
 from policycheck.engine.runner import RunOptions, run_audit
 from policycheck.errors import InputError
 from policycheck.paths import controls_dir_for
+from policycheck.plugin.plans import PlanGap, PlanReader
 from policycheck.plugin.registry import load_registry
 from policycheck.policy.controls import Catalog, load_catalog
 from policycheck.policy.load import Policy, load_policy
@@ -28,13 +30,6 @@ from policycheck.render import FORMATS
 from policycheck.render.markdown import MARKDOWN, plan_change_lines
 from policycheck.report.model import UNJUDGED, Report
 from policycheck.sources.terraform.planfile import read_plan, read_plans
-from policycheck.sources.terraform.sources import (
-    FROM_PLAN,
-    FROM_REPOSITORY,
-    NOT_FROM_PLAN,
-    from_repository,
-    plan_judgeable,
-)
 from support.planbuilder import (
     FIXTURE,
     NEW_MCP,
@@ -49,10 +44,12 @@ from support.planbuilder import (
 REGISTRY = load_registry()
 BOUND = sorted({b.check.id for b in load_policy(POLICY_PATH).bindings})
 #: The bound checks a plan can judge.
-JUDGEABLE = [c for c in BOUND if plan_judgeable(REGISTRY.checks[c])]
+JUDGEABLE = [c for c in BOUND if REGISTRY.plan.judgeable(REGISTRY.checks[c])]
 #: Those it judges on the platform repository; the others on the plans.
-ON_REPOSITORY = [c for c in JUDGEABLE if from_repository(REGISTRY.checks[c])]
+ON_REPOSITORY = [c for c in JUDGEABLE if REGISTRY.plan.on_repository(REGISTRY.checks[c])]
 ON_PLANS = [c for c in JUDGEABLE if c not in ON_REPOSITORY]
+#: Why a plan cannot show a fact, by fact.
+GAPS = {name: s.why for name, s in REGISTRY.plan.facts.items() if isinstance(s, PlanGap)}
 #: Results of the compliant plan not judgeable from a plan (images, services, drills,
 #: bucket regions, the account's IAM and the apply role's trust).
 NOT_ASSESSED = 17
@@ -102,11 +99,12 @@ def result(report: Report, check_id: str, name: str) -> Any:
 
 
 def test_every_fact_says_whether_a_plan_supplies_it() -> None:
-    """Declared once per fact: read from a plan, from the platform repository, or why a
-    plan cannot show it."""
-    sources = [set(FROM_PLAN), set(FROM_REPOSITORY), set(NOT_FROM_PLAN)]
-    assert sum(map(len, sources)) == len(set.union(*sources))  # each in one place
-    assert set.union(*sources) == set(REGISTRY.facts)
+    """Declared once per fact, beside its reader: read from a plan, from the platform
+    repository, or why a plan cannot show it (the registry refuses a fact with none or
+    two: tests/test_plugins.py)."""
+    assert set(REGISTRY.plan.facts) == set(REGISTRY.facts)
+    kinds = {type(source).__name__ for source in REGISTRY.plan.facts.values()}
+    assert kinds == {"PlanReader", "PlanGap", "FromRepository"}
     assert ON_REPOSITORY == [
         "recovery-path-present",
         "recovery-workflow-runnable",
@@ -128,14 +126,16 @@ def test_every_fact_says_whether_a_plan_supplies_it() -> None:
         "ssm-parameter-secure",
         "terraform-lock-table-ready",
     ]
-    assert not plan_judgeable(REGISTRY.checks["s3-cross-region-replication"])
+    assert not REGISTRY.plan.judgeable(REGISTRY.checks["s3-cross-region-replication"])
 
 
 def test_every_plan_judgeable_check_has_a_plan_deviation() -> None:
     """A check a plan can judge, with a deviation it catches live, has that deviation as
     a change to the plan (tests/support/planbuilder.py), so the comparison below covers it."""
     judgeable = {
-        c.id for c in REGISTRY.checks.values() if plan_judgeable(c) and not from_repository(c)
+        c.id
+        for c in REGISTRY.checks.values()
+        if REGISTRY.plan.judgeable(c) and not REGISTRY.plan.on_repository(c)
     }
     with_deviation = {c for c in judgeable if REGISTRY.checks[c].examples.deviation.why != "(none)"}
     assert with_deviation == set(PLAN_DEVIATIONS)
@@ -164,12 +164,12 @@ def test_compliant_plan(policy: Policy, catalog: Catalog, tmp_path: Path, compli
         "a plan cannot show whether a service's tasks are running and its deployment completed",
         "a plan cannot show DR drill evidence (records committed to git)",
         "a plan does not show the region a bucket was created in",
-        NOT_FROM_PLAN["s3_account.iam_principals"],
+        GAPS["s3_account.iam_principals"],
         "; ".join(
-            NOT_FROM_PLAN[fact]
+            GAPS[fact]
             for fact in ("dynamodb_table.resource_policy", "dynamodb_account.iam_principals")
         ),
-        NOT_FROM_PLAN["iam_role.trust_policy"],
+        GAPS["iam_role.trust_policy"],
     }
     repository = [r for r in report.results if r.check_id in ON_REPOSITORY]
     assert len(repository) == 23 and {r.status for r in repository} == {"pass"}
@@ -1055,11 +1055,7 @@ def test_digits_in_a_string_are_a_number(
 
 
 def test_a_fact_the_plan_reader_cannot_read_is_an_error(
-    policy: Policy,
-    catalog: Catalog,
-    tmp_path: Path,
-    compliant: dict,
-    monkeypatch: pytest.MonkeyPatch,
+    policy: Policy, catalog: Catalog, tmp_path: Path, compliant: dict
 ) -> None:
     """A reader that meets a value of a shape it does not expect (here: raises TypeError)
     makes its fact an error with the exception, as a live check that raises does: never
@@ -1068,8 +1064,10 @@ def test_a_fact_the_plan_reader_cannot_read_is_an_error(
     def broken(state: Any, subject: Any) -> Any:
         raise TypeError("'<' not supported between instances of 'str' and 'int'")
 
-    readers = {**FROM_PLAN, "dynamodb_table.continuous_backups": broken}
-    monkeypatch.setattr("policycheck.engine.plan.FROM_PLAN", readers)
+    fact = "dynamodb_table.continuous_backups"
+    sources = {**policy.registry.plan.facts, fact: PlanReader(fact=fact, read=broken)}
+    registry = replace(policy.registry, plan=replace(policy.registry.plan, facts=sources))
+    policy = replace(policy, registry=registry)
     table = "mcp-oauth-storage-teams-dev"
     found = result(judge(policy, catalog, tmp_path, compliant), "dynamodb-pitr-enabled", table)
     assert (found.status, found.error.code) == ("error", "UnreadablePlanValue")

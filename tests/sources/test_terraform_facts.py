@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from policycheck.plugin.registry import load_registry
 from policycheck.sources.terraform.common import Subject
 from policycheck.sources.terraform.planfile import PlanFile
-from policycheck.sources.terraform.sources import FROM_PLAN
 from policycheck.sources.terraform.state import (
     Instance,
     PlanState,
@@ -32,7 +32,8 @@ def fact(
     if tf_type:
         attr = "bucket" if tf_type == "aws_s3_bucket" else "name"
         [resource] = state.named(tf_type, attr, subject)
-    return FROM_PLAN[name](state, Subject(subject, parent, ACCOUNT, REGION, resource))
+    reader = load_registry().plan.facts[name]
+    return reader.read(state, Subject(subject, parent, ACCOUNT, REGION, resource))
 
 
 def bucket_plan(**blocks: Any) -> PlanBuilder:

@@ -31,7 +31,6 @@ from policycheck.policy.controls import load_catalog
 from policycheck.policy.load import load_policy
 from policycheck.report.model import Report
 from policycheck.sources.terraform.planfile import read_plan
-from policycheck.sources.terraform.sources import from_repository, plan_judgeable
 
 pytestmark = pytest.mark.xdist_group("terraform")
 
@@ -197,7 +196,8 @@ JUDGEABLE = sorted(
     {
         b.check.id
         for b in POLICY.bindings
-        if plan_judgeable(b.check) and not from_repository(b.check)
+        if POLICY.registry.plan.judgeable(b.check)
+        and not POLICY.registry.plan.on_repository(b.check)
     }
 )
 

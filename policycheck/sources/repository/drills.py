@@ -4,6 +4,7 @@ facts, read from the evidence directory and its git history (not from AWS)."""
 from typing import Any
 
 from policycheck.plugin.facts import FactSpec, FetchContext
+from policycheck.plugin.plans import PlanGap
 from policycheck.plugin.resources import ResourceType
 from policycheck.sources.repository.records import EVIDENCE
 
@@ -27,3 +28,6 @@ def _deletions(ctx: FetchContext) -> list[dict[str, Any]]:
 
 RECORDS = FactSpec("dr_drill.records", DR_DRILL, ("local:ReadEvidenceFiles",), _records)
 DELETED_RECORDS = FactSpec("dr_drill.deleted_records", DR_DRILL, ("local:GitLog",), _deletions)
+_NOT_IN_PLANS = "a plan cannot show DR drill evidence (records committed to git)"
+RECORDS_IN_PLANS = PlanGap(fact=RECORDS.name, why=_NOT_IN_PLANS)
+DELETED_RECORDS_IN_PLANS = PlanGap(fact=DELETED_RECORDS.name, why=_NOT_IN_PLANS)

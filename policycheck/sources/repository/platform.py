@@ -7,6 +7,7 @@ from typing import Any
 import yaml
 
 from policycheck.plugin.facts import FactSpec, FetchContext, ResourceMissing
+from policycheck.plugin.plans import FromRepository
 from policycheck.plugin.resources import ResourceType
 from policycheck.sources.repository.backends import TerraformTree
 from policycheck.sources.repository.checkout import REPOSITORY, PlatformRepository, text_of
@@ -75,3 +76,8 @@ _READ = ("local:ReadRepository",)
 BACKENDS = FactSpec("terraform_tree.backends", TERRAFORM_TREE, _READ, _backends)
 PATH = FactSpec("repository_path.entry", REPOSITORY_PATH, _READ, _path)
 WORKFLOW = FactSpec("github_workflow.definition", GITHUB_WORKFLOW, _READ, _workflow)
+#: A plan shows neither the backend configuration nor the recovery plan's files, and an
+#: apply does not change them: a plan run judges them on the commit, as ``run`` does.
+BACKENDS_IN_PLANS = FromRepository(fact=BACKENDS.name)
+PATH_IN_PLANS = FromRepository(fact=PATH.name)
+WORKFLOW_IN_PLANS = FromRepository(fact=WORKFLOW.name)

@@ -15,12 +15,20 @@ unset keeps what AWS has."""
 
 from typing import Any
 
+from policycheck.plugin.plans import PlanGap, PlannedType, PlanReader
 from policycheck.sources.terraform.common import Subject, policy_document
+from policycheck.sources.terraform.iam import ACCOUNT_IAM
 from policycheck.sources.terraform.state import Instance, Node, PlanState, Unknowable
 
 AWS_MANAGED_ALIAS = "alias/aws/dynamodb"
 AWS_ALIASES = "alias/aws/"
 ALIAS = "aws_kms_alias"
+DYNAMODB_TABLE = PlannedType(
+    resource_type="dynamodb_table",
+    tf_type="aws_dynamodb_table",
+    name_attr="name",
+    destroys="its items",
+)
 
 
 def continuous_backups(state: PlanState, subject: Subject) -> Any:
@@ -39,6 +47,9 @@ def continuous_backups(state: PlanState, subject: Subject) -> Any:
     return {"ContinuousBackupsStatus": "ENABLED", "PointInTimeRecoveryDescription": description}
 
 
+CONTINUOUS_BACKUPS = PlanReader(fact="dynamodb_table.continuous_backups", read=continuous_backups)
+
+
 def _recovery_period(pitr: Node) -> int | None:
     """The period the table will have; None: AWS's default (not set in the configuration,
     or a provider that predates the argument)."""
@@ -52,6 +63,9 @@ def time_to_live(state: PlanState, subject: Subject) -> Any:
     if ttl is None or not ttl.flag("enabled"):
         return {"TimeToLiveStatus": "DISABLED"}
     return {"TimeToLiveStatus": "ENABLED", "AttributeName": ttl.get("attribute_name")}
+
+
+TIME_TO_LIVE = PlanReader(fact="dynamodb_table.ttl", read=time_to_live)
 
 
 def description(state: PlanState, subject: Subject) -> Any:
@@ -76,6 +90,9 @@ def description(state: PlanState, subject: Subject) -> Any:
         if key:
             described["SSEDescription"]["KMSMasterKeyArn"] = key
     return described
+
+
+DESCRIPTION = PlanReader(fact="dynamodb_table.description", read=description)
 
 
 def kms_key(state: PlanState, subject: Subject) -> Any:
@@ -108,6 +125,9 @@ def kms_key(state: PlanState, subject: Subject) -> Any:
         f"{subject.instance.address}: who manages KMS key {arn} cannot be told from the plan "
         "(no aws_kms_key or data.aws_kms_key of it)",
     )
+
+
+KMS_KEY = PlanReader(fact="dynamodb_table.kms_key", read=kms_key)
 
 
 def _encryption(table: Node) -> Node | None:
@@ -151,3 +171,14 @@ def resource_policies(state: PlanState, subject: Subject) -> Any:
             arn = str(node.get("resource_arn"))
         policies[arn] = policy_document(node)
     return policies
+
+
+RESOURCE_POLICIES = PlanReader(fact="dynamodb_account.resource_policies", read=resource_policies)
+RESOURCE_POLICY = PlanGap(
+    fact="dynamodb_table.resource_policy",
+    why=(
+        "the lock table's resource policy is judged only with every role and user of "
+        "the account, which a plan cannot show"
+    ),
+)
+ACCOUNT_PRINCIPALS = PlanGap(fact="dynamodb_account.iam_principals", why=ACCOUNT_IAM)

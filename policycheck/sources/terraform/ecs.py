@@ -13,6 +13,7 @@ import re
 from typing import Any
 
 from policycheck.iam.documents import statements as policy_statements
+from policycheck.plugin.plans import PlanGap, PlannedType, PlanReader
 from policycheck.sources.terraform.common import Subject, one, policy_document
 from policycheck.sources.terraform.state import Instance, Node, PlanState, Unknowable
 
@@ -39,6 +40,13 @@ def task_roles(state: PlanState, subject: Subject) -> Any:
     return services
 
 
+CLUSTER_TASK_ROLES = PlanReader(fact="ecs_cluster.task_roles", read=task_roles)
+SERVICE_DESCRIPTION = PlanGap(
+    fact="ecs_service.description",
+    why="a plan cannot show whether a service's tasks are running and its deployment completed",
+)
+
+
 def cluster_name(service: Node) -> str:
     """The cluster's name: from its ARN or name, or the aws_ecs_cluster (or data source)
     the service refers to."""
@@ -47,6 +55,14 @@ def cluster_name(service: Node) -> str:
         if cluster is not None:
             return str(cluster.get("name" if cluster.mode == "managed" else "cluster_name"))
     return str(service.get("cluster")).rsplit("/", 1)[-1]
+
+
+ECS_SERVICE = PlannedType(
+    resource_type="ecs_service",
+    tf_type=SERVICE,
+    name_attr="name",
+    parent=lambda service: cluster_name(service.node),
+)
 
 
 def _named(state: PlanState, tf_type: str, attr: str, value: str, missing: str) -> Instance:

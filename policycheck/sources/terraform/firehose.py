@@ -7,6 +7,7 @@ bucket is judged by the live audit."""
 
 from typing import Any
 
+from policycheck.plugin.plans import PlanReader
 from policycheck.sources.terraform.common import Subject
 from policycheck.sources.terraform.s3 import BUCKET
 from policycheck.sources.terraform.state import Node, PlanState
@@ -29,6 +30,9 @@ DESTINATIONS = {
 
 def streams(state: PlanState, subject: Subject) -> Any:
     return [_stream(stream.node) for stream in state.of_type(STREAM)]
+
+
+FIREHOSE_STREAMS = PlanReader(fact="s3_account.firehose_streams", read=streams)
 
 
 def _stream(stream: Node) -> dict[str, Any]:

@@ -19,10 +19,18 @@ plan formats) is S3's default, as versioning off is."""
 
 from typing import Any
 
+from policycheck.plugin.plans import Attachment, PlanGap, PlannedType, PlanReader
 from policycheck.sources.terraform.common import Subject, one, policy_document
+from policycheck.sources.terraform.iam import ACCOUNT_IAM
 from policycheck.sources.terraform.state import Instance, Node, PlanState
 
 BUCKET = "aws_s3_bucket"
+S3_BUCKET = PlannedType(
+    resource_type="s3_bucket",
+    tf_type=BUCKET,
+    name_attr="bucket",
+    destroys="its objects and all their versions",
+)
 PUBLIC_ACCESS_FLAGS = {
     "BlockPublicAcls": "block_public_acls",
     "IgnorePublicAcls": "ignore_public_acls",
@@ -33,13 +41,13 @@ PUBLIC_ACCESS_FLAGS = {
 DEFAULT_ENCRYPTION = {"Rules": [{"ApplyServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}
 
 
-def _split(state: PlanState, subject: Subject, tf_type: str) -> tuple[Instance | None, bool]:
-    """The split resource of ``tf_type`` configuring the bucket (named by the policy: the
-    bucket itself may be managed elsewhere), and whether the plan deletes one."""
+def _split(state: PlanState, subject: Subject, split: Attachment) -> tuple[Instance | None, bool]:
+    """The split resource configuring the bucket (named by the policy: the bucket itself
+    may be managed elsewhere), and whether the plan deletes one."""
     name = subject.name
-    found = state.attached(tf_type, "bucket", BUCKET, "bucket", name)
-    deleted = state.deleted_with(tf_type, "bucket", name)
-    return one(found, f"{tf_type} of bucket {name}"), bool(deleted)
+    found = state.attached(split.tf_type, split.attribute, BUCKET, "bucket", name)
+    deleted = state.deleted_with(split.tf_type, split.attribute, name)
+    return one(found, f"{split.tf_type} of bucket {name}"), bool(deleted)
 
 
 def _inline(subject: Subject, attr: str) -> list[Node] | None:
@@ -49,8 +57,11 @@ def _inline(subject: Subject, attr: str) -> list[Node] | None:
     return None if node.defaulted(attr) else node.blocks(attr)
 
 
+VERSIONING_RESOURCE = Attachment("aws_s3_bucket_versioning", "bucket")
+
+
 def versioning(state: PlanState, subject: Subject) -> Any:
-    config, deleted = _split(state, subject, "aws_s3_bucket_versioning")
+    config, deleted = _split(state, subject, VERSIONING_RESOURCE)
     if config is not None:
         status = config.get("versioning_configuration", 0, "status")
         return {} if status in (None, "Disabled") else {"Status": status}
@@ -58,6 +69,11 @@ def versioning(state: PlanState, subject: Subject) -> Any:
         return {"Status": "Suspended"}
     legacy = _inline(subject, "versioning")
     return {"Status": "Enabled"} if legacy and legacy[0].flag("enabled") else {}
+
+
+VERSIONING = PlanReader(
+    fact="s3_bucket.versioning", read=versioning, attachment=VERSIONING_RESOURCE
+)
 
 
 def _encryption_rules(config: Node) -> dict[str, Any] | None:
@@ -79,8 +95,11 @@ def _encryption_rules(config: Node) -> dict[str, Any] | None:
     return {"Rules": rules} if rules else None
 
 
+ENCRYPTION_RESOURCE = Attachment("aws_s3_bucket_server_side_encryption_configuration", "bucket")
+
+
 def encryption(state: PlanState, subject: Subject) -> Any:
-    config, deleted = _split(state, subject, "aws_s3_bucket_server_side_encryption_configuration")
+    config, deleted = _split(state, subject, ENCRYPTION_RESOURCE)
     if config is not None:
         return _encryption_rules(config.node)
     if deleted:
@@ -91,9 +110,22 @@ def encryption(state: PlanState, subject: Subject) -> Any:
     return _encryption_rules(legacy[0]) or DEFAULT_ENCRYPTION
 
 
+ENCRYPTION = PlanReader(
+    fact="s3_bucket.encryption", read=encryption, attachment=ENCRYPTION_RESOURCE
+)
+PUBLIC_ACCESS_BLOCK_RESOURCE = Attachment("aws_s3_bucket_public_access_block", "bucket")
+
+
 def public_access_block(state: PlanState, subject: Subject) -> Any:
-    config, _ = _split(state, subject, "aws_s3_bucket_public_access_block")
+    config, _ = _split(state, subject, PUBLIC_ACCESS_BLOCK_RESOURCE)
     return _flags(config)
+
+
+PUBLIC_ACCESS_BLOCK = PlanReader(
+    fact="s3_bucket.public_access_block",
+    read=public_access_block,
+    attachment=PUBLIC_ACCESS_BLOCK_RESOURCE,
+)
 
 
 def account_public_access_block(state: PlanState, subject: Subject) -> Any:
@@ -106,14 +138,23 @@ def account_public_access_block(state: PlanState, subject: Subject) -> Any:
     return _flags(one(blocks, f"the public access block of account {subject.account_id}"))
 
 
+ACCOUNT_PUBLIC_ACCESS_BLOCK = PlanReader(
+    fact="s3_account.public_access_block", read=account_public_access_block
+)
+ACCOUNT_PRINCIPALS = PlanGap(fact="s3_account.iam_principals", why=ACCOUNT_IAM)
+
+
 def _flags(config: Instance | None) -> dict[str, bool] | None:
     if config is None:
         return None
     return {flag: config.flag(attr) for flag, attr in PUBLIC_ACCESS_FLAGS.items()}
 
 
+LIFECYCLE_RESOURCE = Attachment("aws_s3_bucket_lifecycle_configuration", "bucket")
+
+
 def lifecycle(state: PlanState, subject: Subject) -> Any:
-    config, deleted = _split(state, subject, "aws_s3_bucket_lifecycle_configuration")
+    config, deleted = _split(state, subject, LIFECYCLE_RESOURCE)
     if config is not None:
         rules = [_rule(rule) for rule in config.node.blocks("rule")]
     elif deleted:
@@ -121,6 +162,9 @@ def lifecycle(state: PlanState, subject: Subject) -> Any:
     else:
         rules = [_legacy_rule(rule) for rule in _inline(subject, "lifecycle_rule") or []]
     return rules or None
+
+
+LIFECYCLE = PlanReader(fact="s3_bucket.lifecycle", read=lifecycle, attachment=LIFECYCLE_RESOURCE)
 
 
 def _rule(rule: Node) -> dict[str, Any]:
@@ -237,10 +281,25 @@ def _legacy_rule(rule: Node) -> dict[str, Any]:
     return out
 
 
+POLICY_RESOURCE = Attachment("aws_s3_bucket_policy", "bucket")
+
+
 def policy(state: PlanState, subject: Subject) -> Any:
-    config, deleted = _split(state, subject, "aws_s3_bucket_policy")
+    config, deleted = _split(state, subject, POLICY_RESOURCE)
     if config is not None:
         return policy_document(config.node)
     if deleted or _inline(subject, "policy") is None:
         return None
     return policy_document(subject.instance.node)
+
+
+POLICY = PlanReader(fact="s3_bucket.policy", read=policy, attachment=POLICY_RESOURCE)
+REGION = PlanGap(
+    fact="s3_bucket.region", why="a plan does not show the region a bucket was created in"
+)
+_REPLICATION = (
+    "replication is judged live: a plan cannot show the replica bucket's region and "
+    "versioning when another module manages it"
+)
+REPLICATION = PlanGap(fact="s3_bucket.replication", why=_REPLICATION)
+REPLICATION_DESTINATIONS = PlanGap(fact="s3_bucket.replication_destinations", why=_REPLICATION)

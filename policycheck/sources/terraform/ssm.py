@@ -3,8 +3,13 @@ DescribeParameters states it. Its value is never read."""
 
 from typing import Any
 
+from policycheck.plugin.plans import PlannedType, PlanReader
 from policycheck.sources.terraform.common import Subject
 from policycheck.sources.terraform.state import PlanState
+
+SSM_PARAMETER = PlannedType(
+    resource_type="ssm_parameter", tf_type="aws_ssm_parameter", name_attr="name"
+)
 
 
 def parameter(state: PlanState, subject: Subject) -> Any:
@@ -15,3 +20,6 @@ def parameter(state: PlanState, subject: Subject) -> Any:
         if value:
             described[key] = value
     return described
+
+
+PARAMETER = PlanReader(fact="ssm_parameter.description", read=parameter)
