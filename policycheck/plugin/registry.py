@@ -32,8 +32,7 @@ T = TypeVar("T")
 #: as the plan file reader, is a helper the engine may import).
 PLUGIN_PACKAGES = (
     "policycheck.sources.aws",
-    "policycheck.sources.repository.drills",
-    "policycheck.sources.repository.platform",
+    "policycheck.sources.repository",
     "policycheck.sources.terraform",
     "policycheck.checks",
 )
