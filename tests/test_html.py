@@ -249,11 +249,11 @@ def _plan_report():  # type: ignore[no-untyped-def]
 def test_plan_report_states_what_the_markdown_states() -> None:
     """On a plan the HTML qualifies the verdict, counts what the plan could not judge, says
     what the plan changes, and lists every control its matrix shows NOT ASSESSED."""
-    from policycheck.render.markdown import (
-        MARKDOWN,
+    from policycheck.render.markdown import MARKDOWN
+    from policycheck.render.reportmd import render_markdown
+    from policycheck.render.view import (
         overall,
         plan_change_lines,
-        render_markdown,
         unjudged_control_lines,
         unjudged_lines,
     )

@@ -35,7 +35,8 @@ from policycheck.plugin.registry import load_registry
 from policycheck.policy.controls import Catalog, load_catalog
 from policycheck.policy.load import Policy, load_policy
 from policycheck.render import FORMATS
-from policycheck.render.markdown import MARKDOWN, plan_change_lines
+from policycheck.render.markdown import MARKDOWN
+from policycheck.render.view import plan_change_lines
 from policycheck.report.model import UNJUDGED, Report
 from policycheck.sources.terraform.planfile import read_plan, read_plans
 from policycheck.sources.terraform.sources import (

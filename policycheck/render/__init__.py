@@ -10,7 +10,6 @@ from policycheck.publish.staging import CHECKSUMS as CHECKSUMS
 from policycheck.publish.staging import publish_set
 from policycheck.render.html import write_html
 from policycheck.render.junit import write_junit
-from policycheck.render.markdown import render_markdown
 from policycheck.render.oscal import (
     CATALOG_FILE,
     PLAN_FILE,
@@ -20,6 +19,7 @@ from policycheck.render.oscal import (
     write_results,
 )
 from policycheck.render.reportjson import write_json
+from policycheck.render.reportmd import render_markdown
 from policycheck.render.sarif import write_sarif
 from policycheck.render.summary import render_summary
 from policycheck.render.tabular import write_csv

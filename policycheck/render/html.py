@@ -25,7 +25,7 @@ from typing import Any, TextIO
 
 from policycheck.policy.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
 from policycheck.render.characters import visible
-from policycheck.render.markdown import (
+from policycheck.render.view import (
     NOT_ASSESSED_INTRO,
     PLAN_HEADERS,
     UNJUDGED_CONTROLS_INTRO,
@@ -286,7 +286,7 @@ def _page_end() -> str:
 
 
 def _header(report: Report) -> str:
-    """The verdict as the Markdown states it (see markdown.overall): on a plan, "on the
+    """The verdict as the Markdown states it (see view.overall): on a plan, "on the
     plan" and how much of it the plan could not judge."""
     label, detail = overall(report, waived=True)
     qualifier = label.removeprefix(STATUS_LOOKS[report.summary.status].label)
