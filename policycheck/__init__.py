@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from policycheck.engine.runner import run_audit
     from policycheck.policy.controls import load_catalog
     from policycheck.policy.load import load_policy
-    from policycheck.render import write_reports
+    from policycheck.publish import write_reports
     from policycheck.report.merge import merge_reports
     from policycheck.report.reader import read_report
 
@@ -39,7 +39,7 @@ _HOMES = {
     "run_audit": "policycheck.engine.runner",
     "judge_plan": "policycheck.engine.plan",
     "read_report": "policycheck.report.reader",
-    "write_reports": "policycheck.render",
+    "write_reports": "policycheck.publish",
     "merge_reports": "policycheck.report.merge",
 }
 

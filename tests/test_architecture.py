@@ -192,3 +192,71 @@ def test_an_upward_import_is_found() -> None:
     assert _upward(graph) == {
         "policycheck.report.model": ["policycheck.render.markdown (render and publish)"]
     }
+
+
+#: What the views of render/ share: a view imports these, never another view.
+VIEW_HELPERS = {
+    f"policycheck.render.{name}"
+    for name in ("view", "characters", "markdown", "streamed", "document")
+}
+#: The calls and modules that open, make or name files.
+FILE_CALLS = {"open", "write_text", "write_bytes", "read_text", "mkdtemp", "mkstemp"}
+FILE_MODULES = {"tempfile", "pathlib", "os"}
+
+
+def _views() -> list[str]:
+    return [
+        name
+        for name in MODULES
+        if name.startswith("policycheck.render.") and name not in VIEW_HELPERS
+    ]
+
+
+def test_a_view_imports_no_other_view() -> None:
+    graph = _graph()
+    others = {
+        name: sorted(
+            t for t in graph[name] if t.startswith("policycheck.render.") and t not in VIEW_HELPERS
+        )
+        for name in _views()
+    }
+    assert {name: found for name, found in others.items() if found} == {}
+
+
+def _file_handling(tree: ast.Module) -> list[str]:
+    """The calls and imports of ``tree`` that open or make files."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            called = node.func
+            name = called.id if isinstance(called, ast.Name) else getattr(called, "attr", "")
+            if name in FILE_CALLS:
+                found.append(f"{node.lineno}: {name}()")
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            modules = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
+            found += [f"{node.lineno}: import {m}" for m in modules if m in FILE_MODULES]
+    return found
+
+
+def test_a_renderer_opens_no_file() -> None:
+    """A view writes into the file its caller opens (and holds text aside in files the
+    caller's spool gives); where files go is policycheck.publish's."""
+    render = [name for name in MODULES if name.split(".")[:2] == ["policycheck", "render"]]
+    opened = {name: _file_handling(MODULES[name]) for name in render}
+    assert {name: found for name, found in opened.items() if found} == {}
+
+
+def test_file_handling_is_found() -> None:
+    tree = ast.parse(
+        "import tempfile\nfrom pathlib import Path\nopen('x')\nPath('y').write_text('')"
+    )
+    assert _file_handling(tree) == [
+        "1: import tempfile",
+        "2: import pathlib",
+        "3: open()",
+        "4: write_text()",
+    ]

@@ -20,8 +20,9 @@ from faults import Fault
 from policycheck.demo.seeding import seed
 from policycheck.errors import InputError
 from policycheck.iam.generator import ARCHIVE_BUCKET_ACTIONS, ARCHIVE_OBJECT_ACTIONS
+from policycheck.publish import CHECKSUMS
 from policycheck.publish.archive import ArchiveLocation, archive, archived_sources, retain_until
-from policycheck.render import CHECKSUMS, FORMATS
+from policycheck.render import FORMATS
 
 REGION = "eu-central-1"
 NOW = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)

@@ -1,5 +1,6 @@
 """Every view renders from a saved report.json: CSV, JUnit, SARIF, step summary."""
 
+import argparse
 import csv
 import io
 import json
@@ -88,9 +89,11 @@ def test_markdown_states_the_inputs_and_each_evidence_hash(report: Report) -> No
 
 
 def test_every_format_is_offered_on_the_command_line() -> None:
-    from policycheck.cli.options import FORMAT_NAMES
+    from policycheck.cli.options import formats
 
-    assert tuple(FORMATS) == FORMAT_NAMES
+    assert formats(",".join(FORMATS)) == list(FORMATS)
+    with pytest.raises(argparse.ArgumentTypeError, match=f"choose from {', '.join(FORMATS)}$"):
+        formats("pdf")
 
 
 def test_render_rejects_a_broken_report(tmp_path: Path) -> None:

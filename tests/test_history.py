@@ -11,12 +11,9 @@ import pytest
 from checkhelpers import make_report, make_result
 from policycheck.cli import main
 from policycheck.errors import InputError
-from policycheck.render import write_reports
-from policycheck.render.history import (
-    render_history_html,
-    render_history_json,
-    render_history_markdown,
-)
+from policycheck.publish import write_reports
+from policycheck.render.history import render_history_json, render_history_markdown
+from policycheck.render.html import render_html
 from policycheck.report.history import build_history, failure_periods, report_files
 from policycheck.report.model import (
     ControlInEnvironment,
@@ -30,6 +27,7 @@ from policycheck.report.model import (
     evidence_sha256,
     summarize,
 )
+from policycheck.report.reader import read_report
 
 START = date(2026, 1, 1)
 POLICY_A, POLICY_B = "a" * 64, "b" * 64
@@ -378,7 +376,7 @@ def test_legacy_report_has_no_star_environment_and_days_are_counted_right(
     assert [(t.control_id, t.environment) for t in history.timelines] == [("C.1", "dev")]
     markdown = render_history_markdown(history)
     assert "1 day, 1 report;" in markdown
-    assert "1 days" not in markdown and "1 days" not in render_history_html(history)
+    assert "1 days" not in markdown and "1 days" not in render_html(read_report(path), history)
 
 
 def test_help_gives_the_date_format(capsys: pytest.CaptureFixture[str]) -> None:
