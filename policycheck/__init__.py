@@ -16,9 +16,9 @@ declared), ``policy``, ``iam``, ``sources`` (AWS, Terraform plans, the platform
 repository), ``engine``, ``report``, ``render``, ``publish``, ``cli``.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from policycheck.frontdoor import imported_when_used
 from policycheck.version import __version__
 
 if TYPE_CHECKING:
@@ -55,11 +55,4 @@ __all__ = [
     "write_reports",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module the first time it is asked for."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'policycheck' has no attribute {name!r}")
-    value = getattr(import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = imported_when_used(__name__, _HOMES)

@@ -1,8 +1,12 @@
 """The code's shape, as docs/architecture.md draws it: each package is a stage and a
 module imports only from its own stage or one below it; no import circle; the engine never
-imports a plugin; no long function in the engine."""
+imports a plugin; no long function in the engine; a view of render/ imports no other view
+and opens no file; a front door gives the names it lists."""
 
 import ast
+import importlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,6 +30,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "policycheck.validation",
             "policycheck.deadline",
             "policycheck.git",
+            "policycheck.frontdoor",
         ),
     ),
     ("plugin", ("policycheck.plugin",)),
@@ -260,3 +265,24 @@ def test_file_handling_is_found() -> None:
         "3: open()",
         "4: write_text()",
     ]
+
+
+@pytest.mark.parametrize("package", ["policycheck", "policycheck.publish"])
+def test_a_front_door_gives_each_name_it_lists(package: str) -> None:
+    door = importlib.import_module(package)
+    assert [name for name in door.__all__ if getattr(door, name, None) is None] == []
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'nothing'"):
+        door.nothing  # noqa: B018
+
+
+def test_the_archive_is_reached_without_the_renderers() -> None:
+    """The publish front door imports its names when used: `policycheck init` and
+    `archive` reach publish/archive.py without loading every view."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, policycheck.publish.archive; print(*sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "policycheck.publish.archive" in loaded
+    assert [name for name in loaded if name.startswith("policycheck.render")] == []

@@ -7,8 +7,9 @@ in S3 (archive.py).
 The front door: each name below is imported from its module when first used, so that
 reaching the archive does not load the renderers."""
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from policycheck.frontdoor import imported_when_used
 
 if TYPE_CHECKING:
     from policycheck.publish.reportset import publish_documents, publish_set, write_reports
@@ -25,11 +26,4 @@ _HOMES = {
 
 __all__ = ["CHECKSUMS", "check_output_dir", "publish_documents", "publish_set", "write_reports"]
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module the first time it is asked for."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'policycheck.publish' has no attribute {name!r}")
-    value = getattr(import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = imported_when_used(__name__, _HOMES)

@@ -42,6 +42,11 @@ unpredictable name and renamed over its own, ``SHA256SUMS`` is written last. A r
 then see old and new files side by side, and an interrupted run leaves a mix, but without
 ``SHA256SUMS``, so ``sha256sum -c`` reports the set as incomplete instead of vouching for
 it.
+
+Here: the steps in order, and a set's documents rendered into scratch files first
+(:func:`write_reports`). The set itself, and what every way shares: staging.py; steps 1
+to 4: exchange.py; the in-place fallback: fallback.py; the lock and the signals held:
+lock.py.
 """
 
 import os

@@ -16,11 +16,13 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from policycheck.errors import InputError
-from policycheck.render.document import Writing
 from policycheck.report.spool import Scratch
+
+if TYPE_CHECKING:
+    from policycheck.render.document import Writing
 
 CHECKSUMS = "SHA256SUMS"
 #: A file's content: bytes, or a file to copy (in chunks of CHUNK bytes).
@@ -47,6 +49,7 @@ _step_hook: Callable[[str], None] | None = None
 
 
 def step(name: str) -> None:
+    """A publication reached the step ``name``: the test hook, if any, is told."""
     if _step_hook is not None:
         _step_hook(name)
 
@@ -157,7 +160,7 @@ def is_set_file(name: str, set_names: frozenset[str]) -> bool:
 
 
 @contextmanager
-def staged(documents: Mapping[str, Writing]) -> Iterator[dict[str, Path]]:
+def staged(documents: "Mapping[str, Writing]") -> Iterator[dict[str, Path]]:
     """Each document written into a file of its name in a scratch directory, and what a
     view holds aside while it writes (report.html's sections) in files there too: the
     files, for the block (removed after it)."""
