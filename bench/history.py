@@ -24,7 +24,7 @@ PYTHON = sys.executable
 
 def large_report(directory: Path, count: int, padding: int) -> Path:
     """Write a report of ``count`` results into ``directory``; its path."""
-    from policycheck.render import write_reports
+    from policycheck.publish import write_reports
     from policycheck.report.model import assess_control, summarize
     from policycheck.report.reader import read_report
 

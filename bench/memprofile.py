@@ -76,7 +76,7 @@ STAGES = [
     ("policycheck.engine.runner", "Located.collect", "facts collected"),
     ("policycheck.engine.runner", "judge", "results judged"),
     ("policycheck.engine.runner", "assemble", "report assembled"),
-    ("policycheck.render", "publish_set", "reports rendered and published"),
+    ("policycheck.publish.reportset", "publish_set", "reports rendered and published"),
 ]
 
 

@@ -16,9 +16,9 @@ declared), ``policy``, ``iam``, ``sources`` (AWS, Terraform plans, the platform
 repository), ``engine``, ``report``, ``render``, ``publish``, ``cli``.
 """
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from policycheck.frontdoor import imported_when_used
 from policycheck.version import __version__
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from policycheck.engine.runner import run_audit
     from policycheck.policy.controls import load_catalog
     from policycheck.policy.load import load_policy
-    from policycheck.render import write_reports
+    from policycheck.publish import write_reports
     from policycheck.report.merge import merge_reports
     from policycheck.report.reader import read_report
 
@@ -39,7 +39,7 @@ _HOMES = {
     "run_audit": "policycheck.engine.runner",
     "judge_plan": "policycheck.engine.plan",
     "read_report": "policycheck.report.reader",
-    "write_reports": "policycheck.render",
+    "write_reports": "policycheck.publish",
     "merge_reports": "policycheck.report.merge",
 }
 
@@ -55,11 +55,4 @@ __all__ = [
     "write_reports",
 ]
 
-
-def __getattr__(name: str) -> Any:
-    """Import a public name from its module the first time it is asked for."""
-    if name not in _HOMES:
-        raise AttributeError(f"module 'policycheck' has no attribute {name!r}")
-    value = getattr(import_module(_HOMES[name]), name)
-    globals()[name] = value
-    return value
+__getattr__ = imported_when_used(__name__, _HOMES)

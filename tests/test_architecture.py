@@ -1,8 +1,12 @@
 """The code's shape, as docs/architecture.md draws it: each package is a stage and a
 module imports only from its own stage or one below it; no import circle; the engine never
-imports a plugin; no long function in the engine."""
+imports a plugin; no long function in the engine; a view of render/ imports no other view
+and opens no file; a front door gives the names it lists."""
 
 import ast
+import importlib
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,6 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "policycheck.validation",
             "policycheck.deadline",
             "policycheck.git",
+            "policycheck.frontdoor",
         ),
     ),
     ("plugin", ("policycheck.plugin",)),
@@ -191,3 +196,92 @@ def test_an_upward_import_is_found() -> None:
     assert _upward(graph) == {
         "policycheck.report.model": ["policycheck.render.markdown (render and publish)"]
     }
+
+
+#: What the views of render/ share: a view imports these, never another view.
+VIEW_HELPERS = {
+    f"policycheck.render.{name}"
+    for name in ("view", "characters", "markdown", "streamed", "document")
+}
+#: The calls and modules that open, make or name files.
+FILE_CALLS = {"open", "write_text", "write_bytes", "read_text", "mkdtemp", "mkstemp"}
+FILE_MODULES = {"tempfile", "pathlib", "os"}
+
+
+def _views() -> list[str]:
+    return [
+        name
+        for name in MODULES
+        if name.startswith("policycheck.render.") and name not in VIEW_HELPERS
+    ]
+
+
+def test_a_view_imports_no_other_view() -> None:
+    graph = _graph()
+    others = {
+        name: sorted(
+            t for t in graph[name] if t.startswith("policycheck.render.") and t not in VIEW_HELPERS
+        )
+        for name in _views()
+    }
+    assert {name: found for name, found in others.items() if found} == {}
+
+
+def _file_handling(tree: ast.Module) -> list[str]:
+    """The calls and imports of ``tree`` that open or make files."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            called = node.func
+            name = called.id if isinstance(called, ast.Name) else getattr(called, "attr", "")
+            if name in FILE_CALLS:
+                found.append(f"{node.lineno}: {name}()")
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            modules = (
+                [alias.name for alias in node.names]
+                if isinstance(node, ast.Import)
+                else [node.module or ""]
+            )
+            found += [f"{node.lineno}: import {m}" for m in modules if m in FILE_MODULES]
+    return found
+
+
+def test_a_renderer_opens_no_file() -> None:
+    """A view writes into the file its caller opens (and holds text aside in files the
+    caller's spool gives); where files go is policycheck.publish's."""
+    render = [name for name in MODULES if name.split(".")[:2] == ["policycheck", "render"]]
+    opened = {name: _file_handling(MODULES[name]) for name in render}
+    assert {name: found for name, found in opened.items() if found} == {}
+
+
+def test_file_handling_is_found() -> None:
+    tree = ast.parse(
+        "import tempfile\nfrom pathlib import Path\nopen('x')\nPath('y').write_text('')"
+    )
+    assert _file_handling(tree) == [
+        "1: import tempfile",
+        "2: import pathlib",
+        "3: open()",
+        "4: write_text()",
+    ]
+
+
+@pytest.mark.parametrize("package", ["policycheck", "policycheck.publish"])
+def test_a_front_door_gives_each_name_it_lists(package: str) -> None:
+    door = importlib.import_module(package)
+    assert [name for name in door.__all__ if getattr(door, name, None) is None] == []
+    with pytest.raises(AttributeError, match=f"module '{package}' has no attribute 'nothing'"):
+        door.nothing  # noqa: B018
+
+
+def test_the_archive_is_reached_without_the_renderers() -> None:
+    """The publish front door imports its names when used: `policycheck init` and
+    `archive` reach publish/archive.py without loading every view."""
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, policycheck.publish.archive; print(*sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert "policycheck.publish.archive" in loaded
+    assert [name for name in loaded if name.startswith("policycheck.render")] == []

@@ -3,17 +3,15 @@ saved reports (say a year of nightly artifacts)."""
 
 import argparse
 import datetime
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from policycheck.cli.options import Parents, decide, format_list
+from policycheck.cli.options import Parents, decide, format_list, load_report
 from policycheck.errors import EXIT_PASS, InputError
 
 if TYPE_CHECKING:
     from policycheck.report.history import NamedReport
-
-HISTORY_FORMAT_NAMES = ("json", "markdown", "html")
 
 
 def _day(value: str) -> datetime.date:
@@ -57,8 +55,7 @@ def add(commands: Any, parents: Parents) -> None:
     )
     parser.add_argument(
         "--format",
-        type=format_list(HISTORY_FORMAT_NAMES),
-        default=list(HISTORY_FORMAT_NAMES),
+        type=format_list(_history_formats),
         metavar="LIST",
         help="comma-separated: json, markdown, html (default: all three)",
     )
@@ -77,6 +74,12 @@ def add(commands: Any, parents: Parents) -> None:
     parser.set_defaults(execute=execute)
 
 
+def _history_formats() -> Iterable[str]:
+    from policycheck.render import HISTORY_FORMATS
+
+    return HISTORY_FORMATS
+
+
 def _sources(inputs: list[str]) -> "Iterator[Path | NamedReport]":
     """The reports named, in order: files, directories' report.json, archives' reports."""
     from policycheck.publish.archive import ArchiveLocation, archived_sources, is_archive, s3_client
@@ -90,11 +93,9 @@ def _sources(inputs: list[str]) -> "Iterator[Path | NamedReport]":
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.publish.staging import check_output_dir, publish_set
-    from policycheck.render import MANAGED
-    from policycheck.render.history import HISTORY_FORMATS
-    from policycheck.report.history import build_history
-    from policycheck.report.spool import Scratch
+    from policycheck.publish import check_output_dir, publish_documents
+    from policycheck.render import HISTORY_FORMATS, MANAGED, render_history
+    from policycheck.report.history import Period, build_history
 
     if args.since and args.until and args.since > args.until:
         raise InputError(f"--since {args.since} is after --until {args.until}")
@@ -106,18 +107,9 @@ def execute(args: argparse.Namespace) -> int:
             "writes a set of its own, write it to another directory"
         )
     history = build_history(_sources(args.inputs), args.since, args.until)
-    managed = [filename for filename, _ in HISTORY_FORMATS.values()]
-    scratch = Scratch()
-    try:
-        files: dict[str, str | bytes | Path] = {}
-        for name in args.format:  # on disk: history.html holds every result of a report
-            filename, write = HISTORY_FORMATS[name]
-            with open(scratch.path / filename, "w", encoding="utf-8") as out:
-                write(history, out)
-            files[filename] = scratch.path / filename
-        code = decide(args, EXIT_PASS)
-        written = publish_set(args.output_dir, files, managed=managed)
-    finally:
-        scratch.cleanup()
+    documents = render_history(Period(history, read=load_report), args.format or HISTORY_FORMATS)
+    code = decide(args, EXIT_PASS)
+    managed = [document.filename for document in HISTORY_FORMATS.values()]
+    written = publish_documents(args.output_dir, documents, managed=managed)
     print("wrote: " + ", ".join(str(path) for path in written))
     return code

@@ -49,7 +49,7 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.render import write_reports
+    from policycheck.publish import write_reports
     from policycheck.report.gating import exit_code
     from policycheck.report.merge import merge_reports
 

@@ -5,7 +5,7 @@ reports and decide the exit code)."""
 import argparse
 import logging
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,9 +27,6 @@ exit codes (of the results that gate: --min-severity and above, not waived):
   130, 143, 129  interrupted (Ctrl-C, SIGTERM, SIGHUP): the previous report is intact
   141  the output pipe was closed (e.g. | head)
 """
-#: The names of policycheck.render.FORMATS, kept here so that --help need not import the
-#: renderers (tests/render/test_formats.py checks that the two agree).
-FORMAT_NAMES = ("json", "markdown", "csv", "junit", "sarif", "summary", "oscal", "html")
 
 
 def csv_list(value: str) -> list[str]:
@@ -60,10 +57,12 @@ def duration(value: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def format_list(names: tuple[str, ...]) -> Callable[[str], list[str]]:
-    """An argument type: a comma-separated list of some of ``names``."""
+def format_list(offered: Callable[[], Iterable[str]]) -> Callable[[str], list[str]]:
+    """An argument type: a comma-separated list of some of the names ``offered`` gives
+    (asked when an option is given, so that --help need not import the renderers)."""
 
     def parse(value: str) -> list[str]:
+        names = list(offered())
         chosen = csv_list(value)
         unknown = [name for name in chosen if name not in names]
         if unknown or not chosen:
@@ -76,7 +75,13 @@ def format_list(names: tuple[str, ...]) -> Callable[[str], list[str]]:
     return parse
 
 
-formats = format_list(FORMAT_NAMES)
+def _report_formats() -> Iterable[str]:
+    from policycheck.render import FORMATS
+
+    return FORMATS
+
+
+formats = format_list(_report_formats)
 
 
 @dataclass(frozen=True)
@@ -301,8 +306,8 @@ def prepare_output(output_dir: Path, inputs: "list[Path | str] | None" = None) -
     """Refuse an output directory that cannot be written before anything is collected,
     and one whose report set would replace a report this command reads."""
     from policycheck.errors import InputError
-    from policycheck.publish.staging import check_output_dir
-    from policycheck.render import CHECKSUMS, MANAGED
+    from policycheck.publish import CHECKSUMS, check_output_dir
+    from policycheck.render import MANAGED
 
     check_output_dir(output_dir)
     replaced = {*MANAGED, CHECKSUMS}
@@ -332,7 +337,7 @@ def decide(args: argparse.Namespace, code: int) -> int:
 def finish(report: "Report", args: argparse.Namespace, baseline: "Report | None" = None) -> int:
     """Write the reports, print the summary table, and the exit code the gate says (only
     results new since ``baseline``, if given, gate)."""
-    from policycheck.render import write_reports
+    from policycheck.publish import write_reports
     from policycheck.render.terminal import summary_table
     from policycheck.report.gating import exit_code
 

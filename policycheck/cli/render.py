@@ -25,7 +25,7 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.render import write_reports
+    from policycheck.publish import write_reports
 
     prepare_output(args.output_dir, [args.report])
     report = load_report(args.report)

@@ -1,16 +1,17 @@
-"""Renderers: each turns a report into its output file (OSCAL: the files it refers to too)."""
+"""The views of a report and of a history, and the files each format is: a view gets a
+report (or a history) and writes its text into a file the caller opens; where the files
+go, and how they are published as one set, is policycheck.publish."""
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
 from typing import TextIO
 
-from policycheck.publish.staging import CHECKSUMS as CHECKSUMS
-from policycheck.publish.staging import publish_set
+from policycheck.render.document import Document, Spool, Writing, direct, whole
+from policycheck.render.history import render_history_json, render_history_markdown
 from policycheck.render.html import write_html
 from policycheck.render.junit import write_junit
-from policycheck.render.markdown import render_markdown
 from policycheck.render.oscal import (
     CATALOG_FILE,
     PLAN_FILE,
@@ -20,11 +21,12 @@ from policycheck.render.oscal import (
     write_results,
 )
 from policycheck.render.reportjson import write_json
+from policycheck.render.reportmd import render_markdown
 from policycheck.render.sarif import write_sarif
 from policycheck.render.summary import render_summary
 from policycheck.render.tabular import write_csv
+from policycheck.report.history import History, Period
 from policycheck.report.model import Report
-from policycheck.report.spool import Scratch
 
 
 def render_json(report: Report) -> str:
@@ -35,36 +37,15 @@ def render_json(report: Report) -> str:
 
 
 @dataclass(frozen=True)
-class Document:
-    """One file a format writes."""
-
-    filename: str
-    #: Writes the file as it renders it: the formats whose size grows with the results
-    #: read them one at a time (report.md and summary.md have a size limit).
-    write: Callable[[Report, TextIO], None]
-
-    def render(self, report: Report) -> str:
-        """The whole file as text."""
-        buffer = io.StringIO()
-        self.write(report, buffer)
-        return buffer.getvalue()
-
-    def write_into(self, report: Report, path: Path) -> Path:
-        with open(path, "w", encoding="utf-8") as out:
-            self.write(report, out)
-        return path
-
-
-@dataclass(frozen=True)
-class Format(Document):
+class Format(Document[Report]):
     """A format: its own file, and the files it refers to, written beside it (OSCAL's
     assessment results import the assessment plan, which refers to the catalog)."""
 
     name: str = field(kw_only=True)
-    companions: tuple[Document, ...] = field(default=(), kw_only=True)
+    companions: tuple[Document[Report], ...] = field(default=(), kw_only=True)
 
     @property
-    def documents(self) -> tuple[Document, ...]:
+    def documents(self) -> tuple[Document[Report], ...]:
         return (self, *self.companions)
 
     @property
@@ -72,27 +53,24 @@ class Format(Document):
         return [document.filename for document in self.documents]
 
 
-def _text(render: Callable[[Report], str]) -> Callable[[Report, TextIO], None]:
-    def write(report: Report, out: TextIO) -> None:
-        out.write(render(report))
-
-    return write
-
-
 FORMATS: dict[str, Format] = {
     f.name: f
     for f in (
-        Format("report.json", write_json, name="json"),
-        Format("report.md", _text(render_markdown), name="markdown"),
-        Format("report.csv", write_csv, name="csv"),
-        Format("report.junit.xml", write_junit, name="junit"),
-        Format("report.sarif", write_sarif, name="sarif"),
-        Format("summary.md", _text(render_summary), name="summary"),
+        Format("report.json", direct(write_json), name="json"),
+        Format("report.md", whole(render_markdown), name="markdown"),
+        Format("report.csv", direct(write_csv), name="csv"),
+        Format("report.junit.xml", direct(write_junit), name="junit"),
+        Format("report.sarif", direct(write_sarif), name="sarif"),
+        Format("summary.md", whole(render_summary), name="summary"),
         Format(
             RESULTS_FILE,
-            write_results,
+            # the results cite report.json by the SHA-256 of its text
+            direct(partial(write_results, report_json=write_json)),
             name="oscal",
-            companions=(Document(PLAN_FILE, write_plan), Document(CATALOG_FILE, write_catalog)),
+            companions=(
+                Document(PLAN_FILE, direct(write_plan)),
+                Document(CATALOG_FILE, direct(write_catalog)),
+            ),
         ),
         Format("report.html", write_html, name="html"),
     )
@@ -103,19 +81,40 @@ FORMATS: dict[str, Format] = {
 MANAGED = [filename for f in FORMATS.values() for filename in f.filenames]
 
 
-def write_reports(report: Report, output_dir: Path, formats: list[str]) -> list[Path]:
-    """Render each format's files, then publish them into ``output_dir`` with SHA256SUMS
-    over them (in ``sha256sum`` format, for ``sha256sum -c`` and actions/attest) as one
-    set: a reader sees the old set or the new one, and files of an older set that this
-    one lacks are removed; other files in ``output_dir`` are kept (policycheck.publish.staging).
-    The paths written, SHA256SUMS last."""
-    scratch = Scratch()
-    try:
-        files: dict[str, str | bytes | Path] = {
-            document.filename: document.write_into(report, scratch.path / document.filename)
-            for name in formats
-            for document in FORMATS[name].documents
-        }
-        return publish_set(output_dir, files, managed=MANAGED)
-    finally:
-        scratch.cleanup()
+def render_reports(report: Report, formats: Iterable[str]) -> dict[str, Writing]:
+    """The files of ``formats`` (each format's own, and those it refers to) by name, for
+    the caller to write where it decides."""
+    return {
+        document.filename: document.of(report)
+        for name in formats
+        for document in FORMATS[name].documents
+    }
+
+
+def _of_history(render: Callable[[History], str]) -> Callable[[Period], str]:
+    def render_period(period: Period) -> str:
+        return render(period.history)
+
+    return render_period
+
+
+def _history_page(period: Period, out: TextIO, spool: Spool) -> None:
+    """The latest report of the period as report.html shows it, with each control's strip
+    of days, written as its results are read (a page of 57,600 results held whole took
+    1 GB)."""
+    write_html(period.latest, out, spool, period.history)
+
+
+#: The history's views (policycheck history): its timelines as JSON and as Markdown, and
+#: the latest report of the period as a page.
+HISTORY_FORMATS: dict[str, Document[Period]] = {
+    "json": Document("history.json", whole(_of_history(render_history_json))),
+    "markdown": Document("history.md", whole(_of_history(render_history_markdown))),
+    "html": Document("history.html", _history_page),
+}
+
+
+def render_history(period: Period, formats: Iterable[str]) -> dict[str, Writing]:
+    """The history's files of ``formats`` by name, for the caller to write where it
+    decides."""
+    return {HISTORY_FORMATS[name].filename: HISTORY_FORMATS[name].of(period) for name in formats}

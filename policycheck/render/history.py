@@ -1,13 +1,7 @@
-"""The history's views: history.json (the timelines), history.md (tables and a text strip
-per control and environment) and history.html (the latest report with a strip per
-control, see render/html.py)."""
+"""The history's timelines as history.json and as history.md (tables and a text strip per
+control and environment); history.html is the latest report as report.html shows it, with
+a strip per control (render/html.py)."""
 
-import io
-from collections.abc import Callable
-from typing import TextIO
-
-from policycheck.publish.archive import read_located
-from policycheck.render.html import write_html
 from policycheck.render.markdown import cell, code, table
 from policycheck.report.history import History, counted
 from policycheck.report.statuses import STATUS_LOOKS
@@ -137,32 +131,3 @@ def _strips(history: History) -> list[str]:
         "```",
         "",
     ]
-
-
-def write_history_html(history: History, out: TextIO) -> None:
-    """The latest report of the period, with each control's strip, written as its results
-    are read (a page of 57,600 results held whole took 1 GB)."""
-    write_html(read_located(history.latest), out, history)
-
-
-def render_history_html(history: History) -> str:
-    buffer = io.StringIO()
-    write_history_html(history, buffer)
-    return buffer.getvalue()
-
-
-def _whole(render: Callable[[History], str]) -> Callable[[History, TextIO], None]:
-    """A writer of a view small enough to render whole (the timelines)."""
-
-    def write(history: History, out: TextIO) -> None:
-        out.write(render(history))
-
-    return write
-
-
-#: Format name -> (file name, writer).
-HISTORY_FORMATS: dict[str, tuple[str, Callable[[History, TextIO], None]]] = {
-    "json": ("history.json", _whole(render_history_json)),
-    "markdown": ("history.md", _whole(render_history_markdown)),
-    "html": ("history.html", write_history_html),
-}

@@ -15,17 +15,16 @@ import hashlib
 import io
 import json
 import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Mapping
 from contextlib import ExitStack
 from html import escape
-from pathlib import Path
-from typing import Any, TextIO
+from typing import IO, Any, TextIO
 
 from policycheck.policy.crosswalk import FRAMEWORKS, CheckStatuses, evidence_for
 from policycheck.render.characters import visible
-from policycheck.render.markdown import (
+from policycheck.render.document import Spool, in_memory
+from policycheck.render.view import (
     NOT_ASSESSED_INTRO,
     PLAN_HEADERS,
     UNJUDGED_CONTROLS_INTRO,
@@ -165,17 +164,18 @@ def _table(headers: list[str], rows: list[list[str]], css: str = "") -> str:
 def render_html(report: Report, history: History | None = None) -> str:
     """The report (and, given, its history) as one HTML document."""
     buffer = io.StringIO()
-    write_html(report, buffer, history)
+    write_html(report, buffer, in_memory, history)
     return buffer.getvalue()
 
 
-def write_html(report: Report, out: TextIO, history: History | None = None) -> None:
+def write_html(report: Report, out: TextIO, spool: Spool, history: History | None = None) -> None:
     """The report (and, given, its history) as one HTML document, the results read once:
-    each rendered into its controls' sections (kept on disk until the page is written)."""
+    each rendered into its controls' sections (held in files of ``spool`` until the page
+    is written)."""
     environments = report_environments(report)
     timelines = _timelines_by_control(history)
-    with tempfile.TemporaryDirectory(prefix="policycheck-html-") as directory:
-        seen = _Sections(report, Path(directory))
+    with ExitStack() as stack:
+        seen = _Sections(report, {c.id: stack.enter_context(spool()) for c in report.controls})
         head = [
             _header(report),
             seen.findings_section(),
@@ -208,31 +208,26 @@ LISTED_FINDINGS = 100
 class _Sections:
     """The results read once: their statuses, how many there are, per control the
     environments with a result and how many, and each control's results rendered in
-    order into a file of their own."""
+    order into a file of their own (``files``: one per control, by id)."""
 
-    def __init__(self, report: Report, directory: Path) -> None:
+    def __init__(self, report: Report, files: dict[str, IO[str]]) -> None:
         self.statuses: set[str] = set()
         self.total = 0
         self.findings: list[str] = []
         self.more_findings = 0
         self.by_control: dict[str, Counter[str]] = {c.id: Counter() for c in report.controls}
-        self._files = {c.id: directory / f"control-{i}.html" for i, c in enumerate(report.controls)}
+        self._files = files
         controls = {c.id: c for c in report.controls}
-        with ExitStack() as stack:
-            files = {
-                control_id: stack.enter_context(open(path, "w", encoding="utf-8"))
-                for control_id, path in self._files.items()
-            }
-            for result in report.results:
-                self.statuses.add(result.status)
-                self.total += 1
-                if result.status in FINDINGS:
-                    self._add_finding(result)
-                for control_id in result.control_ids:
-                    self.by_control.setdefault(control_id, Counter())[result.environment] += 1
-                    if control_id in files:
-                        rendered = _result(result, controls[control_id], report.evidence_values)
-                        files[control_id].write("\n" + rendered)
+        for result in report.results:
+            self.statuses.add(result.status)
+            self.total += 1
+            if result.status in FINDINGS:
+                self._add_finding(result)
+            for control_id in result.control_ids:
+                self.by_control.setdefault(control_id, Counter())[result.environment] += 1
+                if control_id in files:
+                    rendered = _result(result, controls[control_id], report.evidence_values)
+                    files[control_id].write("\n" + rendered)
 
     def _add_finding(self, result: Result) -> None:
         if len(self.findings) == LISTED_FINDINGS:
@@ -263,8 +258,9 @@ class _Sections:
 
     def copy_results(self, control_id: str, out: TextIO) -> None:
         """A control's results, as rendered, in the report's order."""
-        with open(self._files[control_id], encoding="utf-8") as rendered:
-            shutil.copyfileobj(rendered, out)
+        rendered = self._files[control_id]
+        rendered.seek(0)
+        shutil.copyfileobj(rendered, out)
 
 
 def _page_start(title: str) -> str:
@@ -286,7 +282,7 @@ def _page_end() -> str:
 
 
 def _header(report: Report) -> str:
-    """The verdict as the Markdown states it (see markdown.overall): on a plan, "on the
+    """The verdict as the Markdown states it (see view.overall): on a plan, "on the
     plan" and how much of it the plan could not judge."""
     label, detail = overall(report, waived=True)
     qualifier = label.removeprefix(STATUS_LOOKS[report.summary.status].label)

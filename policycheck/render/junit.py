@@ -5,7 +5,7 @@ from typing import TextIO
 from xml.etree import ElementTree as ET
 
 from policycheck.render.characters import visible
-from policycheck.render.markdown import unassessed_lines
+from policycheck.render.view import unassessed_lines
 from policycheck.report.model import UNJUDGED, Report, Result
 
 #: Indentation per level, as ElementTree.indent writes it.

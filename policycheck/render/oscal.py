@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TextIO, cast
 
 from policycheck.policy.crosswalk import FRAMEWORKS
-from policycheck.render.reportjson import write_json
 from policycheck.render.streamed import Lists, write_document
 from policycheck.report.model import ControlResult, Report, Result
 
@@ -412,15 +411,15 @@ def _report_uuid(report: Report) -> str:
     return _uuid(report, "report.json")
 
 
-def _back_matter(report: Report) -> dict[str, Any]:
-    """report.json, identified by the SHA-256 of its text."""
+def _back_matter(report: Report, report_json: Callable[[Report, TextIO], None]) -> dict[str, Any]:
+    """report.json (as ``report_json`` writes it), identified by the SHA-256 of its text."""
     return {
         "resources": [
             _hashed_resource(
                 _report_uuid(report),
                 "policycheck report.json",
                 "report.json",
-                _sha256_of(write_json, report),
+                _sha256_of(report_json, report),
             )
         ]
     }
@@ -434,10 +433,13 @@ def _checked(report: Report) -> str:
     return f"Terraform plans ({plans}) checked before apply by "
 
 
-def write_results(report: Report, out: TextIO) -> None:
+def write_results(
+    report: Report, out: TextIO, report_json: Callable[[Report, TextIO], None]
+) -> None:
     """OSCAL assessment results: an observation per result, a finding per assessed control,
-    report.json (by its SHA-256) as back matter. Written as the results are read (once
-    for the observations, once per control for its findings' observations)."""
+    report.json (by the SHA-256 of the text ``report_json`` writes) as back matter.
+    Written as the results are read (once for the observations, once per control for its
+    findings' observations)."""
     lists = Lists()
     findings = [
         _finding(report, control, lists)
@@ -471,7 +473,7 @@ def write_results(report: Report, out: TextIO) -> None:
             },
             "import-ap": {"href": PLAN_FILE},
             "results": [result],
-            "back-matter": _back_matter(report),
+            "back-matter": _back_matter(report, report_json),
         }
     }
     write_document(out, document, lists)

@@ -9,7 +9,7 @@ from typing import TextIO
 from pydantic import TypeAdapter
 
 from policycheck.report.model import SCHEMA_VERSION, ControlResult, Report, WaiverReport
-from policycheck.report.spool import EvidenceValues, ResultLog, Scratch, stored_line
+from policycheck.report.spool import stored_results
 
 _CONTROLS = TypeAdapter(list[ControlResult])
 _WAIVERS = TypeAdapter(list[WaiverReport])
@@ -26,28 +26,11 @@ def write_json(report: Report, out: TextIO) -> None:
     out.write(f'{{\n  "schema_version": {json.dumps(SCHEMA_VERSION)},\n')
     for name, text in parts.items():
         out.write(f'  "{name}": {_indented(text)},\n')
-    scratch = None
-    values = report.evidence_values
-    if isinstance(report.results, ResultLog) and isinstance(values, EvidenceValues):
-        lines: Iterator[str] = report.results.lines()
-    else:  # a report made in memory: its values stored as the results are written
-        scratch = Scratch()
-        values = _stored_values(report, EvidenceValues(scratch.path))
-        lines = (stored_line(result, values) for result in report.results)
-    _write_items(out, "results", "[", "]", lines)
-    assert isinstance(values, EvidenceValues)
-    entries = (f"{json.dumps(digest)}: {text}" for digest, text in values.raw_items())
-    _write_items(out, "evidence_values", "{", "}", entries, last=True)
+    with stored_results(report) as (lines, values):
+        _write_items(out, "results", "[", "]", lines)
+        entries = (f"{json.dumps(digest)}: {text}" for digest, text in values.raw_items())
+        _write_items(out, "evidence_values", "{", "}", entries, last=True)
     out.write("}\n")
-    if scratch:
-        values.close()
-        scratch.cleanup()
-
-
-def _stored_values(report: Report, values: EvidenceValues) -> EvidenceValues:
-    for value in report.evidence_values.values():
-        values.add(value)
-    return values
 
 
 def _write_items(

@@ -2,15 +2,12 @@
 
 import itertools
 
-from policycheck.render.markdown import (
-    MARKDOWN,
-    cell,
-    code,
+from policycheck.render.markdown import MARKDOWN, cell, code, table
+from policycheck.render.view import (
     control_headers,
     control_rows,
     overall,
     plan_change_lines,
-    table,
     unassessed_lines,
     unjudged_lines,
 )

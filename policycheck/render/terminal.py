@@ -3,7 +3,7 @@
 from tabulate import tabulate
 
 from policycheck.render.characters import visible
-from policycheck.render.markdown import (
+from policycheck.render.view import (
     control_headers,
     control_rows,
     overall,

@@ -15,9 +15,10 @@ and the history lists it with the reason. A report of schema 1.0 covers the envi
 it reached; a shard missing from a merge shows as the environment ``*`` (not assessed)."""
 
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 
@@ -99,6 +100,20 @@ class History(ReportModel):
         first = date.fromisoformat(self.start)
         count = (date.fromisoformat(self.end) - first).days + 1
         return [(first + timedelta(days=n)).isoformat() for n in range(count)]
+
+
+@dataclass(frozen=True)
+class Period:
+    """What the history's views show: the history, and the latest report of its period
+    (history.html shows it whole), read by ``read`` (from a file, or from the archive)
+    when a view first asks for it."""
+
+    history: History
+    read: Callable[[str], Report]
+
+    @cached_property
+    def latest(self) -> Report:
+        return self.read(self.history.latest)
 
 
 @dataclass(frozen=True)

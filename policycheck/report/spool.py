@@ -16,10 +16,11 @@ import stat
 import tempfile
 from array import array
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, overload
 
-from policycheck.report.model import Evidence, Result
+from policycheck.report.model import Evidence, Report, Result
 
 #: A sorted run is written once it holds this many characters of results.
 RUN_CHARS = 8 * 2**20
@@ -150,6 +151,26 @@ class ResultLog(Sequence[Result]):
         with open(self.path, "rb") as file:
             file.seek(offset)
             return Result.model_validate_json(file.readline())
+
+
+@contextmanager
+def stored_results(report: Report) -> Iterator[tuple[Iterator[str], EvidenceValues]]:
+    """The report's results as report.json stores them, a line each, and the evidence
+    values they refer to: a run's, read from its files; a report made in memory, its
+    values stored in a scratch directory (removed after the block) as its lines are read."""
+    values = report.evidence_values
+    if isinstance(report.results, ResultLog) and isinstance(values, EvidenceValues):
+        yield report.results.lines(), values
+        return
+    scratch = Scratch()
+    stored = EvidenceValues(scratch.path)
+    try:
+        for value in values.values():
+            stored.add(value)
+        yield (stored_line(result, stored) for result in report.results), stored
+    finally:
+        stored.close()
+        scratch.cleanup()
 
 
 class ResultLogWriter:

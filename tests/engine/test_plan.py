@@ -27,7 +27,8 @@ from policycheck.plugin.registry import load_registry
 from policycheck.policy.controls import Catalog, load_catalog
 from policycheck.policy.load import Policy, load_policy
 from policycheck.render import FORMATS
-from policycheck.render.markdown import MARKDOWN, plan_change_lines
+from policycheck.render.markdown import MARKDOWN
+from policycheck.render.view import plan_change_lines
 from policycheck.report.model import UNJUDGED, Report
 from policycheck.sources.terraform.planfile import read_plan, read_plans
 from support.planbuilder import (
@@ -101,7 +102,7 @@ def result(report: Report, check_id: str, name: str) -> Any:
 def test_every_fact_says_whether_a_plan_supplies_it() -> None:
     """Declared once per fact, beside its reader: read from a plan, from the platform
     repository, or why a plan cannot show it (the registry refuses a fact with none or
-    two: tests/test_plugins.py)."""
+    two: tests/plugin/test_registry.py)."""
     assert set(REGISTRY.plan.facts) == set(REGISTRY.facts)
     kinds = {type(source).__name__ for source in REGISTRY.plan.facts.values()}
     assert kinds == {"PlanReader", "PlanGap", "FromRepository"}

@@ -30,7 +30,7 @@ from policycheck.paths import controls_dir_for
 from policycheck.policy.controls import load_catalog
 from policycheck.policy.load import Policy, load_policy
 from policycheck.render import render_json
-from policycheck.render.markdown import MARKDOWN_LIMIT, SHOWN_PER_CHECK, render_markdown
+from policycheck.render.reportmd import MARKDOWN_LIMIT, SHOWN_PER_CHECK, render_markdown
 from policycheck.report import spool
 from policycheck.report.jsonstream import JsonReader
 from policycheck.report.model import Evidence, FactEvidence, Report, evidence_sha256

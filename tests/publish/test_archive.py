@@ -19,8 +19,9 @@ from conftest import REPO, MotoServer, Workspace, audit, run_cli
 from policycheck.demo.seeding import seed
 from policycheck.errors import InputError
 from policycheck.iam.generator import ARCHIVE_BUCKET_ACTIONS, ARCHIVE_OBJECT_ACTIONS
+from policycheck.publish import CHECKSUMS
 from policycheck.publish.archive import ArchiveLocation, archive, archived_sources, retain_until
-from policycheck.render import CHECKSUMS, FORMATS
+from policycheck.render import FORMATS
 from support.faults import Fault
 
 REGION = "eu-central-1"

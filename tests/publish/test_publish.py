@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from policycheck.errors import InputError
+from policycheck.publish import CHECKSUMS, check_output_dir, exchange, fallback, publish_set
 from policycheck.publish import staging as publish
-from policycheck.publish.staging import CHECKSUMS, check_output_dir, publish_set
 
 MANAGED = ["report.json", "report.md", "report.csv"]
 SWAP_STEPS = [
@@ -112,7 +112,7 @@ def _assert_foreign_kept(out: Path) -> None:
 @pytest.fixture
 def in_place(monkeypatch: pytest.MonkeyPatch) -> None:
     """As where renameat2 is missing (not Linux, old glibc)."""
-    monkeypatch.setattr(publish, "_renameat2", None)
+    monkeypatch.setattr(exchange, "_renameat2", None)
 
 
 def _hook_once(monkeypatch: pytest.MonkeyPatch, step: str, action: Callable[[], None]) -> None:
@@ -199,14 +199,14 @@ def test_the_current_directory_is_rewritten_in_place(
 def test_a_filesystem_without_exchange_falls_back_in_place(
     out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real = publish._rename2
+    real = exchange._rename2
 
     def no_exchange(src_fd: int, src: str, dst_fd: int, dst: str, flags: int) -> None:
-        if flags == publish.RENAME_EXCHANGE:
+        if flags == exchange.RENAME_EXCHANGE:
             raise OSError(errno.EINVAL, os.strerror(errno.EINVAL))
         real(src_fd, src, dst_fd, dst, flags)
 
-    monkeypatch.setattr(publish, "_rename2", no_exchange)
+    monkeypatch.setattr(exchange, "_rename2", no_exchange)
     before = out.stat().st_ino
     _publish(out, "B")
     assert out.stat().st_ino == before
@@ -303,7 +303,7 @@ def test_in_place_temporary_files_are_created_exclusively(
     victim = out.parent / "victim.txt"
     victim.write_text("precious\n")
     tokens = iter(["0123456789ab", "0123456789ab", "ba9876543210"])
-    monkeypatch.setattr(publish, "_random_token", lambda: next(tokens, os.urandom(6).hex()))
+    monkeypatch.setattr(fallback, "_random_token", lambda: next(tokens, os.urandom(6).hex()))
     trap = out / f".report.json.0123456789ab{publish.STAGING_SUFFIX}"
     # Planted after the sweep of old temporary files, just before the first is made.
     _hook_once(monkeypatch, "in place: SHA256SUMS removed", lambda: trap.symlink_to(victim))
@@ -391,10 +391,11 @@ from pathlib import Path
 args = json.loads(sys.argv[1])
 sys.path.insert(0, args["tests"])
 from test_publish import MANAGED, _make_set
+from policycheck.publish import exchange, publish_set
 from policycheck.publish import staging as publish
 
 if args["in_place"]:
-    publish._renameat2 = None
+    exchange._renameat2 = None
 
 def hook(step):
     if args["report_steps"]:
@@ -405,7 +406,7 @@ def hook(step):
 publish._step_hook = hook
 for i in range(args["count"]):
     files = _make_set(f"{args['tag']}{i}", args["size"])
-    publish.publish_set(Path(args["out"]), files, managed=MANAGED)
+    publish_set(Path(args["out"]), files, managed=MANAGED)
 """
 
 
@@ -546,7 +547,7 @@ def test_a_staging_dir_whose_run_holds_its_lock_is_left_alone(out: Path) -> None
 def test_without_locks_only_old_staging_dirs_are_removed(
     out: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(publish, "_try_lock", lambda fd: None)  # as on NFS
+    monkeypatch.setattr(exchange, "try_lock", lambda fd: None)  # as on NFS
     staging = _stale(out)
     _publish(out, "B")
     assert staging.exists()  # it might be a live run's
@@ -588,7 +589,7 @@ def test_two_threads_publishing_at_once(
     out: Path, monkeypatch: pytest.MonkeyPatch, in_place: bool
 ) -> None:
     if in_place:
-        monkeypatch.setattr(publish, "_renameat2", None)
+        monkeypatch.setattr(exchange, "_renameat2", None)
     errors: list[BaseException] = []
     seen: set[str] = set()
     writing = threading.Event()
@@ -725,7 +726,7 @@ def test_check_output_dir_reports_why_not_writable(
 def rendered(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Path, Path]]:
     """A saved report to render, and an output directory holding an older set; the
     command's signal handlers are put back afterwards."""
-    from policycheck.render import write_reports
+    from policycheck.publish import write_reports
     from support.checks import make_report, make_result
 
     handlers = {signum: signal.getsignal(signum) for signum in (signal.SIGTERM, signal.SIGHUP)}
@@ -757,7 +758,7 @@ def test_a_signal_during_publication_says_whether_the_new_set_was_published(
 
     saved, out = rendered
     if in_place:
-        monkeypatch.setattr(publish, "_renameat2", None)
+        monkeypatch.setattr(exchange, "_renameat2", None)
     _hook_once(monkeypatch, step, lambda: os.kill(os.getpid(), signal.SIGTERM))
     code = cli.main(["render", str(saved), "--output-dir", str(out)])  # json and markdown
     stderr = capsys.readouterr().err

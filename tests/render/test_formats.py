@@ -1,5 +1,6 @@
 """Every view renders from a saved report.json: CSV, JUnit, SARIF, step summary."""
 
+import argparse
 import csv
 import io
 import json
@@ -12,8 +13,8 @@ import pytest
 
 from conftest import run_cli
 from policycheck.render import FORMATS
-from policycheck.render.markdown import SHOWN_PER_CHECK, render_markdown
 from policycheck.render.oscal import statement_id
+from policycheck.render.reportmd import SHOWN_PER_CHECK, render_markdown
 from policycheck.render.sarif import fingerprint
 from policycheck.render.summary import render_summary
 from policycheck.report.model import Report
@@ -88,9 +89,11 @@ def test_markdown_states_the_inputs_and_each_evidence_hash(report: Report) -> No
 
 
 def test_every_format_is_offered_on_the_command_line() -> None:
-    from policycheck.cli.options import FORMAT_NAMES
+    from policycheck.cli.options import formats
 
-    assert tuple(FORMATS) == FORMAT_NAMES
+    assert formats(",".join(FORMATS)) == list(FORMATS)
+    with pytest.raises(argparse.ArgumentTypeError, match=f"choose from {', '.join(FORMATS)}$"):
+        formats("pdf")
 
 
 def test_render_rejects_a_broken_report(tmp_path: Path) -> None:

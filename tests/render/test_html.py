@@ -3,14 +3,16 @@ self-contained, and it says what an auditor needs (the browser tests click and p
 
 import base64
 import hashlib
+import io
 import re
+import tempfile
 from html import escape
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import get_args
+from typing import IO, get_args
 
 from policycheck.render import render_json
-from policycheck.render.html import SCRIPT, render_html
+from policycheck.render.html import SCRIPT, render_html, write_html
 from policycheck.report.model import (
     ControlInEnvironment,
     ControlStatus,
@@ -249,11 +251,11 @@ def _plan_report():  # type: ignore[no-untyped-def]
 def test_plan_report_states_what_the_markdown_states() -> None:
     """On a plan the HTML qualifies the verdict, counts what the plan could not judge, says
     what the plan changes, and lists every control its matrix shows NOT ASSESSED."""
-    from policycheck.render.markdown import (
-        MARKDOWN,
+    from policycheck.render.markdown import MARKDOWN
+    from policycheck.render.reportmd import render_markdown
+    from policycheck.render.view import (
         overall,
         plan_change_lines,
-        render_markdown,
         unjudged_control_lines,
         unjudged_lines,
     )
@@ -307,3 +309,21 @@ def test_a_saved_report_shows_each_fact_value_stored_once(tmp_path: Path) -> Non
     page = render_html(saved)
     assert page == render_html(report)
     assert page.count("value-shown-to-the-auditor") == 2
+
+
+def test_the_page_holds_results_aside_only_in_files_the_caller_gives(tmp_path: Path) -> None:
+    """report.html renders each control's results as it reads them once and writes them
+    control by control: it holds them in the caller's spool files (a file each control,
+    closed after), never in a directory of its own."""
+    report = _hostile_report()
+    given: list[IO[str]] = []
+
+    def spool() -> IO[str]:
+        file = tempfile.TemporaryFile("w+", encoding="utf-8", dir=tmp_path)  # noqa: SIM115 - the view closes it
+        given.append(file)
+        return file
+
+    page = io.StringIO()
+    write_html(report, page, spool)
+    assert len(given) == len(report.controls) and all(file.closed for file in given)
+    assert page.getvalue() == render_html(report)

@@ -75,7 +75,7 @@ def demo(catalog: Catalog, tmp_path_factory: pytest.TempPathFactory) -> tuple[Re
     _browser()
     from policycheck.demo.command import audit_demo, demo_account
     from policycheck.policy.load import load_policy
-    from policycheck.render import write_reports
+    from policycheck.publish import write_reports
 
     policy = load_policy(Path(os.path.relpath(POLICY_PATH)))
     with demo_account(policy) as (demo_policy, endpoint_url, _):

@@ -1,6 +1,7 @@
 """policycheck history: a month of generated nightly reports gives the exact timeline,
 failure periods, days out of compliance and policy changes."""
 
+import io
 import json
 import tracemalloc
 from datetime import date, timedelta
@@ -10,13 +11,12 @@ import pytest
 
 from policycheck.cli import main
 from policycheck.errors import InputError
-from policycheck.render import write_reports
-from policycheck.render.history import (
-    render_history_html,
-    render_history_json,
-    render_history_markdown,
-)
-from policycheck.report.history import build_history, failure_periods, report_files
+from policycheck.publish import write_reports
+from policycheck.render import render_history
+from policycheck.render.document import in_memory
+from policycheck.render.history import render_history_json, render_history_markdown
+from policycheck.render.html import render_html
+from policycheck.report.history import Period, build_history, failure_periods, report_files
 from policycheck.report.model import (
     ControlInEnvironment,
     ControlResult,
@@ -29,6 +29,7 @@ from policycheck.report.model import (
     evidence_sha256,
     summarize,
 )
+from policycheck.report.reader import read_report
 from support.checks import make_report, make_result
 
 START = date(2026, 1, 1)
@@ -144,6 +145,28 @@ def test_thirty_nights_give_the_exact_timeline(month: Path) -> None:
     ]
     assert c1_dev.days_out_of_compliance == 11
     assert c1_dev.days_by_status == {"pass": 19, "fail": 9, "no_report": 1, "error": 1}
+
+
+def test_the_latest_report_is_read_only_for_the_page_and_once(month: Path) -> None:
+    """The history's views get the read history: the latest report (downloaded, for an
+    archive) is read by the caller's reader when history.html is written, not for
+    history.json or history.md, and once."""
+    read: list[str] = []
+
+    def reader(name: str) -> Report:
+        read.append(name)
+        return read_report(Path(name))
+
+    period = Period(build_history(report_files([month])), read=reader)
+    for writing in render_history(period, ["json", "markdown"]).values():
+        writing(io.StringIO(), in_memory)
+    assert read == []
+    pages = [io.StringIO(), io.StringIO()]
+    for page in pages:
+        render_history(period, ["html"])["history.html"](page, in_memory)
+    assert read == [period.history.latest]
+    assert pages[0].getvalue() == pages[1].getvalue()
+    assert pages[0].getvalue().count('class="strip"') == 4
 
 
 def test_waiver_ends_a_failure_and_the_last_report_of_a_day_counts(month: Path) -> None:
@@ -378,7 +401,7 @@ def test_legacy_report_has_no_star_environment_and_days_are_counted_right(
     assert [(t.control_id, t.environment) for t in history.timelines] == [("C.1", "dev")]
     markdown = render_history_markdown(history)
     assert "1 day, 1 report;" in markdown
-    assert "1 days" not in markdown and "1 days" not in render_history_html(history)
+    assert "1 days" not in markdown and "1 days" not in render_html(read_report(path), history)
 
 
 def test_help_gives_the_date_format(capsys: pytest.CaptureFixture[str]) -> None:

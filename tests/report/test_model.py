@@ -8,7 +8,7 @@ import yaml
 from conftest import POLICY_PATH, REPO
 from policycheck.generate.schemas import build_schema, schema_path
 from policycheck.render import render_json
-from policycheck.render.markdown import render_markdown
+from policycheck.render.reportmd import render_markdown
 from policycheck.report.model import Report, assess_control, summarize
 from support.checks import make_report, make_result
 
