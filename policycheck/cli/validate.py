@@ -25,14 +25,20 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.engine.planning import nothing_to_assess, plan, select, why_no_result
+    from policycheck.engine.planning import (
+        Scope,
+        nothing_to_assess,
+        plan,
+        select,
+        why_no_result,
+    )
     from policycheck.errors import InputError
     from policycheck.policy.waivers import lint_waivers
 
     policy, catalog = load(args)
     announce_policy(policy)
     selection = select(policy, catalog, args.env, args.checks, args.controls)
-    targets = plan(policy, catalog, selection)
+    targets = plan(Scope.as_written(policy, catalog, selection))
     if not targets:
         raise InputError(nothing_to_assess(policy, catalog, selection))
     _check_evidence_dir(policy)

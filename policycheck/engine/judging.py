@@ -22,13 +22,10 @@ from policycheck.engine.fetching import (
     ServiceCaps,
     collect,
 )
-from policycheck.engine.locations import Where
-from policycheck.engine.planning import Resolver, Selection, Unassessable, selected_bindings
+from policycheck.engine.planning import Scope, Unassessable
 from policycheck.engine.processes import default_processes, spread
 from policycheck.engine.subjects import Subject, shared_requests, sharing_checks, subjects
 from policycheck.plugin.facts import FactOutcome, FactSpec, Memo
-from policycheck.policy.controls import Catalog
-from policycheck.policy.load import Policy
 from policycheck.policy.waivers import Waiver, WaiverLedger
 from policycheck.report.model import WaiverReport
 from policycheck.report.spool import (
@@ -47,17 +44,14 @@ from policycheck.report.tally import Tally
 IN_FLIGHT_PER_WORKER = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Job:
     """What judging a run needs (the children of a spread run inherit it)."""
 
-    policy: Policy
-    catalog: Catalog
-    selection: Selection
-    locations: list[Where]
-    resolve: Resolver
+    scope: Scope
     clients_for: ClientsFor
     started: datetime
+    #: The policy's waivers of the selected environments.
     waivers: list[Waiver]
     deadline: Deadline
     max_workers: int
@@ -98,7 +92,7 @@ def anything_to_judge(job: Job) -> bool:
 def judge(job: Job) -> Judged:
     """Every target of the run judged, each fact read once."""
     shared = collect(
-        shared_requests(job.policy, job.catalog, job.selection, job.locations, job.resolve),
+        shared_requests(job.scope),
         job.clients_for,
         max_workers=job.max_workers,
         service_caps=job.service_caps,
@@ -127,7 +121,7 @@ def judge(job: Job) -> Judged:
 
 
 def _subjects(job: Job) -> Iterator[Subject]:
-    return subjects(job.policy, job.catalog, job.selection, job.locations, job.resolve)
+    return subjects(job.scope)
 
 
 def _judge_part(
@@ -144,14 +138,13 @@ def _judge_part(
     spool = ResultSpool(scratch, f"results.{index}{tag}")
     values = EvidenceValues(scratch, f"values.{index}{tag}")
     tally, ledger = Tally(), WaiverLedger(job.waivers, job.started.date())
-    sharing = sharing_checks(job.policy)
+    policy, catalog = job.scope.policy, job.scope.catalog
+    sharing = sharing_checks(policy)
     workers = math.ceil(job.max_workers / parts)
 
     def judged(subject: Subject, outcomes: Mapping[FactKey, FactOutcome]) -> None:
         for planned in subject.planned:
-            result = evaluate(
-                planned.target, outcomes, job.catalog, job.started, job.policy.registry
-            )
+            result = evaluate(planned.target, outcomes, catalog, job.started, policy.registry)
             result = ledger.apply(result)
             tally.add(result)
             spool.add(planned.key, stored_line(result, values))
@@ -168,7 +161,7 @@ def _judge_part(
             if subject.part(parts, sharing) != index:
                 continue
             fetcher.wait_for_room(workers * IN_FLIGHT_PER_WORKER)
-            requests = {k: r for k, r in subject.requests(job.policy).items() if k not in shared}
+            requests = {k: r for k, r in subject.requests(policy).items() if k not in shared}
             fetcher.fetch(requests, shared, partial(judged, subject))
     spool.flush()
     values.close()
@@ -198,14 +191,15 @@ def _merged(job: Job, parts: list[_Part]) -> Judged:
 def estimated_facts(job: Job) -> int:
     """About how many facts the run reads (a resource's facts once per check that needs
     them): what decides the processes and the progress shown."""
-    facts = job.policy.registry.facts
+    scope = job.scope
+    facts = scope.policy.registry.facts
     total = 0
-    for where in job.locations:
-        for binding in selected_bindings(job.policy, job.catalog, job.selection, where.environment):
+    for where in scope.locations:
+        for binding in scope.bindings(where.environment):
             own = len(_resource_facts([facts[name] for name in binding.check.facts]))
             for group in binding.resource_groups if own else ():
                 try:
-                    total += own * len(job.resolve(group, where))
+                    total += own * len(scope.resolve(group, where))
                 except Unassessable:
                     continue
     return total

@@ -118,6 +118,13 @@ def in_shard(plans: list[AccountPlan], index: int, count: int) -> list[AccountPl
     return kept
 
 
+def where_of(location: Connection | Unreachable) -> Where:
+    """Where a reached or unreachable location is."""
+    if isinstance(location, Unreachable):
+        return location.where
+    return Where(location.environment, location.account_id, location.region)
+
+
 def static_locations(policy: Policy, environments: Sequence[str]) -> list[Where]:
     """The locations the policy names, without contacting AWS (accounts as configured)."""
     return [

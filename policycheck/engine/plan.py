@@ -28,13 +28,16 @@ from policycheck.engine.fetching import FactKey, fact_key, read_fact
 from policycheck.engine.locations import Where, static_locations
 from policycheck.engine.planning import (
     NothingMatches,
+    Scope,
     Selection,
     Target,
     nothing_to_assess,
     plan,
     resolve_with,
+    why_no_results,
 )
 from policycheck.errors import InputError
+from policycheck.git import checkout_of
 from policycheck.plugin.facts import AwsError, FactOutcome, FactSpec, FetchContext
 from policycheck.plugin.resources import ResourceType
 from policycheck.policy.bindings import ResourceInstance
@@ -121,7 +124,7 @@ def judge_plan(
 ) -> Report:
     """The report of the selection (one environment) judged on the plans; InputError when
     there is nothing to judge, or the plans judge nothing."""
-    if not plan(policy, catalog, selection):
+    if not plan(Scope.as_written(policy, catalog, selection)):
         raise InputError(nothing_to_assess(policy, catalog, selection))
     started = datetime.now(UTC)
     [environment] = selection.environments
@@ -131,7 +134,7 @@ def judge_plan(
     }
     _refuse_another_environments(policy, environment, plans, list(sets.values()))
     judge = _Judge(policy, catalog, sets, started)
-    targets = plan(policy, catalog, selection, list(sets), judge.resolve)
+    targets = plan(Scope(policy, catalog, selection, tuple(sets), judge.resolve))
     results = sorted((judge.result(target) for target in targets), key=result_order)
     on_plans = [r for r in results if not from_repository(policy.registry.checks[r.check_id])]
     if all(r.status in UNJUDGED for r in on_plans):
@@ -152,7 +155,18 @@ def judge_plan(
         for p in plans
     ]
     audited = Audited(
-        policy, catalog, selection, environments, [], started, results, waivers, sources=sources
+        policy=policy,
+        catalog=catalog,
+        selection=selection,
+        checkout=checkout_of(policy.path.resolve().parent),
+        environments=environments,
+        gaps=[],
+        no_results=why_no_results(policy, catalog, selection, {w.environment for w in sets}),
+        started=started,
+        finished=datetime.now(UTC),
+        results=results,
+        waivers=waivers,
+        sources=sources,
     )
     return assemble(audited)
 

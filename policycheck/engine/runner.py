@@ -9,21 +9,24 @@ from datetime import UTC, datetime
 from typing import Any
 
 from policycheck.deadline import Deadline
-from policycheck.engine.assembly import Audited, assemble, audited_reach, where_of
+from policycheck.engine.assembly import Audited, assemble, audited_reach
 from policycheck.engine.aws import LIVE_CLIENTS, Connection, SessionFactory, default_session
 from policycheck.engine.discovery import Discovery, DiscoveryFailed
 from policycheck.engine.fetching import ClientsFor, ProgressCallback, ServiceCaps
 from policycheck.engine.judging import Job, Judged, anything_to_judge, judge
-from policycheck.engine.locations import Reach, Unreachable, Where, open_locations
+from policycheck.engine.locations import Reach, Unreachable, Where, open_locations, where_of
 from policycheck.engine.planning import (
+    Scope,
     Selection,
     Unassessable,
     nothing_to_assess,
     plan,
     resolve_with,
+    why_no_results,
 )
 from policycheck.engine.pool import concurrently
 from policycheck.errors import InputError
+from policycheck.git import checkout_of
 from policycheck.plugin.resources import ResourceType
 from policycheck.policy.bindings import ResourceInstance
 from policycheck.policy.controls import Catalog
@@ -60,7 +63,7 @@ def run_audit(
 ) -> Report:
     """Reach each selected location, collect facts once, evaluate every target."""
     options = options or RunOptions()
-    if not plan(policy, catalog, selection):  # nothing bound where selected: say so first
+    if not plan(Scope.as_written(policy, catalog, selection)):  # nothing bound: say so first
         raise InputError(nothing_to_assess(policy, catalog, selection))
     started = datetime.now(UTC)
     settings = policy.document.run
@@ -81,20 +84,16 @@ def run_audit(
     located.discover_all()
     clients_for, forget_clients = located.clients()
     job = Job(
-        policy,
-        catalog,
-        selection,
-        list(located.locations),
-        located.resolve,
-        clients_for,
-        started,
-        [w for w in policy.document.waivers if w.environment in selection.environments],
-        deadline,
-        options.max_workers,
-        options.service_caps,
-        options.processes,
-        options.progress,
-        forget_clients,
+        scope=Scope(policy, catalog, selection, tuple(located.locations), located.resolve),
+        clients_for=clients_for,
+        started=started,
+        waivers=[w for w in policy.document.waivers if w.environment in selection.environments],
+        deadline=deadline,
+        max_workers=options.max_workers,
+        service_caps=options.service_caps,
+        processes=options.processes,
+        progress=options.progress,
+        forget_clients=forget_clients,
     )
     if not anything_to_judge(job):
         gaps = [Gap(environment=u.environment, reason=u.reason) for u in reach.uncovered]
@@ -104,23 +103,29 @@ def run_audit(
 
 
 def _report(job: Job, reach: Reach, judged: Judged) -> Report:
-    """The run's report: controls and summary assessed on the tally, the results (on disk)
-    and their evidence values attached."""
+    """The run's report: its results (on disk) and their evidence values, controls and
+    summary assessed on the tally."""
+    scope = job.scope
+    policy, selection = scope.policy, scope.selection
     environments, gaps = audited_reach(reach)
     audited = Audited(
-        job.policy,
-        job.catalog,
-        job.selection,
-        environments,
-        gaps,
-        job.started,
-        judged.tally.stand_in(),
-        judged.waivers,
+        policy=policy,
+        catalog=scope.catalog,
+        selection=selection,
+        checkout=checkout_of(policy.path.resolve().parent),
+        environments=environments,
+        gaps=gaps,
+        no_results=why_no_results(policy, scope.catalog, selection, {e.name for e in environments}),
+        started=job.started,
+        finished=datetime.now(UTC),
+        results=judged.results,
+        counted=judged.tally.stand_in(),
+        values=judged.values,
+        waivers=judged.waivers,
         deadline=job.deadline.label,
         occupied_shards=reach.occupied_shards,
     )
-    report = assemble(audited)
-    return report.model_copy(update={"results": judged.results, "evidence_values": judged.values})
+    return assemble(audited)
 
 
 class Located:
