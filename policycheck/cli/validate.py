@@ -41,7 +41,7 @@ def execute(args: argparse.Namespace) -> int:
     targets = plan(Scope.as_written(policy, catalog, selection))
     if not targets:
         raise InputError(nothing_to_assess(policy, catalog, selection))
-    _check_evidence_dir(policy)
+    _check_records_dir(policy)
     never = {
         f"{control.id}: {why.reason}; it will be reported NOT ASSESSED"
         for control in catalog.controls
@@ -66,16 +66,16 @@ def execute(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-def _check_evidence_dir(policy: Any) -> None:
-    """Where the drill check reads evidence: refused if unusable, warned if its history
+def _check_records_dir(policy: Any) -> None:
+    """Where the drill check reads its records: refused if unusable, warned if its history
     cannot be read in this checkout."""
     from policycheck.errors import InputError
     from policycheck.sources.repository.drill_table import DRILL_CHECK
-    from policycheck.sources.repository.records import evidence_dir_problems
+    from policycheck.sources.repository.records import records_dir_problems
 
     if not any(b.check.id == DRILL_CHECK for b in policy.bindings):
         return
-    problems = evidence_dir_problems(policy.evidence_dir, policy.repository)
+    problems = records_dir_problems(policy.records_dir, policy.repository)
     errors = [p.message for p in problems if p.severity == "error"]
     if errors:
         raise InputError("\n".join(f"{policy.path}: evidence_dir: {e}" for e in errors))

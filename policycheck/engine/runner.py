@@ -33,7 +33,7 @@ from policycheck.policy.controls import Catalog
 from policycheck.policy.load import Policy
 from policycheck.report.model import Gap, Report
 from policycheck.sources.repository.checkout import REPOSITORY, PlatformRepository
-from policycheck.sources.repository.records import EVIDENCE, EvidenceStore
+from policycheck.sources.repository.records import RECORD_STORE, RecordStore
 
 #: Discovery listings made at once before planning.
 DISCOVERY_WORKERS = 8
@@ -192,7 +192,7 @@ class Located:
         for local facts), and how to forget them (a forked process makes its own
         connections)."""
         local = {
-            EVIDENCE: EvidenceStore(self.policy.evidence_dir, self.policy.repository),
+            RECORD_STORE: RecordStore(self.policy.records_dir, self.policy.repository),
             REPOSITORY: PlatformRepository(self.policy.repository),
         }
         connections = self.connections
