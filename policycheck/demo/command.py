@@ -94,9 +94,10 @@ def write_workspace(policy: Policy, demo_policy: Policy) -> Path:
 def audit_demo(demo_policy: Policy, catalog: Catalog, endpoint_url: str, **options: Any) -> Report:
     """Audit the simulated account like a real one (options: see RunOptions); the report
     says it is simulated (run.simulated), so that no history counts it as live evidence."""
-    run_options = RunOptions(endpoint_url=endpoint_url, session_factory=demo_session, **options)
-    report = run_audit(demo_policy, catalog, select(demo_policy, catalog), run_options)
-    return report.model_copy(update={"run": report.run.model_copy(update={"simulated": True})})
+    run_options = RunOptions(
+        endpoint_url=endpoint_url, session_factory=demo_session, simulated=True, **options
+    )
+    return run_audit(demo_policy, catalog, select(demo_policy, catalog), run_options)
 
 
 def run_demo(

@@ -61,6 +61,8 @@ class Audited:
     occupied_shards: list[int] | None = None
     #: The plans judged, for a run on Terraform plans.
     sources: list[SourceInfo] = field(default_factory=list)
+    #: Made against the demo's simulated account.
+    simulated: bool = False
 
 
 def audited_reach(reach: Reach) -> tuple[list[EnvironmentInfo], list[Gap]]:
@@ -138,6 +140,7 @@ def _run_info(audited: Audited, environments: list[str], counted: Sequence[Resul
             r.error is not None and r.error.code == DeadlineReached.code for r in counted
         ),
         sources=audited.sources,
+        simulated=audited.simulated,
     )
 
 

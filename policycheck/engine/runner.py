@@ -56,6 +56,8 @@ class RunOptions:
     deadline_seconds: float | None = None
     #: The clock assumed-role credentials judge their expiry by (tests move it).
     credentials_clock: Callable[[], datetime] | None = None
+    #: The accounts are simulated (``policycheck demo``): the report says so.
+    simulated: bool = False
 
 
 def run_audit(
@@ -99,10 +101,10 @@ def run_audit(
         gaps = [Gap(environment=u.environment, reason=u.reason) for u in reach.uncovered]
         raise InputError(nothing_to_assess(policy, catalog, selection, gaps))
     judged = judge(job)  # results sorted: two runs over the same state differ in timestamps
-    return _report(job, reach, judged)
+    return _report(job, reach, judged, options.simulated)
 
 
-def _report(job: Job, reach: Reach, judged: Judged) -> Report:
+def _report(job: Job, reach: Reach, judged: Judged, simulated: bool) -> Report:
     """The run's report: its results (on disk) and their evidence values, controls and
     summary assessed on the tally."""
     scope = job.scope
@@ -124,6 +126,7 @@ def _report(job: Job, reach: Reach, judged: Judged) -> Report:
         waivers=judged.waivers,
         deadline=job.deadline.label,
         occupied_shards=reach.occupied_shards,
+        simulated=simulated,
     )
     return assemble(audited)
 
