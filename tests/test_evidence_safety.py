@@ -26,7 +26,7 @@ from policycheck.engine.evaluation import evaluate
 from policycheck.engine.fetching import fact_key, read_fact
 from policycheck.engine.locations import Where
 from policycheck.errors import InputError
-from policycheck.git import GitError, repository_root
+from policycheck.git import Checkout, GitError, checkout_of, repository_root
 from policycheck.plugin.facts import FetchContext
 from policycheck.plugin.registry import load_registry
 from policycheck.policy.bindings import ResourceInstance
@@ -529,6 +529,37 @@ def test_repository_root(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     assert repository_root(plain / "policy.yaml") == plain.resolve()
+
+
+def test_the_checkout_a_report_names_is_the_policys_whatever_git_variables_say(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit and folder of the policy's own work tree, as git.run_git reads any
+    repository: a GIT_DIR or GIT_WORK_TREE left in the environment (a hook, a wrapper)
+    does not make the report name another repository's commit."""
+    repo = tmp_path / "repo"
+    (repo / "compliance").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "the audited commit")
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    other = tmp_path / "other"
+    other.mkdir()
+    _git(other, "init", "-q")
+    _git(other, "commit", "-q", "--allow-empty", "-m", "another repository")
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    assert checkout_of(repo / "compliance") == Checkout(commit=head, directory="compliance")
+    assert checkout_of(repo.resolve()) == Checkout(commit=head, directory="")
+
+
+def test_the_checkout_outside_git_is_unknown_and_github_sha_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    assert checkout_of(tmp_path) == Checkout(commit=None, directory=None)
+    monkeypatch.setenv("GITHUB_SHA", "0123abc")
+    assert checkout_of(tmp_path) == Checkout(commit="0123abc", directory=None)
 
 
 # --- policycheck drills -------------------------------------------------------------------
