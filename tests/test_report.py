@@ -30,7 +30,7 @@ from policycheck.report.model import (
 )
 
 
-@pytest.mark.parametrize("kind", ["report", "policy", "control"])
+@pytest.mark.parametrize("kind", ["report", "policy", "control", "evidence"])
 def test_committed_schema_is_current(kind: str) -> None:
     """`make schemas` regenerates these; a model change without it fails here."""
     assert json.loads(schema_path(kind).read_text()) == build_schema(kind)

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, NamedTuple
 
 import yaml
-from pydantic import AnyUrl, Field, ValidationError
+from pydantic import AnyUrl, ConfigDict, Field, ValidationError
 
 from policycheck.git import GitError, GitHistory, run_git, short
 from policycheck.validation import StrictModel
@@ -44,6 +44,9 @@ MAX_ERRORS = 5
 
 class DrillRecord(StrictModel):
     """One run of a DR drill."""
+
+    #: The title of its JSON Schema (``policycheck schema evidence``), as published.
+    model_config = ConfigDict(title="EvidenceRecord")
 
     drill: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Drill id.")
     date: dt.date = Field(description="Day the drill ran (YYYY-MM-DD).")
