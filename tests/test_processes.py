@@ -4,7 +4,7 @@ import inspect
 
 from conftest import MotoServer, Workspace, audit
 from policycheck.demo.seeding import seed
-from policycheck.engine.planning import Scope, plan, select
+from policycheck.engine.planning import Scope, select
 from policycheck.engine.processes import FACTS_PER_PROCESS, default_processes
 from policycheck.engine.subjects import sharing_checks, subjects
 from policycheck.plugin.registry import load_registry
@@ -20,7 +20,7 @@ def test_resources_spread_whole_over_processes_and_shared_lookups_together(
     # Every target of the plan, each once, all of a resource's together (across checks and
     # environments in one account and region).
     planned = [p.target for subject in every for p in subject.planned]
-    assert sorted(map(repr, planned)) == sorted(map(repr, plan(scope)))
+    assert sorted(map(repr, planned)) == sorted(map(repr, scope.targets()))
     assert len({(s.account_id, s.region, s.parent, s.name) for s in every}) == len(every)
     assert all(
         {(p.target.resource.parent, p.target.resource.name) for p in s.planned}

@@ -13,9 +13,10 @@ import yaml
 from checkhelpers import make_report, make_result
 from conftest import POLICY_PATH, REPO
 from policycheck.engine.assembly import Audited, assemble
-from policycheck.engine.planning import select, why_no_results
+from policycheck.engine.planning import Scope, select, why_no_results
 from policycheck.generate.schemas import build_schema, schema_path
 from policycheck.git import Checkout
+from policycheck.policy import controls
 from policycheck.policy.controls import Catalog
 from policycheck.policy.load import Policy
 from policycheck.render import render_json
@@ -169,18 +170,17 @@ class _Unread(Sequence[Result]):
 
 def _audited(policy: Policy, catalog: Catalog, **fields: Any) -> Audited:
     """What a run of dev did, as runner and plan hand it to assembly."""
-    selection = select(policy, catalog, environments=["dev"])
+    scope = Scope.as_written(policy, catalog, select(policy, catalog, environments=["dev"]))
     where = EnvironmentInfo(
         name="dev", account_id="123456789012", caller_arn="", region="eu-central-1"
     )
     given: dict[str, Any] = {
-        "policy": policy,
-        "catalog": catalog,
-        "selection": selection,
+        "scope": scope,
         "checkout": Checkout(commit="c0ffee", directory="compliance"),
+        "input_sha256": {"policy.yaml": "ab" * 32},
         "environments": [where],
         "gaps": [],
-        "no_results": why_no_results(policy, catalog, selection, {"dev"}),
+        "no_results": why_no_results(scope, {"dev"}),
         "started": datetime(2026, 11, 24, 9, 0, tzinfo=UTC),
         "finished": datetime(2026, 11, 24, 9, 5, tzinfo=UTC),
         "results": [],
@@ -189,16 +189,18 @@ def _audited(policy: Policy, catalog: Catalog, **fields: Any) -> Audited:
     return Audited(**{**given, **fields})
 
 
-def test_assembly_is_pure_it_runs_no_process_and_reads_no_clock(
+def test_assembly_is_pure_it_runs_no_process_and_reads_no_clock_or_file(
     policy: Policy, catalog: Catalog, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(*args: Any, **kwargs: Any) -> None:
-        raise AssertionError(f"assembly ran a process: {args}")
+        raise AssertionError(f"assembly ran a process or read a file: {args}")
 
     monkeypatch.setattr(subprocess, "run", refuse)
     monkeypatch.setattr(subprocess, "Popen", refuse)
+    monkeypatch.setattr(controls, "sha256_file", refuse)  # the control files' hashes
     run = assemble(_audited(policy, catalog)).run
     assert (run.git_commit, run.policy_dir_in_repository) == ("c0ffee", "compliance")
+    assert run.input_sha256 == {"policy.yaml": "ab" * 32}
     assert (run.started_at, run.finished_at) == (
         "2026-11-24T09:00:00+00:00",
         "2026-11-24T09:05:00+00:00",

@@ -22,7 +22,7 @@ from botocore.exceptions import ClientError
 
 from conftest import REPO, RecordedRun
 from policycheck.deadline import NO_DEADLINE
-from policycheck.engine.judging import Job, judge
+from policycheck.engine.judging import Job, judge_run
 from policycheck.engine.locations import Where
 from policycheck.engine.planning import Scope, select, written_resources
 from policycheck.errors import InputError
@@ -168,7 +168,7 @@ def _judged(
         progress=progress,
     )
     lines = []
-    for line in judge(job).results.lines():
+    for line in judge_run(job).results.lines():
         result = json.loads(line)
         for fact in result["evidence"]["facts"]:
             del fact["fetched_at"], fact["seconds"]  # when, and how long: of this run

@@ -28,7 +28,6 @@ def execute(args: argparse.Namespace) -> int:
     from policycheck.engine.planning import (
         Scope,
         nothing_to_assess,
-        plan,
         select,
         why_no_result,
     )
@@ -38,7 +37,7 @@ def execute(args: argparse.Namespace) -> int:
     policy, catalog = load(args)
     announce_policy(policy)
     selection = select(policy, catalog, args.env, args.checks, args.controls)
-    targets = plan(Scope.as_written(policy, catalog, selection))
+    targets = Scope.as_written(policy, catalog, selection).targets()
     if not targets:
         raise InputError(nothing_to_assess(policy, catalog, selection))
     _check_records_dir(policy)

@@ -1,7 +1,7 @@
 """Assembling the report: the controls' statuses per environment, the run's metadata, the
-summary. Pure: everything it states is handed in (the plan's word on controls without a
-result, the results and what they amount to, the times, the policy's git checkout); it
-reads no clock, file or process."""
+summary. Pure: everything it states is handed in (planning's word on controls without a
+result, the results and what they amount to, the times, the policy's git checkout, the
+inputs' hashes); it reads no clock, file or process."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -11,10 +11,9 @@ from typing import Any
 from policycheck.deadline import DeadlineReached
 from policycheck.engine.aws import Connection
 from policycheck.engine.locations import Reach, Unreachable, where_of
-from policycheck.engine.planning import NoResults, Selection
+from policycheck.engine.planning import NoResults, Scope
 from policycheck.git import Checkout
-from policycheck.policy.controls import Catalog, Control
-from policycheck.policy.load import Policy
+from policycheck.policy.controls import Control
 from policycheck.report.model import (
     ControlResult,
     EnvironmentInfo,
@@ -34,11 +33,12 @@ from policycheck.version import __version__
 class Audited:
     """What a run did: where it looked, what it was asked, what it found, and when."""
 
-    policy: Policy
-    catalog: Catalog
-    selection: Selection
+    #: What it planned over (the policy, its controls, the selection).
+    scope: Scope
     #: Where the policy file is in git (the commit audited).
     checkout: Checkout
+    #: SHA-256 of the policy file and every control file (Scope.input_sha256).
+    input_sha256: dict[str, str]
     #: Where it looked: each environment in each account and region (reached or not).
     environments: list[EnvironmentInfo]
     #: Selected environments it had nowhere to look at.
@@ -79,7 +79,8 @@ def assemble(audited: Audited) -> Report:
     )
     counted = audited.results if audited.counted is None else audited.counted
     controls = [
-        _control(audited, control, environments, counted) for control in audited.catalog.controls
+        _control(audited, control, environments, counted)
+        for control in audited.scope.catalog.controls
     ]
     # Its parts are validated models already: validating the report again would read a
     # large run's results (on disk, see spool.ResultLog) back into memory.
@@ -96,7 +97,7 @@ def assemble(audited: Audited) -> Report:
 def _control(
     audited: Audited, control: Control, environments: list[str], counted: Sequence[Result]
 ) -> ControlResult:
-    catalog = audited.catalog
+    catalog = audited.scope.catalog
     no_result = audited.no_results[control.id]
     return assess_control(
         control.id,
@@ -117,7 +118,7 @@ def _control(
 
 
 def _run_info(audited: Audited, environments: list[str], counted: Sequence[Result]) -> RunInfo:
-    policy, selection = audited.policy, audited.selection
+    policy, selection = audited.scope.policy, audited.scope.selection
     return RunInfo(
         tool_version=__version__,
         started_at=audited.started.isoformat(timespec="seconds"),
@@ -126,7 +127,7 @@ def _run_info(audited: Audited, environments: list[str], counted: Sequence[Resul
         policy_sha256=policy.sha256,
         git_commit=audited.checkout.commit,
         policy_dir_in_repository=audited.checkout.directory,
-        input_sha256={policy.path.name: policy.sha256, **audited.catalog.file_hashes()},
+        input_sha256=audited.input_sha256,
         environments=audited.environments,
         selected_checks=list(selection.checks) if selection.checks else None,
         selected_controls=list(selection.controls) if selection.controls else None,

@@ -85,11 +85,11 @@ class _Part:
 
 
 def anything_to_judge(job: Job) -> bool:
-    """Whether the plan has a target at all."""
+    """Whether the scope has a target at all."""
     return next(_subjects(job), None) is not None
 
 
-def judge(job: Job) -> Judged:
+def judge_run(job: Job) -> Judged:
     """Every target of the run judged, each fact read once."""
     shared = collect(
         shared_requests(job.scope),
@@ -106,10 +106,11 @@ def judge(job: Job) -> Judged:
         if job.progress:
             job.progress(min(done, total - 1), total)
 
+    split = _Split(job, shared, parts)
     outcomes = spread(
-        partial(_judge_part, job, shared, parts, ""),
+        split.judge,
         parts,
-        overdue=lambda index: _judge_part(job, shared, parts, ".overdue", index, lambda _: None),
+        overdue=lambda index: split.judge(index, lambda _: None, ".overdue"),
         total=total,
         progress=progress,
         forget_clients=job.forget_clients,
@@ -124,48 +125,51 @@ def _subjects(job: Job) -> Iterator[Subject]:
     return subjects(job.scope)
 
 
-def _judge_part(
-    job: Job,
-    shared: Mapping[FactKey, FactOutcome],
-    parts: int,
-    tag: str,
-    index: int,
-    report: Callable[[int], None],
-) -> _Part:
-    """Judge the resources of part ``index``: fetch each one's facts, judge its targets
-    as soon as they are in, write the results."""
-    scratch = job.scratch.path
-    spool = ResultSpool(scratch, f"results.{index}{tag}")
-    values = EvidenceValues(scratch, f"values.{index}{tag}")
-    tally, ledger = Tally(), WaiverLedger(job.waivers, job.started.date())
-    policy, catalog = job.scope.policy, job.scope.catalog
-    sharing = sharing_checks(policy)
-    workers = math.ceil(job.max_workers / parts)
+@dataclass(frozen=True)
+class _Split:
+    """A run judged in ``parts`` parts, once the facts they share are read."""
 
-    def judged(subject: Subject, outcomes: Mapping[FactKey, FactOutcome]) -> None:
-        for planned in subject.planned:
-            result = evaluate(planned.target, outcomes, catalog, job.started, policy.registry)
-            result = ledger.apply(result)
-            tally.add(result)
-            spool.add(planned.key, stored_line(result, values))
+    job: Job
+    shared: Mapping[FactKey, FactOutcome]
+    parts: int
 
-    with Fetcher(
-        job.clients_for,
-        max_workers=workers,
-        service_caps={k: max(1, cap // parts) for k, cap in (job.service_caps or {}).items()},
-        deadline=job.deadline,
-        memo=job.memo,
-        progress=lambda done, _total: report(done),
-    ) as fetcher:
-        for subject in _subjects(job):
-            if subject.part(parts, sharing) != index:
-                continue
-            fetcher.wait_for_room(workers * IN_FLIGHT_PER_WORKER)
-            requests = {k: r for k, r in subject.requests(policy).items() if k not in shared}
-            fetcher.fetch(requests, shared, partial(judged, subject))
-    spool.flush()
-    values.close()
-    return _Part(spool.runs, values.path, tally, ledger.matched)
+    def judge(self, index: int, done: Callable[[int], None], tag: str = "") -> _Part:
+        """Judge the resources of part ``index``: fetch each one's facts, judge its
+        targets as soon as they are in, write the results (``done``: the facts read so
+        far, as they are read; ``tag``: the part's files' tag)."""
+        job, shared, parts = self.job, self.shared, self.parts
+        scratch = job.scratch.path
+        spool = ResultSpool(scratch, f"results.{index}{tag}")
+        values = EvidenceValues(scratch, f"values.{index}{tag}")
+        tally, ledger = Tally(), WaiverLedger(job.waivers, job.started.date())
+        policy, catalog = job.scope.policy, job.scope.catalog
+        sharing = sharing_checks(policy)
+        workers = math.ceil(job.max_workers / parts)
+
+        def judged(subject: Subject, outcomes: Mapping[FactKey, FactOutcome]) -> None:
+            for planned in subject.planned:
+                result = evaluate(planned.target, outcomes, catalog, job.started, policy.registry)
+                result = ledger.apply(result)
+                tally.add(result)
+                spool.add(planned.key, stored_line(result, values))
+
+        with Fetcher(
+            job.clients_for,
+            max_workers=workers,
+            service_caps={k: max(1, cap // parts) for k, cap in (job.service_caps or {}).items()},
+            deadline=job.deadline,
+            memo=job.memo,
+            progress=lambda read, _total: done(read),
+        ) as fetcher:
+            for subject in _subjects(job):
+                if subject.part(parts, sharing) != index:
+                    continue
+                fetcher.wait_for_room(workers * IN_FLIGHT_PER_WORKER)
+                requests = {k: r for k, r in subject.requests(policy).items() if k not in shared}
+                fetcher.fetch(requests, shared, partial(judged, subject))
+        spool.flush()
+        values.close()
+        return _Part(spool.runs, values.path, tally, ledger.matched)
 
 
 def _merged(job: Job, parts: list[_Part]) -> Judged:

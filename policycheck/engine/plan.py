@@ -32,7 +32,6 @@ from policycheck.engine.planning import (
     Selection,
     Target,
     nothing_to_assess,
-    plan,
     resolve_with,
     why_no_results,
 )
@@ -124,7 +123,7 @@ def judge_plan(
 ) -> Report:
     """The report of the selection (one environment) judged on the plans; InputError when
     there is nothing to judge, or the plans judge nothing."""
-    if not plan(Scope.as_written(policy, catalog, selection)):
+    if not Scope.as_written(policy, catalog, selection).targets():
         raise InputError(nothing_to_assess(policy, catalog, selection))
     started = datetime.now(UTC)
     [environment] = selection.environments
@@ -134,8 +133,8 @@ def judge_plan(
     }
     _refuse_another_environments(policy, environment, plans, list(sets.values()))
     judge = _Judge(policy, catalog, sets, started)
-    targets = plan(Scope(policy, catalog, selection, tuple(sets), judge.resolve))
-    results = sorted((judge.result(target) for target in targets), key=result_order)
+    scope = Scope(policy, catalog, selection, tuple(sets), judge.resolve)
+    results = sorted((judge.result(target) for target in scope.targets()), key=result_order)
     on_plans = [r for r in results if not from_repository(policy.registry.checks[r.check_id])]
     if all(r.status in UNJUDGED for r in on_plans):
         raise InputError(_judges_nothing(on_plans, plans, environment))
@@ -155,13 +154,12 @@ def judge_plan(
         for p in plans
     ]
     audited = Audited(
-        policy=policy,
-        catalog=catalog,
-        selection=selection,
+        scope=scope,
         checkout=checkout_of(policy.path.resolve().parent),
+        input_sha256=scope.input_sha256(),
         environments=environments,
         gaps=[],
-        no_results=why_no_results(policy, catalog, selection, {w.environment for w in sets}),
+        no_results=why_no_results(scope, {w.environment for w in sets}),
         started=started,
         finished=datetime.now(UTC),
         results=results,

@@ -175,15 +175,19 @@ class Scope:
             and binding.applies_in(environment)
         ]
 
+    def input_sha256(self) -> dict[str, str]:
+        """SHA-256 of the policy file (as loaded) and of every control file (read now),
+        by the names a report gives them."""
+        return {self.policy.path.name: self.policy.sha256, **self.catalog.file_hashes()}
 
-def plan(scope: Scope) -> list[Target]:
-    """Every (check, resource, location) the scope asks for, in a stable order."""
-    targets: list[Target] = []
-    for where in scope.locations:
-        for binding in scope.bindings(where.environment):
-            for group in binding.resource_groups:
-                targets += group_targets(scope, binding, where, group)
-    return targets
+    def targets(self) -> list[Target]:
+        """Every (check, resource, location) the scope asks for, in a stable order."""
+        targets: list[Target] = []
+        for where in self.locations:
+            for binding in self.bindings(where.environment):
+                for group in binding.resource_groups:
+                    targets += group_targets(self, binding, where, group)
+        return targets
 
 
 def group_targets(scope: Scope, binding: Binding, where: Where, group: str) -> Iterator[Target]:
@@ -254,11 +258,10 @@ def why_no_result(
 NoResults = dict[str, dict[str, ControlInEnvironment]]
 
 
-def why_no_results(
-    policy: Policy, catalog: Catalog, selection: Selection, audited: Collection[str]
-) -> NoResults:
+def why_no_results(scope: Scope, audited: Collection[str]) -> NoResults:
     """What each control is in each selected environment where it has no result (see
     why_no_result). ``audited``: the environments the run looked at (reached or not)."""
+    policy, selection = scope.policy, scope.selection
     return {
         control.id: {
             environment: why_no_result(
@@ -266,7 +269,7 @@ def why_no_results(
             )
             for environment in selection.environments
         }
-        for control in catalog.controls
+        for control in scope.catalog.controls
     }
 
 

@@ -13,14 +13,13 @@ from policycheck.engine.assembly import Audited, assemble, audited_reach
 from policycheck.engine.aws import LIVE_CLIENTS, Connection, SessionFactory, default_session
 from policycheck.engine.discovery import Discovery, DiscoveryFailed
 from policycheck.engine.fetching import ClientsFor, ProgressCallback, ServiceCaps
-from policycheck.engine.judging import Job, Judged, anything_to_judge, judge
+from policycheck.engine.judging import Job, Judged, anything_to_judge, judge_run
 from policycheck.engine.locations import Reach, Unreachable, Where, open_locations, where_of
 from policycheck.engine.planning import (
     Scope,
     Selection,
     Unassessable,
     nothing_to_assess,
-    plan,
     resolve_with,
     why_no_results,
 )
@@ -65,7 +64,7 @@ def run_audit(
 ) -> Report:
     """Reach each selected location, collect facts once, evaluate every target."""
     options = options or RunOptions()
-    if not plan(Scope.as_written(policy, catalog, selection)):  # nothing bound: say so first
+    if not Scope.as_written(policy, catalog, selection).targets():  # nothing bound: say so
         raise InputError(nothing_to_assess(policy, catalog, selection))
     started = datetime.now(UTC)
     settings = policy.document.run
@@ -100,24 +99,21 @@ def run_audit(
     if not anything_to_judge(job):
         gaps = [Gap(environment=u.environment, reason=u.reason) for u in reach.uncovered]
         raise InputError(nothing_to_assess(policy, catalog, selection, gaps))
-    judged = judge(job)  # results sorted: two runs over the same state differ in timestamps
+    judged = judge_run(job)  # results sorted: two runs over the same state differ in timestamps
     return _report(job, reach, judged, options.simulated)
 
 
 def _report(job: Job, reach: Reach, judged: Judged, simulated: bool) -> Report:
     """The run's report: its results (on disk) and their evidence values, controls and
     summary assessed on the tally."""
-    scope = job.scope
-    policy, selection = scope.policy, scope.selection
     environments, gaps = audited_reach(reach)
     audited = Audited(
-        policy=policy,
-        catalog=scope.catalog,
-        selection=selection,
-        checkout=checkout_of(policy.path.resolve().parent),
+        scope=job.scope,
+        checkout=checkout_of(job.scope.policy.path.resolve().parent),
+        input_sha256=job.scope.input_sha256(),
         environments=environments,
         gaps=gaps,
-        no_results=why_no_results(policy, scope.catalog, selection, {e.name for e in environments}),
+        no_results=why_no_results(job.scope, {e.name for e in environments}),
         started=job.started,
         finished=datetime.now(UTC),
         results=judged.results,
@@ -191,7 +187,7 @@ class Located:
         concurrently(warm, work, DISCOVERY_WORKERS)
 
     def clients(self) -> tuple[ClientsFor, Callable[[], None]]:
-        """The clients of each location (the evidence store and the platform repository
+        """The clients of each location (the drill records' store and the platform repository
         for local facts), and how to forget them (a forked process makes its own
         connections)."""
         local = {

@@ -92,7 +92,7 @@ def _by_name(instance: ResourceInstance) -> tuple[str, str]:
 
 
 def subjects(scope: Scope) -> Iterator[Subject]:
-    """Every target of the plan (as planning.plan makes them) by resource: location by
+    """Every target of the scope (as Scope.targets makes them) by resource: location by
     location (account and region), resources in name order."""
     resolver = _SortedResolver(scope.resolve)
     in_order = replace(scope, resolve=resolver)
@@ -130,7 +130,7 @@ def _planned(
 
 
 def shared_requests(scope: Scope) -> dict[FactKey, FactRequest]:
-    """The facts of whole accounts and of parents that the plan needs, with what they
+    """The facts of whole accounts and of parents that the targets need, with what they
     depend on."""
     facts = scope.policy.registry.facts
     requests: dict[FactKey, FactRequest] = {}
