@@ -74,7 +74,7 @@ def after(module: Any, name: str, stage: str) -> None:
 #: version lacks are skipped.
 STAGES = [
     ("policycheck.engine.runner", "Located.collect", "facts collected"),
-    ("policycheck.engine.runner", "judge", "results judged"),
+    ("policycheck.engine.runner", "judge_run", "results judged"),
     ("policycheck.engine.runner", "assemble", "report assembled"),
     ("policycheck.publish.reportset", "publish_set", "reports rendered and published"),
 ]

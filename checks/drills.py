@@ -9,6 +9,7 @@ from pydantic import Field
 from policycheck.plugin.check import NOW, RESOURCE, CheckParams, Facts, Verdict, check, judge
 from policycheck.plugin.examples import Call, Deviation, Examples
 from policycheck.policy.schedule import Frequency, add_months, next_due
+from policycheck.sources.repository.records import RECORD_STORE
 
 ADJECTIVE = {
     "monthly": "monthly",
@@ -19,7 +20,7 @@ ADJECTIVE = {
 
 
 def _drill_record(day: str, outcome: str, minutes: float) -> Call:
-    """Commit an evidence record of one run of the drill (a local call, not AWS)."""
+    """Commit a drill record of one run of the drill (a local call, not AWS)."""
     record = {
         "drill": "{name}",
         "date": day,
@@ -29,7 +30,7 @@ def _drill_record(day: str, outcome: str, minutes: float) -> Call:
         "evidence": ["https://github.com/example/ai-connectors/actions/runs/1"],
         "performed_by": "platform on-call",
     }
-    return Call("evidence", "commit_record", {"record": record})
+    return Call(RECORD_STORE, "commit_record", {"record": record})
 
 
 class DrillParams(CheckParams):

@@ -1,9 +1,11 @@
 """Git, run safely: a clean environment (no GIT_* variable can point it elsewhere), no
 prompt, no network, a timeout, and clear errors. Drill records and the platform
-repository are read through it; the policy's repository root is found with it."""
+repository are read through it; the policy's repository root, and the commit and folder a
+report names, are found with it."""
 
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 
 #: Seconds a git command may take before the history counts as unreadable.
@@ -17,7 +19,7 @@ SHALLOW = "shallow clone: fetch-depth 0 needed to see deleted evidence records"
 
 
 class GitError(Exception):
-    """Git history cannot be read (in full) where the evidence lives."""
+    """Git history cannot be read (in full) where the drill records live."""
 
     code = "GitHistoryUnavailable"
 
@@ -32,11 +34,55 @@ def repository_root(policy_path: Path) -> Path:
     """The git work tree containing the policy file,
     or the policy file's directory when it is in none (or git cannot tell)."""
     directory = policy_path.resolve().parent
+    return work_tree_of(directory) or directory
+
+
+def work_tree_of(directory: Path) -> Path | None:
+    """The top level of the git work tree holding ``directory``; None when it is in
+    none, or git cannot tell."""
     try:
-        top = run_git(directory, "rev-parse", "--show-toplevel").decode().strip()
+        top = os.fsdecode(run_git(directory, "rev-parse", "--show-toplevel")).strip()
     except GitError:
-        return directory
-    return Path(top).resolve() if top else directory
+        return None
+    return Path(top).resolve() if top else None
+
+
+@dataclass(frozen=True)
+class Checkout:
+    """Where a directory is in git, as a report states it."""
+
+    #: The commit audited: GITHUB_SHA in GitHub Actions, else the work tree's HEAD; None
+    #: when neither is known.
+    commit: str | None
+    #: The directory relative to the work tree's top level ("" at the top level); None
+    #: outside a work tree (a policy shipped inside the installed package).
+    directory: str | None
+
+
+def checkout_of(directory: Path) -> Checkout:
+    """Where ``directory`` (resolved) is in git."""
+    return Checkout(git_commit(directory), dir_in_repository(directory))
+
+
+def dir_in_repository(directory: Path) -> str | None:
+    """``directory`` relative to the top level of its git work tree ("" at the top
+    level); None outside a work tree."""
+    top = work_tree_of(directory)
+    if top is None:
+        return None
+    relative = directory.relative_to(top)
+    return "" if relative == Path(".") else relative.as_posix()
+
+
+def git_commit(directory: Path) -> str | None:
+    """The commit being audited: GITHUB_SHA in GitHub Actions, else the HEAD of the work
+    tree holding ``directory``."""
+    if os.environ.get("GITHUB_SHA"):
+        return os.environ["GITHUB_SHA"]
+    try:
+        return os.fsdecode(run_git(directory, "rev-parse", "HEAD")).strip() or None
+    except GitError:
+        return None
 
 
 def git_env() -> dict[str, str]:

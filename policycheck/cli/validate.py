@@ -25,17 +25,22 @@ def add(commands: Any, parents: Parents) -> None:
 
 
 def execute(args: argparse.Namespace) -> int:
-    from policycheck.engine.planning import nothing_to_assess, plan, select, why_no_result
+    from policycheck.engine.planning import (
+        Scope,
+        nothing_to_assess,
+        select,
+        why_no_result,
+    )
     from policycheck.errors import InputError
     from policycheck.policy.waivers import lint_waivers
 
     policy, catalog = load(args)
     announce_policy(policy)
     selection = select(policy, catalog, args.env, args.checks, args.controls)
-    targets = plan(policy, catalog, selection)
+    targets = Scope.as_written(policy, catalog, selection).targets()
     if not targets:
         raise InputError(nothing_to_assess(policy, catalog, selection))
-    _check_evidence_dir(policy)
+    _check_records_dir(policy)
     never = {
         f"{control.id}: {why.reason}; it will be reported NOT ASSESSED"
         for control in catalog.controls
@@ -60,16 +65,16 @@ def execute(args: argparse.Namespace) -> int:
     return EXIT_PASS
 
 
-def _check_evidence_dir(policy: Any) -> None:
-    """Where the drill check reads evidence: refused if unusable, warned if its history
+def _check_records_dir(policy: Any) -> None:
+    """Where the drill check reads its records: refused if unusable, warned if its history
     cannot be read in this checkout."""
     from policycheck.errors import InputError
     from policycheck.sources.repository.drill_table import DRILL_CHECK
-    from policycheck.sources.repository.records import evidence_dir_problems
+    from policycheck.sources.repository.records import records_dir_problems
 
     if not any(b.check.id == DRILL_CHECK for b in policy.bindings):
         return
-    problems = evidence_dir_problems(policy.evidence_dir, policy.repository)
+    problems = records_dir_problems(policy.records_dir, policy.repository)
     errors = [p.message for p in problems if p.severity == "error"]
     if errors:
         raise InputError("\n".join(f"{policy.path}: evidence_dir: {e}" for e in errors))

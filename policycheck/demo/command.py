@@ -36,18 +36,18 @@ DEMO_DEVIATIONS = (
 )
 
 
-def for_demo(policy: Policy, evidence_dir: Path) -> Policy:
+def for_demo(policy: Policy, records_dir: Path) -> Policy:
     """The policy as the demo runs it: every environment in one simulated account (no
-    account ids or roles), drill evidence and the platform repository in a scratch git
+    account ids or roles), drill records and the platform repository in a scratch git
     repository."""
     environments = {
         name: env.model_copy(update={"account_id": None, "role_arn": None})
         for name, env in policy.environments.items()
     }
     document = policy.document.model_copy(
-        update={"environments": environments, "evidence_dir": str(evidence_dir)}
+        update={"environments": environments, "evidence_dir": str(records_dir)}
     )
-    return replace(policy, document=document, evidence_root=evidence_dir.parent)
+    return replace(policy, document=document, records_root=records_dir.parent)
 
 
 @contextmanager
@@ -77,15 +77,15 @@ def demo_account(
 
 
 def write_workspace(policy: Policy, demo_policy: Policy) -> Path:
-    """Beside the demo's drill evidence, the policy as the demo runs it (every environment
+    """Beside the demo's drill records, the policy as the demo runs it (every environment
     in the simulated account: no account ids or roles) and its controls/, so that every
     command runs there as written; the directory."""
-    directory = demo_policy.evidence_dir.parent
+    directory = demo_policy.records_dir.parent
     document = yaml.safe_load(policy.path.read_text(encoding="utf-8"))
     for environment in document["environments"].values():
         for key in ("account_id", "role_arn"):
             environment.pop(key, None)
-    document["evidence_dir"] = demo_policy.evidence_dir.name
+    document["evidence_dir"] = demo_policy.records_dir.name
     (directory / POLICY_FILENAME).write_text(yaml.safe_dump(document, sort_keys=False))
     shutil.copytree(controls_dir_for(policy.path), directory / CONTROLS_DIRNAME)
     return directory
@@ -94,9 +94,10 @@ def write_workspace(policy: Policy, demo_policy: Policy) -> Path:
 def audit_demo(demo_policy: Policy, catalog: Catalog, endpoint_url: str, **options: Any) -> Report:
     """Audit the simulated account like a real one (options: see RunOptions); the report
     says it is simulated (run.simulated), so that no history counts it as live evidence."""
-    run_options = RunOptions(endpoint_url=endpoint_url, session_factory=demo_session, **options)
-    report = run_audit(demo_policy, catalog, select(demo_policy, catalog), run_options)
-    return report.model_copy(update={"run": report.run.model_copy(update={"simulated": True})})
+    run_options = RunOptions(
+        endpoint_url=endpoint_url, session_factory=demo_session, simulated=True, **options
+    )
+    return run_audit(demo_policy, catalog, select(demo_policy, catalog), run_options)
 
 
 def run_demo(

@@ -34,6 +34,7 @@ from policycheck.policy.bindings import Binding, ResourceInstance
 from policycheck.policy.load import Policy
 from policycheck.policy.templates import expand
 from policycheck.sources.repository.checkout import REPOSITORY
+from policycheck.sources.repository.records import RECORD_STORE
 
 DEMO_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 #: moto reads a new ECS service's running count from this variable.
@@ -71,11 +72,11 @@ class Deviation:
 @dataclass
 class Account:
     """Writers for one simulated account and region, one client per service; and the git
-    repository where drill evidence is committed."""
+    repository where drill records are committed."""
 
     endpoint_url: str
     region: str
-    evidence_dir: Path
+    records_dir: Path
     _clients: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -160,7 +161,7 @@ class _Seeder:
 
     def account(self, region: str) -> Account:
         if region not in self.accounts:
-            self.accounts[region] = Account(self.endpoint_url, region, self.policy.evidence_dir)
+            self.accounts[region] = Account(self.endpoint_url, region, self.policy.records_dir)
         return self.accounts[region]
 
     def seed_environment(self, environment: str) -> None:
@@ -212,9 +213,9 @@ class _Seeder:
         """Make one call of an example with its templates filled in."""
         args = render({**call.args, **overrides}, context)
         account = self.account(str(render(call.region, context)))
-        if call.service == "evidence":
+        if call.service == RECORD_STORE:
             record = args["record"]
-            commit_record(account.evidence_dir, record, f"DR drill {record['drill']}")
+            commit_record(account.records_dir, record, f"DR drill {record['drill']}")
             return
         if call.service == REPOSITORY:
             getattr(RepositoryWriter(self.policy.repository), call.operation)(**args)
@@ -312,17 +313,17 @@ def _environ(name: str, value: str) -> Iterator[None]:
                 os.environ[name] = previous
 
 
-def commit_record(evidence_dir: Path, record: dict[str, Any], message: str) -> Path:
+def commit_record(records_dir: Path, record: dict[str, Any], message: str) -> Path:
     """Write a drill record as ``<drill>/<date>-<environment>.yaml`` and commit it; the
-    evidence directory becomes a git repository of its own if it is in none."""
-    evidence_dir = evidence_dir.resolve()
-    if evidence_dir.is_relative_to(bundled_catalog_dir().resolve()):
-        raise ValueError(f"refusing to write demo evidence into {evidence_dir}")
-    evidence_dir.mkdir(parents=True, exist_ok=True)
+    records directory becomes a git repository of its own if it is in none."""
+    records_dir = records_dir.resolve()
+    if records_dir.is_relative_to(bundled_catalog_dir().resolve()):
+        raise ValueError(f"refusing to write demo evidence into {records_dir}")
+    records_dir.mkdir(parents=True, exist_ok=True)
     inside = (
         subprocess.run(
             ["git", "rev-parse", "--is-inside-work-tree"],
-            cwd=evidence_dir,
+            cwd=records_dir,
             capture_output=True,
             text=True,
             check=False,
@@ -330,12 +331,12 @@ def commit_record(evidence_dir: Path, record: dict[str, Any], message: str) -> P
         == 0
     )
     if not inside:
-        git(evidence_dir, "init", "--quiet")
+        git(records_dir, "init", "--quiet")
     path: Path = (
-        evidence_dir / str(record["drill"]) / f"{record['date']}-{record['environment']}.yaml"
+        records_dir / str(record["drill"]) / f"{record['date']}-{record['environment']}.yaml"
     )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(record, sort_keys=False))
-    git(evidence_dir, "add", str(path))
-    git(evidence_dir, "commit", "--quiet", "-m", message)
+    git(records_dir, "add", str(path))
+    git(records_dir, "commit", "--quiet", "-m", message)
     return path

@@ -1,18 +1,19 @@
 """Assembling the report: the controls' statuses per environment, the run's metadata, the
-summary. Pure: everything comes from the plan and the results."""
+summary. Pure: everything it states is handed in (planning's word on controls without a
+result, the results and what they amount to, the times, the policy's git checkout, the
+inputs' hashes); it reads no clock, file or process."""
 
-import os
-import subprocess
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from pathlib import Path
+from datetime import datetime
+from typing import Any
 
 from policycheck.deadline import DeadlineReached
 from policycheck.engine.aws import Connection
-from policycheck.engine.locations import Reach, Unreachable, Where
-from policycheck.engine.planning import Selection, why_no_result
-from policycheck.policy.controls import Catalog, Control
-from policycheck.policy.load import Policy
+from policycheck.engine.locations import Reach, Unreachable, where_of
+from policycheck.engine.planning import NoResults, Scope
+from policycheck.git import Checkout
+from policycheck.policy.controls import Control
 from policycheck.report.model import (
     ControlResult,
     EnvironmentInfo,
@@ -28,25 +29,40 @@ from policycheck.report.model import (
 from policycheck.version import __version__
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Audited:
     """What a run did: where it looked, what it was asked, what it found, and when."""
 
-    policy: Policy
-    catalog: Catalog
-    selection: Selection
+    #: What it planned over (the policy, its controls, the selection).
+    scope: Scope
+    #: Where the policy file is in git (the commit audited).
+    checkout: Checkout
+    #: SHA-256 of the policy file and every control file (Scope.input_sha256).
+    input_sha256: dict[str, str]
     #: Where it looked: each environment in each account and region (reached or not).
     environments: list[EnvironmentInfo]
     #: Selected environments it had nowhere to look at.
     gaps: list[Gap]
+    #: What each control is in each selected environment where it has no result
+    #: (planning.why_no_results).
+    no_results: NoResults
     started: datetime
-    results: list[Result]
+    finished: datetime
+    #: The results as the report holds them: a list, or a large run's on disk.
+    results: Sequence[Result]
+    #: The results as controls and the summary are assessed on (a large run's tally's
+    #: stand-in, see Tally.stand_in); None: ``results`` themselves.
+    counted: Sequence[Result] | None = None
+    #: Each distinct fact value once, under its SHA-256.
+    values: Mapping[str, Any] = field(default_factory=dict)
     waivers: list[WaiverReport]
     #: The deadline's label ("25m"); "" when none applies (a plan).
     deadline: str = ""
     occupied_shards: list[int] | None = None
     #: The plans judged, for a run on Terraform plans.
     sources: list[SourceInfo] = field(default_factory=list)
+    #: Made against the demo's simulated account.
+    simulated: bool = False
 
 
 def audited_reach(reach: Reach) -> tuple[list[EnvironmentInfo], list[Gap]]:
@@ -61,35 +77,35 @@ def assemble(audited: Audited) -> Report:
     environments = list(
         dict.fromkeys([*(e.name for e in audited.environments)] + [g.environment for g in gaps])
     )
-    reached = {e.name for e in audited.environments}
+    counted = audited.results if audited.counted is None else audited.counted
     controls = [
-        _control(audited, control, environments, reached) for control in audited.catalog.controls
+        _control(audited, control, environments, counted)
+        for control in audited.scope.catalog.controls
     ]
-    return Report(
-        run=_run_info(audited, environments, gaps),
-        summary=summarize(controls, audited.results, gaps),
+    # Its parts are validated models already: validating the report again would read a
+    # large run's results (on disk, see spool.ResultLog) back into memory.
+    return Report.model_construct(
+        run=_run_info(audited, environments, counted),
+        summary=summarize(controls, counted, gaps),
         controls=controls,
         results=audited.results,
         waivers=audited.waivers,
+        evidence_values=audited.values,
     )
 
 
 def _control(
-    audited: Audited, control: Control, environments: list[str], reached: set[str]
+    audited: Audited, control: Control, environments: list[str], counted: Sequence[Result]
 ) -> ControlResult:
-    catalog = audited.catalog
+    catalog = audited.scope.catalog
+    no_result = audited.no_results[control.id]
     return assess_control(
         control.id,
         control.title,
         control.check_ids,
-        audited.results,
-        [m.statement for m in control.manual],
-        {
-            environment: why_no_result(
-                audited.policy, control, audited.selection, environment, environment in reached
-            )
-            for environment in environments
-        },
+        counted,
+        manual=[m.statement for m in control.manual],
+        environments={environment: no_result[environment] for environment in environments},
         requirements={ref.id: ref.verifies for ref in control.checks},
         source_file=str(catalog.files[control.id].relative_to(catalog.directory.parent))
         if control.id in catalog.files
@@ -101,17 +117,17 @@ def _control(
     )
 
 
-def _run_info(audited: Audited, environments: list[str], gaps: list[Gap]) -> RunInfo:
-    policy, selection = audited.policy, audited.selection
+def _run_info(audited: Audited, environments: list[str], counted: Sequence[Result]) -> RunInfo:
+    policy, selection = audited.scope.policy, audited.scope.selection
     return RunInfo(
         tool_version=__version__,
         started_at=audited.started.isoformat(timespec="seconds"),
-        finished_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        finished_at=audited.finished.isoformat(timespec="seconds"),
         policy_file=str(policy.path),
         policy_sha256=policy.sha256,
-        git_commit=git_commit(policy.path.resolve().parent),
-        policy_dir_in_repository=dir_in_repository(policy.path.resolve().parent),
-        input_sha256={policy.path.name: policy.sha256, **audited.catalog.file_hashes()},
+        git_commit=audited.checkout.commit,
+        policy_dir_in_repository=audited.checkout.directory,
+        input_sha256=audited.input_sha256,
         environments=audited.environments,
         selected_checks=list(selection.checks) if selection.checks else None,
         selected_controls=list(selection.controls) if selection.controls else None,
@@ -119,20 +135,14 @@ def _run_info(audited: Audited, environments: list[str], gaps: list[Gap]) -> Run
         policy_environments=list(policy.environments),
         shard=f"{selection.shard[0]}/{selection.shard[1]}" if selection.shard else None,
         occupied_shards=audited.occupied_shards,
-        gaps=gaps,
+        gaps=audited.gaps,
         deadline=audited.deadline,
         deadline_reached=any(
-            r.error is not None and r.error.code == DeadlineReached.code for r in audited.results
+            r.error is not None and r.error.code == DeadlineReached.code for r in counted
         ),
         sources=audited.sources,
+        simulated=audited.simulated,
     )
-
-
-def where_of(location: Connection | Unreachable) -> Where:
-    """Where a reached or unreachable location is."""
-    if isinstance(location, Unreachable):
-        return location.where
-    return Where(location.environment, location.account_id, location.region)
 
 
 def environment_info(location: Connection | Unreachable) -> EnvironmentInfo:
@@ -152,36 +162,3 @@ def environment_info(location: Connection | Unreachable) -> EnvironmentInfo:
         caller_arn=location.caller_arn,
         region=where.region,
     )
-
-
-def dir_in_repository(directory: Path) -> str | None:
-    """``directory`` relative to the top level of its git checkout ("" at the top level);
-    None outside a checkout (a policy shipped inside the installed package)."""
-    top_level = _git(directory, "rev-parse", "--show-toplevel")
-    if top_level is None:
-        return None
-    relative = directory.relative_to(Path(top_level).resolve())
-    return "" if relative == Path(".") else relative.as_posix()
-
-
-def git_commit(directory: Path) -> str | None:
-    """The commit being audited: GITHUB_SHA in GitHub Actions, else the policy's checkout."""
-    if os.environ.get("GITHUB_SHA"):
-        return os.environ["GITHUB_SHA"]
-    return _git(directory, "rev-parse", "HEAD")
-
-
-def _git(directory: Path, *arguments: str) -> str | None:
-    """What a git command run in ``directory`` prints; None when it fails."""
-    try:
-        completed = subprocess.run(
-            ["git", *arguments],
-            cwd=directory,
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=10,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return completed.stdout.strip() or None if completed.returncode == 0 else None

@@ -168,15 +168,18 @@ class AwsSetup:
         region: str,
         session: boto3.Session | None = None,
         config: Config | None = None,
+        credentials: dict[str, str] | None = None,
     ) -> Any:
-        """A client of ``session`` (default: the run's own) with the run's settings."""
+        """A client of ``session`` (default: the run's own) with the run's settings;
+        ``credentials`` instead of the session's own, if given."""
         return make_client(
             session or self.session,
             service,
             region,
-            self.endpoint_url,
-            config or self.config,
-            self.deadline,
+            endpoint_url=self.endpoint_url,
+            config=config or self.config,
+            deadline=self.deadline,
+            credentials=credentials,
         )
 
 
@@ -406,14 +409,8 @@ def assumed_role_credentials(
     base = setup.session._session  # the run's botocore session
     fetcher = AssumeRoleCredentialFetcher(
         # The STS client of each refresh: the run's settings, deadline and call log.
-        client_creator=lambda service, **credentials: make_client(
-            setup.session,
-            service,
-            region,
-            setup.endpoint_url,
-            setup.config,
-            setup.deadline,
-            credentials,
+        client_creator=lambda service, **credentials: setup.client(
+            service, region, credentials=credentials
         ),
         source_credentials=base.get_credentials(),
         role_arn=role_arn,

@@ -33,7 +33,7 @@ def evaluate(
     spec = target.binding.check
     ref, common = describe(target, catalog)
     if target.failure:
-        return _unreachable(target.failure, ref, common)
+        return _unresolved(target.failure, ref, common)
     needed = [
         outcomes[fact_key(ref.account_id, ref.region, registry.facts[name], ref.name, ref.parent)]
         for name in spec.facts
@@ -74,11 +74,11 @@ def _error(common: dict[str, Any], message: str, error: ErrorInfo) -> Result:
     )
 
 
-def _unreachable(
+def _unresolved(
     failure: Unassessable | NothingMatches, ref: ResourceRef, common: dict[str, Any]
 ) -> Result:
-    """A target that could not be reached: a pattern that matched nothing fails, any other
-    failure (the account, the listing) is an error."""
+    """A target whose resource could not be resolved: a pattern that matched nothing fails,
+    any other failure (the account, the listing) is an error."""
     if not isinstance(failure, NothingMatches):
         return _error(
             common,

@@ -22,13 +22,10 @@ from policycheck.engine.fetching import (
     ServiceCaps,
     collect,
 )
-from policycheck.engine.locations import Where
-from policycheck.engine.planning import Resolver, Selection, Unassessable, selected_bindings
+from policycheck.engine.planning import Scope, Unassessable
 from policycheck.engine.processes import default_processes, spread
 from policycheck.engine.subjects import Subject, shared_requests, sharing_checks, subjects
 from policycheck.plugin.facts import FactOutcome, FactSpec, Memo
-from policycheck.policy.controls import Catalog
-from policycheck.policy.load import Policy
 from policycheck.policy.waivers import Waiver, WaiverLedger
 from policycheck.report.model import WaiverReport
 from policycheck.report.spool import (
@@ -47,17 +44,14 @@ from policycheck.report.tally import Tally
 IN_FLIGHT_PER_WORKER = 2
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Job:
     """What judging a run needs (the children of a spread run inherit it)."""
 
-    policy: Policy
-    catalog: Catalog
-    selection: Selection
-    locations: list[Where]
-    resolve: Resolver
+    scope: Scope
     clients_for: ClientsFor
     started: datetime
+    #: The policy's waivers of the selected environments.
     waivers: list[Waiver]
     deadline: Deadline
     max_workers: int
@@ -91,14 +85,14 @@ class _Part:
 
 
 def anything_to_judge(job: Job) -> bool:
-    """Whether the plan has a target at all."""
+    """Whether the scope has a target at all."""
     return next(_subjects(job), None) is not None
 
 
-def judge(job: Job) -> Judged:
+def judge_run(job: Job) -> Judged:
     """Every target of the run judged, each fact read once."""
     shared = collect(
-        shared_requests(job.policy, job.catalog, job.selection, job.locations, job.resolve),
+        shared_requests(job.scope),
         job.clients_for,
         max_workers=job.max_workers,
         service_caps=job.service_caps,
@@ -112,10 +106,11 @@ def judge(job: Job) -> Judged:
         if job.progress:
             job.progress(min(done, total - 1), total)
 
+    split = _Split(job, shared, parts)
     outcomes = spread(
-        partial(_judge_part, job, shared, parts, ""),
+        split.judge,
         parts,
-        overdue=lambda index: _judge_part(job, shared, parts, ".overdue", index, lambda _: None),
+        overdue=lambda index: split.judge(index, lambda _: None, ".overdue"),
         total=total,
         progress=progress,
         forget_clients=job.forget_clients,
@@ -127,52 +122,54 @@ def judge(job: Job) -> Judged:
 
 
 def _subjects(job: Job) -> Iterator[Subject]:
-    return subjects(job.policy, job.catalog, job.selection, job.locations, job.resolve)
+    return subjects(job.scope)
 
 
-def _judge_part(
-    job: Job,
-    shared: Mapping[FactKey, FactOutcome],
-    parts: int,
-    tag: str,
-    index: int,
-    report: Callable[[int], None],
-) -> _Part:
-    """Judge the resources of part ``index``: fetch each one's facts, judge its targets
-    as soon as they are in, write the results."""
-    scratch = job.scratch.path
-    spool = ResultSpool(scratch, f"results.{index}{tag}")
-    values = EvidenceValues(scratch, f"values.{index}{tag}")
-    tally, ledger = Tally(), WaiverLedger(job.waivers, job.started.date())
-    sharing = sharing_checks(job.policy)
-    workers = math.ceil(job.max_workers / parts)
+@dataclass(frozen=True)
+class _Split:
+    """A run judged in ``parts`` parts, once the facts they share are read."""
 
-    def judged(subject: Subject, outcomes: Mapping[FactKey, FactOutcome]) -> None:
-        for planned in subject.planned:
-            result = evaluate(
-                planned.target, outcomes, job.catalog, job.started, job.policy.registry
-            )
-            result = ledger.apply(result)
-            tally.add(result)
-            spool.add(planned.key, stored_line(result, values))
+    job: Job
+    shared: Mapping[FactKey, FactOutcome]
+    parts: int
 
-    with Fetcher(
-        job.clients_for,
-        max_workers=workers,
-        service_caps={k: max(1, cap // parts) for k, cap in (job.service_caps or {}).items()},
-        deadline=job.deadline,
-        memo=job.memo,
-        progress=lambda done, _total: report(done),
-    ) as fetcher:
-        for subject in _subjects(job):
-            if subject.part(parts, sharing) != index:
-                continue
-            fetcher.wait_for_room(workers * IN_FLIGHT_PER_WORKER)
-            requests = {k: r for k, r in subject.requests(job.policy).items() if k not in shared}
-            fetcher.fetch(requests, shared, partial(judged, subject))
-    spool.flush()
-    values.close()
-    return _Part(spool.runs, values.path, tally, ledger.matched)
+    def judge(self, index: int, done: Callable[[int], None], tag: str = "") -> _Part:
+        """Judge the resources of part ``index``: fetch each one's facts, judge its
+        targets as soon as they are in, write the results (``done``: the facts read so
+        far, as they are read; ``tag``: the part's files' tag)."""
+        job, shared, parts = self.job, self.shared, self.parts
+        scratch = job.scratch.path
+        spool = ResultSpool(scratch, f"results.{index}{tag}")
+        values = EvidenceValues(scratch, f"values.{index}{tag}")
+        tally, ledger = Tally(), WaiverLedger(job.waivers, job.started.date())
+        policy, catalog = job.scope.policy, job.scope.catalog
+        sharing = sharing_checks(policy)
+        workers = math.ceil(job.max_workers / parts)
+
+        def judged(subject: Subject, outcomes: Mapping[FactKey, FactOutcome]) -> None:
+            for planned in subject.planned:
+                result = evaluate(planned.target, outcomes, catalog, job.started, policy.registry)
+                result = ledger.apply(result)
+                tally.add(result)
+                spool.add(planned.key, stored_line(result, values))
+
+        with Fetcher(
+            job.clients_for,
+            max_workers=workers,
+            service_caps={k: max(1, cap // parts) for k, cap in (job.service_caps or {}).items()},
+            deadline=job.deadline,
+            memo=job.memo,
+            progress=lambda read, _total: done(read),
+        ) as fetcher:
+            for subject in _subjects(job):
+                if subject.part(parts, sharing) != index:
+                    continue
+                fetcher.wait_for_room(workers * IN_FLIGHT_PER_WORKER)
+                requests = {k: r for k, r in subject.requests(policy).items() if k not in shared}
+                fetcher.fetch(requests, shared, partial(judged, subject))
+        spool.flush()
+        values.close()
+        return _Part(spool.runs, values.path, tally, ledger.matched)
 
 
 def _merged(job: Job, parts: list[_Part]) -> Judged:
@@ -198,14 +195,15 @@ def _merged(job: Job, parts: list[_Part]) -> Judged:
 def estimated_facts(job: Job) -> int:
     """About how many facts the run reads (a resource's facts once per check that needs
     them): what decides the processes and the progress shown."""
-    facts = job.policy.registry.facts
+    scope = job.scope
+    facts = scope.policy.registry.facts
     total = 0
-    for where in job.locations:
-        for binding in selected_bindings(job.policy, job.catalog, job.selection, where.environment):
+    for where in scope.locations:
+        for binding in scope.bindings(where.environment):
             own = len(_resource_facts([facts[name] for name in binding.check.facts]))
             for group in binding.resource_groups if own else ():
                 try:
-                    total += own * len(job.resolve(group, where))
+                    total += own * len(scope.resolve(group, where))
                 except Unassessable:
                     continue
     return total

@@ -61,7 +61,7 @@ class Unreachable:
 
 
 @dataclass(frozen=True)
-class AccountPlan:
+class AccountToAudit:
     """An account an environment is to be audited in, before it is reached."""
 
     environment: str
@@ -109,36 +109,43 @@ def shard_of(key: str, count: int) -> int:
     return int(hashlib.sha256(key.encode()).hexdigest(), 16) % count + 1
 
 
-def in_shard(plans: list[AccountPlan], index: int, count: int) -> list[AccountPlan]:
-    """The plans of shard ``index`` of ``count``: environments, or (environment, account)
+def in_shard(accounts: list[AccountToAudit], index: int, count: int) -> list[AccountToAudit]:
+    """The accounts of shard ``index`` of ``count``: environments, or (environment, account)
     pairs where the account is known before the run (configured or from the organisation)."""
-    kept = [plan for plan in plans if shard_of(plan.shard_key, count) == index]
+    kept = [account for account in accounts if shard_of(account.shard_key, count) == index]
     if not kept:
         raise InputError(f"--shard {index}/{count}: no environment or account in this shard")
     return kept
 
 
+def where_of(location: Connection | Unreachable) -> Where:
+    """Where a reached or unreachable location is."""
+    if isinstance(location, Unreachable):
+        return location.where
+    return Where(location.environment, location.account_id, location.region)
+
+
 def static_locations(policy: Policy, environments: Sequence[str]) -> list[Where]:
     """The locations the policy names, without contacting AWS (accounts as configured)."""
     return [
-        Where(plan.environment, plan.account_id or "", region)
-        for plan in configured_accounts(policy, environments)
-        for region in policy.environments[plan.environment].region_names
+        Where(account.environment, account.account_id or "", region)
+        for account in configured_accounts(policy, environments)
+        for region in policy.environments[account.environment].region_names
     ]
 
 
-def configured_accounts(policy: Policy, environments: Sequence[str]) -> list[AccountPlan]:
+def configured_accounts(policy: Policy, environments: Sequence[str]) -> list[AccountToAudit]:
     """The accounts each environment names in the policy."""
-    plans = []
+    to_audit = []
     for name in environments:
         environment = policy.environments[name]
         for index, account in enumerate(environment.account_configs):
             if account is None:
-                plans.append(AccountPlan(name, None, None))
+                to_audit.append(AccountToAudit(name, None, None))
                 continue
             key = f"environments.{name}" + (f".accounts[{index}]" if environment.accounts else "")
-            plans.append(AccountPlan(name, account.account_id, account.role_arn, key=key))
-    return plans
+            to_audit.append(AccountToAudit(name, account.account_id, account.role_arn, key=key))
+    return to_audit
 
 
 def organization_accounts(list_client: Any, with_tags: bool) -> list[OrgAccount]:
@@ -172,7 +179,7 @@ def org_accounts(
     list_client: Any,
     role_name: str,
     partition: str,
-) -> tuple[list[AccountPlan], list[Uncovered]]:
+) -> tuple[list[AccountToAudit], list[Uncovered]]:
     """Every active organisation account, for every environment whose tags it carries;
     the environments no account matches. InputError when none matches at all: the run
     would assess nothing."""
@@ -187,8 +194,8 @@ def org_accounts(
         ) from None
     except (BotoCoreError, DeadlineReached) as exc:
         raise InputError(f"--org: cannot list the organisation's accounts: {exc}") from None
-    plans = [
-        AccountPlan(
+    to_audit = [
+        AccountToAudit(
             name,
             account.account_id,
             f"arn:{partition}:iam::{account.account_id}:role/{role_name}",
@@ -198,7 +205,7 @@ def org_accounts(
         for account in accounts
         if wanted[name].items() <= account.tags.items()
     ]
-    covered = {plan.environment for plan in plans}
+    covered = {audited.environment for audited in to_audit}
     uncovered = [
         Uncovered(
             name,
@@ -210,9 +217,9 @@ def org_accounts(
         for name in environments
         if name not in covered
     ]
-    if not plans:
+    if not to_audit:
         raise InputError("--org: nothing to assess: " + "; ".join(u.reason for u in uncovered))
-    return plans, uncovered
+    return to_audit, uncovered
 
 
 def _tags(tags: dict[str, str]) -> str:
@@ -257,35 +264,35 @@ def open_locations(
     uncovered: list[Uncovered] = []
     if org_role:
         organizations = setup.client("organizations", "us-east-1")
-        plans, uncovered = org_accounts(
+        accounts, uncovered = org_accounts(
             policy, environments, organizations, org_role, base.caller_arn.split(":")[1]
         )
     else:
-        plans = configured_accounts(policy, environments)
+        accounts = configured_accounts(policy, environments)
     occupied = None
     if shard is not None:
-        occupied = sorted({shard_of(plan.shard_key, shard[1]) for plan in plans})
-        plans = in_shard(plans, *shard)
-    access = _reach_accounts(plans, setup, home_region, base)
+        occupied = sorted({shard_of(account.shard_key, shard[1]) for account in accounts})
+        accounts = in_shard(accounts, *shard)
+    access = _reach_accounts(accounts, setup, home_region, base)
     locations: list[Connection | Unreachable] = []
-    for plan in plans:
-        reached = access[plan.role_arn]
-        for region in policy.environments[plan.environment].region_names:
+    for account in accounts:
+        reached = access[account.role_arn]
+        for region in policy.environments[account.environment].region_names:
             if isinstance(reached, AccessFailed):
-                where = Where(plan.environment, plan.account_id or "", region)
-                locations.append(Unreachable(where, plan.role_arn or "", reached))
+                where = Where(account.environment, account.account_id or "", region)
+                locations.append(Unreachable(where, account.role_arn or "", reached))
                 continue
-            _expect_account(plan, reached)
-            locations.append(Connection(plan.environment, region, reached, setup))
+            _expect_account(account, reached)
+            locations.append(Connection(account.environment, region, reached, setup))
     return Reach(locations, uncovered, occupied)
 
 
 def _reach_accounts(
-    plans: list[AccountPlan], setup: AwsSetup, region: str, base: AccountAccess
+    accounts: list[AccountToAudit], setup: AwsSetup, region: str, base: AccountAccess
 ) -> dict[str | None, AccountAccess | AccessFailed]:
     """Assume each distinct role once, concurrently; None maps to the base credentials."""
-    roles = sorted({plan.role_arn for plan in plans if plan.role_arn})
-    tolerated = {plan.role_arn for plan in plans if plan.discovered}
+    roles = sorted({account.role_arn for account in accounts if account.role_arn})
+    tolerated = {account.role_arn for account in accounts if account.discovered}
 
     def reach(role_arn: str) -> AccountAccess | AccessFailed:
         """An organisation account's failure, or a configured one's that says nothing
@@ -303,15 +310,15 @@ def _reach_accounts(
         answers = concurrently(reach, roles, MAX_CONCURRENT_ASSUMES)
     except AccessFailed as failure:
         role = failure.role_arn
-        environment = next(p.environment for p in plans if p.role_arn == role)
+        environment = next(p.environment for p in accounts if p.role_arn == role)
         raise InputError(f"environment {environment!r}: cannot assume {role}: {failure}") from None
     return {None: base, **dict(zip(roles, answers, strict=True))}
 
 
-def _expect_account(plan: AccountPlan, access: AccountAccess) -> None:
-    if plan.account_id and access.account_id != plan.account_id:
+def _expect_account(account: AccountToAudit, access: AccountAccess) -> None:
+    if account.account_id and access.account_id != account.account_id:
         raise InputError(
-            f"environment {plan.environment!r}: credentials are for account "
-            f"{access.account_id}, but the policy says {plan.key}.account_id is "
-            f"{plan.account_id}"
+            f"environment {account.environment!r}: credentials are for account "
+            f"{access.account_id}, but the policy says {account.key}.account_id is "
+            f"{account.account_id}"
         )

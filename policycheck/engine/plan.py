@@ -28,13 +28,15 @@ from policycheck.engine.fetching import FactKey, fact_key, read_fact
 from policycheck.engine.locations import Where, static_locations
 from policycheck.engine.planning import (
     NothingMatches,
+    Scope,
     Selection,
     Target,
     nothing_to_assess,
-    plan,
     resolve_with,
+    why_no_results,
 )
 from policycheck.errors import InputError
+from policycheck.git import checkout_of
 from policycheck.plugin.facts import AwsError, FactOutcome, FactSpec, FetchContext
 from policycheck.plugin.plans import FromRepository, PlannedType, PlanReader
 from policycheck.plugin.resources import ResourceType
@@ -113,7 +115,7 @@ def judge_plan(
 ) -> Report:
     """The report of the selection (one environment) judged on the plans; InputError when
     there is nothing to judge, or the plans judge nothing."""
-    if not plan(policy, catalog, selection):
+    if not Scope.as_written(policy, catalog, selection).targets():
         raise InputError(nothing_to_assess(policy, catalog, selection))
     started = datetime.now(UTC)
     [environment] = selection.environments
@@ -123,8 +125,8 @@ def judge_plan(
     }
     _refuse_another_environments(policy, environment, plans, list(sets.values()))
     judge = _Judge(policy, catalog, sets, started)
-    targets = plan(policy, catalog, selection, list(sets), judge.resolve)
-    results = sorted((judge.result(target) for target in targets), key=result_order)
+    scope = Scope(policy, catalog, selection, tuple(sets), judge.resolve)
+    results = sorted((judge.result(target) for target in scope.targets()), key=result_order)
     registry = policy.registry
     on_plans = [r for r in results if not registry.plan.on_repository(registry.checks[r.check_id])]
     if all(r.status in UNJUDGED for r in on_plans):
@@ -145,7 +147,17 @@ def judge_plan(
         for p in plans
     ]
     audited = Audited(
-        policy, catalog, selection, environments, [], started, results, waivers, sources=sources
+        scope=scope,
+        checkout=checkout_of(policy.path.resolve().parent),
+        input_sha256=scope.input_sha256(),
+        environments=environments,
+        gaps=[],
+        no_results=why_no_results(scope, {w.environment for w in sets}),
+        started=started,
+        finished=datetime.now(UTC),
+        results=results,
+        waivers=waivers,
+        sources=sources,
     )
     return assemble(audited)
 

@@ -1,7 +1,7 @@
-"""Planning a run: what the user selected, and every (check, resource, location) that
-selection asks for; why a control has no result where it has none."""
+"""Planning a run: what the user selected, the scope it plans over, and every (check,
+resource, location) that scope asks for; why a control has no result where it has none."""
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
 
@@ -132,55 +132,70 @@ def resolve_with(
     return instances
 
 
-def plan(
-    policy: Policy,
-    catalog: Catalog,
-    selection: Selection,
-    locations: Sequence[Where] | None = None,
-    resolve: Resolver | None = None,
-) -> list[Target]:
-    """Every (check, resource, location) the selection asks for, in a stable order.
-    ``locations`` default to the policy's as configured; ``resolve`` expands resource
-    groups (default: the names as written)."""
-    if locations is None:
-        locations = static_locations(policy, selection.environments)
-    resolve = resolve or partial(written_resources, policy)
-    targets: list[Target] = []
-    for where in locations:
-        for binding in selected_bindings(policy, catalog, selection, where.environment):
-            for group in binding.resource_groups:
-                targets += group_targets(policy, binding, where, group, resolve)
-    return targets
+@dataclass(frozen=True)
+class Scope:
+    """What a run plans over: the policy and its controls, the user's selection, the
+    locations to look at and how a resource group resolves in each. It travels whole
+    through planning, subjects and judging."""
+
+    policy: Policy
+    catalog: Catalog
+    selection: Selection
+    locations: tuple[Where, ...]
+    resolve: Resolver
+
+    @classmethod
+    def as_written(cls, policy: Policy, catalog: Catalog, selection: Selection) -> "Scope":
+        """The policy's locations as configured, resource groups named as written (no
+        AWS call)."""
+        return cls(
+            policy,
+            catalog,
+            selection,
+            tuple(static_locations(policy, selection.environments)),
+            partial(written_resources, policy),
+        )
+
+    def bindings(self, environment: str) -> list[Binding]:
+        """The bindings the selection asks for in an environment, in the policy's order."""
+        selection = self.selection
+        wanted_by_control: set[str] | None = None
+        if selection.controls is not None:
+            wanted_by_control = {
+                check_id
+                for control in self.catalog.controls
+                if control.id in selection.controls
+                for check_id in control.check_ids
+            }
+        return [
+            binding
+            for binding in self.policy.bindings
+            if (selection.checks is None or binding.check.id in selection.checks)
+            and (wanted_by_control is None or binding.check.id in wanted_by_control)
+            and binding.applies_in(environment)
+        ]
+
+    def input_sha256(self) -> dict[str, str]:
+        """SHA-256 of the policy file (as loaded) and of every control file (read now),
+        by the names a report gives them."""
+        return {self.policy.path.name: self.policy.sha256, **self.catalog.file_hashes()}
+
+    def targets(self) -> list[Target]:
+        """Every (check, resource, location) the scope asks for, in a stable order."""
+        targets: list[Target] = []
+        for where in self.locations:
+            for binding in self.bindings(where.environment):
+                for group in binding.resource_groups:
+                    targets += group_targets(self, binding, where, group)
+        return targets
 
 
-def selected_bindings(
-    policy: Policy, catalog: Catalog, selection: Selection, environment: str
-) -> list[Binding]:
-    """The bindings the selection asks for in an environment, in the policy's order."""
-    wanted_by_control: set[str] | None = None
-    if selection.controls is not None:
-        wanted_by_control = {
-            check_id
-            for control in catalog.controls
-            if control.id in selection.controls
-            for check_id in control.check_ids
-        }
-    return [
-        binding
-        for binding in policy.bindings
-        if (selection.checks is None or binding.check.id in selection.checks)
-        and (wanted_by_control is None or binding.check.id in wanted_by_control)
-        and binding.applies_in(environment)
-    ]
-
-
-def group_targets(
-    policy: Policy, binding: Binding, where: Where, group: str, resolve: Resolver
-) -> Iterator[Target]:
+def group_targets(scope: Scope, binding: Binding, where: Where, group: str) -> Iterator[Target]:
     """A bound group's targets in a location, one at a time; a group that cannot be
     resolved there gives its resources as written, each with the failure."""
+    policy = scope.policy
     try:
-        instances = resolve(group, where)
+        instances = scope.resolve(group, where)
     except Unassessable as unassessable:
         failure = unassessable  # the name of an except clause ends with it
         kind = policy.registry.resource_types[binding.check.resource_type]
@@ -237,6 +252,25 @@ def why_no_result(
         reason="no resource in scope here: its groups are limited to other regions, or their "
         "name patterns matched nothing (allow_empty)",
     )
+
+
+#: Per control, what it is in each selected environment where it has no result.
+NoResults = dict[str, dict[str, ControlInEnvironment]]
+
+
+def why_no_results(scope: Scope, audited: Collection[str]) -> NoResults:
+    """What each control is in each selected environment where it has no result (see
+    why_no_result). ``audited``: the environments the run looked at (reached or not)."""
+    policy, selection = scope.policy, scope.selection
+    return {
+        control.id: {
+            environment: why_no_result(
+                policy, control, selection, environment, environment in audited
+            )
+            for environment in selection.environments
+        }
+        for control in scope.catalog.controls
+    }
 
 
 def nothing_to_assess(

@@ -53,8 +53,9 @@ def spread(
     forget_clients: Callable[[], None] = lambda: None,
     deadline: Deadline = NO_DEADLINE,
 ) -> list[T]:
-    """``work(i, report)`` for each part ``i`` of ``parts``, each in a forked process
-    (in this one when ``parts`` is 1); their answers in order. ``forget_clients`` runs
+    """``work(i, done)`` for each part ``i`` of ``parts`` (``done(n)``: n facts read so
+    far), each in a forked process (in this one when ``parts`` is 1); their answers in
+    order. ``forget_clients`` runs
     first in each child, so that no HTTP connection is shared with the parent. Each child
     stops reading at the deadline and judges what it has; one that has not answered and
     made no progress for DEADLINE_GRACE_SECONDS after it is stopped and its part is
@@ -157,7 +158,7 @@ def _work_part(index: int) -> Any:
     """In a child: one part's work, its progress shared with the parent."""
     finished = _WORK["finished"]
 
-    def report(done: int) -> None:
-        finished[index] = done
+    def done(count: int) -> None:
+        finished[index] = count
 
-    return _WORK["work"](index, report)
+    return _WORK["work"](index, done)

@@ -9,28 +9,30 @@ from datetime import UTC, datetime
 from typing import Any
 
 from policycheck.deadline import Deadline
-from policycheck.engine.assembly import Audited, assemble, audited_reach, where_of
+from policycheck.engine.assembly import Audited, assemble, audited_reach
 from policycheck.engine.aws import LIVE_CLIENTS, Connection, SessionFactory, default_session
 from policycheck.engine.discovery import Discovery, DiscoveryFailed
 from policycheck.engine.fetching import ClientsFor, ProgressCallback, ServiceCaps
-from policycheck.engine.judging import Job, Judged, anything_to_judge, judge
-from policycheck.engine.locations import Reach, Unreachable, Where, open_locations
+from policycheck.engine.judging import Job, Judged, anything_to_judge, judge_run
+from policycheck.engine.locations import Reach, Unreachable, Where, open_locations, where_of
 from policycheck.engine.planning import (
+    Scope,
     Selection,
     Unassessable,
     nothing_to_assess,
-    plan,
     resolve_with,
+    why_no_results,
 )
 from policycheck.engine.pool import concurrently
 from policycheck.errors import InputError
+from policycheck.git import checkout_of
 from policycheck.plugin.resources import ResourceType
 from policycheck.policy.bindings import ResourceInstance
 from policycheck.policy.controls import Catalog
 from policycheck.policy.load import Policy
 from policycheck.report.model import Gap, Report
 from policycheck.sources.repository.checkout import REPOSITORY, PlatformRepository
-from policycheck.sources.repository.records import EVIDENCE, EvidenceStore
+from policycheck.sources.repository.records import RECORD_STORE, RecordStore
 
 #: Discovery listings made at once before planning.
 DISCOVERY_WORKERS = 8
@@ -53,6 +55,8 @@ class RunOptions:
     deadline_seconds: float | None = None
     #: The clock assumed-role credentials judge their expiry by (tests move it).
     credentials_clock: Callable[[], datetime] | None = None
+    #: The accounts are simulated (``policycheck demo``): the report says so.
+    simulated: bool = False
 
 
 def run_audit(
@@ -60,7 +64,7 @@ def run_audit(
 ) -> Report:
     """Reach each selected location, collect facts once, evaluate every target."""
     options = options or RunOptions()
-    if not plan(policy, catalog, selection):  # nothing bound where selected: say so first
+    if not Scope.as_written(policy, catalog, selection).targets():  # nothing bound: say so
         raise InputError(nothing_to_assess(policy, catalog, selection))
     started = datetime.now(UTC)
     settings = policy.document.run
@@ -81,46 +85,46 @@ def run_audit(
     located.discover_all()
     clients_for, forget_clients = located.clients()
     job = Job(
-        policy,
-        catalog,
-        selection,
-        list(located.locations),
-        located.resolve,
-        clients_for,
-        started,
-        [w for w in policy.document.waivers if w.environment in selection.environments],
-        deadline,
-        options.max_workers,
-        options.service_caps,
-        options.processes,
-        options.progress,
-        forget_clients,
+        scope=Scope(policy, catalog, selection, tuple(located.locations), located.resolve),
+        clients_for=clients_for,
+        started=started,
+        waivers=[w for w in policy.document.waivers if w.environment in selection.environments],
+        deadline=deadline,
+        max_workers=options.max_workers,
+        service_caps=options.service_caps,
+        processes=options.processes,
+        progress=options.progress,
+        forget_clients=forget_clients,
     )
     if not anything_to_judge(job):
         gaps = [Gap(environment=u.environment, reason=u.reason) for u in reach.uncovered]
         raise InputError(nothing_to_assess(policy, catalog, selection, gaps))
-    judged = judge(job)  # results sorted: two runs over the same state differ in timestamps
-    return _report(job, reach, judged)
+    judged = judge_run(job)  # results sorted: two runs over the same state differ in timestamps
+    return _report(job, reach, judged, options.simulated)
 
 
-def _report(job: Job, reach: Reach, judged: Judged) -> Report:
-    """The run's report: controls and summary assessed on the tally, the results (on disk)
-    and their evidence values attached."""
+def _report(job: Job, reach: Reach, judged: Judged, simulated: bool) -> Report:
+    """The run's report: its results (on disk) and their evidence values, controls and
+    summary assessed on the tally."""
     environments, gaps = audited_reach(reach)
     audited = Audited(
-        job.policy,
-        job.catalog,
-        job.selection,
-        environments,
-        gaps,
-        job.started,
-        judged.tally.stand_in(),
-        judged.waivers,
+        scope=job.scope,
+        checkout=checkout_of(job.scope.policy.path.resolve().parent),
+        input_sha256=job.scope.input_sha256(),
+        environments=environments,
+        gaps=gaps,
+        no_results=why_no_results(job.scope, {e.name for e in environments}),
+        started=job.started,
+        finished=datetime.now(UTC),
+        results=judged.results,
+        counted=judged.tally.stand_in(),
+        values=judged.values,
+        waivers=judged.waivers,
         deadline=job.deadline.label,
         occupied_shards=reach.occupied_shards,
+        simulated=simulated,
     )
-    report = assemble(audited)
-    return report.model_copy(update={"results": judged.results, "evidence_values": judged.values})
+    return assemble(audited)
 
 
 class Located:
@@ -183,11 +187,11 @@ class Located:
         concurrently(warm, work, DISCOVERY_WORKERS)
 
     def clients(self) -> tuple[ClientsFor, Callable[[], None]]:
-        """The clients of each location (the evidence store and the platform repository
+        """The clients of each location (the drill records' store and the platform repository
         for local facts), and how to forget them (a forked process makes its own
         connections)."""
         local = {
-            EVIDENCE: EvidenceStore(self.policy.evidence_dir, self.policy.repository),
+            RECORD_STORE: RecordStore(self.policy.records_dir, self.policy.repository),
             REPOSITORY: PlatformRepository(self.policy.repository),
         }
         connections = self.connections

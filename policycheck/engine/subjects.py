@@ -7,22 +7,14 @@ they are read first (``shared_requests``)."""
 import heapq
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from operator import itemgetter
 
 from policycheck.engine.fetching import FactKey, FactRequest, fact_key, with_dependencies
 from policycheck.engine.locations import Where, shard_of
-from policycheck.engine.planning import (
-    Resolver,
-    Selection,
-    Target,
-    Unassessable,
-    group_targets,
-    selected_bindings,
-)
+from policycheck.engine.planning import Resolver, Scope, Target, Unassessable, group_targets
 from policycheck.plugin.facts import FactSpec
 from policycheck.policy.bindings import Binding, ResourceInstance
-from policycheck.policy.controls import Catalog
 from policycheck.policy.load import Policy
 from policycheck.policy.templates import is_pattern
 from policycheck.report.spool import sort_key
@@ -99,24 +91,19 @@ def _by_name(instance: ResourceInstance) -> tuple[str, str]:
     return instance.parent, instance.name
 
 
-def subjects(
-    policy: Policy,
-    catalog: Catalog,
-    selection: Selection,
-    locations: list[Where],
-    resolve: Resolver,
-) -> Iterator[Subject]:
-    """Every target of the plan (as planning.plan makes them) by resource: location by
+def subjects(scope: Scope) -> Iterator[Subject]:
+    """Every target of the scope (as Scope.targets makes them) by resource: location by
     location (account and region), resources in name order."""
-    resolver = _SortedResolver(resolve)
+    resolver = _SortedResolver(scope.resolve)
+    in_order = replace(scope, resolve=resolver)
     by_location: dict[tuple[str, str], list[Where]] = {}
-    for where in locations:
+    for where in scope.locations:
         by_location.setdefault((where.account_id, where.region), []).append(where)
     for (account_id, region), wheres in by_location.items():
         streams = [
-            _planned(policy, resolver, where, binding, position, group)
+            _planned(in_order, where, binding, position, group)
             for where in wheres
-            for binding in selected_bindings(policy, catalog, selection, where.environment)
+            for binding in scope.bindings(where.environment)
             for position, group in enumerate(binding.resource_groups)
         ]
         merged = heapq.merge(*streams, key=itemgetter(0))
@@ -126,14 +113,9 @@ def subjects(
 
 
 def _planned(
-    policy: Policy,
-    resolve: _SortedResolver,
-    where: Where,
-    binding: Binding,
-    group_position: int,
-    group: str,
+    scope: Scope, where: Where, binding: Binding, group_position: int, group: str
 ) -> Iterator[tuple[tuple[str, str], Planned]]:
-    for target in group_targets(policy, binding, where, group, resolve):
+    for target in group_targets(scope, binding, where, group):
         name = target.resource.name
         key = sort_key(
             where.environment,
@@ -147,23 +129,18 @@ def _planned(
         yield _by_name(target.resource), Planned(target, key)
 
 
-def shared_requests(
-    policy: Policy,
-    catalog: Catalog,
-    selection: Selection,
-    locations: list[Where],
-    resolve: Resolver,
-) -> dict[FactKey, FactRequest]:
-    """The facts of whole accounts and of parents that the plan needs, with what they
+def shared_requests(scope: Scope) -> dict[FactKey, FactRequest]:
+    """The facts of whole accounts and of parents that the targets need, with what they
     depend on."""
+    facts = scope.policy.registry.facts
     requests: dict[FactKey, FactRequest] = {}
-    for where in locations:
-        for binding in selected_bindings(policy, catalog, selection, where.environment):
-            specs = [policy.registry.facts[name] for name in binding.check.facts]
+    for where in scope.locations:
+        for binding in scope.bindings(where.environment):
+            specs = [facts[name] for name in binding.check.facts]
             shared = [spec for spec in specs if spec.scope != "resource"]
             for group in binding.resource_groups if shared else ():
                 try:
-                    instances = resolve(group, where)
+                    instances = scope.resolve(group, where)
                 except Unassessable:
                     continue
                 parents = {i.parent: i for i in instances if not is_pattern(i.name)}

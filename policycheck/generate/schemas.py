@@ -9,7 +9,7 @@ from policycheck.plugin.registry import Registry, load_registry
 from policycheck.policy.controls import Control
 from policycheck.policy.document import PolicyDocument
 from policycheck.report.model import Report
-from policycheck.sources.repository.records import EvidenceRecord
+from policycheck.sources.repository.records import DrillRecord
 
 SchemaKind = Literal["report", "policy", "control", "evidence"]
 KINDS: tuple[SchemaKind, ...] = ("report", "policy", "control", "evidence")
@@ -48,7 +48,7 @@ def build_schema(kind: SchemaKind, registry: Registry | None = None) -> dict[str
     elif kind == "policy":
         schema = _policy_schema(registry or load_registry())
     elif kind == "evidence":
-        schema = EvidenceRecord.model_json_schema()
+        schema = DrillRecord.model_json_schema()
     else:
         schema = Control.model_json_schema()
     return {"$schema": DIALECT, "$id": f"policycheck/{kind}.schema.json", **schema}

@@ -78,9 +78,10 @@ class Mapped(Protocol):
 
 
 @dataclass(frozen=True)
-class Evidence:
+class RequirementLink:
     """One control evidencing one requirement of a framework, why, and by which of its
-    checks (none: a report of an older version, where the control's status stands)."""
+    checks (none: a report of an older version, where the control's status stands).
+    (Not report.Evidence, the facts a result was judged from.)"""
 
     requirement: str
     control_id: str
@@ -96,10 +97,10 @@ def requirement_order(requirement: str) -> list[tuple[int, int | str]]:
     ]
 
 
-def evidence_for(framework_id: str, controls: Iterable[Mapped]) -> list[Evidence]:
+def evidence_for(framework_id: str, controls: Iterable[Mapped]) -> list[RequirementLink]:
     """Every (requirement, control) pair of a framework, by requirement then control."""
     pairs = [
-        Evidence(
+        RequirementLink(
             requirement,
             control.id,
             reason,
@@ -124,13 +125,13 @@ class CheckStatuses:
             for key, statuses in seen.items()
         }
 
-    def requirement_status(self, evidence: Evidence, control: ControlResult) -> ControlStatus:
-        """The status of the requirement as ``evidence``'s checks show it: in each of the
+    def requirement_status(self, link: RequirementLink, control: ControlResult) -> ControlStatus:
+        """The status of the requirement as ``link``'s checks show it: in each of the
         control's environments, their results' status; without one, the control's status
         there if it judged nothing (not applicable, not selected, ...), else not assessed
         (the control's other checks judged, these did not). A report of an older version
         names no checks: the control's status."""
-        if not evidence.checks:
+        if not link.checks:
             if not control.environments:
                 return control.status
             return strongest(there.status for there in control.environments.values())
@@ -138,7 +139,7 @@ class CheckStatuses:
         for environment, there in control.environments.items():
             found = [
                 self._statuses[(check, environment)]
-                for check in evidence.checks
+                for check in link.checks
                 if (check, environment) in self._statuses
             ]
             if found:

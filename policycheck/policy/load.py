@@ -31,24 +31,25 @@ class Policy:
     document: PolicyDocument
     bindings: tuple[Binding, ...]
     registry: Registry
-    #: Where drill evidence may be read from; None: the policy's repository (see
+    #: Where drill records may be read from; None: the policy's repository (see
     #: ``repository``). The demo sets its scratch directory.
-    evidence_root: Path | None = None
+    records_root: Path | None = None
 
     @property
     def environments(self) -> dict[str, EnvironmentConfig]:
         return self.document.environments
 
     @property
-    def evidence_dir(self) -> Path:
+    def records_dir(self) -> Path:
+        """The drill records' directory (the policy file's ``evidence_dir``), resolved."""
         return (self.path.parent / self.document.evidence_dir).resolve()
 
     @cached_property
     def repository(self) -> Path:
         """The git work tree holding the policy file, or its directory outside git:
-        drill evidence is read only from inside it."""
-        if self.evidence_root is not None:
-            return self.evidence_root.resolve()
+        drill records are read only from inside it."""
+        if self.records_root is not None:
+            return self.records_root.resolve()
         return repository_root(self.path)
 
     def resources_in(self, group: str, environment: str) -> list[ResourceInstance]:

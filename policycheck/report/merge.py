@@ -43,7 +43,7 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
     _refuse_overlaps(reports, sources)
     first = reports[0]
     merged, values, tally = _merged_results(reports)
-    results = tally.stand_in()  # what controls and the summary are assessed on
+    counted = tally.stand_in()  # what controls and the summary are assessed on
     gaps = merged_gaps(reports)
     environments = list(
         dict.fromkeys(
@@ -59,19 +59,21 @@ def merge_reports(reports: list[Report], sources: list[str], allow_mixed: bool =
     controls = [
         _merge_control(
             [c for report in reports for c in report.controls if c.id == control.id],
-            results,
+            counted,
             [*environments, *missing],
         )
         for control in first.controls
     ]
-    report = Report(
+    # Built once from validated parts: validating again would read the merged results (on
+    # disk) back into memory.
+    return Report.model_construct(
         run=_merged_run(reports, gaps, environments + missing),
-        summary=summarize(controls, results, gaps),
+        summary=summarize(controls, counted, gaps),
         controls=controls,
-        results=results,
+        results=merged,
         waivers=_merge_waivers(reports),
+        evidence_values=values,
     )
-    return report.model_copy(update={"results": merged, "evidence_values": values})
 
 
 def _merged_results(reports: list[Report]) -> tuple[ResultLog, EvidenceValues, Tally]:

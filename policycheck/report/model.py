@@ -450,7 +450,7 @@ def assess_control(
     """A control's status from its checks' results, per environment and overall.
 
     ``environments`` gives, for every selected environment, what the control is there if
-    it has no result in it (runner.why_no_result decides). Without it (reports of older
+    it has no result in it (planning.why_no_results decides). Without it (reports of older
     versions) the status comes from the results alone: without any result a control is
     manual when it has manual statements only, else not_assessed. Manual statements never
     count as a pass."""

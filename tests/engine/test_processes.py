@@ -1,12 +1,10 @@
 """Facts fetched by several processes: the same calls, once each, and the same results."""
 
 import inspect
-from functools import partial
 
 from conftest import MotoServer, Workspace, audit
 from policycheck.demo.seeding import seed
-from policycheck.engine.locations import static_locations
-from policycheck.engine.planning import plan, select, written_resources
+from policycheck.engine.planning import Scope, select
 from policycheck.engine.processes import FACTS_PER_PROCESS, default_processes
 from policycheck.engine.subjects import sharing_checks, subjects
 from policycheck.plugin.registry import load_registry
@@ -17,14 +15,12 @@ from policycheck.policy.load import Policy
 def test_resources_spread_whole_over_processes_and_shared_lookups_together(
     policy: Policy, catalog: Catalog
 ) -> None:
-    selection = select(policy, catalog)
-    locations = static_locations(policy, selection.environments)
-    resolve = partial(written_resources, policy)
-    every = list(subjects(policy, catalog, selection, locations, resolve))
+    scope = Scope.as_written(policy, catalog, select(policy, catalog))
+    every = list(subjects(scope))
     # Every target of the plan, each once, all of a resource's together (across checks and
     # environments in one account and region).
     planned = [p.target for subject in every for p in subject.planned]
-    assert sorted(map(repr, planned)) == sorted(map(repr, plan(policy, catalog, selection)))
+    assert sorted(map(repr, planned)) == sorted(map(repr, scope.targets()))
     assert len({(s.account_id, s.region, s.parent, s.name) for s in every}) == len(every)
     assert all(
         {(p.target.resource.parent, p.target.resource.name) for p in s.planned}

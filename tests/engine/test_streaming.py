@@ -22,9 +22,9 @@ from botocore.exceptions import ClientError
 
 from conftest import REPO, RecordedRun
 from policycheck.deadline import NO_DEADLINE
-from policycheck.engine.judging import Job, judge
+from policycheck.engine.judging import Job, judge_run
 from policycheck.engine.locations import Where
-from policycheck.engine.planning import select, written_resources
+from policycheck.engine.planning import Scope, select, written_resources
 from policycheck.errors import InputError
 from policycheck.paths import controls_dir_for
 from policycheck.policy.controls import load_catalog
@@ -158,21 +158,17 @@ def _judged(
         return [replace(pattern, name=n) for n in names if fnmatchcase(n, pattern.name)]
 
     job = Job(
-        policy,
-        catalog,
-        select(policy, catalog),
-        [WHERE],
-        resolve,
-        lambda location: CLIENTS.__getitem__,
-        datetime(2026, 11, 24, tzinfo=UTC),
-        [],
-        NO_DEADLINE,
+        scope=Scope(policy, catalog, select(policy, catalog), (WHERE,), resolve),
+        clients_for=lambda location: CLIENTS.__getitem__,
+        started=datetime(2026, 11, 24, tzinfo=UTC),
+        waivers=[],
+        deadline=NO_DEADLINE,
         max_workers=workers,
         processes=processes,
         progress=progress,
     )
     lines = []
-    for line in judge(job).results.lines():
+    for line in judge_run(job).results.lines():
         result = json.loads(line)
         for fact in result["evidence"]["facts"]:
             del fact["fetched_at"], fact["seconds"]  # when, and how long: of this run

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import compliant_platform, run_cli
-from policycheck.engine.assembly import dir_in_repository
+from policycheck.git import dir_in_repository
 from policycheck.render import FORMATS, sarif
 from policycheck.report.model import Report
 

@@ -10,7 +10,7 @@ from policycheck.checks.drills import deleted_too_early
 from policycheck.demo.seeding import GIT_IDENTITY, commit_record
 from policycheck.git import GitError
 from policycheck.policy.schedule import add_months, next_due
-from policycheck.sources.repository.records import EvidenceError, EvidenceStore
+from policycheck.sources.repository.records import RecordError, RecordStore
 from support.checks import judge
 
 
@@ -138,7 +138,7 @@ def test_store_reads_records_and_deletions(tmp_path: Path) -> None:
     _git(repo, "rm", "-q", str(gone))
     _git(repo, "commit", "-qm", "remove old evidence")
 
-    store = EvidenceStore(evidence, repo)
+    store = RecordStore(evidence, repo)
     [record] = store.records_for("ecs-redeploy")
     assert record["date"] == "2026-09-01"
     assert record["path"] == str(kept.relative_to(repo))
@@ -154,13 +154,13 @@ def test_invalid_record_is_an_error_for_its_drill_only(tmp_path: Path) -> None:
     broken = evidence / "secret-rotation" / "2026-01-01-dev.yaml"
     broken.parent.mkdir()
     broken.write_text("drill: secret-rotation\noutcome: maybe\n")
-    store = EvidenceStore(evidence, tmp_path)
+    store = RecordStore(evidence, tmp_path)
     assert len(store.records_for("ecs-redeploy")) == 1
-    with pytest.raises(EvidenceError, match=r"outcome: Input should be 'pass' or 'fail'"):
+    with pytest.raises(RecordError, match=r"outcome: Input should be 'pass' or 'fail'"):
         store.records_for("secret-rotation")
 
 
 def test_no_git_history_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "evidence").mkdir()
     with pytest.raises(GitError):
-        EvidenceStore(tmp_path / "evidence", tmp_path).deletions_for("ecs-redeploy")
+        RecordStore(tmp_path / "evidence", tmp_path).deletions_for("ecs-redeploy")

@@ -25,7 +25,7 @@ from policycheck.engine.evaluation import evaluate
 from policycheck.engine.fetching import fact_key, read_fact
 from policycheck.engine.locations import Where
 from policycheck.errors import InputError
-from policycheck.git import GitError, repository_root
+from policycheck.git import Checkout, GitError, checkout_of, repository_root
 from policycheck.plugin.facts import FetchContext
 from policycheck.plugin.registry import load_registry
 from policycheck.policy.bindings import ResourceInstance
@@ -35,11 +35,11 @@ from policycheck.sources.repository.drills import DELETED_RECORDS, RECORDS
 from policycheck.sources.repository.records import (
     MAX_RECORD_BYTES,
     DirProblem,
-    EvidenceDirError,
-    EvidenceError,
-    EvidenceStore,
-    evidence_dir_problems,
+    RecordError,
+    RecordsDirError,
+    RecordStore,
     record_from_text,
+    records_dir_problems,
 )
 from support.checks import target
 
@@ -104,7 +104,7 @@ def _fake_git(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, script: str) -> N
     monkeypatch.setenv("PATH", str(bin_dir))
 
 
-def _outcome(store: EvidenceStore, spec=RECORDS, drill: str = DRILL):
+def _outcome(store: RecordStore, spec=RECORDS, drill: str = DRILL):
     """What ``run`` makes of the fact: read_fact turns an exception into an error."""
     context = FetchContext(
         name=drill,
@@ -116,7 +116,7 @@ def _outcome(store: EvidenceStore, spec=RECORDS, drill: str = DRILL):
     return read_fact(spec, context)
 
 
-def _run_result(store: EvidenceStore, drill: str = DRILL):
+def _run_result(store: RecordStore, drill: str = DRILL):
     """The drill check's result as ``run`` builds it from the two facts."""
     where = Where("dev", "123456789012", "eu-central-1")
     resource = ResourceInstance(drill, "", {"env": "dev", "region": "eu-central-1"}, "eu-central-1")
@@ -141,20 +141,20 @@ def test_full_history_finds_the_deletion(tmp_path: Path) -> None:
     repo, evidence = _repo_with_deletion(tmp_path)
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", f"file://{repo}", str(clone)], check=True)
-    store = EvidenceStore(clone / "docs" / "evidence", clone)
+    store = RecordStore(clone / "docs" / "evidence", clone)
     [deletion] = store.deletions_for(DRILL)
     assert deletion["path"] == "docs/evidence/ecs-redeploy/2026-01-05-dev.yaml"
     assert deletion["within"] == "ecs-redeploy/2026-01-05-dev.yaml"
     assert deletion["record_date"] == "2026-01-05"
     assert _run_result(store).status == "fail"
-    assert evidence_dir_problems(evidence, repo) == []
+    assert records_dir_problems(evidence, repo) == []
 
 
 def test_shallow_clone_is_an_error_not_a_pass(tmp_path: Path) -> None:
     repo, _ = _repo_with_deletion(tmp_path)
     clone = tmp_path / "shallow"
     subprocess.run(["git", "clone", "-q", "--depth", "1", f"file://{repo}", str(clone)], check=True)
-    store = EvidenceStore(clone / "docs" / "evidence", clone)
+    store = RecordStore(clone / "docs" / "evidence", clone)
     assert len(store.records_for(DRILL)) == 1  # the working tree alone would pass
     with pytest.raises(GitError, match="shallow clone: fetch-depth 0 needed"):
         store.deletions_for(DRILL)
@@ -162,7 +162,7 @@ def test_shallow_clone_is_an_error_not_a_pass(tmp_path: Path) -> None:
     assert result.status == "error"
     assert result.error is not None and result.error.code == "GitHistoryUnavailable"
     assert "shallow clone: fetch-depth 0 needed to see deleted evidence records" in result.message
-    [problem] = evidence_dir_problems(clone / "docs" / "evidence", clone)
+    [problem] = records_dir_problems(clone / "docs" / "evidence", clone)
     assert problem.severity == "warning" and "shallow clone" in problem.message
 
 
@@ -175,7 +175,7 @@ def test_partial_clone_is_an_error(tmp_path: Path) -> None:
         capture_output=True,
     )
     with pytest.raises(GitError, match=r"partial clone \(--filter\)"):
-        EvidenceStore(clone / "docs" / "evidence", clone).deletions_for(DRILL)
+        RecordStore(clone / "docs" / "evidence", clone).deletions_for(DRILL)
 
 
 def test_grafted_history_is_an_error(tmp_path: Path) -> None:
@@ -184,7 +184,7 @@ def test_grafted_history_is_an_error(tmp_path: Path) -> None:
     (repo / ".git" / "info").mkdir(exist_ok=True)
     (repo / ".git" / "info" / "grafts").write_text(f"{head}\n")  # cut history at HEAD
     with pytest.raises(GitError, match="grafted history"):
-        EvidenceStore(evidence, repo).deletions_for(DRILL)
+        RecordStore(evidence, repo).deletions_for(DRILL)
 
 
 def test_git_environment_variables_do_not_leak_in(
@@ -198,7 +198,7 @@ def test_git_environment_variables_do_not_leak_in(
     monkeypatch.setenv("GIT_DIR", str(other / ".git"))
     monkeypatch.setenv("GIT_WORK_TREE", str(other))
     monkeypatch.setenv("GIT_CONFIG_PARAMETERS", "'core.bare'='true'")
-    [deletion] = EvidenceStore(evidence, repo).deletions_for(DRILL)
+    [deletion] = RecordStore(evidence, repo).deletions_for(DRILL)
     assert deletion["record_date"] == "2026-01-05"
 
 
@@ -206,12 +206,12 @@ def test_evidence_outside_any_git_work_tree_is_an_error(tmp_path: Path) -> None:
     evidence = tmp_path / "evidence"
     (evidence / DRILL).mkdir(parents=True)
     (evidence / DRILL / "run.yaml").write_text(yaml.safe_dump(_record()))
-    store = EvidenceStore(evidence, tmp_path)
+    store = RecordStore(evidence, tmp_path)
     with pytest.raises(GitError, match="is not in a git repository"):
         store.deletions_for(DRILL)
     result = _run_result(store)
     assert result.status == "error" and result.error.code == "GitHistoryUnavailable"
-    assert [p.severity for p in evidence_dir_problems(evidence, tmp_path)] == ["warning"]
+    assert [p.severity for p in records_dir_problems(evidence, tmp_path)] == ["warning"]
 
 
 def test_git_not_installed_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -219,7 +219,7 @@ def test_git_not_installed_is_an_error(tmp_path: Path, monkeypatch: pytest.Monke
     empty = tmp_path / "empty-bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    store = EvidenceStore(evidence, tmp_path)
+    store = RecordStore(evidence, tmp_path)
     with pytest.raises(GitError, match="git is not installed"):
         store.deletions_for(DRILL)
     assert _outcome(store, DELETED_RECORDS).error.code == "GitHistoryUnavailable"
@@ -229,7 +229,7 @@ def test_git_failing_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     _, evidence = _repo_with_deletion(tmp_path)
     _fake_git(tmp_path, monkeypatch, "echo 'fatal: bad object HEAD' >&2; exit 128")
     with pytest.raises(GitError, match=r"git rev-parse in .* failed \(128\): fatal: bad object"):
-        EvidenceStore(evidence, tmp_path).deletions_for(DRILL)
+        RecordStore(evidence, tmp_path).deletions_for(DRILL)
 
 
 def test_git_timing_out_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -237,7 +237,7 @@ def test_git_timing_out_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     _fake_git(tmp_path, monkeypatch, f"exec {shutil.which('sleep')} 10")
     monkeypatch.setattr(git, "GIT_TIMEOUT_SECONDS", 0.3)
     with pytest.raises(GitError, match=r"timed out after 0\.3 s"):
-        EvidenceStore(evidence, tmp_path).deletions_for(DRILL)
+        RecordStore(evidence, tmp_path).deletions_for(DRILL)
 
 
 def test_dubious_ownership_is_an_error_with_the_fix(
@@ -250,7 +250,7 @@ def test_dubious_ownership_is_an_error_with_the_fix(
         "echo \"fatal: detected dubious ownership in repository at '$PWD'\" >&2; exit 128",
     )
     with pytest.raises(GitError, match=r"dubious ownership.*safe\.directory"):
-        EvidenceStore(evidence, tmp_path).deletions_for(DRILL)
+        RecordStore(evidence, tmp_path).deletions_for(DRILL)
 
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="needs root (chown)")
@@ -263,30 +263,30 @@ def test_real_safe_directory_refusal_is_an_error(
     for path in [repo, *repo.rglob("*")]:
         os.lchown(path, 54321, 54321)
     with pytest.raises(GitError, match=r"dubious ownership.*safe\.directory"):
-        EvidenceStore(evidence, repo).deletions_for(DRILL)
+        RecordStore(evidence, repo).deletions_for(DRILL)
 
 
 # --- the evidence directory ---------------------------------------------------------------
 
 
 def test_missing_evidence_dir_is_an_error_not_no_run(tmp_path: Path) -> None:
-    store = EvidenceStore(tmp_path / "nowhere", tmp_path)
-    with pytest.raises(EvidenceDirError, match=r"evidence directory .*nowhere does not exist"):
+    store = RecordStore(tmp_path / "nowhere", tmp_path)
+    with pytest.raises(RecordsDirError, match=r"evidence directory .*nowhere does not exist"):
         store.records_for(DRILL)
     result = _run_result(store)
     assert result.status == "error"
     assert result.error.code == "EvidenceDirUnavailable"
     assert "does not exist" in result.message and "no recorded run" not in result.message
-    assert evidence_dir_problems(tmp_path / "nowhere", tmp_path) == [
+    assert records_dir_problems(tmp_path / "nowhere", tmp_path) == [
         DirProblem("error", f"evidence directory {tmp_path / 'nowhere'} does not exist")
     ]
 
 
 def test_evidence_dir_that_is_a_file_is_an_error(tmp_path: Path) -> None:
     (tmp_path / "evidence").write_text("not a directory")
-    with pytest.raises(EvidenceDirError, match="is not a directory"):
-        EvidenceStore(tmp_path / "evidence", tmp_path).records_for(DRILL)
-    [problem] = evidence_dir_problems(tmp_path / "evidence", tmp_path)
+    with pytest.raises(RecordsDirError, match="is not a directory"):
+        RecordStore(tmp_path / "evidence", tmp_path).records_for(DRILL)
+    [problem] = records_dir_problems(tmp_path / "evidence", tmp_path)
     assert problem.severity == "error" and "is not a directory" in problem.message
 
 
@@ -297,12 +297,12 @@ def test_evidence_dir_outside_the_repository_is_refused(tmp_path: Path) -> None:
     (outside / DRILL).mkdir(parents=True)
     (outside / DRILL / "passwd.yaml").write_text(yaml.safe_dump(_record(notes=SECRET)))
     directory = root / ".." / ".." / "etc"  # evidence_dir: ../../etc
-    store = EvidenceStore(directory, root)
+    store = RecordStore(directory, root)
     for read in (store.records_for, store.deletions_for):
-        with pytest.raises(EvidenceDirError, match="is outside the repository") as raised:
+        with pytest.raises(RecordsDirError, match="is outside the repository") as raised:
             read(DRILL)
         assert SECRET not in str(raised.value)
-    [problem] = evidence_dir_problems(directory, root)
+    [problem] = records_dir_problems(directory, root)
     assert problem.severity == "error" and "outside the repository" in problem.message
     result = _run_result(store)
     assert result.status == "error" and SECRET not in result.model_dump_json()
@@ -315,8 +315,8 @@ def test_symlinked_evidence_dir_leading_outside_is_refused(tmp_path: Path) -> No
     (outside / DRILL).mkdir(parents=True)
     (outside / DRILL / "run.yaml").write_text(yaml.safe_dump(_record(notes=SECRET)))
     (root / "evidence").symlink_to(outside)
-    with pytest.raises(EvidenceDirError, match="outside the repository"):
-        EvidenceStore(root / "evidence", root).records_for(DRILL)
+    with pytest.raises(RecordsDirError, match="outside the repository"):
+        RecordStore(root / "evidence", root).records_for(DRILL)
 
 
 # --- records: symbolic links, size, YAML ---------------------------------------------------
@@ -330,10 +330,8 @@ def test_symlinked_record_is_refused_and_never_read(tmp_path: Path) -> None:
     credentials.write_text(yaml.safe_dump(_record(notes=SECRET)))  # even a valid record
     (evidence / DRILL).mkdir()
     (evidence / DRILL / "run.yaml").symlink_to(credentials)
-    store = EvidenceStore(evidence, root)
-    with pytest.raises(
-        EvidenceError, match=r"ecs-redeploy/run\.yaml: is a symbolic link"
-    ) as raised:
+    store = RecordStore(evidence, root)
+    with pytest.raises(RecordError, match=r"ecs-redeploy/run\.yaml: is a symbolic link") as raised:
         store.records_for(DRILL)
     assert SECRET not in str(raised.value)
     assert len(store.records_for("secret-rotation")) == 1  # other drills still judged
@@ -353,9 +351,9 @@ def test_hard_linked_record_is_refused_and_never_read(tmp_path: Path) -> None:
     credentials.write_text(yaml.safe_dump(_record(notes=SECRET)))
     (evidence / DRILL).mkdir()
     os.link(credentials, evidence / DRILL / "run.yaml")
-    store = EvidenceStore(evidence, root)
+    store = RecordStore(evidence, root)
     with pytest.raises(
-        EvidenceError, match=r"ecs-redeploy/run\.yaml: is a hard link \(2 names\); refused"
+        RecordError, match=r"ecs-redeploy/run\.yaml: is a hard link \(2 names\); refused"
     ) as raised:
         store.records_for(DRILL)
     assert SECRET not in str(raised.value)
@@ -363,7 +361,7 @@ def test_hard_linked_record_is_refused_and_never_read(tmp_path: Path) -> None:
     assert result.status == "error" and result.error.code == "InvalidEvidence"
     assert SECRET not in result.model_dump_json()
     credentials.unlink()  # its only name now: read as any record
-    assert len(EvidenceStore(evidence, root).records_for(DRILL)) == 1
+    assert len(RecordStore(evidence, root).records_for(DRILL)) == 1
 
 
 def test_symlink_inside_the_repository_is_refused_too(tmp_path: Path) -> None:
@@ -373,8 +371,8 @@ def test_symlink_inside_the_repository_is_refused_too(tmp_path: Path) -> None:
     evidence = root / "evidence"
     real = commit_record(evidence, _record(), "drill")
     (evidence / DRILL / "alias.yaml").symlink_to(real)
-    with pytest.raises(EvidenceError, match="is a symbolic link"):
-        EvidenceStore(evidence, root).records_for(DRILL)
+    with pytest.raises(RecordError, match="is a symbolic link"):
+        RecordStore(evidence, root).records_for(DRILL)
 
 
 def test_symlinked_drill_folder_is_refused(tmp_path: Path) -> None:
@@ -385,8 +383,8 @@ def test_symlinked_drill_folder_is_refused(tmp_path: Path) -> None:
     outside.mkdir()
     (outside / "run.yaml").write_text(yaml.safe_dump(_record(notes=SECRET)))
     (evidence / DRILL).symlink_to(outside)
-    store = EvidenceStore(evidence, root)
-    with pytest.raises(EvidenceError, match="evidence/ecs-redeploy: is a symbolic link"):
+    store = RecordStore(evidence, root)
+    with pytest.raises(RecordError, match="evidence/ecs-redeploy: is a symbolic link"):
         store.records_for(DRILL)
     assert len(store.records_for("secret-rotation")) == 1
     assert SECRET not in repr(store.__dict__)
@@ -398,9 +396,9 @@ def test_oversized_record_is_refused_without_reading_it(tmp_path: Path) -> None:
     huge = evidence / DRILL / "huge.yaml"
     with huge.open("wb") as sparse:  # 4 GiB, sparse: reading it whole would take long
         sparse.truncate(4 << 30)
-    refused = pytest.raises(EvidenceError, match=r"huge.yaml: is 4294967296 bytes, over the 64 KiB")
+    refused = pytest.raises(RecordError, match=r"huge.yaml: is 4294967296 bytes, over the 64 KiB")
     with _peak_memory_below(1 << 20), refused:
-        EvidenceStore(evidence, tmp_path).records_for(DRILL)
+        RecordStore(evidence, tmp_path).records_for(DRILL)
 
 
 def test_record_at_the_size_bound_is_read(tmp_path: Path) -> None:
@@ -410,11 +408,11 @@ def test_record_at_the_size_bound_is_read(tmp_path: Path) -> None:
     text = text.replace("notes: x", "notes: " + "x" * (MAX_RECORD_BYTES - len(text) + 1))
     (evidence / DRILL / "big.yaml").write_text(text)
     assert len(text.encode()) == MAX_RECORD_BYTES
-    [record] = EvidenceStore(evidence, tmp_path).records_for(DRILL)
+    [record] = RecordStore(evidence, tmp_path).records_for(DRILL)
     assert len(record["notes"]) > 60_000
     (evidence / DRILL / "big.yaml").write_text(text + "\n")
-    with pytest.raises(EvidenceError, match="over the 64 KiB limit"):
-        EvidenceStore(evidence, tmp_path).records_for(DRILL)
+    with pytest.raises(RecordError, match="over the 64 KiB limit"):
+        RecordStore(evidence, tmp_path).records_for(DRILL)
 
 
 #: "Billion laughs": nine levels of nine aliases, 9**9 strings once expanded.
@@ -429,7 +427,7 @@ def _bomb(day: str = "2026-10-01") -> str:
 
 
 def test_yaml_alias_bomb_is_refused_before_it_expands() -> None:
-    refused = pytest.raises(EvidenceError, match="line 1: anchors and aliases")
+    refused = pytest.raises(RecordError, match="line 1: anchors and aliases")
     with _peak_memory_below(1 << 20), refused as raised:
         record_from_text(_bomb())
     assert len(str(raised.value)) < 200
@@ -437,12 +435,12 @@ def test_yaml_alias_bomb_is_refused_before_it_expands() -> None:
 
 def test_any_anchor_or_alias_is_refused() -> None:
     text = yaml.safe_dump(_record()) + "notes: &n hi\n"
-    with pytest.raises(EvidenceError, match=r"line 8: anchors and aliases"):
+    with pytest.raises(RecordError, match=r"line 8: anchors and aliases"):
         record_from_text(text)
 
 
 def test_deep_nesting_is_refused() -> None:
-    with pytest.raises(EvidenceError, match="nested deeper than"):
+    with pytest.raises(RecordError, match="nested deeper than"):
         record_from_text("notes: " + "[" * 20_000 + "]" * 20_000)
 
 
@@ -457,7 +455,7 @@ def test_deep_nesting_is_refused() -> None:
     ],
 )
 def test_bad_yaml_is_an_evidence_error_not_a_crash(text: str, reason: str) -> None:
-    with pytest.raises(EvidenceError, match=reason):
+    with pytest.raises(RecordError, match=reason):
         record_from_text(text)
 
 
@@ -466,7 +464,7 @@ def test_error_messages_quote_short_excerpts_only(tmp_path: Path) -> None:
     text = yaml.safe_dump(
         {**_record(), "outcome": giant, "environment": ["e"] * 1000, giant[:5000]: 1}
     )
-    with pytest.raises(EvidenceError) as raised:
+    with pytest.raises(RecordError) as raised:
         record_from_text(text)
     message = str(raised.value)
     assert len(message) < 1000
@@ -476,7 +474,7 @@ def test_error_messages_quote_short_excerpts_only(tmp_path: Path) -> None:
 
 def test_many_errors_are_counted_not_listed() -> None:
     text = yaml.safe_dump({**_record(), "evidence": ["not a url"] * 5000})
-    with pytest.raises(EvidenceError, match=r"and 4995 more error\(s\)") as raised:
+    with pytest.raises(RecordError, match=r"and 4995 more error\(s\)") as raised:
         record_from_text(text)
     assert len(str(raised.value)) < 2000
 
@@ -485,7 +483,7 @@ def test_reports_carry_schema_fields_and_path_only(tmp_path: Path) -> None:
     evidence = tmp_path / "evidence"
     path = commit_record(evidence, _record(), "drill")
     path.write_text(path.read_text() + "# " + SECRET + "\n")  # a comment is not a field
-    [record] = EvidenceStore(evidence, tmp_path).records_for(DRILL)
+    [record] = RecordStore(evidence, tmp_path).records_for(DRILL)
     assert set(record) == {
         "drill",
         "date",
@@ -515,7 +513,7 @@ def test_deleted_records_read_back_are_bounded(tmp_path: Path) -> None:
     _git(repo, "rm", "-q", str(big), str(bomb))
     _git(repo, "commit", "-qm", "delete")
     with _peak_memory_below(4 << 20):  # neither the big record nor the bomb expanded
-        deletions = EvidenceStore(evidence, repo).deletions_for(DRILL)
+        deletions = RecordStore(evidence, repo).deletions_for(DRILL)
     # Unreadable (too big, aliases): unknown date, so counted as deleted too early.
     assert sorted((d["within"], d["record_date"]) for d in deletions) == [
         ("ecs-redeploy/2026-01-06-dev.yaml", None),
@@ -531,6 +529,37 @@ def test_repository_root(tmp_path: Path) -> None:
     plain = tmp_path / "plain"
     plain.mkdir()
     assert repository_root(plain / "policy.yaml") == plain.resolve()
+
+
+def test_the_checkout_a_report_names_is_the_policys_whatever_git_variables_say(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The commit and folder of the policy's own work tree, as git.run_git reads any
+    repository: a GIT_DIR or GIT_WORK_TREE left in the environment (a hook, a wrapper)
+    does not make the report name another repository's commit."""
+    repo = tmp_path / "repo"
+    (repo / "compliance").mkdir(parents=True)
+    _git(repo, "init", "-q")
+    _git(repo, "commit", "-q", "--allow-empty", "-m", "the audited commit")
+    head = _git(repo, "rev-parse", "HEAD").strip()
+    other = tmp_path / "other"
+    other.mkdir()
+    _git(other, "init", "-q")
+    _git(other, "commit", "-q", "--allow-empty", "-m", "another repository")
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    monkeypatch.setenv("GIT_DIR", str(other / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other))
+    assert checkout_of(repo / "compliance") == Checkout(commit=head, directory="compliance")
+    assert checkout_of(repo.resolve()) == Checkout(commit=head, directory="")
+
+
+def test_the_checkout_outside_git_is_unknown_and_github_sha_wins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("GITHUB_SHA", raising=False)
+    assert checkout_of(tmp_path) == Checkout(commit=None, directory=None)
+    monkeypatch.setenv("GITHUB_SHA", "0123abc")
+    assert checkout_of(tmp_path) == Checkout(commit="0123abc", directory=None)
 
 
 # --- policycheck drills -------------------------------------------------------------------
@@ -588,7 +617,7 @@ def test_drills_table_reads_evidence_inside_the_policys_evidence_root(
     commit_record(elsewhere, _record(TODAY.isoformat()), "ecs drill")
     with pytest.raises(InputError, match="outside the repository"):
         drills_report(workspace.policy, TODAY)
-    policy = dataclasses.replace(workspace.policy, evidence_root=tmp_path)
+    policy = dataclasses.replace(workspace.policy, records_root=tmp_path)
     assert any(row[3] == "pass (8 min)" for row in drills_report(policy, TODAY).rows)
     assert any(
         row[3] == "pass (8 min)" for row in drills_report(workspace.policy, TODAY, tmp_path).rows
@@ -620,8 +649,8 @@ def test_cli_drills_without_evidence_dir_is_a_clean_error(workspace: Workspace) 
 # --- a record rewritten into another is a deletion ---------------------------------------
 
 
-def _store_of(repo: Path, evidence: Path) -> EvidenceStore:
-    return EvidenceStore(evidence, repo)
+def _store_of(repo: Path, evidence: Path) -> RecordStore:
+    return RecordStore(evidence, repo)
 
 
 def test_record_moved_and_rewritten_is_seen_as_deleted(tmp_path: Path) -> None:

@@ -1,3 +1,3 @@
-"""Collectors: the only code that reads the audited systems (AWS, and the evidence
-repository for DR drills). Each module declares its resource type and facts;
-``policycheck.plugin.registry.load_registry`` finds them."""
+"""Collectors: the only code that reads the audited AWS accounts (the repository's drill
+records are read by policycheck.sources.repository). Each module declares its resource
+type and facts; ``policycheck.plugin.registry.load_registry`` finds them."""

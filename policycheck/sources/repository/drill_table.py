@@ -1,4 +1,5 @@
-"""The recovery-testing table of the policy document (§5), filled in from the evidence."""
+"""The recovery-testing table of the policy document (§5), filled in from the drill
+records (its column and heading keep the document's word, "evidence")."""
 
 from datetime import date
 from pathlib import Path
@@ -9,7 +10,7 @@ from tabulate import tabulate
 from policycheck.errors import InputError
 from policycheck.policy.load import Policy
 from policycheck.policy.schedule import next_due
-from policycheck.sources.repository.records import EvidenceDirError, EvidenceStore
+from policycheck.sources.repository.records import RecordsDirError, RecordStore
 
 DRILL_CHECK = "dr-drill-evidence-fresh"
 HEADERS = ["Test type", "Frequency", "Last tested", "Outcome", "Evidence location", "Next due"]
@@ -17,7 +18,7 @@ INVALID_HEADING = "Invalid evidence records (not counted):"
 
 
 class DrillsReport(NamedTuple):
-    """The §5 rows, and every evidence record that was refused or is invalid
+    """The §5 rows, and every drill record that was refused or is invalid
     (``path: reason``)."""
 
     rows: list[list[str]]
@@ -31,15 +32,15 @@ def _cell(text: str) -> str:
 
 def drills_report(policy: Policy, today: date, root: Path | None = None) -> DrillsReport:
     """One row per drill and environment the policy binds the drill check to; a drill
-    with an invalid record says so in its row. ``root``: the repository evidence must stay
-    in (default: ``policy.repository``, as for ``run``).
+    with an invalid record says so in its row. ``root``: the repository the records must
+    stay in (default: ``policy.repository``, as for ``run``).
 
-    Raises InputError (the CLI prints it, exit 2) when the evidence directory does not
+    Raises InputError (the CLI prints it, exit 2) when the records directory does not
     exist, is not a directory or is outside ``root``."""
-    store = EvidenceStore(policy.evidence_dir, root or policy.repository)
+    store = RecordStore(policy.records_dir, root or policy.repository)
     try:
         problems = [problem.message for problem in store.problems()]
-    except EvidenceDirError as exc:
+    except RecordsDirError as exc:
         raise InputError(f"{policy.path}: evidence_dir: {exc}") from None
     rows = []
     for binding in policy.bindings:
@@ -58,7 +59,7 @@ def drills_report(policy: Policy, today: date, root: Path | None = None) -> Dril
 
 
 def _latest(
-    store: EvidenceStore, drill: str, environment: str, frequency: str, today: date
+    store: RecordStore, drill: str, environment: str, frequency: str, today: date
 ) -> list[str]:
     """Last tested, outcome, evidence location and next due of a drill in an environment."""
     broken = [problem.path for problem in store.problems(drill)]
@@ -80,7 +81,7 @@ def _latest(
 
 
 def drills_table(policy: Policy, today: date, root: Path | None = None) -> str:
-    """The §5 table as Markdown, followed by the invalid evidence records, if any, each
+    """The §5 table as Markdown, followed by the invalid drill records, if any, each
     with its reason."""
     report = drills_report(policy, today, root)
     table = tabulate(report.rows, headers=HEADERS, tablefmt="github")

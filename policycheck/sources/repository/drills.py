@@ -1,12 +1,12 @@
-"""DR drills: the resource type (a drill exists through its evidence records), and its
-facts, read from the evidence directory and its git history (not from AWS)."""
+"""DR drills: the resource type (a drill exists through its records), and its facts,
+read from the records directory and its git history (not from AWS)."""
 
 from typing import Any
 
 from policycheck.plugin.facts import FactSpec, FetchContext
 from policycheck.plugin.plans import PlanGap
 from policycheck.plugin.resources import ResourceType
-from policycheck.sources.repository.records import EVIDENCE
+from policycheck.sources.repository.records import RECORD_STORE
 
 DR_DRILL = ResourceType(
     name="dr_drill",
@@ -17,12 +17,12 @@ DR_DRILL = ResourceType(
 
 
 def _records(ctx: FetchContext) -> list[dict[str, Any]]:
-    records: list[dict[str, Any]] = ctx.client(EVIDENCE).records_for(ctx.name)
+    records: list[dict[str, Any]] = ctx.client(RECORD_STORE).records_for(ctx.name)
     return records
 
 
 def _deletions(ctx: FetchContext) -> list[dict[str, Any]]:
-    deletions: list[dict[str, Any]] = ctx.client(EVIDENCE).deletions_for(ctx.name)
+    deletions: list[dict[str, Any]] = ctx.client(RECORD_STORE).deletions_for(ctx.name)
     return deletions
 
 

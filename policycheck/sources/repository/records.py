@@ -1,11 +1,12 @@
-"""Recovery-testing evidence: one YAML or JSON file per drill run, committed to git.
+"""Drill records: one YAML or JSON file per drill run, committed to git (the policy's
+``evidence_dir``).
 
 A record says which drill ran, when, where, whether it passed, how long recovery took and
-where the logs are. :class:`EvidenceStore` reads the records of a directory and, from git
+where the logs are. :class:`RecordStore` reads the records of a directory and, from git
 history, the records that were deleted from it.
 
-Evidence is untrusted input read into every report, so the store fails closed and stays
-inside the repository: the evidence directory must resolve inside ``root``; symbolic links
+Records are untrusted input read into every report, so the store fails closed and stays
+inside the repository: the records directory must resolve inside ``root``; symbolic links
 are never followed (a symlinked record or folder is refused as invalid); a record is at
 most :data:`MAX_RECORD_BYTES` and may use neither YAML anchors nor aliases; only the
 schema's fields (and the record's path) reach a report, and an error message quotes at
@@ -23,14 +24,14 @@ from pathlib import Path, PurePosixPath
 from typing import Any, Literal, NamedTuple
 
 import yaml
-from pydantic import AnyUrl, Field, ValidationError
+from pydantic import AnyUrl, ConfigDict, Field, ValidationError
 
 from policycheck.git import GitError, GitHistory, run_git, short
 from policycheck.validation import StrictModel
 
 RECORD_SUFFIXES = (".yaml", ".yml", ".json")
-#: The name under which the drill facts ask for the evidence store (``ctx.client``).
-EVIDENCE = "evidence"
+#: The name under which the drill facts ask for the record store (``ctx.client``).
+RECORD_STORE = "records"
 #: A record larger than this is refused without being read whole.
 MAX_RECORD_BYTES = 64 * 1024
 #: YAML collections nested deeper than this are refused (a record nests two levels).
@@ -41,8 +42,11 @@ EXCERPT_CHARS = 40
 MAX_ERRORS = 5
 
 
-class EvidenceRecord(StrictModel):
+class DrillRecord(StrictModel):
     """One run of a DR drill."""
+
+    #: The title of its JSON Schema (``policycheck schema evidence``), as published.
+    model_config = ConfigDict(title="EvidenceRecord")
 
     drill: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", description="Drill id.")
     date: dt.date = Field(description="Day the drill ran (YYYY-MM-DD).")
@@ -54,21 +58,23 @@ class EvidenceRecord(StrictModel):
     notes: str | None = None
 
 
-class EvidenceError(Exception):
+class RecordError(Exception):
     """A record that cannot be read or does not match the format."""
 
+    #: The error code results state (report content: the name stays).
     code = "InvalidEvidence"
 
 
-class EvidenceDirError(Exception):
-    """The evidence directory does not exist, is not a directory, or is outside the
+class RecordsDirError(Exception):
+    """The records directory does not exist, is not a directory, or is outside the
     repository: no drill can be judged."""
 
+    #: The error code results state (report content: the name stays).
     code = "EvidenceDirUnavailable"
 
 
 class DirProblem(NamedTuple):
-    """A problem with the evidence directory. ``error``: the drill check cannot judge any
+    """A problem with the records directory. ``error``: the drill check cannot judge any
     drill (the directory is unusable); ``warning``: the drill check will be an error in
     this checkout (git history unreadable here), which may be fine elsewhere (CI)."""
 
@@ -76,11 +82,11 @@ class DirProblem(NamedTuple):
     message: str
 
 
-# --- where evidence may be read ---------------------------------------------------------
+# --- where records may be read ------------------------------------------------------------
 
 
 def directory_problem(directory: Path, root: Path) -> str | None:
-    """Why evidence cannot be read from ``directory`` at all (None: it can). Symlinks in
+    """Why records cannot be read from ``directory`` at all (None: it can). Symlinks in
     the directory's own path are resolved: it must end up inside ``root``."""
     resolved, resolved_root = directory.resolve(), root.resolve()
     if not resolved.is_relative_to(resolved_root):
@@ -101,8 +107,8 @@ def git_history_problem(directory: Path) -> str | None:
     return None
 
 
-def evidence_dir_problems(directory: Path, root: Path) -> list[DirProblem]:
-    """What ``policycheck validate`` reports about the evidence directory: errors that
+def records_dir_problems(directory: Path, root: Path) -> list[DirProblem]:
+    """What ``policycheck validate`` reports about the records directory: errors that
     make every drill result an error (outside ``root``, missing, not a directory), else
     warnings when git history cannot be read in full from this checkout."""
     problem = directory_problem(directory, root)
@@ -120,9 +126,9 @@ def evidence_dir_problems(directory: Path, root: Path) -> list[DirProblem]:
 
 
 class RecordProblem(NamedTuple):
-    """A file in the evidence directory that was refused or could not be parsed."""
+    """A file in the records directory that was refused or could not be parsed."""
 
-    #: Path relative to the evidence directory (its first part is the drill's folder).
+    #: Path relative to the records directory (its first part is the drill's folder).
     within: str
     #: Path relative to the repository root, as reports show it.
     path: str
@@ -139,8 +145,8 @@ class RecordProblem(NamedTuple):
         return f"{self.path}: {self.reason}"
 
 
-class EvidenceStore:
-    """Reads the records of one evidence directory (once) and its git history (once).
+class RecordStore:
+    """Reads the records of one directory (once) and its git history (once).
 
     ``root`` is the repository (see :func:`repository_root`): a directory resolving
     outside it is an error for every drill, and nothing outside it is ever read."""
@@ -151,7 +157,7 @@ class EvidenceStore:
         self._lock = threading.Lock()
         self._loaded = False
         self._directory_problem: str | None = None
-        self._records: list[tuple[str, str, EvidenceRecord]] = []
+        self._records: list[tuple[str, str, DrillRecord]] = []
         self._problems: list[RecordProblem] = []
         self._deletions: list[dict[str, Any]] | None = None
         self._git_problem: str | None = None
@@ -170,7 +176,7 @@ class EvidenceStore:
     def _checked(self) -> None:
         self._load()
         if self._directory_problem:
-            raise EvidenceDirError(self._directory_problem)
+            raise RecordsDirError(self._directory_problem)
 
     def _scan(self) -> None:
         base, root = self.directory.resolve(), self.root.resolve()
@@ -199,21 +205,21 @@ class EvidenceStore:
                     continue
                 try:
                     record = record_from_text(read_record(path))
-                except EvidenceError as exc:
+                except RecordError as exc:
                     refuse(path, str(exc))
                     continue
                 self._records.append((path.relative_to(base).as_posix(), display(path), record))
 
     def problems(self, drill: str | None = None) -> list[RecordProblem]:
         """The refused or invalid records of the directory; with ``drill``, those that
-        may be the drill's (see :func:`belongs_to`). Raises EvidenceDirError if the
+        may be the drill's (see :func:`belongs_to`). Raises RecordsDirError if the
         directory itself is unusable."""
         self._checked()
         return [p for p in self._problems if drill is None or p.may_be(drill)]
 
     def readable_records_for(self, drill: str) -> list[dict[str, Any]]:
         """The drill's valid records, oldest first, ignoring invalid ones (the drills
-        table shows those beside them). Raises EvidenceDirError."""
+        table shows those beside them). Raises RecordsDirError."""
         self._checked()
         return sorted(
             (
@@ -226,12 +232,12 @@ class EvidenceStore:
 
     def records_for(self, drill: str) -> list[dict[str, Any]]:
         """The drill's records, oldest first: the schema's fields and the path relative to
-        the repository root. Raises EvidenceDirError if the directory is unusable, and
-        EvidenceError if a file that may belong to the drill is refused or unreadable
+        the repository root. Raises RecordsDirError if the directory is unusable, and
+        RecordError if a file that may belong to the drill is refused or unreadable
         (fail closed)."""
         broken = self.problems(drill)
         if broken:
-            raise EvidenceError("; ".join(problem.message for problem in broken))
+            raise RecordError("; ".join(problem.message for problem in broken))
         return self.readable_records_for(drill)
 
     # records deleted from git history
@@ -239,7 +245,7 @@ class EvidenceStore:
     def deletions_for(self, drill: str) -> list[dict[str, Any]]:
         """Records of the drill that were deleted from git history: path, deletion date,
         commit and the deleted record's drill date (None if it could not be read). Raises
-        EvidenceDirError, or GitError if the history cannot be read in full."""
+        RecordsDirError, or GitError if the history cannot be read in full."""
         self._checked()
         with self._lock:
             if self._deletions is None and self._git_problem is None:
@@ -270,7 +276,7 @@ def belongs_to(relative_path: str, drill: str) -> bool:
 
 def read_record(path: Path) -> str:
     """A record's text: a regular file (never a symbolic or hard link) of at most
-    MAX_RECORD_BYTES, in UTF-8; raise EvidenceError otherwise, without reading more."""
+    MAX_RECORD_BYTES, in UTF-8; raise RecordError otherwise, without reading more."""
     try:
         status = os.lstat(path)
         _refuse_kind(status)
@@ -288,25 +294,25 @@ def read_record(path: Path) -> str:
         finally:
             os.close(descriptor)
     except OSError as exc:
-        raise EvidenceError(f"cannot read: {exc.strerror or type(exc).__name__}") from None
+        raise RecordError(f"cannot read: {exc.strerror or type(exc).__name__}") from None
     data = b"".join(chunks)
     if len(data) > MAX_RECORD_BYTES:
-        raise EvidenceError(_too_large(len(data)))
+        raise RecordError(_too_large(len(data)))
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise EvidenceError(f"not UTF-8 text (byte {exc.start})") from None
+        raise RecordError(f"not UTF-8 text (byte {exc.start})") from None
 
 
 def _refuse_kind(status: os.stat_result) -> None:
     if stat.S_ISLNK(status.st_mode):
-        raise EvidenceError("is a symbolic link; refused (not followed)")
+        raise RecordError("is a symbolic link; refused (not followed)")
     if not stat.S_ISREG(status.st_mode):
-        raise EvidenceError("is not a regular file; refused")
+        raise RecordError("is not a regular file; refused")
     if status.st_nlink > 1:  # another name of a file that may be anywhere on the disk
-        raise EvidenceError(f"is a hard link ({status.st_nlink} names); refused, as links are")
+        raise RecordError(f"is a hard link ({status.st_nlink} names); refused, as links are")
     if status.st_size > MAX_RECORD_BYTES:
-        raise EvidenceError(_too_large(status.st_size))
+        raise RecordError(_too_large(status.st_size))
 
 
 def _too_large(size: int) -> str:
@@ -345,10 +351,10 @@ class _RecordLoader(yaml.SafeLoader):
 
 
 def load_yaml(text: str) -> Any:
-    """Parse a record's YAML (or JSON) with :class:`_RecordLoader`; raise EvidenceError
+    """Parse a record's YAML (or JSON) with :class:`_RecordLoader`; raise RecordError
     with the line and a short reason (never the input itself)."""
     if len(text.encode("utf-8", "surrogatepass")) > MAX_RECORD_BYTES:
-        raise EvidenceError(_too_large(len(text.encode("utf-8", "surrogatepass"))))
+        raise RecordError(_too_large(len(text.encode("utf-8", "surrogatepass"))))
     loader = _RecordLoader(text)
     try:
         return loader.get_single_data()
@@ -356,11 +362,11 @@ def load_yaml(text: str) -> Any:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}: " if mark else ""
         problem = exc.problem or exc.context or type(exc).__name__
-        raise EvidenceError(f"invalid YAML/JSON: {where}{short(problem)}") from None
+        raise RecordError(f"invalid YAML/JSON: {where}{short(problem)}") from None
     except yaml.YAMLError as exc:  # reader errors: a character YAML does not accept
-        raise EvidenceError(f"invalid YAML/JSON: {short(str(exc))}") from None
+        raise RecordError(f"invalid YAML/JSON: {short(str(exc))}") from None
     except (ValueError, OverflowError, RecursionError) as exc:  # 2026-02-30, a huge int
-        raise EvidenceError(f"invalid YAML/JSON value: {short(str(exc))}") from None
+        raise RecordError(f"invalid YAML/JSON value: {short(str(exc))}") from None
     finally:
         loader.dispose()
 
@@ -400,27 +406,27 @@ def describe_record_errors(error: ValidationError) -> list[str]:
     return lines
 
 
-def record_from_text(text: str) -> EvidenceRecord:
-    """Parse and validate one record's text; raise EvidenceError with the reason (keys and
+def record_from_text(text: str) -> DrillRecord:
+    """Parse and validate one record's text; raise RecordError with the reason (keys and
     short excerpts, never the text itself)."""
     raw = load_yaml(text)
     if not isinstance(raw, dict):
-        raise EvidenceError("expected a mapping")
+        raise RecordError("expected a mapping")
     try:
-        return EvidenceRecord.model_validate(raw)
+        return DrillRecord.model_validate(raw)
     except ValidationError as exc:
-        raise EvidenceError("; ".join(describe_record_errors(exc))) from None
+        raise RecordError("; ".join(describe_record_errors(exc))) from None
     except (ValueError, TypeError, RecursionError) as exc:  # never expected: fail closed
-        raise EvidenceError(f"invalid record ({type(exc).__name__})") from None
+        raise RecordError(f"invalid record ({type(exc).__name__})") from None
 
 
-def _judged_or_none(text: str | None) -> EvidenceRecord | None:
+def _judged_or_none(text: str | None) -> DrillRecord | None:
     """The record a text holds, with only the fields the check judges, or None."""
     if text is None:
         return None
     try:
         record = record_from_text(text)
-    except EvidenceError:
+    except RecordError:
         return None
     return record.model_copy(update={"evidence": [], "performed_by": None, "notes": None})
 
