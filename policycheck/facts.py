@@ -74,6 +74,17 @@ class FetchContext:
 
 
 @dataclass(frozen=True)
+class Answered:
+    """What a fetch returns for a value an earlier call of the run already answered (the
+    region of a bucket in the ListBuckets answer that discovered it), instead of calling:
+    the evidence names that call's actions and time, not the fact's own."""
+
+    value: Any
+    actions: tuple[str, ...]
+    fetched_at: str
+
+
+@dataclass(frozen=True)
 class FactSpec:
     """How to read one fact."""
 

@@ -16,6 +16,7 @@ from policycheck.deadline import Deadline
 from policycheck.discovery import Discovery, DiscoveryFailed
 from policycheck.errors import InputError
 from policycheck.evidence import EVIDENCE, EvidenceStore
+from policycheck.facts import Memo
 from policycheck.fetching import ClientsFor, ProgressCallback, ServiceCaps
 from policycheck.judging import Job, Judged, anything_to_judge, judge
 from policycheck.locations import Reach, Unreachable, Where, open_locations
@@ -95,6 +96,7 @@ def run_audit(
         options.processes,
         options.progress,
         forget_clients,
+        memo=located.memo,
     )
     if not anything_to_judge(job):
         gaps = [Gap(environment=u.environment, reason=u.reason) for u in reach.uncovered]
@@ -135,7 +137,10 @@ class Located:
             if isinstance(connection, Connection):
                 location = (connection.account_id, connection.region)
                 self.connections.setdefault(location, connection)
-        self.discovery = Discovery()
+        #: The run's memo: discovery's listings leave there what their answers say of
+        #: the resources (a bucket's region), for the facts.
+        self.memo = Memo()
+        self.discovery = Discovery(self.memo)
 
     def resolve(self, group: str, where: Where) -> list[ResourceInstance]:
         """A group's resources in a location: names as written, patterns listed (one

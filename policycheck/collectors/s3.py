@@ -9,8 +9,8 @@ from botocore.exceptions import ClientError
 
 from policycheck.collectors.iam import account_principals_fact
 from policycheck.examples import Call
-from policycheck.facts import FactSpec, FetchContext
-from policycheck.resources import Listing, ListingScope, ResourceType
+from policycheck.facts import Answered, FactSpec, FetchContext
+from policycheck.resources import ListedRegions, Listing, ListingScope, ResourceType
 
 
 def _in_region(scope: ListingScope) -> dict[str, Any]:
@@ -37,6 +37,7 @@ S3_BUCKET = ResourceType(
         # most a page, which no test fleet fills.)
         page_size=10000,
         request=_in_region,
+        region="BucketRegion",
     ),
     example=(
         Call(
@@ -120,6 +121,13 @@ def region_of(location: str | None) -> str:
 
 
 def _region(ctx: FetchContext) -> Any:
+    """The region ListBuckets named for the bucket where the run's discovery listed it
+    there (no request: the evidence names ListAllMyBuckets); GetBucketLocation's otherwise
+    (the bucket named as written, or an answer without ``BucketRegion``, as moto's)."""
+    key = ListedRegions.key(S3_BUCKET.name, ctx.account_id, ctx.region, ctx.parent)
+    listed: ListedRegions | None = ctx.memo(key, lambda: None)
+    if listed is not None and ctx.name in listed.regions:
+        return Answered(listed.regions[ctx.name], (listed.action,), listed.listed_at)
     return region_of(
         ctx.client("s3").get_bucket_location(Bucket=ctx.name).get("LocationConstraint")
     )
