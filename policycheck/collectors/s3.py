@@ -171,6 +171,8 @@ LIFECYCLE = _bucket_fact(
     "NoSuchLifecycleConfiguration",
 )
 POLICY = _bucket_fact("s3_bucket.policy", "s3:GetBucketPolicy", _policy, "NoSuchBucketPolicy")
+# Its memo holds discovery's listing, read, never computed there: no lookup to share, so
+# not uses_memo (its buckets spread over processes like the others).
 REGION = _bucket_fact("s3_bucket.region", "s3:GetBucketLocation", _region)
 REPLICATION = _bucket_fact(
     "s3_bucket.replication",
