@@ -175,31 +175,38 @@ def _platform(moto: MotoServer, workspace: Workspace) -> None:
     workspace.edit(lambda d: d["resources"]["audit_bucket"].update(name="nn-aiconnectors-*-{env}"))
 
 
-def _run(moto: MotoServer, workspace: Workspace) -> dict[str, Any]:
-    result, report = audit(moto, workspace, "--env", "dev", "--checks", "s3-bucket-in-region")
+def _run(moto: MotoServer, workspace: Workspace, *args: str) -> dict[str, Any]:
+    result, report = audit(
+        moto, workspace, "--env", "dev", "--checks", "s3-bucket-in-region", *args
+    )
     assert report is not None, result.stderr
     return report
 
 
 @pytest.mark.parametrize(
-    ("aws_answer", "located_by", "get_bucket_location"),
-    [(True, "s3:ListAllMyBuckets", 0), (False, "s3:GetBucketLocation", len(BUCKETS))],
-    ids=["aws-answer", "moto-answer"],
+    ("aws_answer", "processes", "located_by", "get_bucket_location"),
+    [
+        (True, "1", "s3:ListAllMyBuckets", 0),
+        (True, "2", "s3:ListAllMyBuckets", 0),
+        (False, "1", "s3:GetBucketLocation", len(BUCKETS)),
+    ],
+    ids=["aws-answer", "aws-answer-two-processes", "moto-answer"],
 )
 def test_a_listed_bucket_costs_no_get_bucket_location(
     moto: MotoServer,
     workspace: Workspace,
     aws_answer: bool,
+    processes: str,
     located_by: str,
     get_bucket_location: int,
 ) -> None:
     """With AWS's answer, the run's one ListBuckets locates every bucket of the location
-    (the one named as written too); with moto's, which leaves BucketRegion out, each
-    bucket is asked for once."""
+    (the one named as written too), in forked fetching processes as well; with moto's,
+    which leaves BucketRegion out, each bucket is asked for once."""
     _platform(moto, workspace)
     if aws_answer:
         moto.faults.add(Fault("ListBuckets", "", 200, answer=_list_buckets_answer(BUCKETS, REGION)))
-    report = _run(moto, workspace)
+    report = _run(moto, workspace, "--processes", processes)
     assert moto.faults.requests["ListBuckets"] == 1
     assert moto.faults.requests["GetBucketLocation"] == get_bucket_location
     results = report["results"]
