@@ -110,8 +110,7 @@ class Discovery:
         regions_key: tuple[str, ...],
     ) -> list[str] | DiscoveryFailed:
         """The names listed, or why not; the regions the answer named kept in the memo
-        under ``regions_key`` (a fact that looked there first keeps its empty answer:
-        requests, never a wrong value)."""
+        under ``regions_key``."""
         listed_at = datetime.now(UTC).isoformat()
         listed = _listed(client, listing, scope)
         if isinstance(listed, DiscoveryFailed):

@@ -56,6 +56,13 @@ class Memo:
         result: T = entry.result()
         return result
 
+    def known(self, key: Hashable) -> Any:
+        """What is already computed under ``key``, None if nothing is: never computes or
+        waits, so a reader shares no lookup with anyone."""
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry.result() if entry is not None and entry.done() else None
+
 
 @dataclass(frozen=True)
 class FetchContext:
@@ -71,6 +78,9 @@ class FetchContext:
     deps: Mapping[str, Any] = field(default_factory=dict)
     #: memo(key, compute): shared, once-per-run answers (see Memo).
     memo: Callable[[Hashable, Callable[[], Any]], Any] = field(default_factory=lambda: Memo().get)
+    #: known(key): what the run's memo already holds (discovery's ListedRegions), or None;
+    #: a read only, so not ``uses_memo``.
+    known: Callable[[Hashable], Any] = field(default_factory=lambda: Memo().known)
 
 
 @dataclass(frozen=True)

@@ -416,6 +416,7 @@ class Fetcher:
             client=self.clients_for(key.location),
             deps={name: outcome.value for name, outcome in dependencies.items()},
             memo=self.memo.get,
+            known=self.memo.known,
         )
         lane = (key.account_id, key.region, service_of(request.spec))
         future = self._throttle.submit(lane, partial(read_fact, request.spec, context))

@@ -3,7 +3,7 @@ name in another region is not the platform's (bucket names are global). The regi
 from the ListBuckets answer that discovered the bucket where it names one (AWS's
 ``BucketRegion``), with no request of its own; from GetBucketLocation otherwise."""
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -33,20 +33,21 @@ def aws() -> Iterator[None]:
         yield
 
 
-def _read(name: str, client: object = None, memo: Callable[..., Any] | None = None) -> FactOutcome:
+def _read(name: str, client: object = None, memo: Memo | None = None) -> FactOutcome:
     def clients(service: str) -> object:
         return client or boto3.client(service, region_name=REGION)
 
-    context = FetchContext(name, ACCOUNT, REGION, "", clients, memo=memo or Memo().get)
+    memo = memo or Memo()
+    context = FetchContext(name, ACCOUNT, REGION, "", clients, memo=memo.get, known=memo.known)
     return read_fact(load_registry().facts["s3_bucket.region"], context)
 
 
-def _listed(regions: dict[str, str]) -> Callable[..., Any]:
+def _listed(regions: dict[str, str]) -> Memo:
     """A run's memo after discovery listed the location's buckets with these regions."""
     memo = Memo()
     answer = ListedRegions(regions, "s3:ListAllMyBuckets", LISTED_AT)
     memo.get(ListedRegions.key(S3_BUCKET.name, ACCOUNT, REGION), lambda: answer)
-    return memo.get
+    return memo
 
 
 class NoCalls:
@@ -139,7 +140,7 @@ def test_discovery_keeps_the_regions_list_buckets_named() -> None:
     with Stubber(s3) as stub:
         stub.add_response("list_buckets", page, {"BucketRegion": REGION, "MaxBuckets": 10000})
         names = Discovery(memo).names((ACCOUNT, REGION), lambda _: s3, S3_BUCKET, "logs-*")
-    listed = memo.get(ListedRegions.key(S3_BUCKET.name, ACCOUNT, REGION), lambda: None)
+    listed = memo.known(ListedRegions.key(S3_BUCKET.name, ACCOUNT, REGION))
     assert names == ["logs-a", "logs-b"]
     assert listed.regions == {"logs-a": REGION} and listed.action == "s3:ListAllMyBuckets"
 

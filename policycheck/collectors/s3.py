@@ -121,11 +121,12 @@ def region_of(location: str | None) -> str:
 
 
 def _region(ctx: FetchContext) -> Any:
-    """The region ListBuckets named for the bucket where the run's discovery listed it
-    there (no request: the evidence names ListAllMyBuckets); GetBucketLocation's otherwise
-    (the bucket named as written, or an answer without ``BucketRegion``, as moto's)."""
+    """The region the run's ListBuckets answer named for the bucket, where discovery
+    listed its location (no request: the evidence names ListAllMyBuckets);
+    GetBucketLocation's otherwise (no listing there, a bucket it did not list, or an
+    answer without ``BucketRegion``, as moto's)."""
     key = ListedRegions.key(S3_BUCKET.name, ctx.account_id, ctx.region, ctx.parent)
-    listed: ListedRegions | None = ctx.memo(key, lambda: None)
+    listed: ListedRegions | None = ctx.known(key)
     if listed is not None and ctx.name in listed.regions:
         return Answered(listed.regions[ctx.name], (listed.action,), listed.listed_at)
     return region_of(
@@ -171,8 +172,6 @@ LIFECYCLE = _bucket_fact(
     "NoSuchLifecycleConfiguration",
 )
 POLICY = _bucket_fact("s3_bucket.policy", "s3:GetBucketPolicy", _policy, "NoSuchBucketPolicy")
-# Its memo holds discovery's listing, read, never computed there: no lookup to share, so
-# not uses_memo (its buckets spread over processes like the others).
 REGION = _bucket_fact("s3_bucket.region", "s3:GetBucketLocation", _region)
 REPLICATION = _bucket_fact(
     "s3_bucket.replication",
