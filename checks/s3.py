@@ -588,8 +588,9 @@ def cross_region_replication(facts: Facts, params: NoParams) -> Verdict:
 
 @check(
     id="s3-bucket-in-region",
-    passes="the bucket is in the environment's region (a bucket of the same name elsewhere "
-    "is not the platform's)",
+    passes="the bucket is in the environment's region, as the ListBuckets answer that listed "
+    "it (`BucketRegion`) or else GetBucketLocation names it (a bucket of the same name "
+    "elsewhere is not the platform's)",
     examples=Examples(
         deviation=Deviation(
             "the bucket was created in another region",
@@ -611,8 +612,9 @@ def cross_region_replication(facts: Facts, params: NoParams) -> Verdict:
     ),
 )
 def bucket_in_region(facts: Facts, params: NoParams) -> Verdict:
-    """GetBucketLocation names the environment's region ("All resources reside in
-    eu-central-1"); us-east-1's empty answer and the legacy ``EU`` are read as regions."""
+    """The bucket's region is the environment's ("All resources reside in eu-central-1"):
+    ``BucketRegion`` of the run's ListBuckets answer where it listed the bucket, else
+    GetBucketLocation's, us-east-1's empty answer and the legacy ``EU`` read as regions."""
     expected = facts[RESOURCE]["region"]
     region = facts["s3_bucket.region"]
     return judge(

@@ -24,6 +24,7 @@ S3_GET_OPERATIONS = {
     "publicAccessBlock": "GetPublicAccessBlock",
     "lifecycle": "GetBucketLifecycleConfiguration",
     "policy": "GetBucketPolicy",
+    "location": "GetBucketLocation",
 }
 
 
@@ -37,6 +38,8 @@ def operation_of(environ: dict[str, Any]) -> str:
         for key, operation in S3_GET_OPERATIONS.items():
             if key in query:
                 return operation
+        if environ.get("PATH_INFO") == "/":  # S3's service root: no bucket in the path
+            return "ListBuckets"
     if environ.get("REQUEST_METHOD") == "POST" and "uploads" in query:
         return "CreateMultipartUpload"
     if "Action" in query:

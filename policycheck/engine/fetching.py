@@ -19,6 +19,7 @@ from policycheck.deadline import NO_DEADLINE, Deadline
 from policycheck.engine.pool import DaemonPool
 from policycheck.errors import aws_error, storable_text
 from policycheck.plugin.facts import (
+    Answered,
     AwsError,
     FactOutcome,
     FactSpec,
@@ -145,7 +146,11 @@ def _classified(spec: FactSpec, context: FetchContext, fetched_at: str) -> FactO
         return FactOutcome(spec, error=error, fetched_at=fetched_at)
 
     try:
-        value = jsonable(spec.fetch(context))
+        answer = spec.fetch(context)
+        if isinstance(answer, Answered):  # the evidence names the call that answered
+            spec, fetched_at = replace(spec, actions=answer.actions), answer.fetched_at
+            answer = answer.value
+        value = jsonable(answer)
     except ClientError as exc:
         code, message = aws_error(exc)
         if code in spec.absent_codes:
@@ -411,6 +416,7 @@ class Fetcher:
             client=self.clients_for(key.location),
             deps={name: outcome.value for name, outcome in dependencies.items()},
             memo=self.memo.get,
+            known=self.memo.known,
         )
         lane = (key.account_id, key.region, service_of(request.spec))
         future = self._throttle.submit(lane, partial(read_fact, request.spec, context))

@@ -26,6 +26,7 @@ from policycheck.engine.planning import (
 from policycheck.engine.pool import concurrently
 from policycheck.errors import InputError
 from policycheck.git import checkout_of
+from policycheck.plugin.facts import Memo
 from policycheck.plugin.resources import ResourceType
 from policycheck.policy.bindings import ResourceInstance
 from policycheck.policy.controls import Catalog
@@ -95,6 +96,7 @@ def run_audit(
         processes=options.processes,
         progress=options.progress,
         forget_clients=forget_clients,
+        memo=located.memo,
     )
     if not anything_to_judge(job):
         gaps = [Gap(environment=u.environment, reason=u.reason) for u in reach.uncovered]
@@ -139,7 +141,10 @@ class Located:
             if isinstance(connection, Connection):
                 location = (connection.account_id, connection.region)
                 self.connections.setdefault(location, connection)
-        self.discovery = Discovery()
+        #: The run's memo: discovery's listings leave there what their answers say of
+        #: the resources (a bucket's region), for the facts.
+        self.memo = Memo()
+        self.discovery = Discovery(self.memo)
 
     def resolve(self, group: str, where: Where) -> list[ResourceInstance]:
         """A group's resources in a location: names as written, patterns listed (one

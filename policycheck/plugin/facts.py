@@ -56,6 +56,13 @@ class Memo:
         result: T = entry.result()
         return result
 
+    def known(self, key: Hashable) -> Any:
+        """What is already computed under ``key``, None if nothing is: never computes or
+        waits, so a reader shares no lookup with anyone."""
+        with self._lock:
+            entry = self._entries.get(key)
+        return entry.result() if entry is not None and entry.done() else None
+
 
 @dataclass(frozen=True)
 class FetchContext:
@@ -71,6 +78,20 @@ class FetchContext:
     deps: Mapping[str, Any] = field(default_factory=dict)
     #: memo(key, compute): shared, once-per-run answers (see Memo).
     memo: Callable[[Hashable, Callable[[], Any]], Any] = field(default_factory=lambda: Memo().get)
+    #: known(key): what the run's memo already holds (discovery's ListedRegions), or None;
+    #: a read only, so not ``uses_memo``.
+    known: Callable[[Hashable], Any] = field(default_factory=lambda: Memo().known)
+
+
+@dataclass(frozen=True)
+class Answered:
+    """What a fetch returns for a value an earlier call of the run already answered (the
+    region of a bucket in the ListBuckets answer that discovered it), instead of calling:
+    the evidence names that call's actions and time, not the fact's own."""
+
+    value: Any
+    actions: tuple[str, ...]
+    fetched_at: str
 
 
 @dataclass(frozen=True)

@@ -39,6 +39,10 @@ class Listing:
     request: Callable[[ListingScope], Mapping[str, Any]] = field(default=lambda scope: {})
     #: One listing per literal prefix of the pattern instead of one per location.
     by_prefix: bool = False
+    #: The key of an item that names the region its resource is in (ListBuckets'
+    #: ``BucketRegion``): discovery keeps what the answer says (see ListedRegions; of a
+    #: type listed by prefix, the location's first listing).
+    region: str | None = None
 
     def name_of(self, item: Any) -> str:
         if self.name is None:
@@ -46,6 +50,30 @@ class Listing:
         if self.name == "arn":
             return str(item).rsplit("/", 1)[-1]
         return str(item[self.name])
+
+    def region_of(self, item: Any) -> str | None:
+        """The region the item names, None where the answer does not say (moto's
+        ListBuckets leaves ``BucketRegion`` out; the request's region filter says nothing
+        about an item)."""
+        value = item.get(self.region) if self.region and isinstance(item, dict) else None
+        return value if isinstance(value, str) and value else None
+
+
+@dataclass(frozen=True)
+class ListedRegions:
+    """The regions one listing's answer named (``Listing.region``), by resource name, with
+    the listing's action and when it was made. Discovery keeps it in the run's memo under
+    ``key``, so that a fact of a listed resource reads its region there, with no request
+    of its own."""
+
+    regions: Mapping[str, str]
+    action: str
+    listed_at: str
+
+    @staticmethod
+    def key(resource_type: str, account_id: str, region: str, parent: str = "") -> tuple[str, ...]:
+        """The memo key of a type's listing in one location (and parent)."""
+        return ("listed-regions", resource_type, account_id, region, parent)
 
 
 @dataclass(frozen=True)

@@ -86,7 +86,6 @@ def test_discover_proposes_env_patterns_to_confirm(
         "DescribeRepositories",
         "ListClusters",
         "ListServices",
-        "GET /",
     }, called
     proposal = yaml.safe_load(result.stdout)
     assert sorted(proposal["environments"]) == ["dev", "prod"]

@@ -8,8 +8,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from policycheck.plugin.examples import Call
-from policycheck.plugin.facts import FactSpec, FetchContext
-from policycheck.plugin.resources import Listing, ListingScope, ResourceType
+from policycheck.plugin.facts import Answered, FactSpec, FetchContext
+from policycheck.plugin.resources import ListedRegions, Listing, ListingScope, ResourceType
 from policycheck.sources.aws.iam import account_principals_fact
 
 
@@ -37,6 +37,7 @@ S3_BUCKET = ResourceType(
         # most a page, which no test fleet fills.)
         page_size=10000,
         request=_in_region,
+        region="BucketRegion",
     ),
     example=(
         Call(
@@ -120,6 +121,14 @@ def region_of(location: str | None) -> str:
 
 
 def _region(ctx: FetchContext) -> Any:
+    """The region the run's ListBuckets answer named for the bucket, where discovery
+    listed its location (no request: the evidence names ListAllMyBuckets);
+    GetBucketLocation's otherwise (no listing there, a bucket it did not list, or an
+    answer without ``BucketRegion``, as moto's)."""
+    key = ListedRegions.key(S3_BUCKET.name, ctx.account_id, ctx.region, ctx.parent)
+    listed: ListedRegions | None = ctx.known(key)
+    if listed is not None and ctx.name in listed.regions:
+        return Answered(listed.regions[ctx.name], (listed.action,), listed.listed_at)
     return region_of(
         ctx.client("s3").get_bucket_location(Bucket=ctx.name).get("LocationConstraint")
     )
