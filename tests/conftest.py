@@ -24,6 +24,23 @@ REPO = Path(__file__).resolve().parent.parent
 POLICY_PATH = REPO / "policy.yaml"
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """How `make test` (``-n auto --dist loadgroup --no-loadscope-reorder``) spreads the
+    tests over its workers: by group, a group's tests all on one worker, so that a
+    module-scoped set-up (a demo run, a seeded world, a Terraform apply) is built once.
+    A module's tests are one group unless they name their own with ``xdist_group`` (a
+    module with a long shared set-up splits its tests by what they share). The named
+    groups are the long ones: they are collected, and so handed out, first, so that
+    none of them is the last to start and ends the run alone. Without ``-n`` the order
+    of the modules is all this changes."""
+    named = {item.nodeid for item in items if item.get_closest_marker("xdist_group")}
+    for item in items:
+        if item.nodeid not in named:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=lambda item: item.nodeid not in named)
+
+
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
     """Nothing in the tests can reach AWS: dummy credentials, no profile."""
