@@ -43,7 +43,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing in the tests can reach AWS: dummy credentials, no profile."""
+    without_real_aws(monkeypatch)
+
+
+def without_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing in the tests can reach AWS: dummy credentials, no profile (for each test;
+    a module-scoped set-up, which comes before, calls it in a MonkeyPatch.context())."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
