@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import yaml
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from policycheck.report import Report
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 POLICY_PATH = REPO / "policy.yaml"
 
 
@@ -72,6 +73,24 @@ def catalog() -> Catalog:
 class MotoServer:
     url: str
     faults: FaultInjector
+    #: What the server holds, named by whoever made it with ``holding`` (None: unknown).
+    holds: tuple[str, Any] | None = None
+
+    def empty(self) -> None:
+        """No faults, no resources (and nothing known to be held)."""
+        self.faults.clear()
+        reset(self.url)
+        self.holds = None
+
+    def holding(self, name: str, make: Callable[[], T]) -> T:
+        """The server holding what ``make`` puts in it (and returns), without faults:
+        made after emptying the server, unless it still holds it from an earlier test
+        (tests that only read an account share it while no one empties the server)."""
+        if self.holds is None or self.holds[0] != name:
+            self.empty()
+            self.holds = (name, make())
+        self.faults.clear()
+        return self.holds[1]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
@@ -84,8 +103,7 @@ def _moto_server() -> Iterator[MotoServer]:
 @pytest.fixture
 def moto(_moto_server: MotoServer) -> MotoServer:
     """A moto server on loopback, empty and without faults at the start of each test."""
-    _moto_server.faults.clear()
-    reset(_moto_server.url)
+    _moto_server.empty()
     return _moto_server
 
 
@@ -240,8 +258,7 @@ def recorded_full_run(
             {"check": "s3-cross-region-replication", "resources": ["audit_bucket"]}
         )
     )
-    _moto_server.faults.clear()
-    reset(_moto_server.url)
+    _moto_server.empty()
     policy = space.policy
     catalog = load_catalog(space.directory / "controls")
     seed(policy, _moto_server.url)
@@ -259,7 +276,7 @@ def recorded_full_run(
         select(policy, catalog),
         RunOptions(endpoint_url=_moto_server.url, session_factory=lambda region: session),
     )
-    reset(_moto_server.url)
+    _moto_server.empty()
     return RecordedRun(report, calls)
 
 

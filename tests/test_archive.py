@@ -19,7 +19,6 @@ from conftest import REPO, MotoServer, Workspace, _workspace, audit, run_cli, wi
 from faults import Fault
 from policycheck.archive import ArchiveLocation, archive, archived_sources, retain_until
 from policycheck.demo.seeding import seed
-from policycheck.demo.server import reset
 from policycheck.errors import InputError
 from policycheck.iampolicy import ARCHIVE_BUCKET_ACTIONS, ARCHIVE_OBJECT_ACTIONS
 from policycheck.render import CHECKSUMS, FORMATS
@@ -55,15 +54,14 @@ def dev_report_set(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFa
     """A report set of dev, as a nightly run writes it (a live run, against moto), made
     once for the module; the server is emptied again after it."""
     workspace = _workspace(tmp_path_factory.mktemp("nightly"))
-    _moto_server.faults.clear()
-    reset(_moto_server.url)
+    _moto_server.empty()
     with pytest.MonkeyPatch.context() as monkeypatch:
         without_real_aws(monkeypatch)
         seed(workspace.policy, _moto_server.url, environments=["dev"])
         out = workspace.directory / "reports"
         result, _ = audit(_moto_server, workspace, "--env", "dev", out=out)
     assert result.returncode == 0, result.stderr
-    reset(_moto_server.url)
+    _moto_server.empty()
     return out
 
 

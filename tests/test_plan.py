@@ -26,7 +26,6 @@ from planbuilder import (
 from policycheck.cli import main
 from policycheck.controls import Catalog, load_catalog
 from policycheck.demo.seeding import Deviation, demo_session, seed, seed_repository
-from policycheck.demo.server import reset
 from policycheck.errors import InputError
 from policycheck.paths import controls_dir_for
 from policycheck.planning import select
@@ -232,8 +231,7 @@ def live_policy(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFacto
     (directory / "policy.yaml").write_text(text)
     (directory / "evidence").mkdir()
     policy = load_policy(directory / "policy.yaml")
-    _moto_server.faults.clear()
-    reset(_moto_server.url)
+    _moto_server.empty()
     deviations = tuple(Deviation("dev", c, n) for c, n in CHOSEN.items())
     seed(policy, _moto_server.url, environments=["dev"], deviations=deviations)
     return policy

@@ -17,7 +17,6 @@ from conftest import (
     without_real_aws,
 )
 from policycheck.demo.seeding import Deviation, seed
-from policycheck.demo.server import reset
 from policycheck.errors import InputError
 from policycheck.gating import exit_code
 from policycheck.policy import load_policy
@@ -217,8 +216,7 @@ def waived_run(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactor
             ticket="SEC-9",
         ),  # stale: versioning passes
     )
-    _moto_server.faults.clear()
-    reset(_moto_server.url)
+    _moto_server.empty()
     out = workspace.directory / "out"
     with pytest.MonkeyPatch.context() as monkeypatch:
         without_real_aws(monkeypatch)
@@ -235,7 +233,7 @@ def waived_run(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactor
         gated = audit(
             _moto_server, workspace, "--min-severity", "critical", out=out.with_name("gated")
         )[0]
-    reset(_moto_server.url)
+    _moto_server.empty()
     assert report is not None, result.stderr
     return WaivedRun(result, report, out, only_dev, gated)
 

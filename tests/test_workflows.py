@@ -49,7 +49,6 @@ import yaml
 from conftest import REPO, MotoServer
 from planbuilder import deviated, platform_plan
 from policycheck.demo.seeding import GIT_IDENTITY, Deviation, seed
-from policycheck.demo.server import reset
 from policycheck.generated import DOC_PAGES
 from policycheck.policy import load_policy
 
@@ -1130,8 +1129,7 @@ class World:
         """Seed moto: compliant but for ``deviations`` (only when it holds something else)."""
         if self.state == deviations:
             return
-        self.moto.faults.clear()
-        reset(self.moto.url)
+        self.moto.empty()
         scratch = self.root / f"seed-{len(list(self.root.glob('seed-*')))}"
         scratch.mkdir()
         shutil.copy(REPO / "policy.yaml", scratch)
