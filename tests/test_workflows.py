@@ -64,8 +64,8 @@ PROD_DEVIATION = Deviation("prod", "s3-versioning-enabled", "nn-aiconnectors-aud
 
 #: The runs against the simulated account are long: two groups of them, each on one xdist
 #: worker (tests/conftest.py), that two workers run side by side (each builds the world).
-NIGHTLY = pytest.mark.xdist_group("workflows-nightly")
-ADOPTER = pytest.mark.xdist_group("workflows-adopter")
+NIGHTLY_RUNS = pytest.mark.xdist_group("workflows-nightly")
+ADOPTER_RUNS = pytest.mark.xdist_group("workflows-adopter")
 
 
 def role(environment: str) -> str:
@@ -1523,7 +1523,7 @@ jobs:
 # --- Runs -------------------------------------------------------------------------------------
 
 
-@ADOPTER
+@ADOPTER_RUNS
 def test_adopter_gets_a_nightly_audit_from_the_readme_workflow(
     world: World, tmp_path: Path
 ) -> None:
@@ -1569,7 +1569,7 @@ def test_adopter_gets_a_nightly_audit_from_the_readme_workflow(
     assert_installed_from_the_lock(gh, {tmp_path / "_actions" / POLICYCHECK / world.sha})
 
 
-@ADOPTER
+@ADOPTER_RUNS
 def test_drill_evidence_needs_the_full_history(world: World, tmp_path: Path) -> None:
     """In dev the drills are judged: with fetch-depth 1 the checkout is shallow, deleted
     records cannot be seen, the drill results are errors and the job is red; with the
@@ -1598,7 +1598,7 @@ def test_drill_evidence_needs_the_full_history(world: World, tmp_path: Path) -> 
     assert "shallow clone" in json.dumps(drills)
 
 
-@NIGHTLY
+@NIGHTLY_RUNS
 def test_ci_installs_the_action_and_runs_it(world: World, tmp_path: Path) -> None:
     gh = world.github(tmp_path, repository=POLICYCHECK)
     job = gh.run("ci.yml", jobs=["action"]).job("action")
@@ -1607,7 +1607,7 @@ def test_ci_installs_the_action_and_runs_it(world: World, tmp_path: Path) -> Non
     assert_installed_from_the_lock(gh, {job.workspace})
 
 
-@ADOPTER
+@ADOPTER_RUNS
 def test_release_gate_from_the_policy(world: World, tmp_path: Path) -> None:
     """The reusable gate, called by an adopter: its matrix comes from the policy, it runs
     the action checked out at the workflow's own commit, and passes a compliant prod."""
@@ -1641,7 +1641,7 @@ def test_release_gate_from_the_policy(world: World, tmp_path: Path) -> None:
     assert unknown.jobs["gate"] == []  # skipped
 
 
-@NIGHTLY
+@NIGHTLY_RUNS
 def test_nightly_merge_fails_when_an_environment_left_no_report(
     world: World, tmp_path: Path
 ) -> None:
@@ -1669,7 +1669,7 @@ def test_nightly_merge_fails_when_an_environment_left_no_report(
     assert run.conclusion == "failure"
 
 
-@NIGHTLY
+@NIGHTLY_RUNS
 def test_nightly_two_nights(world: World, tmp_path: Path) -> None:
     """Night 1: the matrix comes from the policy, each environment is audited in its region
     and uploads its report and SARIF, the merge passes with nothing to compare. Night 2 a
@@ -1736,7 +1736,7 @@ def test_nightly_two_nights(world: World, tmp_path: Path) -> None:
     assert second.conclusion == "failure"
 
 
-@ADOPTER
+@ADOPTER_RUNS
 def test_failing_fleet_reports_then_fails(world: World, tmp_path: Path) -> None:
     """A failure in prod: the action writes the reports, the summary and the outputs, tries
     the SARIF upload (code scanning not available: a notice, not a failure), and its last
@@ -1786,7 +1786,7 @@ def test_failing_fleet_reports_then_fails(world: World, tmp_path: Path) -> None:
     assert job.step("Code scanning not available").outcome == "skipped"
 
 
-@ADOPTER
+@ADOPTER_RUNS
 def test_release_gate_blocks_a_failing_prod(world: World, tmp_path: Path) -> None:
     world.fleet(PROD_DEVIATION)
     gh = world.github(tmp_path, environments={"prod": {"POLICYCHECK_ROLE_ARN": role("prod")}})
@@ -1799,7 +1799,7 @@ def test_release_gate_blocks_a_failing_prod(world: World, tmp_path: Path) -> Non
     assert (run.artifacts / "release-gate-prod" / "report.json").is_file()  # uploaded anyway
 
 
-@NIGHTLY
+@NIGHTLY_RUNS
 def test_a_broken_shell_line_fails(world: World, tmp_path: Path) -> None:
     """The runs above prove the scripts work because a broken one fails: an unclosed quote
     in the nightly's first job."""
@@ -1855,7 +1855,7 @@ if service != "iam" or options:
 """
 
 
-@NIGHTLY
+@NIGHTLY_RUNS
 def test_readme_role_commands_run(world: World, tmp_path: Path) -> None:
     """The README's commands that create the role run as written, where policy.yaml is:
     policycheck writes the trust and permissions policies, and stand-ins for the aws and gh
@@ -1933,7 +1933,7 @@ with open({str(tmp_path / "variables.json")!r}, "a") as out:
             assert "${{ vars.POLICYCHECK_ROLE_ARN }}" in workflow
 
 
-@NIGHTLY
+@NIGHTLY_RUNS
 def test_first_night_with_a_failure_is_red(world: World, tmp_path: Path) -> None:
     """Without a previous night to compare with, a night with a failure is judged on its
     own: red, so that it never becomes the baseline unnoticed."""
@@ -1983,7 +1983,7 @@ def _terraform(gh: GitHub, plan: dict[str, Any]) -> Path:
     return log
 
 
-@ADOPTER
+@ADOPTER_RUNS
 @pytest.mark.parametrize("breaks", [False, True])
 def test_the_readme_plan_gate_runs_before_apply(world: World, tmp_path: Path, breaks: bool) -> None:
     """The README's infra-apply job: terraform plan, show -json, the action judges the plan
@@ -2026,7 +2026,7 @@ def test_the_readme_plan_gate_runs_before_apply(world: World, tmp_path: Path, br
         assert job.summary.startswith("## policycheck: PASS on the plan")
 
 
-@ADOPTER
+@ADOPTER_RUNS
 def test_release_gate_judges_a_plan_artifact(world: World, tmp_path: Path) -> None:
     """release-gate.yml with plan-artifact: the plans the caller uploaded are judged
     instead of the live account (no role assumed); a plan that breaks a control fails the
