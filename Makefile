@@ -46,8 +46,10 @@ $(SARIF_MULTITOOL): $(SARIF_MULTITOOL_DIR)/package-lock.json
 	chmod u+x $(SARIF_MULTITOOL)
 	touch $(SARIF_MULTITOOL)
 
+# Two workers; each group of tests on one worker, the groups handed out in the order
+# tests/conftest.py collects them (the long, named groups first).
 test: $(STAMP) $(SARIF_MULTITOOL)
-	$(BIN)/python -m pytest -q -n auto --dist loadgroup
+	$(BIN)/python -m pytest -q -n auto --dist loadgroup --no-loadscope-reorder
 
 lint: $(STAMP) lock-check
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 import yaml
@@ -21,12 +21,35 @@ if TYPE_CHECKING:
     from policycheck.report.model import Report
 
 REPO = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 POLICY_PATH = REPO / "policy.yaml"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """How `make test` (``-n auto --dist loadgroup --no-loadscope-reorder``) spreads the
+    tests over its workers: by group, a group's tests all on one worker, so that a
+    module-scoped set-up (a demo run, a seeded world, a Terraform apply) is built once.
+    A module's tests are one group unless they name their own with ``xdist_group`` (a
+    module with a long shared set-up splits its tests by what they share). The named
+    groups are the long ones: they are collected, and so handed out, first, so that
+    none of them is the last to start and ends the run alone. Without ``-n`` the order
+    of the modules is all this changes."""
+    named = {item.nodeid for item in items if item.get_closest_marker("xdist_group")}
+    for item in items:
+        if item.nodeid not in named:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
+    items.sort(key=lambda item: item.nodeid not in named)
 
 
 @pytest.fixture(autouse=True)
 def _no_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Nothing in the tests can reach AWS: dummy credentials, no profile."""
+    without_real_aws(monkeypatch)
+
+
+def without_real_aws(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Nothing in the tests can reach AWS: dummy credentials, no profile (for each test;
+    a module-scoped set-up, which comes before, calls it in a MonkeyPatch.context())."""
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -50,6 +73,24 @@ def catalog() -> Catalog:
 class MotoServer:
     url: str
     faults: FaultInjector
+    #: What the server holds, named by whoever made it with ``holding`` (None: unknown).
+    holds: tuple[str, Any] | None = None
+
+    def empty(self) -> None:
+        """No faults, no resources (and nothing known to be held)."""
+        self.faults.clear()
+        reset(self.url)
+        self.holds = None
+
+    def holding(self, name: str, make: Callable[[], T]) -> T:
+        """The server holding what ``make`` puts in it (and returns), without faults:
+        made after emptying the server, unless it still holds it from an earlier test
+        (tests that only read an account share it while no one empties the server)."""
+        if self.holds is None or self.holds[0] != name:
+            self.empty()
+            self.holds = (name, make())
+        self.faults.clear()
+        return self.holds[1]  # type: ignore[no-any-return]
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +103,7 @@ def _moto_server() -> Iterator[MotoServer]:
 @pytest.fixture
 def moto(_moto_server: MotoServer) -> MotoServer:
     """A moto server on loopback, empty and without faults at the start of each test."""
-    _moto_server.faults.clear()
-    reset(_moto_server.url)
+    _moto_server.empty()
     return _moto_server
 
 
@@ -218,8 +258,7 @@ def recorded_full_run(
             {"check": "s3-cross-region-replication", "resources": ["audit_bucket"]}
         )
     )
-    _moto_server.faults.clear()
-    reset(_moto_server.url)
+    _moto_server.empty()
     policy = space.policy
     catalog = load_catalog(space.directory / "controls")
     seed(policy, _moto_server.url)
@@ -237,7 +276,7 @@ def recorded_full_run(
         select(policy, catalog),
         RunOptions(endpoint_url=_moto_server.url, session_factory=lambda region: session),
     )
-    reset(_moto_server.url)
+    _moto_server.empty()
     return RecordedRun(report, calls)
 
 

@@ -2,13 +2,14 @@
 
 import json
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 
 import boto3
 import jsonschema
 import pytest
 
-from conftest import MotoServer, Workspace, audit, run_cli
+from conftest import MotoServer, Workspace, _workspace, audit, run_cli
 from policycheck.demo.seeding import Deviation, commit_record, seed
 from policycheck.generate.schemas import schema_path
 from policycheck.paths import controls_dir_for
@@ -34,8 +35,27 @@ def _results(report: dict, status: str) -> dict[tuple[str, str, str], dict]:
     }
 
 
-def test_compliant_account_passes_everything(moto: MotoServer, workspace: Workspace) -> None:
-    seed(workspace.policy, moto.url)
+@pytest.fixture
+def compliant_account(
+    _moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> tuple[MotoServer, Workspace]:
+    """The moto server seeded compliant, without faults, for a test that only reads it,
+    and a workspace of the test's own (its output) with the seeded policy and drill
+    evidence: seeded once for consecutive such tests."""
+
+    def seeded() -> Workspace:
+        space = _workspace(tmp_path_factory.mktemp("compliant"))
+        seed(space.policy, _moto_server.url)
+        return space
+
+    space = _moto_server.holding("test_e2e: compliant", seeded)
+    return _moto_server, replace(space, directory=tmp_path)
+
+
+def test_compliant_account_passes_everything(
+    compliant_account: tuple[MotoServer, Workspace],
+) -> None:
+    moto, workspace = compliant_account
     result, report = audit(moto, workspace, subprocess_=True)  # the CLI as a process
     assert result.returncode == 0, result.stdout + result.stderr
     assert set(_statuses(report).values()) == {"pass"}
@@ -222,9 +242,9 @@ def test_drills_table(moto: MotoServer, workspace: Workspace) -> None:
 
 
 def test_access_denied_is_an_error_for_that_fact_only(
-    moto: MotoServer, workspace: Workspace
+    compliant_account: tuple[MotoServer, Workspace],
 ) -> None:
-    seed(workspace.policy, moto.url)
+    moto, workspace = compliant_account
     moto.faults.add(Fault("GetBucketPolicy", "AccessDenied", 403))
     result, report = audit(moto, workspace)
     assert result.returncode == 3, result.stdout + result.stderr
@@ -244,9 +264,9 @@ def test_access_denied_is_an_error_for_that_fact_only(
 
 
 def test_denied_iam_read_errors_every_isolation_result(
-    moto: MotoServer, workspace: Workspace
+    compliant_account: tuple[MotoServer, Workspace],
 ) -> None:
-    seed(workspace.policy, moto.url)
+    moto, workspace = compliant_account
     moto.faults.add(Fault("ListRolePolicies", "AccessDenied", 403))
     result, report = audit(moto, workspace, "--env", "dev")
     assert result.returncode == 3
@@ -255,8 +275,8 @@ def test_denied_iam_read_errors_every_isolation_result(
     assert len(errors) == 4
 
 
-def test_throttling_is_retried_through(moto: MotoServer, workspace: Workspace) -> None:
-    seed(workspace.policy, moto.url)
+def test_throttling_is_retried_through(compliant_account: tuple[MotoServer, Workspace]) -> None:
+    moto, workspace = compliant_account
     moto.faults.add(Fault("GetBucketVersioning", "SlowDown", 503, times=1))
     moto.faults.add(Fault("DescribeTimeToLive", "ThrottlingException", 400, times=1))
     result, report = audit(moto, workspace)
@@ -268,8 +288,8 @@ def test_throttling_is_retried_through(moto: MotoServer, workspace: Workspace) -
     assert moto.faults.requests["DescribeTimeToLive"] == 8 + 1
 
 
-def test_exhausted_throttling_is_an_error(moto: MotoServer, workspace: Workspace) -> None:
-    seed(workspace.policy, moto.url)
+def test_exhausted_throttling_is_an_error(compliant_account: tuple[MotoServer, Workspace]) -> None:
+    moto, workspace = compliant_account
     moto.faults.add(
         Fault(
             "GetBucketVersioning",
@@ -342,8 +362,10 @@ def test_empty_account_fails_closed(moto: MotoServer, workspace: Workspace) -> N
     assert all("does not exist" in r["message"] for r in drills)
 
 
-def test_aws_endpoint_url_environment_variable(moto: MotoServer, workspace: Workspace) -> None:
-    seed(workspace.policy, moto.url)
+def test_aws_endpoint_url_environment_variable(
+    compliant_account: tuple[MotoServer, Workspace],
+) -> None:
+    moto, workspace = compliant_account
     result = run_cli(
         "run",
         "--policy",
@@ -357,8 +379,8 @@ def test_aws_endpoint_url_environment_variable(moto: MotoServer, workspace: Work
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_controls_filter(moto: MotoServer, workspace: Workspace) -> None:
-    seed(workspace.policy, moto.url)
+def test_controls_filter(compliant_account: tuple[MotoServer, Workspace]) -> None:
+    moto, workspace = compliant_account
     result, report = audit(moto, workspace, "--controls", "SC.10.02", "--format", "json")
     assert result.returncode == 0
     statuses = {c["id"]: c["status"] for c in report["controls"]}
@@ -380,9 +402,9 @@ def test_controls_filter(moto: MotoServer, workspace: Workspace) -> None:
 
 
 def test_checks_filter_leaves_other_controls_unassessed(
-    moto: MotoServer, workspace: Workspace
+    compliant_account: tuple[MotoServer, Workspace],
 ) -> None:
-    seed(workspace.policy, moto.url)
+    moto, workspace = compliant_account
     result, report = audit(moto, workspace, "--checks", "dynamodb-pitr-enabled", "--env", "dev")
     assert result.returncode == 0
     assert report["summary"]["results"]["total"] == 4
@@ -449,8 +471,8 @@ def test_unknown_profile_exits_2(workspace: Workspace) -> None:
     assert "Traceback" not in result.stderr
 
 
-def test_verbose_logs_api_calls(moto: MotoServer, workspace: Workspace) -> None:
-    seed(workspace.policy, moto.url)
+def test_verbose_logs_api_calls(compliant_account: tuple[MotoServer, Workspace]) -> None:
+    moto, workspace = compliant_account
     result, _ = audit(
         moto,
         workspace,

@@ -53,8 +53,8 @@ def test_readme_commands_in_order(tmp_path: Path) -> None:
             CreateBucketConfiguration={"LocationConstraint": env["AWS_DEFAULT_REGION"]},
             ObjectLockEnabledForBucket=True,
         )
-        for command in COMMANDS:
-            result = run_cli(*shlex.split(command), cwd=directory, env=env, subprocess_=True)
+        for command in COMMANDS:  # the CLI's main in this process (demo: a process)
+            result = run_cli(*shlex.split(command), cwd=directory, env=env)
             assert result.returncode == 0, (command, result.stdout + result.stderr)
     assert not directory.exists()  # removed with the account
 

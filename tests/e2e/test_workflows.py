@@ -46,7 +46,6 @@ import yaml
 
 from conftest import REPO, MotoServer
 from policycheck.demo.seeding import Deviation, seed
-from policycheck.demo.server import reset
 from policycheck.generate.docs import DOC_PAGES
 from policycheck.policy.load import load_policy
 from support.actions import (
@@ -70,6 +69,12 @@ POLICYCHECK = "OWNER/policycheck"
 ADOPTER = "acme/platform"
 ARCHIVE_REGION = "eu-west-1"
 PROD_DEVIATION = Deviation("prod", "s3-versioning-enabled", "nn-aiconnectors-audit-prod")
+
+
+#: The runs against the simulated account are long: two groups of them, each on one xdist
+#: worker (tests/conftest.py), that two workers run side by side (each builds the world).
+NIGHTLY_RUNS = pytest.mark.xdist_group("workflows-nightly")
+ADOPTER_RUNS = pytest.mark.xdist_group("workflows-adopter")
 
 
 def role(environment: str) -> str:
@@ -114,8 +119,7 @@ class World:
         """Seed moto: compliant but for ``deviations`` (only when it holds something else)."""
         if self.state == deviations:
             return
-        self.moto.faults.clear()
-        reset(self.moto.url)
+        self.moto.empty()
         scratch = self.root / f"seed-{len(list(self.root.glob('seed-*')))}"
         scratch.mkdir()
         shutil.copy(REPO / "policy.yaml", scratch)
@@ -509,6 +513,7 @@ jobs:
 # --- Runs -------------------------------------------------------------------------------------
 
 
+@ADOPTER_RUNS
 def test_adopter_gets_a_nightly_audit_from_the_readme_workflow(
     world: World, tmp_path: Path
 ) -> None:
@@ -554,6 +559,7 @@ def test_adopter_gets_a_nightly_audit_from_the_readme_workflow(
     assert_installed_from_the_lock(gh, {tmp_path / "_actions" / POLICYCHECK / world.sha})
 
 
+@ADOPTER_RUNS
 def test_drill_evidence_needs_the_full_history(world: World, tmp_path: Path) -> None:
     """In dev the drills are judged: with fetch-depth 1 the checkout is shallow, deleted
     records cannot be seen, the drill results are errors and the job is red; with the
@@ -582,6 +588,7 @@ def test_drill_evidence_needs_the_full_history(world: World, tmp_path: Path) -> 
     assert "shallow clone" in json.dumps(drills)
 
 
+@NIGHTLY_RUNS
 def test_ci_installs_the_action_and_runs_it(world: World, tmp_path: Path) -> None:
     gh = world.github(tmp_path, repository=POLICYCHECK)
     job = gh.run("ci.yml", jobs=["action"]).job("action")
@@ -590,6 +597,7 @@ def test_ci_installs_the_action_and_runs_it(world: World, tmp_path: Path) -> Non
     assert_installed_from_the_lock(gh, {job.workspace})
 
 
+@ADOPTER_RUNS
 def test_release_gate_from_the_policy(world: World, tmp_path: Path) -> None:
     """The reusable gate, called by an adopter: its matrix comes from the policy, it runs
     the action checked out at the workflow's own commit, and passes a compliant prod."""
@@ -623,6 +631,7 @@ def test_release_gate_from_the_policy(world: World, tmp_path: Path) -> None:
     assert unknown.jobs["gate"] == []  # skipped
 
 
+@NIGHTLY_RUNS
 def test_nightly_merge_fails_when_an_environment_left_no_report(
     world: World, tmp_path: Path
 ) -> None:
@@ -650,6 +659,7 @@ def test_nightly_merge_fails_when_an_environment_left_no_report(
     assert run.conclusion == "failure"
 
 
+@NIGHTLY_RUNS
 def test_nightly_two_nights(world: World, tmp_path: Path) -> None:
     """Night 1: the matrix comes from the policy, each environment is audited in its region
     and uploads its report and SARIF, the merge passes with nothing to compare. Night 2 a
@@ -716,6 +726,7 @@ def test_nightly_two_nights(world: World, tmp_path: Path) -> None:
     assert second.conclusion == "failure"
 
 
+@ADOPTER_RUNS
 def test_failing_fleet_reports_then_fails(world: World, tmp_path: Path) -> None:
     """A failure in prod: the action writes the reports, the summary and the outputs, tries
     the SARIF upload (code scanning not available: a notice, not a failure), and its last
@@ -765,6 +776,7 @@ def test_failing_fleet_reports_then_fails(world: World, tmp_path: Path) -> None:
     assert job.step("Code scanning not available").outcome == "skipped"
 
 
+@ADOPTER_RUNS
 def test_release_gate_blocks_a_failing_prod(world: World, tmp_path: Path) -> None:
     world.fleet(PROD_DEVIATION)
     gh = world.github(tmp_path, environments={"prod": {"POLICYCHECK_ROLE_ARN": role("prod")}})
@@ -777,6 +789,7 @@ def test_release_gate_blocks_a_failing_prod(world: World, tmp_path: Path) -> Non
     assert (run.artifacts / "release-gate-prod" / "report.json").is_file()  # uploaded anyway
 
 
+@NIGHTLY_RUNS
 def test_a_broken_shell_line_fails(world: World, tmp_path: Path) -> None:
     """The runs above prove the scripts work because a broken one fails: an unclosed quote
     in the nightly's first job."""
@@ -832,6 +845,7 @@ if service != "iam" or options:
 """
 
 
+@NIGHTLY_RUNS
 def test_readme_role_commands_run(world: World, tmp_path: Path) -> None:
     """The README's commands that create the role run as written, where policy.yaml is:
     policycheck writes the trust and permissions policies, and stand-ins for the aws and gh
@@ -909,6 +923,7 @@ with open({str(tmp_path / "variables.json")!r}, "a") as out:
             assert "${{ vars.POLICYCHECK_ROLE_ARN }}" in workflow
 
 
+@NIGHTLY_RUNS
 def test_first_night_with_a_failure_is_red(world: World, tmp_path: Path) -> None:
     """Without a previous night to compare with, a night with a failure is judged on its
     own: red, so that it never becomes the baseline unnoticed."""
@@ -958,6 +973,7 @@ def _terraform(gh: GitHub, plan: dict[str, Any]) -> Path:
     return log
 
 
+@ADOPTER_RUNS
 @pytest.mark.parametrize("breaks", [False, True])
 def test_the_readme_plan_gate_runs_before_apply(world: World, tmp_path: Path, breaks: bool) -> None:
     """The README's infra-apply job: terraform plan, show -json, the action judges the plan
@@ -1000,6 +1016,7 @@ def test_the_readme_plan_gate_runs_before_apply(world: World, tmp_path: Path, br
         assert job.summary.startswith("## policycheck: PASS on the plan")
 
 
+@ADOPTER_RUNS
 def test_release_gate_judges_a_plan_artifact(world: World, tmp_path: Path) -> None:
     """release-gate.yml with plan-artifact: the plans the caller uploaded are judged
     instead of the live account (no role assumed); a plan that breaks a control fails the

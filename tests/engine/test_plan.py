@@ -16,7 +16,6 @@ import pytest
 from conftest import POLICY_PATH, REPO, MotoServer, _workspace, compliant_platform, run_cli
 from policycheck.cli import main
 from policycheck.demo.seeding import Deviation, demo_session, seed, seed_repository
-from policycheck.demo.server import reset
 from policycheck.engine.plan import judge_plan
 from policycheck.engine.planning import select
 from policycheck.engine.runner import RunOptions, run_audit
@@ -233,8 +232,7 @@ def live_policy(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFacto
     (directory / "policy.yaml").write_text(text)
     (directory / "evidence").mkdir()
     policy = load_policy(directory / "policy.yaml")
-    _moto_server.faults.clear()
-    reset(_moto_server.url)
+    _moto_server.empty()
     deviations = tuple(Deviation("dev", c, n) for c, n in CHOSEN.items())
     seed(policy, _moto_server.url, environments=["dev"], deviations=deviations)
     return policy

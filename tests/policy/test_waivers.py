@@ -1,10 +1,20 @@
 """Waivers, severity gating and the exit-code contract."""
 
+from dataclasses import dataclass
 from datetime import date, timedelta
+from pathlib import Path
 
 import pytest
 
-from conftest import MotoServer, Workspace, audit, run_cli
+from conftest import (
+    CliResult,
+    MotoServer,
+    Workspace,
+    _workspace,
+    audit,
+    run_cli,
+    without_real_aws,
+)
 from policycheck.demo.seeding import Deviation, seed
 from policycheck.errors import InputError
 from policycheck.policy.load import load_policy
@@ -174,9 +184,25 @@ def test_validate_warns_about_expiring_waivers(workspace: Workspace) -> None:
     assert "within 14 days" in result.stderr
 
 
-def test_report_with_active_expired_and_stale_waivers(
-    moto: MotoServer, workspace: Workspace
-) -> None:
+@dataclass(frozen=True)
+class WaivedRun:
+    """One audit in every format, then only dev's, then one gated at critical."""
+
+    result: CliResult
+    report: dict
+    out: Path
+    only_dev: CliResult
+    gated: CliResult
+
+
+@pytest.fixture(scope="module")
+def waived_run(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> WaivedRun:
+    """dev's and prod's audit buckets allow deletes, under three waivers: an active one
+    (dev's failure), an expired one (prod's) and a stale one (versioning passes). Seeded
+    and audited once for the tests that read these runs."""
+    from policycheck.render import FORMATS
+
+    workspace = _workspace(tmp_path_factory.mktemp("waived"))
     past = (date.today() - timedelta(days=1)).isoformat()
     _with_waivers(
         workspace,
@@ -190,17 +216,30 @@ def test_report_with_active_expired_and_stale_waivers(
             ticket="SEC-9",
         ),  # stale: versioning passes
     )
-    policy = workspace.policy
-    seed(
-        policy,
-        moto.url,
-        deviations=tuple(
-            Deviation(env, "s3-policy-denies-delete", f"nn-aiconnectors-audit-{env}")
-            for env in ("dev", "prod")
-        ),
-    )
+    _moto_server.empty()
     out = workspace.directory / "out"
-    result, report = audit(moto, workspace, out=out)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        without_real_aws(monkeypatch)
+        seed(
+            workspace.policy,
+            _moto_server.url,
+            deviations=tuple(
+                Deviation(env, "s3-policy-denies-delete", f"nn-aiconnectors-audit-{env}")
+                for env in ("dev", "prod")
+            ),
+        )
+        result, report = audit(_moto_server, workspace, "--format", ",".join(FORMATS), out=out)
+        only_dev = audit(_moto_server, workspace, "--env", "dev", out=out.with_name("dev"))[0]
+        gated = audit(
+            _moto_server, workspace, "--min-severity", "critical", out=out.with_name("gated")
+        )[0]
+    _moto_server.empty()
+    assert report is not None, result.stderr
+    return WaivedRun(result, report, out, only_dev, gated)
+
+
+def test_report_with_active_expired_and_stale_waivers(waived_run: WaivedRun) -> None:
+    result, report, out = waived_run.result, waived_run.report, waived_run.out
     assert result.returncode == 1  # the expired waiver no longer covers prod
     statuses = {
         (r["environment"], r["check_id"]): r["status"]
@@ -225,42 +264,16 @@ def test_report_with_active_expired_and_stale_waivers(
         in result.stdout
     )
 
-    only_dev = audit(moto, workspace, "--env", "dev", out=out)[0]
-    assert only_dev.returncode == 0  # the waived failure does not fail the gate
-    gated = audit(moto, workspace, "--min-severity", "critical", out=out)[0]
-    assert gated.returncode == 0  # s3-policy-denies-delete is high, below critical
+    assert waived_run.only_dev.returncode == 0  # the waived failure does not fail the gate
+    assert waived_run.gated.returncode == 0  # s3-policy-denies-delete is high, below critical
 
 
-def test_waived_report_renders_in_every_format(moto: MotoServer, workspace: Workspace) -> None:
+def test_waived_report_renders_in_every_format(waived_run: WaivedRun) -> None:
     import csv
     import json
     from xml.etree import ElementTree as ET
 
-    from policycheck.render import FORMATS
-
-    past = (date.today() - timedelta(days=1)).isoformat()
-    _with_waivers(
-        workspace,
-        _entry(),
-        _entry(
-            environment="prod", resource="nn-aiconnectors-audit-prod", ticket="SEC-7", expires=past
-        ),
-        _entry(
-            check="s3-versioning-enabled",
-            resource="aiconnectors-terraform-state-dev",
-            ticket="SEC-9",
-        ),
-    )
-    seed(
-        workspace.policy,
-        moto.url,
-        deviations=tuple(
-            Deviation(env, "s3-policy-denies-delete", f"nn-aiconnectors-audit-{env}")
-            for env in ("dev", "prod")
-        ),
-    )
-    out = workspace.directory / "out"
-    result, _ = audit(moto, workspace, "--format", ",".join(FORMATS), out=out)
+    result, out = waived_run.result, waived_run.out
     assert result.returncode == 1
     waived_arn = "arn:aws:s3:::nn-aiconnectors-audit-dev"
 

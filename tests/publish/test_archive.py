@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import REPO, MotoServer, Workspace, audit, run_cli
+from conftest import REPO, MotoServer, Workspace, _workspace, audit, run_cli, without_real_aws
 from policycheck.demo.seeding import seed
 from policycheck.errors import InputError
 from policycheck.iam.generator import ARCHIVE_BUCKET_ACTIONS, ARCHIVE_OBJECT_ACTIONS
@@ -50,14 +50,26 @@ def _keys(moto: MotoServer, bucket: str) -> list[str]:
     return [o["Key"] for o in _s3(moto).list_objects_v2(Bucket=bucket).get("Contents", [])]
 
 
-@pytest.fixture
-def report_set(moto: MotoServer, workspace: Workspace) -> Path:
-    """A report set of dev, as a nightly run writes it (a live run, against moto)."""
-    seed(workspace.policy, moto.url, environments=["dev"])
-    out = workspace.directory / "reports"
-    result, _ = audit(moto, workspace, "--env", "dev", out=out)
+@pytest.fixture(scope="module")
+def dev_report_set(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A report set of dev, as a nightly run writes it (a live run, against moto), made
+    once for the module; the server is emptied again after it."""
+    workspace = _workspace(tmp_path_factory.mktemp("nightly"))
+    _moto_server.empty()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        without_real_aws(monkeypatch)
+        seed(workspace.policy, _moto_server.url, environments=["dev"])
+        out = workspace.directory / "reports"
+        result, _ = audit(_moto_server, workspace, "--env", "dev", out=out)
     assert result.returncode == 0, result.stderr
+    _moto_server.empty()
     return out
+
+
+@pytest.fixture
+def report_set(dev_report_set: Path, tmp_path: Path) -> Path:
+    """The test's own copy of the dev report set (some tests change it)."""
+    return Path(shutil.copytree(dev_report_set, tmp_path / "reports"))
 
 
 def _env(moto: MotoServer) -> dict[str, str]:
