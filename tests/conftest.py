@@ -310,6 +310,15 @@ def audit(
     return result, report
 
 
+def as_from_a_terminal() -> None:
+    """``preexec_fn`` of a child the test stops with Ctrl-C: as from a terminal. A shell
+    starting the suite in the background leaves SIGINT ignored, which children inherit
+    (and Python then installs no KeyboardInterrupt handler)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @contextmanager
 def served_demo(cwd: Path, *args: str) -> Iterator[tuple[dict[str, str], Path]]:
     """`policycheck demo --serve ARGS`, as the README starts it: the variables its export
@@ -324,6 +333,7 @@ def served_demo(cwd: Path, *args: str) -> Iterator[tuple[dict[str, str], Path]]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        preexec_fn=as_from_a_terminal,
     )
     assert process.stdout is not None and process.stderr is not None
     try:

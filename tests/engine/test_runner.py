@@ -15,7 +15,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import MotoServer, Workspace, audit
+from conftest import MotoServer, Workspace, as_from_a_terminal, audit
 from policycheck import cli
 from policycheck.deadline import Deadline, DeadlineReached, parse_duration
 from policycheck.demo.seeding import seed
@@ -367,9 +367,7 @@ def test_signals_stop_the_run_cleanly(
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        # As from a terminal: a shell starting the suite in the background leaves SIGINT
-        # ignored, which its children inherit (and Python then installs no handler).
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=as_from_a_terminal,
         env={**os.environ, "TMPDIR": str(scratch)},
     )
     collecting = ("GetBucketVersioning", "DescribeTable", "GetLifecyclePolicy")
