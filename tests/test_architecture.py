@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from policycheck.plugin.registry import declaring_modules
+from support.harness import REPO
 
 PACKAGE = REPO / "policycheck"
 #: Plugin modules (those declaring resource types, facts, plan sources or checks): the

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from conftest import Workspace, run_cli
+from support.harness import Workspace, run_cli
 
 
 def test_environments_as_json_from_the_policy(workspace: Workspace) -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import boto3
 import yaml
 
-from conftest import REPO, MotoServer, Workspace, run_cli
 from policycheck.demo.seeding import GIT_IDENTITY, seed
 from support.faults import Fault
+from support.harness import REPO, MotoServer, Workspace, run_cli
 
 
 def test_init_writes_files_that_validate(tmp_path: Path) -> None:

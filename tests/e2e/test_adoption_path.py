@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Workspace, run_cli, served_demo
 from policycheck.cli import SUBCOMMANDS, build_parser
+from support.harness import Workspace, run_cli, served_demo
 
 
 @pytest.mark.parametrize("command", [["run", "--env", "dev"], ["plan", "plan.json"], ["validate"]])
@@ -56,7 +56,7 @@ def test_an_argument_error_is_one_line_and_where_to_read_more(
 
 
 def test_every_subcommand_is_in_the_command_table() -> None:
-    from conftest import REPO
+    from support.harness import REPO
 
     usage = (REPO / "docs" / "usage.md").read_text()
     table = usage[usage.index("<!-- command-table") : usage.index("<!-- /command-table")]

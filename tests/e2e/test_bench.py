@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 import zlib
 from urllib.parse import urlencode
 
-from conftest import REPO
+from support.harness import REPO
 
 sys.path.insert(0, str(REPO / "bench"))
 from fleet import Fleet

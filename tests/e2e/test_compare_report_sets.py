@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import REPO
+from support.harness import REPO
 
 SCRIPT = REPO / ".ci" / "compare_report_sets.py"
 

@@ -9,13 +9,13 @@ import boto3
 import jsonschema
 import pytest
 
-from conftest import MotoServer, Workspace, _workspace, audit, run_cli
 from policycheck.demo.seeding import Deviation, commit_record, seed
 from policycheck.generate.schemas import schema_path
 from policycheck.paths import controls_dir_for
 from policycheck.plugin.registry import load_registry
 from policycheck.policy.controls import load_catalog
 from support.faults import Fault
+from support.harness import MotoServer, Workspace, audit, new_workspace, run_cli
 
 CONTROL_IDS = ["SC.10.01.01", "SC.10.01.02", "SC.10.02", "SC.10.03.01", "SC.10.03.02"]
 
@@ -44,7 +44,7 @@ def compliant_account(
     evidence: seeded once for consecutive such tests."""
 
     def seeded() -> Workspace:
-        space = _workspace(tmp_path_factory.mktemp("compliant"))
+        space = new_workspace(tmp_path_factory.mktemp("compliant"))
         seed(space.policy, _moto_server.url)
         return space
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import boto3
 
-from conftest import REPO, MotoServer, Workspace, run_cli, served_demo
 from policycheck.demo.seeding import seed
 from policycheck.generate.docs import DOC_PAGES
+from support.harness import REPO, MotoServer, Workspace, run_cli, served_demo
 from support.planbuilder import FIXTURE as PLAN_FIXTURE
 
 PAGES = {page: (REPO / page).read_text() for page in DOC_PAGES}

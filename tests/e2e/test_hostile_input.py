@@ -9,11 +9,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import POLICY_PATH
 from policycheck.errors import InputError
 from policycheck.plugin.registry import load_registry
 from policycheck.policy.load import load_policy
 from support.checks import REQUIRED_PARAMS, judge
+from support.harness import POLICY_PATH
 
 SETTINGS = settings(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

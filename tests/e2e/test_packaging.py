@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from support.harness import REPO
 
 
 def source_tree(destination: Path) -> Path:

@@ -44,7 +44,6 @@ import boto3
 import pytest
 import yaml
 
-from conftest import REPO, MotoServer
 from policycheck.demo.seeding import Deviation, seed
 from policycheck.generate.docs import DOC_PAGES
 from policycheck.policy.load import load_policy
@@ -60,6 +59,7 @@ from support.actions import (
     git,
     interpolate,
 )
+from support.harness import REPO, MotoServer
 from support.planbuilder import deviated, platform_plan
 
 ACTION = REPO / "action.yml"

@@ -8,12 +8,12 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from conftest import MotoServer, Workspace, audit, run_cli
 from policycheck.demo.seeding import seed
 from policycheck.engine.discovery import Discovery, DiscoveryFailed, list_names
 from policycheck.plugin.registry import load_registry
 from policycheck.policy.templates import is_pattern
 from support.faults import Fault
+from support.harness import MotoServer, Workspace, audit, run_cli
 
 REGION = "eu-central-1"
 

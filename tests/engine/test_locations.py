@@ -10,7 +10,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import MotoServer, Workspace, audit, run_cli
 from policycheck.demo.seeding import seed
 from policycheck.engine.fetching import ServiceThrottle
 from policycheck.engine.locations import shard_of
@@ -18,6 +17,7 @@ from policycheck.render.terminal import locations
 from policycheck.report.model import EnvironmentInfo
 from support.checks import make_report
 from support.faults import Fault
+from support.harness import MotoServer, Workspace, audit, run_cli
 
 ROLE = "policycheck-audit"
 MANAGEMENT_ACCOUNT = "123456789012"  # moto's default account: the organisation's management

@@ -10,7 +10,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import MotoServer, Workspace, audit, run_cli
 from policycheck.demo.seeding import seed
 from policycheck.errors import InputError
 from policycheck.report.diff import diff_reports, is_regression
@@ -20,6 +19,7 @@ from policycheck.report.model import ControlInEnvironment, Gap, assess_control
 from policycheck.validation import MAX_YAML_BYTES, MAX_YAML_EXPANDED_BYTES, parse_yaml
 from support.checks import make_report, make_result
 from support.faults import Fault
+from support.harness import MotoServer, Workspace, audit, run_cli
 
 # --- a run that assesses nothing is not a pass --------------------------------------
 
@@ -500,7 +500,7 @@ def test_workflows_check_out_full_history_where_drills_are_judged() -> None:
     checks the repository out with full history."""
     import yaml
 
-    from conftest import REPO
+    from support.harness import REPO
 
     def audits(step: dict) -> bool:
         uses = str(step.get("uses", ""))

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from conftest import POLICY_PATH, REPO, MotoServer, _workspace, compliant_platform, run_cli
 from policycheck.cli import main
 from policycheck.demo.seeding import Deviation, demo_session, seed, seed_repository
 from policycheck.engine.plan import judge_plan
@@ -30,6 +29,14 @@ from policycheck.render.markdown import MARKDOWN
 from policycheck.render.view import plan_change_lines
 from policycheck.report.model import UNJUDGED, Report
 from policycheck.sources.terraform.planfile import read_plan, read_plans
+from support.harness import (
+    POLICY_PATH,
+    REPO,
+    MotoServer,
+    compliant_platform,
+    new_workspace,
+    run_cli,
+)
 from support.planbuilder import (
     FIXTURE,
     NEW_MCP,
@@ -311,7 +318,7 @@ def test_an_unreadable_repository_is_an_error_in_a_plan_run(
 ) -> None:
     """A policy outside git: the repository checks are errors naming why, as live, never a
     pass; the plan's checks are judged."""
-    policy = _workspace(tmp_path).policy
+    policy = new_workspace(tmp_path).policy
     report = judge(policy, catalog, tmp_path, compliant)
     repository = [r for r in report.results if r.check_id in ON_REPOSITORY]
     assert repository and {r.status for r in repository} == {"error"}

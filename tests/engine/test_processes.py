@@ -2,7 +2,6 @@
 
 import inspect
 
-from conftest import MotoServer, Workspace, audit
 from policycheck.demo.seeding import seed
 from policycheck.engine.planning import Scope, select
 from policycheck.engine.processes import FACTS_PER_PROCESS, default_processes
@@ -10,6 +9,7 @@ from policycheck.engine.subjects import sharing_checks, subjects
 from policycheck.plugin.registry import load_registry
 from policycheck.policy.controls import Catalog
 from policycheck.policy.load import Policy
+from support.harness import MotoServer, Workspace, audit
 
 
 def test_resources_spread_whole_over_processes_and_shared_lookups_together(

@@ -15,7 +15,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import MotoServer, Workspace, as_from_a_terminal, audit
 from policycheck import cli
 from policycheck.deadline import Deadline, DeadlineReached, parse_duration
 from policycheck.demo.seeding import seed
@@ -33,6 +32,7 @@ from policycheck.errors import InputError
 from policycheck.plugin.facts import FactSpec
 from policycheck.plugin.registry import load_registry
 from support.faults import Fault
+from support.harness import MotoServer, Workspace, as_from_a_terminal, audit
 
 REGION = "eu-central-1"
 

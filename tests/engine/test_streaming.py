@@ -20,7 +20,6 @@ import pytest
 import yaml
 from botocore.exceptions import ClientError
 
-from conftest import REPO, RecordedRun
 from policycheck.deadline import NO_DEADLINE
 from policycheck.engine.judging import Job, judge_run
 from policycheck.engine.locations import Where
@@ -36,6 +35,7 @@ from policycheck.report.jsonstream import JsonReader
 from policycheck.report.model import Evidence, FactEvidence, Report, evidence_sha256
 from policycheck.report.reader import read_report
 from policycheck.report.spool import canonical
+from support.harness import REPO, RecordedRun
 
 WHERE = Where("bench", "123456789012", "eu-central-1")
 CHECKS = (

@@ -2,10 +2,10 @@
 
 import json
 
-from conftest import POLICY_PATH, REPO, RecordedRun, run_cli
 from policycheck.iam.generator import readonly_policy, required_actions
 from policycheck.plugin.registry import load_registry
 from policycheck.policy.load import load_policy
+from support.harness import POLICY_PATH, REPO, RecordedRun, run_cli
 
 #: Operations whose IAM action is named differently (AWS service authorization reference).
 RENAMED = {

@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import REPO, MotoServer, Workspace, audit, run_cli
 from policycheck.demo.seeding import Deviation, seed
 from policycheck.plugin import registry as registry_module
 from policycheck.plugin.plans import PlanGap, PlannedType, PlanReader
 from policycheck.plugin.registry import PLUGIN_PACKAGES, PluginError, build_registry, load_registry
 from policycheck.sources.aws.s3 import S3_BUCKET, VERSIONING
+from support.harness import REPO, MotoServer, Workspace, audit, run_cli
 from support.planbuilder import FIXTURE
 
 EXAMPLE = REPO / "examples" / "plugin"

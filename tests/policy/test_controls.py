@@ -2,9 +2,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
 from policycheck.errors import InputError
 from policycheck.policy.controls import Catalog, load_catalog
+from support.harness import REPO, run_cli
 
 
 def test_catalog_maps_the_seed_controls(catalog: Catalog) -> None:

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, Workspace
 from policycheck.cli import main
 from policycheck.policy.controls import Catalog
 from policycheck.policy.crosswalk import FRAMEWORKS, evidence_for, requirement_order
 from policycheck.report.model import ControlInEnvironment, assess_control
 from support.checks import make_report, make_result
+from support.harness import REPO, Workspace
 
 
 def test_every_shipped_control_maps_with_reasons(catalog: Catalog) -> None:

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import POLICY_PATH, REPO, run_cli
 from policycheck.errors import InputError
 from policycheck.policy.load import Policy, load_policy
+from support.harness import POLICY_PATH, REPO, run_cli
 
 
 def test_shipped_policy_binds_every_promise(policy: Policy) -> None:

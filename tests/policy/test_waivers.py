@@ -6,21 +6,21 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
-    CliResult,
-    MotoServer,
-    Workspace,
-    _workspace,
-    audit,
-    run_cli,
-    without_real_aws,
-)
 from policycheck.demo.seeding import Deviation, seed
 from policycheck.errors import InputError
 from policycheck.policy.load import load_policy
 from policycheck.policy.waivers import Waiver, apply_waivers, lint_waivers
 from policycheck.report.gating import exit_code
 from support.checks import make_report, make_result
+from support.harness import (
+    CliResult,
+    MotoServer,
+    Workspace,
+    audit,
+    new_workspace,
+    run_cli,
+    without_real_aws,
+)
 
 TODAY = date(2026, 11, 24)
 
@@ -202,7 +202,7 @@ def waived_run(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactor
     and audited once for the tests that read these runs."""
     from policycheck.render import FORMATS
 
-    workspace = _workspace(tmp_path_factory.mktemp("waived"))
+    workspace = new_workspace(tmp_path_factory.mktemp("waived"))
     past = (date.today() - timedelta(days=1)).isoformat()
     _with_waivers(
         workspace,

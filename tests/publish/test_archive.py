@@ -15,7 +15,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import REPO, MotoServer, Workspace, _workspace, audit, run_cli, without_real_aws
 from policycheck.demo.seeding import seed
 from policycheck.errors import InputError
 from policycheck.iam.generator import ARCHIVE_BUCKET_ACTIONS, ARCHIVE_OBJECT_ACTIONS
@@ -23,6 +22,15 @@ from policycheck.publish import CHECKSUMS
 from policycheck.publish.archive import ArchiveLocation, archive, archived_sources, retain_until
 from policycheck.render import FORMATS
 from support.faults import Fault
+from support.harness import (
+    REPO,
+    MotoServer,
+    Workspace,
+    audit,
+    new_workspace,
+    run_cli,
+    without_real_aws,
+)
 
 REGION = "eu-central-1"
 NOW = datetime(2026, 12, 7, 23, 0, tzinfo=UTC)
@@ -54,7 +62,7 @@ def _keys(moto: MotoServer, bucket: str) -> list[str]:
 def dev_report_set(_moto_server: MotoServer, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A report set of dev, as a nightly run writes it (a live run, against moto), made
     once for the module; the server is emptied again after it."""
-    workspace = _workspace(tmp_path_factory.mktemp("nightly"))
+    workspace = new_workspace(tmp_path_factory.mktemp("nightly"))
     _moto_server.empty()
     with pytest.MonkeyPatch.context() as monkeypatch:
         without_real_aws(monkeypatch)

@@ -12,11 +12,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
 from policycheck.render import FORMATS
 from policycheck.render.tabular import COLUMNS, FORMULA_STARTS
 from policycheck.report.model import Report, Result
 from support.checks import make_report, make_result
+from support.harness import run_cli
 
 #: What an attacker controls: a resource's name, a policy's sentence, an environment.
 PAYLOADS = [

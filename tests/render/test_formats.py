@@ -11,13 +11,13 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from conftest import run_cli
 from policycheck.render import FORMATS
 from policycheck.render.oscal import statement_id
 from policycheck.render.reportmd import SHOWN_PER_CHECK, render_markdown
 from policycheck.render.sarif import fingerprint
 from policycheck.render.summary import render_summary
 from policycheck.report.model import Report
+from support.harness import run_cli
 
 
 @pytest.fixture(scope="module")

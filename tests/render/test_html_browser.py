@@ -20,10 +20,11 @@ from typing import Any
 
 import pytest
 
-from conftest import POLICY_PATH, Catalog
 from policycheck.demo.seeding import demo_session
+from policycheck.policy.controls import Catalog
 from policycheck.report.model import Report, control_status_in, report_environments
 from policycheck.report.statuses import STATUS_LOOKS
+from support.harness import POLICY_PATH
 
 #: One browser and one demo for the module: its tests run in one xdist worker (make test
 #: distributes by --dist loadgroup).

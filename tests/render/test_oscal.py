@@ -16,11 +16,11 @@ from trestle.oscal.assessment_plan import AssessmentPlan
 from trestle.oscal.assessment_results import AssessmentResults
 from trestle.oscal.catalog import Catalog
 
-from conftest import run_cli
 from policycheck.paths import controls_dir_for
 from policycheck.policy.controls import load_catalog
 from policycheck.render import FORMATS
 from policycheck.report.model import Report
+from support.harness import run_cli
 
 ROOT = Path(__file__).parents[2]
 REAL_PLANS = ROOT / "tests" / "fixtures" / "terraform" / "real"

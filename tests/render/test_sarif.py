@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import compliant_platform, run_cli
 from policycheck.git import dir_in_repository
 from policycheck.render import FORMATS, sarif
 from policycheck.report.model import Report
+from support.harness import compliant_platform, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
 PLAN = ROOT / "tests" / "fixtures" / "terraform" / "platform-dev.json"

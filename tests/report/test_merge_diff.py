@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MotoServer, Workspace, audit, run_cli
 from policycheck.demo.seeding import Deviation, seed
+from support.harness import MotoServer, Workspace, audit, run_cli
 
 
 def _run(moto: MotoServer, workspace: Workspace, out: Path, *args: str) -> dict:

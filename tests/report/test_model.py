@@ -10,7 +10,6 @@ import jsonschema
 import pytest
 import yaml
 
-from conftest import POLICY_PATH, REPO
 from policycheck.engine.assembly import Audited, assemble
 from policycheck.engine.planning import Scope, select, why_no_results
 from policycheck.generate.schemas import build_schema, schema_path
@@ -29,6 +28,7 @@ from policycheck.report.model import (
     summarize,
 )
 from support.checks import make_report, make_result
+from support.harness import POLICY_PATH, REPO
 
 
 @pytest.mark.parametrize("kind", ["report", "policy", "control", "evidence"])

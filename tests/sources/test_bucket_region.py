@@ -12,7 +12,6 @@ from botocore.exceptions import ClientError
 from botocore.stub import Stubber
 from moto import mock_aws
 
-from conftest import MotoServer, Workspace, audit
 from policycheck.engine.discovery import Discovery
 from policycheck.engine.fetching import read_fact
 from policycheck.plugin.facts import FactOutcome, FetchContext, Memo
@@ -21,6 +20,7 @@ from policycheck.plugin.resources import ListedRegions
 from policycheck.sources.aws.s3 import S3_BUCKET, region_of
 from support.checks import judge, moto_clients
 from support.faults import Fault
+from support.harness import MotoServer, Workspace, audit
 
 REGION = "eu-central-1"
 ACCOUNT = "123456789012"

@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 import yaml
 
-from conftest import Workspace, run_cli
 from policycheck import git
 from policycheck.demo.seeding import GIT_IDENTITY, commit_record
 from policycheck.engine.evaluation import evaluate
@@ -42,6 +41,7 @@ from policycheck.sources.repository.records import (
     records_dir_problems,
 )
 from support.checks import target
+from support.harness import Workspace, run_cli
 
 SECRET = "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYSECRETKEY"
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
 from policycheck.cli import main
+from support.harness import REPO
 
 REAL = REPO / "tests" / "fixtures" / "terraform" / "real"
 OLD_FORMATS = sorted(REAL.glob("*.json"))

@@ -20,7 +20,6 @@ from pathlib import Path
 import boto3
 import pytest
 
-from conftest import POLICY_PATH, REPO
 from policycheck.demo.seeding import demo_session
 from policycheck.engine.plan import judge_plan
 from policycheck.engine.planning import select
@@ -31,6 +30,7 @@ from policycheck.policy.controls import load_catalog
 from policycheck.policy.load import load_policy
 from policycheck.report.model import Report
 from policycheck.sources.terraform.planfile import read_plan
+from support.harness import POLICY_PATH, REPO
 
 pytestmark = pytest.mark.xdist_group("terraform")
 

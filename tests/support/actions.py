@@ -23,8 +23,8 @@ from typing import Any
 
 import yaml
 
-from conftest import REPO
 from policycheck.demo.seeding import GIT_IDENTITY
+from support.harness import REPO
 
 WORKFLOWS = REPO / ".github" / "workflows"
 
